@@ -1,0 +1,85 @@
+# MyriXen - top-level build.  `make` builds everything into build/;
+# `make check` runs every test (plain, ASan+UBSan, TSan); `make demo` runs
+# a backend, guests, messages and prints a result table.
+
+CC      ?= cc
+BUILD   ?= build
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -fPIC -pthread -Iinclude -fvisibility=hidden
+LDFLAGS += -pthread
+
+COMMON_SRC  := $(wildcard src/common/*.c)
+LIB_SRC     := $(wildcard src/lib/*.c) $(COMMON_SRC)
+BACKEND_SRC := $(wildcard src/backend/*.c) $(wildcard src/engine/*.c) $(COMMON_SRC)
+TOOL_SRC    := $(wildcard tools/*.c)
+UNIT_SRC    := $(wildcard tests/unit/*.c)
+ITEST_SRC   := $(wildcard tests/integration/*.c)
+HEADERS     := $(wildcard include/*.h src/*/*.h tests/*.h)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB_A   := $(BUILD)/lib/libmyrixen.a
+LIB_SO  := $(BUILD)/lib/libmyrixen.so
+BACKEND := $(BUILD)/bin/myrixend
+TOOL    := $(BUILD)/bin/myrixen
+UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+ITESTS  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
+
+.PHONY: all check check-plain check-asan check-tsan demo deps clean
+all: $(LIB_A) $(LIB_SO) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS)
+
+$(BUILD)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB_A): $(call obj,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO): $(call obj,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) -shared -o $@ $^ $(LDFLAGS)
+
+$(BACKEND): $(call obj,$(BACKEND_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS)
+
+$(TOOL): $(call obj,$(TOOL_SRC)) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(call obj,$(TOOL_SRC)) $(LIB_A) $(LDFLAGS) -lm
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(BUILD)/obj/tests/harness.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS)
+
+# Set-up: what the build and the tests need on a fresh Debian 12.
+deps:
+	@sh tests/deps.sh
+
+# All tests, three times: plain, with ASan+UBSan, with TSan (the backend
+# and the library are threaded).
+check: deps
+	$(MAKE) check-plain
+	$(MAKE) check-asan
+	$(MAKE) check-tsan
+
+check-plain: all
+	sh tests/run.sh $(BUILD)
+
+check-asan:
+	$(MAKE) all BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined"
+	sh tests/run.sh build/asan
+
+check-tsan:
+	$(MAKE) all BUILD=build/tsan CFLAGS="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread"
+	MYRIXEN_TEST_QUICK=1 sh tests/run.sh build/tsan
+
+demo: deps all
+	sh tools/demo.sh $(BUILD)
+
+clean:
+	rm -rf build

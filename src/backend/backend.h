@@ -1,0 +1,152 @@
+/*
+ * backend.h - state of myrixend shared by its control thread and the NIC
+ * engine thread.
+ *
+ * Locking: be->lock guards the guest and endpoint tables.  The engine holds
+ * it for one scheduling round at a time; the control thread takes it to
+ * admit, open, close and reclaim.  Whoever holds the lock is the single
+ * producer of every VIF's event ring.
+ */
+#ifndef MYRIXEN_BACKEND_H
+#define MYRIXEN_BACKEND_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../common/ctl.h"
+#include "../common/queue.h"
+
+#define BE_MAX_ENDPOINTS 256
+#define BE_MAX_GUESTS 128
+#define MYRIXEN_VERSION "0.1.0"
+
+/* Why the engine dropped something (each has a counter). */
+enum drop_reason {
+  DROP_BAD_REQUEST,   /* malformed descriptor: the VIF was failed */
+  DROP_RING_CORRUPT,  /* impossible ring index: the VIF was failed */
+  DROP_DEST_CLOSED,   /* destination endpoint closed or unknown */
+  DROP_BAD_GRANT,     /* a pull named a grant that failed the check */
+  DROP_PEER_DIED,     /* transfer aborted: a guest died */
+  DROP_COPY_FAULT,    /* process_vm_* failed (guest unmapped its memory) */
+  DROP_MAX
+};
+extern const char *const drop_reason_name[DROP_MAX];
+
+struct vif_counters {
+  uint64_t tx_msgs, tx_bytes;   /* descriptors taken from the request ring */
+  uint64_t rx_msgs, rx_bytes;   /* descriptors put in the event ring */
+  uint64_t pulls, pull_bytes;   /* rendezvous copies done for this receiver */
+  uint64_t stalls;              /* rounds stopped by a full destination */
+  uint64_t kicks;               /* doorbells rung */
+  uint64_t drops[DROP_MAX];
+};
+
+struct be_guest {
+  int in_use;
+  uint32_t id;
+  int sock;
+  pid_t pid;
+  uid_t uid;
+  int memfd;
+  void *region;                 /* our mapping of the guest's region */
+  uint32_t datapath;            /* what the guest asked for */
+  uint32_t role;
+  char name[32];
+  uint64_t admitted_ns;
+};
+
+struct be_endpoint {
+  int in_use;
+  uint32_t eid;
+  uint32_t key;
+  uint32_t session;
+  uint32_t vif_idx;
+  struct be_guest *guest;
+  struct vif *vif;              /* in the guest's region */
+  int doorbell;                 /* eventfd the guest sleeps on */
+  struct qcons tx;              /* engine's cursor on the request ring */
+  struct qprod rx;              /* engine's cursor on the event ring */
+  int rx_dirty;                 /* produced this round: flush and maybe kick */
+  uint8_t gone_pending[BE_MAX_ENDPOINTS / 8]; /* PEER_GONE still to post */
+  int channels;                 /* direct channels set up */
+  uint8_t chan_with[BE_MAX_ENDPOINTS / 8]; /* peers we share a channel with */
+  struct vif_counters c;
+};
+
+struct be_config {
+  const char *socket_path;
+  uint64_t nic_id;
+  char hostname[64];
+  uint32_t max_endpoints;
+  uint32_t small_max;
+  uint32_t medium_max;
+  int verbose;
+};
+
+struct engine_counters {
+  uint64_t rounds, sleeps, wakeups, pulls_active_max;
+};
+
+struct pull;
+
+struct backend {
+  struct be_config cfg;
+  pthread_mutex_t lock;
+  struct be_guest guests[BE_MAX_GUESTS];
+  struct be_endpoint eps[BE_MAX_ENDPOINTS];
+  uint32_t next_guest_id;
+  uint32_t next_session;
+  int engine_doorbell;          /* eventfd guests ring when the engine sleeps */
+  atomic_int stop;
+  pthread_t engine_thread;
+  struct pull *pulls;           /* rendezvous copies in progress */
+  struct engine_counters ec;
+  uint64_t started_ns;
+  uint64_t ctl_errors;          /* malformed control messages answered */
+  uint64_t closed_drops[DROP_MAX]; /* drops of endpoints since closed */
+};
+
+/* engine/engine.c */
+int engine_start(struct backend *be);
+void engine_stop(struct backend *be);
+void engine_kick(struct backend *be);
+
+/* engine/deliver.c: called with be->lock held */
+int engine_serve_vif(struct backend *be, struct be_endpoint *src, int budget);
+void engine_flush_rx(struct backend *be, struct be_endpoint *ep);
+int engine_post(struct backend *be, struct be_endpoint *dst, const struct msg *m,
+                const void *eager);
+void engine_fail_vif(struct backend *be, struct be_endpoint *ep, enum drop_reason why);
+int engine_post_gone(struct backend *be, struct be_endpoint *ep);
+void endpoint_count_drop(struct be_endpoint *ep, enum drop_reason why);
+
+/* engine/pull.c: called with be->lock held */
+int pull_start(struct backend *be, struct be_endpoint *rcv, const struct msg *m);
+int pull_progress(struct backend *be);
+void pull_abort_endpoint(struct backend *be, struct be_endpoint *ep);
+
+/* backend/endpoint.c: called with be->lock held */
+struct be_endpoint *endpoint_lookup(struct backend *be, uint64_t nic, uint32_t eid);
+int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open *req,
+                  struct be_endpoint **out);
+void endpoint_close(struct backend *be, struct be_endpoint *ep);
+
+/* backend/guest.c */
+int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *h,
+                struct ctl_hello_reply *r);
+void guest_reclaim(struct backend *be, struct be_guest *g);
+
+/* backend/channel.c */
+int channel_create(struct backend *be, struct be_endpoint *a, struct be_endpoint *b,
+                   int fds_a[4], int fds_b[4]);
+
+/* backend/report.c: JSON of the backend's state */
+char *report_info(struct backend *be);
+char *report_counters(struct backend *be);
+
+/* backend/server.c */
+int server_run(struct backend *be);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * channel.c - direct guest-to-guest channels on one host.  Only the channel
+ * is shared between the two guests, never the rest of either region: a
+ * memfd with two queues, a pipe per direction for large messages, and each
+ * side's doorbell.  The backend keeps none of it: once passed, the channel
+ * belongs to the two guests, and a closed pipe tells one that the other died.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "backend.h"
+
+#define CHANNEL_PIPE_SIZE (4 << 20)
+
+static void pipe_grow(int fd)
+{
+  if (fcntl(fd, F_SETPIPE_SZ, CHANNEL_PIPE_SIZE) < 0)
+    fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+}
+
+/* fds_x[]: channel memfd, my pipe's write end, the other's read end, the
+ * peer's doorbell.  The caller sends them and closes them. */
+int channel_create(struct backend *be, struct be_endpoint *a, struct be_endpoint *b,
+                   int fds_a[4], int fds_b[4])
+{
+  int memfd = -1, p_ab[2] = {-1, -1}, p_ba[2] = {-1, -1};
+  struct channel *ch = MAP_FAILED;
+  (void)be;
+
+  memfd = memfd_create("myrixen-channel", MFD_CLOEXEC);
+  if (memfd < 0 || ftruncate(memfd, (off_t)CHANNEL_SIZE) < 0)
+    goto fail;
+  ch = mmap(NULL, CHANNEL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+  if (ch == MAP_FAILED)
+    goto fail;
+  ch->hdr.magic = CHANNEL_MAGIC;
+  ch->hdr.version = CHANNEL_VERSION;
+  ch->hdr.eid[0] = a->eid;
+  ch->hdr.eid[1] = b->eid;
+  munmap(ch, CHANNEL_SIZE);
+  if (pipe2(p_ab, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(p_ba, O_CLOEXEC | O_NONBLOCK) < 0)
+    goto fail;
+  pipe_grow(p_ab[1]);
+  pipe_grow(p_ba[1]);
+  fds_a[0] = memfd;
+  fds_a[1] = p_ab[1];
+  fds_a[2] = p_ba[0];
+  fds_a[3] = dup(b->doorbell);
+  fds_b[0] = dup(memfd);
+  fds_b[1] = p_ba[1];
+  fds_b[2] = p_ab[0];
+  fds_b[3] = dup(a->doorbell);
+  a->channels++;
+  b->channels++;
+  a->chan_with[b->eid / 8] |= (uint8_t)(1u << (b->eid % 8));
+  b->chan_with[a->eid / 8] |= (uint8_t)(1u << (a->eid % 8));
+  log_info("direct channel %u <-> %u", a->eid, b->eid);
+  return 0;
+fail:;
+  int err = -errno;
+  if (memfd >= 0)
+    close(memfd);
+  for (int i = 0; i < 2; i++) {
+    if (p_ab[i] >= 0)
+      close(p_ab[i]);
+    if (p_ba[i] >= 0)
+      close(p_ba[i]);
+  }
+  return err;
+}

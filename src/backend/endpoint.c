@@ -1,0 +1,107 @@
+/*
+ * endpoint.c - the backend's endpoint table: one entry per open MX
+ * endpoint, each a VIF inside its guest's region.
+ * Called with be->lock held.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "../../include/myriexpress.h"
+#include "../common/log.h"
+#include "backend.h"
+
+struct be_endpoint *endpoint_lookup(struct backend *be, uint64_t nic, uint32_t eid)
+{
+  if (nic != be->cfg.nic_id || eid >= be->cfg.max_endpoints)
+    return NULL;
+  struct be_endpoint *ep = &be->eps[eid];
+  return ep->in_use ? ep : NULL;
+}
+
+static int vif_slot_free(struct backend *be, struct be_guest *g)
+{
+  int used[REGION_VIFS] = {0};
+  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++)
+    if (be->eps[i].in_use && be->eps[i].guest == g)
+      used[be->eps[i].vif_idx] = 1;
+  for (int i = 0; i < REGION_VIFS; i++)
+    if (!used[i])
+      return i;
+  return -1;
+}
+
+/* Open an endpoint for guest g.  Returns 0 or an MX return code. */
+int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open *req,
+                  struct be_endpoint **out)
+{
+  uint32_t eid = req->eid;
+  int vif_idx;
+
+  if (req->board != 0 && req->board != MX_ANY_NIC)
+    return MX_BOARD_UNKNOWN;
+  if (eid == MX_ANY_ENDPOINT) {
+    for (eid = 0; eid < be->cfg.max_endpoints && be->eps[eid].in_use; eid++)
+      ;
+    if (eid == be->cfg.max_endpoints)
+      return MX_NO_RESOURCES;
+  } else if (eid >= be->cfg.max_endpoints) {
+    return MX_BAD_ENDPOINT_ID;
+  } else if (be->eps[eid].in_use) {
+    return MX_BUSY;
+  }
+  vif_idx = vif_slot_free(be, g);
+  if (vif_idx < 0)
+    return MX_NO_RESOURCES;
+
+  struct be_endpoint *ep = &be->eps[eid];
+  memset(ep, 0, sizeof(*ep));
+  ep->doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (ep->doorbell < 0)
+    return MX_NO_RESOURCES;
+  ep->in_use = 1;
+  ep->eid = eid;
+  ep->key = req->key;
+  ep->session = ++be->next_session;
+  ep->vif_idx = (uint32_t)vif_idx;
+  ep->guest = g;
+  ep->vif = region_vif(g->region, (uint32_t)vif_idx);
+  /* A reused VIF starts clean: the guest's old rings mean nothing now. */
+  memset((char *)ep->vif, 0, sizeof(struct vif));
+  ep->vif->eid = eid;
+  qcons_init(&ep->tx, &ep->vif->tx);
+  qprod_init(&ep->rx, &ep->vif->rx);
+  atomic_store(&ep->vif->state, VIF_OPEN);
+  *out = ep;
+  log_info("guest %u '%s' opened endpoint %u (vif %d, session %u)", g->id, g->name, eid,
+           vif_idx, ep->session);
+  return MX_SUCCESS;
+}
+
+/* Close ep: abort its copies, and tell every other endpoint it is gone so
+ * that requests waiting on it end with an error instead of hanging. */
+void endpoint_close(struct backend *be, struct be_endpoint *ep)
+{
+  if (!ep->in_use)
+    return;
+  pull_abort_endpoint(be, ep);
+  atomic_store(&ep->vif->state, VIF_CLOSED);
+  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++) {
+    struct be_endpoint *o = &be->eps[i];
+    if (!o->in_use || o == ep)
+      continue;
+    o->gone_pending[ep->eid / 8] |= (uint8_t)(1u << (ep->eid % 8));
+    o->chan_with[ep->eid / 8] &= (uint8_t) ~(1u << (ep->eid % 8));
+  }
+  uint64_t one = 1;
+  if (write(ep->doorbell, &one, sizeof(one)) < 0) {
+    /* nothing to do: the guest may already be gone */
+  }
+  close(ep->doorbell);
+  for (int d = 0; d < DROP_MAX; d++)
+    be->closed_drops[d] += ep->c.drops[d];
+  log_info("endpoint %u closed (guest %u)", ep->eid, ep->guest->id);
+  ep->in_use = 0;
+  engine_kick(be);
+}

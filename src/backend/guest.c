@@ -1,0 +1,84 @@
+/*
+ * guest.c - admission and reclaim of guests.  A guest *is* its region: a
+ * memfd the backend creates, sizes and maps, and passes to the guest.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../common/clock.h"
+#include "../common/log.h"
+#include "backend.h"
+
+int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *h,
+                struct ctl_hello_reply *r)
+{
+  (void)be;
+  g->role = h->role;
+  g->datapath = h->datapath;
+  memcpy(g->name, h->name, sizeof(g->name));
+  g->name[sizeof(g->name) - 1] = 0;
+  for (char *c = g->name; *c; c++)
+    if (*c < 0x20 || *c > 0x7e)
+      *c = '?';
+  g->admitted_ns = clock_now_ns();
+  if (h->role != CTL_ROLE_GUEST)
+    return 0;
+
+  g->memfd = memfd_create("myrixen-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (g->memfd < 0)
+    return -errno;
+  if (ftruncate(g->memfd, (off_t)REGION_SIZE) < 0 ||
+      fcntl(g->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+    goto fail;
+  g->region = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, g->memfd, 0);
+  if (g->region == MAP_FAILED) {
+    g->region = NULL;
+    goto fail;
+  }
+  struct region_hdr *hdr = g->region;
+  hdr->magic = REGION_MAGIC;
+  hdr->version = REGION_VERSION;
+  hdr->guest_id = g->id;
+  hdr->size = REGION_SIZE;
+  hdr->nvif = REGION_VIFS;
+  hdr->vif_offset = sizeof(struct region_hdr);
+  hdr->vif_stride = sizeof(struct vif);
+  atomic_store(&hdr->backend_state, BACKEND_RUNNING);
+
+  r->guest_id = g->id;
+  r->region_version = REGION_VERSION;
+  r->region_size = REGION_SIZE;
+  log_info("admitted guest %u '%s' (pid %d, datapath %u)", g->id, g->name, (int)g->pid,
+           g->datapath);
+  return 0;
+fail:;
+  int err = -errno;
+  close(g->memfd);
+  g->memfd = -1;
+  return err;
+}
+
+/* The guest left (or died): close its endpoints, unmap its region.  Peers
+ * learn through PEER_GONE events; copies in flight are aborted. */
+void guest_reclaim(struct backend *be, struct be_guest *g)
+{
+  pthread_mutex_lock(&be->lock);
+  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++)
+    if (be->eps[i].in_use && be->eps[i].guest == g)
+      endpoint_close(be, &be->eps[i]);
+  pthread_mutex_unlock(&be->lock);
+  if (g->region)
+    munmap(g->region, REGION_SIZE);
+  if (g->memfd >= 0)
+    close(g->memfd);
+  close(g->sock);
+  if (g->role == CTL_ROLE_GUEST)
+    log_info("guest %u '%s' (pid %d) left; region reclaimed", g->id, g->name, (int)g->pid);
+  memset(g, 0, sizeof(*g));
+  g->memfd = -1;
+  g->sock = -1;
+}

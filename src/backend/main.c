@@ -1,0 +1,102 @@
+/*
+ * main.c - myrixend, the MyriXen backend ("driver domain"): admits guests,
+ * gives each a region with its VIFs, and runs the NIC engine.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/clock.h"
+#include "../common/log.h"
+#include "backend.h"
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+          "usage: myrixend [options]\n"
+          "  --socket PATH       control socket (default %s, env MYRIXEN_SOCKET)\n"
+          "  --nic-id HEX        48-bit nic id of board 0 (default: from the hostname)\n"
+          "  --hostname NAME     name peers resolve (default: gethostname)\n"
+          "  --max-endpoints N   endpoints on this host (default 64, max %d)\n"
+          "  --small-max BYTES   largest inline message (default 128, max %d)\n"
+          "  --medium-max BYTES  largest eager message (default 32768, max %d)\n"
+          "  --daemon            detach and run in the background\n"
+          "  -v, --verbose       log every guest and endpoint event\n",
+          CTL_DEFAULT_SOCKET, BE_MAX_ENDPOINTS, MSG_INLINE_MAX, EAGER_SLOTS * EAGER_SIZE / 2);
+}
+
+/* A stable 48-bit id from the host name, locally administered like a MAC. */
+static uint64_t nic_id_from_name(const char *name)
+{
+  uint64_t h = 1469598103934665603ull;
+  for (const char *c = name; *c; c++)
+    h = (h ^ (uint8_t)*c) * 1099511628211ull;
+  return ((h & 0xfeffffffffffull) | 0x020000000000ull) & 0xffffffffffffull;
+}
+
+int main(int argc, char **argv)
+{
+  static struct backend be;
+  static const struct option opts[] = {
+      {"socket", 1, 0, 's'},   {"nic-id", 1, 0, 'n'},     {"hostname", 1, 0, 'H'},
+      {"max-endpoints", 1, 0, 'e'}, {"small-max", 1, 0, 'S'}, {"medium-max", 1, 0, 'M'},
+      {"daemon", 0, 0, 'd'},   {"verbose", 0, 0, 'v'},    {"help", 0, 0, 'h'},
+      {0, 0, 0, 0}};
+  int daemonize = 0, c;
+  sigset_t mask;
+
+  be.cfg.socket_path = getenv("MYRIXEN_SOCKET") ? getenv("MYRIXEN_SOCKET") : CTL_DEFAULT_SOCKET;
+  be.cfg.max_endpoints = 64;
+  be.cfg.small_max = 128;
+  be.cfg.medium_max = 32768;
+  gethostname(be.cfg.hostname, sizeof(be.cfg.hostname) - 1);
+  while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+    switch (c) {
+    case 's': be.cfg.socket_path = optarg; break;
+    case 'n': be.cfg.nic_id = strtoull(optarg, NULL, 16) & 0xffffffffffffull; break;
+    case 'H': snprintf(be.cfg.hostname, sizeof(be.cfg.hostname), "%s", optarg); break;
+    case 'e': be.cfg.max_endpoints = (uint32_t)atoi(optarg); break;
+    case 'S': be.cfg.small_max = (uint32_t)atoi(optarg); break;
+    case 'M': be.cfg.medium_max = (uint32_t)atoi(optarg); break;
+    case 'd': daemonize = 1; break;
+    case 'v': be.cfg.verbose = 1; break;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (be.cfg.max_endpoints == 0 || be.cfg.max_endpoints > BE_MAX_ENDPOINTS ||
+      be.cfg.small_max > MSG_INLINE_MAX || be.cfg.medium_max < be.cfg.small_max ||
+      be.cfg.medium_max > EAGER_SLOTS * EAGER_SIZE / 2) {
+    fprintf(stderr, "myrixend: option out of range\n");
+    usage(stderr);
+    return 2;
+  }
+  if (!be.cfg.nic_id)
+    be.cfg.nic_id = nic_id_from_name(be.cfg.hostname);
+  log_setup("myrixend", be.cfg.verbose ? LOG_DEBUG : LOG_INFO);
+  if (daemonize && daemon(0, 0) < 0) {
+    perror("daemon");
+    return 1;
+  }
+  /* Signals are read by the control loop (signalfd); block them in every
+   * thread, the engine's included. */
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &mask, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  pthread_mutex_init(&be.lock, NULL);
+  be.started_ns = clock_now_ns();
+  if (engine_start(&be) < 0) {
+    log_err("cannot start the engine");
+    return 1;
+  }
+  int rc = server_run(&be);
+  engine_stop(&be);
+  log_info("stopped");
+  return rc;
+}

@@ -1,0 +1,98 @@
+/* ctl.c - framing of control messages and descriptor passing. */
+#include "ctl.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+void ctl_init(struct ctl_msg *m, enum ctl_type type, uint32_t seq)
+{
+  memset(m, 0, sizeof(*m));
+  m->magic = CTL_MAGIC;
+  m->version = CTL_VERSION;
+  m->type = (uint16_t)type;
+  m->seq = seq;
+}
+
+void ctl_close_fds(int *fds, int n)
+{
+  for (int i = 0; i < n; i++) {
+    if (fds[i] >= 0)
+      close(fds[i]);
+    fds[i] = -1;
+  }
+}
+
+int ctl_send(int sock, const struct ctl_msg *m, const int *fds, int nfds)
+{
+  struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m) + m->len};
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * CTL_MAX_FDS)];
+    struct cmsghdr align;
+  } cbuf;
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+  if (nfds < 0 || nfds > CTL_MAX_FDS)
+    return -EINVAL;
+  if (nfds > 0) {
+    memset(&cbuf, 0, sizeof(cbuf));
+    mh.msg_control = cbuf.buf;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+  }
+  for (;;) {
+    ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    if (n >= 0)
+      return 0;
+    if (errno != EINTR)
+      return -errno;
+  }
+}
+
+ssize_t ctl_recv(int sock, struct ctl_msg *buf, size_t cap, int *fds, int *nfds)
+{
+  struct iovec iov = {.iov_base = buf, .iov_len = cap};
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * CTL_MAX_FDS)];
+    struct cmsghdr align;
+  } cbuf;
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+                      .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf)};
+  ssize_t n;
+
+  *nfds = 0;
+  for (int i = 0; i < CTL_MAX_FDS; i++)
+    fds[i] = -1;
+  do
+    n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return -errno;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+      continue;
+    size_t cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < cnt; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      if (*nfds < CTL_MAX_FDS)
+        fds[(*nfds)++] = fd;
+      else
+        close(fd);
+    }
+  }
+  if (n == 0)
+    return 0;
+  if ((size_t)n < sizeof(*buf) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+      buf->len != (size_t)n - sizeof(*buf)) {
+    ctl_close_fds(fds, *nfds);
+    *nfds = 0;
+    return -EBADMSG;
+  }
+  return n;
+}

@@ -1,0 +1,139 @@
+/*
+ * ctl.h - the control protocol between guests (and the myrixen tool) and
+ * the backend, over a SOCK_SEQPACKET Unix socket.
+ *
+ * The control path only: hello (admission), endpoints, connections, info.
+ * One message per packet, fixed header, file descriptors (the region memfd,
+ * eventfds, channel memfds and pipes) passed with SCM_RIGHTS.  Every reply
+ * carries the request's seq so that asynchronous messages from the backend
+ * (CTL_CHANNEL_ATTACH) can interleave with a guest's own request.
+ * The backend validates every field of every message; a malformed message
+ * gets a CTL_ERROR reply naming the fault, never a crash.
+ */
+#ifndef MYRIXEN_CTL_H
+#define MYRIXEN_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CTL_MAGIC 0x4d58434cu /* "LCXM" */
+#define CTL_VERSION 1
+#define CTL_MAX_FDS 4
+#define CTL_TEXT_MAX 65536
+#define CTL_DEFAULT_SOCKET "/run/myrixen/backend.sock"
+
+enum ctl_type {
+  CTL_HELLO = 1,          /* G->B: admit me; reply: region memfd, engine doorbell */
+  CTL_OPEN = 2,           /* G->B: open endpoint; reply: vif index, vif doorbell */
+  CTL_CLOSE = 3,          /* G->B: close endpoint */
+  CTL_CONNECT = 4,        /* G->B: resolve a peer; reply: maybe a channel */
+  CTL_CHANNEL_ATTACH = 5, /* B->G (async): a peer opened a channel to you */
+  CTL_INFO = 6,           /* tool->B: JSON text of the backend's state */
+  CTL_COUNTERS = 7,       /* tool->B: JSON text of counters */
+  CTL_ERROR = 8,          /* B->any: the request failed; text says why */
+  CTL_REPLY = 9,          /* B->any: success */
+};
+
+enum ctl_role { CTL_ROLE_GUEST = 1, CTL_ROLE_MONITOR = 2 };
+
+/* Datapath a guest asks for (MYRIXEN_DATAPATH). */
+enum datapath { DP_BYPASS = 0, DP_ENGINE = 1, DP_DIRECT = 2 };
+
+struct ctl_hello {
+  uint32_t role;          /* enum ctl_role */
+  uint32_t datapath;      /* enum datapath */
+  char name[32];          /* guest's name for logs (program name) */
+};
+
+struct ctl_hello_reply {
+  uint32_t guest_id;
+  uint32_t region_version;
+  uint64_t region_size;
+  uint64_t nic_id;
+  uint32_t max_endpoints;
+  uint32_t small_max;     /* configured thresholds (bytes) */
+  uint32_t medium_max;
+  uint32_t pad;
+  char hostname[64];
+};
+
+struct ctl_open {
+  uint32_t board;
+  uint32_t eid;           /* or MX_ANY_ENDPOINT */
+  uint32_t key;
+};
+
+struct ctl_open_reply {
+  uint32_t eid;
+  uint32_t vif;           /* index in the guest's region */
+  uint32_t session;
+};
+
+struct ctl_close {
+  uint32_t vif;
+};
+
+struct ctl_connect {
+  uint32_t vif;           /* my endpoint */
+  uint32_t eid;           /* peer endpoint */
+  uint64_t nic_id;
+  uint32_t key;
+  uint32_t want_channel;  /* 1: set up a direct channel if possible */
+};
+
+struct ctl_connect_reply {
+  uint32_t eid;
+  uint32_t session;       /* peer's session (changes when it reopens) */
+  uint32_t has_channel;   /* fds: channel memfd, pipe out, pipe in, peer doorbell */
+  uint32_t side;          /* which side of the channel I am */
+};
+
+struct ctl_channel_attach {
+  uint32_t vif;           /* my endpoint the channel belongs to */
+  uint32_t peer_eid;
+  uint64_t peer_nic;
+  uint32_t side;
+  uint32_t peer_session;
+};
+
+struct ctl_msg {
+  uint32_t magic;
+  uint16_t version;
+  uint16_t type;          /* enum ctl_type */
+  uint32_t seq;           /* request number, echoed in the reply */
+  int32_t status;         /* reply: 0 or an MX return code */
+  uint32_t len;           /* bytes of text following the body */
+  uint32_t pad;
+  union {
+    struct ctl_hello hello;
+    struct ctl_hello_reply hello_reply;
+    struct ctl_open open;
+    struct ctl_open_reply open_reply;
+    struct ctl_close close;
+    struct ctl_connect connect;
+    struct ctl_connect_reply connect_reply;
+    struct ctl_channel_attach attach;
+    uint8_t raw[128];
+  } u;
+  char text[];            /* CTL_ERROR message, CTL_INFO/COUNTERS JSON */
+};
+_Static_assert(offsetof(struct ctl_msg, u) == 24, "ctl header");
+_Static_assert(sizeof(struct ctl_msg) == 152, "ctl message body");
+
+/* Send one message with up to CTL_MAX_FDS descriptors.  0 or -errno. */
+int ctl_send(int sock, const struct ctl_msg *m, const int *fds, int nfds);
+
+/* Receive one message into buf (capacity cap bytes, at least
+ * sizeof(struct ctl_msg)); descriptors received go to fds[] (CTL_MAX_FDS
+ * entries, unused ones -1).  Returns the byte count, 0 on peer close, or
+ * -errno; -EBADMSG for a short or badly framed message (its fds closed). */
+ssize_t ctl_recv(int sock, struct ctl_msg *buf, size_t cap, int *fds, int *nfds);
+
+/* Fill a message header. */
+void ctl_init(struct ctl_msg *m, enum ctl_type type, uint32_t seq);
+
+/* Close every descriptor in fds[0..n) that is >= 0. */
+void ctl_close_fds(int *fds, int n);
+
+#endif /* MYRIXEN_CTL_H */

@@ -1,0 +1,182 @@
+/*
+ * region.h - the region ABI: everything a guest and the backend share.
+ *
+ * This header is the contract between libmyrixen (in a process, a container
+ * or a VM) and myrixend.  A region is one shared-memory area per guest; the
+ * same bytes are a memfd mapped by a process guest or the BAR2 of an
+ * ivshmem-plain device in a VM.  A direct channel between two guests on one
+ * host is a smaller area of the same kind holding just two queues.
+ *
+ * Rules: fixed-width fields only, no pointers (offsets from the start of the
+ * area), explicit padding, a magic and a version checked on attach, and a
+ * _Static_assert on every size and offset the other side depends on.  Each
+ * field says who writes it (G = guest, B = backend/engine, P = the peer guest
+ * of a channel) and who reads it.  Nothing read from a region is trusted: it
+ * is copied once, then validated, then used.
+ */
+#ifndef MYRIXEN_REGION_H
+#define MYRIXEN_REGION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ring.h"
+
+#define REGION_MAGIC 0x4d59524955524547ull /* "GERUIRYM" */
+#define REGION_VERSION 1
+#define CHANNEL_MAGIC 0x4d59524e4e414843ull
+#define CHANNEL_VERSION 1
+
+/* Geometry (powers of two).  A queue is one direction of traffic: a ring of
+ * message descriptors plus a ring of eager buffers for medium fragments. */
+#define QUEUE_SLOTS 256
+#define EAGER_SLOTS 64
+#define EAGER_SIZE 8192
+#define MSG_INLINE_MAX 192
+#define REGION_VIFS 8       /* endpoints per guest */
+#define REGION_GRANTS 256   /* grant entries per VIF */
+
+/* Message descriptor types.  TX = guest to engine (request ring),
+ * RX = engine to guest (event ring); channel queues carry the data types. */
+enum msg_type {
+  MSG_NONE = 0,
+  MSG_SMALL = 1,     /* data: whole message inline */
+  MSG_FRAG = 2,      /* data: one fragment of a medium message in an eager slot */
+  MSG_RNDV = 3,      /* data: large message announced; receiver pulls */
+  MSG_SYNC_ACK = 4,  /* data: an issend was matched (cookie = sender's) */
+  MSG_CTS = 5,       /* channel: receiver ready for a large message */
+  MSG_LARGE_DONE = 6,/* channel: receiver has all the data (cookie = sender's) */
+  MSG_PULL = 7,      /* TX: copy from a peer's grant into my grant */
+  MSG_PULL_DONE = 8, /* RX: my pull finished (cookie2 = mine, status) */
+  MSG_NOTIFY = 9,    /* RX: my large send was pulled (cookie = mine, status) */
+  MSG_NACK = 10,     /* RX: my message could not be delivered (status) */
+  MSG_PEER_GONE = 11,/* RX: peer endpoint closed or its guest died */
+  MSG_TYPE_MAX
+};
+
+#define MSG_F_SYNC 0x01  /* sender wants MSG_SYNC_ACK when matched (issend) */
+
+/* Descriptor status codes carried in msg.status (wire values, not MX's). */
+enum msg_status {
+  MSG_ST_OK = 0,
+  MSG_ST_CLOSED = 1,      /* destination endpoint closed / never existed */
+  MSG_ST_BAD_GRANT = 2,   /* a grant failed the engine's check */
+  MSG_ST_ABORTED = 3,     /* the other side died mid-transfer */
+};
+
+/* One slot of a queue: 64 bytes of header, then inline data. */
+struct msg {
+  uint8_t type;       /* enum msg_type */
+  uint8_t flags;      /* MSG_F_* */
+  uint16_t frag;      /* MSG_FRAG: index of this fragment */
+  uint32_t len;       /* bytes in this slot (inline or eager) */
+  uint32_t total;     /* whole message length */
+  uint32_t peer_eid;  /* TX: destination endpoint; RX: source (engine stamps) */
+  uint64_t peer_nic;  /* TX: destination nic; RX: source nic */
+  uint64_t match;     /* match info */
+  uint64_t cookie;    /* sender's request handle, echoed back */
+  uint64_t cookie2;   /* receiver's request handle (CTS, PULL) */
+  uint32_t grant;     /* RNDV: sender's grant ref; PULL: sender's grant ref */
+  uint32_t seq;       /* per-sender message number (fragment reassembly) */
+  uint32_t status;    /* enum msg_status */
+  uint32_t grant2;    /* PULL: receiver's own grant ref */
+  uint8_t data[MSG_INLINE_MAX];
+};
+_Static_assert(offsetof(struct msg, match) == 24, "msg.match");
+_Static_assert(offsetof(struct msg, grant) == 48, "msg.grant");
+_Static_assert(offsetof(struct msg, data) == 64, "msg header is one cache line");
+_Static_assert(sizeof(struct msg) == 256, "msg slot");
+
+/* One direction of traffic.  ring.p.prod / aux_prod (eager) are written by
+ * the producer, ring.c.cons / aux_cons by the consumer.  Eager buffers are
+ * taken and freed strictly in order, so a counter pair is their allocator. */
+struct queue {
+  struct ring_hdr ring;
+  struct msg slot[QUEUE_SLOTS];
+  uint8_t eager[EAGER_SLOTS][EAGER_SIZE];
+};
+_Static_assert(offsetof(struct queue, slot) == 128, "queue.slot");
+_Static_assert(sizeof(struct queue) == 128 + QUEUE_SLOTS * 256 + EAGER_SLOTS * EAGER_SIZE,
+               "queue size");
+
+/* A grant: a range of guest memory the engine may read (GRANT_READ) or
+ * write (GRANT_WRITE).  Written by G only, read by B.  A grant reference
+ * names a run of nseg entries (one per segment) by index and generation;
+ * the engine copies the run once and checks it before any access. */
+#define GRANT_READ 1u
+#define GRANT_WRITE 2u
+struct grant {
+  uint64_t addr;      /* guest virtual address (process) or guest-physical */
+  uint64_t len;
+  uint16_t gen;       /* must equal the reference's generation */
+  uint16_t nseg;      /* first entry of a run: number of entries */
+  uint32_t flags;     /* GRANT_READ | GRANT_WRITE */
+};
+_Static_assert(sizeof(struct grant) == 24, "grant entry");
+
+#define GRANT_REF(idx, gen) (((uint32_t)(gen) << 16) | (uint32_t)(idx))
+#define GRANT_REF_IDX(ref) ((ref) & 0xffffu)
+#define GRANT_REF_GEN(ref) ((ref) >> 16)
+
+/* VIF states, written by B (G writes only VIF_FREE->... never). */
+enum vif_state { VIF_FREE = 0, VIF_OPEN = 1, VIF_FAILED = 2, VIF_CLOSED = 3 };
+
+/* One endpoint's virtual interface. */
+struct vif {
+  _Atomic uint32_t state;    /* B: enum vif_state */
+  uint32_t eid;              /* B: endpoint id */
+  uint32_t fail_reason;      /* B: why the engine failed this VIF */
+  _Atomic uint32_t ctl_seq;  /* B: bumped when a control message waits on the socket */
+  uint8_t pad0[RING_CACHELINE - 16];
+  struct queue tx;           /* G produces requests, B consumes */
+  struct queue rx;           /* B produces events, G consumes */
+  struct grant grants[REGION_GRANTS]; /* G writes, B reads */
+};
+_Static_assert(offsetof(struct vif, tx) == 64, "vif.tx");
+_Static_assert(offsetof(struct vif, tx) % RING_CACHELINE == 0, "vif queue alignment");
+_Static_assert(sizeof(struct vif) % RING_CACHELINE == 0, "vif alignment");
+
+enum backend_state { BACKEND_RUNNING = 1, BACKEND_STOPPED = 2 };
+
+/* The head of a guest's region. */
+struct region_hdr {
+  uint64_t magic;            /* B: REGION_MAGIC */
+  uint32_t version;          /* B: REGION_VERSION */
+  uint32_t guest_id;         /* B */
+  uint64_t size;             /* B: bytes in the region */
+  uint32_t nvif;             /* B: REGION_VIFS */
+  uint32_t vif_offset;       /* B: offset of vif[0] */
+  uint32_t vif_stride;       /* B: sizeof(struct vif) */
+  _Atomic uint32_t backend_state; /* B: enum backend_state */
+  _Atomic uint64_t guest_heartbeat; /* G: bumped by progress (VM liveness) */
+  uint8_t pad[RING_CACHELINE - 48];
+};
+_Static_assert(sizeof(struct region_hdr) == RING_CACHELINE, "region header");
+
+#define REGION_SIZE (sizeof(struct region_hdr) + REGION_VIFS * sizeof(struct vif))
+
+static inline struct vif *region_vif(void *base, uint32_t idx)
+{
+  return (struct vif *)((char *)base + sizeof(struct region_hdr) + (size_t)idx * sizeof(struct vif));
+}
+
+/* A direct channel between two endpoints on one host: side 0 is the
+ * endpoint that connected, side 1 the one it connected to.  q[s] carries
+ * side s's messages to the other side.  Large messages travel through a
+ * pipe per direction (vmsplice by the sender, read by the receiver), passed
+ * beside the channel's memfd. */
+struct channel_hdr {
+  uint64_t magic;            /* B: CHANNEL_MAGIC */
+  uint32_t version;          /* B */
+  uint32_t eid[2];           /* B: endpoint of each side */
+  uint8_t pad[RING_CACHELINE - 20];
+};
+_Static_assert(sizeof(struct channel_hdr) == RING_CACHELINE, "channel header");
+
+struct channel {
+  struct channel_hdr hdr;
+  struct queue q[2];
+};
+#define CHANNEL_SIZE sizeof(struct channel)
+
+#endif /* MYRIXEN_REGION_H */
