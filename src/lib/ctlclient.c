@@ -1,0 +1,136 @@
+/*
+ * ctlclient.c - the guest's side of the control protocol.  One exchange at
+ * a time (lib.ctl_lock).  Messages the backend sends on its own (a peer
+ * opened a channel to one of our endpoints) may arrive before a reply; they
+ * are queued and taken by their endpoint's progress loop, under that
+ * endpoint's lock, so that no thread ever needs two endpoint locks.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "lib.h"
+
+struct async_msg {
+  struct ctl_msg m;
+  int fds[CTL_MAX_FDS];
+  int nfds;
+  struct async_msg *next;
+};
+
+static void async_queue(const struct ctl_msg *m, int *fds, int nfds)
+{
+  struct async_msg *a = calloc(1, sizeof(*a));
+  if (!a || m->type != CTL_CHANNEL_ATTACH) {
+    ctl_close_fds(fds, nfds);
+    free(a);
+    return;
+  }
+  a->m = *m;
+  memcpy(a->fds, fds, sizeof(a->fds));
+  a->nfds = nfds;
+  struct async_msg **pp = &lib.async;
+  while (*pp)
+    pp = &(*pp)->next;
+  *pp = a;
+  atomic_store(&lib.async_pending, 1);
+}
+
+/* Send req, wait for the reply with the same seq.  Returns 0, an MX code
+ * from a CTL_ERROR reply, or MX_NO_DRIVER when the backend is gone. */
+int ctl_call(struct ctl_msg *req, struct ctl_msg *rep, int *fds, int *nfds, char **text)
+{
+  int myfds[CTL_MAX_FDS], n = 0, ret;
+  struct ctl_msg *buf = malloc(sizeof(*buf) + CTL_TEXT_MAX);
+  if (!buf)
+    return MX_NO_RESOURCES;
+  pthread_mutex_lock(&lib.ctl_lock);
+  req->seq = ++lib.ctl_seq;
+  if (ctl_send(lib.sock, req, NULL, 0) < 0) {
+    ret = MX_NO_DRIVER;
+    goto out;
+  }
+  for (;;) {
+    ssize_t k = ctl_recv(lib.sock, buf, sizeof(*buf) + CTL_TEXT_MAX, myfds, &n);
+    if (k == -EAGAIN || k == -EWOULDBLOCK) {
+      struct pollfd p = {.fd = lib.sock, .events = POLLIN};
+      poll(&p, 1, 1000);
+      continue;
+    }
+    if (k <= 0) {
+      ret = MX_NO_DRIVER;
+      goto out;
+    }
+    if (buf->seq != req->seq || (buf->type != CTL_REPLY && buf->type != CTL_ERROR)) {
+      async_queue(buf, myfds, n);
+      continue;
+    }
+    break;
+  }
+  memcpy(rep, buf, sizeof(*rep));
+  ret = buf->type == CTL_ERROR ? (buf->status ? buf->status : MX_BAD_BAD_BAD) : 0;
+  if (fds) {
+    memcpy(fds, myfds, sizeof(myfds));
+    *nfds = n;
+  } else {
+    ctl_close_fds(myfds, n);
+  }
+  if (text)
+    *text = ret == 0 && buf->len ? strndup(buf->text, buf->len) : NULL;
+out:
+  pthread_mutex_unlock(&lib.ctl_lock);
+  free(buf);
+  return ret;
+}
+
+/* Read whatever the backend sent on its own, without blocking. */
+void ctl_poll_async(void)
+{
+  struct ctl_msg *buf;
+  int fds[CTL_MAX_FDS], n;
+  if (pthread_mutex_trylock(&lib.ctl_lock) != 0)
+    return; /* a caller is reading the socket: it will queue them */
+  buf = malloc(sizeof(*buf) + CTL_TEXT_MAX);
+  while (buf) {
+    ssize_t k = ctl_recv(lib.sock, buf, sizeof(*buf) + CTL_TEXT_MAX, fds, &n);
+    if (k <= 0)
+      break;
+    async_queue(buf, fds, n);
+  }
+  free(buf);
+  pthread_mutex_unlock(&lib.ctl_lock);
+}
+
+/* Apply the queued messages addressed to ep (its lock held). */
+void ctl_take_async(struct mx_endpoint *ep)
+{
+  pthread_mutex_lock(&lib.ctl_lock);
+  struct async_msg *mine = NULL, **tail = &mine;
+  for (struct async_msg **pp = &lib.async; *pp;) {
+    struct async_msg *a = *pp;
+    if (a->m.u.attach.vif == ep->vif_idx) {
+      *pp = a->next;
+      a->next = NULL;
+      *tail = a;
+      tail = &a->next;
+    } else {
+      pp = &a->next;
+    }
+  }
+  atomic_store(&lib.async_pending, lib.async != NULL);
+  pthread_mutex_unlock(&lib.ctl_lock);
+  while (mine) {
+    struct async_msg *a = mine;
+    mine = a->next;
+    struct conn *c = conn_get(ep, lib.hello.nic_id, a->m.u.attach.peer_eid, 1);
+    if (a->nfds == 4 && c && !c->ch) {
+      c->session = a->m.u.attach.peer_session;
+      c->dead = 0;
+      chan_attach(ep, c, (int)a->m.u.attach.side, a->fds); /* closes them on failure */
+    } else {
+      ctl_close_fds(a->fds, a->nfds);
+    }
+    free(a);
+  }
+}

@@ -1,0 +1,108 @@
+/*
+ * init.c - mx_init / mx_finalize: reach the backend, be admitted as a
+ * guest, and map the region it gives us.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lib.h"
+
+struct lib_state lib = {
+    .sock = -1,
+    .ctl_lock = PTHREAD_MUTEX_INITIALIZER,
+    .eps_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static enum datapath datapath_from_env(void)
+{
+  const char *d = getenv("MYRIXEN_DATAPATH");
+  if (!d || !strcmp(d, "bypass"))
+    return DP_BYPASS;
+  if (!strcmp(d, "engine"))
+    return DP_ENGINE;
+  if (!strcmp(d, "direct"))
+    return DP_DIRECT;
+  fprintf(stderr, "libmyrixen: MYRIXEN_DATAPATH=%s unknown (bypass, direct, engine): using bypass\n", d);
+  return DP_BYPASS;
+}
+
+static int backend_connect(void)
+{
+  const char *path = getenv("MYRIXEN_SOCKET") ? getenv("MYRIXEN_SOCKET") : CTL_DEFAULT_SOCKET;
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+  int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (s < 0)
+    return -1;
+  if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    close(s);
+    return -1;
+  }
+  return s;
+}
+
+EXPORT mx_return_t mx__init_api(int api)
+{
+  struct ctl_msg req, rep;
+  int fds[CTL_MAX_FDS], nfds = 0, r;
+
+  if (lib.initialized)
+    return MX_ALREADY_INITIALIZED;
+  if (api > MX_API)
+    return lib_error(NULL, MX_BAD_LIB_VERSION, "mx_init: API 0x%x is newer than 0x%x", api, MX_API);
+  lib.sock = backend_connect();
+  if (lib.sock < 0)
+    return lib_error(NULL, MX_NO_DRIVER, "mx_init: cannot reach myrixend (%s)", strerror(errno));
+  ctl_init(&req, CTL_HELLO, 0);
+  req.u.hello.role = CTL_ROLE_GUEST;
+  lib.datapath = datapath_from_env();
+  req.u.hello.datapath = lib.datapath;
+  snprintf(req.u.hello.name, sizeof(req.u.hello.name), "%s", program_invocation_short_name);
+  r = ctl_call(&req, &rep, fds, &nfds, NULL);
+  if (r == 0 && (nfds != 2 || rep.u.hello_reply.region_version != REGION_VERSION))
+    r = MX_BAD_LIB_VERSION;
+  if (r != 0) {
+    ctl_close_fds(fds, nfds);
+    close(lib.sock);
+    lib.sock = -1;
+    return lib_error(NULL, r, "mx_init: backend refused us");
+  }
+  lib.hello = rep.u.hello_reply;
+  lib.engine_doorbell = fds[1];
+  lib.region = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
+  close(fds[0]);
+  struct region_hdr *hdr = lib.region;
+  if (lib.region == MAP_FAILED || hdr->magic != REGION_MAGIC || hdr->version != REGION_VERSION ||
+      hdr->size != REGION_SIZE || hdr->vif_stride != sizeof(struct vif)) {
+    if (lib.region != MAP_FAILED)
+      munmap(lib.region, REGION_SIZE);
+    close(lib.engine_doorbell);
+    close(lib.sock);
+    lib.sock = -1;
+    return lib_error(NULL, MX_BAD_LIB_VERSION, "mx_init: region layout does not match");
+  }
+  lib.initialized = 1;
+  return MX_SUCCESS;
+}
+
+EXPORT mx_return_t mx_finalize(void)
+{
+  if (!lib.initialized)
+    return lib_error(NULL, MX_NOT_INITIALIZED, "mx_finalize: not initialized");
+  while (lib.eps)
+    mx_close_endpoint(lib.eps);
+  munmap(lib.region, REGION_SIZE);
+  close(lib.engine_doorbell);
+  close(lib.sock);
+  lib.sock = -1;
+  lib.initialized = 0;
+  return MX_SUCCESS;
+}

@@ -1,0 +1,251 @@
+/*
+ * lib.h - internals of libmyrixen, the frontend.
+ *
+ * An endpoint owns: its VIF (request ring tx, event ring rx, grants) in the
+ * guest's region, the direct channels to same-host peers, the connection
+ * table, and the MX queues (posted receives, unexpected messages, completed
+ * requests).  ep->lock serialises the endpoint (MX promises thread safety);
+ * it is dropped while a waiter sleeps.
+ */
+#ifndef MYRIXEN_LIB_H
+#define MYRIXEN_LIB_H
+
+#include <pthread.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "../../include/myriexpress.h"
+#include "../common/ctl.h"
+#include "../common/queue.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* --- requests ----------------------------------------------------------- */
+
+enum req_kind { REQ_SEND = 1, REQ_RECV, REQ_CONNECT, REQ_UNEXP, REQ_CTL };
+
+enum req_state {
+  RS_NEW = 0,
+  RS_POSTED,      /* recv: in the posted queue */
+  RS_UNEXP,       /* internal: in the unexpected queue */
+  RS_ACTIVE,      /* in progress (frags, rendezvous, waiting for ack) */
+  RS_DONE,        /* completed, in the done queue until reaped */
+};
+
+struct req_list {
+  struct req *head, *tail;
+};
+
+struct conn;
+struct chan;
+struct txq;
+
+struct req {
+  enum req_kind kind;
+  enum req_state state;
+  mx_status_t status;
+  struct req *prev, *next;      /* posted / unexp / done queue */
+  struct req *pnext;            /* partial (medium in progress) list */
+  struct req *txnext;           /* a txq backlog */
+  struct req *lnext;            /* a channel's large FIFO */
+  uint32_t handle;              /* index in the handle table */
+  uint32_t gen;                 /* generation: cookies of dead requests fail */
+  int forgotten;                /* mx_forget: free on completion */
+  int buffered;                 /* send: buffers may be reused */
+  mx_segment_t *segs;
+  uint32_t nseg;
+  mx_segment_t seg1;            /* storage when nseg <= 1 */
+  uint64_t len;                 /* capacity (recv) or length (send) */
+  uint64_t match, mask;
+  struct conn *conn;            /* peer */
+  /* sending */
+  uint8_t type;                 /* MSG_SMALL / MSG_FRAG / MSG_RNDV */
+  uint8_t sync;
+  uint32_t seq;
+  uint64_t pushed;              /* bytes of a medium message emitted */
+  uint32_t grant;               /* grant ref held (0: none) */
+  /* receiving */
+  uint64_t msg_len;             /* sender's length */
+  uint64_t got;                 /* bytes received (medium) or read (pipe) */
+  uint64_t xfer;                /* bytes to deliver */
+  uint8_t *buf;                 /* unexpected data (REQ_UNEXP) */
+  uint64_t peer_cookie;         /* rendezvous: sender's request */
+  uint32_t peer_grant;          /* rendezvous: sender's grant */
+  struct chan *via;             /* channel the message came through, or NULL */
+  uint8_t want_ack;             /* the sender wants MSG_SYNC_ACK */
+  struct msg ctl;               /* REQ_CTL: the descriptor to emit */
+  /* connecting */
+  uint64_t c_nic;
+  uint32_t c_eid, c_key;
+  uint64_t deadline_ns;
+};
+
+/* --- connections and channels ------------------------------------------ */
+
+#define CONN_MAGIC 0x636f6e6eu
+
+/* Where a sender's messages to a peer go.  Fixed at the first send so that
+ * per-pair ordering never depends on two paths racing. */
+enum conn_path { PATH_NONE = 0, PATH_ENGINE, PATH_CHANNEL };
+
+struct conn {
+  uint32_t magic;
+  uint64_t nic;
+  uint32_t eid;
+  uint32_t session;
+  enum conn_path path;
+  struct chan *ch;
+  void *context;                /* mx_set_endpoint_addr_context */
+  int dead;                     /* peer closed or died */
+  struct mx_endpoint *ep;
+  struct conn *next;
+};
+
+/* A place descriptors are produced into, with a software backlog so that a
+ * full ring never blocks a caller and never reorders messages. */
+struct txq {
+  struct qprod p;
+  int kick_fd;                  /* the consumer's doorbell */
+  struct req *bl_head, *bl_tail;
+  int broken;                   /* consumer's indices impossible */
+};
+
+struct chan {
+  struct channel *mem;
+  int side;
+  struct txq tx;                /* my messages to the peer */
+  struct qcons rx;              /* the peer's messages to me */
+  int pipe_out, pipe_in;
+  int peer_doorbell;
+  struct conn *conn;
+  struct req *splice_head, *splice_tail; /* my large sends, CTS received */
+  struct req *read_head, *read_tail;     /* my large receives, CTS sent */
+  struct chan *next;
+};
+
+/* --- endpoints ---------------------------------------------------------- */
+
+struct mx_endpoint {
+  pthread_mutex_t lock;
+  pthread_cond_t idle;          /* signalled when a sleeper leaves */
+  uint32_t eid, vif_idx, session, key;
+  struct vif *vif;
+  int doorbell;
+  struct txq etx;               /* to the engine */
+  struct qcons erx;             /* from the engine */
+  struct conn *conns;
+  struct chan *chans;
+  struct req_list posted, unexp, done;
+  struct req *partials;
+  uint32_t next_seq;
+  uint32_t wakeup_gen;
+  uint32_t ctl_seq_seen;
+  int dead;                     /* VIF failed or backend gone */
+  mx_status_code_t dead_code;
+  mx_error_handler_t handler;
+  int sleepers;
+  uint16_t grant_gen;
+  uint8_t grant_used[REGION_GRANTS];
+  struct req **handles;
+  uint32_t nhandles;
+  uint32_t free_handle;
+  uint32_t unexp_count, unexp_max;
+  struct mx_endpoint *next;
+};
+
+/* --- global state (init.c) ---------------------------------------------- */
+
+struct lib_state {
+  int initialized;
+  int sock;
+  void *region;
+  int engine_doorbell;
+  struct ctl_hello_reply hello;
+  enum datapath datapath;
+  pthread_mutex_t ctl_lock;     /* one control exchange at a time */
+  uint32_t ctl_seq;
+  pthread_mutex_t eps_lock;
+  struct mx_endpoint *eps;
+  mx_error_handler_t handler;
+  struct async_msg *async;      /* backend messages not yet taken */
+  _Atomic int async_pending;
+};
+extern struct lib_state lib;
+
+/* errors.c: route a failing call through the endpoint's or global handler */
+mx_return_t lib_error(struct mx_endpoint *ep, mx_return_t ret, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ctlclient.c */
+int ctl_call(struct ctl_msg *req, struct ctl_msg *rep, int *fds, int *nfds, char **text);
+void ctl_poll_async(void);
+void ctl_take_async(struct mx_endpoint *ep);
+
+/* req.c */
+struct req *req_new(struct mx_endpoint *ep, enum req_kind kind);
+void req_free(struct mx_endpoint *ep, struct req *r);
+uint64_t req_cookie(const struct req *r);
+struct req *req_from_cookie(struct mx_endpoint *ep, uint64_t cookie, enum req_kind kind);
+void req_complete(struct mx_endpoint *ep, struct req *r, mx_status_code_t code);
+void reqlist_push(struct req_list *l, struct req *r);
+void reqlist_remove(struct req_list *l, struct req *r);
+int req_set_segments(struct req *r, mx_segment_t *segs, uint32_t n);
+
+/* seg.c */
+uint64_t seg_total(const mx_segment_t *segs, uint32_t n);
+void seg_scatter(const mx_segment_t *segs, uint32_t n, uint64_t off, const void *src, uint64_t len);
+void seg_gather(const mx_segment_t *segs, uint32_t n, uint64_t off, void *dst, uint64_t len);
+
+/* match.c */
+int match_accepts(uint64_t incoming, uint64_t match, uint64_t mask);
+struct req *match_find(struct req_list *l, uint64_t incoming);
+struct req *match_find_unexp(struct req_list *l, uint64_t match, uint64_t mask);
+
+/* conn.c */
+struct conn *conn_get(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, int create);
+struct conn *conn_from_addr(struct mx_endpoint *ep, const mx_endpoint_addr_t *a);
+void conn_to_addr(const struct conn *c, mx_endpoint_addr_t *a);
+void conn_fail(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code);
+
+/* txq.c */
+void txq_init(struct txq *t, struct queue *q, int kick_fd);
+void txq_submit(struct mx_endpoint *ep, struct txq *t, struct req *r);
+void txq_send_ctl(struct mx_endpoint *ep, struct txq *t, const struct msg *m);
+int txq_drain(struct mx_endpoint *ep, struct txq *t);
+void txq_fail(struct mx_endpoint *ep, struct txq *t, mx_status_code_t code);
+
+/* send.c */
+mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
+                      mx_endpoint_addr_t dest, uint64_t match, void *ctx, int sync,
+                      mx_request_t *out);
+void send_acked(struct mx_endpoint *ep, const struct msg *m, mx_status_code_t code);
+void grant_release(struct mx_endpoint *ep, struct req *r);
+uint32_t grant_segments(struct mx_endpoint *ep, const struct req *r, uint32_t flags);
+
+/* recv.c */
+void recv_incoming(struct mx_endpoint *ep, struct chan *via, const struct msg *m,
+                   const uint8_t *eager);
+void recv_matched(struct mx_endpoint *ep, struct req *r, struct req *u);
+void recv_start_large(struct mx_endpoint *ep, struct req *r);
+void recv_event(struct mx_endpoint *ep, const struct msg *m);
+void partial_remove(struct mx_endpoint *ep, struct req *r);
+
+/* channel.c */
+int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds);
+int chan_progress(struct mx_endpoint *ep, struct chan *ch);
+void chan_close(struct mx_endpoint *ep, struct chan *ch);
+void chan_large_ready(struct mx_endpoint *ep, struct chan *ch, struct req *r);
+void chan_arm(struct chan *ch, struct pollfd *pfd, int *n);
+
+/* progress.c */
+int ep_progress(struct mx_endpoint *ep);
+/* Wait (lock held) until done(ep, arg) or timeout_ms (0: forever) or an
+ * mx_wakeup.  Returns 1 when done, 0 on timeout or wakeup. */
+int ep_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
+            int (*done)(struct mx_endpoint *, void *), void *arg);
+
+/* endpoint.c */
+int ep_valid(struct mx_endpoint *ep);
+
+#endif /* MYRIXEN_LIB_H */

@@ -1,0 +1,214 @@
+/*
+ * progress.c - the endpoint's progress loop and its adaptive wait.
+ *
+ * Progress drains the event ring from the engine and every direct channel,
+ * moves large data through the channel pipes, and pushes backlogs.  A
+ * waiter spins, then yields, then arms every event it could get (event
+ * ring, channels, pipes, the control socket) and sleeps on its doorbell:
+ * an idle mx_wait costs no CPU.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include "../common/clock.h"
+#include "../common/poll_policy.h"
+#include "lib.h"
+
+/* Everything pending ends with code: the endpoint cannot work any more. */
+static void ep_die(struct mx_endpoint *ep, mx_status_code_t code)
+{
+  ep->dead = 1;
+  ep->dead_code = code;
+  while (ep->chans)
+    conn_fail(ep, ep->chans->conn, code);
+  txq_fail(ep, &ep->etx, code);
+  for (uint32_t i = 0; i < ep->nhandles; i++) {
+    struct req *r = ep->handles[i];
+    if (!r || r->kind == REQ_CTL || r->state == RS_DONE || r->state == RS_UNEXP)
+      continue;
+    if (r->state == RS_POSTED)
+      reqlist_remove(&ep->posted, r);
+    partial_remove(ep, r);
+    req_complete(ep, r, code);
+  }
+}
+
+static void engine_event(struct mx_endpoint *ep, const struct msg *m, const uint8_t *eager)
+{
+  switch (m->type) {
+  case MSG_SMALL:
+  case MSG_FRAG:
+  case MSG_RNDV:
+    recv_incoming(ep, NULL, m, eager);
+    break;
+  case MSG_SYNC_ACK:
+    send_acked(ep, m, MX_STATUS_SUCCESS);
+    break;
+  case MSG_NOTIFY:
+    send_acked(ep, m, m->status == MSG_ST_OK ? MX_STATUS_SUCCESS : MX_STATUS_ENDPOINT_CLOSED);
+    break;
+  case MSG_NACK:
+    send_acked(ep, m, MX_STATUS_ENDPOINT_CLOSED);
+    break;
+  case MSG_PULL_DONE:
+    recv_event(ep, m);
+    break;
+  case MSG_PEER_GONE: {
+    struct conn *c = conn_get(ep, m->peer_nic, m->peer_eid, 0);
+    if (!c)
+      break;
+    if (c->ch)
+      chan_progress(ep, c->ch); /* what it sent before dying still counts */
+    conn_fail(ep, c, MX_STATUS_ENDPOINT_CLOSED);
+    break;
+  }
+  default:
+    break; /* the engine sends nothing else; ignore rather than trust */
+  }
+}
+
+int ep_progress(struct mx_endpoint *ep)
+{
+  struct msg m;
+  const uint8_t *eager;
+  int work = 0, r;
+
+  if (ep->dead)
+    return 0;
+  struct region_hdr *hdr = lib.region;
+  if (atomic_load_explicit(&hdr->backend_state, memory_order_relaxed) != BACKEND_RUNNING) {
+    ep_die(ep, MX_STATUS_ENDPOINT_CLOSED);
+    return 1;
+  }
+  uint32_t seq = atomic_load_explicit(&ep->vif->ctl_seq, memory_order_acquire);
+  if (seq != ep->ctl_seq_seen) {
+    ep->ctl_seq_seen = seq;
+    ctl_poll_async();
+  }
+  if (atomic_load_explicit(&lib.async_pending, memory_order_relaxed))
+    ctl_take_async(ep);
+  while ((r = qcons_next(&ep->erx, &m, &eager)) > 0) {
+    engine_event(ep, &m, eager);
+    qcons_advance(&ep->erx, &m);
+    work++;
+    if (ep->dead)
+      return work;
+  }
+  qcons_release(&ep->erx);
+  if (r < 0 || atomic_load_explicit(&ep->vif->state, memory_order_relaxed) != VIF_OPEN) {
+    ep_die(ep, MX_STATUS_ENDPOINT_CLOSED);
+    return work + 1;
+  }
+  for (struct chan *ch = ep->chans, *nx; ch; ch = nx) {
+    nx = ch->next;
+    work += chan_progress(ep, ch);
+  }
+  work += txq_drain(ep, &ep->etx);
+  atomic_fetch_add_explicit(&hdr->guest_heartbeat, 1, memory_order_relaxed);
+  return work;
+}
+
+/* Arm every event source; true when something is already pending. */
+static int ep_arm(struct mx_endpoint *ep, struct pollfd *pfd, int *n, int max)
+{
+  int pending = ring_arm_data_event(&ep->erx.q->ring, ep->erx.cons);
+  if (ep->etx.bl_head)
+    pending |= ring_arm_space_event(&ep->etx.p.q->ring, ring_load_cons(&ep->etx.p.q->ring));
+  pfd[(*n)++] = (struct pollfd){.fd = ep->doorbell, .events = POLLIN};
+  pfd[(*n)++] = (struct pollfd){.fd = lib.sock, .events = POLLIN};
+  for (struct chan *ch = ep->chans; ch; ch = ch->next) {
+    pending |= ring_arm_data_event(&ch->rx.q->ring, ch->rx.cons);
+    if (ch->tx.bl_head)
+      pending |= ring_arm_space_event(&ch->tx.p.q->ring, ring_load_cons(&ch->tx.p.q->ring));
+    if (*n + 2 <= max)
+      chan_arm(ch, pfd, n);
+  }
+  return pending;
+}
+
+static void ep_disarm(struct mx_endpoint *ep)
+{
+  ring_disarm_data_event(&ep->erx.q->ring, ep->erx.cons);
+  for (struct chan *ch = ep->chans; ch; ch = ch->next)
+    ring_disarm_data_event(&ch->rx.q->ring, ch->rx.cons);
+}
+
+#define WAIT_FDS 64
+
+int ep_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
+            int (*done)(struct mx_endpoint *, void *), void *arg)
+{
+  static struct poll_policy pol;
+  static int pol_ready;
+  uint64_t start = clock_now_ns(), idle_since = start;
+  uint64_t deadline = timeout_ms ? start + (uint64_t)timeout_ms * 1000000ull : UINT64_MAX;
+  uint32_t gen = ep->wakeup_gen;
+
+  if (!pol_ready) {
+    poll_policy_from_env(&pol, 100, 2000);
+    pol_ready = 1;
+  }
+  for (;;) {
+    if (ep_progress(ep))
+      idle_since = clock_now_ns();
+    if (done(ep, arg))
+      return 1;
+    if (ep->wakeup_gen != gen)
+      return 0;
+    uint64_t now = clock_now_ns();
+    if (now >= deadline)
+      return 0;
+    switch (poll_policy_step(&pol, idle_since, now)) {
+    case POLL_SPIN:
+      pthread_mutex_unlock(&ep->lock);
+      for (int i = 0; i < 16; i++)
+        cpu_relax();
+      pthread_mutex_lock(&ep->lock);
+      break;
+    case POLL_YIELD:
+      pthread_mutex_unlock(&ep->lock);
+      sched_yield();
+      pthread_mutex_lock(&ep->lock);
+      break;
+    case POLL_SLEEP: {
+      struct pollfd pfd[WAIT_FDS];
+      int n = 0;
+      if (ep->dead) {
+        /* nothing will ever arrive: just wait for the deadline or a wakeup */
+        pfd[n++] = (struct pollfd){.fd = ep->doorbell, .events = POLLIN};
+      } else if (ep_arm(ep, pfd, &n, WAIT_FDS)) {
+        ep_disarm(ep);
+        break;
+      }
+      uint64_t left_ms = deadline == UINT64_MAX ? 1000 : (deadline - now) / 1000000 + 1;
+      int ms = left_ms > 1000 ? 1000 : (int)left_ms;
+      if (ep->sleepers)
+        ms = ms > 10 ? 10 : ms; /* another sleeper may eat the doorbell */
+      ep->sleepers++;
+      pthread_mutex_unlock(&ep->lock);
+      int k = poll(pfd, (nfds_t)n, ms);
+      pthread_mutex_lock(&ep->lock);
+      ep->sleepers--;
+      if (k > 0 && (pfd[0].revents & POLLIN)) {
+        uint64_t v;
+        if (read(ep->doorbell, &v, sizeof(v)) < 0) {
+          /* EAGAIN: another waiter took it */
+        }
+      }
+      if (k > 0 && n > 1 && (pfd[1].revents & (POLLHUP | POLLERR)) && !ep->dead) {
+        /* The backend is gone without a word: fail, do not hang. */
+        ep_die(ep, MX_STATUS_ENDPOINT_CLOSED);
+      } else if (k > 0 && n > 1 && (pfd[1].revents & POLLIN)) {
+        ctl_poll_async();
+      }
+      if (!ep->dead)
+        ep_disarm(ep);
+      idle_since = clock_now_ns();
+      break;
+    }
+    }
+  }
+}

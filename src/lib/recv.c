@@ -1,0 +1,275 @@
+/*
+ * recv.c - mx_irecv and what happens when a message arrives: match it
+ * against the posted receives in order, or keep it as unexpected; reassemble
+ * medium fragments; start the rendezvous of large messages.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib.h"
+
+static void partial_add(struct mx_endpoint *ep, struct req *r)
+{
+  r->pnext = ep->partials;
+  ep->partials = r;
+}
+
+static void partial_replace(struct mx_endpoint *ep, struct req *old, struct req *r)
+{
+  for (struct req **pp = &ep->partials; *pp; pp = &(*pp)->pnext)
+    if (*pp == old) {
+      r->pnext = old->pnext;
+      *pp = r;
+      return;
+    }
+}
+
+void partial_remove(struct mx_endpoint *ep, struct req *r)
+{
+  for (struct req **pp = &ep->partials; *pp; pp = &(*pp)->pnext)
+    if (*pp == r) {
+      *pp = r->pnext;
+      return;
+    }
+}
+
+static struct req *partial_find(struct mx_endpoint *ep, const struct conn *c, uint32_t seq)
+{
+  for (struct req *r = ep->partials; r; r = r->pnext)
+    if (r->conn == c && r->seq == seq)
+      return r;
+  return NULL;
+}
+
+static struct txq *reply_queue(struct mx_endpoint *ep, struct req *r)
+{
+  return r->via ? &r->via->tx : &ep->etx;
+}
+
+static void send_sync_ack(struct mx_endpoint *ep, struct req *r)
+{
+  struct msg a = {.type = MSG_SYNC_ACK, .cookie = r->peer_cookie, .peer_eid = r->conn->eid,
+                  .peer_nic = r->conn->nic};
+  txq_send_ctl(ep, reply_queue(ep, r), &a);
+}
+
+/* Fill r's status from what the sender announced. */
+static void take_header(struct req *r, struct conn *c, struct chan *via, const struct msg *m)
+{
+  r->conn = c;
+  r->via = via;
+  r->msg_len = m->total;
+  r->xfer = m->total < r->len ? m->total : r->len;
+  r->seq = m->seq;
+  r->peer_cookie = m->cookie;
+  r->peer_grant = m->grant;
+  r->want_ack = (m->flags & MSG_F_SYNC) && m->type != MSG_RNDV;
+  r->type = m->type;
+  r->match = m->match;
+  r->status.match_info = m->match;
+  r->status.msg_length = m->total;
+  r->status.xfer_length = (uint32_t)r->xfer;
+  if (r->xfer < m->total)
+    r->status.code = MX_STATUS_TRUNCATED;
+  conn_to_addr(c, &r->status.source);
+}
+
+/* Bytes of one fragment (or inline data) into r, bounded by what r takes. */
+static void take_data(struct req *r, uint64_t off, const void *data, uint64_t len)
+{
+  if (off >= r->xfer)
+    return;
+  if (len > r->xfer - off)
+    len = r->xfer - off;
+  if (r->kind == REQ_UNEXP)
+    memcpy(r->buf + off, data, len);
+  else
+    seg_scatter(r->segs, r->nseg, off, data, len);
+}
+
+void recv_start_large(struct mx_endpoint *ep, struct req *r)
+{
+  r->state = RS_ACTIVE;
+  if (r->via) {
+    struct msg cts = {.type = MSG_CTS, .cookie = r->peer_cookie, .cookie2 = req_cookie(r),
+                      .total = (uint32_t)r->xfer};
+    chan_large_ready(ep, r->via, r);
+    txq_send_ctl(ep, &r->via->tx, &cts);
+    return;
+  }
+  r->grant = grant_segments(ep, r, GRANT_WRITE);
+  if (!r->grant) {
+    req_complete(ep, r, MX_STATUS_NO_RESOURCES);
+    return;
+  }
+  struct msg pull = {.type = MSG_PULL, .cookie = r->peer_cookie, .cookie2 = req_cookie(r),
+                     .total = (uint32_t)r->xfer, .grant = r->peer_grant, .grant2 = r->grant,
+                     .peer_eid = r->conn->eid, .peer_nic = r->conn->nic};
+  txq_send_ctl(ep, &ep->etx, &pull);
+}
+
+/* The first (or only) part of a message reached receive r. */
+static void deliver_first(struct mx_endpoint *ep, struct req *r, const struct msg *m,
+                          const uint8_t *eager)
+{
+  if (r->want_ack)
+    send_sync_ack(ep, r);
+  if (m->type == MSG_RNDV) {
+    recv_start_large(ep, r);
+    return;
+  }
+  take_data(r, 0, m->type == MSG_SMALL ? m->data : eager, m->len);
+  r->got = m->len;
+  if (r->got >= r->msg_len) {
+    req_complete(ep, r, MX_STATUS_SUCCESS);
+    return;
+  }
+  r->state = RS_ACTIVE;
+  partial_add(ep, r);
+}
+
+static void keep_unexpected(struct mx_endpoint *ep, struct conn *c, struct chan *via,
+                            const struct msg *m, const uint8_t *eager)
+{
+  struct req *u = req_new(ep, REQ_UNEXP);
+  if (!u)
+    return;
+  u->len = m->type == MSG_RNDV ? 0 : m->total;
+  take_header(u, c, via, m);
+  u->xfer = u->len;
+  if (u->len && !(u->buf = malloc(u->len))) {
+    req_free(ep, u);
+    return;
+  }
+  u->state = RS_UNEXP;
+  reqlist_push(&ep->unexp, u);
+  ep->unexp_count++;
+  if (m->type == MSG_RNDV)
+    return;
+  take_data(u, 0, m->type == MSG_SMALL ? m->data : eager, m->len);
+  u->got = m->len;
+  if (u->got < u->msg_len)
+    partial_add(ep, u);
+}
+
+void recv_incoming(struct mx_endpoint *ep, struct chan *via, const struct msg *m,
+                   const uint8_t *eager)
+{
+  struct conn *c = via ? via->conn : conn_get(ep, m->peer_nic, m->peer_eid, 1);
+  if (!c)
+    return;
+  if (m->type == MSG_FRAG && m->frag > 0) {
+    struct req *r = partial_find(ep, c, m->seq);
+    if (!r)
+      return; /* its receive was cancelled or failed: nothing to fill */
+    take_data(r, (uint64_t)m->frag * EAGER_SIZE, eager, m->len);
+    r->got += m->len;
+    if (r->got >= r->msg_len) {
+      partial_remove(ep, r);
+      if (r->kind == REQ_RECV)
+        req_complete(ep, r, MX_STATUS_SUCCESS);
+    }
+    return;
+  }
+  struct req *r = match_find(&ep->posted, m->match);
+  if (!r) {
+    keep_unexpected(ep, c, via, m, eager);
+    return;
+  }
+  reqlist_remove(&ep->posted, r);
+  take_header(r, c, via, m);
+  deliver_first(ep, r, m, eager);
+}
+
+/* A new receive r matched unexpected message u: r takes u's place. */
+void recv_matched(struct mx_endpoint *ep, struct req *r, struct req *u)
+{
+  reqlist_remove(&ep->unexp, u);
+  ep->unexp_count--;
+  r->conn = u->conn;
+  r->via = u->via;
+  r->msg_len = u->msg_len;
+  r->xfer = u->msg_len < r->len ? u->msg_len : r->len;
+  r->seq = u->seq;
+  r->peer_cookie = u->peer_cookie;
+  r->peer_grant = u->peer_grant;
+  r->type = u->type;
+  r->want_ack = u->want_ack;
+  r->status.match_info = u->match;
+  r->status.msg_length = (uint32_t)u->msg_len;
+  r->status.xfer_length = (uint32_t)r->xfer;
+  r->status.source = u->status.source;
+  if (r->xfer < u->msg_len)
+    r->status.code = MX_STATUS_TRUNCATED;
+  if (r->want_ack)
+    send_sync_ack(ep, r);
+  if (u->type == MSG_RNDV) {
+    req_free(ep, u);
+    recv_start_large(ep, r);
+    return;
+  }
+  take_data(r, 0, u->buf, u->got);
+  r->got = u->got;
+  if (r->got >= r->msg_len) {
+    req_free(ep, u);
+    req_complete(ep, r, MX_STATUS_SUCCESS);
+    return;
+  }
+  r->state = RS_ACTIVE;
+  partial_replace(ep, u, r);
+  req_free(ep, u);
+}
+
+/* The engine finished (or failed) one of our pulls. */
+void recv_event(struct mx_endpoint *ep, const struct msg *m)
+{
+  struct req *r = req_from_cookie(ep, m->cookie2, REQ_RECV);
+  if (!r || r->state != RS_ACTIVE)
+    return;
+  mx_status_code_t code = m->status == MSG_ST_OK       ? MX_STATUS_SUCCESS
+                          : m->status == MSG_ST_CLOSED ? MX_STATUS_ENDPOINT_CLOSED
+                                                       : MX_STATUS_ABORTED;
+  req_complete(ep, r, code);
+}
+
+EXPORT mx_return_t mx_irecv(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n, uint64_t match,
+                            uint64_t mask, void *ctx, mx_request_t *out)
+{
+  if (!ep_valid(ep))
+    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_irecv: bad endpoint");
+  if (match & ~mask)
+    return lib_error(ep, MX_BAD_MATCH_MASK,
+                     "mx_irecv: match info 0x%llx has bits outside mask 0x%llx",
+                     (unsigned long long)match, (unsigned long long)mask);
+  if (n > MX_MAX_SEGMENTS)
+    return lib_error(ep, MX_BAD_SEG_CNT, "mx_irecv: %u segments (max %d)", n, MX_MAX_SEGMENTS);
+  if (n && !segs)
+    return lib_error(ep, MX_BAD_SEG_LIST, "mx_irecv: NULL segment list");
+  if (!out)
+    return lib_error(ep, MX_BAD_REQUEST, "mx_irecv: NULL request pointer");
+  pthread_mutex_lock(&ep->lock);
+  struct req *r = req_new(ep, REQ_RECV);
+  if (!r || req_set_segments(r, segs, n) < 0) {
+    if (r)
+      req_free(ep, r);
+    pthread_mutex_unlock(&ep->lock);
+    return lib_error(ep, MX_NO_RESOURCES, "mx_irecv: out of memory");
+  }
+  r->match = match;
+  r->mask = mask;
+  r->status.context = ctx;
+  *out = (mx_request_t)r;
+  if (ep->dead) {
+    req_complete(ep, r, ep->dead_code);
+  } else {
+    struct req *u = match_find_unexp(&ep->unexp, match, mask);
+    if (u) {
+      recv_matched(ep, r, u);
+    } else {
+      r->state = RS_POSTED;
+      reqlist_push(&ep->posted, r);
+    }
+  }
+  pthread_mutex_unlock(&ep->lock);
+  return MX_SUCCESS;
+}

@@ -1,0 +1,125 @@
+/*
+ * req.c - request objects, their handles, and completion.
+ *
+ * A request's cookie (sent to peers and the engine, echoed back) is its
+ * handle index and generation, never a pointer: a forged or stale cookie
+ * from the other side of shared memory finds nothing instead of memory.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib.h"
+
+void reqlist_push(struct req_list *l, struct req *r)
+{
+  r->next = NULL;
+  r->prev = l->tail;
+  if (l->tail)
+    l->tail->next = r;
+  else
+    l->head = r;
+  l->tail = r;
+}
+
+void reqlist_remove(struct req_list *l, struct req *r)
+{
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    l->head = r->next;
+  if (r->next)
+    r->next->prev = r->prev;
+  else
+    l->tail = r->prev;
+  r->prev = r->next = NULL;
+}
+
+struct req *req_new(struct mx_endpoint *ep, enum req_kind kind)
+{
+  struct req *r = calloc(1, sizeof(*r));
+  if (!r)
+    return NULL;
+  if (ep->free_handle == ep->nhandles) {
+    uint32_t n = ep->nhandles ? ep->nhandles * 2 : 64;
+    struct req **h = realloc(ep->handles, n * sizeof(*h));
+    if (!h) {
+      free(r);
+      return NULL;
+    }
+    memset(h + ep->nhandles, 0, (n - ep->nhandles) * sizeof(*h));
+    ep->handles = h;
+    ep->nhandles = n;
+  }
+  r->handle = ep->free_handle;
+  ep->handles[r->handle] = r;
+  while (ep->free_handle < ep->nhandles && ep->handles[ep->free_handle])
+    ep->free_handle++;
+  static uint32_t gen;
+  r->gen = ++gen;
+  r->kind = kind;
+  r->segs = &r->seg1;
+  return r;
+}
+
+void req_free(struct mx_endpoint *ep, struct req *r)
+{
+  ep->handles[r->handle] = NULL;
+  if (r->handle < ep->free_handle)
+    ep->free_handle = r->handle;
+  if (r->segs != &r->seg1)
+    free(r->segs);
+  free(r->buf);
+  free(r);
+}
+
+uint64_t req_cookie(const struct req *r)
+{
+  return ((uint64_t)r->gen << 32) | r->handle;
+}
+
+struct req *req_from_cookie(struct mx_endpoint *ep, uint64_t cookie, enum req_kind kind)
+{
+  uint32_t h = (uint32_t)cookie, gen = (uint32_t)(cookie >> 32);
+  if (h >= ep->nhandles || !ep->handles[h])
+    return NULL;
+  struct req *r = ep->handles[h];
+  return r->gen == gen && r->kind == kind ? r : NULL;
+}
+
+int req_set_segments(struct req *r, mx_segment_t *segs, uint32_t n)
+{
+  if (n > 1) {
+    r->segs = malloc(n * sizeof(*segs));
+    if (!r->segs) {
+      r->segs = &r->seg1;
+      return -1;
+    }
+    memcpy(r->segs, segs, n * sizeof(*segs));
+  } else if (n == 1) {
+    r->seg1 = segs[0];
+  } else {
+    r->seg1.segment_ptr = NULL;
+    r->seg1.segment_length = 0;
+  }
+  r->nseg = n;
+  r->len = seg_total(r->segs, n);
+  return 0;
+}
+
+/* The request is finished: it goes to the done queue (or away, if it was
+ * forgotten); its grant, if any, is revoked first. */
+void req_complete(struct mx_endpoint *ep, struct req *r, mx_status_code_t code)
+{
+  if (r->state == RS_DONE)
+    return;
+  grant_release(ep, r);
+  if (code != MX_STATUS_SUCCESS || r->status.code == MX_STATUS_SUCCESS)
+    r->status.code = code;
+  r->state = RS_DONE;
+  r->buffered = 1;
+  if (r->forgotten) {
+    req_free(ep, r);
+    return;
+  }
+  reqlist_push(&ep->done, r);
+}

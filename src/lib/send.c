@@ -1,0 +1,146 @@
+/*
+ * send.c - mx_isend / mx_issend: choose the message class and the path,
+ * grant what the engine must read, and hand the request to its queue.
+ * Classes: small (inline in the descriptor), medium (eager fragments),
+ * large (rendezvous: the receiver pulls from our grant).
+ */
+#include <string.h>
+
+#include "lib.h"
+
+/* Grant the engine access to r's segments: a run of entries in this VIF's
+ * grant table.  Returns the grant ref, or 0 when the table is full. */
+uint32_t grant_segments(struct mx_endpoint *ep, const struct req *r, uint32_t flags)
+{
+  uint32_t n = r->nseg ? r->nseg : 1;
+  for (uint32_t i = 0; i + n <= REGION_GRANTS; i++) {
+    uint32_t k = 0;
+    while (k < n && !ep->grant_used[i + k])
+      k++;
+    if (k < n) {
+      i += k;
+      continue;
+    }
+    uint16_t gen = ++ep->grant_gen ? ep->grant_gen : ++ep->grant_gen;
+    for (k = 0; k < n; k++) {
+      struct grant *g = &ep->vif->grants[i + k];
+      g->addr = r->nseg ? (uint64_t)(uintptr_t)r->segs[k].segment_ptr : 0;
+      g->len = r->nseg ? r->segs[k].segment_length : 0;
+      g->nseg = (uint16_t)(k == 0 ? n : 0);
+      g->flags = flags;
+      g->gen = gen;
+      ep->grant_used[i + k] = 1;
+    }
+    return GRANT_REF(i, gen);
+  }
+  return 0;
+}
+
+/* Revoke r's grant: the generation is cleared first, so a late pull
+ * naming it fails the engine's check. */
+void grant_release(struct mx_endpoint *ep, struct req *r)
+{
+  if (!r->grant)
+    return;
+  uint32_t idx = GRANT_REF_IDX(r->grant);
+  uint32_t n = ep->vif->grants[idx].nseg;
+  if (idx + n > REGION_GRANTS || n == 0)
+    n = 1;
+  for (uint32_t k = 0; k < n; k++) {
+    ep->vif->grants[idx + k].gen = 0;
+    ep->grant_used[idx + k] = 0;
+  }
+  r->grant = 0;
+}
+
+mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
+                      mx_endpoint_addr_t dest, uint64_t match, void *ctx, int sync,
+                      mx_request_t *out)
+{
+  if (n > MX_MAX_SEGMENTS)
+    return lib_error(ep, MX_BAD_SEG_CNT, "mx_isend: %u segments (max %d)", n, MX_MAX_SEGMENTS);
+  if (n && !segs)
+    return lib_error(ep, MX_BAD_SEG_LIST, "mx_isend: NULL segment list");
+  if (!out)
+    return lib_error(ep, MX_BAD_REQUEST, "mx_isend: NULL request pointer");
+  struct conn *c = conn_from_addr(ep, &dest);
+  if (!c)
+    return lib_error(ep, MX_BAD_ENDPOINT, "mx_isend: destination address not valid");
+  struct req *r = req_new(ep, REQ_SEND);
+  if (!r || req_set_segments(r, segs, n) < 0) {
+    if (r)
+      req_free(ep, r);
+    return lib_error(ep, MX_NO_RESOURCES, "mx_isend: out of memory");
+  }
+  if (r->len > UINT32_MAX) {
+    req_free(ep, r);
+    return lib_error(ep, MX_BAD_SEG_LIST, "mx_isend: message longer than 4 GiB");
+  }
+  r->match = match;
+  r->conn = c;
+  r->sync = (uint8_t)sync;
+  r->seq = ep->next_seq++;
+  r->status.context = ctx;
+  r->status.match_info = match;
+  r->status.msg_length = (uint32_t)r->len;
+  r->status.xfer_length = (uint32_t)r->len;
+  conn_to_addr(c, &r->status.source);
+  r->type = r->len <= lib.hello.small_max    ? MSG_SMALL
+            : r->len <= lib.hello.medium_max ? MSG_FRAG
+                                             : MSG_RNDV;
+  *out = (mx_request_t)r;
+  if (ep->dead || c->dead) {
+    req_complete(ep, r, ep->dead ? ep->dead_code : MX_STATUS_ENDPOINT_CLOSED);
+    return MX_SUCCESS;
+  }
+  if (c->path == PATH_NONE)
+    c->path = c->ch && lib.datapath != DP_ENGINE ? PATH_CHANNEL : PATH_ENGINE;
+  struct txq *t = c->path == PATH_CHANNEL && c->ch ? &c->ch->tx : &ep->etx;
+  if (r->type == MSG_RNDV && t == &ep->etx) {
+    r->grant = grant_segments(ep, r, GRANT_READ);
+    if (!r->grant) {
+      *out = NULL;
+      req_free(ep, r);
+      return lib_error(ep, MX_NO_RESOURCES, "mx_isend: grant table full");
+    }
+  }
+  txq_submit(ep, t, r);
+  return MX_SUCCESS;
+}
+
+/* The other side acknowledged (or refused) one of our sends. */
+void send_acked(struct mx_endpoint *ep, const struct msg *m, mx_status_code_t code)
+{
+  struct req *r = req_from_cookie(ep, m->cookie, REQ_SEND);
+  if (!r || r->state != RS_ACTIVE)
+    return; /* stale or forged: nothing of ours */
+  if (m->type == MSG_NOTIFY || m->type == MSG_LARGE_DONE) {
+    uint32_t x = m->total < r->len ? m->total : (uint32_t)r->len;
+    r->status.xfer_length = x;
+  }
+  req_complete(ep, r, code);
+}
+
+EXPORT mx_return_t mx_isend(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n,
+                            mx_endpoint_addr_t dest, uint64_t match, void *ctx,
+                            mx_request_t *req)
+{
+  if (!ep_valid(ep))
+    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_isend: bad endpoint");
+  pthread_mutex_lock(&ep->lock);
+  mx_return_t r = send_post(ep, segs, n, dest, match, ctx, 0, req);
+  pthread_mutex_unlock(&ep->lock);
+  return r;
+}
+
+EXPORT mx_return_t mx_issend(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n,
+                             mx_endpoint_addr_t dest, uint64_t match, void *ctx,
+                             mx_request_t *req)
+{
+  if (!ep_valid(ep))
+    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_issend: bad endpoint");
+  pthread_mutex_lock(&ep->lock);
+  mx_return_t r = send_post(ep, segs, n, dest, match, ctx, 1, req);
+  pthread_mutex_unlock(&ep->lock);
+  return r;
+}

@@ -1,0 +1,175 @@
+/*
+ * txq.c - producing descriptors into a queue (the VIF's request ring or a
+ * channel), with a FIFO backlog for what does not fit yet.  Once anything
+ * waits in the backlog, everything after it waits too: a full ring delays
+ * messages but never reorders them.
+ * Data path: no locks (the endpoint's is held), no syscalls except the kick
+ * when the consumer armed its event before sleeping.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "lib.h"
+
+void txq_init(struct txq *t, struct queue *q, int kick_fd)
+{
+  memset(t, 0, sizeof(*t));
+  qprod_init(&t->p, q);
+  t->kick_fd = kick_fd;
+}
+
+static void fill_header(struct msg *s, const struct req *r, uint8_t type)
+{
+  memset(s, 0, offsetof(struct msg, data));
+  s->type = type;
+  s->flags = r->sync ? MSG_F_SYNC : 0;
+  s->total = (uint32_t)r->len;
+  s->peer_eid = r->conn->eid;
+  s->peer_nic = r->conn->nic;
+  s->match = r->match;
+  s->cookie = req_cookie(r);
+  s->seq = r->seq;
+}
+
+/* Emit what fits of r.  1: all emitted; 0: out of room; -1: queue broken. */
+static int emit(struct txq *t, struct req *r)
+{
+  uint32_t slots, eslots;
+  if (qprod_space(&t->p, &slots, &eslots) < 0) {
+    t->broken = 1;
+    return -1;
+  }
+  if (slots == 0)
+    return 0;
+  struct msg *s = qprod_slot(&t->p);
+  if (r->kind == REQ_CTL) {
+    memcpy(s, &r->ctl, sizeof(*s));
+    qprod_commit(&t->p, 0);
+    return 1;
+  }
+  switch (r->type) {
+  case MSG_SMALL:
+    fill_header(s, r, MSG_SMALL);
+    s->len = (uint32_t)r->len;
+    seg_gather(r->segs, r->nseg, 0, s->data, r->len);
+    qprod_commit(&t->p, 0);
+    return 1;
+  case MSG_RNDV:
+    fill_header(s, r, MSG_RNDV);
+    s->grant = r->grant;
+    qprod_commit(&t->p, 0);
+    return 1;
+  default: /* MSG_FRAG */
+    while (r->pushed < r->len && slots > 0 && eslots > 0) {
+      uint64_t flen = r->len - r->pushed < EAGER_SIZE ? r->len - r->pushed : EAGER_SIZE;
+      s = qprod_slot(&t->p);
+      fill_header(s, r, MSG_FRAG);
+      s->frag = (uint16_t)(r->pushed / EAGER_SIZE);
+      s->len = (uint32_t)flen;
+      seg_gather(r->segs, r->nseg, r->pushed, qprod_eager(&t->p), flen);
+      qprod_commit(&t->p, 1);
+      r->pushed += flen;
+      slots--;
+      eslots--;
+    }
+    return r->pushed == r->len;
+  }
+}
+
+/* r left entirely: eager sends are complete (their data is in the ring),
+ * unless they wait for the receiver's match (issend). */
+static void emitted(struct mx_endpoint *ep, struct req *r)
+{
+  if (r->kind == REQ_CTL) {
+    req_free(ep, r);
+    return;
+  }
+  r->buffered = 1;
+  r->state = RS_ACTIVE;
+  if (r->type != MSG_RNDV && !r->sync)
+    req_complete(ep, r, MX_STATUS_SUCCESS);
+}
+
+static void kick(struct txq *t)
+{
+  if (qprod_flush(&t->p)) {
+    uint64_t one = 1;
+    if (write(t->kick_fd, &one, sizeof(one)) < 0) {
+      /* a saturated eventfd still wakes the consumer */
+    }
+  }
+}
+
+static void backlog_append(struct txq *t, struct req *r)
+{
+  r->txnext = NULL;
+  if (t->bl_tail)
+    t->bl_tail->txnext = r;
+  else
+    t->bl_head = r;
+  t->bl_tail = r;
+}
+
+void txq_submit(struct mx_endpoint *ep, struct txq *t, struct req *r)
+{
+  if (t->broken) {
+    if (r->kind == REQ_CTL)
+      req_free(ep, r);
+    else
+      req_complete(ep, r, MX_STATUS_ENDPOINT_CLOSED);
+    return;
+  }
+  if (!t->bl_head && emit(t, r) == 1) {
+    kick(t);
+    emitted(ep, r);
+    return;
+  }
+  backlog_append(t, r);
+  kick(t);
+}
+
+void txq_send_ctl(struct mx_endpoint *ep, struct txq *t, const struct msg *m)
+{
+  uint32_t slots, eslots;
+  if (!t->bl_head && !t->broken && qprod_space(&t->p, &slots, &eslots) == 0 && slots > 0) {
+    memcpy(qprod_slot(&t->p), m, sizeof(*m));
+    qprod_commit(&t->p, 0);
+    kick(t);
+    return;
+  }
+  struct req *r = req_new(ep, REQ_CTL);
+  if (!r)
+    return; /* out of memory: the peer times out rather than us crashing */
+  r->ctl = *m;
+  txq_submit(ep, t, r);
+}
+
+int txq_drain(struct mx_endpoint *ep, struct txq *t)
+{
+  int n = 0;
+  while (t->bl_head) {
+    struct req *r = t->bl_head;
+    if (emit(t, r) != 1)
+      break;
+    t->bl_head = r->txnext;
+    if (!t->bl_head)
+      t->bl_tail = NULL;
+    emitted(ep, r);
+    n++;
+  }
+  kick(t);
+  return n;
+}
+
+void txq_fail(struct mx_endpoint *ep, struct txq *t, mx_status_code_t code)
+{
+  while (t->bl_head) {
+    struct req *r = t->bl_head;
+    t->bl_head = r->txnext;
+    if (r->kind == REQ_CTL)
+      req_free(ep, r);
+    else
+      req_complete(ep, r, code);
+  }
+  t->bl_tail = NULL;
+}

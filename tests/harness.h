@@ -1,0 +1,54 @@
+/* harness.h - shared test helpers: a private backend, guest processes,
+ * assertions that report and fail. */
+#ifndef MYRIXEN_HARNESS_H
+#define MYRIXEN_HARNESS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+
+#include "../include/myriexpress.h"
+
+#define CHECK(cond)                                                                        \
+  do {                                                                                     \
+    if (!(cond)) {                                                                         \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);             \
+      exit(1);                                                                             \
+    }                                                                                      \
+  } while (0)
+
+#define CHECK_MX(call)                                                                     \
+  do {                                                                                     \
+    mx_return_t rc_ = (call);                                                              \
+    if (rc_ != MX_SUCCESS) {                                                               \
+      fprintf(stderr, "%s:%d: %s -> %s\n", __FILE__, __LINE__, #call, mx_strerror(rc_));   \
+      exit(1);                                                                             \
+    }                                                                                      \
+  } while (0)
+
+/* Start myrixend on a private socket; sets MYRIXEN_SOCKET.  Returns pid. */
+pid_t harness_backend_start(void);
+void harness_backend_stop(pid_t pid);
+/* Run fn(arg, index) in a child guest process. */
+pid_t harness_guest(int (*fn)(int idx, void *arg), int idx, void *arg);
+/* Wait for a child; returns its exit status (or 128+signal). */
+int harness_wait(pid_t pid);
+/* Path of a sibling binary of this test (bin/myrixend, bin/myrixen). */
+const char *harness_bin(const char *name);
+/* Deterministic payload byte i of message seed. */
+static inline uint8_t harness_byte(uint64_t seed, uint64_t i)
+{
+  return (uint8_t)((seed * 131 + i * 7 + (i >> 8)) ^ (seed >> 3));
+}
+void harness_fill(void *buf, uint64_t len, uint64_t seed);
+int harness_verify(const void *buf, uint64_t len, uint64_t seed);
+
+/* A test registry: plain functions in a list (as libuv's runner). */
+struct harness_test {
+  const char *name;
+  int (*fn)(void);
+};
+int harness_main(int argc, char **argv, const struct harness_test *tests);
+
+#endif
