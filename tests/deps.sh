@@ -1,0 +1,17 @@
+#!/bin/sh
+# Install what the build and the tests need on a fresh Debian 12 (idempotent).
+need=""
+command -v cc >/dev/null 2>&1 || need="$need gcc"
+command -v make >/dev/null 2>&1 || need="$need make"
+command -v python3 >/dev/null 2>&1 || need="$need python3"
+command -v g++ >/dev/null 2>&1 || need="$need g++"
+# TSan and ASan runtimes come with gcc's libtsan2 / libasan8 on Debian 12.
+[ -e /usr/lib/x86_64-linux-gnu/libtsan.so.2 ] || need="$need libtsan2"
+[ -e /usr/lib/x86_64-linux-gnu/libasan.so.8 ] || need="$need libasan8"
+[ -e /usr/lib/x86_64-linux-gnu/libubsan.so.1 ] || need="$need libubsan1"
+if [ -n "$need" ]; then
+  echo "installing:$need"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $need
+fi
+exit 0

@@ -1,0 +1,275 @@
+/*
+ * test_faults.c - bad input and dying parties: a guest killed mid-transfer,
+ * a guest scribbling on its request ring, malformed control messages, a
+ * backend stopped under waiting guests.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../../src/common/ctl.h"
+#include "../../src/lib/lib.h"
+#include "../harness.h"
+
+#define KEY 0x77
+
+static mx_endpoint_t open_ep(uint32_t eid)
+{
+  mx_endpoint_t ep;
+  CHECK_MX(mx_init());
+  CHECK_MX(mx_open_endpoint(0, eid, KEY, NULL, 0, &ep));
+  return ep;
+}
+
+static mx_endpoint_addr_t connect_to(mx_endpoint_t ep, uint32_t eid)
+{
+  mx_endpoint_addr_t a;
+  uint64_t nic;
+  CHECK_MX(mx_board_number_to_nic_id(0, &nic));
+  CHECK_MX(mx_connect(ep, nic, eid, KEY, 10000, &a));
+  return a;
+}
+
+static int sleeper_guest(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = open_ep((uint32_t)idx);
+  connect_to(ep, 0);
+  pause();
+  return 0;
+}
+
+static int echo_once_guest(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = open_ep((uint32_t)idx);
+  char buf[64];
+  mx_segment_t s = {buf, sizeof(buf)};
+  mx_request_t r;
+  mx_status_t st;
+  uint32_t res;
+  CHECK_MX(mx_irecv(ep, &s, 1, 0, 0, NULL, &r));
+  CHECK_MX(mx_wait(ep, &r, 10000, &st, &res));
+  CHECK(res == 1 && st.code == MX_STATUS_SUCCESS);
+  s.segment_length = st.xfer_length;
+  CHECK_MX(mx_isend(ep, &s, 1, st.source, st.match_info, NULL, &r));
+  CHECK_MX(mx_wait(ep, &r, 10000, &st, &res));
+  CHECK(res == 1);
+  mx_finalize();
+  return 0;
+}
+
+/* Guest 0: sends to guest 1, which is killed; then talks to its successor. */
+static int survivor_guest(int idx, void *arg)
+{
+  pid_t *victim = arg;
+  mx_endpoint_t ep = open_ep((uint32_t)idx);
+  mx_endpoint_addr_t peer = connect_to(ep, 1);
+  size_t big = 8 << 20;
+  char *buf = malloc(big);
+  mx_segment_t s = {buf, (uint32_t)big}, s2 = {buf, 100};
+  mx_request_t r1, r2;
+  mx_status_t st;
+  uint32_t res;
+  CHECK_MX(mx_isend(ep, &s, 1, peer, 1, NULL, &r1));  /* rendezvous: waits for a pull */
+  CHECK_MX(mx_issend(ep, &s2, 1, peer, 2, NULL, &r2)); /* waits for a match */
+  kill(*victim, SIGKILL);
+  CHECK_MX(mx_wait(ep, &r1, 10000, &st, &res));
+  CHECK(res == 1 && st.code == MX_STATUS_ENDPOINT_CLOSED);
+  CHECK_MX(mx_wait(ep, &r2, 10000, &st, &res));
+  CHECK(res == 1 && st.code == MX_STATUS_ENDPOINT_CLOSED);
+  /* The backend reclaimed the dead guest's endpoint: a successor opens
+   * the same id, and we talk to it. */
+  peer = connect_to(ep, 1); /* the test starts a successor once the victim is dead */
+  strcpy(buf, "after");
+  s2.segment_length = 6;
+  CHECK_MX(mx_isend(ep, &s2, 1, peer, 3, NULL, &r1));
+  CHECK_MX(mx_wait(ep, &r1, 10000, &st, &res));
+  CHECK(res == 1 && st.code == MX_STATUS_SUCCESS);
+  char rb[64] = {0};
+  mx_segment_t rs = {rb, sizeof(rb)};
+  CHECK_MX(mx_irecv(ep, &rs, 1, 3, ~0ull, NULL, &r2));
+  CHECK_MX(mx_wait(ep, &r2, 10000, &st, &res));
+  CHECK(res == 1 && !strcmp(rb, "after"));
+  free(buf);
+  mx_finalize();
+  return 0;
+}
+
+static int killed_case(const char *datapath)
+{
+  pid_t be = harness_backend_start();
+  setenv("MYRIXEN_DATAPATH", datapath, 1);
+  pid_t victim = harness_guest(sleeper_guest, 1, NULL);
+  pid_t surv = harness_guest(survivor_guest, 0, &victim);
+  harness_wait(victim);
+  usleep(200000);
+  pid_t succ = harness_guest(echo_once_guest, 1, NULL);
+  int rc = harness_wait(surv) | harness_wait(succ);
+  harness_backend_stop(be);
+  return rc;
+}
+
+static int test_guest_killed_mid_transfer_fails_peers_requests(void)
+{
+  return killed_case("engine") || killed_case("direct");
+}
+
+static int scribbler_guest(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = open_ep((uint32_t)idx);
+  char buf[64];
+  mx_segment_t s = {buf, sizeof(buf)};
+  mx_request_t r;
+  mx_status_t st;
+  uint32_t res;
+  CHECK_MX(mx_irecv(ep, &s, 1, 0, 0, NULL, &r));
+  /* Garbage into our own request ring, published as a real producer would. */
+  struct msg *slot = &ep->vif->tx.slot[ep->etx.p.prod & (QUEUE_SLOTS - 1)];
+  memset(slot, 0xa5, sizeof(*slot));
+  slot->type = 77;
+  ring_publish(&ep->vif->tx.ring, ep->etx.p.prod + 1);
+  uint64_t one = 1;
+  CHECK(write(lib.engine_doorbell, &one, sizeof(one)) == 8);
+  /* Our VIF is failed: the pending receive ends with an error, no hang. */
+  CHECK_MX(mx_wait(ep, &r, 10000, &st, &res));
+  CHECK(res == 1 && st.code == MX_STATUS_ENDPOINT_CLOSED);
+  /* ... and the engine counted it. */
+  struct ctl_msg req, rep;
+  char *text = NULL;
+  ctl_init(&req, CTL_COUNTERS, 0);
+  CHECK(ctl_call(&req, &rep, NULL, NULL, &text) == 0 && text);
+  CHECK(strstr(text, "\"bad_request\":1") != NULL);
+  free(text);
+  mx_finalize();
+  return 0;
+}
+
+static int pair_guest(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = open_ep((uint32_t)idx);
+  mx_endpoint_addr_t peer = connect_to(ep, (uint32_t)(idx == 1 ? 2 : 1));
+  char buf[40000];
+  mx_segment_t s = {buf, sizeof(buf)};
+  mx_request_t r;
+  mx_status_t st;
+  uint32_t res;
+  for (int i = 0; i < 50; i++) {
+    if (idx == 1) {
+      harness_fill(buf, sizeof(buf), (uint64_t)i);
+      CHECK_MX(mx_isend(ep, &s, 1, peer, (uint64_t)i, NULL, &r));
+    } else {
+      CHECK_MX(mx_irecv(ep, &s, 1, (uint64_t)i, ~0ull, NULL, &r));
+    }
+    CHECK_MX(mx_wait(ep, &r, 10000, &st, &res));
+    CHECK(res == 1 && st.code == MX_STATUS_SUCCESS);
+    if (idx == 2)
+      CHECK(harness_verify(buf, sizeof(buf), (uint64_t)i));
+  }
+  mx_finalize();
+  return 0;
+}
+
+static int test_garbage_in_request_ring_fails_only_that_vif(void)
+{
+  pid_t be = harness_backend_start();
+  setenv("MYRIXEN_DATAPATH", "engine", 1);
+  pid_t bad = harness_guest(scribbler_guest, 0, NULL);
+  pid_t a = harness_guest(pair_guest, 1, NULL), b = harness_guest(pair_guest, 2, NULL);
+  int rc = harness_wait(bad) | harness_wait(a) | harness_wait(b);
+  harness_backend_stop(be);
+  return rc;
+}
+
+static int raw_socket(void)
+{
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", getenv("MYRIXEN_SOCKET"));
+  int s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+  CHECK(s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+  return s;
+}
+
+static int test_malformed_control_messages_get_error_replies(void)
+{
+  pid_t be = harness_backend_start();
+  char buf[sizeof(struct ctl_msg) + 512];
+  struct ctl_msg *rep = (struct ctl_msg *)buf;
+  int fds[CTL_MAX_FDS], n;
+
+  int s = raw_socket();
+  CHECK(send(s, "garbage!!!", 10, 0) == 10);
+  CHECK(ctl_recv(s, rep, sizeof(buf), fds, &n) > 0);
+  CHECK(rep->type == CTL_ERROR && strstr(rep->text, "malformed"));
+  struct ctl_msg m;
+  ctl_init(&m, CTL_OPEN, 1);
+  CHECK(ctl_send(s, &m, NULL, 0) == 0); /* before hello */
+  CHECK(ctl_recv(s, rep, sizeof(buf), fds, &n) > 0);
+  CHECK(rep->type == CTL_ERROR && rep->status == MX_NOT_INITIALIZED);
+  ctl_init(&m, CTL_HELLO, 2);
+  m.version = 99;
+  CHECK(ctl_send(s, &m, NULL, 0) == 0);
+  CHECK(ctl_recv(s, rep, sizeof(buf), fds, &n) > 0);
+  CHECK(rep->type == CTL_ERROR && rep->status == MX_BAD_LIB_VERSION && strstr(rep->text, "version 99"));
+  close(s);
+  /* a hello with an unknown role, then an unknown type after a good hello */
+  s = raw_socket();
+  ctl_init(&m, CTL_HELLO, 3);
+  m.u.hello.role = 42;
+  CHECK(ctl_send(s, &m, NULL, 0) == 0);
+  CHECK(ctl_recv(s, rep, sizeof(buf), fds, &n) > 0 && rep->type == CTL_ERROR);
+  m.u.hello.role = CTL_ROLE_MONITOR;
+  CHECK(ctl_send(s, &m, NULL, 0) == 0);
+  CHECK(ctl_recv(s, rep, sizeof(buf), fds, &n) > 0 && rep->type == CTL_REPLY);
+  ctl_init(&m, 200, 4);
+  CHECK(ctl_send(s, &m, NULL, 0) == 0);
+  CHECK(ctl_recv(s, rep, sizeof(buf), fds, &n) > 0 && rep->type == CTL_ERROR);
+  ctl_init(&m, CTL_OPEN, 5); /* a monitor may not open endpoints */
+  CHECK(ctl_send(s, &m, NULL, 0) == 0);
+  CHECK(ctl_recv(s, rep, sizeof(buf), fds, &n) > 0 && rep->status == MX_NO_PERM);
+  close(s);
+  /* the backend still serves guests */
+  pid_t a = harness_guest(pair_guest, 1, NULL), b = harness_guest(pair_guest, 2, NULL);
+  int rc = harness_wait(a) | harness_wait(b);
+  harness_backend_stop(be);
+  return rc;
+}
+
+static int waiter_guest(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = open_ep((uint32_t)idx);
+  char buf[64];
+  mx_segment_t s = {buf, sizeof(buf)};
+  mx_request_t r;
+  mx_status_t st;
+  uint32_t res;
+  CHECK_MX(mx_irecv(ep, &s, 1, 0, 0, NULL, &r));
+  CHECK_MX(mx_wait(ep, &r, 20000, &st, &res));
+  CHECK(res == 1 && st.code == MX_STATUS_ENDPOINT_CLOSED);
+  return 0;
+}
+
+static int test_backend_shutdown_ends_waits_with_error(void)
+{
+  pid_t be = harness_backend_start();
+  pid_t g = harness_guest(waiter_guest, 0, NULL);
+  usleep(300000);
+  harness_backend_stop(be);
+  return harness_wait(g);
+}
+
+static const struct harness_test tests[] = {
+    {"guest_killed_mid_transfer_fails_peers_requests", test_guest_killed_mid_transfer_fails_peers_requests},
+    {"garbage_in_request_ring_fails_only_that_vif", test_garbage_in_request_ring_fails_only_that_vif},
+    {"malformed_control_messages_get_error_replies", test_malformed_control_messages_get_error_replies},
+    {"backend_shutdown_ends_waits_with_error", test_backend_shutdown_ends_waits_with_error},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) { return harness_main(argc, argv, tests); }
