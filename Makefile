@@ -48,7 +48,7 @@ $(TOOL): $(call obj,$(TOOL_SRC)) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(call obj,$(TOOL_SRC)) $(LIB_A) $(LDFLAGS) -lm
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_A)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/harness.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS)
 

@@ -1,0 +1,127 @@
+/* control.c - `myrixen info` and `myrixen counters`: ask the backend as a
+ * monitor (no region, no endpoint) and print its JSON or a table. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../src/common/ctl.h"
+#include "tool.h"
+
+static char *ask(enum ctl_type type)
+{
+  const char *path = getenv("MYRIXEN_SOCKET") ? getenv("MYRIXEN_SOCKET") : CTL_DEFAULT_SOCKET;
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+  int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    fprintf(stderr, "myrixen: cannot reach the backend at %s (is myrixend running?)\n", path);
+    exit(1);
+  }
+  struct ctl_msg *buf = malloc(sizeof(*buf) + CTL_TEXT_MAX);
+  int fds[CTL_MAX_FDS], n;
+  struct ctl_msg m;
+  ctl_init(&m, CTL_HELLO, 1);
+  m.u.hello.role = CTL_ROLE_MONITOR;
+  snprintf(m.u.hello.name, sizeof(m.u.hello.name), "myrixen");
+  if (ctl_send(s, &m, NULL, 0) < 0 || ctl_recv(s, buf, sizeof(*buf) + CTL_TEXT_MAX, fds, &n) <= 0 ||
+      buf->type != CTL_REPLY) {
+    fprintf(stderr, "myrixen: backend refused the hello\n");
+    exit(1);
+  }
+  ctl_init(&m, type, 2);
+  if (ctl_send(s, &m, NULL, 0) < 0 || ctl_recv(s, buf, sizeof(*buf) + CTL_TEXT_MAX, fds, &n) <= 0 ||
+      buf->type != CTL_REPLY || !buf->len) {
+    fprintf(stderr, "myrixen: no answer from the backend\n");
+    exit(1);
+  }
+  char *text = strndup(buf->text, buf->len);
+  free(buf);
+  close(s);
+  return text;
+}
+
+/* The value after "key": in a flat JSON object, from pos. */
+static const char *json_field(const char *pos, const char *key, char *out, size_t cap)
+{
+  char pat[64];
+  snprintf(pat, sizeof(pat), "\"%s\":", key);
+  const char *p = strstr(pos, pat);
+  if (!p) {
+    snprintf(out, cap, "-");
+    return pos;
+  }
+  p += strlen(pat);
+  size_t i = 0;
+  if (*p == '"')
+    p++;
+  while (*p && *p != '"' && *p != ',' && *p != '}' && i + 1 < cap)
+    out[i++] = *p++;
+  out[i] = 0;
+  return p;
+}
+
+int cmd_info(int argc, char **argv)
+{
+  char *t = ask(CTL_INFO);
+  if (argc > 1 && !strcmp(argv[1], "--json")) {
+    fputs(t, stdout);
+    free(t);
+    return 0;
+  }
+  char v[64], h[64], nic[64], up[64];
+  json_field(t, "version", v, sizeof(v));
+  json_field(t, "hostname", h, sizeof(h));
+  json_field(t, "nic_id", nic, sizeof(nic));
+  json_field(t, "uptime_s", up, sizeof(up));
+  printf("myrixend %s on %s, up %s s\nports:\n  board 0  loop  nic %s\n", v, h, up, nic);
+  printf("endpoints:\n  %-5s %-6s %-8s %-7s %-8s %s\n", "eid", "guest", "pid", "state", "datapath", "channels");
+  for (const char *p = strstr(t, "\"endpoints\":"); p && (p = strstr(p, "{\"eid\""));) {
+    char eid[16], g[16], pid[16], st[16], dp[16], ch[16];
+    json_field(p, "eid", eid, sizeof(eid));
+    json_field(p, "guest", g, sizeof(g));
+    json_field(p, "pid", pid, sizeof(pid));
+    json_field(p, "state", st, sizeof(st));
+    json_field(p, "datapath", dp, sizeof(dp));
+    p = json_field(p, "channels", ch, sizeof(ch));
+    printf("  %-5s %-6s %-8s %-7s %-8s %s\n", eid, g, pid, st, dp, ch);
+  }
+  free(t);
+  return 0;
+}
+
+int cmd_counters(int argc, char **argv)
+{
+  char *t = ask(CTL_COUNTERS);
+  if (argc > 1 && !strcmp(argv[1], "--json")) {
+    fputs(t, stdout);
+    free(t);
+    return 0;
+  }
+  printf("%-5s %10s %12s %10s %12s %7s %8s %s\n", "eid", "tx_msgs", "tx_bytes", "rx_msgs",
+         "rx_bytes", "pulls", "stalls", "drops");
+  for (const char *p = t; (p = strstr(p, "{\"eid\""));) {
+    char f[8][32], d[256];
+    static const char *const k[] = {"eid", "tx_msgs", "tx_bytes", "rx_msgs", "rx_bytes", "pulls", "stalls"};
+    for (int i = 0; i < 7; i++)
+      json_field(p, k[i], f[i], sizeof(f[i]));
+    const char *dp = strstr(p, "\"drops\":{");
+    const char *end = dp ? strchr(dp, '}') : NULL;
+    snprintf(d, sizeof(d), "%.*s", dp && end ? (int)(end - dp - 9) : 0, dp ? dp + 9 : "");
+    printf("%-5s %10s %12s %10s %12s %7s %8s %s\n", f[0], f[1], f[2], f[3], f[4], f[5], f[6], d);
+    p = end ? end : p + 1;
+  }
+  char r[32], s[32], w[32];
+  const char *e = strstr(t, "\"engine\":");
+  if (e) {
+    json_field(e, "rounds", r, sizeof(r));
+    json_field(e, "sleeps", s, sizeof(s));
+    json_field(e, "wakeups", w, sizeof(w));
+    printf("engine: %s rounds, %s sleeps, %s wake-ups\n", r, s, w);
+  }
+  free(t);
+  return 0;
+}

@@ -1,0 +1,79 @@
+/*
+ * limits.c - what the machine itself can do, measured in the same run as a
+ * benchmark: a cache-line ping-pong between two pinned processes (the
+ * floor of any shared-memory latency) and the memcpy rate of a 64 MiB
+ * buffer (one copy through memory, the ceiling of any bandwidth).
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../src/common/clock.h"
+#include "tool.h"
+
+static void pin(int cpu)
+{
+  cpu_set_t s;
+  CPU_ZERO(&s);
+  CPU_SET(cpu % (int)sysconf(_SC_NPROCESSORS_ONLN), &s);
+  sched_setaffinity(0, sizeof(s), &s);
+}
+
+double limit_pingpong_us(int iters)
+{
+  _Atomic uint32_t *line = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (line == MAP_FAILED)
+    return 0;
+  atomic_store(line, 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    pin(1);
+    for (uint32_t i = 0; i < (uint32_t)iters; i++) {
+      while (atomic_load_explicit(line, memory_order_acquire) != 2 * i + 1)
+        cpu_relax();
+      atomic_store_explicit(line, 2 * i + 2, memory_order_release);
+    }
+    _exit(0);
+  }
+  pin(0);
+  uint64_t t0 = 0;
+  for (uint32_t i = 0; i < (uint32_t)iters; i++) {
+    if (i == 100)
+      t0 = clock_now_ns(); /* after warm-up */
+    atomic_store_explicit(line, 2 * i + 1, memory_order_release);
+    while (atomic_load_explicit(line, memory_order_acquire) != 2 * i + 2)
+      cpu_relax();
+  }
+  uint64_t t = clock_now_ns() - t0;
+  waitpid(pid, NULL, 0);
+  munmap((void *)line, 4096);
+  return (double)t / 1000.0 / 2.0 / (iters - 100);
+}
+
+double limit_memcpy_MBps(void)
+{
+  size_t n = 64 << 20;
+  char *a = malloc(n), *b = malloc(n);
+  if (!a || !b)
+    return 0;
+  memset(a, 1, n);
+  memset(b, 2, n);
+  double best = 0;
+  for (int k = 0; k < 5; k++) {
+    uint64_t t0 = clock_now_ns();
+    memcpy(b, a, n);
+    uint64_t t = clock_now_ns() - t0;
+    double r = (double)n / ((double)t / 1e9) / 1e6;
+    if (r > best)
+      best = r;
+    a[k] = b[n - 1 - k]; /* keep the copy from being optimised away */
+  }
+  free(a);
+  free(b);
+  return best;
+}

@@ -1,0 +1,32 @@
+/* myrixen.c - the `myrixen` command: info, counters, bench. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tool.h"
+
+static void usage(FILE *f)
+{
+  fprintf(f, "usage: myrixen <command> [options]\n"
+             "  info [--json]        backend version, ports, guests, endpoints\n"
+             "  counters [--json]    per-VIF and engine counters, drops by reason\n"
+             "  bench pingpong|stream [--sizes LIST] [--iters N] [--datapath D|all]\n"
+             "                       [--json] [--spawn-backend]\n"
+             "The backend is found at $MYRIXEN_SOCKET or /run/myrixen/backend.sock.\n");
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (!strcmp(argv[1], "info"))
+    return cmd_info(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "counters"))
+    return cmd_counters(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "bench"))
+    return cmd_bench(argc - 1, argv + 1);
+  fprintf(stderr, "myrixen: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return 2;
+}
