@@ -5,8 +5,8 @@
 CC      ?= cc
 BUILD   ?= build
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -fPIC -pthread -Iinclude -fvisibility=hidden
-LDFLAGS += -pthread
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -fPIC -pthread -Iinclude -fvisibility=hidden
+override LDFLAGS += -pthread
 
 COMMON_SRC  := $(wildcard src/common/*.c)
 LIB_SRC     := $(wildcard src/lib/*.c) $(COMMON_SRC)
@@ -28,7 +28,7 @@ ITESTS  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 .PHONY: all check check-plain check-asan check-tsan demo deps clean
 all: $(LIB_A) $(LIB_SO) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS)
 
-$(BUILD)/obj/%.o: %.c $(HEADERS)
+$(BUILD)/obj/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
