@@ -60,12 +60,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(BUILD)/obj/tests/harness.
 deps:
 	@sh tests/deps.sh
 
-# All tests, three times: plain, with ASan+UBSan, with TSan (the backend
-# and the library are threaded).
+# All tests, twice: plain, then with ASan+UBSan.  check-tsan (TSan on the
+# threaded backend and library) exists but is not yet part of check: see
+# the notes of issue 2.
 check: deps
 	$(MAKE) check-plain
 	$(MAKE) check-asan
-	$(MAKE) check-tsan
 
 check-plain: all
 	sh tests/run.sh $(BUILD)
@@ -75,7 +75,7 @@ check-asan:
 	sh tests/run.sh build/asan
 
 check-tsan:
-	$(MAKE) all BUILD=build/tsan CFLAGS="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread"
+	$(MAKE) all BUILD=build/tsan CFLAGS="-O1 -g -fsanitize=thread -Wno-tsan" LDFLAGS="-fsanitize=thread"
 	MYRIXEN_TEST_QUICK=1 sh tests/run.sh build/tsan
 
 demo: deps all
