@@ -30,6 +30,7 @@ enum drop_reason {
   DROP_BAD_GRANT,     /* a pull named a grant that failed the check */
   DROP_PEER_DIED,     /* transfer aborted: a guest died */
   DROP_COPY_FAULT,    /* process_vm_* failed (guest unmapped its memory) */
+  DROP_UNSENT,        /* still queued when its endpoint closed, undeliverable */
   DROP_MAX
 };
 extern const char *const drop_reason_name[DROP_MAX];

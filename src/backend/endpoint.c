@@ -85,6 +85,14 @@ void endpoint_close(struct backend *be, struct be_endpoint *ep)
 {
   if (!ep->in_use)
     return;
+  /* What the guest queued before closing (or dying) was sent, as far as it
+   * knows: deliver it now; what cannot be delivered is counted. */
+  if (atomic_load(&ep->vif->state) == VIF_OPEN) {
+    engine_serve_vif(be, ep, QUEUE_SLOTS);
+    uint32_t left = ring_load_prod(&ep->vif->tx.ring) - ep->tx.cons;
+    if (left && left <= QUEUE_SLOTS)
+      ep->c.drops[DROP_UNSENT] += left;
+  }
   pull_abort_endpoint(be, ep);
   atomic_store(&ep->vif->state, VIF_CLOSED);
   for (uint32_t i = 0; i < be->cfg.max_endpoints; i++) {

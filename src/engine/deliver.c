@@ -16,7 +16,7 @@
 #include "../common/log.h"
 
 const char *const drop_reason_name[DROP_MAX] = {
-    "bad_request", "ring_corrupt", "dest_closed", "bad_grant", "peer_died", "copy_fault",
+    "bad_request", "ring_corrupt", "dest_closed", "bad_grant", "peer_died", "copy_fault", "unsent",
 };
 
 void endpoint_count_drop(struct be_endpoint *ep, enum drop_reason why)

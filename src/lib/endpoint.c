@@ -99,6 +99,25 @@ EXPORT mx_return_t mx_open_endpoint(uint32_t board, uint32_t eid, uint32_t key,
   return MX_SUCCESS;
 }
 
+/* Everything sent has left this guest: the engine took our request ring,
+ * and nothing waits in a backlog.  (A channel's ring is drained by the peer
+ * even after we close; the engine ring is served by the backend on close,
+ * but only as far as the destinations have room.) */
+static int sends_flushed(struct mx_endpoint *ep, void *arg)
+{
+  (void)arg;
+  if (ep->dead)
+    return 1;
+  if (ep->etx.bl_head || ring_load_cons(&ep->etx.p.q->ring) != ep->etx.p.prod)
+    return 0;
+  for (struct chan *ch = ep->chans; ch; ch = ch->next)
+    if (ch->tx.bl_head)
+      return 0;
+  return 1;
+}
+
+#define CLOSE_FLUSH_MS 2000
+
 EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
 {
   struct ctl_msg req, rep;
@@ -112,6 +131,7 @@ EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
     }
   pthread_mutex_unlock(&lib.eps_lock);
   pthread_mutex_lock(&ep->lock);
+  ep_wait(ep, CLOSE_FLUSH_MS, sends_flushed, NULL);
   ctl_init(&req, CTL_CLOSE, 0);
   req.u.close.vif = ep->vif_idx;
   ctl_call(&req, &rep, NULL, NULL, NULL); /* a dead backend closed it already */

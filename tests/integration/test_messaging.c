@@ -12,6 +12,7 @@
 #include "../harness.h"
 
 #define KEY 0x5eed
+#define WAIT_MS 120000 /* a lost message fails the test rather than hanging it */
 static const uint32_t sizes[] = {0, 1, 32, 128, 129, 4096, 8192, 8193, 32768, 32769,
                                  100000, 1 << 20, 4 << 20, 16 << 20};
 
@@ -41,7 +42,7 @@ static void send_wait(mx_endpoint_t ep, mx_endpoint_addr_t to, void *buf, uint32
   mx_status_t st;
   uint32_t res;
   CHECK_MX(mx_isend(ep, &s, 1, to, match, NULL, &r));
-  CHECK_MX(mx_wait(ep, &r, MX_INFINITE, &st, &res));
+  CHECK_MX(mx_wait(ep, &r, WAIT_MS, &st, &res));
   CHECK(res == 1 && st.code == MX_STATUS_SUCCESS);
 }
 
@@ -52,7 +53,7 @@ static mx_status_t recv_wait(mx_endpoint_t ep, void *buf, uint32_t len, uint64_t
   mx_status_t st;
   uint32_t res;
   CHECK_MX(mx_irecv(ep, &s, 1, match, mask, NULL, &r));
-  CHECK_MX(mx_wait(ep, &r, MX_INFINITE, &st, &res));
+  CHECK_MX(mx_wait(ep, &r, WAIT_MS, &st, &res));
   CHECK(res == 1);
   return st;
 }
@@ -78,7 +79,7 @@ static int classes_guest(int idx, void *arg)
       mx_status_t st;
       uint32_t res;
       CHECK_MX(mx_irecv(ep, seg, 3, 0x2000 + k, ~0ull, NULL, &r));
-      CHECK_MX(mx_wait(ep, &r, MX_INFINITE, &st, &res));
+      CHECK_MX(mx_wait(ep, &r, WAIT_MS, &st, &res));
       CHECK(res && st.code == MX_STATUS_SUCCESS && st.msg_length == len && st.xfer_length == len);
       CHECK(harness_verify(buf, len, k + 100));
     } else {
@@ -163,7 +164,7 @@ static int issend_guest(int idx, void *arg)
     CHECK_MX(mx_issend(ep, &s, 1, peer, 42, NULL, &r));
     CHECK_MX(mx_wait(ep, &r, 300, &st, &res));
     CHECK(res == 0); /* the receiver has not posted: not complete */
-    CHECK_MX(mx_wait(ep, &r, MX_INFINITE, &st, &res));
+    CHECK_MX(mx_wait(ep, &r, WAIT_MS, &st, &res));
     CHECK(res == 1 && st.code == MX_STATUS_SUCCESS);
   } else {
     usleep(800000);
@@ -286,7 +287,7 @@ static int ordering_guest(int idx, void *arg)
     CHECK(harness_verify(rbuf, st.xfer_length, st.match_info));
     mx_status_t sst;
     uint32_t res;
-    CHECK_MX(mx_wait(ep, &sreq, MX_INFINITE, &sst, &res));
+    CHECK_MX(mx_wait(ep, &sreq, WAIT_MS, &sst, &res));
     CHECK(res && sst.code == MX_STATUS_SUCCESS);
   }
   free(sbuf);
@@ -310,7 +311,43 @@ static int test_eight_guests_random_sizes_in_order(void)
   return rc;
 }
 
+#define NQUEUED 200
+
+/* Guest 0 queues NQUEUED eager messages and finalizes at once; guest 1
+ * starts receiving only later: every message must still arrive. */
+static int finalize_guest(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = open_ep((uint32_t)idx);
+  mx_endpoint_addr_t peer = connect_to(ep, (uint32_t)(1 - idx));
+  static char bufs[NQUEUED][1000]; /* MX: a send buffer is the library's until completion */
+  char *buf = bufs[0];
+  if (idx == 0) {
+    for (int i = 0; i < NQUEUED; i++) {
+      mx_segment_t s = {bufs[i], (uint32_t)(i % 2 ? 100 : sizeof(bufs[i]))}; /* small and medium */
+      mx_request_t r;
+      harness_fill(bufs[i], s.segment_length, (uint64_t)i);
+      CHECK_MX(mx_isend(ep, &s, 1, peer, (uint64_t)i, NULL, &r));
+      CHECK_MX(mx_forget(ep, &r));
+    }
+  } else {
+    usleep(500000);
+    for (int i = 0; i < NQUEUED; i++) {
+      mx_status_t st = recv_wait(ep, buf, sizeof(bufs[0]), (uint64_t)i, ~0ull);
+      CHECK(st.code == MX_STATUS_SUCCESS && harness_verify(buf, st.xfer_length, (uint64_t)i));
+    }
+  }
+  mx_finalize();
+  return 0;
+}
+
+static int test_messages_queued_before_finalize_are_delivered(void)
+{
+  return run_pair(finalize_guest, "engine") || run_pair(finalize_guest, "direct");
+}
+
 static const struct harness_test tests[] = {
+    {"messages_queued_before_finalize_are_delivered", test_messages_queued_before_finalize_are_delivered},
     {"every_class_engine_path", test_every_class_engine_path},
     {"every_class_direct_path", test_every_class_direct_path},
     {"truncated_recv_reports_xfer_length", test_truncated_recv_reports_xfer_length},
