@@ -30,31 +30,40 @@ all: $(LIB_A) $(LIB_SO) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS)
 
 $(BUILD)/obj/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB_A): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@echo "  AR  $@"
+	@rm -f $@ && ar rcs $@ $^
 
 $(LIB_SO): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $^ $(LDFLAGS)
+	@echo "  LD  $@"
+	@$(CC) -shared -o $@ $^ $(LDFLAGS)
 
 $(BACKEND): $(call obj,$(BACKEND_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS)
+	@echo "  LD  $@"
+	@$(CC) -o $@ $^ $(LDFLAGS)
 
 $(TOOL): $(call obj,$(TOOL_SRC)) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(call obj,$(TOOL_SRC)) $(LIB_A) $(LDFLAGS) -lm
+	@echo "  LD  $@"
+	@$(CC) -o $@ $(call obj,$(TOOL_SRC)) $(LIB_A) $(LDFLAGS) -lm
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/harness.o $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS)
+HARNESS := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tools/spawn.o
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(BUILD)/obj/tests/harness.o $(LIB_A)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HARNESS) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS)
+	@echo "  LD  $@"
+	@$(CC) -o $@ $^ $(LDFLAGS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(HARNESS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) -o $@ $^ $(LDFLAGS)
 
 # Set-up: what the build and the tests need on a fresh Debian 12.
 deps:

@@ -2,11 +2,12 @@
 #define _GNU_SOURCE
 #include "harness.h"
 
+#include "../tools/spawn.h"
+
 #include <errno.h>
 #include <libgen.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,23 +29,56 @@ pid_t harness_backend_start(void)
   static char sock[128];
   snprintf(sock, sizeof(sock), "/tmp/myrixen-test-%d-%ld.sock", (int)getpid(), (long)time(NULL));
   setenv("MYRIXEN_SOCKET", sock, 1);
-  const char *bin = harness_bin("myrixend");
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (!getenv("MYRIXEN_LOG"))
-      setenv("MYRIXEN_LOG", "warn", 1);
-    execl(bin, bin, "--socket", sock, (char *)NULL);
-    perror("exec myrixend");
-    _exit(127);
+  pid_t pid = backend_spawn(harness_bin("myrixend"), sock);
+  if (pid < 0) {
+    fprintf(stderr, "backend did not start\n");
+    exit(1);
   }
-  for (int i = 0; i < 500; i++) {
-    struct stat st;
-    if (stat(sock, &st) == 0)
-      return pid;
-    usleep(10000);
-  }
-  fprintf(stderr, "backend did not start\n");
-  exit(1);
+  return pid;
+}
+
+mx_endpoint_t harness_open(uint32_t eid)
+{
+  mx_endpoint_t ep;
+  CHECK_MX(mx_init());
+  CHECK_MX(mx_open_endpoint(0, eid, HARNESS_KEY, NULL, 0, &ep));
+  return ep;
+}
+
+mx_endpoint_addr_t harness_connect(mx_endpoint_t ep, uint32_t eid)
+{
+  uint64_t nic, board_nic;
+  mx_endpoint_addr_t a;
+  char host[MX_MAX_HOSTNAME_LEN];
+  CHECK(gethostname(host, sizeof(host)) == 0);
+  CHECK_MX(mx_hostname_to_nic_id(host, &nic));
+  CHECK_MX(mx_board_number_to_nic_id(0, &board_nic));
+  CHECK(nic == board_nic);
+  CHECK_MX(mx_connect(ep, nic, eid, HARNESS_KEY, 10000, &a));
+  return a;
+}
+
+void harness_send(mx_endpoint_t ep, mx_endpoint_addr_t to, void *buf, uint32_t len, uint64_t match)
+{
+  mx_segment_t s = {buf, len};
+  mx_request_t r;
+  mx_status_t st;
+  uint32_t res;
+  CHECK_MX(mx_isend(ep, &s, 1, to, match, NULL, &r));
+  CHECK_MX(mx_wait(ep, &r, HARNESS_WAIT_MS, &st, &res));
+  CHECK(res == 1 && st.code == MX_STATUS_SUCCESS);
+}
+
+mx_status_t harness_recv(mx_endpoint_t ep, void *buf, uint32_t len, uint64_t match, uint64_t mask)
+{
+  mx_segment_t s = {buf, len};
+  mx_request_t r;
+  mx_status_t st;
+  uint32_t res;
+  CHECK_MX(mx_irecv(ep, &s, 1, match, mask, NULL, &r));
+  CHECK_MX(mx_wait(ep, &r, HARNESS_WAIT_MS, &st, &res));
+  CHECK(res == 1);
+  return st;
 }
 
 void harness_backend_stop(pid_t pid)

@@ -27,6 +27,17 @@
     }                                                                                      \
   } while (0)
 
+#define HARNESS_KEY 0x5eed
+#define HARNESS_WAIT_MS 120000 /* a lost message fails a test, it does not hang it */
+
+/* A guest's first steps: mx_init and open endpoint eid with HARNESS_KEY. */
+mx_endpoint_t harness_open(uint32_t eid);
+/* Connect to endpoint eid of this host (name resolution checked on the way). */
+mx_endpoint_addr_t harness_connect(mx_endpoint_t ep, uint32_t eid);
+/* Send / receive one message and wait (bounded) for it; a send must succeed. */
+void harness_send(mx_endpoint_t ep, mx_endpoint_addr_t to, void *buf, uint32_t len, uint64_t match);
+mx_status_t harness_recv(mx_endpoint_t ep, void *buf, uint32_t len, uint64_t match, uint64_t mask);
+
 /* Start myrixend on a private socket; sets MYRIXEN_SOCKET.  Returns pid. */
 pid_t harness_backend_start(void);
 void harness_backend_stop(pid_t pid);

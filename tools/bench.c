@@ -10,12 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../include/myriexpress.h"
 #include "../src/common/clock.h"
+#include "spawn.h"
 #include "tool.h"
 
 #define KEY 0xbe4c
@@ -131,6 +131,7 @@ static void guest(int idx, const struct bench_opts *o, int fd)
   _exit(0);
 }
 
+/* A private backend next to this binary, for --spawn-backend. */
 static pid_t spawn_backend(void)
 {
   static char sock[96], exe[4096];
@@ -141,19 +142,7 @@ static pid_t spawn_backend(void)
   exe[n] = 0;
   strcpy(strrchr(exe, '/') + 1, "myrixend");
   setenv("MYRIXEN_SOCKET", sock, 1);
-  pid_t pid = fork();
-  if (pid == 0) {
-    setenv("MYRIXEN_LOG", "warn", 1);
-    execl(exe, exe, "--socket", sock, (char *)NULL);
-    _exit(127);
-  }
-  for (int i = 0; i < 500; i++) {
-    struct stat st;
-    if (stat(sock, &st) == 0)
-      return pid;
-    usleep(10000);
-  }
-  return -1;
+  return backend_spawn(exe, sock);
 }
 
 static int run_datapath(const struct bench_opts *o, const char *dp, double lim_lat, double lim_bw)

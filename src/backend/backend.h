@@ -55,7 +55,6 @@ struct be_guest {
   uint32_t datapath;            /* what the guest asked for */
   uint32_t role;
   char name[32];
-  uint64_t admitted_ns;
 };
 
 struct be_endpoint {
@@ -71,6 +70,7 @@ struct be_endpoint {
   struct qprod rx;              /* engine's cursor on the event ring */
   int rx_dirty;                 /* produced this round: flush and maybe kick */
   uint8_t gone_pending[BE_MAX_ENDPOINTS / 8]; /* PEER_GONE still to post */
+  uint32_t gone_count;          /* bits set in gone_pending */
   int channels;                 /* direct channels set up */
   uint8_t chan_with[BE_MAX_ENDPOINTS / 8]; /* peers we share a channel with */
   struct vif_counters c;
@@ -87,7 +87,7 @@ struct be_config {
 };
 
 struct engine_counters {
-  uint64_t rounds, sleeps, wakeups, pulls_active_max;
+  uint64_t rounds, sleeps, wakeups;
 };
 
 struct pull;

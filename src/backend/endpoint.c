@@ -99,7 +99,10 @@ void endpoint_close(struct backend *be, struct be_endpoint *ep)
     struct be_endpoint *o = &be->eps[i];
     if (!o->in_use || o == ep)
       continue;
-    o->gone_pending[ep->eid / 8] |= (uint8_t)(1u << (ep->eid % 8));
+    if (!(o->gone_pending[ep->eid / 8] & (1u << (ep->eid % 8)))) {
+      o->gone_pending[ep->eid / 8] |= (uint8_t)(1u << (ep->eid % 8));
+      o->gone_count++;
+    }
     o->chan_with[ep->eid / 8] &= (uint8_t) ~(1u << (ep->eid % 8));
   }
   uint64_t one = 1;

@@ -9,7 +9,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../common/clock.h"
 #include "../common/log.h"
 #include "backend.h"
 
@@ -24,7 +23,6 @@ int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *
   for (char *c = g->name; *c; c++)
     if (*c < 0x20 || *c > 0x7e)
       *c = '?';
-  g->admitted_ns = clock_now_ns();
   if (h->role != CTL_ROLE_GUEST)
     return 0;
 

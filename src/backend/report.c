@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../common/clock.h"
 #include "backend.h"
@@ -14,14 +15,8 @@ static const char *datapath_name(uint32_t dp)
   return dp == DP_ENGINE ? "engine" : dp == DP_DIRECT ? "direct" : "bypass";
 }
 
-char *report_info(struct backend *be)
+static void write_info(struct backend *be, FILE *f)
 {
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  if (!f)
-    return NULL;
-  pthread_mutex_lock(&be->lock);
   fprintf(f, "{\"backend\":\"myrixend\",\"version\":\"%s\",\"protocol\":%d,\"region_version\":%d,",
           MYRIXEN_VERSION, CTL_VERSION, REGION_VERSION);
   fprintf(f, "\"hostname\":\"%s\",\"nic_id\":\"%012llx\",\"uptime_s\":%.1f,",
@@ -56,20 +51,12 @@ char *report_info(struct backend *be)
     first = 0;
   }
   fprintf(f, "]}\n");
-  pthread_mutex_unlock(&be->lock);
-  fclose(f);
-  return buf;
 }
 
-char *report_counters(struct backend *be)
+static void write_counters(struct backend *be, FILE *f)
 {
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  if (!f)
-    return NULL;
-  pthread_mutex_lock(&be->lock);
-  uint64_t total_drops[DROP_MAX] = {0};
+  uint64_t total_drops[DROP_MAX];
+  memcpy(total_drops, be->closed_drops, sizeof(total_drops));
   fprintf(f, "{\"vifs\":[");
   int first = 1;
   for (uint32_t i = 0; i < be->cfg.max_endpoints; i++) {
@@ -96,12 +83,27 @@ char *report_counters(struct backend *be)
   fprintf(f, "],\"engine\":{\"rounds\":%llu,\"sleeps\":%llu,\"wakeups\":%llu,",
           (unsigned long long)be->ec.rounds, (unsigned long long)be->ec.sleeps,
           (unsigned long long)be->ec.wakeups);
-  fprintf(f, "\"drops_closed_endpoints\":{");
+  fprintf(f, "\"drops_total\":{"); /* open and closed endpoints */
   for (int d = 0; d < DROP_MAX; d++)
     fprintf(f, "%s\"%s\":%llu", d ? "," : "", drop_reason_name[d],
-            (unsigned long long)be->closed_drops[d]);
+            (unsigned long long)total_drops[d]);
   fprintf(f, "}},\"control\":{\"errors\":%llu}}\n", (unsigned long long)be->ctl_errors);
+}
+
+/* Run write(be, f) under be->lock into a string (the caller frees it). */
+static char *report(struct backend *be, void (*write)(struct backend *, FILE *))
+{
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  if (!f)
+    return NULL;
+  pthread_mutex_lock(&be->lock);
+  write(be, f);
   pthread_mutex_unlock(&be->lock);
   fclose(f);
   return buf;
 }
+
+char *report_info(struct backend *be) { return report(be, write_info); }
+char *report_counters(struct backend *be) { return report(be, write_counters); }

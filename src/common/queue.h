@@ -124,10 +124,4 @@ static inline bool qcons_release(struct qcons *c)
   return ring_release(&c->q->ring, c->cons);
 }
 
-/* True when something waits to be consumed (a cheap poll). */
-static inline bool qcons_pending(struct qcons *c)
-{
-  return atomic_load_explicit(&c->q->ring.p.prod, memory_order_relaxed) != c->cons;
-}
-
 #endif /* MYRIXEN_QUEUE_H */

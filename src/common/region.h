@@ -87,6 +87,20 @@ _Static_assert(offsetof(struct msg, grant) == 48, "msg.grant");
 _Static_assert(offsetof(struct msg, data) == 64, "msg header is one cache line");
 _Static_assert(sizeof(struct msg) == 256, "msg slot");
 
+/* The lengths of a data descriptor (a copy, never the shared slot) fit
+ * what its class can carry; medium_max bounds a medium message.  Both
+ * consumers of data descriptors check with this: the engine, and a guest
+ * reading a direct channel. */
+static inline int msg_data_valid(const struct msg *m, uint32_t medium_max)
+{
+  if (m->type == MSG_SMALL)
+    return m->len <= MSG_INLINE_MAX && m->len == m->total;
+  if (m->type == MSG_FRAG)
+    return m->len > 0 && m->len <= EAGER_SIZE && m->total <= medium_max &&
+           (uint64_t)m->frag * EAGER_SIZE + m->len <= m->total;
+  return 0;
+}
+
 /* One direction of traffic.  ring.p.prod / aux_prod (eager) are written by
  * the producer, ring.c.cons / aux_cons by the consumer.  Eager buffers are
  * taken and freed strictly in order, so a counter pair is their allocator. */
@@ -148,8 +162,7 @@ struct region_hdr {
   uint32_t vif_offset;       /* B: offset of vif[0] */
   uint32_t vif_stride;       /* B: sizeof(struct vif) */
   _Atomic uint32_t backend_state; /* B: enum backend_state */
-  _Atomic uint64_t guest_heartbeat; /* G: bumped by progress (VM liveness) */
-  uint8_t pad[RING_CACHELINE - 48];
+  uint8_t pad[RING_CACHELINE - 40];
 };
 _Static_assert(sizeof(struct region_hdr) == RING_CACHELINE, "region header");
 

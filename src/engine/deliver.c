@@ -92,7 +92,7 @@ void engine_flush_rx(struct backend *be, struct be_endpoint *ep)
 int engine_post_gone(struct backend *be, struct be_endpoint *ep)
 {
   int posted = 0;
-  for (uint32_t i = 0; i < BE_MAX_ENDPOINTS; i++) {
+  for (uint32_t i = 0; ep->gone_count && i < BE_MAX_ENDPOINTS; i++) {
     if (!(ep->gone_pending[i / 8] & (1u << (i % 8))))
       continue;
     struct msg m = {.type = MSG_PEER_GONE, .peer_eid = i, .peer_nic = be->cfg.nic_id};
@@ -100,6 +100,7 @@ int engine_post_gone(struct backend *be, struct be_endpoint *ep)
     if (r == 0)
       break;
     ep->gone_pending[i / 8] &= (uint8_t) ~(1u << (i % 8));
+    ep->gone_count--;
     posted += r > 0;
   }
   return posted;
@@ -110,10 +111,8 @@ static int request_valid(const struct backend *be, const struct msg *m)
 {
   switch (m->type) {
   case MSG_SMALL:
-    return m->len <= MSG_INLINE_MAX && m->len == m->total;
   case MSG_FRAG:
-    return m->len > 0 && m->len <= EAGER_SIZE && m->total <= be->cfg.medium_max &&
-           (uint64_t)m->frag * EAGER_SIZE + m->len <= m->total;
+    return msg_data_valid(m, be->cfg.medium_max);
   case MSG_RNDV:
   case MSG_SYNC_ACK:
   case MSG_PULL:

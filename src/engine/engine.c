@@ -59,10 +59,8 @@ static int engine_arm(struct backend *be)
     struct be_endpoint *ep = &be->eps[k];
     if (!ep->in_use || atomic_load(&ep->vif->state) != VIF_OPEN)
       continue;
-    if (ring_arm_data_event(&ep->tx.q->ring, ep->tx.cons))
+    if (ring_arm_data_event(&ep->tx.q->ring, ep->tx.cons) || ep->gone_count)
       pending = 1;
-    for (uint32_t i = 0; i < sizeof(ep->gone_pending); i++)
-      pending |= ep->gone_pending[i] != 0;
   }
   return pending;
 }

@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 
 #include "../backend/backend.h"
+#include "../common/iov.h"
 #include "../common/log.h"
 
 #define PULL_CHUNK (256 * 1024)
@@ -72,27 +73,6 @@ static int grant_load(struct be_endpoint *ep, uint32_t ref, uint32_t need_flag, 
   side->session = ep->session;
   side->pid = ep->guest->pid;
   return 0;
-}
-
-/* The part [off, off+len) of a segment list, as at most max iovecs. */
-static int iov_slice(const struct pull_side *s, uint64_t off, uint64_t len, struct iovec *out,
-                     int max)
-{
-  int n = 0;
-  for (int i = 0; i < s->nseg && len > 0 && n < max; i++) {
-    uint64_t l = s->seg[i].iov_len;
-    if (off >= l) {
-      off -= l;
-      continue;
-    }
-    uint64_t take = l - off < len ? l - off : len;
-    out[n].iov_base = (char *)s->seg[i].iov_base + off;
-    out[n].iov_len = take;
-    n++;
-    len -= take;
-    off = 0;
-  }
-  return n;
 }
 
 static void pull_fail_request(struct backend *be, struct be_endpoint *rcv, const struct msg *m,
@@ -155,10 +135,10 @@ static int64_t pull_chunk(struct pull *p)
 
   local.iov_base = pull_bounce;
   local.iov_len = len;
-  n = iov_slice(&p->src, p->done, len, riov, PULL_MAX_SEGS);
+  n = iov_range(p->src.seg, (uint32_t)p->src.nseg, p->done, len, riov, PULL_MAX_SEGS);
   if (process_vm_readv(p->src.pid, &local, 1, riov, (unsigned long)n, 0) != (ssize_t)len)
     return -1;
-  n = iov_slice(&p->dst, p->done, len, riov, PULL_MAX_SEGS);
+  n = iov_range(p->dst.seg, (uint32_t)p->dst.nseg, p->done, len, riov, PULL_MAX_SEGS);
   if (process_vm_writev(p->dst.pid, &local, 1, riov, (unsigned long)n, 0) != (ssize_t)len)
     return -1;
   return (int64_t)len;

@@ -23,6 +23,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "../common/iov.h"
 #include "lib.h"
 
 #define CHAN_IOV 64
@@ -32,7 +33,7 @@ int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds)
   struct chan *ch = calloc(1, sizeof(*ch));
   struct channel *mem = mmap(NULL, CHANNEL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
   close(fds[0]);
-  if (!ch || mem == MAP_FAILED || mem->hdr.magic != CHANNEL_MAGIC ||
+  if (!ch || mem == MAP_FAILED || side < 0 || side > 1 || mem->hdr.magic != CHANNEL_MAGIC ||
       mem->hdr.version != CHANNEL_VERSION || mem->hdr.eid[side] != ep->eid ||
       mem->hdr.eid[1 - side] != c->eid) {
     if (mem != MAP_FAILED)
@@ -102,25 +103,6 @@ void chan_large_ready(struct mx_endpoint *ep, struct chan *ch, struct req *r)
   fifo_push(&ch->read_head, &ch->read_tail, r);
 }
 
-/* The iovecs of r's segments from byte off, at most len bytes. */
-static int iov_at(const struct req *r, uint64_t off, uint64_t len, struct iovec *iov)
-{
-  int n = 0;
-  for (uint32_t i = 0; i < r->nseg && len && n < CHAN_IOV; i++) {
-    uint64_t l = r->segs[i].segment_length;
-    if (off >= l) {
-      off -= l;
-      continue;
-    }
-    uint64_t take = l - off < len ? l - off : len;
-    iov[n].iov_base = (char *)r->segs[i].segment_ptr + off;
-    iov[n++].iov_len = take;
-    len -= take;
-    off = 0;
-  }
-  return n;
-}
-
 /* Move what the pipes allow.  Returns work done, -1 when the peer is gone. */
 static int chan_pipes(struct mx_endpoint *ep, struct chan *ch)
 {
@@ -130,7 +112,7 @@ static int chan_pipes(struct mx_endpoint *ep, struct chan *ch)
   while (ch->splice_head) {
     struct req *r = ch->splice_head;
     if (r->got < r->xfer) {
-      int n = iov_at(r, r->got, r->xfer - r->got, iov);
+      int n = iov_range(r->segs, r->nseg, r->got, r->xfer - r->got, iov, CHAN_IOV);
       ssize_t k = vmsplice(ch->pipe_out, iov, (unsigned long)n, SPLICE_F_NONBLOCK);
       if (k < 0)
         return errno == EAGAIN ? work : -1;
@@ -146,7 +128,7 @@ static int chan_pipes(struct mx_endpoint *ep, struct chan *ch)
   while (ch->read_head) {
     struct req *r = ch->read_head;
     if (r->got < r->xfer) {
-      int n = iov_at(r, r->got, r->xfer - r->got, iov);
+      int n = iov_range(r->segs, r->nseg, r->got, r->xfer - r->got, iov, CHAN_IOV);
       ssize_t k = readv(ch->pipe_in, iov, n);
       if (k == 0 || (k < 0 && errno != EAGAIN))
         return -1;
@@ -171,9 +153,8 @@ static int chan_msg_valid(const struct msg *m)
 {
   switch (m->type) {
   case MSG_SMALL:
-    return m->len <= MSG_INLINE_MAX && m->len == m->total;
   case MSG_FRAG:
-    return m->len > 0 && m->len <= EAGER_SIZE && (uint64_t)m->frag * EAGER_SIZE + m->len <= m->total;
+    return msg_data_valid(m, lib.hello.medium_max);
   case MSG_RNDV:
   case MSG_SYNC_ACK:
   case MSG_CTS:

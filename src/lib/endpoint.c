@@ -11,16 +11,19 @@
 #include "../common/clock.h"
 #include "lib.h"
 
+/* Every call checks its endpoint: a magic word, not a lookup under a
+ * global lock (this is on the data path of every call). */
 int ep_valid(struct mx_endpoint *ep)
 {
-  int ok = 0;
-  if (!ep || !lib.initialized)
-    return 0;
-  pthread_mutex_lock(&lib.eps_lock);
-  for (struct mx_endpoint *e = lib.eps; e; e = e->next)
-    ok |= e == ep;
-  pthread_mutex_unlock(&lib.eps_lock);
-  return ok;
+  return ep && ep->magic == EP_MAGIC;
+}
+
+mx_return_t ep_enter(struct mx_endpoint *ep, const char *fn)
+{
+  if (!ep_valid(ep))
+    return lib_error(NULL, MX_BAD_ENDPOINT, "%s: bad endpoint", fn);
+  pthread_mutex_lock(&ep->lock);
+  return MX_SUCCESS;
 }
 
 static mx_return_t apply_params(struct mx_endpoint *ep, mx_param_t *p, uint32_t n)
@@ -82,10 +85,10 @@ EXPORT mx_return_t mx_open_endpoint(uint32_t board, uint32_t eid, uint32_t key,
                      (int)eid);
   }
   pthread_mutex_init(&ep->lock, NULL);
+  ep->magic = EP_MAGIC;
   ep->eid = rep.u.open_reply.eid;
   ep->vif_idx = rep.u.open_reply.vif;
   ep->session = rep.u.open_reply.session;
-  ep->key = key;
   ep->doorbell = fds[0];
   ep->vif = region_vif(lib.region, ep->vif_idx);
   ep->ctl_seq_seen = atomic_load(&ep->vif->ctl_seq);
@@ -141,6 +144,7 @@ EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
     if (ep->handles[i])
       req_free(ep, ep->handles[i]);
   free(ep->handles);
+  req_cache_free(ep);
   while (ep->conns) {
     struct conn *c = ep->conns;
     ep->conns = c->next;
@@ -148,6 +152,7 @@ EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
     free(c);
   }
   close(ep->doorbell);
+  ep->magic = 0;
   pthread_mutex_unlock(&ep->lock);
   pthread_mutex_destroy(&ep->lock);
   free(ep);
@@ -156,9 +161,9 @@ EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
 
 EXPORT mx_return_t mx_get_endpoint_addr(mx_endpoint_t ep, mx_endpoint_addr_t *addr)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_get_endpoint_addr: bad endpoint");
-  pthread_mutex_lock(&ep->lock);
+  mx_return_t entered = ep_enter(ep, "mx_get_endpoint_addr");
+  if (entered != MX_SUCCESS)
+    return entered;
   struct conn *self = conn_get(ep, lib.hello.nic_id, ep->eid, 1);
   if (self) {
     self->session = ep->session;
@@ -170,9 +175,9 @@ EXPORT mx_return_t mx_get_endpoint_addr(mx_endpoint_t ep, mx_endpoint_addr_t *ad
 
 EXPORT mx_return_t mx_wakeup(mx_endpoint_t ep)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_wakeup: bad endpoint");
-  pthread_mutex_lock(&ep->lock);
+  mx_return_t entered = ep_enter(ep, "mx_wakeup");
+  if (entered != MX_SUCCESS)
+    return entered;
   ep->wakeup_gen++;
   pthread_mutex_unlock(&ep->lock);
   uint64_t one = 1;
@@ -184,9 +189,9 @@ EXPORT mx_return_t mx_wakeup(mx_endpoint_t ep)
 
 EXPORT mx_return_t mx_progress(mx_endpoint_t ep)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_progress: bad endpoint");
-  pthread_mutex_lock(&ep->lock);
+  mx_return_t entered = ep_enter(ep, "mx_progress");
+  if (entered != MX_SUCCESS)
+    return entered;
   ep_progress(ep);
   pthread_mutex_unlock(&ep->lock);
   return MX_SUCCESS;
@@ -252,9 +257,9 @@ EXPORT mx_return_t mx_connect(mx_endpoint_t ep, uint64_t nic, uint32_t eid, uint
                               uint32_t timeout, mx_endpoint_addr_t *addr)
 {
   struct conn *c = NULL;
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_connect: bad endpoint");
-  pthread_mutex_lock(&ep->lock);
+  mx_return_t entered = ep_enter(ep, "mx_connect");
+  if (entered != MX_SUCCESS)
+    return entered;
   int r = connect_retry(ep, nic, eid, key, timeout, &c);
   if (r == 0)
     conn_to_addr(c, addr);
@@ -272,9 +277,9 @@ EXPORT mx_return_t mx_iconnect(mx_endpoint_t ep, uint64_t nic, uint32_t eid, uin
 {
   struct conn *c = NULL;
   const char *t = getenv("MYRIXEN_CONNECT_MS");
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_iconnect: bad endpoint");
-  pthread_mutex_lock(&ep->lock);
+  mx_return_t entered = ep_enter(ep, "mx_iconnect");
+  if (entered != MX_SUCCESS)
+    return entered;
   struct req *r = req_new(ep, REQ_CONNECT);
   if (!r) {
     pthread_mutex_unlock(&ep->lock);
@@ -296,9 +301,9 @@ EXPORT mx_return_t mx_iconnect(mx_endpoint_t ep, uint64_t nic, uint32_t eid, uin
 
 EXPORT mx_return_t mx_disconnect(mx_endpoint_t ep, mx_endpoint_addr_t addr)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_disconnect: bad endpoint");
-  pthread_mutex_lock(&ep->lock);
+  mx_return_t entered = ep_enter(ep, "mx_disconnect");
+  if (entered != MX_SUCCESS)
+    return entered;
   struct conn *c = conn_from_addr(ep, &addr);
   if (c)
     conn_fail(ep, c, MX_STATUS_ENDPOINT_CLOSED);

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "../../include/myriexpress.h"
 #include "../common/ctl.h"
@@ -39,7 +40,6 @@ struct req_list {
 
 struct conn;
 struct chan;
-struct txq;
 
 struct req {
   enum req_kind kind;
@@ -53,9 +53,9 @@ struct req {
   uint32_t gen;                 /* generation: cookies of dead requests fail */
   int forgotten;                /* mx_forget: free on completion */
   int buffered;                 /* send: buffers may be reused */
-  mx_segment_t *segs;
+  struct iovec *segs;
   uint32_t nseg;
-  mx_segment_t seg1;            /* storage when nseg <= 1 */
+  struct iovec seg1;            /* storage when nseg <= 1 */
   uint64_t len;                 /* capacity (recv) or length (send) */
   uint64_t match, mask;
   struct conn *conn;            /* peer */
@@ -65,6 +65,7 @@ struct req {
   uint32_t seq;
   uint64_t pushed;              /* bytes of a medium message emitted */
   uint32_t grant;               /* grant ref held (0: none) */
+  uint32_t grant_n;             /* entries of that grant's run */
   /* receiving */
   uint64_t msg_len;             /* sender's length */
   uint64_t got;                 /* bytes received (medium) or read (pipe) */
@@ -75,10 +76,6 @@ struct req {
   struct chan *via;             /* channel the message came through, or NULL */
   uint8_t want_ack;             /* the sender wants MSG_SYNC_ACK */
   struct msg ctl;               /* REQ_CTL: the descriptor to emit */
-  /* connecting */
-  uint64_t c_nic;
-  uint32_t c_eid, c_key;
-  uint64_t deadline_ns;
 };
 
 /* --- connections and channels ------------------------------------------ */
@@ -126,10 +123,12 @@ struct chan {
 
 /* --- endpoints ---------------------------------------------------------- */
 
+#define EP_MAGIC 0x6d78656e64707421ull
+
 struct mx_endpoint {
+  uint64_t magic;               /* EP_MAGIC while open: handles are checked */
   pthread_mutex_t lock;
-  pthread_cond_t idle;          /* signalled when a sleeper leaves */
-  uint32_t eid, vif_idx, session, key;
+  uint32_t eid, vif_idx, session;
   struct vif *vif;
   int doorbell;
   struct txq etx;               /* to the engine */
@@ -150,6 +149,9 @@ struct mx_endpoint {
   struct req **handles;
   uint32_t nhandles;
   uint32_t free_handle;
+  uint32_t req_gen;             /* generation of the next request */
+  struct req *req_cache;        /* freed requests, reused without malloc */
+  uint32_t req_cached;
   uint32_t unexp_count, unexp_max;
   struct mx_endpoint *next;
 };
@@ -192,10 +194,14 @@ void reqlist_push(struct req_list *l, struct req *r);
 void reqlist_remove(struct req_list *l, struct req *r);
 int req_set_segments(struct req *r, mx_segment_t *segs, uint32_t n);
 
+void req_cache_free(struct mx_endpoint *ep);
+
 /* seg.c */
-uint64_t seg_total(const mx_segment_t *segs, uint32_t n);
-void seg_scatter(const mx_segment_t *segs, uint32_t n, uint64_t off, const void *src, uint64_t len);
-void seg_gather(const mx_segment_t *segs, uint32_t n, uint64_t off, void *dst, uint64_t len);
+void seg_scatter(const struct iovec *segs, uint32_t n, uint64_t off, const void *src, uint64_t len);
+void seg_gather(const struct iovec *segs, uint32_t n, uint64_t off, void *dst, uint64_t len);
+/* The checks every call taking a segment list makes (fn names the call). */
+mx_return_t seg_args_check(struct mx_endpoint *ep, const mx_segment_t *segs, uint32_t n,
+                           const mx_request_t *out, const char *fn);
 
 /* match.c */
 int match_accepts(uint64_t incoming, uint64_t match, uint64_t mask);
@@ -221,7 +227,7 @@ mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
                       mx_request_t *out);
 void send_acked(struct mx_endpoint *ep, const struct msg *m, mx_status_code_t code);
 void grant_release(struct mx_endpoint *ep, struct req *r);
-uint32_t grant_segments(struct mx_endpoint *ep, const struct req *r, uint32_t flags);
+uint32_t grant_segments(struct mx_endpoint *ep, struct req *r, uint32_t flags);
 
 /* recv.c */
 void recv_incoming(struct mx_endpoint *ep, struct chan *via, const struct msg *m,
@@ -247,5 +253,8 @@ int ep_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
 
 /* endpoint.c */
 int ep_valid(struct mx_endpoint *ep);
+/* Check ep and take its lock: MX_SUCCESS, or the error handler's answer
+ * (fn names the call in the message). */
+mx_return_t ep_enter(struct mx_endpoint *ep, const char *fn);
 
 #endif /* MYRIXEN_LIB_H */

@@ -107,7 +107,6 @@ int ep_progress(struct mx_endpoint *ep)
     work += chan_progress(ep, ch);
   }
   work += txq_drain(ep, &ep->etx);
-  atomic_fetch_add_explicit(&hdr->guest_heartbeat, 1, memory_order_relaxed);
   return work;
 }
 

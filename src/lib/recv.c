@@ -241,12 +241,9 @@ EXPORT mx_return_t mx_irecv(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n, ui
     return lib_error(ep, MX_BAD_MATCH_MASK,
                      "mx_irecv: match info 0x%llx has bits outside mask 0x%llx",
                      (unsigned long long)match, (unsigned long long)mask);
-  if (n > MX_MAX_SEGMENTS)
-    return lib_error(ep, MX_BAD_SEG_CNT, "mx_irecv: %u segments (max %d)", n, MX_MAX_SEGMENTS);
-  if (n && !segs)
-    return lib_error(ep, MX_BAD_SEG_LIST, "mx_irecv: NULL segment list");
-  if (!out)
-    return lib_error(ep, MX_BAD_REQUEST, "mx_irecv: NULL request pointer");
+  mx_return_t rc = seg_args_check(ep, segs, n, out, "mx_irecv");
+  if (rc != MX_SUCCESS)
+    return rc;
   pthread_mutex_lock(&ep->lock);
   struct req *r = req_new(ep, REQ_RECV);
   if (!r || req_set_segments(r, segs, n) < 0) {

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/iov.h"
 #include "lib.h"
+
+#define REQ_CACHE_MAX 1024
 
 void reqlist_push(struct req_list *l, struct req *r)
 {
@@ -34,11 +37,18 @@ void reqlist_remove(struct req_list *l, struct req *r)
   r->prev = r->next = NULL;
 }
 
+/* Data path: a request comes from the endpoint's cache, not malloc, once
+ * the endpoint has warmed up. */
 struct req *req_new(struct mx_endpoint *ep, enum req_kind kind)
 {
-  struct req *r = calloc(1, sizeof(*r));
-  if (!r)
+  struct req *r = ep->req_cache;
+  if (r) {
+    ep->req_cache = r->next;
+    ep->req_cached--;
+    memset(r, 0, sizeof(*r));
+  } else if (!(r = calloc(1, sizeof(*r)))) {
     return NULL;
+  }
   if (ep->free_handle == ep->nhandles) {
     uint32_t n = ep->nhandles ? ep->nhandles * 2 : 64;
     struct req **h = realloc(ep->handles, n * sizeof(*h));
@@ -54,8 +64,7 @@ struct req *req_new(struct mx_endpoint *ep, enum req_kind kind)
   ep->handles[r->handle] = r;
   while (ep->free_handle < ep->nhandles && ep->handles[ep->free_handle])
     ep->free_handle++;
-  static uint32_t gen;
-  r->gen = ++gen;
+  r->gen = ++ep->req_gen;
   r->kind = kind;
   r->segs = &r->seg1;
   return r;
@@ -69,7 +78,24 @@ void req_free(struct mx_endpoint *ep, struct req *r)
   if (r->segs != &r->seg1)
     free(r->segs);
   free(r->buf);
-  free(r);
+  if (ep->req_cached >= REQ_CACHE_MAX) {
+    free(r);
+    return;
+  }
+  r->kind = 0; /* a stale handle to it is no request */
+  r->next = ep->req_cache;
+  ep->req_cache = r;
+  ep->req_cached++;
+}
+
+void req_cache_free(struct mx_endpoint *ep)
+{
+  while (ep->req_cache) {
+    struct req *r = ep->req_cache;
+    ep->req_cache = r->next;
+    free(r);
+  }
+  ep->req_cached = 0;
 }
 
 uint64_t req_cookie(const struct req *r)
@@ -86,23 +112,18 @@ struct req *req_from_cookie(struct mx_endpoint *ep, uint64_t cookie, enum req_ki
   return r->gen == gen && r->kind == kind ? r : NULL;
 }
 
+/* Keep the caller's segments as iovecs (what every copy path walks). */
 int req_set_segments(struct req *r, mx_segment_t *segs, uint32_t n)
 {
-  if (n > 1) {
-    r->segs = malloc(n * sizeof(*segs));
-    if (!r->segs) {
-      r->segs = &r->seg1;
-      return -1;
-    }
-    memcpy(r->segs, segs, n * sizeof(*segs));
-  } else if (n == 1) {
-    r->seg1 = segs[0];
-  } else {
-    r->seg1.segment_ptr = NULL;
-    r->seg1.segment_length = 0;
+  if (n > 1 && !(r->segs = malloc(n * sizeof(*r->segs)))) {
+    r->segs = &r->seg1;
+    return -1;
   }
+  r->seg1 = (struct iovec){NULL, 0};
+  for (uint32_t i = 0; i < n; i++)
+    r->segs[i] = (struct iovec){segs[i].segment_ptr, segs[i].segment_length};
   r->nseg = n;
-  r->len = seg_total(r->segs, n);
+  r->len = iov_total(r->segs, n);
   return 0;
 }
 

@@ -1,49 +1,42 @@
-/* seg.c - segment lists: gather on send, scatter on receive. */
+/* seg.c - a request's segments: gather on send, scatter on receive. */
 #include <string.h>
 
+#include "../common/iov.h"
 #include "lib.h"
-
-uint64_t seg_total(const mx_segment_t *segs, uint32_t n)
-{
-  uint64_t t = 0;
-  for (uint32_t i = 0; i < n; i++)
-    t += segs[i].segment_length;
-  return t;
-}
 
 /* Copy len bytes from src into the list at byte offset off (bounded by the
  * list's capacity: the caller computed len against it). */
-void seg_scatter(const mx_segment_t *segs, uint32_t n, uint64_t off, const void *src, uint64_t len)
+void seg_scatter(const struct iovec *segs, uint32_t n, uint64_t off, const void *src, uint64_t len)
 {
+  struct iovec part[MX_MAX_SEGMENTS];
   const char *s = src;
-  for (uint32_t i = 0; i < n && len; i++) {
-    uint64_t l = segs[i].segment_length;
-    if (off >= l) {
-      off -= l;
-      continue;
-    }
-    uint64_t take = l - off < len ? l - off : len;
-    memcpy((char *)segs[i].segment_ptr + off, s, take);
-    s += take;
-    len -= take;
-    off = 0;
+  int k = iov_range(segs, n, off, len, part, MX_MAX_SEGMENTS);
+  for (int i = 0; i < k; i++) {
+    memcpy(part[i].iov_base, s, part[i].iov_len);
+    s += part[i].iov_len;
   }
 }
 
 /* Copy len bytes at byte offset off of the list into dst. */
-void seg_gather(const mx_segment_t *segs, uint32_t n, uint64_t off, void *dst, uint64_t len)
+void seg_gather(const struct iovec *segs, uint32_t n, uint64_t off, void *dst, uint64_t len)
 {
+  struct iovec part[MX_MAX_SEGMENTS];
   char *d = dst;
-  for (uint32_t i = 0; i < n && len; i++) {
-    uint64_t l = segs[i].segment_length;
-    if (off >= l) {
-      off -= l;
-      continue;
-    }
-    uint64_t take = l - off < len ? l - off : len;
-    memcpy(d, (const char *)segs[i].segment_ptr + off, take);
-    d += take;
-    len -= take;
-    off = 0;
+  int k = iov_range(segs, n, off, len, part, MX_MAX_SEGMENTS);
+  for (int i = 0; i < k; i++) {
+    memcpy(d, part[i].iov_base, part[i].iov_len);
+    d += part[i].iov_len;
   }
+}
+
+mx_return_t seg_args_check(struct mx_endpoint *ep, const mx_segment_t *segs, uint32_t n,
+                           const mx_request_t *out, const char *fn)
+{
+  if (n > MX_MAX_SEGMENTS)
+    return lib_error(ep, MX_BAD_SEG_CNT, "%s: %u segments (max %d)", fn, n, MX_MAX_SEGMENTS);
+  if (n && !segs)
+    return lib_error(ep, MX_BAD_SEG_LIST, "%s: NULL segment list", fn);
+  if (!out)
+    return lib_error(ep, MX_BAD_REQUEST, "%s: NULL request pointer", fn);
+  return MX_SUCCESS;
 }

@@ -10,7 +10,7 @@
 
 /* Grant the engine access to r's segments: a run of entries in this VIF's
  * grant table.  Returns the grant ref, or 0 when the table is full. */
-uint32_t grant_segments(struct mx_endpoint *ep, const struct req *r, uint32_t flags)
+uint32_t grant_segments(struct mx_endpoint *ep, struct req *r, uint32_t flags)
 {
   uint32_t n = r->nseg ? r->nseg : 1;
   for (uint32_t i = 0; i + n <= REGION_GRANTS; i++) {
@@ -24,13 +24,14 @@ uint32_t grant_segments(struct mx_endpoint *ep, const struct req *r, uint32_t fl
     uint16_t gen = ++ep->grant_gen ? ep->grant_gen : ++ep->grant_gen;
     for (k = 0; k < n; k++) {
       struct grant *g = &ep->vif->grants[i + k];
-      g->addr = r->nseg ? (uint64_t)(uintptr_t)r->segs[k].segment_ptr : 0;
-      g->len = r->nseg ? r->segs[k].segment_length : 0;
+      g->addr = r->nseg ? (uint64_t)(uintptr_t)r->segs[k].iov_base : 0;
+      g->len = r->nseg ? r->segs[k].iov_len : 0;
       g->nseg = (uint16_t)(k == 0 ? n : 0);
       g->flags = flags;
       g->gen = gen;
       ep->grant_used[i + k] = 1;
     }
+    r->grant_n = n;
     return GRANT_REF(i, gen);
   }
   return 0;
@@ -43,10 +44,7 @@ void grant_release(struct mx_endpoint *ep, struct req *r)
   if (!r->grant)
     return;
   uint32_t idx = GRANT_REF_IDX(r->grant);
-  uint32_t n = ep->vif->grants[idx].nseg;
-  if (idx + n > REGION_GRANTS || n == 0)
-    n = 1;
-  for (uint32_t k = 0; k < n; k++) {
+  for (uint32_t k = 0; k < r->grant_n; k++) {
     ep->vif->grants[idx + k].gen = 0;
     ep->grant_used[idx + k] = 0;
   }
@@ -57,12 +55,9 @@ mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
                       mx_endpoint_addr_t dest, uint64_t match, void *ctx, int sync,
                       mx_request_t *out)
 {
-  if (n > MX_MAX_SEGMENTS)
-    return lib_error(ep, MX_BAD_SEG_CNT, "mx_isend: %u segments (max %d)", n, MX_MAX_SEGMENTS);
-  if (n && !segs)
-    return lib_error(ep, MX_BAD_SEG_LIST, "mx_isend: NULL segment list");
-  if (!out)
-    return lib_error(ep, MX_BAD_REQUEST, "mx_isend: NULL request pointer");
+  mx_return_t rc = seg_args_check(ep, segs, n, out, sync ? "mx_issend" : "mx_isend");
+  if (rc != MX_SUCCESS)
+    return rc;
   struct conn *c = conn_from_addr(ep, &dest);
   if (!c)
     return lib_error(ep, MX_BAD_ENDPOINT, "mx_isend: destination address not valid");
@@ -121,26 +116,29 @@ void send_acked(struct mx_endpoint *ep, const struct msg *m, mx_status_code_t co
   req_complete(ep, r, code);
 }
 
+/* mx_isend and mx_issend differ only in waiting for the match. */
+static mx_return_t send_call(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
+                             mx_endpoint_addr_t dest, uint64_t match, void *ctx, int sync,
+                             mx_request_t *req)
+{
+  mx_return_t r = ep_enter(ep, sync ? "mx_issend" : "mx_isend");
+  if (r != MX_SUCCESS)
+    return r;
+  r = send_post(ep, segs, n, dest, match, ctx, sync, req);
+  pthread_mutex_unlock(&ep->lock);
+  return r;
+}
+
 EXPORT mx_return_t mx_isend(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n,
                             mx_endpoint_addr_t dest, uint64_t match, void *ctx,
                             mx_request_t *req)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_isend: bad endpoint");
-  pthread_mutex_lock(&ep->lock);
-  mx_return_t r = send_post(ep, segs, n, dest, match, ctx, 0, req);
-  pthread_mutex_unlock(&ep->lock);
-  return r;
+  return send_call(ep, segs, n, dest, match, ctx, 0, req);
 }
 
 EXPORT mx_return_t mx_issend(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n,
                              mx_endpoint_addr_t dest, uint64_t match, void *ctx,
                              mx_request_t *req)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_issend: bad endpoint");
-  pthread_mutex_lock(&ep->lock);
-  mx_return_t r = send_post(ep, segs, n, dest, match, ctx, 1, req);
-  pthread_mutex_unlock(&ep->lock);
-  return r;
+  return send_call(ep, segs, n, dest, match, ctx, 1, req);
 }

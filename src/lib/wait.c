@@ -6,10 +6,34 @@
 
 #include "lib.h"
 
-static int req_valid(struct mx_endpoint *ep, struct req *r)
+/* Check ep and *request, and take ep's lock.  On failure the lock is not
+ * held and the error handler's answer is returned. */
+static mx_return_t req_enter(struct mx_endpoint *ep, mx_request_t *request, const char *fn,
+                             struct req **out)
 {
-  return r && r->handle < ep->nhandles && ep->handles[r->handle] == r &&
-         (r->kind == REQ_SEND || r->kind == REQ_RECV || r->kind == REQ_CONNECT) && !r->forgotten;
+  mx_return_t rc = ep_enter(ep, fn);
+  if (rc != MX_SUCCESS)
+    return rc;
+  struct req *r = request ? (struct req *)*request : NULL;
+  if (!r || r->handle >= ep->nhandles || ep->handles[r->handle] != r || r->forgotten ||
+      (r->kind != REQ_SEND && r->kind != REQ_RECV && r->kind != REQ_CONNECT)) {
+    pthread_mutex_unlock(&ep->lock);
+    return lib_error(ep, MX_BAD_REQUEST, "%s: bad request", fn);
+  }
+  *out = r;
+  return MX_SUCCESS;
+}
+
+/* As ep_enter, for calls that take match info and a mask. */
+static mx_return_t match_enter(struct mx_endpoint *ep, uint64_t match, uint64_t mask,
+                               const char *fn)
+{
+  if (!ep_valid(ep))
+    return lib_error(NULL, MX_BAD_ENDPOINT, "%s: bad endpoint", fn);
+  if (match & ~mask)
+    return lib_error(ep, MX_BAD_MATCH_MASK, "%s: match outside mask", fn);
+  pthread_mutex_lock(&ep->lock);
+  return MX_SUCCESS;
 }
 
 /* Hand a completed request's status to the caller and free it. */
@@ -30,14 +54,10 @@ static int is_done(struct mx_endpoint *ep, void *arg)
 EXPORT mx_return_t mx_test(mx_endpoint_t ep, mx_request_t *request, mx_status_t *status,
                            uint32_t *result)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_test: bad endpoint");
-  pthread_mutex_lock(&ep->lock);
-  struct req *r = request ? (struct req *)*request : NULL;
-  if (!req_valid(ep, r)) {
-    pthread_mutex_unlock(&ep->lock);
-    return lib_error(ep, MX_BAD_REQUEST, "mx_test: bad request");
-  }
+  struct req *r;
+  mx_return_t rc = req_enter(ep, request, "mx_test", &r);
+  if (rc != MX_SUCCESS)
+    return rc;
   if (r->state != RS_DONE)
     ep_progress(ep);
   *result = r->state == RS_DONE;
@@ -50,14 +70,10 @@ EXPORT mx_return_t mx_test(mx_endpoint_t ep, mx_request_t *request, mx_status_t 
 EXPORT mx_return_t mx_wait(mx_endpoint_t ep, mx_request_t *request, uint32_t timeout,
                            mx_status_t *status, uint32_t *result)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_wait: bad endpoint");
-  pthread_mutex_lock(&ep->lock);
-  struct req *r = request ? (struct req *)*request : NULL;
-  if (!req_valid(ep, r)) {
-    pthread_mutex_unlock(&ep->lock);
-    return lib_error(ep, MX_BAD_REQUEST, "mx_wait: bad request");
-  }
+  struct req *r;
+  mx_return_t rc = req_enter(ep, request, "mx_wait", &r);
+  if (rc != MX_SUCCESS)
+    return rc;
   *result = (uint32_t)ep_wait(ep, timeout, is_done, r);
   if (*result)
     reap(ep, r, status);
@@ -84,12 +100,10 @@ static int any_done(struct mx_endpoint *ep, void *arg)
 EXPORT mx_return_t mx_test_any(mx_endpoint_t ep, uint64_t match, uint64_t mask,
                                mx_status_t *status, uint32_t *result)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_test_any: bad endpoint");
-  if (match & ~mask)
-    return lib_error(ep, MX_BAD_MATCH_MASK, "mx_test_any: match outside mask");
   struct any_arg a = {match, mask, NULL};
-  pthread_mutex_lock(&ep->lock);
+  mx_return_t rc = match_enter(ep, match, mask, "mx_test_any");
+  if (rc != MX_SUCCESS)
+    return rc;
   ep_progress(ep);
   *result = (uint32_t)any_done(ep, &a);
   if (*result)
@@ -101,12 +115,10 @@ EXPORT mx_return_t mx_test_any(mx_endpoint_t ep, uint64_t match, uint64_t mask,
 EXPORT mx_return_t mx_wait_any(mx_endpoint_t ep, uint32_t timeout, uint64_t match, uint64_t mask,
                                mx_status_t *status, uint32_t *result)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_wait_any: bad endpoint");
-  if (match & ~mask)
-    return lib_error(ep, MX_BAD_MATCH_MASK, "mx_wait_any: match outside mask");
   struct any_arg a = {match, mask, NULL};
-  pthread_mutex_lock(&ep->lock);
+  mx_return_t rc = match_enter(ep, match, mask, "mx_wait_any");
+  if (rc != MX_SUCCESS)
+    return rc;
   *result = (uint32_t)ep_wait(ep, timeout, any_done, &a);
   if (*result)
     reap(ep, a.found, status);
@@ -120,30 +132,34 @@ static int peek_done(struct mx_endpoint *ep, void *arg)
   return ep->done.head != NULL;
 }
 
-EXPORT mx_return_t mx_ipeek(mx_endpoint_t ep, mx_request_t *request, uint32_t *result)
+/* mx_ipeek (one progress pass) and mx_peek (wait up to timeout). */
+static mx_return_t peek(struct mx_endpoint *ep, int wait, uint32_t timeout,
+                        mx_request_t *request, uint32_t *result, const char *fn)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_ipeek: bad endpoint");
-  pthread_mutex_lock(&ep->lock);
-  ep_progress(ep);
-  *result = ep->done.head != NULL;
+  mx_return_t rc = ep_enter(ep, fn);
+  if (rc != MX_SUCCESS)
+    return rc;
+  if (wait) {
+    *result = (uint32_t)ep_wait(ep, timeout, peek_done, NULL);
+  } else {
+    ep_progress(ep);
+    *result = (uint32_t)peek_done(ep, NULL);
+  }
   if (*result)
     *request = (mx_request_t)ep->done.head;
   pthread_mutex_unlock(&ep->lock);
   return MX_SUCCESS;
 }
 
+EXPORT mx_return_t mx_ipeek(mx_endpoint_t ep, mx_request_t *request, uint32_t *result)
+{
+  return peek(ep, 0, 0, request, result, "mx_ipeek");
+}
+
 EXPORT mx_return_t mx_peek(mx_endpoint_t ep, uint32_t timeout, mx_request_t *request,
                            uint32_t *result)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_peek: bad endpoint");
-  pthread_mutex_lock(&ep->lock);
-  *result = (uint32_t)ep_wait(ep, timeout, peek_done, NULL);
-  if (*result)
-    *request = (mx_request_t)ep->done.head;
-  pthread_mutex_unlock(&ep->lock);
-  return MX_SUCCESS;
+  return peek(ep, 1, timeout, request, result, "mx_peek");
 }
 
 struct probe_arg {
@@ -175,12 +191,10 @@ static int probe_done(struct mx_endpoint *ep, void *arg)
 EXPORT mx_return_t mx_iprobe(mx_endpoint_t ep, uint64_t match, uint64_t mask,
                              mx_status_t *status, uint32_t *result)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_iprobe: bad endpoint");
-  if (match & ~mask)
-    return lib_error(ep, MX_BAD_MATCH_MASK, "mx_iprobe: match outside mask");
   struct probe_arg p = {match, mask, status};
-  pthread_mutex_lock(&ep->lock);
+  mx_return_t rc = match_enter(ep, match, mask, "mx_iprobe");
+  if (rc != MX_SUCCESS)
+    return rc;
   ep_progress(ep);
   *result = (uint32_t)probe_done(ep, &p);
   pthread_mutex_unlock(&ep->lock);
@@ -190,12 +204,10 @@ EXPORT mx_return_t mx_iprobe(mx_endpoint_t ep, uint64_t match, uint64_t mask,
 EXPORT mx_return_t mx_probe(mx_endpoint_t ep, uint32_t timeout, uint64_t match, uint64_t mask,
                             mx_status_t *status, uint32_t *result)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_probe: bad endpoint");
-  if (match & ~mask)
-    return lib_error(ep, MX_BAD_MATCH_MASK, "mx_probe: match outside mask");
   struct probe_arg p = {match, mask, status};
-  pthread_mutex_lock(&ep->lock);
+  mx_return_t rc = match_enter(ep, match, mask, "mx_probe");
+  if (rc != MX_SUCCESS)
+    return rc;
   *result = (uint32_t)ep_wait(ep, timeout, probe_done, &p);
   pthread_mutex_unlock(&ep->lock);
   return MX_SUCCESS;
@@ -203,14 +215,10 @@ EXPORT mx_return_t mx_probe(mx_endpoint_t ep, uint32_t timeout, uint64_t match, 
 
 EXPORT mx_return_t mx_cancel(mx_endpoint_t ep, mx_request_t *request, uint32_t *result)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_cancel: bad endpoint");
-  pthread_mutex_lock(&ep->lock);
-  struct req *r = request ? (struct req *)*request : NULL;
-  if (!req_valid(ep, r)) {
-    pthread_mutex_unlock(&ep->lock);
-    return lib_error(ep, MX_BAD_REQUEST, "mx_cancel: bad request");
-  }
+  struct req *r;
+  mx_return_t rc = req_enter(ep, request, "mx_cancel", &r);
+  if (rc != MX_SUCCESS)
+    return rc;
   if (r->kind != REQ_RECV) {
     pthread_mutex_unlock(&ep->lock);
     return lib_error(ep, MX_CANCEL_NOT_SUPPORTED, "mx_cancel: only receives can be cancelled");
@@ -226,14 +234,10 @@ EXPORT mx_return_t mx_cancel(mx_endpoint_t ep, mx_request_t *request, uint32_t *
 
 EXPORT mx_return_t mx_forget(mx_endpoint_t ep, mx_request_t *request)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_forget: bad endpoint");
-  pthread_mutex_lock(&ep->lock);
-  struct req *r = request ? (struct req *)*request : NULL;
-  if (!req_valid(ep, r)) {
-    pthread_mutex_unlock(&ep->lock);
-    return lib_error(ep, MX_BAD_REQUEST, "mx_forget: bad request");
-  }
+  struct req *r;
+  mx_return_t rc = req_enter(ep, request, "mx_forget", &r);
+  if (rc != MX_SUCCESS)
+    return rc;
   if (r->state == RS_DONE)
     reap(ep, r, NULL);
   else
@@ -252,14 +256,10 @@ EXPORT mx_return_t mx_context(mx_request_t *request, void **context)
 
 EXPORT mx_return_t mx_ibuffered(mx_endpoint_t ep, mx_request_t *request, uint32_t *result)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_ibuffered: bad endpoint");
-  pthread_mutex_lock(&ep->lock);
-  struct req *r = request ? (struct req *)*request : NULL;
-  if (!req_valid(ep, r)) {
-    pthread_mutex_unlock(&ep->lock);
-    return lib_error(ep, MX_BAD_REQUEST, "mx_ibuffered: bad request");
-  }
+  struct req *r;
+  mx_return_t rc = req_enter(ep, request, "mx_ibuffered", &r);
+  if (rc != MX_SUCCESS)
+    return rc;
   ep_progress(ep);
   *result = (uint32_t)r->buffered;
   pthread_mutex_unlock(&ep->lock);

@@ -14,30 +14,14 @@
 #include "../../src/lib/lib.h"
 #include "../harness.h"
 
-#define KEY 0x77
 
-static mx_endpoint_t open_ep(uint32_t eid)
-{
-  mx_endpoint_t ep;
-  CHECK_MX(mx_init());
-  CHECK_MX(mx_open_endpoint(0, eid, KEY, NULL, 0, &ep));
-  return ep;
-}
 
-static mx_endpoint_addr_t connect_to(mx_endpoint_t ep, uint32_t eid)
-{
-  mx_endpoint_addr_t a;
-  uint64_t nic;
-  CHECK_MX(mx_board_number_to_nic_id(0, &nic));
-  CHECK_MX(mx_connect(ep, nic, eid, KEY, 10000, &a));
-  return a;
-}
 
 static int sleeper_guest(int idx, void *arg)
 {
   (void)arg;
-  mx_endpoint_t ep = open_ep((uint32_t)idx);
-  connect_to(ep, 0);
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  harness_connect(ep, 0);
   pause();
   return 0;
 }
@@ -45,19 +29,11 @@ static int sleeper_guest(int idx, void *arg)
 static int echo_once_guest(int idx, void *arg)
 {
   (void)arg;
-  mx_endpoint_t ep = open_ep((uint32_t)idx);
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
   char buf[64];
-  mx_segment_t s = {buf, sizeof(buf)};
-  mx_request_t r;
-  mx_status_t st;
-  uint32_t res;
-  CHECK_MX(mx_irecv(ep, &s, 1, 0, 0, NULL, &r));
-  CHECK_MX(mx_wait(ep, &r, 10000, &st, &res));
-  CHECK(res == 1 && st.code == MX_STATUS_SUCCESS);
-  s.segment_length = st.xfer_length;
-  CHECK_MX(mx_isend(ep, &s, 1, st.source, st.match_info, NULL, &r));
-  CHECK_MX(mx_wait(ep, &r, 10000, &st, &res));
-  CHECK(res == 1);
+  mx_status_t st = harness_recv(ep, buf, sizeof(buf), 0, 0);
+  CHECK(st.code == MX_STATUS_SUCCESS);
+  harness_send(ep, st.source, buf, st.xfer_length, st.match_info);
   mx_finalize();
   return 0;
 }
@@ -66,8 +42,8 @@ static int echo_once_guest(int idx, void *arg)
 static int survivor_guest(int idx, void *arg)
 {
   pid_t *victim = arg;
-  mx_endpoint_t ep = open_ep((uint32_t)idx);
-  mx_endpoint_addr_t peer = connect_to(ep, 1);
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t peer = harness_connect(ep, 1);
   size_t big = 8 << 20;
   char *buf = malloc(big);
   mx_segment_t s = {buf, (uint32_t)big}, s2 = {buf, 100};
@@ -83,7 +59,7 @@ static int survivor_guest(int idx, void *arg)
   CHECK(res == 1 && st.code == MX_STATUS_ENDPOINT_CLOSED);
   /* The backend reclaimed the dead guest's endpoint: a successor opens
    * the same id, and we talk to it. */
-  peer = connect_to(ep, 1); /* the test starts a successor once the victim is dead */
+  peer = harness_connect(ep, 1); /* the test starts a successor once the victim is dead */
   strcpy(buf, "after");
   s2.segment_length = 6;
   CHECK_MX(mx_isend(ep, &s2, 1, peer, 3, NULL, &r1));
@@ -121,7 +97,7 @@ static int test_guest_killed_mid_transfer_fails_peers_requests(void)
 static int scribbler_guest(int idx, void *arg)
 {
   (void)arg;
-  mx_endpoint_t ep = open_ep((uint32_t)idx);
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
   char buf[64];
   mx_segment_t s = {buf, sizeof(buf)};
   mx_request_t r;
@@ -152,8 +128,8 @@ static int scribbler_guest(int idx, void *arg)
 static int pair_guest(int idx, void *arg)
 {
   (void)arg;
-  mx_endpoint_t ep = open_ep((uint32_t)idx);
-  mx_endpoint_addr_t peer = connect_to(ep, (uint32_t)(idx == 1 ? 2 : 1));
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t peer = harness_connect(ep, (uint32_t)(idx == 1 ? 2 : 1));
   char buf[40000];
   mx_segment_t s = {buf, sizeof(buf)};
   mx_request_t r;
@@ -243,15 +219,10 @@ static int test_malformed_control_messages_get_error_replies(void)
 static int waiter_guest(int idx, void *arg)
 {
   (void)arg;
-  mx_endpoint_t ep = open_ep((uint32_t)idx);
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
   char buf[64];
-  mx_segment_t s = {buf, sizeof(buf)};
-  mx_request_t r;
-  mx_status_t st;
-  uint32_t res;
-  CHECK_MX(mx_irecv(ep, &s, 1, 0, 0, NULL, &r));
-  CHECK_MX(mx_wait(ep, &r, 20000, &st, &res));
-  CHECK(res == 1 && st.code == MX_STATUS_ENDPOINT_CLOSED);
+  mx_status_t st = harness_recv(ep, buf, sizeof(buf), 0, 0);
+  CHECK(st.code == MX_STATUS_ENDPOINT_CLOSED);
   return 0;
 }
 

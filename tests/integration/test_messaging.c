@@ -11,67 +11,27 @@
 #include "../../src/common/clock.h"
 #include "../harness.h"
 
-#define KEY 0x5eed
-#define WAIT_MS 120000 /* a lost message fails the test rather than hanging it */
 static const uint32_t sizes[] = {0, 1, 32, 128, 129, 4096, 8192, 8193, 32768, 32769,
                                  100000, 1 << 20, 4 << 20, 16 << 20};
 
-static mx_endpoint_t open_ep(uint32_t eid)
-{
-  mx_endpoint_t ep;
-  CHECK_MX(mx_init());
-  CHECK_MX(mx_open_endpoint(0, eid, KEY, NULL, 0, &ep));
-  return ep;
-}
 
-static mx_endpoint_addr_t connect_to(mx_endpoint_t ep, uint32_t eid)
-{
-  uint64_t nic;
-  mx_endpoint_addr_t a;
-  char host[MX_MAX_HOSTNAME_LEN];
-  CHECK(gethostname(host, sizeof(host)) == 0);
-  CHECK_MX(mx_hostname_to_nic_id(host, &nic));
-  CHECK_MX(mx_connect(ep, nic, eid, KEY, 10000, &a));
-  return a;
-}
 
-static void send_wait(mx_endpoint_t ep, mx_endpoint_addr_t to, void *buf, uint32_t len, uint64_t match)
-{
-  mx_segment_t s = {buf, len};
-  mx_request_t r;
-  mx_status_t st;
-  uint32_t res;
-  CHECK_MX(mx_isend(ep, &s, 1, to, match, NULL, &r));
-  CHECK_MX(mx_wait(ep, &r, WAIT_MS, &st, &res));
-  CHECK(res == 1 && st.code == MX_STATUS_SUCCESS);
-}
 
-static mx_status_t recv_wait(mx_endpoint_t ep, void *buf, uint32_t len, uint64_t match, uint64_t mask)
-{
-  mx_segment_t s = {buf, len};
-  mx_request_t r;
-  mx_status_t st;
-  uint32_t res;
-  CHECK_MX(mx_irecv(ep, &s, 1, match, mask, NULL, &r));
-  CHECK_MX(mx_wait(ep, &r, WAIT_MS, &st, &res));
-  CHECK(res == 1);
-  return st;
-}
 
 /* Guest idx of a pair: 0 sends every size, 1 receives and echoes back
  * (the echo comes back through a 3-segment receive). */
 static int classes_guest(int idx, void *arg)
 {
   (void)arg;
-  mx_endpoint_t ep = open_ep((uint32_t)idx);
-  mx_endpoint_addr_t peer = connect_to(ep, (uint32_t)(1 - idx));
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t peer = harness_connect(ep, (uint32_t)(1 - idx));
   uint8_t *buf = malloc(256u << 20);
   CHECK(buf);
   for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
     uint32_t len = sizes[k];
     if (idx == 0) {
       harness_fill(buf, len, k);
-      send_wait(ep, peer, buf, len, 0x1000 + k);
+      harness_send(ep, peer, buf, len, 0x1000 + k);
       memset(buf, 0, len);
       /* the echo, scattered into three segments */
       mx_segment_t seg[3] = {{buf, len / 3}, {buf + len / 3, len / 3}, {buf + 2 * (len / 3), len - 2 * (len / 3)}};
@@ -79,25 +39,25 @@ static int classes_guest(int idx, void *arg)
       mx_status_t st;
       uint32_t res;
       CHECK_MX(mx_irecv(ep, seg, 3, 0x2000 + k, ~0ull, NULL, &r));
-      CHECK_MX(mx_wait(ep, &r, WAIT_MS, &st, &res));
+      CHECK_MX(mx_wait(ep, &r, HARNESS_WAIT_MS, &st, &res));
       CHECK(res && st.code == MX_STATUS_SUCCESS && st.msg_length == len && st.xfer_length == len);
       CHECK(harness_verify(buf, len, k + 100));
     } else {
-      mx_status_t st = recv_wait(ep, buf, len, 0x1000 + k, ~0ull);
+      mx_status_t st = harness_recv(ep, buf, len, 0x1000 + k, ~0ull);
       CHECK(st.code == MX_STATUS_SUCCESS && st.msg_length == len && st.match_info == 0x1000 + k);
       CHECK(harness_verify(buf, len, k));
       harness_fill(buf, len, k + 100);
       /* the reply goes to the status' source, without mx_connect */
-      send_wait(ep, st.source, buf, len, 0x2000 + k);
+      harness_send(ep, st.source, buf, len, 0x2000 + k);
     }
   }
   if (idx == 0) {
     /* One 256 MiB message, as the MX semantics of large messages demand. */
     harness_fill(buf, 256u << 20, 7);
-    send_wait(ep, peer, buf, 256u << 20, 0x3000);
+    harness_send(ep, peer, buf, 256u << 20, 0x3000);
   } else {
     memset(buf, 0, 256u << 20);
-    mx_status_t st = recv_wait(ep, buf, 256u << 20, 0x3000, ~0ull);
+    mx_status_t st = harness_recv(ep, buf, 256u << 20, 0x3000, ~0ull);
     CHECK(st.code == MX_STATUS_SUCCESS && st.xfer_length == (256u << 20));
     CHECK(harness_verify(buf, 256u << 20, 7));
   }
@@ -123,17 +83,17 @@ static int test_every_class_direct_path(void) { return run_pair(classes_guest, "
 static int truncation_guest(int idx, void *arg)
 {
   (void)arg;
-  mx_endpoint_t ep = open_ep((uint32_t)idx);
-  mx_endpoint_addr_t peer = connect_to(ep, (uint32_t)(1 - idx));
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t peer = harness_connect(ep, (uint32_t)(1 - idx));
   static const uint32_t lens[] = {100, 1000, 20000, 300000};
   uint8_t *buf = malloc(300000);
   for (int k = 0; k < 4; k++) {
     if (idx == 0) {
       harness_fill(buf, lens[k], (uint64_t)k);
-      send_wait(ep, peer, buf, lens[k], (uint64_t)k);
+      harness_send(ep, peer, buf, lens[k], (uint64_t)k);
     } else {
       memset(buf, 0, 300000);
-      mx_status_t st = recv_wait(ep, buf, 50, (uint64_t)k, ~0ull);
+      mx_status_t st = harness_recv(ep, buf, 50, (uint64_t)k, ~0ull);
       CHECK(st.msg_length == lens[k] && st.xfer_length == 50);
       CHECK(st.code == MX_STATUS_TRUNCATED);
       CHECK(harness_verify(buf, 50, (uint64_t)k));
@@ -153,8 +113,8 @@ static int test_truncated_recv_reports_xfer_length(void)
 static int issend_guest(int idx, void *arg)
 {
   (void)arg;
-  mx_endpoint_t ep = open_ep((uint32_t)idx);
-  mx_endpoint_addr_t peer = connect_to(ep, (uint32_t)(1 - idx));
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t peer = harness_connect(ep, (uint32_t)(1 - idx));
   char buf[64] = "sync";
   mx_segment_t s = {buf, sizeof(buf)};
   mx_request_t r;
@@ -164,11 +124,11 @@ static int issend_guest(int idx, void *arg)
     CHECK_MX(mx_issend(ep, &s, 1, peer, 42, NULL, &r));
     CHECK_MX(mx_wait(ep, &r, 300, &st, &res));
     CHECK(res == 0); /* the receiver has not posted: not complete */
-    CHECK_MX(mx_wait(ep, &r, WAIT_MS, &st, &res));
+    CHECK_MX(mx_wait(ep, &r, HARNESS_WAIT_MS, &st, &res));
     CHECK(res == 1 && st.code == MX_STATUS_SUCCESS);
   } else {
     usleep(800000);
-    recv_wait(ep, buf, sizeof(buf), 42, ~0ull);
+    harness_recv(ep, buf, sizeof(buf), 42, ~0ull);
     usleep(100000);
   }
   mx_finalize();
@@ -191,7 +151,7 @@ static int local_guest(int idx, void *arg)
 {
   (void)idx;
   (void)arg;
-  mx_endpoint_t ep = open_ep(5);
+  mx_endpoint_t ep = harness_open(5);
   mx_endpoint_addr_t self;
   char buf[16] = "hello", rbuf[16];
   mx_segment_t s = {rbuf, sizeof(rbuf)};
@@ -220,7 +180,7 @@ static int local_guest(int idx, void *arg)
   CHECK_MX(mx_get_endpoint_addr(ep, &self));
   CHECK_MX(mx_iprobe(ep, 9, ~0ull, &st, &res));
   CHECK(res == 0);
-  send_wait(ep, self, buf, 6, 9);
+  harness_send(ep, self, buf, 6, 9);
   CHECK_MX(mx_probe(ep, 1000, 9, ~0ull, &st, &res));
   CHECK(res == 1 && st.msg_length == 6 && st.match_info == 9);
   mx_request_t r2;
@@ -229,7 +189,7 @@ static int local_guest(int idx, void *arg)
   CHECK_MX(mx_wait(ep, &r2, 1000, &st, &res));
   CHECK(res == 1 && !strcmp(rbuf, "hello"));
   /* test_any picks the completed request whose match fits */
-  send_wait(ep, self, buf, 6, 8);
+  harness_send(ep, self, buf, 6, 8);
   CHECK_MX(mx_wait_any(ep, 1000, 8, ~0ull, &st, &res));
   CHECK(res == 1 && st.match_info == 8);
   uint64_t nic;
@@ -239,7 +199,7 @@ static int local_guest(int idx, void *arg)
   char host[MX_MAX_HOSTNAME_LEN];
   CHECK_MX(mx_nic_id_to_hostname(nic, host));
   CHECK(strstr(host, ":0") != NULL);
-  CHECK(mx_open_endpoint(0, 5, KEY, NULL, 0, &ep) == MX_BUSY);
+  CHECK(mx_open_endpoint(0, 5, HARNESS_KEY, NULL, 0, &ep) == MX_BUSY);
   CHECK(strcmp(mx_strstatus(MX_STATUS_TRUNCATED), "Truncated") == 0);
   mx_finalize();
   return 0;
@@ -261,9 +221,9 @@ static int test_cancel_probe_timeout_wakeup(void)
 static int ordering_guest(int idx, void *arg)
 {
   (void)arg;
-  mx_endpoint_t ep = open_ep((uint32_t)idx);
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
   uint32_t peer_id = (uint32_t)(idx ^ 1);
-  mx_endpoint_addr_t peer = connect_to(ep, peer_id);
+  mx_endpoint_addr_t peer = harness_connect(ep, peer_id);
   uint8_t *sbuf = malloc(2 << 20), *rbuf = malloc(2 << 20);
   unsigned seed = (unsigned)idx * 77u + 1;
   mx_request_t sreq;
@@ -279,7 +239,7 @@ static int ordering_guest(int idx, void *arg)
     mx_segment_t s = {sbuf, len};
     CHECK_MX(mx_isend(ep, &s, 1, peer, tag, NULL, &sreq));
     /* receive the partner's next message with a wildcard */
-    mx_status_t st = recv_wait(ep, rbuf, 2 << 20, 0, 0);
+    mx_status_t st = harness_recv(ep, rbuf, 2 << 20, 0, 0);
     CHECK(st.code == MX_STATUS_SUCCESS);
     CHECK((st.match_info >> 32) == peer_id);
     CHECK((uint32_t)st.match_info == next_expected);
@@ -287,7 +247,7 @@ static int ordering_guest(int idx, void *arg)
     CHECK(harness_verify(rbuf, st.xfer_length, st.match_info));
     mx_status_t sst;
     uint32_t res;
-    CHECK_MX(mx_wait(ep, &sreq, WAIT_MS, &sst, &res));
+    CHECK_MX(mx_wait(ep, &sreq, HARNESS_WAIT_MS, &sst, &res));
     CHECK(res && sst.code == MX_STATUS_SUCCESS);
   }
   free(sbuf);
@@ -318,8 +278,8 @@ static int test_eight_guests_random_sizes_in_order(void)
 static int finalize_guest(int idx, void *arg)
 {
   (void)arg;
-  mx_endpoint_t ep = open_ep((uint32_t)idx);
-  mx_endpoint_addr_t peer = connect_to(ep, (uint32_t)(1 - idx));
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t peer = harness_connect(ep, (uint32_t)(1 - idx));
   static char bufs[NQUEUED][1000]; /* MX: a send buffer is the library's until completion */
   char *buf = bufs[0];
   if (idx == 0) {
@@ -333,7 +293,7 @@ static int finalize_guest(int idx, void *arg)
   } else {
     usleep(500000);
     for (int i = 0; i < NQUEUED; i++) {
-      mx_status_t st = recv_wait(ep, buf, sizeof(bufs[0]), (uint64_t)i, ~0ull);
+      mx_status_t st = harness_recv(ep, buf, sizeof(bufs[0]), (uint64_t)i, ~0ull);
       CHECK(st.code == MX_STATUS_SUCCESS && harness_verify(buf, st.xfer_length, (uint64_t)i));
     }
   }

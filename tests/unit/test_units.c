@@ -2,23 +2,32 @@
  * (masks, wildcards, order), segment lists. */
 #include <string.h>
 
+#include "../../src/common/iov.h"
 #include "../../src/common/queue.h"
 #include "../../src/lib/lib.h"
 #include "../harness.h"
 
-static int test_ring_indices_wrap_around(void)
+/* A queue with indices starting at start, and a producer and consumer on it. */
+static struct queue *ring_fixture(uint32_t start, struct qprod *p, struct qcons *c)
 {
   static struct queue q;
+  memset(&q, 0, sizeof(q));
+  atomic_store(&q.ring.p.prod, start);
+  atomic_store(&q.ring.c.cons, start);
+  qprod_init(p, &q);
+  qcons_init(c, &q);
+  return &q;
+}
+
+static int test_ring_indices_wrap_around(void)
+{
   struct qprod p;
   struct qcons c;
   struct msg m;
   const uint8_t *e;
   uint32_t slots, eslots;
   /* start just below 2^32 so the free-running indices wrap */
-  atomic_store(&q.ring.p.prod, 0xfffffff0u);
-  atomic_store(&q.ring.c.cons, 0xfffffff0u);
-  qprod_init(&p, &q);
-  qcons_init(&c, &q);
+  ring_fixture(0xfffffff0u, &p, &c);
   for (uint32_t i = 0; i < 1000; i++) {
     CHECK(qprod_space(&p, &slots, &eslots) == 0 && slots == QUEUE_SLOTS);
     struct msg *s = qprod_slot(&p);
@@ -37,14 +46,12 @@ static int test_ring_indices_wrap_around(void)
 
 static int test_ring_full_and_empty(void)
 {
-  static struct queue q;
   struct qprod p;
   struct qcons c;
   struct msg m;
   const uint8_t *e;
   uint32_t slots, eslots;
-  qprod_init(&p, &q);
-  qcons_init(&c, &q);
+  struct queue *q = ring_fixture(0, &p, &c);
   CHECK(qcons_next(&c, &m, &e) == 0);
   for (int i = 0; i < QUEUE_SLOTS; i++) {
     qprod_slot(&p)->type = MSG_SMALL;
@@ -53,34 +60,32 @@ static int test_ring_full_and_empty(void)
   qprod_flush(&p);
   CHECK(qprod_space(&p, &slots, &eslots) == 0 && slots == 0);
   /* a consumer index beyond the producer is a protocol violation */
-  atomic_store(&q.ring.c.cons, p.prod + 5);
+  atomic_store(&q->ring.c.cons, p.prod + 5);
   CHECK(qprod_space(&p, &slots, &eslots) == -EPROTO);
-  atomic_store(&q.ring.c.cons, 0);
-  atomic_store(&q.ring.p.prod, 1000); /* producer claims more than the ring holds */
+  atomic_store(&q->ring.c.cons, 0);
+  atomic_store(&q->ring.p.prod, 1000); /* producer claims more than the ring holds */
   CHECK(qcons_next(&c, &m, &e) == -EPROTO);
   return 0;
 }
 
 static int test_ring_notification_suppression(void)
 {
-  static struct queue q;
   struct qprod p;
   struct qcons c;
   struct msg m;
   const uint8_t *e;
-  qprod_init(&p, &q);
-  qcons_init(&c, &q);
-  ring_disarm_data_event(&q.ring, c.cons);
+  struct queue *q = ring_fixture(0, &p, &c);
+  ring_disarm_data_event(&q->ring, c.cons);
   qprod_commit(&p, 0);
   CHECK(!qprod_flush(&p)); /* consumer busy polling: no kick */
   CHECK(qcons_next(&c, &m, &e) == 1);
   qcons_advance(&c, &m);
-  CHECK(!ring_arm_data_event(&q.ring, c.cons)); /* nothing pending: may sleep */
+  CHECK(!ring_arm_data_event(&q->ring, c.cons)); /* nothing pending: may sleep */
   qprod_commit(&p, 0);
   CHECK(qprod_flush(&p)); /* consumer asleep: kick exactly once */
   qprod_commit(&p, 0);
   CHECK(!qprod_flush(&p)); /* already kicked for this event */
-  CHECK(ring_arm_data_event(&q.ring, c.cons)); /* arming with pending work says so */
+  CHECK(ring_arm_data_event(&q->ring, c.cons)); /* arming with pending work says so */
   return 0;
 }
 
@@ -114,10 +119,10 @@ static int test_match_masks_and_order(void)
 static int test_segment_scatter_gather(void)
 {
   char a[3], b[0 + 1], c[10], src[14], out[14];
-  mx_segment_t s[3] = {{a, 3}, {b, 1}, {c, 10}};
+  struct iovec s[3] = {{a, 3}, {b, 1}, {c, 10}};
   for (int i = 0; i < 14; i++)
     src[i] = (char)('a' + i);
-  CHECK(seg_total(s, 3) == 14);
+  CHECK(iov_total(s, 3) == 14);
   seg_scatter(s, 3, 0, src, 14);
   CHECK(!memcmp(a, "abc", 3) && b[0] == 'd' && !memcmp(c, "efghijklmn", 10));
   seg_gather(s, 3, 2, out, 5);
