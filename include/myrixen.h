@@ -6,7 +6,7 @@
  *                      /run/myrixen/backend.sock)
  *   MYRIXEN_DATAPATH   bypass (default: direct channel for same-host peers,
  *                      the engine otherwise), direct, or engine
- *   MYRIXEN_SPIN_US    how long a waiter spins before yielding (default 100)
+ *   MYRIXEN_SPIN_US    how long a waiter spins before yielding (default 0)
  *   MYRIXEN_YIELD_US   how long it yields before sleeping (default 2000)
  *   MYRIXEN_CONNECT_MS how long mx_iconnect retries a missing peer (10000)
  */

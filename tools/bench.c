@@ -15,6 +15,7 @@
 
 #include "../include/myriexpress.h"
 #include "../src/common/clock.h"
+#include "../src/common/cpu.h"
 #include "spawn.h"
 #include "tool.h"
 
@@ -25,17 +26,12 @@ struct bench_opts {
   int stream;
   int iters;
   int json;
+  int cpu[2];                   /* cores of guest 0 and guest 1 */
+  int cpus_given;               /* --cpus: else each datapath's own placement */
   uint32_t sizes[32];
   int nsizes;
 };
 
-static void pin(int cpu)
-{
-  cpu_set_t s;
-  CPU_ZERO(&s);
-  CPU_SET(cpu % (int)sysconf(_SC_NPROCESSORS_ONLN), &s);
-  sched_setaffinity(0, sizeof(s), &s);
-}
 
 static int iters_for(const struct bench_opts *o, uint32_t size)
 {
@@ -57,7 +53,7 @@ static void guest(int idx, const struct bench_opts *o, int fd)
   mx_endpoint_addr_t peer;
   uint64_t nic;
   mx_return_t r;
-  pin(idx);
+  cpu_pin(o->cpu[idx]);
   if ((r = mx_init()) || (r = mx_open_endpoint(0, MX_ANY_ENDPOINT, KEY, NULL, 0, &ep)))
     die("open", r);
   mx_endpoint_addr_t me;
@@ -145,8 +141,21 @@ static pid_t spawn_backend(void)
   return backend_spawn(exe, sock);
 }
 
-static int run_datapath(const struct bench_opts *o, const char *dp, double lim_lat, double lim_bw)
+/* Where the two guests run, unless --cpus says.  A direct pair needs a
+ * core each; through the engine, three parties take turns and the engine
+ * needs a core of its own, so on a host this small the guests share core 0
+ * and the engine polls on another (it migrates there by itself). */
+static void place_guests(struct bench_opts *o, const char *dp)
 {
+  if (o->cpus_given)
+    return;
+  o->cpu[0] = 0;
+  o->cpu[1] = !strcmp(dp, "engine") ? 0 : 1;
+}
+
+static int run_datapath(struct bench_opts *o, const char *dp, double lim_lat, double lim_bw)
+{
+  place_guests(o, dp);
   int s0[2], s1[2];
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, s0) || socketpair(AF_UNIX, SOCK_STREAM, 0, s1))
     return 1;
@@ -164,8 +173,9 @@ static int run_datapath(const struct bench_opts *o, const char *dp, double lim_l
     return 1;
   const char *pattern = o->stream ? "stream" : "pingpong";
   if (!o->json)
-    printf("%-9s %-8s %10s %12s %14s %12s | %10s %12s\n", pattern, dp, "size", "latency_us",
-           "bandwidth_MBps", "msgs_per_s", "limit_us", "limit_MBps");
+    printf("%-9s %-8s %10s %12s %14s %12s | %10s %12s   guests on cores %d,%d\n", pattern, dp,
+           "size", "latency_us", "bandwidth_MBps", "msgs_per_s", "limit_us", "limit_MBps",
+           o->cpu[0], o->cpu[1]);
   for (int k = 0; k < o->nsizes; k++) {
     double row[3];
     if (read(s0[0], row, sizeof(row)) != sizeof(row)) {
@@ -176,9 +186,9 @@ static int run_datapath(const struct bench_opts *o, const char *dp, double lim_l
     if (o->json)
       printf("{\"pattern\":\"%s\",\"datapath\":\"%s\",\"size\":%u,\"iters\":%d,\"latency_us\":%.3f,"
              "\"bandwidth_MBps\":%.1f,\"msgs_per_s\":%.0f,\"limit_latency_us\":%.3f,"
-             "\"limit_bandwidth_MBps\":%.1f}\n",
+             "\"limit_bandwidth_MBps\":%.1f,\"cpus\":[%d,%d]}\n",
              pattern, dp, o->sizes[k], iters_for(o, o->sizes[k]), row[0], row[1], row[2], lim_lat,
-             lim_bw);
+             lim_bw, o->cpu[0], o->cpu[1]);
     else
       printf("%-9s %-8s %10u %12.3f %14.1f %12.0f | %10.3f %12.1f  (x%.2f lat, x%.2f bw)\n", "",
              "", o->sizes[k], row[0], row[1], row[2], lim_lat, lim_bw, row[0] / lim_lat,
@@ -193,12 +203,12 @@ static int run_datapath(const struct bench_opts *o, const char *dp, double lim_l
 
 int cmd_bench(int argc, char **argv)
 {
-  struct bench_opts o = {.iters = 2000};
+  struct bench_opts o = {.iters = 2000, .cpu = {0, 1}};
   const char *dpath = "bypass", *sizes = "0,8,64,1024,4096,65536,1048576,4194304";
   int spawn = 0;
   if (argc < 2 || (strcmp(argv[1], "pingpong") && strcmp(argv[1], "stream"))) {
     fprintf(stderr, "usage: myrixen bench pingpong|stream [--sizes LIST] [--iters N] "
-                    "[--datapath bypass|direct|engine|all] [--json] [--spawn-backend]\n");
+                    "[--datapath bypass|direct|engine|all] [--cpus A,B] [--json] [--spawn-backend]\n");
     return 2;
   }
   o.stream = !strcmp(argv[1], "stream");
@@ -209,7 +219,13 @@ int cmd_bench(int argc, char **argv)
       o.iters = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--datapath") && i + 1 < argc)
       dpath = argv[++i];
-    else if (!strcmp(argv[i], "--json"))
+    else if (!strcmp(argv[i], "--cpus") && i + 1 < argc) {
+      o.cpus_given = 1;
+      if (sscanf(argv[++i], "%d,%d", &o.cpu[0], &o.cpu[1]) != 2) {
+        fprintf(stderr, "myrixen bench: --cpus takes two cores, e.g. 0,1\n");
+        return 2;
+      }
+    } else if (!strcmp(argv[i], "--json"))
       o.json = 1;
     else if (!strcmp(argv[i], "--spawn-backend"))
       spawn = 1;

@@ -14,15 +14,9 @@
 #include <unistd.h>
 
 #include "../src/common/clock.h"
+#include "../src/common/cpu.h"
 #include "tool.h"
 
-static void pin(int cpu)
-{
-  cpu_set_t s;
-  CPU_ZERO(&s);
-  CPU_SET(cpu % (int)sysconf(_SC_NPROCESSORS_ONLN), &s);
-  sched_setaffinity(0, sizeof(s), &s);
-}
 
 double limit_pingpong_us(int iters)
 {
@@ -32,7 +26,7 @@ double limit_pingpong_us(int iters)
   atomic_store(line, 0);
   pid_t pid = fork();
   if (pid == 0) {
-    pin(1);
+    cpu_pin(1);
     for (uint32_t i = 0; i < (uint32_t)iters; i++) {
       while (atomic_load_explicit(line, memory_order_acquire) != 2 * i + 1)
         cpu_relax();
@@ -40,7 +34,7 @@ double limit_pingpong_us(int iters)
     }
     _exit(0);
   }
-  pin(0);
+  cpu_pin(0);
   uint64_t t0 = 0;
   for (uint32_t i = 0; i < (uint32_t)iters; i++) {
     if (i == 100)

@@ -10,7 +10,7 @@ static void usage(FILE *f)
              "  info [--json]        backend version, ports, guests, endpoints\n"
              "  counters [--json]    per-VIF and engine counters, drops by reason\n"
              "  bench pingpong|stream [--sizes LIST] [--iters N] [--datapath D|all]\n"
-             "                       [--json] [--spawn-backend]\n"
+             "                       [--cpus A,B] [--json] [--spawn-backend]\n"
              "The backend is found at $MYRIXEN_SOCKET or /run/myrixen/backend.sock.\n");
 }
 

@@ -83,6 +83,7 @@ struct be_config {
   uint32_t max_endpoints;
   uint32_t small_max;
   uint32_t medium_max;
+  int engine_cpu;               /* core the engine polls on, or -1 */
   int verbose;
 };
 

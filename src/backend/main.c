@@ -24,6 +24,7 @@ static void usage(FILE *f)
           "  --max-endpoints N   endpoints on this host (default 64, max %d)\n"
           "  --small-max BYTES   largest inline message (default 128, max %d)\n"
           "  --medium-max BYTES  largest eager message (default 32768, max %d)\n"
+          "  --cpu N             pin the engine thread to core N (give it a core of its own)\n"
           "  --daemon            detach and run in the background\n"
           "  -v, --verbose       log every guest and endpoint event\n",
           CTL_DEFAULT_SOCKET, BE_MAX_ENDPOINTS, MSG_INLINE_MAX, EAGER_SLOTS * EAGER_SIZE / 2);
@@ -44,7 +45,7 @@ int main(int argc, char **argv)
   static const struct option opts[] = {
       {"socket", 1, 0, 's'},   {"nic-id", 1, 0, 'n'},     {"hostname", 1, 0, 'H'},
       {"max-endpoints", 1, 0, 'e'}, {"small-max", 1, 0, 'S'}, {"medium-max", 1, 0, 'M'},
-      {"daemon", 0, 0, 'd'},   {"verbose", 0, 0, 'v'},    {"help", 0, 0, 'h'},
+      {"daemon", 0, 0, 'd'},   {"cpu", 1, 0, 'c'},   {"verbose", 0, 0, 'v'},    {"help", 0, 0, 'h'},
       {0, 0, 0, 0}};
   int daemonize = 0, c;
   sigset_t mask;
@@ -53,6 +54,7 @@ int main(int argc, char **argv)
   be.cfg.max_endpoints = 64;
   be.cfg.small_max = 128;
   be.cfg.medium_max = 32768;
+  be.cfg.engine_cpu = -1;
   gethostname(be.cfg.hostname, sizeof(be.cfg.hostname) - 1);
   while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
     switch (c) {
@@ -63,6 +65,7 @@ int main(int argc, char **argv)
     case 'S': be.cfg.small_max = (uint32_t)atoi(optarg); break;
     case 'M': be.cfg.medium_max = (uint32_t)atoi(optarg); break;
     case 'd': daemonize = 1; break;
+    case 'c': be.cfg.engine_cpu = atoi(optarg); break;
     case 'v': be.cfg.verbose = 1; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;

@@ -3,7 +3,7 @@
  *
  * These hosts have two cores and other busy pollers: a waiter that spins
  * forever steals the core its peer needs.  So every waiter (guest in
- * mx_wait, engine thread) spins for spin_ns, then spins with sched_yield
+ * mx_wait, engine thread) spins for spin_ns, then polls with sched_yield
  * (letting a peer on the same core run) for yield_ns, then arms its event
  * channel and sleeps.  Both limits come from the environment
  * (MYRIXEN_SPIN_US, MYRIXEN_YIELD_US) so that they can be measured.
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "clock.h"
+#include "cpu.h"
 
 struct poll_policy {
   uint64_t spin_ns;

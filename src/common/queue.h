@@ -26,6 +26,8 @@ struct qprod {
   uint32_t prod;      /* next descriptor to fill */
   uint32_t eprod;     /* next eager slot to fill */
   uint32_t published; /* prod as last published */
+  uint32_t cons_seen; /* consumer's indices as last read (checked sane) */
+  uint32_t econs_seen;
 };
 
 struct qcons {
@@ -41,6 +43,8 @@ static inline void qprod_init(struct qprod *p, struct queue *q)
   p->prod = atomic_load_explicit(&q->ring.p.prod, memory_order_relaxed);
   p->published = p->prod;
   p->eprod = atomic_load_explicit(&q->ring.c.aux_cons, memory_order_relaxed);
+  p->cons_seen = p->prod;
+  p->econs_seen = p->eprod;
 }
 
 static inline void qcons_init(struct qcons *c, struct queue *q)
@@ -64,7 +68,24 @@ static inline int qprod_space(struct qprod *p, uint32_t *slots, uint32_t *eager)
   return 0;
 }
 
-/* The next descriptor to fill; the caller checked qprod_space. */
+/* Room for slots descriptors and eager eager buffers?  1 yes, 0 not yet,
+ * -EPROTO when the consumer's indices are impossible.  Data path: the
+ * consumer's cache line is read only when the room last seen runs short,
+ * so a producer with room does not pull that line over every message. */
+static inline int qprod_reserve(struct qprod *p, uint32_t slots, uint32_t eager)
+{
+  if (QUEUE_SLOTS - ring_used(p->prod, p->cons_seen) >= slots &&
+      EAGER_SLOTS - ring_used(p->eprod, p->econs_seen) >= eager)
+    return 1;
+  uint32_t free_slots, free_eager;
+  if (qprod_space(p, &free_slots, &free_eager) < 0)
+    return -EPROTO;
+  p->cons_seen = p->prod - (QUEUE_SLOTS - free_slots);
+  p->econs_seen = p->eprod - (EAGER_SLOTS - free_eager);
+  return free_slots >= slots && free_eager >= eager;
+}
+
+/* The next descriptor to fill; the caller reserved room for it. */
 static inline struct msg *qprod_slot(struct qprod *p)
 {
   return &p->q->slot[p->prod & (QUEUE_SLOTS - 1)];

@@ -50,15 +50,14 @@ static int endpoint_usable(const struct be_endpoint *ep)
 int engine_post(struct backend *be, struct be_endpoint *dst, const struct msg *m,
                 const void *eager)
 {
-  uint32_t slots, eslots;
-
   if (!endpoint_usable(dst))
     return -1;
-  if (qprod_space(&dst->rx, &slots, &eslots) < 0) {
+  int room = qprod_reserve(&dst->rx, 1, m->type == MSG_FRAG);
+  if (room < 0) {
     engine_fail_vif(be, dst, DROP_RING_CORRUPT);
     return -1;
   }
-  if (slots == 0 || (m->type == MSG_FRAG && eslots == 0))
+  if (room == 0)
     return 0;
   struct msg *slot = qprod_slot(&dst->rx);
   memcpy(slot, m, offsetof(struct msg, data));

@@ -82,6 +82,10 @@ static void *engine_main(void *arg)
   uint32_t rr = 0;
 
   poll_policy_from_env(&pol, 50, 200);
+  /* An engine with a core of its own is the software NIC's I/O processor:
+   * it never competes with the guests it serves. */
+  if (be->cfg.engine_cpu >= 0 && cpu_pin(be->cfg.engine_cpu) < 0)
+    log_warn("cannot pin the engine to core %d", be->cfg.engine_cpu);
   while (!atomic_load(&be->stop)) {
     pthread_mutex_lock(&be->lock);
     int work = engine_round(be, &rr);

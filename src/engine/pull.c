@@ -89,10 +89,9 @@ int pull_start(struct backend *be, struct be_endpoint *rcv, const struct msg *m)
 {
   struct be_endpoint *snd = endpoint_lookup(be, m->peer_nic, m->peer_eid);
   struct pull *p;
-  uint32_t slots, eslots;
 
   /* A failure is answered in rcv's ring: make sure there is room first. */
-  if (qprod_space(&rcv->rx, &slots, &eslots) < 0 || slots == 0)
+  if (qprod_reserve(&rcv->rx, 1, 0) != 1)
     return 0;
   if (!snd || !snd->in_use || atomic_load(&snd->vif->state) != VIF_OPEN) {
     endpoint_count_drop(rcv, DROP_DEST_CLOSED);

@@ -18,6 +18,7 @@
 
 #include "../../include/myriexpress.h"
 #include "../common/ctl.h"
+#include "../common/poll_policy.h"
 #include "../common/queue.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -170,6 +171,7 @@ struct lib_state {
   pthread_mutex_t eps_lock;
   struct mx_endpoint *eps;
   mx_error_handler_t handler;
+  struct poll_policy wait_policy; /* how mx_wait polls before sleeping */
   struct async_msg *async;      /* backend messages not yet taken */
   _Atomic int async_pending;
 };

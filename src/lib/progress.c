@@ -136,31 +136,31 @@ static void ep_disarm(struct mx_endpoint *ep)
 }
 
 #define WAIT_FDS 64
+#define WAIT_CLOCK_EVERY 16
 
 int ep_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
             int (*done)(struct mx_endpoint *, void *), void *arg)
 {
-  static struct poll_policy pol;
-  static int pol_ready;
-  uint64_t start = clock_now_ns(), idle_since = start;
-  uint64_t deadline = timeout_ms ? start + (uint64_t)timeout_ms * 1000000ull : UINT64_MAX;
+  const struct poll_policy *pol = &lib.wait_policy;
+  uint64_t now = clock_now_ns(), idle_since = now;
+  uint64_t deadline = timeout_ms ? now + (uint64_t)timeout_ms * 1000000ull : UINT64_MAX;
   uint32_t gen = ep->wakeup_gen;
 
-  if (!pol_ready) {
-    poll_policy_from_env(&pol, 100, 2000);
-    pol_ready = 1;
-  }
-  for (;;) {
+  for (uint32_t polls = 1;; polls++) {
     if (ep_progress(ep))
-      idle_since = clock_now_ns();
+      idle_since = now;
     if (done(ep, arg))
       return 1;
     if (ep->wakeup_gen != gen)
       return 0;
-    uint64_t now = clock_now_ns();
-    if (now >= deadline)
-      return 0;
-    switch (poll_policy_step(&pol, idle_since, now)) {
+    /* The clock is read every few polls: its cost showed in profiles, and
+     * the deadline and the policy need microseconds, not nanoseconds. */
+    if (polls % WAIT_CLOCK_EVERY == 0) {
+      now = clock_now_ns();
+      if (now >= deadline)
+        return 0;
+    }
+    switch (poll_policy_step(pol, idle_since, now)) {
     case POLL_SPIN:
       pthread_mutex_unlock(&ep->lock);
       for (int i = 0; i < 16; i++)
@@ -174,6 +174,9 @@ int ep_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
       break;
     case POLL_SLEEP: {
       struct pollfd pfd[WAIT_FDS];
+      now = clock_now_ns();
+      if (now >= deadline)
+        return 0;
       int n = 0;
       if (ep->dead) {
         /* nothing will ever arrive: just wait for the deadline or a wakeup */
@@ -205,7 +208,7 @@ int ep_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
       }
       if (!ep->dead)
         ep_disarm(ep);
-      idle_since = clock_now_ns();
+      idle_since = now = clock_now_ns();
       break;
     }
     }

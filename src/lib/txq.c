@@ -31,16 +31,14 @@ static void fill_header(struct msg *s, const struct req *r, uint8_t type)
   s->seq = r->seq;
 }
 
-/* Emit what fits of r.  1: all emitted; 0: out of room; -1: queue broken. */
+/* Emit what fits of r.  1: all emitted; 0: out of room; < 0: queue broken. */
 static int emit(struct txq *t, struct req *r)
 {
-  uint32_t slots, eslots;
-  if (qprod_space(&t->p, &slots, &eslots) < 0) {
-    t->broken = 1;
-    return -1;
+  int room = qprod_reserve(&t->p, 1, 0);
+  if (room <= 0) {
+    t->broken |= room < 0;
+    return room;
   }
-  if (slots == 0)
-    return 0;
   struct msg *s = qprod_slot(&t->p);
   if (r->kind == REQ_CTL) {
     memcpy(s, &r->ctl, sizeof(*s));
@@ -60,7 +58,11 @@ static int emit(struct txq *t, struct req *r)
     qprod_commit(&t->p, 0);
     return 1;
   default: /* MSG_FRAG */
-    while (r->pushed < r->len && slots > 0 && eslots > 0) {
+    while (r->pushed < r->len) {
+      if ((room = qprod_reserve(&t->p, 1, 1)) <= 0) {
+        t->broken |= room < 0;
+        return room;
+      }
       uint64_t flen = r->len - r->pushed < EAGER_SIZE ? r->len - r->pushed : EAGER_SIZE;
       s = qprod_slot(&t->p);
       fill_header(s, r, MSG_FRAG);
@@ -69,10 +71,8 @@ static int emit(struct txq *t, struct req *r)
       seg_gather(r->segs, r->nseg, r->pushed, qprod_eager(&t->p), flen);
       qprod_commit(&t->p, 1);
       r->pushed += flen;
-      slots--;
-      eslots--;
     }
-    return r->pushed == r->len;
+    return 1;
   }
 }
 
@@ -130,8 +130,7 @@ void txq_submit(struct mx_endpoint *ep, struct txq *t, struct req *r)
 
 void txq_send_ctl(struct mx_endpoint *ep, struct txq *t, const struct msg *m)
 {
-  uint32_t slots, eslots;
-  if (!t->bl_head && !t->broken && qprod_space(&t->p, &slots, &eslots) == 0 && slots > 0) {
+  if (!t->bl_head && !t->broken && qprod_reserve(&t->p, 1, 0) == 1) {
     memcpy(qprod_slot(&t->p), m, sizeof(*m));
     qprod_commit(&t->p, 0);
     kick(t);
