@@ -373,8 +373,8 @@ EXPORT mx_return_t mx_get_info(mx_endpoint_t ep, mx_get_info_key_t key, void *in
   case MX_MAX_NATIVE_ENDPOINTS: v = lib.hello.max_endpoints; break;
   case MX_NATIVE_REQUESTS: v = QUEUE_SLOTS; break;
   case MX_PORT_COUNT: v = 1; break;
-  case MX_PIO_SEND_MAX: v = lib.hello.small_max; break;
-  case MX_COPY_SEND_MAX: v = lib.hello.medium_max; break;
+  case MX_PIO_SEND_MAX: v = lib.small_max; break;
+  case MX_COPY_SEND_MAX: v = lib.medium_max; break;
   case MX_NUMA_NODE: v = 0; break;
   case MX_NET_TYPE: v = MX_NET_ETHER; break;
   case MX_LINE_SPEED: v = MX_SPEED_OPEN_MX; break;

@@ -34,6 +34,17 @@ static enum datapath datapath_from_env(void)
   return DP_BYPASS;
 }
 
+/* A guest may lower the backend's class thresholds, never raise them: the
+ * engine refuses medium messages beyond its own limit. */
+static uint32_t threshold_from_env(const char *name, uint32_t cap)
+{
+  const char *v = getenv(name);
+  if (!v)
+    return cap;
+  unsigned long n = strtoul(v, NULL, 10);
+  return n < cap ? (uint32_t)n : cap;
+}
+
 static int backend_connect(void)
 {
   const char *path = getenv("MYRIXEN_SOCKET") ? getenv("MYRIXEN_SOCKET") : CTL_DEFAULT_SOCKET;
@@ -76,6 +87,10 @@ EXPORT mx_return_t mx__init_api(int api)
     return lib_error(NULL, r, "mx_init: backend refused us");
   }
   lib.hello = rep.u.hello_reply;
+  lib.small_max = threshold_from_env("MYRIXEN_SMALL_MAX", lib.hello.small_max);
+  lib.medium_max = threshold_from_env("MYRIXEN_MEDIUM_MAX", lib.hello.medium_max);
+  if (lib.medium_max < lib.small_max)
+    lib.medium_max = lib.small_max;
   lib.engine_doorbell = fds[1];
   lib.region = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
   close(fds[0]);

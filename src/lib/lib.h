@@ -166,6 +166,7 @@ struct lib_state {
   int engine_doorbell;
   struct ctl_hello_reply hello;
   enum datapath datapath;
+  uint32_t small_max, medium_max; /* this guest's class thresholds (<= the backend's) */
   pthread_mutex_t ctl_lock;     /* one control exchange at a time */
   uint32_t ctl_seq;
   pthread_mutex_t eps_lock;

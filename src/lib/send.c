@@ -80,8 +80,8 @@ mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
   r->status.msg_length = (uint32_t)r->len;
   r->status.xfer_length = (uint32_t)r->len;
   conn_to_addr(c, &r->status.source);
-  r->type = r->len <= lib.hello.small_max    ? MSG_SMALL
-            : r->len <= lib.hello.medium_max ? MSG_FRAG
+  r->type = r->len <= lib.small_max    ? MSG_SMALL
+            : r->len <= lib.medium_max ? MSG_FRAG
                                              : MSG_RNDV;
   *out = (mx_request_t)r;
   if (ep->dead || c->dead) {

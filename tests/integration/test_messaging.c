@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -205,6 +206,108 @@ static int local_guest(int idx, void *arg)
   return 0;
 }
 
+/* With MYRIXEN_SMALL_MAX=MYRIXEN_MEDIUM_MAX=0 every message is large: the
+ * engine must have pulled the 1000 bytes into the receiver. */
+static int threshold_guest(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t peer = harness_connect(ep, (uint32_t)(1 - idx));
+  char buf[1000];
+  uint32_t v = 1;
+  CHECK_MX(mx_get_info(ep, MX_PIO_SEND_MAX, NULL, 0, &v, sizeof(v)));
+  CHECK(v == 0);
+  CHECK_MX(mx_get_info(ep, MX_COPY_SEND_MAX, NULL, 0, &v, sizeof(v)));
+  CHECK(v == 0);
+  if (idx == 0) {
+    harness_fill(buf, sizeof(buf), 5);
+    harness_send(ep, peer, buf, sizeof(buf), 5);
+    harness_recv(ep, buf, 1, 6, ~0ull); /* the receiver has looked at the counters */
+  } else {
+    mx_status_t st = harness_recv(ep, buf, sizeof(buf), 5, ~0ull);
+    CHECK(st.code == MX_STATUS_SUCCESS && harness_verify(buf, sizeof(buf), 5));
+    char cmd[4200], out[8192] = {0};
+    snprintf(cmd, sizeof(cmd), "%s counters --json", harness_bin("myrixen"));
+    FILE *f = popen(cmd, "r");
+    CHECK(f && fread(out, 1, sizeof(out) - 1, f) > 0);
+    pclose(f);
+    const char *me = strstr(out, "{\"eid\":1,");
+    CHECK(me && strstr(me, "\"pulls\":1,") != NULL);
+    harness_send(ep, peer, buf, 1, 6);
+  }
+  mx_finalize();
+  return 0;
+}
+
+static int test_lowered_thresholds_send_by_rendezvous(void)
+{
+  setenv("MYRIXEN_SMALL_MAX", "0", 1);
+  setenv("MYRIXEN_MEDIUM_MAX", "0", 1);
+  int rc = run_pair(threshold_guest, "engine");
+  unsetenv("MYRIXEN_SMALL_MAX");
+  unsetenv("MYRIXEN_MEDIUM_MAX");
+  return rc;
+}
+
+static double cpu_seconds_self(void)
+{
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static double cpu_seconds_of(pid_t pid)
+{
+  char path[64];
+  unsigned long ut = 0, st = 0;
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  CHECK(f);
+  CHECK(fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2);
+  fclose(f);
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+#define IDLE_MS 1500
+#define IDLE_CPU_MAX 0.15 /* seconds of CPU in IDLE_MS: polling briefly, then asleep */
+
+static int idle_guest(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  char buf[8];
+  mx_segment_t s = {buf, sizeof(buf)};
+  mx_request_t r;
+  mx_status_t st;
+  uint32_t res;
+  CHECK_MX(mx_irecv(ep, &s, 1, 1, ~0ull, NULL, &r));
+  double c0 = cpu_seconds_self();
+  CHECK_MX(mx_wait(ep, &r, IDLE_MS, &st, &res));
+  CHECK(res == 0);
+  double used = cpu_seconds_self() - c0;
+  if (used > IDLE_CPU_MAX)
+    fprintf(stderr, "idle mx_wait used %.3f s of CPU in %d ms\n", used, IDLE_MS);
+  CHECK(used <= IDLE_CPU_MAX);
+  mx_finalize();
+  return 0;
+}
+
+static int test_idle_wait_and_idle_engine_sleep(void)
+{
+  pid_t be = harness_backend_start();
+  pid_t g = harness_guest(idle_guest, 0, NULL);
+  usleep(200000); /* the guest has opened its endpoint and waits */
+  double c0 = cpu_seconds_of(be);
+  usleep(IDLE_MS * 1000 - 400000);
+  double used = cpu_seconds_of(be) - c0;
+  if (used > IDLE_CPU_MAX)
+    fprintf(stderr, "idle backend used %.3f s of CPU\n", used);
+  int rc = harness_wait(g);
+  harness_backend_stop(be);
+  return rc || used > IDLE_CPU_MAX;
+}
+
 static int test_cancel_probe_timeout_wakeup(void)
 {
   pid_t be = harness_backend_start();
@@ -313,6 +416,8 @@ static const struct harness_test tests[] = {
     {"truncated_recv_reports_xfer_length", test_truncated_recv_reports_xfer_length},
     {"issend_completes_only_after_match", test_issend_completes_only_after_match},
     {"cancel_probe_timeout_wakeup", test_cancel_probe_timeout_wakeup},
+    {"lowered_thresholds_send_by_rendezvous", test_lowered_thresholds_send_by_rendezvous},
+    {"idle_wait_and_idle_engine_sleep", test_idle_wait_and_idle_engine_sleep},
     {"eight_guests_random_sizes_in_order", test_eight_guests_random_sizes_in_order},
     {NULL, NULL},
 };
