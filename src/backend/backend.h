@@ -87,9 +87,17 @@ struct be_config {
   int verbose;
 };
 
+/* Written by the engine thread only, partly outside be->lock (around its
+ * sleep): relaxed atomics, read by the reports. */
 struct engine_counters {
-  uint64_t rounds, sleeps, wakeups;
+  _Atomic uint64_t rounds, sleeps, wakeups;
 };
+
+static inline void engine_count(_Atomic uint64_t *c)
+{
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
+}
 
 struct pull;
 

@@ -47,7 +47,7 @@ static int engine_round(struct backend *be, uint32_t *rr)
   for (uint32_t k = 0; k < n; k++)
     if (be->eps[k].in_use)
       engine_flush_rx(be, &be->eps[k]);
-  be->ec.rounds++;
+  engine_count(&be->ec.rounds);
   return work;
 }
 
@@ -108,11 +108,11 @@ static void *engine_main(void *arg)
       pthread_mutex_unlock(&be->lock);
       if (!pending) {
         struct pollfd pfd = {.fd = be->engine_doorbell, .events = POLLIN};
-        be->ec.sleeps++;
+        engine_count(&be->ec.sleeps);
         if (poll(&pfd, 1, 100) > 0) {
           uint64_t v;
           if (read(be->engine_doorbell, &v, sizeof(v)) > 0)
-            be->ec.wakeups++;
+            engine_count(&be->ec.wakeups);
         }
       }
       pthread_mutex_lock(&be->lock);
