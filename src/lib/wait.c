@@ -45,40 +45,49 @@ static void reap(struct mx_endpoint *ep, struct req *r, mx_status_t *status)
   req_free(ep, r);
 }
 
+/* Once (wait == 0: one progress pass) or up to timeout ms: does pred hold?
+ * Called, and returns, with ep->lock held. */
+static uint32_t poll_or_wait(struct mx_endpoint *ep, int wait, uint32_t timeout,
+                             int (*pred)(struct mx_endpoint *, void *), void *arg)
+{
+  if (wait)
+    return (uint32_t)ep_wait(ep, timeout, pred, arg);
+  ep_progress(ep);
+  return (uint32_t)pred(ep, arg);
+}
+
 static int is_done(struct mx_endpoint *ep, void *arg)
 {
   (void)ep;
   return ((struct req *)arg)->state == RS_DONE;
 }
 
-EXPORT mx_return_t mx_test(mx_endpoint_t ep, mx_request_t *request, mx_status_t *status,
-                           uint32_t *result)
+/* mx_test and mx_wait. */
+static mx_return_t test_one(struct mx_endpoint *ep, mx_request_t *request, int wait,
+                            uint32_t timeout, mx_status_t *status, uint32_t *result,
+                            const char *fn)
 {
   struct req *r;
-  mx_return_t rc = req_enter(ep, request, "mx_test", &r);
+  mx_return_t rc = req_enter(ep, request, fn, &r);
   if (rc != MX_SUCCESS)
     return rc;
-  if (r->state != RS_DONE)
-    ep_progress(ep);
-  *result = r->state == RS_DONE;
+  *result = r->state == RS_DONE || poll_or_wait(ep, wait, timeout, is_done, r);
   if (*result)
     reap(ep, r, status);
   pthread_mutex_unlock(&ep->lock);
   return MX_SUCCESS;
 }
 
+EXPORT mx_return_t mx_test(mx_endpoint_t ep, mx_request_t *request, mx_status_t *status,
+                           uint32_t *result)
+{
+  return test_one(ep, request, 0, 0, status, result, "mx_test");
+}
+
 EXPORT mx_return_t mx_wait(mx_endpoint_t ep, mx_request_t *request, uint32_t timeout,
                            mx_status_t *status, uint32_t *result)
 {
-  struct req *r;
-  mx_return_t rc = req_enter(ep, request, "mx_wait", &r);
-  if (rc != MX_SUCCESS)
-    return rc;
-  *result = (uint32_t)ep_wait(ep, timeout, is_done, r);
-  if (*result)
-    reap(ep, r, status);
-  pthread_mutex_unlock(&ep->lock);
-  return MX_SUCCESS;
+  return test_one(ep, request, 1, timeout, status, result, "mx_wait");
 }
 
 struct any_arg {
@@ -97,33 +106,31 @@ static int any_done(struct mx_endpoint *ep, void *arg)
   return 0;
 }
 
-EXPORT mx_return_t mx_test_any(mx_endpoint_t ep, uint64_t match, uint64_t mask,
-                               mx_status_t *status, uint32_t *result)
+/* mx_test_any and mx_wait_any. */
+static mx_return_t test_any(struct mx_endpoint *ep, int wait, uint32_t timeout, uint64_t match,
+                            uint64_t mask, mx_status_t *status, uint32_t *result, const char *fn)
 {
   struct any_arg a = {match, mask, NULL};
-  mx_return_t rc = match_enter(ep, match, mask, "mx_test_any");
+  mx_return_t rc = match_enter(ep, match, mask, fn);
   if (rc != MX_SUCCESS)
     return rc;
-  ep_progress(ep);
-  *result = (uint32_t)any_done(ep, &a);
+  *result = poll_or_wait(ep, wait, timeout, any_done, &a);
   if (*result)
     reap(ep, a.found, status);
   pthread_mutex_unlock(&ep->lock);
   return MX_SUCCESS;
 }
 
+EXPORT mx_return_t mx_test_any(mx_endpoint_t ep, uint64_t match, uint64_t mask,
+                               mx_status_t *status, uint32_t *result)
+{
+  return test_any(ep, 0, 0, match, mask, status, result, "mx_test_any");
+}
+
 EXPORT mx_return_t mx_wait_any(mx_endpoint_t ep, uint32_t timeout, uint64_t match, uint64_t mask,
                                mx_status_t *status, uint32_t *result)
 {
-  struct any_arg a = {match, mask, NULL};
-  mx_return_t rc = match_enter(ep, match, mask, "mx_wait_any");
-  if (rc != MX_SUCCESS)
-    return rc;
-  *result = (uint32_t)ep_wait(ep, timeout, any_done, &a);
-  if (*result)
-    reap(ep, a.found, status);
-  pthread_mutex_unlock(&ep->lock);
-  return MX_SUCCESS;
+  return test_any(ep, 1, timeout, match, mask, status, result, "mx_wait_any");
 }
 
 static int peek_done(struct mx_endpoint *ep, void *arg)
@@ -132,19 +139,14 @@ static int peek_done(struct mx_endpoint *ep, void *arg)
   return ep->done.head != NULL;
 }
 
-/* mx_ipeek (one progress pass) and mx_peek (wait up to timeout). */
+/* mx_ipeek and mx_peek. */
 static mx_return_t peek(struct mx_endpoint *ep, int wait, uint32_t timeout,
                         mx_request_t *request, uint32_t *result, const char *fn)
 {
   mx_return_t rc = ep_enter(ep, fn);
   if (rc != MX_SUCCESS)
     return rc;
-  if (wait) {
-    *result = (uint32_t)ep_wait(ep, timeout, peek_done, NULL);
-  } else {
-    ep_progress(ep);
-    *result = (uint32_t)peek_done(ep, NULL);
-  }
+  *result = poll_or_wait(ep, wait, timeout, peek_done, NULL);
   if (*result)
     *request = (mx_request_t)ep->done.head;
   pthread_mutex_unlock(&ep->lock);
@@ -188,29 +190,29 @@ static int probe_done(struct mx_endpoint *ep, void *arg)
   return 0;
 }
 
+/* mx_iprobe and mx_probe. */
+static mx_return_t probe(struct mx_endpoint *ep, int wait, uint32_t timeout, uint64_t match,
+                         uint64_t mask, mx_status_t *status, uint32_t *result, const char *fn)
+{
+  struct probe_arg p = {match, mask, status};
+  mx_return_t rc = match_enter(ep, match, mask, fn);
+  if (rc != MX_SUCCESS)
+    return rc;
+  *result = poll_or_wait(ep, wait, timeout, probe_done, &p);
+  pthread_mutex_unlock(&ep->lock);
+  return MX_SUCCESS;
+}
+
 EXPORT mx_return_t mx_iprobe(mx_endpoint_t ep, uint64_t match, uint64_t mask,
                              mx_status_t *status, uint32_t *result)
 {
-  struct probe_arg p = {match, mask, status};
-  mx_return_t rc = match_enter(ep, match, mask, "mx_iprobe");
-  if (rc != MX_SUCCESS)
-    return rc;
-  ep_progress(ep);
-  *result = (uint32_t)probe_done(ep, &p);
-  pthread_mutex_unlock(&ep->lock);
-  return MX_SUCCESS;
+  return probe(ep, 0, 0, match, mask, status, result, "mx_iprobe");
 }
 
 EXPORT mx_return_t mx_probe(mx_endpoint_t ep, uint32_t timeout, uint64_t match, uint64_t mask,
                             mx_status_t *status, uint32_t *result)
 {
-  struct probe_arg p = {match, mask, status};
-  mx_return_t rc = match_enter(ep, match, mask, "mx_probe");
-  if (rc != MX_SUCCESS)
-    return rc;
-  *result = (uint32_t)ep_wait(ep, timeout, probe_done, &p);
-  pthread_mutex_unlock(&ep->lock);
-  return MX_SUCCESS;
+  return probe(ep, 1, timeout, match, mask, status, result, "mx_probe");
 }
 
 EXPORT mx_return_t mx_cancel(mx_endpoint_t ep, mx_request_t *request, uint32_t *result)
