@@ -91,6 +91,7 @@ struct be_config {
  * sleep): relaxed atomics, read by the reports. */
 struct engine_counters {
   _Atomic uint64_t rounds, sleeps, wakeups;
+  _Atomic uint64_t late_wakeups; /* slept to the timeout with work waiting */
 };
 
 static inline void engine_count(_Atomic uint64_t *c)

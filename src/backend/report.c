@@ -80,10 +80,12 @@ static void write_counters(struct backend *be, FILE *f)
     fprintf(f, "}}");
     first = 0;
   }
-  fprintf(f, "],\"engine\":{\"rounds\":%llu,\"sleeps\":%llu,\"wakeups\":%llu,",
+  fprintf(f, "],\"engine\":{\"rounds\":%llu,\"sleeps\":%llu,\"wakeups\":%llu,"
+             "\"late_wakeups\":%llu,",
           (unsigned long long)atomic_load_explicit(&be->ec.rounds, memory_order_relaxed),
           (unsigned long long)atomic_load_explicit(&be->ec.sleeps, memory_order_relaxed),
-          (unsigned long long)atomic_load_explicit(&be->ec.wakeups, memory_order_relaxed));
+          (unsigned long long)atomic_load_explicit(&be->ec.wakeups, memory_order_relaxed),
+          (unsigned long long)atomic_load_explicit(&be->ec.late_wakeups, memory_order_relaxed));
   fprintf(f, "\"drops_total\":{"); /* open and closed endpoints */
   for (int d = 0; d < DROP_MAX; d++)
     fprintf(f, "%s\"%s\":%llu", d ? "," : "", drop_reason_name[d],

@@ -20,6 +20,7 @@
 #include "../common/poll_policy.h"
 
 #define ROUND_BUDGET 64
+#define ENGINE_SLEEP_MS 100 /* a backstop: every request is meant to kick */
 
 void engine_kick(struct backend *be)
 {
@@ -80,6 +81,7 @@ static void *engine_main(void *arg)
   struct poll_policy pol;
   uint64_t idle_since = clock_now_ns();
   uint32_t rr = 0;
+  int timed_out = 0; /* the last sleep ended by its timeout, not a kick */
 
   poll_policy_from_env(&pol, 50, 200);
   /* An engine with a core of its own is the software NIC's I/O processor:
@@ -90,6 +92,10 @@ static void *engine_main(void *arg)
     pthread_mutex_lock(&be->lock);
     int work = engine_round(be, &rr);
     pthread_mutex_unlock(&be->lock);
+    /* Work found after a sleep nobody ended: a request did not kick us. */
+    if (work && timed_out)
+      engine_count(&be->ec.late_wakeups);
+    timed_out = 0;
     if (work) {
       idle_since = clock_now_ns();
       continue;
@@ -109,11 +115,13 @@ static void *engine_main(void *arg)
       if (!pending) {
         struct pollfd pfd = {.fd = be->engine_doorbell, .events = POLLIN};
         engine_count(&be->ec.sleeps);
-        if (poll(&pfd, 1, 100) > 0) {
+        int k = poll(&pfd, 1, ENGINE_SLEEP_MS);
+        if (k > 0) {
           uint64_t v;
           if (read(be->engine_doorbell, &v, sizeof(v)) > 0)
             engine_count(&be->ec.wakeups);
         }
+        timed_out = k == 0;
       }
       pthread_mutex_lock(&be->lock);
       engine_disarm(be);
