@@ -114,13 +114,15 @@ int cmd_counters(int argc, char **argv)
     printf("%-5s %10s %12s %10s %12s %7s %8s %s\n", f[0], f[1], f[2], f[3], f[4], f[5], f[6], d);
     p = end ? end : p + 1;
   }
-  char r[32], s[32], w[32];
+  char r[32], s[32], w[32], late[32];
   const char *e = strstr(t, "\"engine\":");
   if (e) {
     json_field(e, "rounds", r, sizeof(r));
     json_field(e, "sleeps", s, sizeof(s));
     json_field(e, "wakeups", w, sizeof(w));
-    printf("engine: %s rounds, %s sleeps, %s wake-ups\n", r, s, w);
+    json_field(e, "late_wakeups", late, sizeof(late));
+    printf("engine: %s rounds, %s sleeps, %s wake-ups (%s late: slept through a request)\n", r,
+           s, w, late);
   }
   free(t);
   return 0;

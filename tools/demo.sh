@@ -13,10 +13,10 @@ echo "== myrixend up on $SOCK"
 "$BUILD/bin/myrixen" info
 echo
 echo "== ping-pong, guest to guest on this host (bypass = direct channel, engine = NIC loopback)"
-"$BUILD/bin/myrixen" bench pingpong --datapath all --sizes 8,1024,65536,1048576 --iters 2000
+"$BUILD/bin/myrixen" bench pingpong --datapath all --sizes 8,1024,65536,1048576 --iters 5000
 echo
 echo "== stream"
-"$BUILD/bin/myrixen" bench stream --datapath all --sizes 1024,65536,1048576,4194304 --iters 500
+"$BUILD/bin/myrixen" bench stream --datapath all --sizes 1024,65536,1048576,4194304 --iters 5000
 echo
 echo "== counters kept by the backend (the bench guests have left; totals per closed VIF are in the engine line)"
 "$BUILD/bin/myrixen" counters
