@@ -23,9 +23,9 @@
 #include "ring.h"
 
 #define REGION_MAGIC 0x4d59524955524547ull /* "GERUIRYM" */
-#define REGION_VERSION 1
+#define REGION_VERSION 2
 #define CHANNEL_MAGIC 0x4d59524e4e414843ull
-#define CHANNEL_VERSION 1
+#define CHANNEL_VERSION 2
 
 /* Geometry (powers of two).  A queue is one direction of traffic: a ring of
  * message descriptors plus a ring of eager buffers for medium fragments. */
@@ -101,16 +101,18 @@ static inline int msg_data_valid(const struct msg *m, uint32_t medium_max)
   return 0;
 }
 
-/* One direction of traffic.  ring.p.prod / aux_prod (eager) are written by
- * the producer, ring.c.cons / aux_cons by the consumer.  Eager buffers are
- * taken and freed strictly in order, so a counter pair is their allocator. */
+/* One direction of traffic.  ring.p.prod is written by the producer,
+ * ring.c.cons / aux_cons (eager) by the consumer, ring.e by either side only
+ * as it arms itself to sleep.  Eager buffers are taken and freed strictly
+ * in order, so a counter pair is their allocator. */
 struct queue {
   struct ring_hdr ring;
   struct msg slot[QUEUE_SLOTS];
   uint8_t eager[EAGER_SLOTS][EAGER_SIZE];
 };
-_Static_assert(offsetof(struct queue, slot) == 128, "queue.slot");
-_Static_assert(sizeof(struct queue) == 128 + QUEUE_SLOTS * 256 + EAGER_SLOTS * EAGER_SIZE,
+_Static_assert(offsetof(struct queue, slot) == 3 * RING_CACHELINE, "queue.slot");
+_Static_assert(sizeof(struct queue) ==
+                   3 * RING_CACHELINE + QUEUE_SLOTS * 256 + EAGER_SLOTS * EAGER_SIZE,
                "queue size");
 
 /* A grant: a range of guest memory the engine may read (GRANT_READ) or

@@ -6,8 +6,11 @@
  * holds at most size entries, and each side asks to be notified with an
  * event index ("notify me when the other side passes this value") which the
  * other side checks after publishing.  Unlike Xen, the producer's and the
- * consumer's words live on separate cache lines (as memif does), and the
- * barriers are C11 acquire/release rather than full fences.
+ * consumer's indices live on separate cache lines (as memif does), the event
+ * indices on a third line written only when a side arms itself to sleep (so
+ * the check after publishing reads a line both sides keep cached), and the
+ * barriers are C11 acquire/release but for the one full fence of the
+ * sleep/notify handshake.
  *
  * Neither side trusts the other: every index read from shared memory is
  * checked with ring_sane() before it is used to address a slot.
@@ -21,30 +24,38 @@
 
 #define RING_CACHELINE 64
 
-/* Words written by the producer.  prod: entries published.  space_event:
- * the producer asks to be woken when cons reaches this (ring was full). */
+/* Written by the producer, per message.  prod: entries published. */
 struct ring_prod {
   _Atomic uint32_t prod;
-  _Atomic uint32_t space_event;
+  uint32_t pad[RING_CACHELINE / 4 - 1];
+};
+
+/* Written by the consumer, per batch.  cons: entries consumed; aux_cons:
+ * companion buffers freed (eager slots). */
+struct ring_cons {
+  _Atomic uint32_t cons;
+  _Atomic uint32_t aux_cons;
   uint32_t pad[RING_CACHELINE / 4 - 2];
 };
 
-/* Words written by the consumer.  cons: entries consumed.  data_event: the
- * consumer asks to be woken when prod passes this (it is about to sleep). */
-struct ring_cons {
-  _Atomic uint32_t cons;
-  _Atomic uint32_t aux_cons;    /* companion buffers freed (eager slots) */
+/* Written only by a side about to sleep.  data_event (consumer): wake me
+ * when prod passes this.  space_event (producer): wake me when cons reaches
+ * this (the ring was full). */
+struct ring_events {
   _Atomic uint32_t data_event;
-  uint32_t pad[RING_CACHELINE / 4 - 3];
+  _Atomic uint32_t space_event;
+  uint32_t pad[RING_CACHELINE / 4 - 2];
 };
 
 struct ring_hdr {
   _Alignas(RING_CACHELINE) struct ring_prod p;
   _Alignas(RING_CACHELINE) struct ring_cons c;
+  _Alignas(RING_CACHELINE) struct ring_events e;
 };
 
 _Static_assert(sizeof(struct ring_prod) == RING_CACHELINE, "producer line");
-_Static_assert(sizeof(struct ring_hdr) == 2 * RING_CACHELINE, "ring header");
+_Static_assert(sizeof(struct ring_cons) == RING_CACHELINE, "consumer line");
+_Static_assert(sizeof(struct ring_hdr) == 3 * RING_CACHELINE, "ring header");
 
 /* Number of entries between cons and prod, as free-running indices. */
 static inline uint32_t ring_used(uint32_t prod, uint32_t cons) { return prod - cons; }
@@ -85,7 +96,7 @@ static inline bool ring_publish(struct ring_hdr *r, uint32_t new_prod)
    * RING_PUSH_REQUESTS_AND_CHECK_NOTIFY): a full fence, paid per batch. */
   atomic_thread_fence(memory_order_seq_cst);
   return ring_need_notify(old, new_prod,
-                          atomic_load_explicit(&r->c.data_event, memory_order_relaxed));
+                          atomic_load_explicit(&r->e.data_event, memory_order_relaxed));
 }
 
 /* Consumer: release consumed entries up to new_cons; true when the
@@ -96,14 +107,14 @@ static inline bool ring_release(struct ring_hdr *r, uint32_t new_cons)
   atomic_store_explicit(&r->c.cons, new_cons, memory_order_release);
   atomic_thread_fence(memory_order_seq_cst);
   return ring_need_notify(old, new_cons,
-                          atomic_load_explicit(&r->p.space_event, memory_order_relaxed));
+                          atomic_load_explicit(&r->e.space_event, memory_order_relaxed));
 }
 
 /* Consumer, before sleeping: ask for an event on the next entry, then
  * re-check.  Returns true when entries arrived meanwhile (do not sleep). */
 static inline bool ring_arm_data_event(struct ring_hdr *r, uint32_t cons)
 {
-  atomic_store_explicit(&r->c.data_event, cons + 1, memory_order_relaxed);
+  atomic_store_explicit(&r->e.data_event, cons + 1, memory_order_relaxed);
   atomic_thread_fence(memory_order_seq_cst);
   return ring_load_prod(r) != cons;
 }
@@ -112,14 +123,14 @@ static inline bool ring_arm_data_event(struct ring_hdr *r, uint32_t cons)
  * syscalls).  An event index far behind never triggers. */
 static inline void ring_disarm_data_event(struct ring_hdr *r, uint32_t cons)
 {
-  atomic_store_explicit(&r->c.data_event, cons - 0x80000000u, memory_order_relaxed);
+  atomic_store_explicit(&r->e.data_event, cons - 0x80000000u, memory_order_relaxed);
 }
 
 /* Producer, before sleeping on a full ring: ask for an event when the
  * consumer frees one entry; true when space appeared meanwhile. */
 static inline bool ring_arm_space_event(struct ring_hdr *r, uint32_t cons_seen)
 {
-  atomic_store_explicit(&r->p.space_event, cons_seen + 1, memory_order_relaxed);
+  atomic_store_explicit(&r->e.space_event, cons_seen + 1, memory_order_relaxed);
   atomic_thread_fence(memory_order_seq_cst);
   return ring_load_cons(r) != cons_seen;
 }
