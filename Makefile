@@ -14,7 +14,8 @@ BACKEND_SRC := $(wildcard src/backend/*.c) $(wildcard src/engine/*.c) $(COMMON_S
 TOOL_SRC    := $(wildcard tools/*.c)
 UNIT_SRC    := $(wildcard tests/unit/*.c)
 ITEST_SRC   := $(wildcard tests/integration/*.c)
-HEADERS     := $(wildcard include/*.h src/*/*.h tests/*.h)
+MXPROG_SRC  := $(wildcard tests/mx/*.c)
+HEADERS     := $(wildcard include/*.h src/*/*.h tests/*.h tests/mx/*.h)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -24,9 +25,11 @@ BACKEND := $(BUILD)/bin/myrixend
 TOOL    := $(BUILD)/bin/myrixen
 UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITESTS  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
+MXPROGS := $(patsubst tests/mx/%.c,$(BUILD)/mx/%,$(MXPROG_SRC))
 
+.SECONDARY:
 .PHONY: all check check-plain check-asan check-tsan demo deps clean
-all: $(LIB_A) $(LIB_SO) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS)
+all: $(LIB_A) $(LIB_SO) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS) $(MXPROGS)
 
 $(BUILD)/obj/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
@@ -61,6 +64,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HARNESS) $(LIB_A)
 	@$(CC) -o $@ $^ $(LDFLAGS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(HARNESS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) -o $@ $^ $(LDFLAGS)
+
+# MX programs: public headers only, linked as an MX user links them.
+$(BUILD)/mx/%: $(BUILD)/obj/tests/mx/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
 	@$(CC) -o $@ $^ $(LDFLAGS)

@@ -11,12 +11,50 @@
 extern "C" {
 #endif
 
+#define MX_HAS_ICONNECT_V2 1
+
+/* What an unexpected handler tells the library about the message. */
+enum mx_unexp_handler_action {
+  MX_RECV_CONTINUE = 0, /* go on: match a receive (one the handler may just
+                           have posted) or keep the message as unexpected */
+  MX_RECV_FINISHED      /* the handler consumed it: drop it (a rendezvous
+                           sender completes as if a 0-byte receive matched) */
+};
+typedef enum mx_unexp_handler_action mx_unexp_handler_action_t;
+
+/* Called when a message arrives that no posted receive matches, before it
+ * is queued as unexpected: source, match info and length of the message,
+ * and its bytes when they arrived whole with the first packet (small
+ * messages, single-fragment medium ones), else NULL.  It runs in the thread
+ * that made progress, with the endpoint's other progress held off; it may
+ * post receives and sends, but must not wait, nor close the endpoint
+ * (MX_CLOSE_IN_HANDLER). */
+typedef mx_unexp_handler_action_t (*mx_unexp_handler_t)(void *context, mx_endpoint_addr_t source,
+                                                        uint64_t match_value, uint32_t length,
+                                                        void *data_if_available);
+
+/* Install (or, with NULL, remove) the endpoint's unexpected handler. */
+mx_return_t mx_register_unexp_handler(mx_endpoint_t ep, mx_unexp_handler_t handler, void *context);
+
+/* Give up on requests not acknowledged within milli_seconds: a send still
+ * waiting for room on its way to the peer (the peer does not take its
+ * messages), or a connect whose peer never opens, completes with
+ * MX_STATUS_TIMEOUT.  request NULL sets the endpoint's default for requests
+ * posted later; 0 means no limit (the default).  A message that has reached
+ * the peer is never taken back: once acknowledged, a send does not time out
+ * while it waits for its match. */
+mx_return_t mx_set_request_timeout(mx_endpoint_t endpoint, mx_request_t request,
+                                   uint32_t milli_seconds);
+
 /* Reap a request without reporting it: it is freed when it completes. */
 mx_return_t mx_forget(mx_endpoint_t endpoint, mx_request_t *request);
 
-/* Non-blocking mx_connect: the request completes with status.source set to
- * the peer's address, status.code MX_STATUS_SUCCESS, MX_STATUS_BAD_KEY or
- * MX_STATUS_TIMEOUT.  match_info is reported back in status.match_info. */
+/* Non-blocking mx_connect: returns at once; progress retries a peer that is
+ * not open yet.  The request completes with status.source set to the
+ * peer's address and status.code MX_STATUS_SUCCESS, MX_STATUS_BAD_KEY,
+ * MX_STATUS_BAD_ENDPOINT or MX_STATUS_TIMEOUT (after the request timeout,
+ * or 10 s, or $MYRIXEN_CONNECT_MS).  match_info comes back in
+ * status.match_info, context in status.context. */
 mx_return_t mx_iconnect(mx_endpoint_t endpoint, uint64_t nic_id, uint32_t endpoint_id,
                         uint32_t key, uint64_t match_info, void *context,
                         mx_request_t *request);

@@ -45,6 +45,10 @@ typedef struct {
 #define MX_MAX_HOSTNAME_LEN 80
 #define MX_MAX_STR_LEN 128
 
+/* Print a uint64_t as two 32-bit halves: printf("%08x%08x", MX_U32(x), MX_L32(x)). */
+#define MX_U32(x) ((sizeof(x) == 8) ? ((uint32_t)((uint64_t)(x) >> 32)) : ((void)(x), 0))
+#define MX_L32(x) ((uint32_t)(x))
+
 typedef void *mx_segment_ptr_t;
 /* One piece of a message buffer; messages are segment lists of up to
  * MX_MAX_SEGMENTS pieces, gathered on send and scattered on receive. */
@@ -136,7 +140,9 @@ typedef struct mx_status {
 } mx_status_t;
 
 /* Error handlers: called with a message and the code of a failing call;
- * what the handler returns is what the call returns. */
+ * what the handler returns is what the call returns.  The handler of an
+ * endpoint (MX_PARAM_ERROR_HANDLER) serves the calls on that endpoint; the
+ * global one (mx_set_error_handler) serves every other call. */
 typedef mx_return_t (*mx_error_handler_t)(char *str, mx_return_t ret);
 extern const mx_error_handler_t MX_ERRORS_ARE_FATAL; /* print, abort */
 extern const mx_error_handler_t MX_ERRORS_RETURN;    /* return the code */
@@ -148,6 +154,16 @@ enum mx_param_key {
 };
 typedef enum mx_param_key mx_param_key_t;
 
+/* Parameters of mx_open_endpoint:
+ * - MX_PARAM_ERROR_HANDLER: this endpoint's error handler;
+ * - MX_PARAM_UNEXP_QUEUE_MAX: accepted and advisory: this library keeps
+ *   every unexpected message (none is ever dropped), so the queue is
+ *   bounded by memory, not by this value;
+ * - MX_PARAM_CONTEXT_ID: bits (<= MX_CONTEXT_ID_BITS_MAX) of the match info
+ *   starting at bit shift name a context.  Every receive, test_any, wait_any,
+ *   probe and iprobe must then cover all these bits with its mask
+ *   (MX_BAD_MATCHING_FOR_CONTEXT_ID_MASK otherwise); mx_ipeek and mx_peek,
+ *   which cross contexts, return MX_NOT_SUPPORTED_WITH_CONTEXT_ID. */
 typedef struct {
   mx_param_key_t key;
   union {
@@ -166,6 +182,9 @@ typedef enum mx_line_speed { MX_SPEED_2G, MX_SPEED_10G, MX_SPEED_OPEN_MX } mx_li
 enum mx_net_type { MX_NET_MYRI, MX_NET_ETHER };
 typedef enum mx_net_type mx_net_type_t;
 
+/* Keys of mx_get_info.  Values are the backend's, as this guest sees them;
+ * the counters are this guest's own on that board (sends, receives, bytes,
+ * unexpected messages, handler calls, request timeouts, backlogged sends). */
 enum mx_get_info_key {
   MX_NIC_COUNT = 1,            /* out: uint32_t */
   MX_NIC_IDS = 2,              /* out: uint64_t[count + 1], 0-terminated */
@@ -196,6 +215,13 @@ mx_return_t mx__init_api(int api);
 
 /* Close every endpoint still open and leave the backend. */
 mx_return_t mx_finalize(void);
+
+/* Keep the unexpected handler and other threads' progress from running on
+ * this endpoint until mx_reenable_progression (waits for a handler that is
+ * running to return).  Calls made meanwhile still send and complete what
+ * needs no incoming event. */
+mx_return_t mx_disable_progression(mx_endpoint_t ep);
+mx_return_t mx_reenable_progression(mx_endpoint_t ep);
 
 /* Install the handler called on failing calls; returns the previous one. */
 mx_error_handler_t mx_set_error_handler(mx_error_handler_t handler);
@@ -262,6 +288,9 @@ mx_return_t mx_probe(mx_endpoint_t endpoint, uint32_t timeout, uint64_t match_in
                      uint64_t match_mask, mx_status_t *status, uint32_t *result);
 /* *result 1 when a send's buffers may be reused (the data is buffered). */
 mx_return_t mx_ibuffered(mx_endpoint_t endpoint, mx_request_t *request, uint32_t *result);
+/* As mx_ibuffered, blocking up to timeout ms. */
+mx_return_t mx_buffered(mx_endpoint_t endpoint, mx_request_t *request, uint32_t timeout,
+                        uint32_t *result);
 
 /* The context pointer given when the request was posted. */
 mx_return_t mx_context(mx_request_t *request, void **context);
@@ -284,6 +313,20 @@ mx_return_t mx_connect(mx_endpoint_t endpoint, uint64_t nic_id, uint32_t endpoin
 mx_return_t mx_decompose_endpoint_addr(mx_endpoint_addr_t endpoint_addr,
                                        uint64_t *nic_id, uint32_t *endpoint_id);
 mx_return_t mx_get_endpoint_addr(mx_endpoint_t endpoint, mx_endpoint_addr_t *endpoint_addr);
+
+/* Remote memory access, declared by MX but never implemented by it: these
+ * return MX_FAILURE with a message saying so (through the error handler,
+ * except that MX_ERRORS_ARE_FATAL does not abort for them: a program may
+ * probe for the feature).  mx_register_unexp_callback is MX's deprecated
+ * predecessor of mx_register_unexp_handler and answers the same way. */
+typedef void (*mx_matching_callback_t)(void *context, uint64_t match_value, int length);
+mx_return_t mx_register_unexp_callback(mx_endpoint_t ep, mx_matching_callback_t cb, void *ctxt);
+mx_return_t mx_iput(mx_endpoint_t endpoint, void *local_addr, uint32_t length,
+                    mx_endpoint_addr_t dest_endpoint, uint64_t remote_addr, void *context,
+                    mx_request_t *request);
+mx_return_t mx_iget(mx_endpoint_t endpoint, void *local_addr, uint32_t length,
+                    mx_endpoint_addr_t dest_endpoint, uint64_t remote_addr, void *context,
+                    mx_request_t *request);
 
 /* Text of a return code or a status code (never NULL). */
 const char *mx_strerror(mx_return_t return_code);

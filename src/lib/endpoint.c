@@ -1,6 +1,6 @@
 /*
- * endpoint.c - opening and closing endpoints, addresses, names, info,
- * and connecting to peers.
+ * endpoint.c - opening and closing endpoints, their parameters, their own
+ * address, mx_wakeup and mx_progress.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -26,6 +26,15 @@ mx_return_t ep_enter(struct mx_endpoint *ep, const char *fn)
   return MX_SUCCESS;
 }
 
+mx_return_t ep_check_ctxid(struct mx_endpoint *ep, uint64_t mask, const char *fn)
+{
+  if ((mask & ep->ctxid_mask) == ep->ctxid_mask)
+    return MX_SUCCESS;
+  return lib_error(ep, MX_BAD_MATCHING_FOR_CONTEXT_ID_MASK,
+                   "%s: mask 0x%llx does not cover the context id bits 0x%llx", fn,
+                   (unsigned long long)mask, (unsigned long long)ep->ctxid_mask);
+}
+
 static mx_return_t apply_params(struct mx_endpoint *ep, mx_param_t *p, uint32_t n)
 {
   if (n && !p)
@@ -38,10 +47,13 @@ static mx_return_t apply_params(struct mx_endpoint *ep, mx_param_t *p, uint32_t 
     case MX_PARAM_UNEXP_QUEUE_MAX:
       ep->unexp_max = p[i].val.unexp_queue_max;
       break;
-    case MX_PARAM_CONTEXT_ID:
-      if (p[i].val.context_id.bits != 0)
-        return MX_BAD_PARAM_VAL; /* context ids: see mx_extensions work */
+    case MX_PARAM_CONTEXT_ID: {
+      uint32_t bits = p[i].val.context_id.bits, shift = p[i].val.context_id.shift;
+      if (bits > MX_CONTEXT_ID_BITS_MAX || bits + shift > 64)
+        return MX_BAD_PARAM_VAL;
+      ep->ctxid_mask = bits ? (((uint64_t)1 << bits) - 1) << shift : 0;
       break;
+    }
     default:
       return MX_BAD_PARAM_NAME;
     }
@@ -85,6 +97,7 @@ EXPORT mx_return_t mx_open_endpoint(uint32_t board, uint32_t eid, uint32_t key,
                      (int)eid);
   }
   pthread_mutex_init(&ep->lock, NULL);
+  pthread_cond_init(&ep->progress_on, NULL);
   ep->magic = EP_MAGIC;
   ep->eid = rep.u.open_reply.eid;
   ep->vif_idx = rep.u.open_reply.vif;
@@ -124,8 +137,16 @@ static int sends_flushed(struct mx_endpoint *ep, void *arg)
 EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
 {
   struct ctl_msg req, rep;
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_close_endpoint: bad endpoint");
+  mx_return_t rc = ep_enter(ep, "mx_close_endpoint");
+  if (rc != MX_SUCCESS)
+    return rc;
+  if (unexp_in_handler(ep)) {
+    pthread_mutex_unlock(&ep->lock);
+    return lib_error(ep, MX_CLOSE_IN_HANDLER, "mx_close_endpoint: called in the unexpected handler");
+  }
+  unexp_handler_wait(ep);
+  ep->progress_off &= ~PROGRESS_OFF_API; /* what was sent must still leave */
+  pthread_mutex_unlock(&ep->lock);
   pthread_mutex_lock(&lib.eps_lock);
   for (struct mx_endpoint **pp = &lib.eps; *pp; pp = &(*pp)->next)
     if (*pp == ep) {
@@ -153,8 +174,15 @@ EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
   }
   close(ep->doorbell);
   ep->magic = 0;
+  uint64_t counters[EPC_MAX];
+  memcpy(counters, ep->counters, sizeof(counters));
   pthread_mutex_unlock(&ep->lock);
+  pthread_mutex_lock(&lib.eps_lock); /* lock order: eps_lock, then an endpoint's */
+  for (int i = 0; i < EPC_MAX; i++)
+    lib.closed_counters[i] += counters[i];
+  pthread_mutex_unlock(&lib.eps_lock);
   pthread_mutex_destroy(&ep->lock);
+  pthread_cond_destroy(&ep->progress_on);
   free(ep);
   return MX_SUCCESS;
 }
@@ -197,205 +225,3 @@ EXPORT mx_return_t mx_progress(mx_endpoint_t ep)
   return MX_SUCCESS;
 }
 
-/* One connect exchange with the backend.  Returns 0 or an MX code. */
-static int connect_once(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, uint32_t key,
-                        struct conn **out)
-{
-  struct ctl_msg req, rep;
-  int fds[CTL_MAX_FDS], nfds = 0;
-  struct conn *known = conn_get(ep, nic, eid, 0);
-
-  ctl_init(&req, CTL_CONNECT, 0);
-  req.u.connect.vif = ep->vif_idx;
-  req.u.connect.eid = eid;
-  req.u.connect.nic_id = nic;
-  req.u.connect.key = key;
-  req.u.connect.want_channel = lib.datapath != DP_ENGINE && !(known && known->ch);
-  int r = ctl_call(&req, &rep, fds, &nfds, NULL);
-  if (r != 0) {
-    ctl_close_fds(fds, nfds);
-    return r;
-  }
-  /* A channel the peer opened to us may have arrived before our reply. */
-  ctl_take_async(ep);
-  struct conn *c = conn_get(ep, nic, eid, 1);
-  if (!c) {
-    ctl_close_fds(fds, nfds);
-    return MX_NO_RESOURCES;
-  }
-  if (c->session != rep.u.connect_reply.session) {
-    c->session = rep.u.connect_reply.session;
-    c->dead = 0;
-  }
-  if (rep.u.connect_reply.has_channel && nfds == 4 && !c->ch)
-    chan_attach(ep, c, (int)rep.u.connect_reply.side, fds);
-  else
-    ctl_close_fds(fds, nfds);
-  *out = c;
-  return 0;
-}
-
-/* Retry while the peer endpoint does not exist yet, as MX does. */
-static int connect_retry(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, uint32_t key,
-                         uint32_t timeout_ms, struct conn **out)
-{
-  uint64_t deadline = clock_now_ns() + (uint64_t)(timeout_ms ? timeout_ms : UINT32_MAX) * 1000000ull;
-  for (;;) {
-    int r = connect_once(ep, nic, eid, key, out);
-    if (r != MX_CONNECTION_FAILED)
-      return r;
-    if (clock_now_ns() >= deadline)
-      return MX_TIMEOUT;
-    ep_progress(ep);
-    pthread_mutex_unlock(&ep->lock);
-    usleep(5000);
-    pthread_mutex_lock(&ep->lock);
-  }
-}
-
-EXPORT mx_return_t mx_connect(mx_endpoint_t ep, uint64_t nic, uint32_t eid, uint32_t key,
-                              uint32_t timeout, mx_endpoint_addr_t *addr)
-{
-  struct conn *c = NULL;
-  mx_return_t entered = ep_enter(ep, "mx_connect");
-  if (entered != MX_SUCCESS)
-    return entered;
-  int r = connect_retry(ep, nic, eid, key, timeout, &c);
-  if (r == 0)
-    conn_to_addr(c, addr);
-  pthread_mutex_unlock(&ep->lock);
-  if (r != 0)
-    return lib_error(ep, (mx_return_t)r, "mx_connect to %012llx:%u",
-                     (unsigned long long)nic, eid);
-  return MX_SUCCESS;
-}
-
-/* The request completes at once: the control exchange is synchronous; a
- * peer not yet open is retried for up to 10 s (MYRIXEN_CONNECT_MS). */
-EXPORT mx_return_t mx_iconnect(mx_endpoint_t ep, uint64_t nic, uint32_t eid, uint32_t key,
-                               uint64_t match, void *ctx, mx_request_t *out)
-{
-  struct conn *c = NULL;
-  const char *t = getenv("MYRIXEN_CONNECT_MS");
-  mx_return_t entered = ep_enter(ep, "mx_iconnect");
-  if (entered != MX_SUCCESS)
-    return entered;
-  struct req *r = req_new(ep, REQ_CONNECT);
-  if (!r) {
-    pthread_mutex_unlock(&ep->lock);
-    return lib_error(ep, MX_NO_RESOURCES, "mx_iconnect");
-  }
-  int rc = connect_retry(ep, nic, eid, key, t ? (uint32_t)atoi(t) : 10000, &c);
-  r->status.match_info = match;
-  r->status.context = ctx;
-  if (c)
-    conn_to_addr(c, &r->status.source);
-  req_complete(ep, r, rc == 0                       ? MX_STATUS_SUCCESS
-                      : rc == MX_BAD_CONNECTION_KEY ? MX_STATUS_BAD_KEY
-                      : rc == MX_TIMEOUT            ? MX_STATUS_TIMEOUT
-                                                    : MX_STATUS_ENDPOINT_UNKNOWN);
-  *out = (mx_request_t)r;
-  pthread_mutex_unlock(&ep->lock);
-  return MX_SUCCESS;
-}
-
-EXPORT mx_return_t mx_disconnect(mx_endpoint_t ep, mx_endpoint_addr_t addr)
-{
-  mx_return_t entered = ep_enter(ep, "mx_disconnect");
-  if (entered != MX_SUCCESS)
-    return entered;
-  struct conn *c = conn_from_addr(ep, &addr);
-  if (c)
-    conn_fail(ep, c, MX_STATUS_ENDPOINT_CLOSED);
-  pthread_mutex_unlock(&ep->lock);
-  return c ? MX_SUCCESS : lib_error(ep, MX_BAD_ENDPOINT, "mx_disconnect: unknown address");
-}
-
-/* --- names --------------------------------------------------------------- */
-
-EXPORT mx_return_t mx_hostname_to_nic_id(char *hostname, uint64_t *nic_id)
-{
-  char host[MX_MAX_HOSTNAME_LEN];
-  if (!lib.initialized)
-    return lib_error(NULL, MX_NOT_INITIALIZED, "mx_hostname_to_nic_id");
-  if (!hostname || !nic_id)
-    return lib_error(NULL, MX_BAD_HOSTNAME_ARGS, "mx_hostname_to_nic_id: NULL argument");
-  snprintf(host, sizeof(host), "%s", hostname);
-  char *colon = strchr(host, ':');
-  if (colon) {
-    if (strcmp(colon, ":0"))
-      return lib_error(NULL, MX_HOST_NOT_FOUND, "mx_hostname_to_nic_id: %s: no such board", hostname);
-    *colon = 0;
-  }
-  if (strcmp(host, lib.hello.hostname) && strcmp(host, "localhost"))
-    return lib_error(NULL, MX_HOST_NOT_FOUND, "mx_hostname_to_nic_id: %s unknown", hostname);
-  *nic_id = lib.hello.nic_id;
-  return MX_SUCCESS;
-}
-
-EXPORT mx_return_t mx_nic_id_to_hostname(uint64_t nic_id, char *hostname)
-{
-  if (!lib.initialized)
-    return lib_error(NULL, MX_NOT_INITIALIZED, "mx_nic_id_to_hostname");
-  if (nic_id != lib.hello.nic_id)
-    return lib_error(NULL, MX_NIC_NOT_FOUND, "mx_nic_id_to_hostname: %012llx unknown",
-                     (unsigned long long)nic_id);
-  snprintf(hostname, MX_MAX_HOSTNAME_LEN, "%s:0", lib.hello.hostname);
-  return MX_SUCCESS;
-}
-
-EXPORT mx_return_t mx_board_number_to_nic_id(uint32_t board, uint64_t *nic_id)
-{
-  if (board != 0)
-    return lib_error(NULL, MX_BOARD_UNKNOWN, "mx_board_number_to_nic_id: board %u", board);
-  *nic_id = lib.hello.nic_id;
-  return MX_SUCCESS;
-}
-
-EXPORT mx_return_t mx_nic_id_to_board_number(uint64_t nic_id, uint32_t *board)
-{
-  if (nic_id != lib.hello.nic_id)
-    return lib_error(NULL, MX_NIC_NOT_FOUND, "mx_nic_id_to_board_number");
-  *board = 0;
-  return MX_SUCCESS;
-}
-
-EXPORT mx_return_t mx_get_info(mx_endpoint_t ep, mx_get_info_key_t key, void *in, uint32_t in_len,
-                               void *out, uint32_t out_len)
-{
-  (void)in;
-  (void)in_len;
-  uint32_t v;
-  if (!lib.initialized)
-    return lib_error(NULL, MX_NOT_INITIALIZED, "mx_get_info");
-  switch (key) {
-  case MX_NIC_COUNT: v = 1; break;
-  case MX_MAX_NATIVE_ENDPOINTS: v = lib.hello.max_endpoints; break;
-  case MX_NATIVE_REQUESTS: v = QUEUE_SLOTS; break;
-  case MX_PORT_COUNT: v = 1; break;
-  case MX_PIO_SEND_MAX: v = lib.small_max; break;
-  case MX_COPY_SEND_MAX: v = lib.medium_max; break;
-  case MX_NUMA_NODE: v = 0; break;
-  case MX_NET_TYPE: v = MX_NET_ETHER; break;
-  case MX_LINE_SPEED: v = MX_SPEED_OPEN_MX; break;
-  case MX_NIC_IDS:
-    if (out_len < 2 * sizeof(uint64_t))
-      return lib_error(ep, MX_BAD_INFO_LENGTH, "mx_get_info(MX_NIC_IDS): need 2 uint64_t");
-    ((uint64_t *)out)[0] = lib.hello.nic_id;
-    ((uint64_t *)out)[1] = 0;
-    return MX_SUCCESS;
-  case MX_PRODUCT_CODE:
-  case MX_PART_NUMBER:
-  case MX_SERIAL_NUMBER:
-    if (out_len < 16)
-      return lib_error(ep, MX_BAD_INFO_LENGTH, "mx_get_info: string needs 16 bytes");
-    snprintf(out, out_len, "%s", key == MX_PRODUCT_CODE ? "MyriXen-loop" : key == MX_PART_NUMBER ? "MYRIXEN-0.1" : lib.hello.hostname);
-    return MX_SUCCESS;
-  default:
-    return lib_error(ep, MX_BAD_INFO_KEY, "mx_get_info: key %d not supported", (int)key);
-  }
-  if (out_len < sizeof(v))
-    return lib_error(ep, MX_BAD_INFO_LENGTH, "mx_get_info: out_len %u < 4", out_len);
-  memcpy(out, &v, sizeof(v));
-  return MX_SUCCESS;
-}

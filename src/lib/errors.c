@@ -54,3 +54,15 @@ EXPORT const char *mx_strstatus(mx_status_code_t code)
 {
   return mxerror_status_text((int)code);
 }
+
+mx_return_t lib_unsupported(struct mx_endpoint *ep, const char *fn, const char *why)
+{
+  mx_error_handler_t h = ep && ep->handler ? ep->handler : lib.handler;
+  if (!h || h == errors_are_fatal) {
+    fprintf(stderr, "MX: %s: not supported: %s\n", fn, why);
+    return MX_FAILURE;
+  }
+  char msg[256];
+  snprintf(msg, sizeof(msg), "%s: not supported: %s", fn, why);
+  return h(msg, MX_FAILURE);
+}

@@ -77,6 +77,11 @@ struct req {
   struct chan *via;             /* channel the message came through, or NULL */
   uint8_t want_ack;             /* the sender wants MSG_SYNC_ACK */
   struct msg ctl;               /* REQ_CTL: the descriptor to emit */
+  /* timeouts (mx_set_request_timeout) and connecting */
+  uint64_t deadline_ns;         /* give up unacknowledged at this time (0: never) */
+  uint64_t conn_nic;            /* REQ_CONNECT: whom, with which key */
+  uint32_t conn_eid, conn_key;
+  struct req *cnext;            /* the endpoint's connecting list */
 };
 
 /* --- connections and channels ------------------------------------------ */
@@ -124,6 +129,17 @@ struct chan {
 
 /* --- endpoints ---------------------------------------------------------- */
 
+/* Why the endpoint's progress is held off (mx_disable_progression, or an
+ * unexpected handler running with the lock dropped). */
+enum { PROGRESS_OFF_API = 1, PROGRESS_OFF_HANDLER = 2 };
+
+/* This guest's own counters of an endpoint, reported by mx_get_info. */
+enum ep_counter {
+  EPC_SENDS, EPC_RECVS, EPC_BYTES_SENT, EPC_BYTES_RECEIVED, EPC_UNEXPECTED,
+  EPC_HANDLER_CALLS, EPC_TIMEOUTS, EPC_BACKLOGGED, EPC_MAX
+};
+extern const char *const ep_counter_names[EPC_MAX];
+
 #define EP_MAGIC 0x6d78656e64707421ull
 
 struct mx_endpoint {
@@ -154,6 +170,18 @@ struct mx_endpoint {
   struct req *req_cache;        /* freed requests, reused without malloc */
   uint32_t req_cached;
   uint32_t unexp_count, unexp_max;
+  uint64_t ctxid_mask;          /* MX_PARAM_CONTEXT_ID: bits every mask must cover */
+  mx_unexp_handler_t unexp_handler;
+  void *unexp_ctx;
+  int progress_off;             /* PROGRESS_OFF_* bits */
+  pthread_t handler_thread;     /* valid while PROGRESS_OFF_HANDLER */
+  pthread_cond_t progress_on;   /* signalled when progress_off drops to 0 */
+  uint32_t req_timeout_ms;      /* default for new requests (0: none) */
+  int timers;                   /* some request has a deadline */
+  uint64_t next_timer_ns;       /* when progress looks at deadlines next */
+  struct req *connecting;       /* mx_iconnect requests being retried */
+  uint64_t connect_next_ns;     /* when to retry them */
+  uint64_t counters[EPC_MAX];
   struct mx_endpoint *next;
 };
 
@@ -175,12 +203,17 @@ struct lib_state {
   struct poll_policy wait_policy; /* how mx_wait polls before sleeping */
   struct async_msg *async;      /* backend messages not yet taken */
   _Atomic int async_pending;
+  uint64_t closed_counters[EPC_MAX]; /* of endpoints since closed (eps_lock) */
 };
 extern struct lib_state lib;
 
 /* errors.c: route a failing call through the endpoint's or global handler */
 mx_return_t lib_error(struct mx_endpoint *ep, mx_return_t ret, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* errors.c: as lib_error, for features MX declares but never implemented:
+ * never aborts, even under MX_ERRORS_ARE_FATAL. */
+mx_return_t lib_unsupported(struct mx_endpoint *ep, const char *fn, const char *why);
 
 /* ctlclient.c */
 int ctl_call(struct ctl_msg *req, struct ctl_msg *rep, int *fds, int *nfds, char **text);
@@ -222,6 +255,9 @@ void txq_init(struct txq *t, struct queue *q, int kick_fd);
 void txq_submit(struct mx_endpoint *ep, struct txq *t, struct req *r);
 void txq_send_ctl(struct mx_endpoint *ep, struct txq *t, const struct msg *m);
 int txq_drain(struct mx_endpoint *ep, struct txq *t);
+/* Complete with MX_STATUS_TIMEOUT the backlogged sends past their deadline
+ * that have not started to leave (a half-sent message is never cut). */
+int txq_expire(struct mx_endpoint *ep, struct txq *t, uint64_t now);
 void txq_fail(struct mx_endpoint *ep, struct txq *t, mx_status_code_t code);
 
 /* send.c */
@@ -254,10 +290,25 @@ int ep_progress(struct mx_endpoint *ep);
 int ep_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
             int (*done)(struct mx_endpoint *, void *), void *arg);
 
+/* connect.c: retry pending mx_iconnect requests (progress, lock held) */
+int connect_progress(struct mx_endpoint *ep, uint64_t now);
+
+/* unexp.c: run the unexpected handler on a message no receive matched.
+ * Returns the receive that takes it now (posted by the handler, or an
+ * internal one that discards it), or NULL to keep it as unexpected. */
+struct req *unexp_handler_run(struct mx_endpoint *ep, struct conn *c, const struct msg *m,
+                              const uint8_t *eager);
+/* True in the thread running the endpoint's handler. */
+int unexp_in_handler(struct mx_endpoint *ep);
+/* Block (lock held) while another thread's handler runs. */
+void unexp_handler_wait(struct mx_endpoint *ep);
+
 /* endpoint.c */
 int ep_valid(struct mx_endpoint *ep);
 /* Check ep and take its lock: MX_SUCCESS, or the error handler's answer
  * (fn names the call in the message). */
 mx_return_t ep_enter(struct mx_endpoint *ep, const char *fn);
+/* MX_SUCCESS when mask covers the endpoint's context id bits. */
+mx_return_t ep_check_ctxid(struct mx_endpoint *ep, uint64_t mask, const char *fn);
 
 #endif /* MYRIXEN_LIB_H */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/clock.h"
@@ -22,6 +23,7 @@ static void ep_die(struct mx_endpoint *ep, mx_status_code_t code)
 {
   ep->dead = 1;
   ep->dead_code = code;
+  ep->connecting = NULL; /* completed below with the rest */
   while (ep->chans)
     conn_fail(ep, ep->chans->conn, code);
   txq_fail(ep, &ep->etx, code);
@@ -70,14 +72,35 @@ static void engine_event(struct mx_endpoint *ep, const struct msg *m, const uint
   }
 }
 
+#define TIMER_EVERY_NS 1000000ull
+
+/* Deadlines (mx_set_request_timeout) and connect retries: looked at once a
+ * millisecond, and only by endpoints that use them. */
+static int ep_timers(struct mx_endpoint *ep)
+{
+  uint64_t now = clock_now_ns();
+  if (now < ep->next_timer_ns)
+    return 0;
+  ep->next_timer_ns = now + TIMER_EVERY_NS;
+  int work = connect_progress(ep, now);
+  if (ep->timers) {
+    work += txq_expire(ep, &ep->etx, now);
+    for (struct chan *ch = ep->chans; ch; ch = ch->next)
+      work += txq_expire(ep, &ch->tx, now);
+  }
+  return work;
+}
+
 int ep_progress(struct mx_endpoint *ep)
 {
   struct msg m;
   const uint8_t *eager;
   int work = 0, r;
 
-  if (ep->dead)
+  if (ep->dead || ep->progress_off)
     return 0;
+  if (ep->connecting || ep->timers)
+    work += ep_timers(ep);
   struct region_hdr *hdr = lib.region;
   if (atomic_load_explicit(&hdr->backend_state, memory_order_relaxed) != BACKEND_RUNNING) {
     ep_die(ep, MX_STATUS_ENDPOINT_CLOSED);
@@ -153,6 +176,22 @@ int ep_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
       return 1;
     if (ep->wakeup_gen != gen)
       return 0;
+    if (ep->progress_off) {
+      /* Held off (a handler runs, or progression is disabled): sleep until
+       * it ends rather than spin on events nobody may take. */
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += 1000000;
+      if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+      }
+      pthread_cond_timedwait(&ep->progress_on, &ep->lock, &ts);
+      now = clock_now_ns();
+      if (now >= deadline)
+        return 0;
+      continue;
+    }
     /* The clock is read every few polls: its cost showed in profiles, and
      * the deadline and the policy need microseconds, not nanoseconds. */
     if (polls % WAIT_CLOCK_EVERY == 0) {

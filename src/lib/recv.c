@@ -144,6 +144,7 @@ static void keep_unexpected(struct mx_endpoint *ep, struct conn *c, struct chan 
   u->state = RS_UNEXP;
   reqlist_push(&ep->unexp, u);
   ep->unexp_count++;
+  ep->counters[EPC_UNEXPECTED]++;
   if (m->type == MSG_RNDV)
     return;
   take_data(u, 0, m->type == MSG_SMALL ? m->data : eager, m->len);
@@ -172,11 +173,16 @@ void recv_incoming(struct mx_endpoint *ep, struct chan *via, const struct msg *m
     return;
   }
   struct req *r = match_find(&ep->posted, m->match);
+  if (r)
+    reqlist_remove(&ep->posted, r);
+  else if (ep->unexp_handler)
+    r = unexp_handler_run(ep, c, m, eager);
   if (!r) {
     keep_unexpected(ep, c, via, m, eager);
     return;
   }
-  reqlist_remove(&ep->posted, r);
+  ep->counters[EPC_RECVS]++;
+  ep->counters[EPC_BYTES_RECEIVED] += m->total;
   take_header(r, c, via, m);
   deliver_first(ep, r, m, eager);
 }
@@ -186,6 +192,8 @@ void recv_matched(struct mx_endpoint *ep, struct req *r, struct req *u)
 {
   reqlist_remove(&ep->unexp, u);
   ep->unexp_count--;
+  ep->counters[EPC_RECVS]++;
+  ep->counters[EPC_BYTES_RECEIVED] += u->msg_len;
   r->conn = u->conn;
   r->via = u->via;
   r->msg_len = u->msg_len;
@@ -241,7 +249,10 @@ EXPORT mx_return_t mx_irecv(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n, ui
     return lib_error(ep, MX_BAD_MATCH_MASK,
                      "mx_irecv: match info 0x%llx has bits outside mask 0x%llx",
                      (unsigned long long)match, (unsigned long long)mask);
-  mx_return_t rc = seg_args_check(ep, segs, n, out, "mx_irecv");
+  mx_return_t rc = ep_check_ctxid(ep, mask, "mx_irecv");
+  if (rc != MX_SUCCESS)
+    return rc;
+  rc = seg_args_check(ep, segs, n, out, "mx_irecv");
   if (rc != MX_SUCCESS)
     return rc;
   pthread_mutex_lock(&ep->lock);

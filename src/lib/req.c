@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/iov.h"
 #include "lib.h"
@@ -138,6 +139,14 @@ void req_complete(struct mx_endpoint *ep, struct req *r, mx_status_code_t code)
     r->status.code = code;
   r->state = RS_DONE;
   r->buffered = 1;
+  if (ep->sleepers) {
+    /* a thread sleeping in mx_wait may be waiting for this very request,
+     * completed by another thread's progress: ring its doorbell */
+    uint64_t one = 1;
+    if (write(ep->doorbell, &one, sizeof(one)) < 0) {
+      /* saturated: it wakes anyway */
+    }
+  }
   if (r->forgotten) {
     req_free(ep, r);
     return;

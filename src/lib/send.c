@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "../common/clock.h"
 #include "lib.h"
 
 /* Grant the engine access to r's segments: a run of entries in this VIF's
@@ -84,6 +85,10 @@ mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
             : r->len <= lib.medium_max ? MSG_FRAG
                                              : MSG_RNDV;
   *out = (mx_request_t)r;
+  ep->counters[EPC_SENDS]++;
+  ep->counters[EPC_BYTES_SENT] += r->len;
+  if (ep->req_timeout_ms)
+    r->deadline_ns = clock_now_ns() + (uint64_t)ep->req_timeout_ms * 1000000ull;
   if (ep->dead || c->dead) {
     req_complete(ep, r, ep->dead ? ep->dead_code : MX_STATUS_ENDPOINT_CLOSED);
     return MX_SUCCESS;

@@ -124,6 +124,8 @@ void txq_submit(struct mx_endpoint *ep, struct txq *t, struct req *r)
     emitted(ep, r);
     return;
   }
+  if (r->kind != REQ_CTL)
+    ep->counters[EPC_BACKLOGGED]++;
   backlog_append(t, r);
   kick(t);
 }
@@ -171,4 +173,27 @@ void txq_fail(struct mx_endpoint *ep, struct txq *t, mx_status_code_t code)
       req_complete(ep, r, code);
   }
   t->bl_tail = NULL;
+}
+
+int txq_expire(struct mx_endpoint *ep, struct txq *t, uint64_t now)
+{
+  int n = 0;
+  struct req *prev = NULL;
+  for (struct req *r = t->bl_head, *nx; r; r = nx) {
+    nx = r->txnext;
+    if (r->kind == REQ_CTL || !r->deadline_ns || now < r->deadline_ns || r->pushed) {
+      prev = r;
+      continue;
+    }
+    if (prev)
+      prev->txnext = nx;
+    else
+      t->bl_head = nx;
+    if (t->bl_tail == r)
+      t->bl_tail = prev;
+    ep->counters[EPC_TIMEOUTS]++;
+    req_complete(ep, r, MX_STATUS_TIMEOUT);
+    n++;
+  }
+  return n;
 }

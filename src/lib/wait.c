@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "../common/clock.h"
 #include "lib.h"
 
 /* Check ep and *request, and take ep's lock.  On failure the lock is not
@@ -32,6 +33,9 @@ static mx_return_t match_enter(struct mx_endpoint *ep, uint64_t match, uint64_t 
     return lib_error(NULL, MX_BAD_ENDPOINT, "%s: bad endpoint", fn);
   if (match & ~mask)
     return lib_error(ep, MX_BAD_MATCH_MASK, "%s: match outside mask", fn);
+  mx_return_t rc = ep_check_ctxid(ep, mask, fn);
+  if (rc != MX_SUCCESS)
+    return rc;
   pthread_mutex_lock(&ep->lock);
   return MX_SUCCESS;
 }
@@ -143,6 +147,9 @@ static int peek_done(struct mx_endpoint *ep, void *arg)
 static mx_return_t peek(struct mx_endpoint *ep, int wait, uint32_t timeout,
                         mx_request_t *request, uint32_t *result, const char *fn)
 {
+  if (ep_valid(ep) && ep->ctxid_mask)
+    return lib_error(ep, MX_NOT_SUPPORTED_WITH_CONTEXT_ID,
+                     "%s: peeking crosses contexts; use mx_test_any", fn);
   mx_return_t rc = ep_enter(ep, fn);
   if (rc != MX_SUCCESS)
     return rc;
@@ -256,14 +263,53 @@ EXPORT mx_return_t mx_context(mx_request_t *request, void **context)
   return MX_SUCCESS;
 }
 
-EXPORT mx_return_t mx_ibuffered(mx_endpoint_t ep, mx_request_t *request, uint32_t *result)
+static int is_buffered(struct mx_endpoint *ep, void *arg)
+{
+  (void)ep;
+  return ((struct req *)arg)->buffered;
+}
+
+/* mx_ibuffered and mx_buffered. */
+static mx_return_t buffered(struct mx_endpoint *ep, mx_request_t *request, int wait,
+                            uint32_t timeout, uint32_t *result, const char *fn)
 {
   struct req *r;
-  mx_return_t rc = req_enter(ep, request, "mx_ibuffered", &r);
+  mx_return_t rc = req_enter(ep, request, fn, &r);
   if (rc != MX_SUCCESS)
     return rc;
-  ep_progress(ep);
-  *result = (uint32_t)r->buffered;
+  *result = r->buffered || poll_or_wait(ep, wait, timeout, is_buffered, r);
+  pthread_mutex_unlock(&ep->lock);
+  return MX_SUCCESS;
+}
+
+EXPORT mx_return_t mx_ibuffered(mx_endpoint_t ep, mx_request_t *request, uint32_t *result)
+{
+  return buffered(ep, request, 0, 0, result, "mx_ibuffered");
+}
+
+EXPORT mx_return_t mx_buffered(mx_endpoint_t ep, mx_request_t *request, uint32_t timeout,
+                               uint32_t *result)
+{
+  return buffered(ep, request, 1, timeout, result, "mx_buffered");
+}
+
+/* A per-request timeout counts from now; the endpoint's default, from each
+ * request's posting. */
+EXPORT mx_return_t mx_set_request_timeout(mx_endpoint_t ep, mx_request_t request, uint32_t ms)
+{
+  mx_return_t rc;
+  if (!request) {
+    if ((rc = ep_enter(ep, "mx_set_request_timeout")) != MX_SUCCESS)
+      return rc;
+    ep->req_timeout_ms = ms;
+    ep->timers |= ms != 0;
+  } else {
+    struct req *r;
+    if ((rc = req_enter(ep, &request, "mx_set_request_timeout", &r)) != MX_SUCCESS)
+      return rc;
+    r->deadline_ns = ms ? clock_now_ns() + (uint64_t)ms * 1000000ull : 0;
+    ep->timers |= ms != 0;
+  }
   pthread_mutex_unlock(&ep->lock);
   return MX_SUCCESS;
 }
