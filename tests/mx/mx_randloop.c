@@ -127,6 +127,13 @@ int main(int argc, char **argv)
   }
   CHECK_MX(mx_close_endpoint(ep));
   CHECK_MX(mx_finalize());
+  free(plans);
+  free(expect);
+  free(next);
+  free(peers);
+  free(sreq);
+  free(sbuf);
+  free(rbuf);
   printf("mx_randloop rank %u: sent %u, received %u: ok\n", rank, m, total_in);
   return 0;
 }
