@@ -9,23 +9,7 @@
 #include <sys/types.h>
 
 #include "../include/myriexpress.h"
-
-#define CHECK(cond)                                                                        \
-  do {                                                                                     \
-    if (!(cond)) {                                                                         \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);             \
-      exit(1);                                                                             \
-    }                                                                                      \
-  } while (0)
-
-#define CHECK_MX(call)                                                                     \
-  do {                                                                                     \
-    mx_return_t rc_ = (call);                                                              \
-    if (rc_ != MX_SUCCESS) {                                                               \
-      fprintf(stderr, "%s:%d: %s -> %s\n", __FILE__, __LINE__, #call, mx_strerror(rc_));   \
-      exit(1);                                                                             \
-    }                                                                                      \
-  } while (0)
+#include "mx/mxtest.h" /* CHECK, CHECK_MX */
 
 #define HARNESS_KEY 0x5eed
 #define HARNESS_WAIT_MS 120000 /* a lost message fails a test, it does not hang it */

@@ -179,14 +179,9 @@ EXPORT mx_return_t mx_iconnect(mx_endpoint_t ep, uint64_t nic, uint32_t eid, uin
 
 EXPORT mx_return_t mx_disconnect(mx_endpoint_t ep, mx_endpoint_addr_t addr)
 {
-  mx_return_t entered = ep_enter(ep, "mx_disconnect");
+  mx_return_t entered = ep_enter_outside_handler(ep, "mx_disconnect");
   if (entered != MX_SUCCESS)
     return entered;
-  if (unexp_in_handler(ep)) {
-    pthread_mutex_unlock(&ep->lock);
-    return lib_error(ep, MX_CLOSE_IN_HANDLER, "mx_disconnect: called in the unexpected handler");
-  }
-  unexp_handler_wait(ep);
   struct conn *c = conn_from_addr(ep, &addr);
   if (c)
     conn_fail(ep, c, MX_STATUS_ENDPOINT_CLOSED);

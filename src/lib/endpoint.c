@@ -137,14 +137,9 @@ static int sends_flushed(struct mx_endpoint *ep, void *arg)
 EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
 {
   struct ctl_msg req, rep;
-  mx_return_t rc = ep_enter(ep, "mx_close_endpoint");
+  mx_return_t rc = ep_enter_outside_handler(ep, "mx_close_endpoint");
   if (rc != MX_SUCCESS)
     return rc;
-  if (unexp_in_handler(ep)) {
-    pthread_mutex_unlock(&ep->lock);
-    return lib_error(ep, MX_CLOSE_IN_HANDLER, "mx_close_endpoint: called in the unexpected handler");
-  }
-  unexp_handler_wait(ep);
   ep->progress_off &= ~PROGRESS_OFF_API; /* what was sent must still leave */
   pthread_mutex_unlock(&ep->lock);
   pthread_mutex_lock(&lib.eps_lock);

@@ -298,6 +298,10 @@ int connect_progress(struct mx_endpoint *ep, uint64_t now);
  * internal one that discards it), or NULL to keep it as unexpected. */
 struct req *unexp_handler_run(struct mx_endpoint *ep, struct conn *c, const struct msg *m,
                               const uint8_t *eager);
+/* As ep_enter, for calls that would pull the ground from under a running
+ * handler (close, disconnect, disable progression): refused in the handler
+ * (MX_CLOSE_IN_HANDLER), and elsewhere they wait for it to return. */
+mx_return_t ep_enter_outside_handler(struct mx_endpoint *ep, const char *fn);
 /* True in the thread running the endpoint's handler. */
 int unexp_in_handler(struct mx_endpoint *ep);
 /* Block (lock held) while another thread's handler runs. */

@@ -66,6 +66,19 @@ struct req *unexp_handler_run(struct mx_endpoint *ep, struct conn *c, const stru
   return r;
 }
 
+mx_return_t ep_enter_outside_handler(struct mx_endpoint *ep, const char *fn)
+{
+  mx_return_t rc = ep_enter(ep, fn);
+  if (rc != MX_SUCCESS)
+    return rc;
+  if (unexp_in_handler(ep)) {
+    pthread_mutex_unlock(&ep->lock);
+    return lib_error(ep, MX_CLOSE_IN_HANDLER, "%s: called in the unexpected handler", fn);
+  }
+  unexp_handler_wait(ep);
+  return MX_SUCCESS;
+}
+
 EXPORT mx_return_t mx_register_unexp_handler(mx_endpoint_t ep, mx_unexp_handler_t handler,
                                              void *context)
 {
@@ -81,14 +94,9 @@ EXPORT mx_return_t mx_register_unexp_handler(mx_endpoint_t ep, mx_unexp_handler_
 
 EXPORT mx_return_t mx_disable_progression(mx_endpoint_t ep)
 {
-  mx_return_t rc = ep_enter(ep, "mx_disable_progression");
+  mx_return_t rc = ep_enter_outside_handler(ep, "mx_disable_progression");
   if (rc != MX_SUCCESS)
     return rc;
-  if (unexp_in_handler(ep)) {
-    pthread_mutex_unlock(&ep->lock);
-    return lib_error(ep, MX_CLOSE_IN_HANDLER, "mx_disable_progression: called in the handler");
-  }
-  unexp_handler_wait(ep);
   ep->progress_off |= PROGRESS_OFF_API;
   pthread_mutex_unlock(&ep->lock);
   return MX_SUCCESS;
