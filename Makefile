@@ -10,7 +10,7 @@ override LDFLAGS += -pthread
 
 COMMON_SRC  := $(wildcard src/common/*.c)
 LIB_SRC     := $(wildcard src/lib/*.c) $(COMMON_SRC)
-BACKEND_SRC := $(wildcard src/backend/*.c) $(wildcard src/engine/*.c) $(COMMON_SRC)
+BACKEND_SRC := $(wildcard src/backend/*.c) $(wildcard src/engine/*.c) $(wildcard src/port/*.c) $(COMMON_SRC)
 TOOL_SRC    := $(wildcard tools/*.c)
 UNIT_SRC    := $(wildcard tests/unit/*.c)
 ITEST_SRC   := $(wildcard tests/integration/*.c)

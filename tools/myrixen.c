@@ -1,4 +1,4 @@
-/* myrixen.c - the `myrixen` command: info, counters, bench. */
+/* myrixen.c - the `myrixen` command: info, counters, peers, bench. */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +9,7 @@ static void usage(FILE *f)
   fprintf(f, "usage: myrixen <command> [options]\n"
              "  info [--json]        backend version, ports, guests, endpoints\n"
              "  counters [--json]    per-VIF and engine counters, drops by reason\n"
+             "  peers [--json]       ports, other hosts' backends: state, rtt, retransmissions\n"
              "  bench pingpong|stream [--sizes LIST] [--iters N] [--datapath D|all]\n"
              "                       [--cpus A,B] [--json] [--spawn-backend]\n"
              "The backend is found at $MYRIXEN_SOCKET or /run/myrixen/backend.sock.\n");
@@ -24,6 +25,8 @@ int main(int argc, char **argv)
     return cmd_info(argc - 1, argv + 1);
   if (!strcmp(argv[1], "counters"))
     return cmd_counters(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "peers"))
+    return cmd_peers(argc - 1, argv + 1);
   if (!strcmp(argv[1], "bench"))
     return cmd_bench(argc - 1, argv + 1);
   fprintf(stderr, "myrixen: unknown command '%s'\n", argv[1]);

@@ -4,6 +4,7 @@
 
 int cmd_info(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
+int cmd_peers(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
 /* limits.c: the machine's limits, measured in the same run as a bench */

@@ -31,6 +31,7 @@ enum drop_reason {
   DROP_PEER_DIED,     /* transfer aborted: a guest died */
   DROP_COPY_FAULT,    /* process_vm_* failed (guest unmapped its memory) */
   DROP_UNSENT,        /* still queued when its endpoint closed, undeliverable */
+  DROP_UNREACHABLE,   /* for a host that is not known or does not answer */
   DROP_MAX
 };
 extern const char *const drop_reason_name[DROP_MAX];
@@ -117,6 +118,7 @@ struct backend {
   uint64_t started_ns;
   uint64_t ctl_errors;          /* malformed control messages answered */
   uint64_t closed_drops[DROP_MAX]; /* drops of endpoints since closed */
+  void *net;                    /* engine/net_int.h: ports and peers, or NULL */
 };
 
 /* engine/engine.c */

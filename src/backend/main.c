@@ -12,6 +12,7 @@
 
 #include "../common/clock.h"
 #include "../common/log.h"
+#include "../engine/net.h"
 #include "backend.h"
 
 static void usage(FILE *f)
@@ -25,18 +26,15 @@ static void usage(FILE *f)
           "  --small-max BYTES   largest inline message (default 128, max %d)\n"
           "  --medium-max BYTES  largest eager message (default 32768, max %d)\n"
           "  --cpu N             pin the engine thread to core N (give it a core of its own)\n"
+          "  --port SPEC         a network port: udp:ADDR:PORT, udp:[ADDR6]:PORT or eth:IFNAME\n"
+          "                      (repeat for several, up to 4); none: this host only\n"
+          "  --peers FILE        other hosts: lines NIC_ID|- HOSTNAME udp:ADDR:PORT|eth:MAC\n"
+          "  --fault SPEC        inject faults on every port (env MYRIXEN_FAULT), e.g.\n"
+          "                      loss=0.05,dup=0.01,reorder=0.02,delay_us=200,corrupt=0.001,seed=7\n"
+          "  --peer-timeout-ms N give up on a peer that acknowledges nothing for N ms (10000)\n"
           "  --daemon            detach and run in the background\n"
           "  -v, --verbose       log every guest and endpoint event\n",
           CTL_DEFAULT_SOCKET, BE_MAX_ENDPOINTS, MSG_INLINE_MAX, EAGER_SLOTS * EAGER_SIZE / 2);
-}
-
-/* A stable 48-bit id from the host name, locally administered like a MAC. */
-static uint64_t nic_id_from_name(const char *name)
-{
-  uint64_t h = 1469598103934665603ull;
-  for (const char *c = name; *c; c++)
-    h = (h ^ (uint8_t)*c) * 1099511628211ull;
-  return ((h & 0xfeffffffffffull) | 0x020000000000ull) & 0xffffffffffffull;
 }
 
 int main(int argc, char **argv)
@@ -46,7 +44,10 @@ int main(int argc, char **argv)
       {"socket", 1, 0, 's'},   {"nic-id", 1, 0, 'n'},     {"hostname", 1, 0, 'H'},
       {"max-endpoints", 1, 0, 'e'}, {"small-max", 1, 0, 'S'}, {"medium-max", 1, 0, 'M'},
       {"daemon", 0, 0, 'd'},   {"cpu", 1, 0, 'c'},   {"verbose", 0, 0, 'v'},    {"help", 0, 0, 'h'},
-      {0, 0, 0, 0}};
+      {"port", 1, 0, 'p'},     {"peers", 1, 0, 'P'}, {"fault", 1, 0, 'f'},
+      {"peer-timeout-ms", 1, 0, 'T'}, {0, 0, 0, 0}};
+  struct net_config net = {0};
+  char err[256];
   int daemonize = 0, c;
   sigset_t mask;
 
@@ -67,6 +68,16 @@ int main(int argc, char **argv)
     case 'd': daemonize = 1; break;
     case 'c': be.cfg.engine_cpu = atoi(optarg); break;
     case 'v': be.cfg.verbose = 1; break;
+    case 'p':
+      if (net.nports == 4) {
+        fprintf(stderr, "myrixend: at most 4 ports\n");
+        return 2;
+      }
+      net.ports[net.nports++] = optarg;
+      break;
+    case 'P': net.peers_file = optarg; break;
+    case 'f': net.fault = optarg; break;
+    case 'T': net.peer_timeout_ms = (uint32_t)atoi(optarg); break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -79,7 +90,7 @@ int main(int argc, char **argv)
     return 2;
   }
   if (!be.cfg.nic_id)
-    be.cfg.nic_id = nic_id_from_name(be.cfg.hostname);
+    be.cfg.nic_id = net_nic_from_name(be.cfg.hostname);
   log_setup("myrixend", be.cfg.verbose ? LOG_DEBUG : LOG_INFO);
   if (daemonize && daemon(0, 0) < 0) {
     perror("daemon");
@@ -94,12 +105,17 @@ int main(int argc, char **argv)
   signal(SIGPIPE, SIG_IGN);
   pthread_mutex_init(&be.lock, NULL);
   be.started_ns = clock_now_ns();
+  if (net_setup(&be, &net, err, sizeof(err)) < 0) {
+    log_err("%s", err);
+    return 1;
+  }
   if (engine_start(&be) < 0) {
     log_err("cannot start the engine");
     return 1;
   }
   int rc = server_run(&be);
   engine_stop(&be);
+  net_teardown(&be);
   log_info("stopped");
   return rc;
 }

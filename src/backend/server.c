@@ -24,6 +24,7 @@
 #include "../../include/myriexpress.h"
 #include "../common/mxerror.h"
 #include "../common/log.h"
+#include "../engine/net.h"
 #include "backend.h"
 
 #define MSGBUF (sizeof(struct ctl_msg) + CTL_TEXT_MAX)
@@ -176,6 +177,13 @@ static void handle_connect(struct backend *be, struct be_guest *g, const struct 
   struct be_endpoint *peer = endpoint_lookup(be, c->nic_id, c->eid);
   if (!me) {
     status = MX_BAD_ENDPOINT, why = "your endpoint is not open";
+  } else if (net_is_remote(be, c->nic_id)) {
+    status = net_connect(be, g, req->seq, me, c);
+    if (status == MX_SUCCESS) {
+      pthread_mutex_unlock(&be->lock);
+      return; /* answered when the peer's backend answers */
+    }
+    why = "remote connect";
   } else if (c->nic_id != be->cfg.nic_id) {
     status = MX_NIC_NOT_FOUND, why = "unknown nic id";
   } else if (c->eid >= be->cfg.max_endpoints) {
@@ -209,6 +217,39 @@ static void handle_connect(struct backend *be, struct be_guest *g, const struct 
   ctl_send(g->sock, &rep, fa, rep.u.connect_reply.has_channel ? 4 : 0);
   ctl_close_fds(fa, 4);
   ctl_close_fds(fb, 4);
+}
+
+/* Names: this host's, or a peer's (peers file, or learnt from its packets). */
+static void handle_resolve(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
+{
+  struct ctl_msg rep;
+  struct ctl_resolve r = req->u.resolve;
+  int found;
+  r.name[sizeof(r.name) - 1] = 0;
+  pthread_mutex_lock(&be->lock);
+  if (r.by_name) {
+    found = !strcmp(r.name, be->cfg.hostname) || !strcmp(r.name, "localhost");
+    if (found)
+      r.nic_id = be->cfg.nic_id;
+    else
+      found = net_resolve_name(be, r.name, &r.nic_id) == 0;
+  } else {
+    found = r.nic_id == be->cfg.nic_id;
+    if (found)
+      snprintf(r.name, sizeof(r.name), "%s", be->cfg.hostname);
+    else
+      found = net_resolve_nic(be, r.nic_id, r.name, sizeof(r.name)) == 0;
+  }
+  pthread_mutex_unlock(&be->lock);
+  if (!found) {
+    ctl_init(&rep, CTL_ERROR, req->seq);
+    rep.status = r.by_name ? MX_HOST_NOT_FOUND : MX_NIC_NOT_FOUND;
+    ctl_send(g->sock, &rep, NULL, 0);
+    return;
+  }
+  ctl_init(&rep, CTL_REPLY, req->seq);
+  rep.u.resolve = r;
+  ctl_send(g->sock, &rep, NULL, 0);
 }
 
 /* One message from g.  Returns -1 when the connection must be dropped. */
@@ -266,6 +307,14 @@ static int handle_message(struct backend *be, struct be_guest *g)
     break;
   case CTL_COUNTERS:
     reply_text(g, req, report_counters(be));
+    break;
+  case CTL_PEERS:
+    pthread_mutex_lock(&be->lock);
+    reply_text(g, req, net_report(be));
+    pthread_mutex_unlock(&be->lock);
+    break;
+  case CTL_RESOLVE:
+    handle_resolve(be, g, req);
     break;
   default:
     reply_error(be, g, req, MX_BAD_BAD_BAD, "unknown message type %u", req->type);

@@ -33,6 +33,8 @@ enum ctl_type {
   CTL_COUNTERS = 7,       /* tool->B: JSON text of counters */
   CTL_ERROR = 8,          /* B->any: the request failed; text says why */
   CTL_REPLY = 9,          /* B->any: success */
+  CTL_RESOLVE = 10,       /* any->B: hostname <-> nic id, this host or a peer */
+  CTL_PEERS = 11,         /* tool->B: JSON text of ports and peers */
 };
 
 enum ctl_role { CTL_ROLE_GUEST = 1, CTL_ROLE_MONITOR = 2 };
@@ -97,6 +99,13 @@ struct ctl_channel_attach {
   uint32_t peer_session;
 };
 
+struct ctl_resolve {
+  uint64_t nic_id;        /* in when by_name is 0; out otherwise */
+  uint32_t by_name;       /* 1: name -> nic id; 0: nic id -> name */
+  uint32_t pad;
+  char name[64];          /* in when by_name; out otherwise */
+};
+
 struct ctl_msg {
   uint32_t magic;
   uint16_t version;
@@ -114,6 +123,7 @@ struct ctl_msg {
     struct ctl_connect connect;
     struct ctl_connect_reply connect_reply;
     struct ctl_channel_attach attach;
+    struct ctl_resolve resolve;
     uint8_t raw[128];
   } u;
   char text[];            /* CTL_ERROR message, CTL_INFO/COUNTERS JSON */

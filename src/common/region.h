@@ -23,7 +23,7 @@
 #include "ring.h"
 
 #define REGION_MAGIC 0x4d59524955524547ull /* "GERUIRYM" */
-#define REGION_VERSION 2
+#define REGION_VERSION 3
 #define CHANNEL_MAGIC 0x4d59524e4e414843ull
 #define CHANNEL_VERSION 2
 
@@ -55,6 +55,8 @@ enum msg_type {
 };
 
 #define MSG_F_SYNC 0x01  /* sender wants MSG_SYNC_ACK when matched (issend) */
+#define MSG_F_ACKREQ 0x02 /* to another host: post MSG_NOTIFY once it is acknowledged */
+#define MSG_EID_ALL 0xffffffffu /* MSG_PEER_GONE: every endpoint of peer_nic */
 
 /* Descriptor status codes carried in msg.status (wire values, not MX's). */
 enum msg_status {
@@ -62,6 +64,7 @@ enum msg_status {
   MSG_ST_CLOSED = 1,      /* destination endpoint closed / never existed */
   MSG_ST_BAD_GRANT = 2,   /* a grant failed the engine's check */
   MSG_ST_ABORTED = 3,     /* the other side died mid-transfer */
+  MSG_ST_UNREACHABLE = 4, /* the destination's host does not answer */
 };
 
 /* One slot of a queue: 64 bytes of header, then inline data. */

@@ -14,9 +14,10 @@
 
 #include "../backend/backend.h"
 #include "../common/log.h"
+#include "net.h"
 
 const char *const drop_reason_name[DROP_MAX] = {
-    "bad_request", "ring_corrupt", "dest_closed", "bad_grant", "peer_died", "copy_fault", "unsent",
+    "bad_request", "ring_corrupt", "dest_closed", "bad_grant", "peer_died", "copy_fault", "unsent", "unreachable",
 };
 
 void endpoint_count_drop(struct be_endpoint *ep, enum drop_reason why)
@@ -139,7 +140,9 @@ static int serve_one(struct backend *be, struct be_endpoint *src, struct msg *m,
                      const uint8_t *eager)
 {
   if (m->type == MSG_PULL)
-    return pull_start(be, src, m);
+    return net_is_remote(be, m->peer_nic) ? net_pull_start(be, src, m) : pull_start(be, src, m);
+  if (net_is_remote(be, m->peer_nic))
+    return net_send_msg(be, src, m, eager);
 
   struct be_endpoint *dst = endpoint_lookup(be, m->peer_nic, m->peer_eid);
   if (!endpoint_usable(dst)) {

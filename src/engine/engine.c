@@ -18,6 +18,7 @@
 #include "../backend/backend.h"
 #include "../common/log.h"
 #include "../common/poll_policy.h"
+#include "net.h"
 
 #define ROUND_BUDGET 64
 #define ENGINE_SLEEP_MS 100 /* a backstop: every request is meant to kick */
@@ -45,6 +46,7 @@ static int engine_round(struct backend *be, uint32_t *rr)
   }
   *rr = (*rr + 1) % n;
   work += pull_progress(be);
+  work += net_progress(be);
   for (uint32_t k = 0; k < n; k++)
     if (be->eps[k].in_use)
       engine_flush_rx(be, &be->eps[k]);
@@ -109,19 +111,25 @@ static void *engine_main(void *arg)
       sched_yield();
       break;
     case POLL_SLEEP: {
+      struct pollfd pfd[1 + 4];
       pthread_mutex_lock(&be->lock);
       int pending = engine_arm(be);
+      int nfd = 1 + net_poll_fds(be, pfd + 1, 4);
+      int ms = net_next_timer_ms(be);
       pthread_mutex_unlock(&be->lock);
-      if (!pending) {
-        struct pollfd pfd = {.fd = be->engine_doorbell, .events = POLLIN};
+      /* a network timer due sooner than the backstop shortens the sleep;
+       * it is no late wake-up when it ends it */
+      int timer = ms >= 0 && ms < ENGINE_SLEEP_MS;
+      if (!pending && ms != 0) {
+        pfd[0] = (struct pollfd){.fd = be->engine_doorbell, .events = POLLIN};
         engine_count(&be->ec.sleeps);
-        int k = poll(&pfd, 1, ENGINE_SLEEP_MS);
-        if (k > 0) {
+        int k = poll(pfd, (nfds_t)nfd, timer ? ms : ENGINE_SLEEP_MS);
+        if (k > 0 && (pfd[0].revents & POLLIN)) {
           uint64_t v;
           if (read(be->engine_doorbell, &v, sizeof(v)) > 0)
             engine_count(&be->ec.wakeups);
         }
-        timed_out = k == 0;
+        timed_out = k == 0 && !timer;
       }
       pthread_mutex_lock(&be->lock);
       engine_disarm(be);

@@ -43,9 +43,10 @@ struct pull {
 
 static char *pull_bounce;
 
-/* Copy and check the grant run ref of ep's VIF; fill side.  0 or -1. */
-static int grant_load(struct be_endpoint *ep, uint32_t ref, uint32_t need_flag, uint64_t len,
-                      struct pull_side *side)
+/* Copy and check the grant run ref of ep's VIF into seg[] (PULL_MAX_SEGS
+ * entries).  0 or -1.  Local and remote pulls both load grants here. */
+int grant_load_segs(struct be_endpoint *ep, uint32_t ref, uint32_t need_flag, uint64_t len,
+                    struct iovec *seg, int *nseg)
 {
   uint32_t idx = GRANT_REF_IDX(ref), gen = GRANT_REF_GEN(ref);
   struct grant first, g;
@@ -57,17 +58,23 @@ static int grant_load(struct be_endpoint *ep, uint32_t ref, uint32_t need_flag, 
   if (first.gen != gen || first.nseg == 0 || first.nseg > PULL_MAX_SEGS ||
       idx + first.nseg > REGION_GRANTS)
     return -1;
-  side->nseg = 0;
+  *nseg = 0;
   for (uint32_t i = 0; i < first.nseg; i++) {
     memcpy(&g, &ep->vif->grants[idx + i], sizeof(g));
     if (g.gen != gen || !(g.flags & need_flag) || g.len > UINT32_MAX)
       return -1;
-    side->seg[side->nseg].iov_base = (void *)(uintptr_t)g.addr;
-    side->seg[side->nseg].iov_len = g.len;
-    side->nseg++;
+    seg[*nseg].iov_base = (void *)(uintptr_t)g.addr;
+    seg[*nseg].iov_len = g.len;
+    (*nseg)++;
     total += g.len;
   }
-  if (total < len)
+  return total < len ? -1 : 0;
+}
+
+static int grant_load(struct be_endpoint *ep, uint32_t ref, uint32_t need_flag, uint64_t len,
+                      struct pull_side *side)
+{
+  if (grant_load_segs(ep, ref, need_flag, len, side->seg, &side->nseg) < 0)
     return -1;
   side->eid = ep->eid;
   side->session = ep->session;

@@ -19,6 +19,7 @@ struct conn *conn_get(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, int cr
     return NULL;
   c->magic = CONN_MAGIC;
   c->nic = nic;
+  c->remote = nic != lib.hello.nic_id;
   c->eid = eid;
   c->ep = ep;
   c->next = ep->conns;

@@ -101,6 +101,7 @@ struct conn {
   struct chan *ch;
   void *context;                /* mx_set_endpoint_addr_context */
   int dead;                     /* peer closed or died */
+  int remote;                   /* on another host: eager sends wait for the wire's ack */
   struct mx_endpoint *ep;
   struct conn *next;
 };
@@ -226,6 +227,8 @@ void req_free(struct mx_endpoint *ep, struct req *r);
 uint64_t req_cookie(const struct req *r);
 struct req *req_from_cookie(struct mx_endpoint *ep, uint64_t cookie, enum req_kind kind);
 void req_complete(struct mx_endpoint *ep, struct req *r, mx_status_code_t code);
+/* The MX status of an engine's msg_status. */
+mx_status_code_t msg_status_code(uint32_t status);
 void reqlist_push(struct req_list *l, struct req *r);
 void reqlist_remove(struct req_list *l, struct req *r);
 int req_set_segments(struct req *r, mx_segment_t *segs, uint32_t n);

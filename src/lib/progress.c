@@ -50,15 +50,22 @@ static void engine_event(struct mx_endpoint *ep, const struct msg *m, const uint
     send_acked(ep, m, MX_STATUS_SUCCESS);
     break;
   case MSG_NOTIFY:
-    send_acked(ep, m, m->status == MSG_ST_OK ? MX_STATUS_SUCCESS : MX_STATUS_ENDPOINT_CLOSED);
+    send_acked(ep, m, msg_status_code(m->status));
     break;
   case MSG_NACK:
-    send_acked(ep, m, MX_STATUS_ENDPOINT_CLOSED);
+    send_acked(ep, m, m->status == MSG_ST_OK ? MX_STATUS_ENDPOINT_CLOSED : msg_status_code(m->status));
     break;
   case MSG_PULL_DONE:
     recv_event(ep, m);
     break;
   case MSG_PEER_GONE: {
+    if (m->peer_eid == MSG_EID_ALL) {
+      /* a whole host stopped answering: every connection to it fails */
+      for (struct conn *c = ep->conns; c; c = c->next)
+        if (c->nic == m->peer_nic)
+          conn_fail(ep, c, msg_status_code(m->status));
+      break;
+    }
     struct conn *c = conn_get(ep, m->peer_nic, m->peer_eid, 0);
     if (!c)
       break;

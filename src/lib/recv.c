@@ -234,9 +234,7 @@ void recv_event(struct mx_endpoint *ep, const struct msg *m)
   struct req *r = req_from_cookie(ep, m->cookie2, REQ_RECV);
   if (!r || r->state != RS_ACTIVE)
     return;
-  mx_status_code_t code = m->status == MSG_ST_OK       ? MX_STATUS_SUCCESS
-                          : m->status == MSG_ST_CLOSED ? MX_STATUS_ENDPOINT_CLOSED
-                                                       : MX_STATUS_ABORTED;
+  mx_status_code_t code = msg_status_code(m->status);
   req_complete(ep, r, code);
 }
 

@@ -99,6 +99,16 @@ void req_cache_free(struct mx_endpoint *ep)
   ep->req_cached = 0;
 }
 
+mx_status_code_t msg_status_code(uint32_t status)
+{
+  switch (status) {
+  case MSG_ST_OK: return MX_STATUS_SUCCESS;
+  case MSG_ST_CLOSED: return MX_STATUS_ENDPOINT_CLOSED;
+  case MSG_ST_UNREACHABLE: return MX_STATUS_ENDPOINT_UNREACHABLE;
+  default: return MX_STATUS_ABORTED; /* a bad grant, or the other side died mid-way */
+  }
+}
+
 uint64_t req_cookie(const struct req *r)
 {
   return ((uint64_t)r->gen << 32) | r->handle;

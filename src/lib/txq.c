@@ -23,6 +23,8 @@ static void fill_header(struct msg *s, const struct req *r, uint8_t type)
   memset(s, 0, offsetof(struct msg, data));
   s->type = type;
   s->flags = r->sync ? MSG_F_SYNC : 0;
+  if (r->conn->remote && !r->sync && r->type != MSG_RNDV)
+    s->flags |= MSG_F_ACKREQ; /* complete when the other host has it, or fail */
   s->total = (uint32_t)r->len;
   s->peer_eid = r->conn->eid;
   s->peer_nic = r->conn->nic;
@@ -86,7 +88,7 @@ static void emitted(struct mx_endpoint *ep, struct req *r)
   }
   r->buffered = 1;
   r->state = RS_ACTIVE;
-  if (r->type != MSG_RNDV && !r->sync)
+  if (r->type != MSG_RNDV && !r->sync && !r->conn->remote)
     req_complete(ep, r, MX_STATUS_SUCCESS);
 }
 

@@ -1,0 +1,52 @@
+/* wire.c - sealing and checking wire packets (see wire.h). */
+#include "wire.h"
+
+#include <string.h>
+
+#include "crc32c.h"
+
+static uint32_t packet_crc(const struct wire_hdr *h, size_t len)
+{
+  struct wire_hdr copy;
+  memcpy(&copy, h, sizeof(copy));
+  copy.csum = 0;
+  uint32_t c = crc32c(0, &copy, sizeof(copy));
+  return crc32c(c, (const uint8_t *)h + sizeof(copy), len - sizeof(copy));
+}
+
+void wire_seal(struct wire_hdr *h, size_t len)
+{
+  h->csum = 0;
+  h->csum = packet_crc(h, len);
+}
+
+int wire_check(const void *pkt, size_t len)
+{
+  struct wire_hdr h;
+  if (len < sizeof(h))
+    return WD_SHORT;
+  memcpy(&h, pkt, sizeof(h));
+  if (h.magic != WIRE_MAGIC)
+    return WD_MAGIC;
+  if (h.version != WIRE_VERSION)
+    return WD_VERSION;
+  if (h.type == 0 || h.type >= WIRE_TYPE_MAX)
+    return WD_TYPE;
+  if ((size_t)h.len + sizeof(h) > len)
+    return WD_SHORT;
+  if (packet_crc(pkt, sizeof(h) + h.len) != h.csum)
+    return WD_CSUM;
+  return WD_OK;
+}
+
+const char *wire_drop_name(int reason)
+{
+  switch (reason) {
+  case WD_SHORT: return "truncated";
+  case WD_MAGIC: return "bad_magic";
+  case WD_VERSION: return "bad_version";
+  case WD_TYPE: return "bad_type";
+  case WD_CSUM: return "bad_checksum";
+  default: return "ok";
+  }
+}

@@ -1,0 +1,150 @@
+/*
+ * wire.h - the packets backends exchange across hosts (docs/wire.md).
+ *
+ * One packet is one UDP datagram or one Ethernet frame (EtherType
+ * WIRE_ETHERTYPE).  Every packet starts with struct wire_hdr: magic,
+ * version, type, the sender's and receiver's nic ids and incarnations
+ * (sessions), a sequence number and a cumulative acknowledgement, and a
+ * CRC-32C over the whole packet.  Packets of the reliable types travel on
+ * one ordered stream per pair of backends (go-back-N with a window, acks
+ * piggy-backed on every packet and delayed when alone); WIRE_ACK and
+ * WIRE_RESET are outside the stream.
+ *
+ * Byte order: little-endian, the byte order of every host MyriXen runs on
+ * (checked at compile time, so a big-endian port must add the swaps).
+ * Every length and offset read from a packet is checked before use: a
+ * packet is untrusted input, like a guest's ring.
+ */
+#ifndef MYRIXEN_WIRE_H
+#define MYRIXEN_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "region.h"
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-endian");
+
+#define WIRE_MAGIC 0x4d58u     /* "XM" */
+#define WIRE_VERSION 1
+#define WIRE_ETHERTYPE 0x86dfu /* the EtherType of MX over Ethernet */
+#define WIRE_UDP_PORT 2315     /* default UDP port of a backend */
+#define WIRE_MAX_PACKET 9216   /* jumbo frames; a port's MTU may be lower */
+#define WIRE_WINDOW 256        /* reliable packets in flight per peer */
+
+enum wire_type {
+  WIRE_ACK = 1,           /* unreliable: header only, carries ack */
+  WIRE_RESET = 2,         /* unreliable: "your session for me is stale" */
+  WIRE_DATA = 3,          /* a message descriptor, and a piece of its bytes */
+  WIRE_CONNECT = 4,       /* may endpoint src_eid talk to dst_eid with key? */
+  WIRE_CONNECT_REPLY = 5, /* the answer (an MX return code) */
+  WIRE_PULL_REQ = 6,      /* receiver's backend asks for a large message */
+  WIRE_PULL_DATA = 7,     /* a piece of it */
+  WIRE_PULL_END = 8,      /* all of it was sent (or why not) */
+  WIRE_NOTIFY = 9,        /* the receiver has it all: complete the send */
+  WIRE_NACK = 10,         /* the destination endpoint is closed or unknown */
+  WIRE_TYPE_MAX
+};
+
+#define WIRE_F_RELIABLE 0x1 /* on the ordered stream: seq is meaningful */
+
+struct wire_hdr {
+  uint16_t magic;         /* WIRE_MAGIC */
+  uint8_t version;        /* WIRE_VERSION */
+  uint8_t type;           /* enum wire_type */
+  uint16_t len;           /* bytes after this header */
+  uint16_t flags;         /* WIRE_F_* */
+  uint32_t csum;          /* CRC-32C of the packet with this field 0 */
+  uint32_t src_session;   /* the sender backend's incarnation (never 0) */
+  uint32_t dst_session;   /* the receiver's incarnation as the sender knows it, or 0 */
+  uint32_t seq;           /* reliable types: position on the stream */
+  uint64_t src_nic;
+  uint64_t dst_nic;
+  uint32_t ack;           /* the next seq the sender expects from the receiver */
+  uint32_t pad;
+};
+_Static_assert(sizeof(struct wire_hdr) == 48, "wire header");
+
+/* WIRE_DATA: the descriptor as the destination's event ring will hold it
+ * (type, flags, frag, len, total, match, cookie, seq, grant), the endpoints,
+ * and the piece of inline or eager bytes this packet carries.  An eager
+ * fragment larger than a packet is split into consecutive pieces. */
+#define WIRE_DATA_HDR offsetof(struct msg, data) /* 64 bytes of descriptor */
+struct wire_data_ext {    /* follows the descriptor */
+  uint32_t src_eid;
+  uint32_t dst_eid;
+  uint32_t piece_off;     /* offset of these bytes in the fragment / inline data */
+  uint32_t piece_len;
+};
+#define WIRE_DATA_OVERHEAD (WIRE_DATA_HDR + sizeof(struct wire_data_ext))
+
+struct wire_connect {
+  uint32_t req_id;        /* echoed in the reply */
+  uint32_t src_eid;
+  uint32_t dst_eid;
+  uint32_t key;
+};
+
+struct wire_connect_reply {
+  uint32_t req_id;
+  int32_t status;         /* MX return code: MX_SUCCESS, MX_BAD_CONNECTION_KEY, ... */
+  uint32_t eid;
+  uint32_t ep_session;    /* the endpoint's session (mx_decompose_endpoint_addr2) */
+};
+
+struct wire_pull_req {
+  uint64_t cookie;        /* sender's request */
+  uint64_t cookie2;       /* receiver's request */
+  uint32_t snd_eid;       /* endpoint that sent the rendezvous (on the packet's receiver) */
+  uint32_t grant;         /* its grant */
+  uint32_t rcv_eid;       /* endpoint that pulls */
+  uint32_t total;         /* bytes wanted */
+};
+
+struct wire_pull_data {
+  uint64_t cookie2;
+  uint32_t rcv_eid;
+  uint32_t offset;        /* of these bytes in the message */
+};
+
+struct wire_pull_end {    /* also the payload of WIRE_NOTIFY */
+  uint64_t cookie;
+  uint64_t cookie2;
+  uint32_t snd_eid;
+  uint32_t rcv_eid;
+  uint32_t total;         /* bytes moved */
+  uint32_t status;        /* enum msg_status */
+};
+
+struct wire_nack {
+  uint64_t cookie;        /* the refused message's sender request */
+  uint64_t match;
+  uint32_t src_eid;       /* the refused message's sender (on the packet's receiver) */
+  uint32_t dst_eid;       /* the endpoint that was not there */
+  uint32_t status;        /* enum msg_status */
+  uint32_t pad;
+};
+
+/* Largest payload of each kind that fits a packet of mtu bytes. */
+static inline uint32_t wire_piece_max(uint32_t mtu)
+{
+  return mtu - (uint32_t)sizeof(struct wire_hdr) - (uint32_t)WIRE_DATA_OVERHEAD;
+}
+
+/* Fill in the checksum of a packet of len bytes (header included). */
+void wire_seal(struct wire_hdr *h, size_t len);
+/* Check framing, magic, version, type, length and checksum of a received
+ * packet; 0 when it may be read, else a negative reason (wire_drop_name). */
+int wire_check(const void *pkt, size_t len);
+
+enum wire_drop {
+  WD_OK = 0,
+  WD_SHORT = -1,          /* shorter than a header, or than its len says */
+  WD_MAGIC = -2,
+  WD_VERSION = -3,
+  WD_TYPE = -4,
+  WD_CSUM = -5,
+};
+const char *wire_drop_name(int reason);
+
+#endif

@@ -1,0 +1,247 @@
+/*
+ * net.c - the network side of the engine: set-up from the command line,
+ * the receive path of every port (check, sessions, then the peer's
+ * stream), timers, what the engine polls before sleeping, and the report.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/clock.h"
+#include "../common/log.h"
+#include "net_int.h"
+
+#define RX_BATCH 64
+
+int net_setup(struct backend *be, const struct net_config *cfg, char *err, size_t errlen)
+{
+  if (cfg->nports == 0)
+    return 0; /* a backend of one host: no network */
+  struct net *n = calloc(1, sizeof(*n));
+  if (!n) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  be->net = n;
+  n->seed = (uint64_t)clock_now_ns() ^ ((uint64_t)getpid() << 32) ^ be->cfg.nic_id;
+  n->peer_timeout_ns = (uint64_t)(cfg->peer_timeout_ms ? cfg->peer_timeout_ms : 10000) * 1000000ull;
+  struct fault_cfg fc;
+  const char *fault = cfg->fault ? cfg->fault : getenv("MYRIXEN_FAULT");
+  if (fault && fault_parse(&fc, fault, err, errlen) < 0)
+    return -1;
+  for (int i = 0; i < cfg->nports && i < NET_MAX_PORTS; i++) {
+    if (port_open(&n->ports[i], cfg->ports[i], err, errlen) < 0)
+      return -1;
+    n->nports++;
+    if (fault && fault_setup(&n->ports[i].fault, &fc) < 0) {
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+    log_info("port %s up, packets up to %u bytes%s%s", cfg->ports[i], n->ports[i].mtu,
+             fault ? ", faults: " : "", fault ? fault : "");
+  }
+  if (cfg->peers_file && peers_file_load(be, cfg->peers_file, err, errlen) < 0)
+    return -1;
+  return 0;
+}
+
+void net_teardown(struct backend *be)
+{
+  struct net *n = net_of(be);
+  if (!n)
+    return;
+  for (int i = 0; i < n->nports; i++)
+    port_close(&n->ports[i]);
+  for (int i = 0; i < NET_MAX_PEERS; i++)
+    free(n->peers[i].win);
+  while (n->rpulls) {
+    struct net_rpull *rp = n->rpulls;
+    n->rpulls = rp->next;
+    free(rp);
+  }
+  while (n->connects) {
+    struct net_connect_wait *w = n->connects;
+    n->connects = w->next;
+    free(w);
+  }
+  while (n->notifies) {
+    struct net_notify_wait *w = n->notifies;
+    n->notifies = w->next;
+    free(w);
+  }
+  free(n);
+  be->net = NULL;
+}
+
+/* One packet from a port: checked, matched to its peer and its incarnation,
+ * then handed to the peer's stream. */
+static void net_input(struct backend *be, int port, const uint8_t *pkt, size_t len,
+                      const struct port_addr *from)
+{
+  struct net *n = net_of(be);
+  struct wire_hdr h;
+  int r = len > WIRE_MAX_PACKET ? WD_SHORT : wire_check(pkt, len);
+  if (r < 0) {
+    n->drops[-r]++;
+    return;
+  }
+  memcpy(&h, pkt, sizeof(h));
+  if (h.dst_nic != be->cfg.nic_id || h.src_nic == be->cfg.nic_id || !h.src_session) {
+    n->unknown_peer++;
+    return;
+  }
+  struct net_peer *p = peer_by_nic(n, h.src_nic);
+  if (!p && !(p = peer_learn(be, h.src_nic, port, from))) {
+    n->unknown_peer++;
+    return;
+  }
+  if (h.type == WIRE_RESET) {
+    if (h.dst_session == p->my_session) {
+      p->resets++;
+      peer_fail(be, p, "the peer has forgotten us (reset)");
+    }
+    return;
+  }
+  if (h.dst_session && h.dst_session != p->my_session) {
+    /* meant for an incarnation of ours that is gone */
+    n->stale_session++;
+    rel_send_reset(be, port, from, &h);
+    return;
+  }
+  if (p->peer_session != h.src_session) {
+    if (p->peer_session)
+      peer_fail(be, p, "the peer restarted");
+    p->peer_session = h.src_session;
+    p->rcv_next = 0;
+    p->state = PEER_UP;
+  }
+  rel_input(be, p, &h, pkt + sizeof(h), remote_deliver);
+}
+
+int net_progress(struct backend *be)
+{
+  struct net *n = net_of(be);
+  if (!n)
+    return 0;
+  int work = 0;
+  for (int i = 0; i < n->nports; i++) {
+    for (int k = 0; k < RX_BATCH; k++) {
+      struct port_addr from;
+      ssize_t len = port_recv(&n->ports[i], n->rxbuf, sizeof(n->rxbuf), &from);
+      if (len <= 0)
+        break;
+      net_input(be, i, n->rxbuf, (size_t)len, &from);
+      work++;
+    }
+  }
+  uint64_t now = clock_now_ns();
+  for (int i = 0; i < n->nports; i++)
+    work += port_flush_delayed(&n->ports[i], now);
+  for (int i = 0; i < NET_MAX_PEERS; i++) {
+    struct net_peer *p = &n->peers[i];
+    if (!p->in_use)
+      continue;
+    work += remote_retry_stalled(be, p);
+    work += rel_timers(be, p, now);
+  }
+  work += rpull_progress(be);
+  work += notify_retry(be);
+  work += netconn_timers(be, now);
+  return work;
+}
+
+int net_poll_fds(struct backend *be, struct pollfd *pfd, int max)
+{
+  struct net *n = net_of(be);
+  int k = 0;
+  for (int i = 0; n && i < n->nports && k < max; i++)
+    pfd[k++] = (struct pollfd){.fd = n->ports[i].fd, .events = POLLIN};
+  return k;
+}
+
+int net_next_timer_ms(struct backend *be)
+{
+  struct net *n = net_of(be);
+  if (!n)
+    return -1;
+  if (n->notifies || n->rpulls)
+    return 1; /* waiting for ring room or window room: look again soon */
+  uint64_t now = clock_now_ns(), t = UINT64_MAX;
+  for (int i = 0; i < NET_MAX_PEERS; i++) {
+    if (!n->peers[i].in_use)
+      continue;
+    if (n->peers[i].stalled.active)
+      return 1;
+    uint64_t pt = rel_next_timer(&n->peers[i]);
+    t = pt < t ? pt : t;
+  }
+  for (int i = 0; i < n->nports; i++)
+    if (n->ports[i].fault.nheld)
+      t = now; /* held packets: their due times are close */
+  for (struct net_connect_wait *w = n->connects; w; w = w->next)
+    t = w->deadline_ns < t ? w->deadline_ns : t;
+  if (t == UINT64_MAX)
+    return -1;
+  return t <= now ? 0 : (int)((t - now + 999999) / 1000000);
+}
+
+static const char *const peer_state_name[] = {"new", "up", "failed"};
+
+char *net_report(struct backend *be)
+{
+  struct net *n = net_of(be);
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  if (!f)
+    return NULL;
+  fprintf(f, "{\"nic_id\":\"%012llx\",\"hostname\":\"%s\",\"ports\":[",
+          (unsigned long long)be->cfg.nic_id, be->cfg.hostname);
+  for (int i = 0; n && i < n->nports; i++) {
+    struct port *pt = &n->ports[i];
+    fprintf(f,
+            "%s{\"port\":\"%s\",\"mtu\":%u,\"tx_packets\":%llu,\"rx_packets\":%llu,"
+            "\"tx_errors\":%llu,\"faults\":{\"on\":%d,\"lost\":%llu,\"duplicated\":%llu,"
+            "\"reordered\":%llu,\"delayed\":%llu,\"corrupted\":%llu}}",
+            i ? "," : "", pt->spec, pt->mtu, (unsigned long long)pt->c.tx_packets,
+            (unsigned long long)pt->c.rx_packets, (unsigned long long)pt->c.tx_errors,
+            pt->fault.on, (unsigned long long)pt->fault.c.lost,
+            (unsigned long long)pt->fault.c.duplicated, (unsigned long long)pt->fault.c.reordered,
+            (unsigned long long)pt->fault.c.delayed, (unsigned long long)pt->fault.c.corrupted);
+  }
+  fprintf(f, "],\"peers\":[");
+  int first = 1;
+  for (int i = 0; n && i < NET_MAX_PEERS; i++) {
+    struct net_peer *p = &n->peers[i];
+    if (!p->in_use)
+      continue;
+    char addr[80];
+    port_format_addr(&n->ports[p->port], &p->addr, addr, sizeof(addr));
+    fprintf(f,
+            "%s{\"nic_id\":\"%012llx\",\"hostname\":\"%s\",\"address\":\"%s\",\"state\":\"%s\","
+            "\"learnt\":%d,\"rtt_us\":%.1f,\"in_flight\":%u,\"tx_packets\":%llu,"
+            "\"rx_packets\":%llu,\"retransmits\":%llu,\"timeouts\":%llu,\"dup_rx\":%llu,"
+            "\"ooo_rx\":%llu,\"stalls\":%llu,\"resets\":%llu,\"failures\":%llu}",
+            first ? "" : ",", (unsigned long long)p->nic, p->hostname, addr,
+            peer_state_name[p->state], p->learnt, (double)p->srtt_ns / 1000.0,
+            p->snd_next - p->snd_una, (unsigned long long)p->tx_packets,
+            (unsigned long long)p->rx_packets, (unsigned long long)p->retransmits,
+            (unsigned long long)p->timeouts, (unsigned long long)p->dup_rx,
+            (unsigned long long)p->ooo_rx, (unsigned long long)p->stalls,
+            (unsigned long long)p->resets, (unsigned long long)p->failures);
+    first = 0;
+  }
+  fprintf(f, "],\"rx_dropped\":{");
+  for (int r = 1; r <= 5; r++)
+    fprintf(f, "%s\"%s\":%llu", r > 1 ? "," : "", wire_drop_name(-r),
+            n ? (unsigned long long)n->drops[r] : 0ull);
+  fprintf(f, ",\"not_for_us\":%llu,\"stale_session\":%llu,\"malformed\":%llu}}\n",
+          n ? (unsigned long long)n->unknown_peer : 0ull,
+          n ? (unsigned long long)n->stale_session : 0ull,
+          n ? (unsigned long long)n->malformed : 0ull);
+  fclose(f);
+  return out;
+}

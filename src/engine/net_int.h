@@ -1,0 +1,177 @@
+/*
+ * net_int.h - what the files of the engine's network layer share:
+ * peers and their reliable streams, remote pulls, pending connects.
+ */
+#ifndef MYRIXEN_NET_INT_H
+#define MYRIXEN_NET_INT_H
+
+#include <sys/uio.h>
+
+#include "../backend/backend.h"
+#include "../common/wire.h"
+#include "../port/port.h"
+#include "net.h"
+
+#define NET_MAX_PORTS 4
+#define NET_MAX_PEERS 64
+#define NET_ACK_DELAY_NS 200000ull  /* a lone ack waits this long for a packet to ride */
+#define NET_ACK_EVERY 16            /* ... or this many packets */
+#define NET_RTO_MIN_NS 2000000ull
+#define NET_RTO_MAX_NS 200000000ull
+#define NET_CONNECT_WAIT_NS 1000000000ull
+#define NET_PULL_CHUNK (64 * 1024)
+#define NET_MAX_SEGS 256
+
+enum peer_state { PEER_NEW = 0, PEER_UP = 1, PEER_FAILED = 2 };
+
+/* A packet kept until acknowledged. */
+struct net_pkt {
+  uint64_t sent_ns;
+  uint32_t len;
+  uint16_t tries;
+  uint16_t notify;              /* post MSG_NOTIFY to (eid, session, cookie) when acked */
+  uint32_t notify_eid, notify_session, notify_total;
+  uint64_t notify_cookie;
+  uint8_t buf[WIRE_MAX_PACKET];
+};
+
+/* An eager fragment arriving in pieces, or a message waiting for room in
+ * its destination's event ring. */
+struct net_inbound {
+  int active;
+  struct msg m;                 /* header as posted (source stamped) */
+  uint32_t dst_eid;
+  uint32_t got;
+  uint8_t eager[EAGER_SIZE];
+};
+
+struct net_peer {
+  int in_use;
+  enum peer_state state;
+  uint64_t nic;
+  char hostname[64];
+  int port;                     /* index in net->ports */
+  struct port_addr addr;
+  int learnt;                   /* not in the peers file: it spoke first */
+  uint32_t my_session;          /* this relationship's incarnation, on our side */
+  uint32_t peer_session;        /* theirs, 0 until heard */
+  /* sending */
+  struct net_pkt *win;          /* WIRE_WINDOW slots, allocated on first use */
+  uint32_t snd_next, snd_una;
+  uint64_t rto_ns, srtt_ns, last_ack_ns;
+  uint32_t dupacks;
+  /* receiving */
+  uint32_t rcv_next;
+  uint32_t rx_unacked;
+  uint64_t ack_due_ns;
+  struct net_inbound asm_;      /* fragment being reassembled */
+  struct net_inbound stalled;   /* complete, waiting for ring room */
+  /* counters */
+  uint64_t tx_packets, rx_packets, retransmits, timeouts, dup_rx, ooo_rx, stalls, resets;
+  uint64_t failures;
+};
+
+/* A remote pull, on the side that has the data (out) or wants it (in). */
+struct net_rpull {
+  struct net_rpull *next;
+  struct net_peer *peer;
+  int out;
+  uint64_t cookie, cookie2;
+  uint32_t snd_eid, rcv_eid;
+  uint32_t local_eid, local_session; /* the endpoint on this host */
+  pid_t pid;
+  int nseg;
+  struct iovec seg[NET_MAX_SEGS];
+  uint32_t total, done;         /* bytes sent (out) or received (in) */
+  int ended;                    /* out: PULL_END sent */
+};
+
+struct net_connect_wait {
+  struct net_connect_wait *next;
+  uint32_t req_id;
+  uint32_t guest_id;
+  uint32_t seq;                 /* the guest's control request */
+  uint64_t deadline_ns;
+  struct net_peer *peer;
+};
+
+struct net_notify_wait {        /* a MSG_NOTIFY that found the ring full */
+  struct net_notify_wait *next;
+  uint32_t eid, session;
+  struct msg m;
+};
+
+struct net {
+  struct port ports[NET_MAX_PORTS];
+  int nports;
+  struct net_peer peers[NET_MAX_PEERS];
+  struct net_rpull *rpulls;
+  struct net_connect_wait *connects;
+  struct net_notify_wait *notifies;
+  uint32_t next_req_id;
+  uint64_t peer_timeout_ns;
+  uint64_t seed;
+  uint8_t rxbuf[WIRE_MAX_PACKET + 1];
+  uint8_t *bounce;              /* NET_PULL_CHUNK */
+  uint64_t drops[8];            /* received packets refused, by -wire_drop */
+  uint64_t unknown_peer, stale_session, malformed;
+};
+
+static inline struct net *net_of(struct backend *be)
+{
+  return (struct net *)be->net;
+}
+
+/* peer.c */
+struct net_peer *peer_by_nic(struct net *n, uint64_t nic);
+struct net_peer *peer_learn(struct backend *be, uint64_t nic, int port,
+                            const struct port_addr *from);
+void peer_fail(struct backend *be, struct net_peer *p, const char *why);
+uint32_t net_random32(struct net *n);
+int peers_file_load(struct backend *be, const char *path, char *err, size_t errlen);
+
+/* reliable.c */
+uint32_t rel_room(const struct net_peer *p);
+/* Queue one reliable packet of type with payload parts a (alen) and b
+ * (blen); NULL when the window is full, else its slot (to mark notify). */
+struct net_pkt *rel_send(struct backend *be, struct net_peer *p, uint8_t type, const void *a,
+                         uint32_t alen, const void *b, uint32_t blen);
+void rel_send_ack(struct backend *be, struct net_peer *p);
+void rel_send_reset(struct backend *be, int port, const struct port_addr *to,
+                    const struct wire_hdr *h);
+/* A checked packet from p: acks, order.  deliver() is called for the next
+ * in-order reliable packet; it returns 1 when taken, 0 when it must come
+ * again later. */
+void rel_input(struct backend *be, struct net_peer *p, const struct wire_hdr *h,
+               const uint8_t *payload,
+               int (*deliver)(struct backend *, struct net_peer *, const struct wire_hdr *,
+                              const uint8_t *));
+int rel_timers(struct backend *be, struct net_peer *p, uint64_t now);
+uint64_t rel_next_timer(const struct net_peer *p);
+
+/* remote.c */
+int remote_deliver(struct backend *be, struct net_peer *p, const struct wire_hdr *h,
+                   const uint8_t *payload);
+int remote_retry_stalled(struct backend *be, struct net_peer *p);
+int notify_post(struct backend *be, uint32_t eid, uint32_t session, const struct msg *m);
+int notify_retry(struct backend *be);
+
+/* rpull.c */
+int rpull_on_request(struct backend *be, struct net_peer *p, const struct wire_pull_req *r);
+int rpull_on_data(struct backend *be, struct net_peer *p, const struct wire_pull_data *d,
+                  const uint8_t *bytes, uint32_t len);
+int rpull_on_end(struct backend *be, struct net_peer *p, const struct wire_pull_end *e);
+int rpull_progress(struct backend *be);
+void rpull_drop_peer(struct backend *be, struct net_peer *p);
+
+/* netconn.c */
+int netconn_on_request(struct backend *be, struct net_peer *p, const struct wire_connect *c);
+int netconn_on_reply(struct backend *be, const struct wire_connect_reply *r);
+int netconn_timers(struct backend *be, uint64_t now);
+void netconn_drop_peer(struct backend *be, struct net_peer *p);
+
+/* engine/pull.c: a grant run, copied and checked (shared with local pulls) */
+int grant_load_segs(struct be_endpoint *ep, uint32_t ref, uint32_t need_flag, uint64_t len,
+                    struct iovec *seg, int *nseg);
+
+#endif

@@ -1,0 +1,202 @@
+/*
+ * peer.c - the other hosts' backends: the peers file, peers learnt from
+ * their packets, names, and what happens when one stops answering.
+ *
+ * A peer's relationship with us has an incarnation on each side
+ * (my_session, peer_session, carried in every packet).  When it breaks (a
+ * give-up, a restart of either side) both sides start afresh with new
+ * sessions, and every local endpoint hears MSG_PEER_GONE for the whole
+ * host: what was in flight ends with MX_STATUS_ENDPOINT_UNREACHABLE.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "net_int.h"
+
+uint64_t net_nic_from_name(const char *name)
+{
+  uint64_t h = 1469598103934665603ull;
+  for (const char *c = name; *c; c++)
+    h = (h ^ (uint8_t)*c) * 1099511628211ull;
+  /* locally administered, unicast, 48 bits: the shape of a MAC */
+  return ((h & 0xfeffffffffffull) | 0x020000000000ull) & 0xffffffffffffull;
+}
+
+uint32_t net_random32(struct net *n)
+{
+  n->seed ^= n->seed << 13;
+  n->seed ^= n->seed >> 7;
+  n->seed ^= n->seed << 17;
+  uint32_t v = (uint32_t)(n->seed >> 16);
+  return v ? v : 1;
+}
+
+struct net_peer *peer_by_nic(struct net *n, uint64_t nic)
+{
+  for (int i = 0; i < NET_MAX_PEERS; i++)
+    if (n->peers[i].in_use && n->peers[i].nic == nic)
+      return &n->peers[i];
+  return NULL;
+}
+
+static struct net_peer *peer_add(struct net *n, uint64_t nic, const char *host, int port,
+                                 const struct port_addr *addr)
+{
+  for (int i = 0; i < NET_MAX_PEERS; i++) {
+    struct net_peer *p = &n->peers[i];
+    if (p->in_use)
+      continue;
+    memset(p, 0, sizeof(*p));
+    p->in_use = 1;
+    p->nic = nic;
+    snprintf(p->hostname, sizeof(p->hostname), "%s", host);
+    p->port = port;
+    p->addr = *addr;
+    p->my_session = net_random32(n);
+    p->rto_ns = NET_RTO_MIN_NS * 5;
+    return p;
+  }
+  return NULL;
+}
+
+struct net_peer *peer_learn(struct backend *be, uint64_t nic, int port,
+                            const struct port_addr *from)
+{
+  struct net *n = net_of(be);
+  char host[64];
+  snprintf(host, sizeof(host), "nic-%012llx", (unsigned long long)nic);
+  struct net_peer *p = peer_add(n, nic, host, port, from);
+  if (p) {
+    p->learnt = 1;
+    char a[80];
+    port_format_addr(&n->ports[port], from, a, sizeof(a));
+    log_info("peer %012llx learnt at %s", (unsigned long long)nic, a);
+  }
+  return p;
+}
+
+/* Every local endpoint hears that the whole host is gone. */
+static void broadcast_gone(struct backend *be, uint64_t nic)
+{
+  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++) {
+    struct be_endpoint *ep = &be->eps[i];
+    if (!ep->in_use)
+      continue;
+    struct msg m = {.type = MSG_PEER_GONE, .peer_eid = MSG_EID_ALL, .peer_nic = nic,
+                    .status = MSG_ST_UNREACHABLE};
+    notify_post(be, ep->eid, ep->session, &m);
+  }
+}
+
+void peer_fail(struct backend *be, struct net_peer *p, const char *why)
+{
+  struct net *n = net_of(be);
+  log_warn("peer %s (%012llx): %s; what was in flight with it fails", p->hostname,
+           (unsigned long long)p->nic, why);
+  p->failures++;
+  rpull_drop_peer(be, p);
+  netconn_drop_peer(be, p);
+  broadcast_gone(be, p->nic);
+  /* afresh: new incarnation on our side, theirs unknown */
+  p->state = PEER_FAILED;
+  p->my_session = net_random32(n);
+  p->peer_session = 0;
+  p->snd_next = p->snd_una = p->rcv_next = 0;
+  p->rx_unacked = 0;
+  p->ack_due_ns = 0;
+  p->dupacks = 0;
+  p->rto_ns = NET_RTO_MIN_NS * 5;
+  p->asm_.active = 0;
+  p->stalled.active = 0;
+}
+
+/* Lines: NIC_ID HOSTNAME ADDRESS, with NIC_ID in hex or "-" (derived from
+ * the hostname as every backend derives its own), ADDRESS as
+ * udp:IP:PORT, udp:[IP6]:PORT or eth:MAC.  '#' starts a comment. */
+int peers_file_load(struct backend *be, const char *path, char *err, size_t errlen)
+{
+  struct net *n = net_of(be);
+  FILE *f = fopen(path, "r");
+  char line[256];
+  int lineno = 0;
+  if (!f) {
+    snprintf(err, errlen, "peers file %s: %s", path, strerror(errno));
+    return -1;
+  }
+  while (fgets(line, sizeof(line), f)) {
+    char nicw[32], host[64], addr[128];
+    lineno++;
+    char *hash = strchr(line, '#');
+    if (hash)
+      *hash = 0;
+    int k = sscanf(line, "%31s %63s %127s", nicw, host, addr);
+    if (k <= 0)
+      continue;
+    if (k != 3)
+      goto bad;
+    uint64_t nic = strcmp(nicw, "-") ? strtoull(nicw, NULL, 16) & 0xffffffffffffull
+                                     : net_nic_from_name(host);
+    if (nic == be->cfg.nic_id)
+      continue; /* ourselves: one file serves every host */
+    enum port_kind kind = !strncmp(addr, "udp:", 4) ? PORT_UDP : !strncmp(addr, "eth:", 4) ? PORT_ETH : 0;
+    int port = -1;
+    for (int i = 0; i < n->nports && port < 0; i++)
+      if (n->ports[i].kind == kind)
+        port = i;
+    if (!kind || port < 0) {
+      /* no port of that kind here: another host's line, or a typo */
+      log_info("peers file %s:%d: no %s port here, %s skipped", path, lineno,
+               kind ? addr : "such", host);
+      continue;
+    }
+    struct port_addr a;
+    if (port_parse_addr(&n->ports[port], addr + 4, &a) < 0)
+      goto bad;
+    if (!peer_add(n, nic, host, port, &a)) {
+      snprintf(err, errlen, "peers file %s: more than %d peers", path, NET_MAX_PEERS);
+      fclose(f);
+      return -1;
+    }
+  }
+  fclose(f);
+  return 0;
+bad:
+  snprintf(err, errlen, "peers file %s:%d: want NIC_ID HOSTNAME udp:ADDR:PORT|eth:MAC", path,
+           lineno);
+  fclose(f);
+  return -1;
+}
+
+int net_resolve_name(struct backend *be, const char *host, uint64_t *nic)
+{
+  struct net *n = net_of(be);
+  if (!n)
+    return -1;
+  for (int i = 0; i < NET_MAX_PEERS; i++)
+    if (n->peers[i].in_use && !strcmp(n->peers[i].hostname, host)) {
+      *nic = n->peers[i].nic;
+      return 0;
+    }
+  return -1;
+}
+
+int net_resolve_nic(struct backend *be, uint64_t nic, char *host, size_t len)
+{
+  struct net *n = net_of(be);
+  struct net_peer *p = n ? peer_by_nic(n, nic) : NULL;
+  if (!p)
+    return -1;
+  snprintf(host, len, "%s", p->hostname);
+  return 0;
+}
+
+int net_is_remote(struct backend *be, uint64_t nic)
+{
+  return nic != be->cfg.nic_id && be->net != NULL;
+}

@@ -1,0 +1,271 @@
+/*
+ * remote.c - VIF messages to and from other hosts: a guest's request for a
+ * remote destination becomes packets on the peer's stream (net_send_msg);
+ * a packet taken in order from a peer's stream becomes an event in a local
+ * VIF (remote_deliver).  The source of every event is stamped from the
+ * stream it came on, never read from the packet.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/log.h"
+#include "net_int.h"
+
+/* --- events for local endpoints that may have to wait for ring room ---- */
+
+int notify_post(struct backend *be, uint32_t eid, uint32_t session, const struct msg *m)
+{
+  struct net *n = net_of(be);
+  if (eid >= be->cfg.max_endpoints)
+    return -1;
+  struct be_endpoint *ep = &be->eps[eid];
+  if (!ep->in_use || ep->session != session)
+    return -1; /* closed meanwhile: nobody waits for it */
+  int r = engine_post(be, ep, m, NULL);
+  if (r != 0)
+    return r;
+  struct net_notify_wait *w = calloc(1, sizeof(*w));
+  if (!w)
+    return -1;
+  w->eid = eid;
+  w->session = session;
+  w->m = *m;
+  struct net_notify_wait **pp = &n->notifies;
+  while (*pp)
+    pp = &(*pp)->next; /* in order */
+  *pp = w;
+  return 0;
+}
+
+int notify_retry(struct backend *be)
+{
+  struct net *n = net_of(be);
+  int work = 0;
+  while (n->notifies) {
+    struct net_notify_wait *w = n->notifies;
+    struct be_endpoint *ep = &be->eps[w->eid];
+    int r = ep->in_use && ep->session == w->session ? engine_post(be, ep, &w->m, NULL) : -1;
+    if (r == 0)
+      break;
+    n->notifies = w->next;
+    free(w);
+    work++;
+  }
+  return work;
+}
+
+/* --- out ---------------------------------------------------------------- */
+
+/* Tell a local sender its message cannot go (when it waits for an answer). */
+static void refuse_local(struct backend *be, struct be_endpoint *src, const struct msg *m,
+                         uint32_t status)
+{
+  endpoint_count_drop(src, DROP_UNREACHABLE);
+  if (m->type != MSG_RNDV && !(m->flags & (MSG_F_SYNC | MSG_F_ACKREQ)))
+    return;
+  if (m->type == MSG_FRAG && (uint64_t)m->frag * EAGER_SIZE + m->len < m->total)
+    return; /* only the last fragment answers */
+  struct msg nk = {.type = MSG_NACK, .cookie = m->cookie, .status = status,
+                   .peer_eid = m->peer_eid, .peer_nic = m->peer_nic, .match = m->match};
+  notify_post(be, src->eid, src->session, &nk);
+}
+
+int net_send_msg(struct backend *be, struct be_endpoint *src, struct msg *m,
+                 const uint8_t *eager)
+{
+  struct net *n = net_of(be);
+  struct net_peer *p = n ? peer_by_nic(n, m->peer_nic) : NULL;
+  if (!p) {
+    refuse_local(be, src, m, MSG_ST_UNREACHABLE);
+    return 1;
+  }
+  uint32_t piece_max = wire_piece_max(n->ports[p->port].mtu);
+  uint32_t bytes = m->type == MSG_SMALL || m->type == MSG_FRAG ? m->len : 0;
+  uint32_t pieces = bytes ? (bytes + piece_max - 1) / piece_max : 1;
+  if (rel_room(p) < pieces)
+    return 0;
+  uint8_t hdr[WIRE_DATA_OVERHEAD];
+  struct wire_data_ext x = {.src_eid = src->eid, .dst_eid = m->peer_eid};
+  const uint8_t *data = m->type == MSG_SMALL ? m->data : eager;
+  int last_of_msg = m->type != MSG_FRAG || (uint64_t)m->frag * EAGER_SIZE + m->len >= m->total;
+  struct net_pkt *k = NULL;
+  memcpy(hdr, m, WIRE_DATA_HDR);
+  for (uint32_t i = 0; i < pieces; i++) {
+    x.piece_off = i * piece_max;
+    x.piece_len = bytes - x.piece_off < piece_max ? bytes - x.piece_off : piece_max;
+    memcpy(hdr + WIRE_DATA_HDR, &x, sizeof(x));
+    k = rel_send(be, p, WIRE_DATA, hdr, sizeof(hdr), data + x.piece_off, x.piece_len);
+  }
+  if (k && last_of_msg && (m->flags & MSG_F_ACKREQ)) {
+    k->notify = 1;
+    k->notify_eid = src->eid;
+    k->notify_session = src->session;
+    k->notify_cookie = m->cookie;
+    k->notify_total = m->total;
+  }
+  src->c.tx_msgs++;
+  src->c.tx_bytes += bytes;
+  return 1;
+}
+
+/* --- in ----------------------------------------------------------------- */
+
+static void send_nack(struct backend *be, struct net_peer *p, const struct msg *m,
+                      uint32_t src_eid, uint32_t dst_eid)
+{
+  if (m->type != MSG_RNDV && !(m->flags & (MSG_F_SYNC | MSG_F_ACKREQ)))
+    return;
+  struct wire_nack nk = {.cookie = m->cookie, .match = m->match, .src_eid = src_eid,
+                         .dst_eid = dst_eid, .status = MSG_ST_CLOSED};
+  rel_send(be, p, WIRE_NACK, &nk, sizeof(nk), NULL, 0); /* window full: the sender times out */
+}
+
+/* Post a whole message to its endpoint; hold it when the ring is full. */
+static void post_inbound(struct backend *be, struct net_peer *p, struct net_inbound *in)
+{
+  struct be_endpoint *dst = in->dst_eid < be->cfg.max_endpoints ? &be->eps[in->dst_eid] : NULL;
+  int r = dst && dst->in_use ? engine_post(be, dst, &in->m, in->eager) : -1;
+  if (r < 0) {
+    send_nack(be, p, &in->m, in->m.peer_eid, in->dst_eid);
+    in->active = 0;
+    return;
+  }
+  if (r == 0) {
+    if (in != &p->stalled)
+      memcpy(&p->stalled, in, sizeof(*in));
+    p->stalled.active = 1;
+    in->active = in == &p->stalled;
+    return;
+  }
+  in->active = 0;
+}
+
+int remote_retry_stalled(struct backend *be, struct net_peer *p)
+{
+  if (!p->stalled.active)
+    return 0;
+  post_inbound(be, p, &p->stalled);
+  return !p->stalled.active;
+}
+
+/* A checked WIRE_DATA packet: descriptor, endpoints, piece. */
+static int data_in(struct backend *be, struct net_peer *p, const uint8_t *payload, uint32_t len)
+{
+  struct wire_data_ext x;
+  struct net_inbound tmp;
+  if (len < WIRE_DATA_OVERHEAD)
+    return -1;
+  memset(&tmp.m, 0, sizeof(tmp.m));
+  memcpy(&tmp.m, payload, WIRE_DATA_HDR);
+  memcpy(&x, payload + WIRE_DATA_HDR, sizeof(x));
+  const uint8_t *piece = payload + WIRE_DATA_OVERHEAD;
+  struct msg *m = &tmp.m;
+  if (x.piece_len != len - WIRE_DATA_OVERHEAD)
+    return -1;
+  m->peer_eid = x.src_eid; /* the source, as the receiving guest sees it */
+  m->peer_nic = p->nic;
+  switch (m->type) {
+  case MSG_SMALL:
+    if (!msg_data_valid(m, 0) || x.piece_off != 0 || x.piece_len != m->len)
+      return -1;
+    memcpy(m->data, piece, m->len);
+    break;
+  case MSG_FRAG:
+    if (!msg_data_valid(m, EAGER_SLOTS * EAGER_SIZE) || x.piece_off > m->len ||
+        x.piece_len > m->len - x.piece_off)
+      return -1;
+    if (x.piece_off == 0) {
+      p->asm_.active = 1;
+      p->asm_.m = *m;
+      p->asm_.dst_eid = x.dst_eid;
+      p->asm_.got = 0;
+    } else if (!p->asm_.active || p->asm_.m.seq != m->seq || p->asm_.m.frag != m->frag ||
+               p->asm_.got != x.piece_off) {
+      return -1;
+    }
+    memcpy(p->asm_.eager + x.piece_off, piece, x.piece_len);
+    p->asm_.got += x.piece_len;
+    if (p->asm_.got < m->len)
+      return 1;
+    post_inbound(be, p, &p->asm_);
+    return 1;
+  case MSG_RNDV:
+  case MSG_SYNC_ACK:
+    if (x.piece_len)
+      return -1;
+    break;
+  default:
+    return -1;
+  }
+  tmp.dst_eid = x.dst_eid;
+  tmp.active = 1;
+  post_inbound(be, p, &tmp);
+  return 1;
+}
+
+#define PAYLOAD_IS(T) (h->len == sizeof(T))
+
+int remote_deliver(struct backend *be, struct net_peer *p, const struct wire_hdr *h,
+                   const uint8_t *payload)
+{
+  int r = -1;
+  if (p->stalled.active)
+    return 0; /* a message waits for ring room: the stream waits with it */
+  switch (h->type) {
+  case WIRE_DATA:
+    r = data_in(be, p, payload, h->len);
+    break;
+  case WIRE_CONNECT:
+    if (PAYLOAD_IS(struct wire_connect))
+      r = netconn_on_request(be, p, (const struct wire_connect *)payload);
+    break;
+  case WIRE_CONNECT_REPLY:
+    if (PAYLOAD_IS(struct wire_connect_reply))
+      r = netconn_on_reply(be, (const struct wire_connect_reply *)payload);
+    break;
+  case WIRE_PULL_REQ:
+    if (PAYLOAD_IS(struct wire_pull_req))
+      r = rpull_on_request(be, p, (const struct wire_pull_req *)payload);
+    break;
+  case WIRE_PULL_DATA:
+    if (h->len >= sizeof(struct wire_pull_data))
+      r = rpull_on_data(be, p, (const struct wire_pull_data *)payload,
+                        payload + sizeof(struct wire_pull_data),
+                        h->len - (uint32_t)sizeof(struct wire_pull_data));
+    break;
+  case WIRE_PULL_END:
+    if (PAYLOAD_IS(struct wire_pull_end))
+      r = rpull_on_end(be, p, (const struct wire_pull_end *)payload);
+    break;
+  case WIRE_NOTIFY:
+    if (PAYLOAD_IS(struct wire_pull_end)) {
+      const struct wire_pull_end *e = (const struct wire_pull_end *)payload;
+      struct msg m = {.type = MSG_NOTIFY, .cookie = e->cookie, .status = e->status,
+                      .total = e->total, .peer_eid = e->rcv_eid, .peer_nic = p->nic};
+      if (e->snd_eid < be->cfg.max_endpoints)
+        notify_post(be, e->snd_eid, be->eps[e->snd_eid].session, &m);
+      r = 1;
+    }
+    break;
+  case WIRE_NACK:
+    if (PAYLOAD_IS(struct wire_nack)) {
+      const struct wire_nack *nk = (const struct wire_nack *)payload;
+      struct msg m = {.type = MSG_NACK, .cookie = nk->cookie, .status = nk->status,
+                      .match = nk->match, .peer_eid = nk->dst_eid, .peer_nic = p->nic};
+      if (nk->src_eid < be->cfg.max_endpoints)
+        notify_post(be, nk->src_eid, be->eps[nk->src_eid].session, &m);
+      r = 1;
+    }
+    break;
+  default:
+    break;
+  }
+  if (r < 0) {
+    /* checksummed, in order, yet nonsense: a broken or hostile peer.  It is
+     * taken off the stream (so the stream goes on) and counted. */
+    net_of(be)->malformed++;
+    log_warn("peer %s: malformed packet type %u len %u dropped", p->hostname, h->type, h->len);
+    return 1;
+  }
+  return r;
+}

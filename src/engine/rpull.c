@@ -1,0 +1,243 @@
+/*
+ * rpull.c - rendezvous across hosts.  The receiver's guest asks its engine
+ * to pull (MSG_PULL); its backend checks the receiver's grant and sends
+ * WIRE_PULL_REQ; the sender's backend checks the sender's grant and streams
+ * the bytes (WIRE_PULL_DATA, in order, window-paced) then WIRE_PULL_END;
+ * the receiver's backend writes each piece straight into the receiver's
+ * grant, posts MSG_PULL_DONE, and answers WIRE_NOTIFY, upon which the
+ * sender's backend posts MSG_NOTIFY: the sender completes only once the
+ * receiver has everything, as in MX.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "../common/iov.h"
+#include "../common/log.h"
+#include "net_int.h"
+
+static struct net_rpull *rpull_new(struct backend *be, struct net_peer *p, int out)
+{
+  struct net_rpull *rp = calloc(1, sizeof(*rp));
+  if (!rp)
+    return NULL;
+  rp->peer = p;
+  rp->out = out;
+  rp->next = net_of(be)->rpulls;
+  net_of(be)->rpulls = rp;
+  return rp;
+}
+
+static void rpull_free(struct backend *be, struct net_rpull *rp)
+{
+  for (struct net_rpull **pp = &net_of(be)->rpulls; *pp; pp = &(*pp)->next)
+    if (*pp == rp) {
+      *pp = rp->next;
+      break;
+    }
+  free(rp);
+}
+
+static struct be_endpoint *rpull_endpoint(struct backend *be, const struct net_rpull *rp)
+{
+  struct be_endpoint *ep = &be->eps[rp->local_eid];
+  return ep->in_use && ep->session == rp->local_session &&
+                 atomic_load(&ep->vif->state) == VIF_OPEN
+             ? ep
+             : NULL;
+}
+
+static void pull_done_local(struct backend *be, struct be_endpoint *rcv, uint64_t cookie,
+                            uint64_t cookie2, uint32_t status, uint32_t total, uint32_t snd_eid,
+                            uint64_t nic)
+{
+  struct msg m = {.type = MSG_PULL_DONE, .cookie = cookie, .cookie2 = cookie2,
+                  .status = status, .total = total, .peer_eid = snd_eid, .peer_nic = nic};
+  notify_post(be, rcv->eid, rcv->session, &m);
+}
+
+int net_pull_start(struct backend *be, struct be_endpoint *rcv, const struct msg *m)
+{
+  struct net *n = net_of(be);
+  struct net_peer *p = n ? peer_by_nic(n, m->peer_nic) : NULL;
+  if (!p) {
+    endpoint_count_drop(rcv, DROP_UNREACHABLE);
+    pull_done_local(be, rcv, m->cookie, m->cookie2, MSG_ST_UNREACHABLE, 0, m->peer_eid,
+                    m->peer_nic);
+    return 1;
+  }
+  if (!rel_room(p))
+    return 0;
+  struct net_rpull *rp = rpull_new(be, p, 0);
+  if (!rp)
+    return 0;
+  if (grant_load_segs(rcv, m->grant2, GRANT_WRITE, m->total, rp->seg, &rp->nseg) < 0) {
+    endpoint_count_drop(rcv, DROP_BAD_GRANT);
+    pull_done_local(be, rcv, m->cookie, m->cookie2, MSG_ST_BAD_GRANT, 0, m->peer_eid, p->nic);
+    rpull_free(be, rp);
+    return 1;
+  }
+  rp->cookie = m->cookie;
+  rp->cookie2 = m->cookie2;
+  rp->snd_eid = m->peer_eid;
+  rp->rcv_eid = rcv->eid;
+  rp->local_eid = rcv->eid;
+  rp->local_session = rcv->session;
+  rp->pid = rcv->guest->pid;
+  rp->total = m->total;
+  struct wire_pull_req r = {.cookie = m->cookie, .cookie2 = m->cookie2, .snd_eid = m->peer_eid,
+                            .grant = m->grant, .rcv_eid = rcv->eid, .total = m->total};
+  rel_send(be, p, WIRE_PULL_REQ, &r, sizeof(r), NULL, 0);
+  return 1;
+}
+
+static int send_end(struct backend *be, struct net_peer *p, const struct net_rpull *rp,
+                    uint64_t cookie, uint64_t cookie2, uint32_t snd_eid, uint32_t rcv_eid,
+                    uint32_t status)
+{
+  struct wire_pull_end e = {.cookie = cookie, .cookie2 = cookie2, .snd_eid = snd_eid,
+                            .rcv_eid = rcv_eid, .total = rp ? rp->done : 0, .status = status};
+  return rel_send(be, p, WIRE_PULL_END, &e, sizeof(e), NULL, 0) != NULL;
+}
+
+/* The sender's side: a peer wants the data of one of our rendezvous. */
+int rpull_on_request(struct backend *be, struct net_peer *p, const struct wire_pull_req *r)
+{
+  if (!rel_room(p))
+    return 0;
+  struct be_endpoint *snd = r->snd_eid < be->cfg.max_endpoints ? &be->eps[r->snd_eid] : NULL;
+  if (!snd || !snd->in_use || atomic_load(&snd->vif->state) != VIF_OPEN) {
+    send_end(be, p, NULL, r->cookie, r->cookie2, r->snd_eid, r->rcv_eid, MSG_ST_CLOSED);
+    return 1;
+  }
+  struct net_rpull *rp = rpull_new(be, p, 1);
+  if (!rp)
+    return 0;
+  if (grant_load_segs(snd, r->grant, GRANT_READ, r->total, rp->seg, &rp->nseg) < 0) {
+    log_warn("pull from %s of endpoint %u: grant check failed", p->hostname, snd->eid);
+    endpoint_count_drop(snd, DROP_BAD_GRANT);
+    send_end(be, p, NULL, r->cookie, r->cookie2, r->snd_eid, r->rcv_eid, MSG_ST_BAD_GRANT);
+    rpull_free(be, rp);
+    return 1;
+  }
+  rp->cookie = r->cookie;
+  rp->cookie2 = r->cookie2;
+  rp->snd_eid = r->snd_eid;
+  rp->rcv_eid = r->rcv_eid;
+  rp->local_eid = snd->eid;
+  rp->local_session = snd->session;
+  rp->pid = snd->guest->pid;
+  rp->total = r->total;
+  return 1;
+}
+
+/* Stream what the windows allow of every outgoing pull. */
+int rpull_progress(struct backend *be)
+{
+  struct net *n = net_of(be);
+  uint8_t buf[WIRE_MAX_PACKET];
+  int work = 0;
+  for (struct net_rpull *rp = n->rpulls, *nx; rp; rp = nx) {
+    nx = rp->next;
+    if (!rp->out)
+      continue;
+    struct net_peer *p = rp->peer;
+    uint32_t piece_max = wire_piece_max(n->ports[p->port].mtu) + (uint32_t)WIRE_DATA_OVERHEAD -
+                         (uint32_t)sizeof(struct wire_pull_data);
+    uint32_t status = MSG_ST_OK;
+    while (rp->done < rp->total && rel_room(p) > 1) {
+      if (!rpull_endpoint(be, rp)) {
+        status = MSG_ST_ABORTED;
+        break;
+      }
+      uint32_t len = rp->total - rp->done < piece_max ? rp->total - rp->done : piece_max;
+      struct iovec riov[NET_MAX_SEGS], local = {buf, len};
+      int k = iov_range(rp->seg, (uint32_t)rp->nseg, rp->done, len, riov, NET_MAX_SEGS);
+      if (process_vm_readv(rp->pid, &local, 1, riov, (unsigned long)k, 0) != (ssize_t)len) {
+        endpoint_count_drop(&be->eps[rp->local_eid], DROP_COPY_FAULT);
+        status = MSG_ST_BAD_GRANT;
+        break;
+      }
+      struct wire_pull_data d = {.cookie2 = rp->cookie2, .rcv_eid = rp->rcv_eid,
+                                 .offset = rp->done};
+      rel_send(be, p, WIRE_PULL_DATA, &d, sizeof(d), buf, len);
+      rp->done += len;
+      work++;
+    }
+    if ((rp->done == rp->total || status != MSG_ST_OK) && rel_room(p) > 0) {
+      send_end(be, p, rp, rp->cookie, rp->cookie2, rp->snd_eid, rp->rcv_eid, status);
+      rpull_free(be, rp);
+      work++;
+    }
+  }
+  return work;
+}
+
+static struct net_rpull *rpull_find_in(struct backend *be, struct net_peer *p, uint64_t cookie2,
+                                       uint32_t rcv_eid)
+{
+  for (struct net_rpull *rp = net_of(be)->rpulls; rp; rp = rp->next)
+    if (!rp->out && rp->peer == p && rp->cookie2 == cookie2 && rp->rcv_eid == rcv_eid)
+      return rp;
+  return NULL;
+}
+
+/* The receiver's side: a piece, written straight into the receiver's grant. */
+int rpull_on_data(struct backend *be, struct net_peer *p, const struct wire_pull_data *d,
+                  const uint8_t *bytes, uint32_t len)
+{
+  struct net_rpull *rp = rpull_find_in(be, p, d->cookie2, d->rcv_eid);
+  if (!rp)
+    return 1; /* its receiver is gone: nothing to fill */
+  if (d->offset != rp->done || len > rp->total - rp->done)
+    return -1;
+  if (!rpull_endpoint(be, rp)) {
+    rp->done += len; /* keep the count; the end reports the abort */
+    rp->ended = 1;
+    return 1;
+  }
+  struct iovec riov[NET_MAX_SEGS], local = {(void *)bytes, len};
+  int k = iov_range(rp->seg, (uint32_t)rp->nseg, rp->done, len, riov, NET_MAX_SEGS);
+  if (process_vm_writev(rp->pid, &local, 1, riov, (unsigned long)k, 0) != (ssize_t)len) {
+    endpoint_count_drop(&be->eps[rp->local_eid], DROP_COPY_FAULT);
+    rp->ended = 1; /* remembered as a fault */
+  }
+  rp->done += len;
+  return 1;
+}
+
+int rpull_on_end(struct backend *be, struct net_peer *p, const struct wire_pull_end *e)
+{
+  struct net_rpull *rp = rpull_find_in(be, p, e->cookie2, e->rcv_eid);
+  if (!rp)
+    return 1;
+  if (!rel_room(p))
+    return 0;
+  uint32_t status = e->status;
+  if (status == MSG_ST_OK && (rp->ended || rp->done != rp->total))
+    status = MSG_ST_ABORTED;
+  struct be_endpoint *rcv = rpull_endpoint(be, rp);
+  if (rcv) {
+    pull_done_local(be, rcv, rp->cookie, rp->cookie2, status, rp->done, rp->snd_eid, p->nic);
+    if (status == MSG_ST_OK) {
+      rcv->c.pulls++;
+      rcv->c.pull_bytes += rp->done;
+    }
+  }
+  struct wire_pull_end nt = {.cookie = rp->cookie, .cookie2 = rp->cookie2,
+                             .snd_eid = rp->snd_eid, .rcv_eid = rp->rcv_eid, .total = rp->done,
+                             .status = rcv ? status : MSG_ST_CLOSED};
+  rel_send(be, p, WIRE_NOTIFY, &nt, sizeof(nt), NULL, 0);
+  rpull_free(be, rp);
+  return 1;
+}
+
+void rpull_drop_peer(struct backend *be, struct net_peer *p)
+{
+  for (struct net_rpull *rp = net_of(be)->rpulls, *nx; rp; rp = nx) {
+    nx = rp->next;
+    if (rp->peer == p)
+      rpull_free(be, rp);
+  }
+}

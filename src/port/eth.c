@@ -1,0 +1,88 @@
+/* eth.c - the eth port: wire packets in raw Ethernet frames of EtherType
+ * WIRE_ETHERTYPE, through an AF_PACKET datagram socket bound to one
+ * interface (the kernel writes the Ethernet header). */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/wire.h"
+#include "port_ops.h"
+
+static int eth_parse(const char *text, struct port_addr *a)
+{
+  unsigned m[6];
+  char tail;
+  if (sscanf(text, "%x:%x:%x:%x:%x:%x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &tail) != 6)
+    return -1;
+  for (int i = 0; i < 6; i++) {
+    if (m[i] > 255)
+      return -1;
+    a->mac[i] = (uint8_t)m[i];
+  }
+  return 0;
+}
+
+static void eth_format(const struct port_addr *a, char *buf, size_t len)
+{
+  snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", a->mac[0], a->mac[1], a->mac[2],
+           a->mac[3], a->mac[4], a->mac[5]);
+}
+
+static int eth_equal(const struct port_addr *a, const struct port_addr *b)
+{
+  return !memcmp(a->mac, b->mac, 6);
+}
+
+static int eth_open(struct port *p, const char *ifname, char *err, size_t errlen)
+{
+  p->ifindex = (int)if_nametoindex(ifname);
+  if (!p->ifindex) {
+    snprintf(err, errlen, "port eth:%s: no such interface", ifname);
+    return -1;
+  }
+  p->fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(WIRE_ETHERTYPE));
+  struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(WIRE_ETHERTYPE),
+                            .sll_ifindex = p->ifindex};
+  if (p->fd < 0 || bind(p->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+    snprintf(err, errlen, "port eth:%s: %s (needs CAP_NET_RAW)", ifname, strerror(errno));
+    return -1;
+  }
+  int buf = 8 << 20;
+  setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+  setsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+  p->mtu = port_ifmtu(ifname, NULL);
+  if (!p->mtu)
+    p->mtu = 1500;
+  if (p->mtu > WIRE_MAX_PACKET)
+    p->mtu = WIRE_MAX_PACKET;
+  return 0;
+}
+
+static int eth_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_t len)
+{
+  struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(WIRE_ETHERTYPE),
+                            .sll_ifindex = p->ifindex, .sll_halen = 6};
+  memcpy(sll.sll_addr, to->mac, 6);
+  ssize_t n = sendto(p->fd, pkt, len, 0, (struct sockaddr *)&sll, sizeof(sll));
+  return n == (ssize_t)len ? 0 : -1;
+}
+
+static ssize_t eth_recv(struct port *p, void *buf, size_t cap, struct port_addr *from)
+{
+  struct sockaddr_ll sll;
+  socklen_t sl = sizeof(sll);
+  ssize_t n = recvfrom(p->fd, buf, cap, MSG_TRUNC, (struct sockaddr *)&sll, &sl);
+  if (n < 0)
+    return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+  memset(from, 0, sizeof(*from));
+  memcpy(from->mac, sll.sll_addr, 6);
+  return n > (ssize_t)cap ? (ssize_t)cap + 1 : n;
+}
+
+const struct port_ops eth_ops = {eth_open, eth_parse, eth_format, eth_equal, eth_xmit, eth_recv};

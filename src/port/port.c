@@ -1,0 +1,116 @@
+/* port.c - opening ports and dispatching to their kind (see port.h). */
+#define _GNU_SOURCE
+#include "port.h"
+
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "port_ops.h"
+
+static const struct port_ops *ops_of(const struct port *p)
+{
+  return p->kind == PORT_ETH ? &eth_ops : &udp_ops;
+}
+
+int port_open(struct port *p, const char *spec, char *err, size_t errlen)
+{
+  memset(p, 0, sizeof(*p));
+  p->fd = -1;
+  snprintf(p->spec, sizeof(p->spec), "%s", spec);
+  if (!strncmp(spec, "udp:", 4))
+    p->kind = PORT_UDP;
+  else if (!strncmp(spec, "eth:", 4))
+    p->kind = PORT_ETH;
+  else {
+    snprintf(err, errlen, "port '%s': want udp:ADDR:PORT or eth:IFNAME", spec);
+    return -1;
+  }
+  return ops_of(p)->open(p, spec + 4, err, errlen);
+}
+
+void port_close(struct port *p)
+{
+  if (p->fd >= 0)
+    close(p->fd);
+  p->fd = -1;
+  fault_free(&p->fault);
+}
+
+int port_parse_addr(const struct port *p, const char *text, struct port_addr *a)
+{
+  memset(a, 0, sizeof(*a));
+  return ops_of(p)->parse_addr(text, a);
+}
+
+void port_format_addr(const struct port *p, const struct port_addr *a, char *buf, size_t len)
+{
+  ops_of(p)->format_addr(a, buf, len);
+}
+
+int port_addr_equal(const struct port *p, const struct port_addr *a, const struct port_addr *b)
+{
+  return ops_of(p)->equal(a, b);
+}
+
+int port_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_t len)
+{
+  int r = ops_of(p)->xmit(p, to, pkt, len);
+  if (r < 0) {
+    p->c.tx_errors++;
+    return -1;
+  }
+  p->c.tx_packets++;
+  p->c.tx_bytes += len;
+  return 0;
+}
+
+ssize_t port_recv(struct port *p, void *buf, size_t cap, struct port_addr *from)
+{
+  ssize_t n = ops_of(p)->recv(p, buf, cap, from);
+  if (n > 0) {
+    p->c.rx_packets++;
+    p->c.rx_bytes += (uint64_t)n;
+  }
+  return n;
+}
+
+uint32_t port_ifmtu(const char *ifname, const struct sockaddr *sa)
+{
+  char name[IF_NAMESIZE] = "";
+  struct ifaddrs *ifs, *i;
+  if (ifname) {
+    snprintf(name, sizeof(name), "%s", ifname);
+  } else if (sa && getifaddrs(&ifs) == 0) {
+    for (i = ifs; i; i = i->ifa_next) {
+      if (!i->ifa_addr || i->ifa_addr->sa_family != sa->sa_family)
+        continue;
+      if (sa->sa_family == AF_INET &&
+          ((const struct sockaddr_in *)sa)->sin_addr.s_addr ==
+              ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr)
+        break;
+      if (sa->sa_family == AF_INET6 &&
+          !memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr,
+                  &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16))
+        break;
+    }
+    if (i)
+      snprintf(name, sizeof(name), "%s", i->ifa_name);
+    freeifaddrs(ifs);
+  }
+  if (!name[0])
+    return 0;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof(ifr));
+  snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    return 0;
+  int r = ioctl(s, SIOCGIFMTU, &ifr);
+  close(s);
+  return r < 0 ? 0 : (uint32_t)ifr.ifr_mtu;
+}

@@ -1,0 +1,66 @@
+/*
+ * port.h - a backend's network ports: where the engine's wire packets
+ * leave and arrive.  Kinds: udp (any IP network, IPv4 or IPv6) and eth
+ * (raw Ethernet over AF_PACKET with the project's EtherType).  Every port
+ * has a fault layer (fault.h) on its way out, off unless configured.
+ *
+ * Ports are used by the engine with the backend's lock held; they never
+ * block (non-blocking sockets).
+ */
+#ifndef MYRIXEN_PORT_H
+#define MYRIXEN_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "fault.h"
+
+enum port_kind { PORT_UDP = 1, PORT_ETH = 2 };
+
+/* A peer's address on a port. */
+struct port_addr {
+  struct sockaddr_storage ss; /* udp: the peer's IP and port */
+  socklen_t sslen;
+  uint8_t mac[6];             /* eth: the peer's MAC */
+};
+
+struct port_counters {
+  uint64_t tx_packets, tx_bytes, tx_errors;
+  uint64_t rx_packets, rx_bytes;
+};
+
+struct port {
+  enum port_kind kind;
+  int fd;
+  uint32_t mtu;               /* largest wire packet, header included */
+  int ifindex;                /* eth */
+  char spec[96];              /* as given: udp:ADDR:PORT or eth:IFNAME */
+  struct fault fault;
+  struct port_counters c;
+};
+
+/* Open a port from "udp:ADDR:PORT" (ADDR an IPv4 address, or an IPv6 one
+ * in brackets) or "eth:IFNAME".  0, or -1 with a reason in err. */
+int port_open(struct port *p, const char *spec, char *err, size_t errlen);
+void port_close(struct port *p);
+
+/* Parse a peer's address as written in a peers file for this kind of port
+ * ("ADDR:PORT", "[ADDR6]:PORT", or a MAC "aa:bb:cc:dd:ee:ff").  0 or -1. */
+int port_parse_addr(const struct port *p, const char *text, struct port_addr *a);
+/* Print an address as port_parse_addr reads it. */
+void port_format_addr(const struct port *p, const struct port_addr *a, char *buf, size_t len);
+int port_addr_equal(const struct port *p, const struct port_addr *a, const struct port_addr *b);
+
+/* Send one packet through the fault layer.  0, or -1 (counted). */
+int port_send(struct port *p, const struct port_addr *to, const void *pkt, size_t len,
+              uint64_t now_ns);
+/* Receive one packet: its length, 0 when none waits, -1 on error. */
+ssize_t port_recv(struct port *p, void *buf, size_t cap, struct port_addr *from);
+/* Send what the fault layer held back and is now due; returns packets sent. */
+int port_flush_delayed(struct port *p, uint64_t now_ns);
+
+/* Raw send, below the fault layer (fault.c uses it). */
+int port_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_t len);
+
+#endif

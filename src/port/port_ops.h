@@ -1,0 +1,21 @@
+/* port_ops.h - what each kind of port implements (udp.c, eth.c). */
+#ifndef MYRIXEN_PORT_OPS_H
+#define MYRIXEN_PORT_OPS_H
+
+#include "port.h"
+
+struct port_ops {
+  int (*open)(struct port *p, const char *arg, char *err, size_t errlen);
+  int (*parse_addr)(const char *text, struct port_addr *a);
+  void (*format_addr)(const struct port_addr *a, char *buf, size_t len);
+  int (*equal)(const struct port_addr *a, const struct port_addr *b);
+  int (*xmit)(struct port *p, const struct port_addr *to, const void *pkt, size_t len);
+  ssize_t (*recv)(struct port *p, void *buf, size_t cap, struct port_addr *from);
+};
+
+extern const struct port_ops udp_ops, eth_ops;
+
+/* The MTU of the interface named, or holding address sa; 0 if unknown. */
+uint32_t port_ifmtu(const char *ifname, const struct sockaddr *sa);
+
+#endif

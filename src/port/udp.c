@@ -1,0 +1,114 @@
+/* udp.c - the udp port: wire packets in UDP datagrams, IPv4 or IPv6. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/wire.h"
+#include "port_ops.h"
+
+#define UDP_OVERHEAD_V4 28 /* IP and UDP headers */
+#define UDP_OVERHEAD_V6 48
+
+/* "1.2.3.4:PORT" or "[v6]:PORT" into a sockaddr. */
+static int udp_parse(const char *text, struct port_addr *a)
+{
+  char host[INET6_ADDRSTRLEN + 2];
+  const char *colon = strrchr(text, ':');
+  if (!colon || colon == text || (size_t)(colon - text) >= sizeof(host))
+    return -1;
+  memcpy(host, text, (size_t)(colon - text));
+  host[colon - text] = 0;
+  char *end;
+  long port = strtol(colon + 1, &end, 10);
+  if (*end || port <= 0 || port > 65535)
+    return -1;
+  if (host[0] == '[') {
+    size_t n = strlen(host);
+    if (n < 3 || host[n - 1] != ']')
+      return -1;
+    host[n - 1] = 0;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+      return -1;
+    a->sslen = sizeof(*s6);
+    return 0;
+  }
+  struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
+  s4->sin_family = AF_INET;
+  s4->sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+    return -1;
+  a->sslen = sizeof(*s4);
+  return 0;
+}
+
+static void udp_format(const struct port_addr *a, char *buf, size_t len)
+{
+  char host[INET6_ADDRSTRLEN];
+  if (a->ss.ss_family == AF_INET6) {
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a->ss;
+    inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+    snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+  } else {
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)&a->ss;
+    inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+    snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+  }
+}
+
+static int udp_equal(const struct port_addr *a, const struct port_addr *b)
+{
+  return a->sslen == b->sslen && !memcmp(&a->ss, &b->ss, a->sslen);
+}
+
+static int udp_open(struct port *p, const char *arg, char *err, size_t errlen)
+{
+  struct port_addr self;
+  memset(&self, 0, sizeof(self));
+  if (udp_parse(arg, &self) < 0) {
+    snprintf(err, errlen, "port udp:%s: want ADDR:PORT or [ADDR6]:PORT", arg);
+    return -1;
+  }
+  int v6 = self.ss.ss_family == AF_INET6;
+  p->fd = socket(self.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (p->fd < 0 || bind(p->fd, (struct sockaddr *)&self.ss, self.sslen) < 0) {
+    snprintf(err, errlen, "port udp:%s: %s", arg, strerror(errno));
+    return -1;
+  }
+  /* Bursts of a window's worth of packets must not overflow the socket. */
+  int buf = 8 << 20;
+  setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+  setsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+  uint32_t ifmtu = port_ifmtu(NULL, (struct sockaddr *)&self.ss);
+  if (!ifmtu)
+    ifmtu = 1500;
+  p->mtu = ifmtu - (v6 ? UDP_OVERHEAD_V6 : UDP_OVERHEAD_V4);
+  if (p->mtu > WIRE_MAX_PACKET)
+    p->mtu = WIRE_MAX_PACKET;
+  return 0;
+}
+
+static int udp_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_t len)
+{
+  ssize_t n = sendto(p->fd, pkt, len, 0, (const struct sockaddr *)&to->ss, to->sslen);
+  return n == (ssize_t)len ? 0 : -1;
+}
+
+static ssize_t udp_recv(struct port *p, void *buf, size_t cap, struct port_addr *from)
+{
+  from->sslen = sizeof(from->ss);
+  ssize_t n = recvfrom(p->fd, buf, cap, MSG_TRUNC, (struct sockaddr *)&from->ss, &from->sslen);
+  if (n < 0)
+    return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+  return n > (ssize_t)cap ? (ssize_t)cap + 1 : n; /* longer than cap: reported as such */
+}
+
+const struct port_ops udp_ops = {udp_open, udp_parse, udp_format, udp_equal, udp_xmit, udp_recv};
