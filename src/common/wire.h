@@ -4,11 +4,12 @@
  * One packet is one UDP datagram or one Ethernet frame (EtherType
  * WIRE_ETHERTYPE).  Every packet starts with struct wire_hdr: magic,
  * version, type, the sender's and receiver's nic ids and incarnations
- * (sessions), a sequence number and a cumulative acknowledgement, and a
- * CRC-32C over the whole packet.  Packets of the reliable types travel on
- * one ordered stream per pair of backends (go-back-N with a window, acks
- * piggy-backed on every packet and delayed when alone); WIRE_ACK and
- * WIRE_RESET are outside the stream.
+ * (sessions), a sequence number, a cumulative and a selective
+ * acknowledgement, and a CRC-32C over the whole packet.  Packets of the
+ * reliable types travel on one ordered stream per pair of backends (a
+ * window, out-of-order packets kept by the receiver, holes resent as the
+ * selective acks reveal them, acks piggy-backed on every packet and
+ * delayed when alone); WIRE_ACK and WIRE_RESET are outside the stream.
  *
  * Byte order: little-endian, the byte order of every host MyriXen runs on
  * (checked at compile time, so a big-endian port must add the swaps).
@@ -61,7 +62,7 @@ struct wire_hdr {
   uint64_t src_nic;
   uint64_t dst_nic;
   uint32_t ack;           /* the next seq the sender expects from the receiver */
-  uint32_t pad;
+  uint32_t sack;          /* bit i: the sender holds seq ack+1+i already (selective ack) */
 };
 _Static_assert(sizeof(struct wire_hdr) == 48, "wire header");
 

@@ -55,8 +55,10 @@ void net_teardown(struct backend *be)
     return;
   for (int i = 0; i < n->nports; i++)
     port_close(&n->ports[i]);
-  for (int i = 0; i < NET_MAX_PEERS; i++)
+  for (int i = 0; i < NET_MAX_PEERS; i++) {
     free(n->peers[i].win);
+    free(n->peers[i].rwin);
+  }
   while (n->rpulls) {
     struct net_rpull *rp = n->rpulls;
     n->rpulls = rp->next;
@@ -145,6 +147,7 @@ int net_progress(struct backend *be)
     if (!p->in_use)
       continue;
     work += remote_retry_stalled(be, p);
+    work += rel_retry(be, p, remote_deliver);
     work += rel_timers(be, p, now);
   }
   work += rpull_progress(be);

@@ -28,7 +28,8 @@ enum peer_state { PEER_NEW = 0, PEER_UP = 1, PEER_FAILED = 2 };
 struct net_pkt {
   uint64_t sent_ns;
   uint32_t len;
-  uint16_t tries;
+  uint8_t tries;
+  uint8_t sacked;               /* the receiver holds it (selective ack) */
   uint16_t notify;              /* post MSG_NOTIFY to (eid, session, cookie) when acked */
   uint32_t notify_eid, notify_session, notify_total;
   uint64_t notify_cookie;
@@ -59,8 +60,9 @@ struct net_peer {
   struct net_pkt *win;          /* WIRE_WINDOW slots, allocated on first use */
   uint32_t snd_next, snd_una;
   uint64_t rto_ns, srtt_ns, last_ack_ns;
-  uint32_t dupacks;
   /* receiving */
+  struct net_pkt *rwin;         /* packets past a hole, kept until it fills */
+  uint8_t have[WIRE_WINDOW];    /* rwin slot holds seq (by seq % WIRE_WINDOW) */
   uint32_t rcv_next;
   uint32_t rx_unacked;
   uint64_t ack_due_ns;
@@ -147,6 +149,10 @@ void rel_input(struct backend *be, struct net_peer *p, const struct wire_hdr *h,
                int (*deliver)(struct backend *, struct net_peer *, const struct wire_hdr *,
                               const uint8_t *));
 int rel_timers(struct backend *be, struct net_peer *p, uint64_t now);
+/* Deliver what was kept and refused before (a stalled ring has room now). */
+int rel_retry(struct backend *be, struct net_peer *p,
+              int (*deliver)(struct backend *, struct net_peer *, const struct wire_hdr *,
+                             const uint8_t *));
 uint64_t rel_next_timer(const struct net_peer *p);
 
 /* remote.c */

@@ -110,7 +110,7 @@ void peer_fail(struct backend *be, struct net_peer *p, const char *why)
   p->snd_next = p->snd_una = p->rcv_next = 0;
   p->rx_unacked = 0;
   p->ack_due_ns = 0;
-  p->dupacks = 0;
+  memset(p->have, 0, sizeof(p->have));
   p->rto_ns = NET_RTO_MIN_NS * 5;
   p->asm_.active = 0;
   p->stalled.active = 0;

@@ -1,14 +1,14 @@
 /*
  * reliable.c - one ordered, acknowledged stream per peer, as MX's and
- * Open-MX's NICs kept per partner: sequence numbers, a window of WIRE_WINDOW
- * packets kept until acknowledged, the receiver's cumulative ack on every
- * packet it sends (alone after NET_ACK_DELAY_NS or NET_ACK_EVERY packets),
- * go-back-N retransmission on timeout with exponential backoff, fast
- * retransmission on three duplicate acks, and a give-up after the peer
- * timeout that fails the relationship (peer.c).
- *
- * The receiver takes packets strictly in order: a duplicate or a packet
- * past a gap is dropped, counted and answered with an ack at once.
+ * Open-MX's NICs kept per partner: sequence numbers and a window of
+ * WIRE_WINDOW packets kept until acknowledged.  The receiver keeps what
+ * arrives past a hole and delivers in order once the hole fills; every
+ * packet it sends carries its cumulative ack and a selective-ack bitmap of
+ * the 32 packets after it (alone after NET_ACK_DELAY_NS or NET_ACK_EVERY
+ * packets, at once on a hole or a duplicate).  The sender resends the holes
+ * the selective acks reveal (at most once per round trip), the oldest
+ * packets on a timeout with exponential backoff, and gives up after the
+ * peer timeout, failing the relationship (peer.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +17,8 @@
 #include "../common/log.h"
 #include "net_int.h"
 
-#define FAST_RETRANSMIT_DUPACKS 3
-#define RETRANSMIT_BURST 64
+#define RETRANSMIT_BURST 16
+#define RESEND_MIN_NS 200000ull /* a hole is resent at most once per this (or srtt) */
 
 static void fill_header(struct net_peer *p, struct wire_hdr *h, uint8_t type, uint32_t len)
 {
@@ -32,13 +32,26 @@ static void fill_header(struct net_peer *p, struct wire_hdr *h, uint8_t type, ui
   h->ack = p->rcv_next;
 }
 
+/* Bit i: we hold seq rcv_next+1+i, past the hole at rcv_next. */
+static uint32_t sack_bits(const struct net_peer *p)
+{
+  uint32_t bits = 0;
+  if (!p->rwin)
+    return 0;
+  for (uint32_t i = 0; i < 32; i++)
+    if (p->have[(p->rcv_next + 1 + i) % WIRE_WINDOW])
+      bits |= 1u << i;
+  return bits;
+}
+
 static void xmit(struct backend *be, struct net_peer *p, uint8_t *buf, uint32_t len)
 {
   struct net *n = net_of(be);
   struct wire_hdr *h = (struct wire_hdr *)buf;
   h->src_nic = be->cfg.nic_id;
   h->dst_nic = p->nic;
-  h->ack = p->rcv_next; /* the freshest ack rides every packet */
+  h->ack = p->rcv_next; /* the freshest acks ride every packet */
+  h->sack = sack_bits(p);
   h->dst_session = p->peer_session;
   wire_seal(h, len);
   port_send(&n->ports[p->port], &p->addr, buf, len, clock_now_ns());
@@ -69,6 +82,7 @@ struct net_pkt *rel_send(struct backend *be, struct net_peer *p, uint8_t type, c
     memcpy(k->buf + sizeof(*h) + alen, b, blen);
   k->len = (uint32_t)sizeof(*h) + alen + blen;
   k->tries = 1;
+  k->sacked = 0;
   k->notify = 0;
   k->sent_ns = clock_now_ns();
   if (p->snd_una + 1 == p->snd_next)
@@ -111,9 +125,15 @@ static void take_ack(struct backend *be, struct net_peer *p, uint32_t ack, uint6
   uint32_t acked = ack - p->snd_una;
   if (acked == 0 || acked > p->snd_next - p->snd_una)
     return; /* old, or beyond what we sent: nothing to learn */
-  struct net_pkt *newest = &p->win[(ack - 1) % WIRE_WINDOW];
-  if (newest->tries == 1) {
-    uint64_t rtt = now - newest->sent_ns;
+  /* A round trip is measured only where nothing muddles it (Karn): no
+   * packet of the range was resent or held past a hole. */
+  int clean = 1;
+  for (uint32_t s = p->snd_una; s != ack; s++) {
+    struct net_pkt *k = &p->win[s % WIRE_WINDOW];
+    clean &= k->tries == 1 && !k->sacked;
+  }
+  if (clean) {
+    uint64_t rtt = now - p->win[(ack - 1) % WIRE_WINDOW].sent_ns;
     p->srtt_ns = p->srtt_ns ? (7 * p->srtt_ns + rtt) / 8 : rtt;
   }
   for (uint32_t s = p->snd_una; s != ack; s++) {
@@ -125,22 +145,71 @@ static void take_ack(struct backend *be, struct net_peer *p, uint32_t ack, uint6
     }
   }
   p->snd_una = ack;
-  p->dupacks = 0;
   p->last_ack_ns = now;
   uint64_t rto = 4 * p->srtt_ns;
   p->rto_ns = rto < NET_RTO_MIN_NS ? NET_RTO_MIN_NS : rto > NET_RTO_MAX_NS ? NET_RTO_MAX_NS : rto;
 }
 
-static void retransmit(struct backend *be, struct net_peer *p, uint32_t max)
+static void resend(struct backend *be, struct net_peer *p, struct net_pkt *k, uint64_t now)
 {
-  uint64_t now = clock_now_ns();
-  for (uint32_t s = p->snd_una; s != p->snd_next && max--; s++) {
-    struct net_pkt *k = &p->win[s % WIRE_WINDOW];
+  if (k->tries < UINT8_MAX)
     k->tries++;
-    k->sent_ns = now;
-    p->retransmits++;
-    xmit(be, p, k->buf, k->len);
+  k->sent_ns = now;
+  p->retransmits++;
+  xmit(be, p, k->buf, k->len);
+}
+
+/* The receiver holds what the selective acks say: resend the holes below
+ * the highest packet it holds, each at most once per round trip. */
+static void resend_holes(struct backend *be, struct net_peer *p, uint32_t ack, uint32_t sack,
+                         uint64_t now)
+{
+  uint64_t min_gap = p->srtt_ns > RESEND_MIN_NS ? p->srtt_ns : RESEND_MIN_NS;
+  if (min_gap > p->rto_ns)
+    min_gap = p->rto_ns;
+  uint32_t top = ack;
+  for (uint32_t i = 0; i < 32; i++) {
+    uint32_t s = ack + 1 + i;
+    if (!(sack & (1u << i)) || (int32_t)(s - p->snd_next) >= 0)
+      continue;
+    p->win[s % WIRE_WINDOW].sacked = 1;
+    top = s;
   }
+  for (uint32_t s = p->snd_una; s != top; s++) {
+    struct net_pkt *k = &p->win[s % WIRE_WINDOW];
+    if (!k->sacked && now - k->sent_ns >= min_gap)
+      resend(be, p, k, now);
+  }
+}
+
+/* Keep a reliable packet until every one before it has arrived. */
+static void keep(struct net_peer *p, const struct wire_hdr *h, const uint8_t *payload)
+{
+  struct net_pkt *k = &p->rwin[h->seq % WIRE_WINDOW];
+  memcpy(k->buf, h, sizeof(*h));
+  memcpy(k->buf + sizeof(*h), payload, h->len);
+  k->len = (uint32_t)sizeof(*h) + h->len;
+  p->have[h->seq % WIRE_WINDOW] = 1;
+}
+
+/* Deliver, in order, what is kept; stops at a hole or a refusal. */
+static int drain(struct backend *be, struct net_peer *p,
+                 int (*deliver)(struct backend *, struct net_peer *, const struct wire_hdr *,
+                                const uint8_t *))
+{
+  int n = 0;
+  while (p->rwin && p->have[p->rcv_next % WIRE_WINDOW]) {
+    struct net_pkt *k = &p->rwin[p->rcv_next % WIRE_WINDOW];
+    if (!deliver(be, p, (const struct wire_hdr *)k->buf, k->buf + sizeof(struct wire_hdr))) {
+      p->stalls++;
+      break; /* kept: tried again next round */
+    }
+    p->have[p->rcv_next % WIRE_WINDOW] = 0;
+    p->rcv_next++;
+    p->rx_unacked++;
+    n++;
+  }
+  return n;
 }
 
 void rel_input(struct backend *be, struct net_peer *p, const struct wire_hdr *h,
@@ -151,32 +220,42 @@ void rel_input(struct backend *be, struct net_peer *p, const struct wire_hdr *h,
   uint64_t now = clock_now_ns();
   p->rx_packets++;
   if (p->win && p->snd_una != p->snd_next) {
-    if (h->ack == p->snd_una && h->type == WIRE_ACK) {
-      if (++p->dupacks == FAST_RETRANSMIT_DUPACKS)
-        retransmit(be, p, 1);
-    } else {
-      take_ack(be, p, h->ack, now);
-    }
+    take_ack(be, p, h->ack, now);
+    /* a late packet's selective ack is stale: only the current one counts */
+    if (h->sack && h->ack == p->snd_una && p->snd_una != p->snd_next)
+      resend_holes(be, p, h->ack, h->sack, now);
   }
   if (!(h->flags & WIRE_F_RELIABLE))
     return;
-  if (h->seq != p->rcv_next) {
-    if ((int32_t)(h->seq - p->rcv_next) < 0)
-      p->dup_rx++;
-    else
-      p->ooo_rx++;
-    rel_send_ack(be, p); /* tell the sender where we are, now */
+  uint32_t ahead = h->seq - p->rcv_next;
+  if (ahead >= WIRE_WINDOW || (p->rwin && p->have[h->seq % WIRE_WINDOW])) {
+    p->dup_rx++; /* old, or held already: its sender lost our ack */
+    rel_send_ack(be, p);
     return;
   }
-  if (!deliver(be, p, h, payload)) {
-    p->stalls++;
-    return; /* not taken: it comes again with the retransmission */
+  if (!p->rwin && !(p->rwin = calloc(WIRE_WINDOW, sizeof(*p->rwin))))
+    return; /* no memory: dropped, it comes again */
+  keep(p, h, payload);
+  if (ahead) {
+    p->ooo_rx++;
+    rel_send_ack(be, p); /* a hole: say so at once, with what we hold */
+    return;
   }
-  p->rcv_next++;
-  if (++p->rx_unacked >= NET_ACK_EVERY)
+  drain(be, p, deliver);
+  if (p->rx_unacked >= NET_ACK_EVERY)
     rel_send_ack(be, p);
-  else if (!p->ack_due_ns)
+  else if (p->rx_unacked && !p->ack_due_ns)
     p->ack_due_ns = now + NET_ACK_DELAY_NS;
+}
+
+int rel_retry(struct backend *be, struct net_peer *p,
+              int (*deliver)(struct backend *, struct net_peer *, const struct wire_hdr *,
+                             const uint8_t *))
+{
+  int n = drain(be, p, deliver);
+  if (n && !p->ack_due_ns)
+    p->ack_due_ns = clock_now_ns() + NET_ACK_DELAY_NS;
+  return n;
 }
 
 int rel_timers(struct backend *be, struct net_peer *p, uint64_t now)
@@ -195,7 +274,14 @@ int rel_timers(struct backend *be, struct net_peer *p, uint64_t now)
   }
   struct net_pkt *oldest = &p->win[p->snd_una % WIRE_WINDOW];
   if (now - oldest->sent_ns >= p->rto_ns) {
-    retransmit(be, p, RETRANSMIT_BURST);
+    uint32_t burst = RETRANSMIT_BURST;
+    for (uint32_t s = p->snd_una; s != p->snd_next && burst; s++) {
+      struct net_pkt *k = &p->win[s % WIRE_WINDOW];
+      if (!k->sacked && now - k->sent_ns >= p->rto_ns) {
+        resend(be, p, k, now);
+        burst--;
+      }
+    }
     p->rto_ns = p->rto_ns * 2 > NET_RTO_MAX_NS ? NET_RTO_MAX_NS : p->rto_ns * 2;
     work++;
   }
