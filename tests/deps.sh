@@ -5,6 +5,9 @@ command -v cc >/dev/null 2>&1 || need="$need gcc"
 command -v make >/dev/null 2>&1 || need="$need make"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v g++ >/dev/null 2>&1 || need="$need g++"
+# the hosts of the network tests: ip netns, veth, bridges
+command -v ip >/dev/null 2>&1 || need="$need iproute2"
+command -v timeout >/dev/null 2>&1 || need="$need coreutils"
 # TSan and ASan runtimes come with gcc's libtsan2 / libasan8 on Debian 12.
 [ -e /usr/lib/x86_64-linux-gnu/libtsan.so.2 ] || need="$need libtsan2"
 [ -e /usr/lib/x86_64-linux-gnu/libasan.so.8 ] || need="$need libasan8"

@@ -12,7 +12,7 @@ done
 for s in tests/scripts/*.sh; do
   [ -f "$s" ] || continue
   echo "== $s"
-  if sh "$s" "$BUILD"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $s"; fi
+  if bash "$s" "$BUILD"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $s"; fi
 done
 echo "$BUILD: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -4,7 +4,8 @@
  * included, while receiving with a wildcard.  Every rank replays the
  * others' series, so it knows what it must receive from each: lengths,
  * payloads and per-sender order are all checked.
- *   mx_randloop -d HOST -b BASE_EID -p NPROCS -i RANK [-m MSGS] [-s SEED]
+ *   mx_randloop -d HOST[,HOST...] -b BASE_EID -p NPROCS -i RANK [-m MSGS] [-s SEED]
+ * Rank r runs on host r % (number of hosts), endpoint BASE_EID + r.
  */
 #include <unistd.h>
 
@@ -72,8 +73,15 @@ int main(int argc, char **argv)
   mx_endpoint_t ep;
   CHECK_MX(mx_init());
   CHECK_MX(mx_open_endpoint(0, base + rank, MXTEST_KEY, NULL, 0, &ep));
+  char hosts[8][MX_MAX_HOSTNAME_LEN];
+  uint32_t nhosts = 0;
+  for (const char *h = host; *h && nhosts < 8; nhosts++) {
+    size_t n = strcspn(h, ",");
+    snprintf(hosts[nhosts], sizeof(hosts[nhosts]), "%.*s", (int)n, h);
+    h += n + (h[n] == ',');
+  }
   for (uint32_t r = 0; r < nprocs; r++)
-    peers[r] = mxtest_connect(ep, host, base + r);
+    peers[r] = mxtest_connect(ep, hosts[r % nhosts], base + r);
 
   /* every send is posted before any receive: rendezvous sends wait */
   struct plan *mine = plans + (size_t)rank * m;

@@ -1,0 +1,246 @@
+#!/bin/bash
+# Several hosts on this machine: network namespaces joined by veth pairs
+# (two hosts) or a bridge (three), addresses from 198.18.0.0/15 (and
+# 2001:2::/48 for IPv6, the benchmarking ranges), one myrixend per host, MX
+# programs across them.  Everything made here is deleted on exit.
+#
+# Cases: every message class over udp (IPv4, IPv6) and eth; the same under
+# loss, duplication, reordering and corruption from the fault layer, every
+# payload checked; three hosts; a receiver computing for seconds while its
+# messages are retransmitted; a peer backend killed mid-stream (requests
+# fail, then a restarted one serves new connections); forged and truncated
+# packets (dropped and counted; the backend goes on).
+BUILD=${1:-build}
+BIN=$(cd "$BUILD" && pwd)
+MX=$BIN/mx
+TAG=mx$$
+TMP=$(mktemp -d /tmp/myrixen-net-XXXXXX)
+NS=()
+failed=0
+
+cleanup() {
+  for pidf in "$TMP"/*.pid; do [ -f "$pidf" ] && kill -9 "$(cat "$pidf")" 2>/dev/null; done
+  for ns in "${NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if [ "$(id -u)" != 0 ] || ! ip netns add "${TAG}probe" 2>/dev/null; then
+  echo "FAIL: these tests build hosts with ip netns: run them as root"
+  exit 1
+fi
+ip netns del "${TAG}probe"
+
+ok() { echo "ok   $1"; }
+bad() { echo "FAIL $1"; failed=$((failed + 1)); }
+
+# host NAME: a namespace with loopback up
+host() {
+  ip netns add "$TAG$1" && NS+=("$TAG$1")
+  ip -n "$TAG$1" link set lo up
+}
+
+# link A B ADDR_A ADDR_B [MTU]: a veth pair between two hosts
+link2() {
+  ip link add "${TAG}$1" type veth peer name "${TAG}$2"
+  ip link set "${TAG}$1" netns "$TAG$1"
+  ip link set "${TAG}$2" netns "$TAG$2"
+  ip -n "$TAG$1" link set "${TAG}$1" mtu "${5:-1500}" up
+  ip -n "$TAG$2" link set "${TAG}$2" mtu "${5:-1500}" up
+  ip -n "$TAG$1" addr add "$3/24" dev "${TAG}$1"
+  ip -n "$TAG$2" addr add "$4/24" dev "${TAG}$2"
+}
+
+mac() { ip -n "$TAG$1" link show "$2" | awk '/link\/ether/ {print $2}'; }
+
+# backend HOST PORTSPEC [options...]: start myrixend in HOST
+backend() {
+  local h=$1 port=$2; shift 2
+  # in a subshell: not a job of this shell, so a kill -9 goes unannounced
+  (MYRIXEN_LOG=warn ip netns exec "$TAG$h" "$BIN/bin/myrixend" --socket "$TMP/$h.sock" \
+    --hostname "$h" --port "$port" --peers "$TMP/peers" "$@" > "$TMP/$h.log" 2>&1 &
+   echo $! > "$TMP/$h.pid")
+  for _ in $(seq 100); do [ -S "$TMP/$h.sock" ] && return 0; sleep 0.05; done
+  echo "backend on $h did not start:"; cat "$TMP/$h.log"; return 1
+}
+
+stop_backend() {
+  local pid; pid=$(cat "$TMP/$1.pid")
+  kill "$pid" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  rm -f "$TMP/$1.pid" "$TMP/$1.sock"
+}
+
+# on HOST command...: run a guest program in HOST against its backend
+on() {
+  local h=$1; shift
+  ip netns exec "$TAG$h" env MYRIXEN_SOCKET="$TMP/$h.sock" timeout 120 "$@"
+}
+
+# pair NAME SERVER_HOST CLIENT_HOST PROGRAM SERVER_ARGS -- CLIENT_ARGS
+pair() {
+  local name=$1 sh=$2 ch=$3 prog=$4; shift 4
+  local sargs=() cargs=()
+  while [ "$1" != "--" ]; do sargs+=("$1"); shift; done; shift
+  cargs=("$@")
+  on "$sh" "$MX/$prog" "${sargs[@]}" > "$TMP/server.out" 2>&1 & local spid=$!
+  on "$ch" "$MX/$prog" "${cargs[@]}" > "$TMP/client.out" 2>&1; local crc=$?
+  wait $spid; local src=$?
+  if [ $crc = 0 ] && [ $src = 0 ]; then ok "$name"; else
+    bad "$name (client $crc, server $src)"; cat "$TMP/client.out" "$TMP/server.out" | tail -5
+  fi
+}
+
+# every class between two hosts: ping-pong to 4 MiB, streams of each class
+classes() {
+  local tag=$1 a=$2 b=$3
+  pair "$tag ping-pong 0..4 MiB" "$a" "$b" mx_pingpong -e 1 -n 1 -- -e 2 -d "$a" -r 1 -n 1
+  pair "$tag stream small" "$a" "$b" mx_stream -e 1 -l 100 -n 1500 -- -e 2 -d "$a" -r 1 -l 100 -n 1500
+  pair "$tag stream medium" "$a" "$b" mx_stream -e 1 -l 20000 -n 200 -- -e 2 -d "$a" -r 1 -l 20000 -n 200
+  pair "$tag stream large" "$a" "$b" mx_stream -e 1 -l 200000 -n 20 -- -e 2 -d "$a" -r 1 -l 200000 -n 20
+}
+
+# randloop NAME HOSTS NPROCS: the random loop, ranks spread over the hosts
+randloop() {
+  local name=$1 hosts=$2 n=$3 pids=() rc=0
+  IFS=, read -r -a hl <<< "$hosts"
+  for r in $(seq 0 $((n - 1))); do
+    on "${hl[$((r % ${#hl[@]}))]}" "$MX/mx_randloop" -d "$hosts" -b 10 -p "$n" -i "$r" -m 80 -s 5 \
+      > "$TMP/rank$r.out" 2>&1 & pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  if [ $rc = 0 ]; then ok "$name"; else bad "$name"; tail -3 "$TMP"/rank*.out; fi
+}
+
+json_num() { grep -o "\"$2\":[0-9]*" <<< "$1" | head -1 | cut -d: -f2; }
+
+# --- two hosts, udp over IPv4 ------------------------------------------------
+host a; host b
+link2 a b 198.18.0.1 198.18.0.2
+cat > "$TMP/peers" <<EOF
+- a udp:198.18.0.1:2315
+- b udp:198.18.0.2:2315
+EOF
+backend a udp:198.18.0.1:2315 && backend b udp:198.18.0.2:2315 || exit 1
+classes "udp" a b
+randloop "udp random loop, 4 ranks on 2 hosts" a,b 4
+
+# a receiver that computes for 2 s without calling the library, under loss
+stop_backend a; stop_backend b
+backend a udp:198.18.0.1:2315 --fault loss=0.05,seed=11 && backend b udp:198.18.0.2:2315 --fault loss=0.05,seed=12 || exit 1
+pair "udp receiver busy 2 s, 5% loss" a b mx_stream -e 1 -l 1000 -n 300 -w 2000 -- -e 2 -d a -r 1 -l 1000 -n 300
+
+# the fault layer, every kind at once
+stop_backend a; stop_backend b
+F=loss=0.05,dup=0.01,reorder=0.02,corrupt=0.001
+backend a udp:198.18.0.1:2315 --fault $F,seed=1 && backend b udp:198.18.0.2:2315 --fault $F,seed=2 || exit 1
+classes "udp faults ($F)" a b
+randloop "udp faults random loop" a,b 4
+stats=$(on b "$BIN/bin/myrixen" peers --json)
+lost=$(json_num "$stats" lost); corrupted=$(json_num "$stats" corrupted)
+checksum=$(on a "$BIN/bin/myrixen" peers --json | grep -o '"bad_checksum":[0-9]*' | cut -d: -f2)
+if [ "${lost:-0}" -gt 0 ] && [ "${corrupted:-0}" -gt 0 ] && [ "${checksum:-0}" -gt 0 ]; then
+  ok "faults injected and counted (b lost $lost, corrupted $corrupted; a refused $checksum bad checksums)"
+else
+  bad "fault counters: lost=$lost corrupted=$corrupted bad_checksum=$checksum"
+fi
+
+# a peer backend killed mid-stream, then restarted
+stop_backend a; stop_backend b
+backend a udp:198.18.0.1:2315 --peer-timeout-ms 1500 && backend b udp:198.18.0.2:2315 --peer-timeout-ms 1500 || exit 1
+on b "$MX/mx_stream" -e 1 -l 1000 -n 100000000 > /dev/null 2>&1 &
+on a "$MX/mx_stream" -e 2 -d b -r 1 -l 1000 -k > "$TMP/kill.out" 2>&1 & spid=$!
+sleep 1
+kill -9 "$(cat "$TMP/b.pid")"; rm -f "$TMP/b.pid" "$TMP/b.sock"
+if wait $spid; then ok "peer killed mid-stream: $(tail -1 "$TMP/kill.out")"; else bad "peer killed mid-stream"; cat "$TMP/kill.out"; fi
+backend b udp:198.18.0.2:2315 --peer-timeout-ms 1500 || exit 1
+pair "restarted peer serves new connections" b a mx_pingpong -e 1 -n 1 -- -e 2 -d b -r 1 -n 1
+
+# forged and truncated packets
+ip netns exec "${TAG}a" python3 - 198.18.0.2 2315 "$(on b "$BIN/bin/myrixen" peers --json | grep -o '"nic_id":"[0-9a-f]*"' | head -1 | cut -d'"' -f4)" <<'PY'
+import os, socket, struct, sys
+host, port, dst = sys.argv[1], int(sys.argv[2]), int(sys.argv[3], 16)
+def crc32c(data, crc=0):
+    crc ^= 0xffffffff
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+def header(type_, payload, src=0x02aabbccddee, sess=7, seq=0, flags=1):
+    h = struct.pack("<HBBHHIIIIQQII", 0x4d58, 1, type_, len(payload), flags, 0, sess, 0, seq, src, dst, 0, 0)
+    c = crc32c(h + payload)
+    return h[:8] + struct.pack("<I", c) + h[12:] + payload
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+good = header(3, b"\0" * 80)                       # a DATA packet whose descriptor is nonsense
+for pkt in [os.urandom(200),                        # garbage: bad magic
+            good[:20],                              # truncated header
+            good[:60],                              # shorter than its length says
+            good[:12] + b"\xff" + good[13:],        # one byte flipped: bad checksum
+            header(99, b""),                        # unknown type
+            good]:                                  # well formed, malformed inside
+    s.sendto(pkt, (host, port))
+PY
+sleep 0.5
+stats=$(on b "$BIN/bin/myrixen" peers --json)
+if [ "$(json_num "$stats" bad_magic)" -ge 1 ] && [ "$(json_num "$stats" truncated)" -ge 2 ] &&
+   [ "$(json_num "$stats" bad_checksum)" -ge 1 ] && [ "$(json_num "$stats" bad_type)" -ge 1 ] &&
+   [ "$(json_num "$stats" malformed)" -ge 1 ]; then
+  ok "forged and truncated packets dropped and counted"
+else
+  bad "forged packets: $stats"
+fi
+pair "backend serves after forged packets" b a mx_pingpong -e 1 -n 1 -- -e 2 -d b -r 1 -n 1
+stop_backend a; stop_backend b
+
+# --- two hosts, udp over IPv6 -------------------------------------------------
+ip -n "${TAG}a" addr add 2001:2::1/64 dev "${TAG}a" nodad
+ip -n "${TAG}b" addr add 2001:2::2/64 dev "${TAG}b" nodad
+cat > "$TMP/peers" <<EOF
+- a udp:[2001:2::1]:2316
+- b udp:[2001:2::2]:2316
+EOF
+backend a "udp:[2001:2::1]:2316" && backend b "udp:[2001:2::2]:2316" || exit 1
+pair "udp IPv6 ping-pong 0..4 MiB" a b mx_pingpong -e 1 -n 1 -- -e 2 -d a -r 1 -n 1
+stop_backend a; stop_backend b
+
+# --- two hosts, raw Ethernet, jumbo frames -------------------------------------
+ip -n "${TAG}a" link set "${TAG}a" mtu 9000
+ip -n "${TAG}b" link set "${TAG}b" mtu 9000
+cat > "$TMP/peers" <<EOF
+- a eth:$(mac a "${TAG}a")
+- b eth:$(mac b "${TAG}b")
+EOF
+backend a "eth:${TAG}a" && backend b "eth:${TAG}b" || exit 1
+classes "eth jumbo" a b
+stop_backend a; stop_backend b
+backend a "eth:${TAG}a" --fault $F,seed=3 && backend b "eth:${TAG}b" --fault $F,seed=4 || exit 1
+pair "eth faults stream medium" a b mx_stream -e 1 -l 20000 -n 200 -- -e 2 -d a -r 1 -l 20000 -n 200
+stop_backend a; stop_backend b
+
+# --- three hosts on a bridge ---------------------------------------------------
+host c; host s
+ip -n "${TAG}s" link add br0 type bridge
+ip -n "${TAG}s" link set br0 up
+i=1
+for h in a b c; do
+  ip link add "${TAG}x$h" type veth peer name "${TAG}y$h"
+  ip link set "${TAG}x$h" netns "$TAG$h"
+  ip link set "${TAG}y$h" netns "${TAG}s"
+  ip -n "${TAG}s" link set "${TAG}y$h" master br0 up
+  ip -n "$TAG$h" addr add "198.18.1.$i/24" dev "${TAG}x$h"
+  ip -n "$TAG$h" link set "${TAG}x$h" up
+  i=$((i + 1))
+done
+cat > "$TMP/peers" <<EOF
+- a udp:198.18.1.1:2317
+- b udp:198.18.1.2:2317
+- c udp:198.18.1.3:2317
+EOF
+backend a udp:198.18.1.1:2317 && backend b udp:198.18.1.2:2317 && backend c udp:198.18.1.3:2317 || exit 1
+randloop "three hosts, 6 ranks" a,b,c 6
+pair "three hosts: c to a ping-pong" a c mx_pingpong -e 1 -n 1 -- -e 2 -d a -r 1 -n 1
+stop_backend a; stop_backend b; stop_backend c
+
+echo "hosts: $failed failed"
+[ $failed = 0 ]
