@@ -206,9 +206,16 @@ int cmd_bench(int argc, char **argv)
   struct bench_opts o = {.iters = 2000, .cpu = {0, 1}};
   const char *dpath = "bypass", *sizes = "0,8,64,1024,4096,65536,1048576,4194304";
   int spawn = 0;
+  const char *remote = NULL;
+  uint32_t remote_eid = 9;
+  int udp_port = 2399;
+  if (argc >= 2 && !strcmp(argv[1], "serve"))
+    return cmd_bench_serve(argc, argv);
   if (argc < 2 || (strcmp(argv[1], "pingpong") && strcmp(argv[1], "stream"))) {
     fprintf(stderr, "usage: myrixen bench pingpong|stream [--sizes LIST] [--iters N] "
-                    "[--datapath bypass|direct|engine|all] [--cpus A,B] [--json] [--spawn-backend]\n");
+                    "[--datapath bypass|direct|engine|all] [--cpus A,B] [--json] [--spawn-backend]\n"
+                    "                             [--remote HOST [--remote-eid N] [--udp-port P]]\n"
+                    "       myrixen bench serve [--eid N] [--udp-port P]   (on HOST)\n");
     return 2;
   }
   o.stream = !strcmp(argv[1], "stream");
@@ -229,6 +236,12 @@ int cmd_bench(int argc, char **argv)
       o.json = 1;
     else if (!strcmp(argv[i], "--spawn-backend"))
       spawn = 1;
+    else if (!strcmp(argv[i], "--remote") && i + 1 < argc)
+      remote = argv[++i];
+    else if (!strcmp(argv[i], "--remote-eid") && i + 1 < argc)
+      remote_eid = (uint32_t)atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--udp-port") && i + 1 < argc)
+      udp_port = atoi(argv[++i]);
     else {
       fprintf(stderr, "myrixen bench: unknown option %s\n", argv[i]);
       return 2;
@@ -245,6 +258,9 @@ int cmd_bench(int argc, char **argv)
     }
   if (o.nsizes == 0 || o.iters < 1)
     return 2;
+  if (remote)
+    return bench_remote(o.stream, remote, o.sizes, o.nsizes, o.iters, o.json, remote_eid,
+                        udp_port);
   pid_t be = spawn ? spawn_backend() : 0;
   if (be < 0) {
     fprintf(stderr, "myrixen bench: cannot start a backend\n");

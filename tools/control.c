@@ -11,7 +11,7 @@
 #include "../src/common/ctl.h"
 #include "tool.h"
 
-static char *ask(enum ctl_type type)
+char *backend_text(enum ctl_type type)
 {
   const char *path = getenv("MYRIXEN_SOCKET") ? getenv("MYRIXEN_SOCKET") : CTL_DEFAULT_SOCKET;
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -66,7 +66,7 @@ static const char *json_field(const char *pos, const char *key, char *out, size_
 
 int cmd_info(int argc, char **argv)
 {
-  char *t = ask(CTL_INFO);
+  char *t = backend_text(CTL_INFO);
   if (argc > 1 && !strcmp(argv[1], "--json")) {
     fputs(t, stdout);
     free(t);
@@ -95,7 +95,7 @@ int cmd_info(int argc, char **argv)
 
 int cmd_counters(int argc, char **argv)
 {
-  char *t = ask(CTL_COUNTERS);
+  char *t = backend_text(CTL_COUNTERS);
   if (argc > 1 && !strcmp(argv[1], "--json")) {
     fputs(t, stdout);
     free(t);
@@ -130,7 +130,7 @@ int cmd_counters(int argc, char **argv)
 
 int cmd_peers(int argc, char **argv)
 {
-  char *t = ask(CTL_PEERS);
+  char *t = backend_text(CTL_PEERS);
   if (argc > 1 && !strcmp(argv[1], "--json")) {
     fputs(t, stdout);
     free(t);

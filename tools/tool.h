@@ -7,6 +7,19 @@ int cmd_counters(int argc, char **argv);
 int cmd_peers(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
+#include <stdint.h>
+
+#include "../src/common/ctl.h"
+
+/* control.c: one request to the backend as a monitor; its JSON text
+ * (malloc'd), or exit with a message when the backend does not answer. */
+char *backend_text(enum ctl_type type);
+
+/* bench_remote.c: across hosts, against `myrixen bench serve` there */
+int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes, int iters,
+                 int json, uint32_t eid, int udp_port);
+int cmd_bench_serve(int argc, char **argv);
+
 /* limits.c: the machine's limits, measured in the same run as a bench */
 double limit_pingpong_us(int iters);
 double limit_memcpy_MBps(void);

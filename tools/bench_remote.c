@@ -1,0 +1,313 @@
+/*
+ * bench_remote.c - benchmarks across hosts.
+ *
+ *   on host B:  myrixen bench serve [--eid N] [--udp-port P]
+ *   on host A:  myrixen bench pingpong|stream --remote B [--sizes ...]
+ *
+ * The server is a reflector: an MX endpoint that answers every ping of
+ * match 1 with the same length, acknowledges the end of a stream (match 3)
+ * and stops on match 4; and a UDP socket that does the same for the raw
+ * socket baseline.  The client prints, for each size, MyriXen's figures
+ * beside the raw UDP figures between the same two hosts, measured in the
+ * same run, and their ratio.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../include/myriexpress.h"
+#include "../src/common/clock.h"
+#include "tool.h"
+
+#define KEY 0xbe4c
+#define SERVE_EID 9
+#define UDP_PORT 2399
+#define MAX_MSG (4u << 20)
+#define RWINDOW 8
+#define UDP_CHUNK 8192 /* a stream's datagrams: one eager fragment's worth */
+
+enum { M_PING = 1, M_DATA = 2, M_END = 3, M_QUIT = 4 };
+
+static void fail(const char *what, mx_return_t r)
+{
+  fprintf(stderr, "myrixen bench: %s: %s\n", what, mx_strerror(r));
+  exit(1);
+}
+
+/* --- the reflector ------------------------------------------------------- */
+
+static void udp_reflector(int port)
+{
+  int s = socket(AF_INET6, SOCK_DGRAM, 0);
+  int off = 0;
+  setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)); /* IPv4 too */
+  struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+                           .sin6_addr = in6addr_any};
+  int big = 8 << 20;
+  setsockopt(s, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+  if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+    perror("myrixen bench serve: udp");
+    _exit(1);
+  }
+  static char buf[65536];
+  uint64_t stream_bytes = 0;
+  for (;;) {
+    struct sockaddr_storage from;
+    socklen_t fl = sizeof(from);
+    ssize_t n = recvfrom(s, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+    if (n < 1)
+      continue;
+    if (buf[0] == M_PING) {
+      sendto(s, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+    } else if (buf[0] == M_DATA) {
+      stream_bytes += (uint64_t)n;
+    } else if (buf[0] == M_END) {
+      sendto(s, &stream_bytes, sizeof(stream_bytes), 0, (struct sockaddr *)&from, fl);
+      stream_bytes = 0;
+    }
+  }
+}
+
+int cmd_bench_serve(int argc, char **argv)
+{
+  uint32_t eid = SERVE_EID;
+  int port = UDP_PORT;
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--eid") && i + 1 < argc)
+      eid = (uint32_t)atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--udp-port") && i + 1 < argc)
+      port = atoi(argv[++i]);
+    else {
+      fprintf(stderr, "usage: myrixen bench serve [--eid N] [--udp-port P]\n");
+      return 2;
+    }
+  }
+  fflush(NULL);
+  pid_t udp = fork();
+  if (udp == 0)
+    udp_reflector(port);
+  mx_endpoint_t ep;
+  mx_return_t r;
+  if ((r = mx_init()) || (r = mx_open_endpoint(0, eid, KEY, NULL, 0, &ep)))
+    fail("serve", r);
+  printf("myrixen bench serve: endpoint %u, udp port %d\n", eid, port);
+  fflush(stdout);
+  char *bufs = malloc((size_t)RWINDOW * MAX_MSG);
+  mx_request_t rq[RWINDOW];
+  for (int w = 0; w < RWINDOW; w++) {
+    mx_segment_t s = {bufs + (size_t)w * MAX_MSG, MAX_MSG};
+    mx_irecv(ep, &s, 1, 0, 0, NULL, &rq[w]);
+  }
+  for (int w = 0;; w = (w + 1) % RWINDOW) {
+    mx_status_t st;
+    uint32_t res;
+    mx_wait(ep, &rq[w], MX_INFINITE, &st, &res);
+    mx_request_t sr;
+    mx_segment_t back = {bufs + (size_t)w * MAX_MSG, st.xfer_length};
+    if (st.match_info == M_QUIT)
+      break;
+    if (st.match_info == M_PING || st.match_info == M_END) {
+      if (st.match_info == M_END)
+        back.segment_length = 0;
+      mx_isend(ep, &back, 1, st.source, st.match_info, NULL, &sr);
+      mx_wait(ep, &sr, MX_INFINITE, &st, &res);
+    }
+    mx_segment_t s = {bufs + (size_t)w * MAX_MSG, MAX_MSG};
+    mx_irecv(ep, &s, 1, 0, 0, NULL, &rq[w]);
+  }
+  kill(udp, SIGTERM);
+  waitpid(udp, NULL, 0);
+  mx_finalize();
+  free(bufs);
+  return 0;
+}
+
+/* --- the client ---------------------------------------------------------- */
+
+/* The remote host's IP, from the backend's peers list ("address":"IP:PORT"). */
+static int remote_ip(const char *host, struct sockaddr_storage *ss, socklen_t *len)
+{
+  char *t = backend_text(CTL_PEERS);
+  char pat[96], ip[64];
+  snprintf(pat, sizeof(pat), "\"hostname\":\"%s\",\"address\":\"", host);
+  char *p = t ? strstr(t, pat) : NULL;
+  if (!p) {
+    free(t);
+    return -1;
+  }
+  p += strlen(pat);
+  size_t n = strcspn(p, "\"");
+  snprintf(ip, sizeof(ip), "%.*s", (int)n, p);
+  free(t);
+  char *colon = strrchr(ip, ':');
+  if (!colon)
+    return -1;
+  *colon = 0;
+  memset(ss, 0, sizeof(*ss));
+  if (ip[0] == '[') {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+    ip[strlen(ip) - 1] = 0;
+    a->sin6_family = AF_INET6;
+    *len = sizeof(*a);
+    return inet_pton(AF_INET6, ip + 1, &a->sin6_addr) == 1 ? 0 : -1;
+  }
+  struct sockaddr_in *a = (struct sockaddr_in *)ss;
+  a->sin_family = AF_INET;
+  *len = sizeof(*a);
+  return inet_pton(AF_INET, ip, &a->sin_addr) == 1 ? 0 : -1;
+}
+
+struct remote_row {
+  double lat_us, mbps;
+};
+
+static struct remote_row mx_run(mx_endpoint_t ep, mx_endpoint_addr_t peer, int stream,
+                                uint32_t size, int n, char *buf)
+{
+  mx_segment_t seg = {buf, size};
+  mx_request_t rq[RWINDOW], sr, rr;
+  mx_status_t st;
+  uint32_t res;
+  int warm = n / 10 + 1;
+  uint64_t t0 = 0;
+  for (int i = 0; i < n + warm; i++) {
+    if (i == warm)
+      t0 = clock_now_ns();
+    if (!stream) {
+      mx_irecv(ep, &seg, 1, M_PING, ~0ull, NULL, &rr);
+      mx_isend(ep, &seg, 1, peer, M_PING, NULL, &sr);
+      mx_wait(ep, &sr, MX_INFINITE, &st, &res);
+      mx_wait(ep, &rr, MX_INFINITE, &st, &res);
+      continue;
+    }
+    if (i >= RWINDOW)
+      mx_wait(ep, &rq[i % RWINDOW], MX_INFINITE, &st, &res);
+    mx_isend(ep, &seg, 1, peer, M_DATA, NULL, &rq[i % RWINDOW]);
+  }
+  if (stream) {
+    for (int i = 0; i < RWINDOW && i < n + warm; i++)
+      mx_wait(ep, &rq[(n + warm + i) % RWINDOW], MX_INFINITE, &st, &res);
+    mx_segment_t z = {buf, 0};
+    mx_irecv(ep, &z, 1, M_END, ~0ull, NULL, &rr);
+    mx_isend(ep, &z, 1, peer, M_END, NULL, &sr);
+    mx_wait(ep, &sr, MX_INFINITE, &st, &res);
+    mx_wait(ep, &rr, MX_INFINITE, &st, &res);
+  }
+  double secs = (double)(clock_now_ns() - t0) / 1e9;
+  struct remote_row row = {stream ? secs / n * 1e6 : secs / n / 2 * 1e6,
+                           (double)size * n / secs / 1e6 * (stream ? 1 : 2)};
+  return row;
+}
+
+/* The raw socket baseline: the same exchange in UDP datagrams (a message
+ * larger than UDP_CHUNK goes as several, as MyriXen's fragments do). */
+static struct remote_row udp_run(int s, int stream, uint32_t size, int n, char *buf)
+{
+  int warm = n / 10 + 1;
+  uint64_t t0 = 0;
+  uint32_t chunks = size > UDP_CHUNK ? (size + UDP_CHUNK - 1) / UDP_CHUNK : 1;
+  uint32_t clen = size > UDP_CHUNK ? UDP_CHUNK : (size ? size : 1);
+  buf[0] = stream ? M_DATA : M_PING;
+  for (int i = 0; i < n + warm; i++) {
+    if (i == warm)
+      t0 = clock_now_ns();
+    for (uint32_t c = 0; c < chunks; c++)
+      if (send(s, buf, clen, 0) < 0)
+        return (struct remote_row){0, 0};
+    if (!stream) {
+      for (uint32_t c = 0; c < chunks; c++) {
+        struct pollfd pfd = {.fd = s, .events = POLLIN};
+        if (poll(&pfd, 1, 1000) <= 0 || recv(s, buf + 1, UDP_CHUNK, 0) < 0)
+          return (struct remote_row){-1, -1}; /* a datagram lost: no figure */
+      }
+      buf[0] = M_PING;
+    }
+  }
+  uint64_t got = (uint64_t)size * (uint64_t)n;
+  if (stream) {
+    char end = M_END;
+    uint64_t bytes = 0;
+    struct pollfd pfd = {.fd = s, .events = POLLIN};
+    send(s, &end, 1, 0);
+    if (poll(&pfd, 1, 2000) <= 0 || recv(s, &bytes, sizeof(bytes), 0) != sizeof(bytes))
+      return (struct remote_row){-1, -1};
+    got = bytes * (uint64_t)n / (uint64_t)(n + warm); /* what arrived, of the timed part */
+  }
+  double secs = (double)(clock_now_ns() - t0) / 1e9;
+  struct remote_row row = {stream ? secs / n * 1e6 : secs / n / 2 * 1e6,
+                           (double)got / secs / 1e6 * (stream ? 1 : 2)};
+  return row;
+}
+
+int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes, int iters,
+                 int json, uint32_t eid, int udp_port)
+{
+  mx_endpoint_t ep;
+  mx_endpoint_addr_t peer;
+  uint64_t nic;
+  mx_return_t r;
+  if ((r = mx_init()) || (r = mx_open_endpoint(0, MX_ANY_ENDPOINT, KEY, NULL, 0, &ep)))
+    fail("open", r);
+  if ((r = mx_hostname_to_nic_id((char *)host, &nic)))
+    fail(host, r);
+  if ((r = mx_connect(ep, nic, eid, KEY, 10000, &peer)))
+    fail("connect (is `myrixen bench serve` running there?)", r);
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  int s = -1;
+  if (remote_ip(host, &ss, &sl) == 0) {
+    ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)udp_port); /* same offset in v6 */
+    s = socket(ss.ss_family, SOCK_DGRAM, 0);
+    int big = 8 << 20;
+    setsockopt(s, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+    if (s >= 0 && connect(s, (struct sockaddr *)&ss, sl) < 0) {
+      close(s);
+      s = -1;
+    }
+  }
+  char *buf = malloc(MAX_MSG + UDP_CHUNK + 1);
+  memset(buf, 0x5a, MAX_MSG + UDP_CHUNK + 1);
+  const char *pattern = stream ? "stream" : "pingpong";
+  if (!json)
+    printf("%-9s to %-10s %10s %12s %14s | %12s %14s | %8s %8s\n", pattern, host, "size",
+           "latency_us", "bandwidth_MBps", "udp_lat_us", "udp_MBps", "x lat", "x bw");
+  for (int k = 0; k < nsizes; k++) {
+    if (sizes[k] > MAX_MSG)
+      break;
+    int n = sizes[k] ? (int)((256ull << 20) / sizes[k]) : iters;
+    n = n > iters ? iters : n < 20 ? 20 : n;
+    struct remote_row m = mx_run(ep, peer, stream, sizes[k], n, buf);
+    struct remote_row u = s >= 0 ? udp_run(s, stream, sizes[k], n, buf) : (struct remote_row){-1, -1};
+    if (json)
+      printf("{\"pattern\":\"%s\",\"datapath\":\"remote\",\"remote\":\"%s\",\"size\":%u,\"iters\":%d,"
+             "\"latency_us\":%.3f,\"bandwidth_MBps\":%.1f,\"msgs_per_s\":%.0f,"
+             "\"udp_latency_us\":%.3f,\"udp_bandwidth_MBps\":%.1f}\n",
+             pattern, host, sizes[k], n, m.lat_us, m.mbps, 1e6 / m.lat_us, u.lat_us, u.mbps);
+    else
+      printf("%-9s    %-10s %10u %12.3f %14.1f | %12.3f %14.1f | %8.2f %8.2f\n", "", "", sizes[k],
+             m.lat_us, m.mbps, u.lat_us, u.mbps, u.lat_us > 0 ? m.lat_us / u.lat_us : 0,
+             u.mbps > 0 ? m.mbps / u.mbps : 0);
+    fflush(stdout);
+  }
+  if (getenv("MYRIXEN_BENCH_STOP_SERVER")) {
+    mx_segment_t z = {buf, 0};
+    mx_request_t q;
+    mx_status_t st;
+    uint32_t res;
+    mx_isend(ep, &z, 1, peer, M_QUIT, NULL, &q);
+    mx_wait(ep, &q, MX_INFINITE, &st, &res);
+  }
+  free(buf);
+  if (s >= 0)
+    close(s);
+  mx_finalize();
+  return 0;
+}
