@@ -64,19 +64,22 @@ fail:;
  * learn through PEER_GONE events; copies in flight are aborted. */
 void guest_reclaim(struct backend *be, struct be_guest *g)
 {
+  /* The slot is emptied under the lock: the engine answers remote connects
+   * on a guest's socket (netconn.c) and must never find a closed one. */
   pthread_mutex_lock(&be->lock);
   for (uint32_t i = 0; i < be->cfg.max_endpoints; i++)
     if (be->eps[i].in_use && be->eps[i].guest == g)
       endpoint_close(be, &be->eps[i]);
-  pthread_mutex_unlock(&be->lock);
-  if (g->region)
-    munmap(g->region, REGION_SIZE);
-  if (g->memfd >= 0)
-    close(g->memfd);
-  close(g->sock);
-  if (g->role == CTL_ROLE_GUEST)
-    log_info("guest %u '%s' (pid %d) left; region reclaimed", g->id, g->name, (int)g->pid);
+  struct be_guest gone = *g;
   memset(g, 0, sizeof(*g));
   g->memfd = -1;
   g->sock = -1;
+  pthread_mutex_unlock(&be->lock);
+  if (gone.region)
+    munmap(gone.region, REGION_SIZE);
+  if (gone.memfd >= 0)
+    close(gone.memfd);
+  close(gone.sock);
+  if (gone.role == CTL_ROLE_GUEST)
+    log_info("guest %u '%s' (pid %d) left; region reclaimed", gone.id, gone.name, (int)gone.pid);
 }

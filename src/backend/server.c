@@ -327,23 +327,25 @@ static int accept_guest(struct backend *be, int lsock)
   int s = accept4(lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (s < 0)
     return -errno;
+  struct ucred cr = {0};
+  socklen_t l = sizeof(cr);
+  getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &l);
+  pthread_mutex_lock(&be->lock); /* the engine reads the table (netconn.c) */
   for (int i = 0; i < BE_MAX_GUESTS; i++) {
     struct be_guest *g = &be->guests[i];
     if (g->in_use)
       continue;
-    struct ucred cr;
-    socklen_t l = sizeof(cr);
     memset(g, 0, sizeof(*g));
     g->in_use = 1;
     g->sock = s;
     g->memfd = -1;
     g->id = ++be->next_guest_id;
-    if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &l) == 0) {
-      g->pid = cr.pid;
-      g->uid = cr.uid;
-    }
+    g->pid = cr.pid;
+    g->uid = cr.uid;
+    pthread_mutex_unlock(&be->lock);
     return 0;
   }
+  pthread_mutex_unlock(&be->lock);
   log_warn("too many guests (%d): refusing one", BE_MAX_GUESTS);
   close(s);
   return 0;
