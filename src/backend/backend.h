@@ -74,7 +74,22 @@ struct be_endpoint {
   uint32_t gone_count;          /* bits set in gone_pending */
   int channels;                 /* direct channels set up */
   uint8_t chan_with[BE_MAX_ENDPOINTS / 8]; /* peers we share a channel with */
+  uint32_t copy_mode;           /* DP_COPY / DP_COPY_BATCH: netback serves it; else 0 */
   struct vif_counters c;
+};
+
+/* The copy datapaths' backend thread (netback.c). */
+struct nb_item;
+struct netback {
+  pthread_t thread;
+  int doorbell;                 /* eventfd: copy-mode guests and the engine kick it */
+  struct nb_item *tx_head, *tx_tail; /* copied requests, for the engine */
+  struct nb_item *rx_head, *rx_tail; /* events for copy-mode guests */
+  uint32_t tx_len, rx_len;
+  int rx_kick;                  /* copy-batch events queued this engine round */
+  uint64_t copies, bytes;       /* buffers copied, payload bytes */
+  uint64_t engine_kicks, netback_kicks, guest_kicks;
+  _Atomic uint64_t sleeps;
 };
 
 struct be_config {
@@ -119,6 +134,7 @@ struct backend {
   uint64_t ctl_errors;          /* malformed control messages answered */
   uint64_t closed_drops[DROP_MAX]; /* drops of endpoints since closed */
   void *net;                    /* engine/net_int.h: ports and peers, or NULL */
+  struct netback nb;
 };
 
 /* engine/engine.c */
@@ -126,7 +142,20 @@ int engine_start(struct backend *be);
 void engine_stop(struct backend *be);
 void engine_kick(struct backend *be);
 
+/* backend/netback.c: the copy datapaths (lock held, but start/stop) */
+int netback_start(struct backend *be);
+void netback_stop(struct backend *be);
+int netback_engine_drain(struct backend *be);
+uint32_t netback_take_all(struct backend *be, struct be_endpoint *ep);
+int netback_post(struct backend *be, struct be_endpoint *dst, const struct msg *m,
+                 const void *eager);
+void netback_flush(struct backend *be);
+
 /* engine/deliver.c: called with be->lock held */
+int engine_request_valid(const struct backend *be, const struct msg *m);
+/* Deliver one checked request of src.  1: consumed; 0: destination full. */
+int engine_deliver(struct backend *be, struct be_endpoint *src, struct msg *m,
+                   const uint8_t *eager);
 int engine_serve_vif(struct backend *be, struct be_endpoint *src, int budget);
 void engine_flush_rx(struct backend *be, struct be_endpoint *ep);
 int engine_post(struct backend *be, struct be_endpoint *dst, const struct msg *m,

@@ -66,6 +66,7 @@ int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open 
   ep->session = ++be->next_session;
   ep->vif_idx = (uint32_t)vif_idx;
   ep->guest = g;
+  ep->copy_mode = g->datapath == DP_COPY || g->datapath == DP_COPY_BATCH ? g->datapath : 0;
   ep->vif = region_vif(g->region, (uint32_t)vif_idx);
   /* A reused VIF starts clean: the guest's old rings mean nothing now. */
   memset((char *)ep->vif, 0, sizeof(struct vif));
@@ -91,8 +92,13 @@ void endpoint_close(struct backend *be, struct be_endpoint *ep)
   /* What the guest queued before closing (or dying) was sent, as far as it
    * knows: deliver it now; what cannot be delivered is counted. */
   if (atomic_load(&ep->vif->state) == VIF_OPEN) {
-    engine_serve_vif(be, ep, QUEUE_SLOTS);
-    uint32_t left = ring_load_prod(&ep->vif->tx.ring) - ep->tx.cons;
+    uint32_t left;
+    if (ep->copy_mode) {
+      left = netback_take_all(be, ep);
+    } else {
+      engine_serve_vif(be, ep, QUEUE_SLOTS);
+      left = ring_load_prod(&ep->vif->tx.ring) - ep->tx.cons;
+    }
     if (left && left <= QUEUE_SLOTS)
       ep->c.drops[DROP_UNSENT] += left;
   }

@@ -113,8 +113,13 @@ int main(int argc, char **argv)
     log_err("cannot start the engine");
     return 1;
   }
+  if (netback_start(&be) < 0) {
+    log_err("cannot start the netback thread");
+    return 1;
+  }
   int rc = server_run(&be);
   engine_stop(&be);
+  netback_stop(&be);
   net_teardown(&be);
   log_info("stopped");
   return rc;

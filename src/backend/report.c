@@ -10,10 +10,6 @@
 #include "../common/clock.h"
 #include "backend.h"
 
-static const char *datapath_name(uint32_t dp)
-{
-  return dp == DP_ENGINE ? "engine" : dp == DP_DIRECT ? "direct" : "bypass";
-}
 
 static void write_info(struct backend *be, FILE *f)
 {

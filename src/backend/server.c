@@ -88,7 +88,7 @@ static void handle_hello(struct backend *be, struct be_guest *g, const struct ct
     reply_error(be, g, req, MX_BAD_BAD_BAD, "hello: unknown role %u", req->u.hello.role);
     return;
   }
-  if (req->u.hello.datapath > DP_DIRECT) {
+  if (req->u.hello.datapath >= DP_MAX) {
     reply_error(be, g, req, MX_BAD_BAD_BAD, "hello: unknown datapath %u", req->u.hello.datapath);
     return;
   }
@@ -106,7 +106,9 @@ static void handle_hello(struct backend *be, struct be_guest *g, const struct ct
   snprintf(rep.u.hello_reply.hostname, sizeof(rep.u.hello_reply.hostname), "%s",
            be->cfg.hostname);
   fds[0] = g->memfd;
-  fds[1] = be->engine_doorbell;
+  /* the copy datapaths' requests are taken by netback, which the guest kicks */
+  int copy = req->u.hello.datapath == DP_COPY || req->u.hello.datapath == DP_COPY_BATCH;
+  fds[1] = copy ? be->nb.doorbell : be->engine_doorbell;
   ctl_send(g->sock, &rep, fds, g->role == CTL_ROLE_GUEST ? 2 : 0);
 }
 
@@ -196,7 +198,8 @@ static void handle_connect(struct backend *be, struct be_guest *g, const struct 
     rep.u.connect_reply.eid = peer->eid;
     rep.u.connect_reply.session = peer->session;
     int known = me->chan_with[peer->eid / 8] & (1u << (peer->eid % 8));
-    int want = c->want_channel && peer != me && !known;
+    int want = c->want_channel && peer != me && !known &&
+               datapath_uses_channels(peer->guest->datapath);
     if (want && channel_create(be, me, peer, fa, fb) == 0) {
       rep.u.connect_reply.has_channel = 1;
       rep.u.connect_reply.side = 0;

@@ -39,8 +39,30 @@ enum ctl_type {
 
 enum ctl_role { CTL_ROLE_GUEST = 1, CTL_ROLE_MONITOR = 2 };
 
-/* Datapath a guest asks for (MYRIXEN_DATAPATH). */
-enum datapath { DP_BYPASS = 0, DP_ENGINE = 1, DP_DIRECT = 2 };
+/* Datapath a guest asks for (MYRIXEN_DATAPATH).  The copy datapaths are
+ * the classic split driver, for comparison: the backend's netback thread
+ * copies every request through its own buffers (backend/netback.c). */
+enum datapath {
+  DP_BYPASS = 0,     /* direct channel for same-host pairs, engine otherwise */
+  DP_ENGINE = 1,     /* every message through the engine */
+  DP_DIRECT = 2,     /* as bypass */
+  DP_COPY = 3,       /* netback copies, a notification per request */
+  DP_COPY_BATCH = 4, /* netback copies, batched with notification suppression */
+  DP_MAX
+};
+
+/* A datapath's name as MYRIXEN_DATAPATH and the reports write it. */
+static inline const char *datapath_name(uint32_t dp)
+{
+  static const char *const names[DP_MAX] = {"bypass", "engine", "direct", "copy", "copy-batch"};
+  return dp < DP_MAX ? names[dp] : "?";
+}
+
+/* Only bypass and direct set up direct channels. */
+static inline int datapath_uses_channels(uint32_t dp)
+{
+  return dp == DP_BYPASS || dp == DP_DIRECT;
+}
 
 struct ctl_hello {
   uint32_t role;          /* enum ctl_role */

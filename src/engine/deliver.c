@@ -53,6 +53,8 @@ int engine_post(struct backend *be, struct be_endpoint *dst, const struct msg *m
 {
   if (!endpoint_usable(dst))
     return -1;
+  if (dst->copy_mode)
+    return netback_post(be, dst, m, eager); /* netback copies it into the ring */
   int room = qprod_reserve(&dst->rx, 1, m->type == MSG_FRAG);
   if (room < 0) {
     engine_fail_vif(be, dst, DROP_RING_CORRUPT);
@@ -76,7 +78,7 @@ int engine_post(struct backend *be, struct be_endpoint *dst, const struct msg *m
 void engine_flush_rx(struct backend *be, struct be_endpoint *ep)
 {
   (void)be;
-  if (!ep->rx_dirty)
+  if (!ep->rx_dirty || ep->copy_mode)
     return;
   ep->rx_dirty = 0;
   if (qprod_flush(&ep->rx)) {
@@ -107,7 +109,7 @@ int engine_post_gone(struct backend *be, struct be_endpoint *ep)
 }
 
 /* A descriptor's fields must describe something the engine can carry. */
-static int request_valid(const struct backend *be, const struct msg *m)
+int engine_request_valid(const struct backend *be, const struct msg *m)
 {
   switch (m->type) {
   case MSG_SMALL:
@@ -136,8 +138,8 @@ static void nack(struct backend *be, struct be_endpoint *src, const struct msg *
 }
 
 /* Handle one checked request.  1: consumed; 0: destination full, retry. */
-static int serve_one(struct backend *be, struct be_endpoint *src, struct msg *m,
-                     const uint8_t *eager)
+int engine_deliver(struct backend *be, struct be_endpoint *src, struct msg *m,
+                   const uint8_t *eager)
 {
   if (m->type == MSG_PULL)
     return net_is_remote(be, m->peer_nic) ? net_pull_start(be, src, m) : pull_start(be, src, m);
@@ -149,10 +151,18 @@ static int serve_one(struct backend *be, struct be_endpoint *src, struct msg *m,
     nack(be, src, m);
     return 1;
   }
-  /* The engine, not the guest, says who sent it: no forged sources. */
+  /* The engine, not the guest, says who sent it: no forged sources.  The
+   * request keeps its destination until it is delivered (it may be tried
+   * again: netback's buffers are not re-read from the ring). */
+  uint32_t dst_eid = m->peer_eid;
+  uint64_t dst_nic = m->peer_nic;
   m->peer_eid = src->eid;
   m->peer_nic = be->cfg.nic_id;
   int r = engine_post(be, dst, m, eager);
+  if (r <= 0) {
+    m->peer_eid = dst_eid;
+    m->peer_nic = dst_nic;
+  }
   if (r < 0) {
     nack(be, src, m);
     return 1;
@@ -183,13 +193,13 @@ int engine_serve_vif(struct backend *be, struct be_endpoint *src, int budget)
       engine_fail_vif(be, src, DROP_RING_CORRUPT);
       break;
     }
-    if (!request_valid(be, &m)) {
+    if (!engine_request_valid(be, &m)) {
       log_warn("endpoint %u: bad request type %u len %u total %u", src->eid, m.type, m.len,
                m.total);
       engine_fail_vif(be, src, DROP_BAD_REQUEST);
       break;
     }
-    if (!serve_one(be, src, &m, eager))
+    if (!engine_deliver(be, src, &m, eager))
       break;
     qcons_advance(&src->tx, &m);
     done++;

@@ -42,14 +42,17 @@ static int engine_round(struct backend *be, uint32_t *rr)
     if (!ep->in_use)
       continue;
     work += engine_post_gone(be, ep);
-    work += engine_serve_vif(be, ep, ROUND_BUDGET);
+    if (!ep->copy_mode) /* netback serves the copy datapaths' rings */
+      work += engine_serve_vif(be, ep, ROUND_BUDGET);
   }
   *rr = (*rr + 1) % n;
+  work += netback_engine_drain(be);
   work += pull_progress(be);
   work += net_progress(be);
   for (uint32_t k = 0; k < n; k++)
     if (be->eps[k].in_use)
       engine_flush_rx(be, &be->eps[k]);
+  netback_flush(be);
   engine_count(&be->ec.rounds);
   return work;
 }
@@ -57,10 +60,10 @@ static int engine_round(struct backend *be, uint32_t *rr)
 /* Arm every request ring's data event; true when work arrived meanwhile. */
 static int engine_arm(struct backend *be)
 {
-  int pending = be->pulls != NULL;
+  int pending = be->pulls != NULL || be->nb.tx_head != NULL;
   for (uint32_t k = 0; k < be->cfg.max_endpoints; k++) {
     struct be_endpoint *ep = &be->eps[k];
-    if (!ep->in_use || atomic_load(&ep->vif->state) != VIF_OPEN)
+    if (!ep->in_use || ep->copy_mode || atomic_load(&ep->vif->state) != VIF_OPEN)
       continue;
     if (ring_arm_data_event(&ep->tx.q->ring, ep->tx.cons) || ep->gone_count)
       pending = 1;
@@ -72,7 +75,7 @@ static void engine_disarm(struct backend *be)
 {
   for (uint32_t k = 0; k < be->cfg.max_endpoints; k++) {
     struct be_endpoint *ep = &be->eps[k];
-    if (ep->in_use && atomic_load(&ep->vif->state) == VIF_OPEN)
+    if (ep->in_use && !ep->copy_mode && atomic_load(&ep->vif->state) == VIF_OPEN)
       ring_disarm_data_event(&ep->tx.q->ring, ep->tx.cons);
   }
 }

@@ -24,13 +24,13 @@ struct lib_state lib = {
 static enum datapath datapath_from_env(void)
 {
   const char *d = getenv("MYRIXEN_DATAPATH");
-  if (!d || !strcmp(d, "bypass"))
+  if (!d)
     return DP_BYPASS;
-  if (!strcmp(d, "engine"))
-    return DP_ENGINE;
-  if (!strcmp(d, "direct"))
-    return DP_DIRECT;
-  fprintf(stderr, "libmyrixen: MYRIXEN_DATAPATH=%s unknown (bypass, direct, engine): using bypass\n", d);
+  for (uint32_t dp = 0; dp < DP_MAX; dp++)
+    if (!strcmp(d, datapath_name(dp)))
+      return (enum datapath)dp;
+  fprintf(stderr, "libmyrixen: MYRIXEN_DATAPATH=%s unknown (bypass, direct, engine, copy, "
+                  "copy-batch): using bypass\n", d);
   return DP_BYPASS;
 }
 

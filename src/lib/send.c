@@ -94,7 +94,7 @@ mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
     return MX_SUCCESS;
   }
   if (c->path == PATH_NONE)
-    c->path = c->ch && lib.datapath != DP_ENGINE ? PATH_CHANNEL : PATH_ENGINE;
+    c->path = c->ch && datapath_uses_channels(lib.datapath) ? PATH_CHANNEL : PATH_ENGINE;
   struct txq *t = c->path == PATH_CHANNEL && c->ch ? &c->ch->tx : &ep->etx;
   if (r->type == MSG_RNDV && t == &ep->etx) {
     r->grant = grant_segments(ep, r, GRANT_READ);

@@ -194,7 +194,7 @@ static void connections(const char *host, uint64_t nic)
  * leave time out; none of them is delivered later, all others are. */
 static void send_timeouts(const char *host)
 {
-  enum { N = 1500 };
+  enum { N = 4000 }; /* past every ring and queue on the way, on every datapath */
   mx_endpoint_t a, b;
   static mx_request_t r[N];
   static uint8_t m[N][8];

@@ -28,7 +28,7 @@ pair() { # name server-command -- client-command
   if [ $crc = 0 ] && [ $src = 0 ]; then echo "ok   $name"; else echo "FAIL $name (client $crc, server $src)"; failed=$((failed + 1)); fi
 }
 
-for dp in bypass engine; do
+for dp in bypass engine copy copy-batch; do
   export MYRIXEN_DATAPATH=$dp
   pair "pingpong [$dp]" $BIN/mx_pingpong -e 1 -n 3 -- $BIN/mx_pingpong -e 2 -d $HOST:0 -r 1 -n 3
   pair "stream small [$dp]" $BIN/mx_stream -e 1 -l 64 -n 3000 -- $BIN/mx_stream -e 2 -d $HOST -r 1 -l 64 -n 3000
