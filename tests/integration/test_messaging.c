@@ -80,6 +80,8 @@ static int run_pair(int (*fn)(int, void *), const char *datapath)
 
 static int test_every_class_engine_path(void) { return run_pair(classes_guest, "engine"); }
 static int test_every_class_direct_path(void) { return run_pair(classes_guest, "direct"); }
+static int test_every_class_copy_path(void) { return run_pair(classes_guest, "copy"); }
+static int test_every_class_copy_batch_path(void) { return run_pair(classes_guest, "copy-batch"); }
 
 static int truncation_guest(int idx, void *arg)
 {
@@ -459,6 +461,8 @@ static const struct harness_test tests[] = {
     {"messages_queued_before_finalize_are_delivered", test_messages_queued_before_finalize_are_delivered},
     {"every_class_engine_path", test_every_class_engine_path},
     {"every_class_direct_path", test_every_class_direct_path},
+    {"every_class_copy_path", test_every_class_copy_path},
+    {"every_class_copy_batch_path", test_every_class_copy_batch_path},
     {"truncated_recv_reports_xfer_length", test_truncated_recv_reports_xfer_length},
     {"issend_completes_only_after_match", test_issend_completes_only_after_match},
     {"cancel_probe_timeout_wakeup", test_cancel_probe_timeout_wakeup},
