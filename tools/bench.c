@@ -1,7 +1,14 @@
 /*
- * bench.c - `myrixen bench pingpong|stream`: two guest processes on this
- * host, pinned to different cores, exchanging messages through a backend;
- * each row is printed beside the machine's limits of the same run.
+ * bench.c - `myrixen bench pingpong|stream`: guest processes on this host
+ * exchanging messages through a backend, on any datapath; each row is
+ * printed beside the machine's limits measured in the same run.
+ *
+ * Two guests by default; --guests N runs N of them, in pairs, or all
+ * sending to guest 0 with --to-one.  Every sending guest reports its own
+ * row (key "guest"), so that fairness can be computed from the rows; a
+ * summary row gives the aggregate rate and Jain's fairness index.  CPU time
+ * per message is measured for the guests (getrusage) and the backend
+ * (/proc/PID/stat) over the timed part.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -9,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,17 +29,28 @@
 
 #define KEY 0xbe4c
 #define WINDOW 8
+#define MAX_GUESTS 64
+
+enum { M_PING = 1, M_DATA = 2, M_END = 3 };
+enum role { MEASURE, RESPONDER, SOURCE, SINK };
 
 struct bench_opts {
   int stream;
   int iters;
   int json;
-  int cpu[2];                   /* cores of guest 0 and guest 1 */
-  int cpus_given;               /* --cpus: else each datapath's own placement */
+  int guests;
+  int to_one;
+  int cpu[2];                   /* cores of guest 0 and guest 1 (--cpus) */
+  int cpus_given;
   uint32_t sizes[32];
   int nsizes;
+  pid_t backend_pid;            /* for its CPU time, 0 when unknown */
 };
 
+/* What a sending guest measured for one size. */
+struct bench_row {
+  double lat_us, mbps, rate, cpu_us;
+};
 
 static int iters_for(const struct bench_opts *o, uint32_t size)
 {
@@ -40,88 +59,159 @@ static int iters_for(const struct bench_opts *o, uint32_t size)
   return n < 20 ? 20 : n;
 }
 
+static enum role role_of(const struct bench_opts *o, int idx)
+{
+  if (o->to_one)
+    return idx == 0 ? SINK : SOURCE;
+  return idx % 2 ? RESPONDER : MEASURE;
+}
+
+static int measures(const struct bench_opts *o, int idx)
+{
+  enum role r = role_of(o, idx);
+  return r == MEASURE || r == SOURCE;
+}
+
 static void die(const char *what, mx_return_t r)
 {
   fprintf(stderr, "bench guest: %s: %s\n", what, mx_strerror(r));
   _exit(1);
 }
 
-/* One guest of the pair; guest 0 measures and writes rows to fd. */
-static void guest(int idx, const struct bench_opts *o, int fd)
+static double cpu_now_us(void)
+{
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+static void wait_one(mx_endpoint_t ep, mx_request_t *r)
+{
+  mx_status_t st;
+  uint32_t res;
+  mx_wait(ep, r, MX_INFINITE, &st, &res);
+}
+
+/* The measuring side of a pair, or a source of --to-one: n messages timed
+ * after warm-up ones. */
+static struct bench_row run_sender(const struct bench_opts *o, mx_endpoint_t ep,
+                                   mx_endpoint_addr_t peer, uint32_t size, int n, char *buf)
+{
+  int warm = n / 10 + 1;
+  mx_segment_t seg = {buf, size};
+  mx_request_t rq[WINDOW], sr;
+  uint64_t t0 = 0;
+  double c0 = 0;
+  for (int i = 0; i < n + warm; i++) {
+    if (i == warm) {
+      t0 = clock_now_ns();
+      c0 = cpu_now_us();
+    }
+    if (!o->stream) {
+      mx_isend(ep, &seg, 1, peer, M_PING, NULL, &sr);
+      mx_irecv(ep, &seg, 1, M_PING, ~0ull, NULL, &rq[0]);
+      wait_one(ep, &sr);
+      wait_one(ep, &rq[0]);
+      continue;
+    }
+    if (i >= WINDOW)
+      wait_one(ep, &rq[i % WINDOW]);
+    mx_isend(ep, &seg, 1, peer, M_DATA, NULL, &rq[i % WINDOW]);
+  }
+  if (o->stream) {
+    for (int i = 0; i < WINDOW && i < n + warm; i++)
+      wait_one(ep, &rq[(n + warm + i) % WINDOW]);
+    mx_segment_t z = {buf, 0};
+    mx_request_t ack;
+    mx_irecv(ep, &z, 1, M_END, ~0ull, NULL, &ack);
+    mx_isend(ep, &z, 1, peer, M_END, NULL, &sr);
+    wait_one(ep, &sr);
+    wait_one(ep, &ack);
+  }
+  double secs = (double)(clock_now_ns() - t0) / 1e9;
+  struct bench_row row;
+  row.lat_us = o->stream ? secs / n * 1e6 : secs / n / 2 * 1e6;
+  row.mbps = (double)size * n / secs / 1e6 * (o->stream ? 1 : 2);
+  row.rate = n / secs;
+  row.cpu_us = (cpu_now_us() - c0) / n;
+  return row;
+}
+
+/* The other side: answer pings, or take a stream and acknowledge its end.
+ * A sink of --to-one serves every source: `sources` of them. */
+static void run_receiver(const struct bench_opts *o, mx_endpoint_t ep, uint32_t size, int n,
+                         int sources, char *buf)
+{
+  int warm = n / 10 + 1;
+  long total = (long)(n + warm) * sources;
+  mx_segment_t seg = {buf, size};
+  mx_request_t rq[WINDOW], sr;
+  mx_status_t st;
+  uint32_t res;
+  if (!o->stream) {
+    for (long i = 0; i < total; i++) {
+      mx_irecv(ep, &seg, 1, M_PING, ~0ull, NULL, &rq[0]);
+      mx_wait(ep, &rq[0], MX_INFINITE, &st, &res);
+      mx_isend(ep, &seg, 1, st.source, M_PING, NULL, &sr);
+      wait_one(ep, &sr);
+    }
+    return;
+  }
+  /* data (match 2) and ends (match 3) in one wildcard window; a source's
+   * end comes after its data (per-pair order), and is acknowledged */
+  for (int w = 0; w < WINDOW; w++)
+    mx_irecv(ep, &seg, 1, 0, 0xfffffffffffffffcull, NULL, &rq[w]);
+  for (int ends = 0, w = 0; ends < sources; w = (w + 1) % WINDOW) {
+    mx_wait(ep, &rq[w], MX_INFINITE, &st, &res);
+    if (st.match_info == M_END) {
+      mx_segment_t z = {buf, 0};
+      mx_isend(ep, &z, 1, st.source, M_END, NULL, &sr);
+      wait_one(ep, &sr);
+      ends++;
+    }
+    mx_irecv(ep, &seg, 1, 0, 0xfffffffffffffffcull, NULL, &rq[w]);
+  }
+  for (int w = 0; w < WINDOW; w++) {
+    uint32_t done;
+    mx_cancel(ep, &rq[w], &done);
+  }
+}
+
+/* One guest; measuring guests write a row per size to fd, after a barrier
+ * with the parent (so that all senders of a size run at once). */
+static void guest(int idx, const struct bench_opts *o, int fd, int core)
 {
   mx_endpoint_t ep;
-  mx_endpoint_addr_t peer;
+  mx_endpoint_addr_t peer, me;
   uint64_t nic;
+  uint32_t my_eid, peer_eid;
   mx_return_t r;
-  cpu_pin(o->cpu[idx]);
+  cpu_pin(core);
   if ((r = mx_init()) || (r = mx_open_endpoint(0, MX_ANY_ENDPOINT, KEY, NULL, 0, &ep)))
     die("open", r);
-  mx_endpoint_addr_t me;
-  uint32_t my_eid;
   mx_get_endpoint_addr(ep, &me);
   mx_decompose_endpoint_addr(me, &nic, &my_eid);
-  /* Exchange endpoint ids through the pipe pair set up by the parent. */
-  uint32_t peer_eid;
   if (write(fd, &my_eid, 4) != 4 || read(fd, &peer_eid, 4) != 4)
     _exit(1);
-  if ((r = mx_connect(ep, nic, peer_eid, KEY, 10000, &peer)))
+  enum role role = role_of(o, idx);
+  if (role != SINK && (r = mx_connect(ep, nic, peer_eid, KEY, 10000, &peer)))
     die("connect", r);
   char *buf = aligned_alloc(4096, (size_t)o->sizes[o->nsizes - 1] + 4096);
   memset(buf, idx, (size_t)o->sizes[o->nsizes - 1] + 4096);
   for (int k = 0; k < o->nsizes; k++) {
     uint32_t size = o->sizes[k];
-    int n = iters_for(o, size), warm = n / 10 + 1;
-    mx_segment_t seg = {buf, size};
-    mx_request_t rq[WINDOW], sr;
-    mx_status_t st;
-    uint32_t res;
-    uint64_t t0 = 0;
-    if (!o->stream) {
-      for (int i = 0; i < n + warm; i++) {
-        if (i == warm)
-          t0 = clock_now_ns();
-        if (idx == 0) {
-          mx_isend(ep, &seg, 1, peer, 1, NULL, &sr);
-          mx_irecv(ep, &seg, 1, 1, ~0ull, NULL, &rq[0]);
-          mx_wait(ep, &sr, MX_INFINITE, &st, &res);
-          mx_wait(ep, &rq[0], MX_INFINITE, &st, &res);
-        } else {
-          mx_irecv(ep, &seg, 1, 1, ~0ull, NULL, &rq[0]);
-          mx_wait(ep, &rq[0], MX_INFINITE, &st, &res);
-          mx_isend(ep, &seg, 1, peer, 1, NULL, &sr);
-          mx_wait(ep, &sr, MX_INFINITE, &st, &res);
-        }
-      }
-    } else {
-      /* guest 0 streams n messages, WINDOW in flight; guest 1 acks the end */
-      for (int i = 0; i < n + warm; i++) {
-        if (i == warm)
-          t0 = clock_now_ns();
-        int w = i % WINDOW;
-        if (i >= WINDOW)
-          mx_wait(ep, &rq[w], MX_INFINITE, &st, &res);
-        if (idx == 0)
-          mx_isend(ep, &seg, 1, peer, 2, NULL, &rq[w]);
-        else
-          mx_irecv(ep, &seg, 1, 2, ~0ull, NULL, &rq[w]);
-      }
-      for (int i = 0; i < WINDOW && i < n + warm; i++)
-        mx_wait(ep, &rq[(n + warm + i) % WINDOW], MX_INFINITE, &st, &res);
-      mx_segment_t z = {buf, 0};
-      if (idx == 1) {
-        mx_isend(ep, &z, 1, peer, 3, NULL, &sr);
-      } else {
-        mx_irecv(ep, &z, 1, 3, ~0ull, NULL, &sr);
-      }
-      mx_wait(ep, &sr, MX_INFINITE, &st, &res);
+    int n = iters_for(o, size);
+    if (role == RESPONDER || role == SINK) {
+      run_receiver(o, ep, size, n, role == SINK ? o->guests - 1 : 1, buf);
+      continue;
     }
-    double secs = (double)(clock_now_ns() - t0) / 1e9;
-    if (idx == 0) {
-      double lat = o->stream ? secs / n * 1e6 : secs / n / 2 * 1e6;
-      double row[3] = {lat, (double)size * n / secs / 1e6 * (o->stream ? 1 : 2), n / secs};
-      if (write(fd, row, sizeof(row)) != sizeof(row))
-        _exit(1);
-    }
+    char go;
+    if (write(fd, "R", 1) != 1 || read(fd, &go, 1) != 1)
+      _exit(1);
+    struct bench_row row = run_sender(o, ep, peer, size, n, buf);
+    if (write(fd, &row, sizeof(row)) != sizeof(row))
+      _exit(1);
   }
   mx_finalize();
   _exit(0);
@@ -141,69 +231,153 @@ static pid_t spawn_backend(void)
   return backend_spawn(exe, sock);
 }
 
-/* Where the two guests run, unless --cpus says.  A direct pair needs a
- * core each; through the engine, three parties take turns and the engine
- * needs a core of its own, so on a host this small the guests share core 0
- * and the engine polls on another (it migrates there by itself). */
-static void place_guests(struct bench_opts *o, const char *dp)
+/* CPU time (µs) a process used so far, from /proc. */
+static double proc_cpu_us(pid_t pid)
+{
+  char path[64], buf[1024];
+  if (pid <= 0)
+    return 0;
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return 0;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  unsigned long ut = 0, st = 0;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    return 0;
+  return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Where guest idx runs.  A direct pair needs a core each; through the
+ * engine or netback, the backend's threads need a core of their own, so on
+ * a host this small the guests share core 0 and the backend polls on the
+ * other.  --cpus A,B overrides it (guests alternate between A and B). */
+static int core_of(const struct bench_opts *o, const char *dp, int idx)
 {
   if (o->cpus_given)
+    return o->cpu[idx % 2];
+  if (strcmp(dp, "bypass") && strcmp(dp, "direct"))
+    return 0;
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  return (int)(idx % (ncpu > 1 ? ncpu : 1));
+}
+
+static void print_row(const struct bench_opts *o, const char *dp, int guest, uint32_t size,
+                      const struct bench_row *row, double be_cpu, double lim_lat, double lim_bw)
+{
+  const char *pattern = o->stream ? "stream" : "pingpong";
+  if (o->json) {
+    printf("{\"pattern\":\"%s\",\"datapath\":\"%s\",\"size\":%u,\"iters\":%d,\"latency_us\":%.3f,"
+           "\"bandwidth_MBps\":%.1f,\"msgs_per_s\":%.0f,\"limit_latency_us\":%.3f,"
+           "\"limit_bandwidth_MBps\":%.1f,\"guest\":%d,\"guests\":%d,\"to_one\":%d,"
+           "\"guest_cpu_us_per_msg\":%.3f,\"backend_cpu_us_per_msg\":%.3f}\n",
+           pattern, dp, size, iters_for(o, size), row->lat_us, row->mbps, row->rate, lim_lat,
+           lim_bw, guest, o->guests, o->to_one, row->cpu_us, be_cpu);
     return;
-  o->cpu[0] = 0;
-  o->cpu[1] = !strcmp(dp, "engine") ? 0 : 1;
+  }
+  printf("%-9s %-10s %5d %9u %12.3f %14.1f %12.0f %9.3f %9.3f | %9.3f %11.1f  (x%.2f lat, x%.2f bw)\n",
+         "", "", guest, size, row->lat_us, row->mbps, row->rate, row->cpu_us, be_cpu, lim_lat,
+         lim_bw, row->lat_us / lim_lat, row->mbps / lim_bw);
 }
 
 static int run_datapath(struct bench_opts *o, const char *dp, double lim_lat, double lim_bw)
 {
-  place_guests(o, dp);
-  int s0[2], s1[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM, 0, s0) || socketpair(AF_UNIX, SOCK_STREAM, 0, s1))
-    return 1;
+  int s[MAX_GUESTS][2];
+  pid_t pid[MAX_GUESTS];
+  uint32_t eid[MAX_GUESTS];
   setenv("MYRIXEN_DATAPATH", dp, 1);
   fflush(NULL);
-  pid_t g0 = fork();
-  if (g0 == 0)
-    guest(0, o, s0[1]);
-  pid_t g1 = fork();
-  if (g1 == 0)
-    guest(1, o, s1[1]);
-  uint32_t e0, e1;
-  if (read(s0[0], &e0, 4) != 4 || read(s1[0], &e1, 4) != 4 || write(s0[0], &e1, 4) != 4 ||
-      write(s1[0], &e0, 4) != 4)
-    return 1;
+  for (int i = 0; i < o->guests; i++) {
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, s[i]))
+      return 1;
+    pid[i] = fork();
+    if (pid[i] == 0)
+      guest(i, o, s[i][1], core_of(o, dp, i));
+    close(s[i][1]);
+  }
+  for (int i = 0; i < o->guests; i++)
+    if (read(s[i][0], &eid[i], 4) != 4)
+      return 1;
+  for (int i = 0; i < o->guests; i++) {
+    uint32_t peer = o->to_one ? eid[0] : eid[i ^ 1];
+    if (write(s[i][0], &peer, 4) != 4)
+      return 1;
+  }
   const char *pattern = o->stream ? "stream" : "pingpong";
   if (!o->json)
-    printf("%-9s %-8s %10s %12s %14s %12s | %10s %12s   guests on cores %d,%d\n", pattern, dp,
-           "size", "latency_us", "bandwidth_MBps", "msgs_per_s", "limit_us", "limit_MBps",
-           o->cpu[0], o->cpu[1]);
-  for (int k = 0; k < o->nsizes; k++) {
-    double row[3];
-    if (read(s0[0], row, sizeof(row)) != sizeof(row)) {
-      fprintf(stderr, "bench: guest failed\n");
-      kill(g1, SIGKILL);
-      return 1;
+    printf("%-9s %-10s %5s %9s %12s %14s %12s %9s %9s | %9s %11s   %d guests%s\n", pattern, dp,
+           "guest", "size", "latency_us", "bandwidth_MBps", "msgs_per_s", "cpu_us/m", "be_us/m",
+           "limit_us", "limit_MBps", o->guests, o->to_one ? " to one" : "");
+  int rc = 0;
+  for (int k = 0; k < o->nsizes && !rc; k++) {
+    char c;
+    for (int i = 0; i < o->guests; i++)
+      if (measures(o, i) && read(s[i][0], &c, 1) != 1)
+        rc = 1;
+    double be0 = proc_cpu_us(o->backend_pid);
+    for (int i = 0; i < o->guests && !rc; i++)
+      if (measures(o, i) && write(s[i][0], "G", 1) != 1)
+        rc = 1;
+    struct bench_row rows[MAX_GUESTS];
+    double sum = 0, sum2 = 0, msgs = 0;
+    int m = 0;
+    for (int i = 0; i < o->guests && !rc; i++) {
+      if (!measures(o, i))
+        continue;
+      if (read(s[i][0], &rows[i], sizeof(rows[i])) != sizeof(rows[i])) {
+        rc = 1;
+        break;
+      }
+      sum += rows[i].rate;
+      sum2 += rows[i].rate * rows[i].rate;
+      msgs += iters_for(o, o->sizes[k]);
+      m++;
     }
-    if (o->json)
-      printf("{\"pattern\":\"%s\",\"datapath\":\"%s\",\"size\":%u,\"iters\":%d,\"latency_us\":%.3f,"
-             "\"bandwidth_MBps\":%.1f,\"msgs_per_s\":%.0f,\"limit_latency_us\":%.3f,"
-             "\"limit_bandwidth_MBps\":%.1f,\"cpus\":[%d,%d]}\n",
-             pattern, dp, o->sizes[k], iters_for(o, o->sizes[k]), row[0], row[1], row[2], lim_lat,
-             lim_bw, o->cpu[0], o->cpu[1]);
-    else
-      printf("%-9s %-8s %10u %12.3f %14.1f %12.0f | %10.3f %12.1f  (x%.2f lat, x%.2f bw)\n", "",
-             "", o->sizes[k], row[0], row[1], row[2], lim_lat, lim_bw, row[0] / lim_lat,
-             row[1] / lim_bw);
+    if (rc) {
+      fprintf(stderr, "bench: a guest failed\n");
+      break;
+    }
+    double be_cpu = msgs > 0 ? (proc_cpu_us(o->backend_pid) - be0) / msgs : 0;
+    for (int i = 0; i < o->guests; i++)
+      if (measures(o, i))
+        print_row(o, dp, i, o->sizes[k], &rows[i], be_cpu, lim_lat, lim_bw);
+    double jain = sum2 > 0 ? sum * sum / (m * sum2) : 0;
+    if (m > 1 && o->json)
+      printf("{\"pattern\":\"%s\",\"datapath\":\"%s\",\"size\":%u,\"summary\":1,\"guests\":%d,"
+             "\"to_one\":%d,\"senders\":%d,\"aggregate_msgs_per_s\":%.0f,\"jain\":%.4f}\n",
+             pattern, dp, o->sizes[k], o->guests, o->to_one, m, sum, jain);
+    else if (m > 1)
+      printf("%-9s %-10s %5s %9u  aggregate %.0f msgs/s over %d senders, Jain fairness %.4f\n", "",
+             "", "all", o->sizes[k], sum, m, jain);
     fflush(stdout);
   }
-  int a = 0, b = 0;
-  waitpid(g0, &a, 0);
-  waitpid(g1, &b, 0);
-  return a || b;
+  for (int i = 0; i < o->guests; i++) {
+    int st = 0;
+    if (rc)
+      kill(pid[i], SIGKILL);
+    waitpid(pid[i], &st, 0);
+    close(s[i][0]);
+    rc |= st != 0;
+  }
+  return rc;
+}
+
+/* The backend's pid, for its CPU time: from `myrixen info`'s JSON. */
+static pid_t backend_pid_from_info(void)
+{
+  char *t = backend_text(CTL_INFO);
+  char *p = t ? strstr(t, "\"backend_pid\":") : NULL;
+  pid_t pid = p ? (pid_t)atoi(p + 14) : 0;
+  free(t);
+  return pid;
 }
 
 int cmd_bench(int argc, char **argv)
 {
-  struct bench_opts o = {.iters = 2000, .cpu = {0, 1}};
+  struct bench_opts o = {.iters = 2000, .cpu = {0, 1}, .guests = 2};
   const char *dpath = "bypass", *sizes = "0,8,64,1024,4096,65536,1048576,4194304";
   int spawn = 0;
   const char *remote = NULL;
@@ -211,11 +385,16 @@ int cmd_bench(int argc, char **argv)
   int udp_port = 2399;
   if (argc >= 2 && !strcmp(argv[1], "serve"))
     return cmd_bench_serve(argc, argv);
+  if (argc >= 2 && !strcmp(argv[1], "report"))
+    return cmd_bench_report(argc, argv);
   if (argc < 2 || (strcmp(argv[1], "pingpong") && strcmp(argv[1], "stream"))) {
-    fprintf(stderr, "usage: myrixen bench pingpong|stream [--sizes LIST] [--iters N] "
-                    "[--datapath bypass|direct|engine|all] [--cpus A,B] [--json] [--spawn-backend]\n"
-                    "                             [--remote HOST [--remote-eid N] [--udp-port P]]\n"
-                    "       myrixen bench serve [--eid N] [--udp-port P]   (on HOST)\n");
+    fprintf(stderr,
+            "usage: myrixen bench pingpong|stream [--sizes LIST] [--iters N] [--json]\n"
+            "           [--datapath bypass|direct|engine|copy|copy-batch|all] [--cpus A,B]\n"
+            "           [--guests N [--to-one]] [--spawn-backend]\n"
+            "           [--remote HOST [--remote-eid N] [--udp-port P]]\n"
+            "       myrixen bench serve [--eid N] [--udp-port P]   (on HOST)\n"
+            "       myrixen bench report [--quick] [--out DIR]\n");
     return 2;
   }
   o.stream = !strcmp(argv[1], "stream");
@@ -226,6 +405,10 @@ int cmd_bench(int argc, char **argv)
       o.iters = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--datapath") && i + 1 < argc)
       dpath = argv[++i];
+    else if (!strcmp(argv[i], "--guests") && i + 1 < argc)
+      o.guests = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--to-one"))
+      o.to_one = 1;
     else if (!strcmp(argv[i], "--cpus") && i + 1 < argc) {
       o.cpus_given = 1;
       if (sscanf(argv[++i], "%d,%d", &o.cpu[0], &o.cpu[1]) != 2) {
@@ -256,6 +439,11 @@ int cmd_bench(int argc, char **argv)
       fprintf(stderr, "myrixen bench: --sizes must increase\n");
       return 2;
     }
+  if (o.guests < 2 || o.guests > MAX_GUESTS || (!o.to_one && o.guests % 2)) {
+    fprintf(stderr, "myrixen bench: --guests takes 2..%d (an even number unless --to-one)\n",
+            MAX_GUESTS);
+    return 2;
+  }
   if (o.nsizes == 0 || o.iters < 1)
     return 2;
   if (remote)
@@ -266,11 +454,13 @@ int cmd_bench(int argc, char **argv)
     fprintf(stderr, "myrixen bench: cannot start a backend\n");
     return 1;
   }
+  o.backend_pid = be > 0 ? be : backend_pid_from_info();
   double lim_lat = limit_pingpong_us(20000), lim_bw = limit_memcpy_MBps();
   int rc = 0;
   if (!strcmp(dpath, "all")) {
-    rc |= run_datapath(&o, "bypass", lim_lat, lim_bw);
-    rc |= run_datapath(&o, "engine", lim_lat, lim_bw);
+    static const char *const all[] = {"bypass", "engine", "copy", "copy-batch"};
+    for (int i = 0; i < 4; i++)
+      rc |= run_datapath(&o, all[i], lim_lat, lim_bw);
   } else {
     rc = run_datapath(&o, dpath, lim_lat, lim_bw);
   }

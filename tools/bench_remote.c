@@ -114,6 +114,10 @@ int cmd_bench_serve(int argc, char **argv)
     mx_segment_t back = {bufs + (size_t)w * MAX_MSG, st.xfer_length};
     if (st.match_info == M_QUIT)
       break;
+    if (st.code != MX_STATUS_SUCCESS && st.code != MX_STATUS_TRUNCATED) {
+      fprintf(stderr, "myrixen bench serve: %s: stopping\n", mx_strstatus(st.code));
+      break; /* the backend went away */
+    }
     if (st.match_info == M_PING || st.match_info == M_END) {
       if (st.match_info == M_END)
         back.segment_length = 0;

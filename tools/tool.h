@@ -20,6 +20,9 @@ int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes
                  int json, uint32_t eid, int udp_port);
 int cmd_bench_serve(int argc, char **argv);
 
+/* report.c: the whole comparison (datapaths, sizes, guest counts, peers) */
+int cmd_bench_report(int argc, char **argv);
+
 /* limits.c: the machine's limits, measured in the same run as a bench */
 double limit_pingpong_us(int iters);
 double limit_memcpy_MBps(void);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "../common/clock.h"
 #include "backend.h"
 
@@ -15,9 +17,9 @@ static void write_info(struct backend *be, FILE *f)
 {
   fprintf(f, "{\"backend\":\"myrixend\",\"version\":\"%s\",\"protocol\":%d,\"region_version\":%d,",
           MYRIXEN_VERSION, CTL_VERSION, REGION_VERSION);
-  fprintf(f, "\"hostname\":\"%s\",\"nic_id\":\"%012llx\",\"uptime_s\":%.1f,",
+  fprintf(f, "\"hostname\":\"%s\",\"nic_id\":\"%012llx\",\"uptime_s\":%.1f,\"backend_pid\":%d,",
           be->cfg.hostname, (unsigned long long)be->cfg.nic_id,
-          (double)(clock_now_ns() - be->started_ns) / 1e9);
+          (double)(clock_now_ns() - be->started_ns) / 1e9, (int)getpid());
   fprintf(f, "\"ports\":[{\"board\":0,\"type\":\"loop\",\"nic_id\":\"%012llx\"}],",
           (unsigned long long)be->cfg.nic_id);
   fprintf(f, "\"thresholds\":{\"small_max\":%u,\"medium_max\":%u},", be->cfg.small_max,

@@ -94,6 +94,8 @@ void engine_flush_rx(struct backend *be, struct be_endpoint *ep)
 int engine_post_gone(struct backend *be, struct be_endpoint *ep)
 {
   int posted = 0;
+  if (be->nb.tx_head)
+    return 0; /* netback still holds what a closed guest sent: it goes first */
   for (uint32_t i = 0; ep->gone_count && i < BE_MAX_ENDPOINTS; i++) {
     if (!(ep->gone_pending[i / 8] & (1u << (i % 8))))
       continue;

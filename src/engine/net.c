@@ -148,7 +148,7 @@ int net_progress(struct backend *be)
       continue;
     work += remote_retry_stalled(be, p);
     work += rel_retry(be, p, remote_deliver);
-    work += rel_timers(be, p, now);
+    work += rel_timers(be, p);
   }
   work += rpull_progress(be);
   work += notify_retry(be);

@@ -148,7 +148,7 @@ void rel_input(struct backend *be, struct net_peer *p, const struct wire_hdr *h,
                const uint8_t *payload,
                int (*deliver)(struct backend *, struct net_peer *, const struct wire_hdr *,
                               const uint8_t *));
-int rel_timers(struct backend *be, struct net_peer *p, uint64_t now);
+int rel_timers(struct backend *be, struct net_peer *p);
 /* Deliver what was kept and refused before (a stalled ring has room now). */
 int rel_retry(struct backend *be, struct net_peer *p,
               int (*deliver)(struct backend *, struct net_peer *, const struct wire_hdr *,

@@ -258,9 +258,12 @@ int rel_retry(struct backend *be, struct net_peer *p,
   return n;
 }
 
-int rel_timers(struct backend *be, struct net_peer *p, uint64_t now)
+int rel_timers(struct backend *be, struct net_peer *p)
 {
   int work = 0;
+  /* read here, not at the start of the round: packets sent earlier in the
+   * round would be younger than "now", and their ages would wrap around */
+  uint64_t now = clock_now_ns();
   if (p->ack_due_ns && now >= p->ack_due_ns) {
     rel_send_ack(be, p);
     work++;
@@ -268,6 +271,12 @@ int rel_timers(struct backend *be, struct net_peer *p, uint64_t now)
   if (!p->win || p->snd_una == p->snd_next)
     return work;
   if (now - p->last_ack_ns > net_of(be)->peer_timeout_ns) {
+    log_warn("peer %s: %u packets unacknowledged (%u..%u), oldest sent %llu ms ago (%u tries), "
+             "rto %llu ms, we expect %u from it", p->hostname, p->snd_next - p->snd_una,
+             p->snd_una, p->snd_next,
+             (unsigned long long)((now - p->win[p->snd_una % WIRE_WINDOW].sent_ns) / 1000000),
+             p->win[p->snd_una % WIRE_WINDOW].tries, (unsigned long long)(p->rto_ns / 1000000),
+             p->rcv_next);
     p->timeouts++;
     peer_fail(be, p, "no acknowledgement within the peer timeout");
     return work + 1;

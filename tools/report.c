@@ -1,0 +1,411 @@
+/*
+ * report.c - `myrixen bench report`: the whole comparison in one run.
+ *
+ * Datapaths (bypass, engine, copy, copy-batch) x sizes for ping-pong and
+ * stream with two guests, then the engine shared by more and more guests
+ * (aggregate small-message rate and Jain fairness), and, where installed,
+ * libfabric's own providers measured by fi_pingpong on the same host.  Each
+ * measurement is a child `myrixen bench ... --json` against a private
+ * backend; a progress bar shows on stderr.  Written to DIR (default
+ * ./results): results.json (every row), results.md (tables and the targets
+ * with their ratios), and latency, bandwidth and scaling plots as PNG and
+ * SVG drawn by gnuplot from .dat files kept beside them.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn.h"
+#include "tool.h"
+
+#define MAX_ROWS 4096
+
+static const char *const datapaths[] = {"bypass", "engine", "copy", "copy-batch"};
+#define NDP 4
+
+struct row {
+  char pattern[16], datapath[16];
+  unsigned size;
+  int guests, summary;
+  double lat, bw, rate, agg, jain;
+  char json[1024];
+};
+
+static struct row rows[MAX_ROWS];
+static int nrows;
+
+static double jnum(const char *line, const char *key)
+{
+  char pat[64];
+  snprintf(pat, sizeof(pat), "\"%s\":", key);
+  const char *p = strstr(line, pat);
+  return p ? atof(p + strlen(pat)) : 0;
+}
+
+static void jstr(const char *line, const char *key, char *out, size_t cap)
+{
+  char pat[64];
+  snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+  const char *p = strstr(line, pat);
+  out[0] = 0;
+  if (p)
+    snprintf(out, cap, "%.*s", (int)strcspn(p + strlen(pat), "\""), p + strlen(pat));
+}
+
+static void progress(int done, int total, const char *what)
+{
+  char bar[41];
+  int fill = total ? done * 40 / total : 40;
+  for (int i = 0; i < 40; i++)
+    bar[i] = i < fill ? '#' : '.';
+  bar[40] = 0;
+  fprintf(stderr, "\r[%s] %3d/%d %-40.40s", bar, done, total, what);
+  if (done == total)
+    fprintf(stderr, "\n");
+}
+
+/* Run one `myrixen bench` and keep its JSON rows.  0 or -1. */
+static int measure(char *const argv[])
+{
+  int p[2];
+  if (pipe(p) < 0)
+    return -1;
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(p[1], 1);
+    close(p[0]);
+    close(p[1]);
+    execv("/proc/self/exe", argv);
+    _exit(127);
+  }
+  close(p[1]);
+  FILE *f = fdopen(p[0], "r");
+  char line[1024];
+  while (f && fgets(line, sizeof(line), f) && nrows < MAX_ROWS) {
+    if (line[0] != '{')
+      continue;
+    struct row *r = &rows[nrows++];
+    line[strcspn(line, "\n")] = 0;
+    snprintf(r->json, sizeof(r->json), "%s", line);
+    jstr(line, "pattern", r->pattern, sizeof(r->pattern));
+    jstr(line, "datapath", r->datapath, sizeof(r->datapath));
+    r->size = (unsigned)jnum(line, "size");
+    r->guests = (int)jnum(line, "guests");
+    r->summary = (int)jnum(line, "summary");
+    r->lat = jnum(line, "latency_us");
+    r->bw = jnum(line, "bandwidth_MBps");
+    r->rate = jnum(line, "msgs_per_s");
+    r->agg = jnum(line, "aggregate_msgs_per_s");
+    r->jain = jnum(line, "jain");
+  }
+  if (f)
+    fclose(f);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* libfabric's fi_pingpong on this host, where installed: its rows sit
+ * beside ours as datapath "fi-PROVIDER". */
+static void fabric_peer(const char *name, const char *args, const unsigned *sizes, int nsizes,
+                        int iters)
+{
+  if (system("command -v fi_pingpong >/dev/null 2>&1") != 0)
+    return;
+  for (int k = 0; k < nsizes; k++) {
+    char cmd[512], line[512];
+    snprintf(cmd, sizeof(cmd),
+             "(timeout 30 fi_pingpong %s -S %u -I %d >/dev/null 2>&1 & sleep 0.3; "
+             "timeout 30 fi_pingpong %s -S %u -I %d 127.0.0.1 2>/dev/null; wait)",
+             args, sizes[k], iters, args, sizes[k], iters);
+    FILE *f = popen(cmd, "r");
+    if (!f)
+      return;
+    while (fgets(line, sizeof(line), f)) {
+      /* "bytes #sent #ack total time MB/sec usec/xfer Mxfers/sec" */
+      char bytes[32], sent[32], ack[32], total[32], time_[32];
+      double mbps, usec, mx;
+      if (sscanf(line, "%31s %31s %31s %31s %31s %lf %lf %lf", bytes, sent, ack, total, time_,
+                 &mbps, &usec, &mx) == 8 &&
+          nrows < MAX_ROWS) {
+        struct row *r = &rows[nrows++];
+        snprintf(r->pattern, sizeof(r->pattern), "pingpong");
+        snprintf(r->datapath, sizeof(r->datapath), "%s", name);
+        r->size = sizes[k];
+        r->guests = 2;
+        r->lat = usec; /* one transfer: the half round trip */
+        r->bw = mbps;
+        r->rate = usec > 0 ? 1e6 / usec : 0;
+        snprintf(r->json, sizeof(r->json),
+                 "{\"pattern\":\"pingpong\",\"datapath\":\"%s\",\"size\":%u,"
+                 "\"latency_us\":%.3f,\"bandwidth_MBps\":%.1f,\"msgs_per_s\":%.0f,\"peer\":1}",
+                 name, sizes[k], r->lat, r->bw, r->rate);
+      }
+    }
+    pclose(f);
+  }
+}
+
+static const struct row *find(const char *pattern, const char *dp, unsigned size, int guests,
+                              int summary)
+{
+  for (int i = 0; i < nrows; i++)
+    if (!strcmp(rows[i].pattern, pattern) && !strcmp(rows[i].datapath, dp) &&
+        rows[i].size == size && rows[i].guests == guests && rows[i].summary == summary)
+      return &rows[i];
+  return NULL;
+}
+
+static int write_dat(const char *dir, const char *name, const char *pattern, const unsigned *sizes,
+                     int nsizes, int latency)
+{
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s.dat", dir, name);
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return -1;
+  fprintf(f, "# size");
+  const char *cols[NDP + 2];
+  int ncols = 0;
+  for (int d = 0; d < NDP; d++)
+    cols[ncols++] = datapaths[d];
+  if (latency && find("pingpong", "fi-shm", sizes[0], 2, 0))
+    cols[ncols++] = "fi-shm";
+  if (latency && find("pingpong", "fi-tcp", sizes[0], 2, 0))
+    cols[ncols++] = "fi-tcp";
+  for (int c = 0; c < ncols; c++)
+    fprintf(f, " %s", cols[c]);
+  fprintf(f, "\n");
+  for (int k = 0; k < nsizes; k++) {
+    fprintf(f, "%u", sizes[k] ? sizes[k] : 1);
+    for (int c = 0; c < ncols; c++) {
+      const struct row *r = find(pattern, cols[c], sizes[k], 2, 0);
+      fprintf(f, " %.4f", r ? (latency ? r->lat : r->bw) : 0.0);
+    }
+    fprintf(f, "\n");
+  }
+  fclose(f);
+  return ncols;
+}
+
+static int plot(const char *dir, const char *name, const char *title, const char *ylabel,
+                int ncols, const char *xlabel, int logx)
+{
+  char path[512];
+  snprintf(path, sizeof(path), "%s/%s.gp", dir, name);
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return -1;
+  for (int fmt = 0; fmt < 2; fmt++) {
+    fprintf(f, "set terminal %s size 800,500\nset output '%s/%s.%s'\n",
+            fmt ? "svg" : "pngcairo", dir, name, fmt ? "svg" : "png");
+    fprintf(f, "set title '%s'\nset xlabel '%s'\nset ylabel '%s'\nset key left top\nset grid\n",
+            title, xlabel, ylabel);
+    if (logx)
+      fprintf(f, "set logscale x 2\nset logscale y 10\n");
+    fprintf(f, "plot for [c=2:%d] '%s/%s.dat' using 1:c with linespoints title columnhead(c)\n",
+            ncols + 1, dir, name);
+  }
+  fclose(f);
+  char cmd[600];
+  snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>/dev/null", path);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static void write_md(const char *dir, const unsigned *sizes, int nsizes, const int *gcounts,
+                     int ng)
+{
+  char path[512];
+  snprintf(path, sizeof(path), "%s/results.md", dir);
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return;
+  fprintf(f, "# MyriXen datapaths compared\n\nSame host, two guests; every figure from one run "
+             "(`myrixen bench report`).\n\n");
+  const char *pat[2] = {"pingpong", "stream"};
+  for (int p = 0; p < 2; p++) {
+    fprintf(f, "## %s: %s\n\n| size |", pat[p], p ? "bandwidth (MB/s)" : "half round trip (µs)");
+    for (int d = 0; d < NDP; d++)
+      fprintf(f, " %s |", datapaths[d]);
+    if (!p)
+      fprintf(f, " fi-shm | fi-tcp |");
+    fprintf(f, "\n|---|");
+    for (int d = 0; d < NDP + (p ? 0 : 2); d++)
+      fprintf(f, "---|");
+    fprintf(f, "\n");
+    for (int k = 0; k < nsizes; k++) {
+      fprintf(f, "| %u |", sizes[k]);
+      for (int d = 0; d < NDP + (p ? 0 : 2); d++) {
+        const char *dp = d < NDP ? datapaths[d] : d == NDP ? "fi-shm" : "fi-tcp";
+        const struct row *r = find(pat[p], dp, sizes[k], 2, 0);
+        if (r)
+          fprintf(f, " %.3f |", p ? r->bw : r->lat);
+        else
+          fprintf(f, " — |");
+      }
+      fprintf(f, "\n");
+    }
+    fprintf(f, "\n");
+  }
+  fprintf(f, "## The engine shared by more guests (stream, 64 B, pairs)\n\n"
+             "| guests | aggregate msgs/s | Jain fairness |\n|---|---|---|\n");
+  for (int g = 0; g < ng; g++) {
+    const struct row *r = find("stream", "engine", 64, gcounts[g], gcounts[g] > 2);
+    if (gcounts[g] == 2)
+      r = find("stream", "engine", 64, 2, 0);
+    fprintf(f, "| %d | %.0f | %.4f |\n", gcounts[g], r ? (gcounts[g] > 2 ? r->agg : r->rate) : 0,
+            r ? (gcounts[g] > 2 ? r->jain : 1.0) : 0);
+  }
+  /* the targets, as ratios of this run's figures */
+  const struct row *b8 = find("pingpong", "bypass", 8, 2, 0), *c8 = find("pingpong", "copy", 8, 2, 0);
+  const struct row *cs = find("stream", "copy", 64, 2, 0), *bs = find("stream", "copy-batch", 64, 2, 0);
+  const struct row *e2 = find("stream", "engine", 64, 2, 0);
+  const struct row *en = ng > 1 ? find("stream", "engine", 64, gcounts[ng - 1], 1) : NULL;
+  const struct row *fs = find("pingpong", "fi-shm", 8, 2, 0);
+  fprintf(f, "\n## Targets\n\n| target | this run |\n|---|---|\n");
+  if (b8 && c8)
+    fprintf(f, "| bypass 8 B ≥ 3× lower than copy | copy/bypass = %.2f |\n", c8->lat / b8->lat);
+  if (cs && bs)
+    fprintf(f, "| copy-batch small-message rate ≥ 2× copy | %.2f× |\n", bs->rate / cs->rate);
+  if (e2 && en)
+    fprintf(f, "| %d guests on the engine: aggregate ≥ 0.8× that of 2, Jain ≥ 0.95 | %.2f×, Jain %.4f |\n",
+            gcounts[ng - 1], en->agg / e2->rate, en->jain);
+  if (b8 && fs)
+    fprintf(f, "| bypass beats libfabric shm at 8 B | shm/bypass = %.2f |\n", fs->lat / b8->lat);
+  else
+    fprintf(f, "| bypass beats libfabric shm at 8 B | fi_pingpong not installed: not measured |\n");
+  const struct row *bm = find("pingpong", "bypass", 1048576, 2, 0),
+                   *fm = find("pingpong", "fi-shm", 1048576, 2, 0);
+  if (bm && fm)
+    fprintf(f, "| bypass beats libfabric shm at 1 MiB (ping-pong bandwidth) | bypass/shm = %.2f |\n",
+            bm->bw / fm->bw);
+  fprintf(f, "\nPlots: latency.png/svg, bandwidth.png/svg, scaling.png/svg; every row in results.json.\n");
+  fclose(f);
+}
+
+int cmd_bench_report(int argc, char **argv)
+{
+  const char *dir = "results";
+  int quick = 0;
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--quick"))
+      quick = 1;
+    else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+      dir = argv[++i];
+    else {
+      fprintf(stderr, "usage: myrixen bench report [--quick] [--out DIR]\n");
+      return 2;
+    }
+  }
+  static const unsigned full_sizes[] = {8, 64, 1024, 4096, 65536, 1048576, 4194304};
+  static const unsigned quick_sizes[] = {8, 64, 65536};
+  static const int full_g[] = {2, 4, 8, 16, 40}, quick_g[] = {2, 4};
+  const unsigned *sizes = quick ? quick_sizes : full_sizes;
+  int nsizes = quick ? 3 : 7;
+  const int *gcounts = quick ? quick_g : full_g;
+  int ng = quick ? 2 : 5;
+  const char *iters = quick ? "200" : "3000";
+  if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+    fprintf(stderr, "myrixen bench report: %s: %s\n", dir, strerror(errno));
+    return 1;
+  }
+  char sock[96], exe[4096], sizelist[256] = "";
+  snprintf(sock, sizeof(sock), "/tmp/myrixen-report-%d.sock", (int)getpid());
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 16);
+  if (n < 0)
+    return 1;
+  exe[n] = 0;
+  strcpy(strrchr(exe, '/') + 1, "myrixend");
+  setenv("MYRIXEN_SOCKET", sock, 1);
+  pid_t be = backend_spawn(exe, sock);
+  if (be < 0) {
+    fprintf(stderr, "myrixen bench report: cannot start a backend\n");
+    return 1;
+  }
+  for (int k = 0; k < nsizes; k++)
+    snprintf(sizelist + strlen(sizelist), sizeof(sizelist) - strlen(sizelist), "%s%u",
+             k ? "," : "", sizes[k]);
+  int total = 2 * NDP + ng + 2, done = 0, failed = 0;
+  const char *pat[2] = {"pingpong", "stream"};
+  for (int p = 0; p < 2; p++)
+    for (int d = 0; d < NDP; d++) {
+      char what[64];
+      snprintf(what, sizeof(what), "%s %s", pat[p], datapaths[d]);
+      progress(done, total, what);
+      char *av[] = {"myrixen", "bench", (char *)pat[p], "--json", "--datapath",
+                    (char *)datapaths[d], "--sizes", sizelist, "--iters", (char *)iters, NULL};
+      failed |= measure(av) < 0;
+      done++;
+    }
+  for (int g = 0; g < ng; g++) {
+    char what[64], gs[16];
+    snprintf(what, sizeof(what), "engine shared by %d guests", gcounts[g]);
+    snprintf(gs, sizeof(gs), "%d", gcounts[g]);
+    progress(done, total, what);
+    char *av[] = {"myrixen", "bench", "stream", "--json", "--datapath", "engine", "--sizes", "64",
+                  "--iters", quick ? "500" : "20000", "--guests", gs, NULL};
+    if (gcounts[g] != 2 || !find("stream", "engine", 64, 2, 0))
+      failed |= measure(av) < 0;
+    done++;
+  }
+  progress(done, total, "libfabric shm (fi_pingpong)");
+  fabric_peer("fi-shm", "-p shm -e rdm -m tagged", sizes, nsizes, quick ? 200 : 3000);
+  progress(++done, total, "libfabric tcp (fi_pingpong)");
+  fabric_peer("fi-tcp", "-p 'tcp;ofi_rxm' -e rdm -m tagged", sizes, nsizes, quick ? 200 : 3000);
+  progress(++done, total, "done");
+  kill(be, SIGTERM);
+  waitpid(be, NULL, 0);
+
+  char path[512];
+  snprintf(path, sizeof(path), "%s/results.json", dir);
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return 1;
+  fprintf(f, "[\n");
+  for (int i = 0; i < nrows; i++)
+    fprintf(f, "  %s%s\n", rows[i].json, i + 1 < nrows ? "," : "");
+  fprintf(f, "]\n");
+  fclose(f);
+  write_md(dir, sizes, nsizes, gcounts, ng);
+  int nl = write_dat(dir, "latency", "pingpong", sizes, nsizes, 1);
+  int nb = write_dat(dir, "bandwidth", "stream", sizes, nsizes, 0);
+  snprintf(path, sizeof(path), "%s/scaling.dat", dir);
+  if ((f = fopen(path, "w"))) {
+    fprintf(f, "# guests aggregate_msgs_per_s jain\n");
+    for (int g = 0; g < ng; g++) {
+      const struct row *r = gcounts[g] > 2 ? find("stream", "engine", 64, gcounts[g], 1)
+                                           : find("stream", "engine", 64, 2, 0);
+      fprintf(f, "%d %.0f %.4f\n", gcounts[g], r ? (gcounts[g] > 2 ? r->agg : r->rate) : 0,
+              r ? (gcounts[g] > 2 ? r->jain : 1.0) : 0);
+    }
+    fclose(f);
+  }
+  int plots = plot(dir, "latency", "ping-pong, half round trip", "us", nl, "bytes", 1);
+  plots |= plot(dir, "bandwidth", "stream bandwidth", "MB/s", nb, "bytes", 1);
+  snprintf(path, sizeof(path), "%s/scaling.gp", dir);
+  if ((f = fopen(path, "w"))) {
+    for (int fmt = 0; fmt < 2; fmt++)
+      fprintf(f,
+              "set terminal %s size 800,500\nset output '%s/scaling.%s'\n"
+              "set title 'engine shared by N guests (stream, 64 B)'\nset xlabel 'guests'\n"
+              "set ylabel 'aggregate msgs/s'\nset y2label 'Jain fairness'\nset y2range [0:1.05]\n"
+              "set ytics nomirror\nset y2tics\nset grid\n"
+              "plot '%s/scaling.dat' using 1:2 with linespoints title 'aggregate rate', "
+              "'' using 1:3 axes x1y2 with linespoints title 'Jain fairness'\n",
+              fmt ? "svg" : "pngcairo", dir, fmt ? "svg" : "png", dir);
+    fclose(f);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>/dev/null", path);
+    plots |= system(cmd) != 0;
+  }
+  printf("myrixen bench report: %d rows in %s/results.json, tables in %s/results.md%s\n", nrows,
+         dir, dir, plots ? " (gnuplot missing or failed: no plots)" : ", plots as PNG and SVG");
+  return failed || plots ? 1 : 0;
+}
