@@ -197,8 +197,9 @@ static void guest(int idx, const struct bench_opts *o, int fd, int core)
   enum role role = role_of(o, idx);
   if (role != SINK && (r = mx_connect(ep, nic, peer_eid, KEY, 10000, &peer)))
     die("connect", r);
-  char *buf = aligned_alloc(4096, (size_t)o->sizes[o->nsizes - 1] + 4096);
-  memset(buf, idx, (size_t)o->sizes[o->nsizes - 1] + 4096);
+  size_t cap = (((size_t)o->sizes[o->nsizes - 1] + 4095) & ~(size_t)4095) + 4096;
+  char *buf = aligned_alloc(4096, cap); /* C11: a multiple of the alignment */
+  memset(buf, idx, cap);
   for (int k = 0; k < o->nsizes; k++) {
     uint32_t size = o->sizes[k];
     int n = iters_for(o, size);

@@ -7,7 +7,7 @@ BUILD=${1:-build}
 OUT=$(mktemp -d /tmp/myrixen-report-XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 if ! timeout 600 "$BUILD/bin/myrixen" bench report --quick --out "$OUT" > "$OUT/stdout" 2> "$OUT/stderr"; then
-  echo "FAIL: bench report exited non-zero"; tail -5 "$OUT/stdout" "$OUT/stderr"; exit 1
+  echo "FAIL: bench report exited non-zero"; tail -n 5 "$OUT/stdout" "$OUT/stderr"; exit 1
 fi
 python3 - "$OUT" <<'PY'
 import json, os, sys
