@@ -109,6 +109,10 @@ EXPORT mx_return_t mx__init_api(int api)
    * 0.420 us, within noise); sharing a core with the engine or another
    * guest it hands the core over at once (engine path 78 -> 1.6 us). */
   poll_policy_from_env(&lib.wait_policy, 0, 2000);
+  /* A direct channel is polled by its two guests alone: there a short spin
+   * pays (no engine thread needs the core); without one, waiting yields at
+   * once so the engine gets the core.  MYRIXEN_SPIN_US sets both. */
+  lib.channel_spin_ns = getenv("MYRIXEN_SPIN_US") ? lib.wait_policy.spin_ns : CHANNEL_SPIN_NS;
   lib.initialized = 1;
   return MX_SUCCESS;
 }

@@ -188,6 +188,8 @@ struct mx_endpoint {
 
 /* --- global state (init.c) ---------------------------------------------- */
 
+#define CHANNEL_SPIN_NS 20000ull
+
 struct lib_state {
   int initialized;
   int sock;
@@ -202,6 +204,7 @@ struct lib_state {
   struct mx_endpoint *eps;
   mx_error_handler_t handler;
   struct poll_policy wait_policy; /* how mx_wait polls before sleeping */
+  uint64_t channel_spin_ns;     /* the spin phase of an endpoint with direct channels */
   struct async_msg *async;      /* backend messages not yet taken */
   _Atomic int async_pending;
   uint64_t closed_counters[EPC_MAX]; /* of endpoints since closed (eps_lock) */

@@ -171,7 +171,9 @@ static void ep_disarm(struct mx_endpoint *ep)
 int ep_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
             int (*done)(struct mx_endpoint *, void *), void *arg)
 {
-  const struct poll_policy *pol = &lib.wait_policy;
+  struct poll_policy chan_pol = lib.wait_policy;
+  chan_pol.spin_ns = lib.channel_spin_ns;
+  const struct poll_policy *pol = ep->chans ? &chan_pol : &lib.wait_policy;
   uint64_t now = clock_now_ns(), idle_since = now;
   uint64_t deadline = timeout_ms ? now + (uint64_t)timeout_ms * 1000000ull : UINT64_MAX;
   uint32_t gen = ep->wakeup_gen;
