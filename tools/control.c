@@ -11,7 +11,9 @@
 #include "../src/common/ctl.h"
 #include "tool.h"
 
-char *backend_text(enum ctl_type type)
+/* Say hello as a monitor, send req, and return the reply (malloc'd, with
+ * room for its text), or exit with a message when there is none. */
+static struct ctl_msg *exchange(struct ctl_msg *req)
 {
   const char *path = getenv("MYRIXEN_SOCKET") ? getenv("MYRIXEN_SOCKET") : CTL_DEFAULT_SOCKET;
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -27,21 +29,42 @@ char *backend_text(enum ctl_type type)
   ctl_init(&m, CTL_HELLO, 1);
   m.u.hello.role = CTL_ROLE_MONITOR;
   snprintf(m.u.hello.name, sizeof(m.u.hello.name), "myrixen");
-  if (ctl_send(s, &m, NULL, 0) < 0 || ctl_recv(s, buf, sizeof(*buf) + CTL_TEXT_MAX, fds, &n) <= 0 ||
-      buf->type != CTL_REPLY) {
+  if (!buf || ctl_send(s, &m, NULL, 0) < 0 ||
+      ctl_recv(s, buf, sizeof(*buf) + CTL_TEXT_MAX, fds, &n) <= 0 || buf->type != CTL_REPLY) {
     fprintf(stderr, "myrixen: backend refused the hello\n");
     exit(1);
   }
-  ctl_init(&m, type, 2);
-  if (ctl_send(s, &m, NULL, 0) < 0 || ctl_recv(s, buf, sizeof(*buf) + CTL_TEXT_MAX, fds, &n) <= 0 ||
-      buf->type != CTL_REPLY || !buf->len) {
+  req->seq = 2;
+  if (ctl_send(s, req, NULL, 0) < 0 || ctl_recv(s, buf, sizeof(*buf) + CTL_TEXT_MAX, fds, &n) <= 0) {
     fprintf(stderr, "myrixen: no answer from the backend\n");
     exit(1);
   }
-  char *text = strndup(buf->text, buf->len);
-  free(buf);
   close(s);
+  return buf;
+}
+
+char *backend_text(enum ctl_type type)
+{
+  struct ctl_msg m;
+  ctl_init(&m, type, 2);
+  struct ctl_msg *rep = exchange(&m);
+  if (rep->type != CTL_REPLY || !rep->len) {
+    fprintf(stderr, "myrixen: no answer from the backend\n");
+    exit(1);
+  }
+  char *text = strndup(rep->text, rep->len);
+  free(rep);
   return text;
+}
+
+char *backend_request(struct ctl_msg *req)
+{
+  struct ctl_msg *rep = exchange(req);
+  char *err = NULL;
+  if (rep->type != CTL_REPLY)
+    err = strndup(rep->len ? rep->text : "refused", rep->len ? rep->len : 7);
+  free(rep);
+  return err;
 }
 
 /* The value after "key": in a flat JSON object, from pos. */
@@ -101,17 +124,19 @@ int cmd_counters(int argc, char **argv)
     free(t);
     return 0;
   }
-  printf("%-5s %10s %12s %10s %12s %7s %8s %s\n", "eid", "tx_msgs", "tx_bytes", "rx_msgs",
-         "rx_bytes", "pulls", "stalls", "drops");
+  printf("%-5s %10s %12s %10s %12s %7s %8s %7s %9s %s\n", "eid", "tx_msgs", "tx_bytes", "rx_msgs",
+         "rx_bytes", "pulls", "stalls", "share", "throttled", "drops");
   for (const char *p = t; (p = strstr(p, "{\"eid\""));) {
-    char f[8][32], d[256];
-    static const char *const k[] = {"eid", "tx_msgs", "tx_bytes", "rx_msgs", "rx_bytes", "pulls", "stalls"};
-    for (int i = 0; i < 7; i++)
+    char f[9][32], d[256];
+    static const char *const k[] = {"eid", "tx_msgs", "tx_bytes", "rx_msgs", "rx_bytes",
+                                    "pulls", "stalls", "share", "throttled"};
+    for (int i = 0; i < 9; i++)
       json_field(p, k[i], f[i], sizeof(f[i]));
     const char *dp = strstr(p, "\"drops\":{");
     const char *end = dp ? strchr(dp, '}') : NULL;
     snprintf(d, sizeof(d), "%.*s", dp && end ? (int)(end - dp - 9) : 0, dp ? dp + 9 : "");
-    printf("%-5s %10s %12s %10s %12s %7s %8s %s\n", f[0], f[1], f[2], f[3], f[4], f[5], f[6], d);
+    printf("%-5s %10s %12s %10s %12s %7s %8s %7s %9s %s\n", f[0], f[1], f[2], f[3], f[4], f[5],
+           f[6], f[7], f[8], d);
     p = end ? end : p + 1;
   }
   char r[32], s[32], w[32], late[32];
@@ -161,5 +186,34 @@ int cmd_peers(int argc, char **argv)
   if (d)
     printf("received and dropped: %s", d + 13);
   free(t);
+  return 0;
+}
+
+/* `myrixen vif set EID [--rate MBPS] [--msg-rate N]`: 0 lifts a limit. */
+int cmd_vif(int argc, char **argv)
+{
+  if (argc < 3 || strcmp(argv[1], "set")) {
+    fprintf(stderr, "usage: myrixen vif set EID [--rate MBPS] [--msg-rate N]\n");
+    return 2;
+  }
+  struct ctl_msg m;
+  ctl_init(&m, CTL_VIF_SET, 2);
+  m.u.vif_set.eid = (uint32_t)atoi(argv[2]);
+  for (int i = 3; i < argc; i++) {
+    if (!strcmp(argv[i], "--rate") && i + 1 < argc)
+      m.u.vif_set.bytes_per_s = (uint64_t)(atof(argv[++i]) * 1e6);
+    else if (!strcmp(argv[i], "--msg-rate") && i + 1 < argc)
+      m.u.vif_set.msgs_per_s = strtoull(argv[++i], NULL, 10);
+    else {
+      fprintf(stderr, "myrixen vif set: unknown option %s\n", argv[i]);
+      return 2;
+    }
+  }
+  char *err = backend_request(&m);
+  if (err) {
+    fprintf(stderr, "myrixen vif set: %s\n", err);
+    free(err);
+    return 1;
+  }
   return 0;
 }

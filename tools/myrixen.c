@@ -10,6 +10,7 @@ static void usage(FILE *f)
              "  info [--json]        backend version, ports, guests, endpoints\n"
              "  counters [--json]    per-VIF and engine counters, drops by reason\n"
              "  peers [--json]       ports, other hosts' backends: state, rtt, retransmissions\n"
+             "  vif set EID [--rate MBPS] [--msg-rate N]   limit what the engine takes from a VIF\n"
              "  bench pingpong|stream [--sizes LIST] [--iters N] [--datapath D|all]\n"
              "                       [--cpus A,B] [--json] [--spawn-backend]\n"
              "The backend is found at $MYRIXEN_SOCKET or /run/myrixen/backend.sock.\n");
@@ -25,6 +26,8 @@ int main(int argc, char **argv)
     return cmd_info(argc - 1, argv + 1);
   if (!strcmp(argv[1], "counters"))
     return cmd_counters(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "vif"))
+    return cmd_vif(argc - 1, argv + 1);
   if (!strcmp(argv[1], "peers"))
     return cmd_peers(argc - 1, argv + 1);
   if (!strcmp(argv[1], "bench"))

@@ -14,6 +14,10 @@ int cmd_bench(int argc, char **argv);
 /* control.c: one request to the backend as a monitor; its JSON text
  * (malloc'd), or exit with a message when the backend does not answer. */
 char *backend_text(enum ctl_type type);
+/* Send one request; NULL when the backend replied CTL_REPLY, else its
+ * error text (malloc'd). */
+char *backend_request(struct ctl_msg *req);
+int cmd_vif(int argc, char **argv);
 
 /* bench_remote.c: across hosts, against `myrixen bench serve` there */
 int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes, int iters,

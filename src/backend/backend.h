@@ -42,6 +42,7 @@ struct vif_counters {
   uint64_t pulls, pull_bytes;   /* rendezvous copies done for this receiver */
   uint64_t stalls;              /* rounds stopped by a full destination */
   uint64_t kicks;               /* doorbells rung */
+  uint64_t throttled;           /* times a request waited for its rate limit */
   uint64_t drops[DROP_MAX];
 };
 
@@ -75,6 +76,11 @@ struct be_endpoint {
   int channels;                 /* direct channels set up */
   uint8_t chan_with[BE_MAX_ENDPOINTS / 8]; /* peers we share a channel with */
   uint32_t copy_mode;           /* DP_COPY / DP_COPY_BATCH: netback serves it; else 0 */
+  struct vif_limit {            /* engine/limit.c; 0: no limit */
+    uint64_t bytes_per_s, msgs_per_s;
+    double bytes, msgs;         /* tokens */
+    uint64_t refill_ns;
+  } lim;
   struct vif_counters c;
 };
 
@@ -100,6 +106,8 @@ struct be_config {
   uint32_t small_max;
   uint32_t medium_max;
   int engine_cpu;               /* core the engine polls on, or -1 */
+  uint64_t vif_bytes_per_s;     /* limits of every new VIF (0: none) */
+  uint64_t vif_msgs_per_s;
   int verbose;
 };
 
@@ -163,6 +171,11 @@ int engine_post(struct backend *be, struct be_endpoint *dst, const struct msg *m
 void engine_fail_vif(struct backend *be, struct be_endpoint *ep, enum drop_reason why);
 int engine_post_gone(struct backend *be, struct be_endpoint *ep);
 void endpoint_count_drop(struct be_endpoint *ep, enum drop_reason why);
+
+/* engine/limit.c: per-VIF rate limits (lock held) */
+void limit_set(struct be_endpoint *ep, uint64_t bytes_per_s, uint64_t msgs_per_s);
+int limit_allows(struct be_endpoint *ep, uint32_t bytes);
+int limit_any(const struct backend *be);
 
 /* engine/pull.c: called with be->lock held */
 int pull_start(struct backend *be, struct be_endpoint *rcv, const struct msg *m);

@@ -67,6 +67,7 @@ int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open 
   ep->vif_idx = (uint32_t)vif_idx;
   ep->guest = g;
   ep->copy_mode = g->datapath == DP_COPY || g->datapath == DP_COPY_BATCH ? g->datapath : 0;
+  limit_set(ep, be->cfg.vif_bytes_per_s, be->cfg.vif_msgs_per_s);
   ep->vif = region_vif(g->region, (uint32_t)vif_idx);
   /* A reused VIF starts clean: the guest's old rings mean nothing now. */
   memset((char *)ep->vif, 0, sizeof(struct vif));

@@ -55,6 +55,10 @@ static void write_counters(struct backend *be, FILE *f)
 {
   uint64_t total_drops[DROP_MAX];
   memcpy(total_drops, be->closed_drops, sizeof(total_drops));
+  uint64_t all_tx = 0;
+  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++)
+    if (be->eps[i].in_use)
+      all_tx += be->eps[i].c.tx_msgs;
   fprintf(f, "{\"vifs\":[");
   int first = 1;
   for (uint32_t i = 0; i < be->cfg.max_endpoints; i++) {
@@ -64,12 +68,15 @@ static void write_counters(struct backend *be, FILE *f)
     struct vif_counters *c = &ep->c;
     fprintf(f, "%s{\"eid\":%u,\"guest\":%u,\"tx_msgs\":%llu,\"tx_bytes\":%llu,"
                "\"rx_msgs\":%llu,\"rx_bytes\":%llu,\"pulls\":%llu,\"pull_bytes\":%llu,"
-               "\"stalls\":%llu,\"kicks\":%llu,\"drops\":{",
+               "\"stalls\":%llu,\"kicks\":%llu,\"share\":%.4f,\"throttled\":%llu,"
+               "\"limit_Bps\":%llu,\"limit_msgs\":%llu,\"drops\":{",
             first ? "" : ",", ep->eid, ep->guest->id, (unsigned long long)c->tx_msgs,
             (unsigned long long)c->tx_bytes, (unsigned long long)c->rx_msgs,
             (unsigned long long)c->rx_bytes, (unsigned long long)c->pulls,
             (unsigned long long)c->pull_bytes, (unsigned long long)c->stalls,
-            (unsigned long long)c->kicks);
+            (unsigned long long)c->kicks, all_tx ? (double)c->tx_msgs / (double)all_tx : 0.0,
+            (unsigned long long)c->throttled, (unsigned long long)ep->lim.bytes_per_s,
+            (unsigned long long)ep->lim.msgs_per_s);
     for (int d = 0; d < DROP_MAX; d++) {
       fprintf(f, "%s\"%s\":%llu", d ? "," : "", drop_reason_name[d],
               (unsigned long long)c->drops[d]);

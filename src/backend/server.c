@@ -222,6 +222,26 @@ static void handle_connect(struct backend *be, struct be_guest *g, const struct 
   ctl_close_fds(fb, 4);
 }
 
+static void handle_vif_set(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
+{
+  const struct ctl_vif_set *v = &req->u.vif_set;
+  struct ctl_msg rep;
+  pthread_mutex_lock(&be->lock);
+  struct be_endpoint *ep = v->eid < be->cfg.max_endpoints ? &be->eps[v->eid] : NULL;
+  int ok = ep && ep->in_use;
+  if (ok)
+    limit_set(ep, v->bytes_per_s, v->msgs_per_s);
+  pthread_mutex_unlock(&be->lock);
+  if (!ok) {
+    reply_error(be, g, req, MX_BAD_ENDPOINT, "vif set: endpoint %u is not open", v->eid);
+    return;
+  }
+  log_info("endpoint %u: limits %llu B/s, %llu msgs/s", v->eid,
+           (unsigned long long)v->bytes_per_s, (unsigned long long)v->msgs_per_s);
+  ctl_init(&rep, CTL_REPLY, req->seq);
+  ctl_send(g->sock, &rep, NULL, 0);
+}
+
 /* Names: this host's, or a peer's (peers file, or learnt from its packets). */
 static void handle_resolve(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
 {
@@ -318,6 +338,9 @@ static int handle_message(struct backend *be, struct be_guest *g)
     break;
   case CTL_RESOLVE:
     handle_resolve(be, g, req);
+    break;
+  case CTL_VIF_SET:
+    handle_vif_set(be, g, req);
     break;
   default:
     reply_error(be, g, req, MX_BAD_BAD_BAD, "unknown message type %u", req->type);

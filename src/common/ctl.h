@@ -35,6 +35,7 @@ enum ctl_type {
   CTL_REPLY = 9,          /* B->any: success */
   CTL_RESOLVE = 10,       /* any->B: hostname <-> nic id, this host or a peer */
   CTL_PEERS = 11,         /* tool->B: JSON text of ports and peers */
+  CTL_VIF_SET = 12,       /* tool->B: set a VIF's rate limits */
 };
 
 enum ctl_role { CTL_ROLE_GUEST = 1, CTL_ROLE_MONITOR = 2 };
@@ -128,6 +129,13 @@ struct ctl_resolve {
   char name[64];          /* in when by_name; out otherwise */
 };
 
+struct ctl_vif_set {
+  uint32_t eid;
+  uint32_t pad;
+  uint64_t bytes_per_s;   /* 0: no limit */
+  uint64_t msgs_per_s;    /* 0: no limit */
+};
+
 struct ctl_msg {
   uint32_t magic;
   uint16_t version;
@@ -146,6 +154,7 @@ struct ctl_msg {
     struct ctl_connect_reply connect_reply;
     struct ctl_channel_attach attach;
     struct ctl_resolve resolve;
+    struct ctl_vif_set vif_set;
     uint8_t raw[128];
   } u;
   char text[];            /* CTL_ERROR message, CTL_INFO/COUNTERS JSON */

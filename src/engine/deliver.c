@@ -201,6 +201,8 @@ int engine_serve_vif(struct backend *be, struct be_endpoint *src, int budget)
       engine_fail_vif(be, src, DROP_BAD_REQUEST);
       break;
     }
+    if (!limit_allows(src, m.type == MSG_SMALL || m.type == MSG_FRAG ? m.len : m.total))
+      break; /* over its rate: it waits in its own ring */
     if (!engine_deliver(be, src, &m, eager))
       break;
     qcons_advance(&src->tx, &m);

@@ -119,6 +119,8 @@ static void *engine_main(void *arg)
       int pending = engine_arm(be);
       int nfd = 1 + net_poll_fds(be, pfd + 1, 4);
       int ms = net_next_timer_ms(be);
+      if (limit_any(be) && (ms < 0 || ms > 1))
+        ms = 1; /* a throttled VIF's tokens come back with time, not with a kick */
       pthread_mutex_unlock(&be->lock);
       /* a network timer due sooner than the backstop shortens the sleep;
        * it is no late wake-up when it ends it */

@@ -1,0 +1,60 @@
+/*
+ * limit.c - per-VIF rate limits: a token bucket for bytes and one for
+ * messages, refilled from the clock, checked by the engine before it takes
+ * a request (and by nothing else: a VIF over its limit simply waits in its
+ * own ring, the others go on).  Set by myrixend --vif-rate/--vif-msg-rate
+ * for every new VIF, or per VIF by `myrixen vif set`.
+ */
+#include "../backend/backend.h"
+#include "../common/clock.h"
+
+#define BURST_NS 1000000ull /* a bucket holds 1 ms of its rate */
+
+void limit_set(struct be_endpoint *ep, uint64_t bytes_per_s, uint64_t msgs_per_s)
+{
+  ep->lim.bytes_per_s = bytes_per_s;
+  ep->lim.msgs_per_s = msgs_per_s;
+  ep->lim.bytes = 0;
+  ep->lim.msgs = 0;
+  ep->lim.refill_ns = clock_now_ns();
+}
+
+static double refill(double tokens, uint64_t rate, uint64_t dt_ns)
+{
+  double cap = (double)rate * BURST_NS / 1e9;
+  tokens += (double)rate * (double)dt_ns / 1e9;
+  return tokens > cap ? cap : tokens;
+}
+
+int limit_allows(struct be_endpoint *ep, uint32_t bytes)
+{
+  struct vif_limit *l = &ep->lim;
+  if (!l->bytes_per_s && !l->msgs_per_s)
+    return 1;
+  uint64_t now = clock_now_ns(), dt = now - l->refill_ns;
+  l->refill_ns = now;
+  if (l->bytes_per_s)
+    l->bytes = refill(l->bytes, l->bytes_per_s, dt);
+  if (l->msgs_per_s)
+    l->msgs = refill(l->msgs, l->msgs_per_s, dt);
+  /* a message larger than a full bucket goes once the bucket is full */
+  double cap = (double)l->bytes_per_s * BURST_NS / 1e9;
+  double need = bytes > cap ? cap : bytes;
+  if ((l->bytes_per_s && l->bytes < need) || (l->msgs_per_s && l->msgs < 1)) {
+    ep->c.throttled++;
+    return 0;
+  }
+  if (l->bytes_per_s)
+    l->bytes -= need;
+  if (l->msgs_per_s)
+    l->msgs -= 1;
+  return 1;
+}
+
+int limit_any(const struct backend *be)
+{
+  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++)
+    if (be->eps[i].in_use && (be->eps[i].lim.bytes_per_s || be->eps[i].lim.msgs_per_s))
+      return 1;
+  return 0;
+}

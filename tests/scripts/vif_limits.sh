@@ -1,0 +1,37 @@
+#!/bin/bash
+# Per-VIF limits: a backend started with --vif-msg-rate holds every VIF to
+# it (a lower bound on the time a stream takes: the limiter may be slower,
+# never faster), `myrixen vif set` changes one VIF's limits and refuses an
+# endpoint that is not open, and the counters show each VIF's limits and
+# share.
+BUILD=${1:-build}
+SOCK=/tmp/myrixen-limits-$$.sock
+export MYRIXEN_SOCKET=$SOCK MYRIXEN_DATAPATH=engine
+MYRIXEN_LOG=warn "$BUILD/bin/myrixend" --socket "$SOCK" --hostname lim --vif-msg-rate 5000 &
+BE=$!
+trap 'kill $BE 2>/dev/null; wait $BE 2>/dev/null; rm -f $SOCK' EXIT
+for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+failed=0
+
+# 3000 messages (and a few to close the rounds) at 5000/s: at least 0.55 s
+"$BUILD/mx/mx_stream" -e 1 -l 64 -n 1500 -w 0 > /dev/null & R=$!
+t0=$(date +%s%N)
+"$BUILD/mx/mx_stream" -e 2 -d lim -r 1 -l 64 -n 1500 > /dev/null; rc=$?
+t1=$(date +%s%N)
+wait $R || rc=1
+ms=$(( (t1 - t0) / 1000000 ))
+if [ $rc = 0 ] && [ $ms -ge 550 ]; then echo "ok   3000 messages under a 5000/s limit took $ms ms"
+else echo "FAIL limited stream: rc $rc, $ms ms (at least 550 expected)"; failed=1; fi
+
+# vif set on an open endpoint, refused on a closed one
+"$BUILD/mx/mx_stream" -e 3 -l 64 -n 1 > /dev/null & R=$!
+for _ in $(seq 100); do "$BUILD/bin/myrixen" counters --json | grep -q '"eid":3' && break; sleep 0.05; done
+if "$BUILD/bin/myrixen" vif set 3 --rate 2.5 --msg-rate 777 &&
+   "$BUILD/bin/myrixen" counters --json | grep -q '"eid":3,.*"limit_Bps":2500000,"limit_msgs":777'; then
+  echo "ok   vif set: limits shown in the counters"
+else echo "FAIL vif set on endpoint 3"; "$BUILD/bin/myrixen" counters --json; failed=1; fi
+if "$BUILD/bin/myrixen" vif set 60 --msg-rate 1 2> /dev/null; then
+  echo "FAIL vif set accepted an endpoint that is not open"; failed=1
+else echo "ok   vif set refuses an endpoint that is not open"; fi
+kill $R 2>/dev/null; wait $R 2>/dev/null
+exit $failed
