@@ -21,6 +21,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "../src/common/clock.h"
 #include "spawn.h"
 #include "tool.h"
 
@@ -28,12 +34,16 @@
 
 static const char *const datapaths[] = {"bypass", "engine", "copy", "copy-batch"};
 #define NDP 4
+/* the peers measured beside ours, where they can be */
+static const char *const peers[] = {"fi-shm", "fi-tcp", "fi-udp", "sock-udp"};
+#define NPEERS 4
 
 struct row {
   char pattern[16], datapath[16];
   unsigned size;
   int guests, summary;
   double lat, bw, rate, agg, jain;
+  double udp_lat, udp_bw;       /* --remote rows: the raw UDP baseline */
   char json[1024];
 };
 
@@ -104,6 +114,8 @@ static int measure(char *const argv[])
     r->rate = jnum(line, "msgs_per_s");
     r->agg = jnum(line, "aggregate_msgs_per_s");
     r->jain = jnum(line, "jain");
+    r->udp_lat = jnum(line, "udp_latency_us");
+    r->udp_bw = jnum(line, "udp_bandwidth_MBps");
   }
   if (f)
     fclose(f);
@@ -153,6 +165,64 @@ static void fabric_peer(const char *name, const char *args, const unsigned *size
   }
 }
 
+/* The raw socket baseline on this host: a UDP ping-pong over loopback
+ * between two processes (datagrams up to 64 KiB). */
+static void socket_peer(const unsigned *sizes, int nsizes, int iters)
+{
+  for (int k = 0; k < nsizes && nrows < MAX_ROWS; k++) {
+    if (sizes[k] > 65000)
+      continue;
+    int s = socket(AF_INET, SOCK_DGRAM, 0), e = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    if (s < 0 || e < 0 || bind(e, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        getsockname(e, (struct sockaddr *)&a, &al) < 0 || connect(s, (struct sockaddr *)&a, al) < 0)
+      return;
+    static char buf[65536];
+    int n = iters, warm = n / 10 + 1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+      struct sockaddr_in from;
+      for (int i = 0; i < n + warm; i++) {
+        socklen_t fl = sizeof(from);
+        ssize_t got = recvfrom(e, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+        if (got < 0 || sendto(e, buf, (size_t)got, 0, (struct sockaddr *)&from, fl) < 0)
+          _exit(1);
+      }
+      _exit(0);
+    }
+    struct timeval tv = {1, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    uint64_t t0 = 0;
+    int ok = 1;
+    for (int i = 0; i < n + warm && ok; i++) {
+      if (i == warm)
+        t0 = clock_now_ns();
+      ok = send(s, buf, sizes[k] ? sizes[k] : 1, 0) >= 0 && recv(s, buf, sizeof(buf), 0) >= 0;
+    }
+    double secs = (double)(clock_now_ns() - t0) / 1e9;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(s);
+    close(e);
+    if (!ok)
+      continue;
+    struct row *r = &rows[nrows++];
+    snprintf(r->pattern, sizeof(r->pattern), "pingpong");
+    snprintf(r->datapath, sizeof(r->datapath), "sock-udp");
+    r->size = sizes[k];
+    r->guests = 2;
+    r->lat = secs / n / 2 * 1e6;
+    r->bw = (double)sizes[k] * n * 2 / secs / 1e6;
+    r->rate = n / secs;
+    snprintf(r->json, sizeof(r->json),
+             "{\"pattern\":\"pingpong\",\"datapath\":\"sock-udp\",\"size\":%u,"
+             "\"latency_us\":%.3f,\"bandwidth_MBps\":%.1f,\"msgs_per_s\":%.0f,\"peer\":1}",
+             sizes[k], r->lat, r->bw, r->rate);
+  }
+}
+
 static const struct row *find(const char *pattern, const char *dp, unsigned size, int guests,
                               int summary)
 {
@@ -172,14 +242,13 @@ static int write_dat(const char *dir, const char *name, const char *pattern, con
   if (!f)
     return -1;
   fprintf(f, "# size");
-  const char *cols[NDP + 2];
+  const char *cols[NDP + NPEERS];
   int ncols = 0;
   for (int d = 0; d < NDP; d++)
     cols[ncols++] = datapaths[d];
-  if (latency && find("pingpong", "fi-shm", sizes[0], 2, 0))
-    cols[ncols++] = "fi-shm";
-  if (latency && find("pingpong", "fi-tcp", sizes[0], 2, 0))
-    cols[ncols++] = "fi-tcp";
+  for (int q = 0; latency && q < NPEERS; q++)
+    if (find("pingpong", peers[q], sizes[0], 2, 0))
+      cols[ncols++] = peers[q];
   for (int c = 0; c < ncols; c++)
     fprintf(f, " %s", cols[c]);
   fprintf(f, "\n");
@@ -234,16 +303,16 @@ static void write_md(const char *dir, const unsigned *sizes, int nsizes, const i
     fprintf(f, "## %s: %s\n\n| size |", pat[p], p ? "bandwidth (MB/s)" : "half round trip (µs)");
     for (int d = 0; d < NDP; d++)
       fprintf(f, " %s |", datapaths[d]);
-    if (!p)
-      fprintf(f, " fi-shm | fi-tcp |");
+    for (int q = 0; !p && q < NPEERS; q++)
+      fprintf(f, " %s |", peers[q]);
     fprintf(f, "\n|---|");
-    for (int d = 0; d < NDP + (p ? 0 : 2); d++)
+    for (int d = 0; d < NDP + (p ? 0 : NPEERS); d++)
       fprintf(f, "---|");
     fprintf(f, "\n");
     for (int k = 0; k < nsizes; k++) {
       fprintf(f, "| %u |", sizes[k]);
-      for (int d = 0; d < NDP + (p ? 0 : 2); d++) {
-        const char *dp = d < NDP ? datapaths[d] : d == NDP ? "fi-shm" : "fi-tcp";
+      for (int d = 0; d < NDP + (p ? 0 : NPEERS); d++) {
+        const char *dp = d < NDP ? datapaths[d] : peers[d - NDP];
         const struct row *r = find(pat[p], dp, sizes[k], 2, 0);
         if (r)
           fprintf(f, " %.3f |", p ? r->bw : r->lat);
@@ -251,6 +320,23 @@ static void write_md(const char *dir, const unsigned *sizes, int nsizes, const i
           fprintf(f, " — |");
       }
       fprintf(f, "\n");
+    }
+    fprintf(f, "\n");
+  }
+  int any_remote = 0;
+  for (int i = 0; i < nrows; i++)
+    any_remote |= !strcmp(rows[i].datapath, "remote");
+  if (any_remote) {
+    fprintf(f, "## Across hosts (bypass datapath, the engine's reliable stream) beside raw UDP\n\n"
+               "| pattern | size | MyriXen µs | UDP µs | ratio | MyriXen MB/s | UDP MB/s | ratio |\n"
+               "|---|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < nrows; i++) {
+      const struct row *r = &rows[i];
+      if (strcmp(r->datapath, "remote"))
+        continue;
+      fprintf(f, "| %s | %u | %.3f | %.3f | %.2f | %.1f | %.1f | %.2f |\n", r->pattern, r->size,
+              r->lat, r->udp_lat, r->udp_lat > 0 ? r->lat / r->udp_lat : 0, r->bw, r->udp_bw,
+              r->udp_bw > 0 ? r->bw / r->udp_bw : 0);
     }
     fprintf(f, "\n");
   }
@@ -292,15 +378,19 @@ static void write_md(const char *dir, const unsigned *sizes, int nsizes, const i
 
 int cmd_bench_report(int argc, char **argv)
 {
-  const char *dir = "results";
+  const char *dir = "results", *remote = NULL;
   int quick = 0;
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--quick"))
       quick = 1;
     else if (!strcmp(argv[i], "--out") && i + 1 < argc)
       dir = argv[++i];
+    else if (!strcmp(argv[i], "--remote") && i + 1 < argc)
+      remote = argv[++i];
     else {
-      fprintf(stderr, "usage: myrixen bench report [--quick] [--out DIR]\n");
+      fprintf(stderr, "usage: myrixen bench report [--quick] [--out DIR] [--remote HOST]\n"
+                      "  --remote HOST: add cross-host rows against `myrixen bench serve` on\n"
+                      "  HOST, through the backend at $MYRIXEN_SOCKET (which has ports)\n");
       return 2;
     }
   }
@@ -317,6 +407,19 @@ int cmd_bench_report(int argc, char **argv)
     return 1;
   }
   char sock[96], exe[4096], sizelist[256] = "";
+  for (int k = 0; k < nsizes; k++)
+    snprintf(sizelist + strlen(sizelist), sizeof(sizelist) - strlen(sizelist), "%s%u",
+             k ? "," : "", sizes[k]);
+  int total = 2 * NDP + ng + 4 + (remote ? 2 : 0), done = 0, failed = 0;
+  const char *pat[2] = {"pingpong", "stream"};
+  for (int p = 0; remote && p < 2; p++) {
+    char what[96];
+    snprintf(what, sizeof(what), "%s to %s", pat[p], remote);
+    progress(done++, total, what);
+    char *av[] = {"myrixen", "bench", (char *)pat[p], "--json", "--remote", (char *)remote,
+                  "--sizes", sizelist, "--iters", (char *)iters, NULL};
+    failed |= measure(av) < 0;
+  }
   snprintf(sock, sizeof(sock), "/tmp/myrixen-report-%d.sock", (int)getpid());
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 16);
   if (n < 0)
@@ -329,11 +432,6 @@ int cmd_bench_report(int argc, char **argv)
     fprintf(stderr, "myrixen bench report: cannot start a backend\n");
     return 1;
   }
-  for (int k = 0; k < nsizes; k++)
-    snprintf(sizelist + strlen(sizelist), sizeof(sizelist) - strlen(sizelist), "%s%u",
-             k ? "," : "", sizes[k]);
-  int total = 2 * NDP + ng + 2, done = 0, failed = 0;
-  const char *pat[2] = {"pingpong", "stream"};
   for (int p = 0; p < 2; p++)
     for (int d = 0; d < NDP; d++) {
       char what[64];
@@ -359,6 +457,10 @@ int cmd_bench_report(int argc, char **argv)
   fabric_peer("fi-shm", "-p shm -e rdm -m tagged", sizes, nsizes, quick ? 200 : 3000);
   progress(++done, total, "libfabric tcp (fi_pingpong)");
   fabric_peer("fi-tcp", "-p 'tcp;ofi_rxm' -e rdm -m tagged", sizes, nsizes, quick ? 200 : 3000);
+  progress(++done, total, "libfabric udp (fi_pingpong)");
+  fabric_peer("fi-udp", "-p 'udp;ofi_rxd' -e rdm -m tagged", sizes, nsizes, quick ? 200 : 3000);
+  progress(++done, total, "raw UDP sockets");
+  socket_peer(sizes, nsizes, quick ? 200 : 3000);
   progress(++done, total, "done");
   kill(be, SIGTERM);
   waitpid(be, NULL, 0);

@@ -14,7 +14,8 @@
 
 #define NET_MAX_PORTS 4
 #define NET_MAX_PEERS 64
-#define NET_ACK_DELAY_NS 200000ull  /* a lone ack waits this long for a packet to ride */
+#define NET_ACK_DELAY_NS 0ull       /* a lone ack leaves at the end of the round: the senders of
+                                       eager messages wait for it to complete them */
 #define NET_ACK_EVERY 16            /* ... or this many packets */
 #define NET_RTO_MIN_NS 2000000ull
 #define NET_RTO_MAX_NS 200000000ull
