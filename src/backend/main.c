@@ -32,6 +32,8 @@ static void usage(FILE *f)
           "  --fault SPEC        inject faults on every port (env MYRIXEN_FAULT), e.g.\n"
           "                      loss=0.05,dup=0.01,reorder=0.02,delay_us=200,corrupt=0.001,seed=7\n"
           "  --peer-timeout-ms N give up on a peer that acknowledges nothing for N ms (10000)\n"
+          "  --no-discovery      do not announce this host on the ports' segments every 2 s,\n"
+          "                      nor learn hosts from their announcements\n"
           "  --vif-rate MBPS     limit what the engine takes from each VIF (MB/s; 0: none)\n"
           "  --vif-msg-rate N    ... and how many messages a second (0: none)\n"
           "  --daemon            detach and run in the background\n"
@@ -48,6 +50,7 @@ int main(int argc, char **argv)
       {"daemon", 0, 0, 'd'},   {"cpu", 1, 0, 'c'},   {"verbose", 0, 0, 'v'},    {"help", 0, 0, 'h'},
       {"port", 1, 0, 'p'},     {"peers", 1, 0, 'P'}, {"fault", 1, 0, 'f'},
       {"peer-timeout-ms", 1, 0, 'T'}, {"vif-rate", 1, 0, 'r'}, {"vif-msg-rate", 1, 0, 'm'},
+      {"no-discovery", 0, 0, 'D'},
       {0, 0, 0, 0}};
   struct net_config net = {0};
   char err[256];
@@ -81,6 +84,7 @@ int main(int argc, char **argv)
     case 'P': net.peers_file = optarg; break;
     case 'f': net.fault = optarg; break;
     case 'T': net.peer_timeout_ms = (uint32_t)atoi(optarg); break;
+    case 'D': net.no_discovery = 1; break;
     case 'r': be.cfg.vif_bytes_per_s = (uint64_t)(atof(optarg) * 1e6); break;
     case 'm': be.cfg.vif_msgs_per_s = strtoull(optarg, NULL, 10); break;
     case 'h': usage(stdout); return 0;

@@ -44,6 +44,7 @@ enum wire_type {
   WIRE_PULL_END = 8,      /* all of it was sent (or why not) */
   WIRE_NOTIFY = 9,        /* the receiver has it all: complete the send */
   WIRE_NACK = 10,         /* the destination endpoint is closed or unknown */
+  WIRE_HELLO = 11,        /* unreliable, broadcast: "this nic id is this host" */
   WIRE_TYPE_MAX
 };
 
@@ -124,6 +125,10 @@ struct wire_nack {
   uint32_t dst_eid;       /* the endpoint that was not there */
   uint32_t status;        /* enum msg_status */
   uint32_t pad;
+};
+
+struct wire_hello {       /* dst_nic is 0: for everybody on the segment */
+  char hostname[64];
 };
 
 /* Largest payload of each kind that fits a packet of mtu bytes. */

@@ -28,6 +28,7 @@ int net_setup(struct backend *be, const struct net_config *cfg, char *err, size_
   be->net = n;
   n->seed = (uint64_t)clock_now_ns() ^ ((uint64_t)getpid() << 32) ^ be->cfg.nic_id;
   n->peer_timeout_ns = (uint64_t)(cfg->peer_timeout_ms ? cfg->peer_timeout_ms : 10000) * 1000000ull;
+  n->discovery = !cfg->no_discovery;
   struct fault_cfg fc;
   const char *fault = cfg->fault ? cfg->fault : getenv("MYRIXEN_FAULT");
   if (fault && fault_parse(&fc, fault, err, errlen) < 0)
@@ -78,6 +79,48 @@ void net_teardown(struct backend *be)
   be->net = NULL;
 }
 
+/* Discovery: "nic id N is host H", to everybody on the port's segment. */
+static void hello_send(struct backend *be)
+{
+  struct net *n = net_of(be);
+  uint8_t pkt[sizeof(struct wire_hdr) + sizeof(struct wire_hello)];
+  struct wire_hdr *h = (struct wire_hdr *)pkt;
+  struct wire_hello *hi = (struct wire_hello *)(pkt + sizeof(*h));
+  memset(pkt, 0, sizeof(pkt));
+  h->magic = WIRE_MAGIC;
+  h->version = WIRE_VERSION;
+  h->type = WIRE_HELLO;
+  h->len = sizeof(*hi);
+  h->src_session = 1; /* outside any relationship */
+  h->src_nic = be->cfg.nic_id;
+  snprintf(hi->hostname, sizeof(hi->hostname), "%s", be->cfg.hostname);
+  wire_seal(h, sizeof(pkt));
+  for (int i = 0; i < n->nports; i++)
+    if (n->ports[i].has_broadcast &&
+        port_send(&n->ports[i], &n->ports[i].broadcast, pkt, sizeof(pkt), clock_now_ns()) == 0)
+      n->hellos_sent++;
+}
+
+static void hello_heard(struct backend *be, int port, const struct wire_hdr *h,
+                        const uint8_t *payload, const struct port_addr *from)
+{
+  struct net *n = net_of(be);
+  struct wire_hello hi;
+  if (h->len != sizeof(hi) || h->src_nic == be->cfg.nic_id || h->src_nic == 0)
+    return;
+  memcpy(&hi, payload, sizeof(hi));
+  hi.hostname[sizeof(hi.hostname) - 1] = 0;
+  n->hellos_heard++;
+  struct net_peer *p = peer_by_nic(n, h->src_nic);
+  if (!p && !(p = peer_learn(be, h->src_nic, port, from)))
+    return;
+  if (p->learnt && strcmp(p->hostname, hi.hostname)) {
+    /* a peer the file does not name: known now by the name it gives */
+    snprintf(p->hostname, sizeof(p->hostname), "%s", hi.hostname);
+    log_info("peer %012llx is %s", (unsigned long long)p->nic, p->hostname);
+  }
+}
+
 /* One packet from a port: checked, matched to its peer and its incarnation,
  * then handed to the peer's stream. */
 static void net_input(struct backend *be, int port, const uint8_t *pkt, size_t len,
@@ -91,6 +134,11 @@ static void net_input(struct backend *be, int port, const uint8_t *pkt, size_t l
     return;
   }
   memcpy(&h, pkt, sizeof(h));
+  if (h.type == WIRE_HELLO && h.dst_nic == 0) {
+    if (n->discovery)
+      hello_heard(be, port, &h, pkt + sizeof(h), from);
+    return;
+  }
   if (h.dst_nic != be->cfg.nic_id || h.src_nic == be->cfg.nic_id || !h.src_session) {
     n->unknown_peer++;
     return;
@@ -138,8 +186,16 @@ int net_progress(struct backend *be)
       net_input(be, i, n->rxbuf, (size_t)len, &from);
       work++;
     }
+    struct port_addr from;
+    ssize_t len;
+    while ((len = port_recv_broadcast(&n->ports[i], n->rxbuf, sizeof(n->rxbuf), &from)) > 0)
+      net_input(be, i, n->rxbuf, (size_t)len, &from);
   }
   uint64_t now = clock_now_ns();
+  if (n->discovery && now >= n->next_hello_ns) {
+    n->next_hello_ns = now + NET_HELLO_EVERY_NS;
+    hello_send(be);
+  }
   for (int i = 0; i < n->nports; i++)
     work += port_flush_delayed(&n->ports[i], now);
   for (int i = 0; i < NET_MAX_PEERS; i++) {
@@ -160,8 +216,11 @@ int net_poll_fds(struct backend *be, struct pollfd *pfd, int max)
 {
   struct net *n = net_of(be);
   int k = 0;
-  for (int i = 0; n && i < n->nports && k < max; i++)
+  for (int i = 0; n && i < n->nports && k < max; i++) {
     pfd[k++] = (struct pollfd){.fd = n->ports[i].fd, .events = POLLIN};
+    if (n->ports[i].bfd >= 0 && k < max)
+      pfd[k++] = (struct pollfd){.fd = n->ports[i].bfd, .events = POLLIN};
+  }
   return k;
 }
 
@@ -186,6 +245,8 @@ int net_next_timer_ms(struct backend *be)
       t = now; /* held packets: their due times are close */
   for (struct net_connect_wait *w = n->connects; w; w = w->next)
     t = w->deadline_ns < t ? w->deadline_ns : t;
+  if (n->discovery && n->next_hello_ns < t)
+    t = n->next_hello_ns;
   if (t == UINT64_MAX)
     return -1;
   return t <= now ? 0 : (int)((t - now + 999999) / 1000000);
@@ -241,10 +302,13 @@ char *net_report(struct backend *be)
   for (int r = 1; r <= 5; r++)
     fprintf(f, "%s\"%s\":%llu", r > 1 ? "," : "", wire_drop_name(-r),
             n ? (unsigned long long)n->drops[r] : 0ull);
-  fprintf(f, ",\"not_for_us\":%llu,\"stale_session\":%llu,\"malformed\":%llu}}\n",
+  fprintf(f, ",\"not_for_us\":%llu,\"stale_session\":%llu,\"malformed\":%llu},"
+             "\"discovery\":{\"on\":%d,\"hellos_sent\":%llu,\"hellos_heard\":%llu}}\n",
           n ? (unsigned long long)n->unknown_peer : 0ull,
           n ? (unsigned long long)n->stale_session : 0ull,
-          n ? (unsigned long long)n->malformed : 0ull);
+          n ? (unsigned long long)n->malformed : 0ull, n ? n->discovery : 0,
+          n ? (unsigned long long)n->hellos_sent : 0ull,
+          n ? (unsigned long long)n->hellos_heard : 0ull);
   fclose(f);
   return out;
 }

@@ -25,6 +25,7 @@ struct net_config {
   const char *peers_file;      /* --peers */
   const char *fault;           /* --fault or $MYRIXEN_FAULT */
   uint32_t peer_timeout_ms;    /* give up on an unanswering peer after this */
+  int no_discovery;            /* --no-discovery: peers from the file (or their packets) only */
 };
 
 /* Open ports, arm faults, read the peers file.  0, or -1 with err set. */

@@ -22,6 +22,7 @@
 #define NET_CONNECT_WAIT_NS 1000000000ull
 #define NET_PULL_CHUNK (64 * 1024)
 #define NET_MAX_SEGS 256
+#define NET_HELLO_EVERY_NS 2000000000ull /* discovery: a hello on each port this often */
 
 enum peer_state { PEER_NEW = 0, PEER_UP = 1, PEER_FAILED = 2 };
 
@@ -118,6 +119,9 @@ struct net {
   uint8_t *bounce;              /* NET_PULL_CHUNK */
   uint64_t drops[8];            /* received packets refused, by -wire_drop */
   uint64_t unknown_peer, stale_session, malformed;
+  int discovery;
+  uint64_t next_hello_ns;
+  uint64_t hellos_sent, hellos_heard;
 };
 
 static inline struct net *net_of(struct backend *be)

@@ -56,6 +56,8 @@ static int eth_open(struct port *p, const char *ifname, char *err, size_t errlen
   int buf = 8 << 20;
   setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
   setsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+  memset(p->broadcast.mac, 0xff, 6); /* discovery hellos: to every station */
+  p->has_broadcast = 1;
   p->mtu = port_ifmtu(ifname, NULL);
   if (!p->mtu)
     p->mtu = 1500;

@@ -21,6 +21,7 @@ int port_open(struct port *p, const char *spec, char *err, size_t errlen)
 {
   memset(p, 0, sizeof(*p));
   p->fd = -1;
+  p->bfd = -1;
   snprintf(p->spec, sizeof(p->spec), "%s", spec);
   if (!strncmp(spec, "udp:", 4))
     p->kind = PORT_UDP;
@@ -37,7 +38,9 @@ void port_close(struct port *p)
 {
   if (p->fd >= 0)
     close(p->fd);
-  p->fd = -1;
+  if (p->bfd >= 0)
+    close(p->bfd);
+  p->fd = p->bfd = -1;
   fault_free(&p->fault);
 }
 
@@ -77,6 +80,19 @@ ssize_t port_recv(struct port *p, void *buf, size_t cap, struct port_addr *from)
     p->c.rx_bytes += (uint64_t)n;
   }
   return n;
+}
+
+ssize_t port_recv_broadcast(struct port *p, void *buf, size_t cap, struct port_addr *from)
+{
+  if (p->bfd < 0)
+    return 0;
+  from->sslen = sizeof(from->ss);
+  ssize_t n = recvfrom(p->bfd, buf, cap, MSG_TRUNC | MSG_DONTWAIT, (struct sockaddr *)&from->ss,
+                       &from->sslen);
+  if (n < 0)
+    return 0;
+  p->c.rx_packets++;
+  return n > (ssize_t)cap ? (ssize_t)cap + 1 : n;
 }
 
 uint32_t port_ifmtu(const char *ifname, const struct sockaddr *sa)

@@ -36,6 +36,9 @@ struct port {
   uint32_t mtu;               /* largest wire packet, header included */
   int ifindex;                /* eth */
   char spec[96];              /* as given: udp:ADDR:PORT or eth:IFNAME */
+  int bfd;                    /* udp over IPv4: bound to the subnet's broadcast address, or -1 */
+  struct port_addr broadcast; /* where discovery hellos go (valid when has_broadcast) */
+  int has_broadcast;
   struct fault fault;
   struct port_counters c;
 };
@@ -57,6 +60,9 @@ int port_send(struct port *p, const struct port_addr *to, const void *pkt, size_
               uint64_t now_ns);
 /* Receive one packet: its length, 0 when none waits, -1 on error. */
 ssize_t port_recv(struct port *p, void *buf, size_t cap, struct port_addr *from);
+/* The same from the port's broadcast socket (udp), where discovery hellos
+ * arrive. */
+ssize_t port_recv_broadcast(struct port *p, void *buf, size_t cap, struct port_addr *from);
 /* Send what the fault layer held back and is now due; returns packets sent. */
 int port_flush_delayed(struct port *p, uint64_t now_ns);
 

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,45 @@ static int udp_equal(const struct port_addr *a, const struct port_addr *b)
   return a->sslen == b->sslen && !memcmp(&a->ss, &b->ss, a->sslen);
 }
 
+/* Discovery: hellos go to the subnet's broadcast address, and a second
+ * socket bound to that address receives them (a socket bound to one
+ * address does not see broadcasts).  No broadcast address: no discovery. */
+static void udp_open_broadcast(struct port *p, const struct sockaddr_in *self)
+{
+  struct ifaddrs *ifs, *i;
+  struct sockaddr_in b = {0};
+  if (getifaddrs(&ifs) < 0)
+    return;
+  for (i = ifs; i; i = i->ifa_next)
+    if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && (i->ifa_flags & IFF_BROADCAST) &&
+        i->ifa_netmask &&
+        ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr == self->sin_addr.s_addr) {
+      /* the address with the host bits set (an address added without "brd"
+       * has no broadcast address of its own) */
+      b.sin_addr.s_addr = self->sin_addr.s_addr |
+                          ~((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr;
+      break;
+    }
+  freeifaddrs(ifs);
+  if (!b.sin_addr.s_addr)
+    return;
+  b.sin_family = AF_INET;
+  b.sin_port = self->sin_port;
+  int one = 1;
+  setsockopt(p->fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
+  p->bfd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  setsockopt(p->bfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (p->bfd < 0 || bind(p->bfd, (struct sockaddr *)&b, sizeof(b)) < 0) {
+    if (p->bfd >= 0)
+      close(p->bfd);
+    p->bfd = -1;
+    return;
+  }
+  memcpy(&p->broadcast.ss, &b, sizeof(b));
+  p->broadcast.sslen = sizeof(b);
+  p->has_broadcast = 1;
+}
+
 static int udp_open(struct port *p, const char *arg, char *err, size_t errlen)
 {
   struct port_addr self;
@@ -87,6 +128,8 @@ static int udp_open(struct port *p, const char *arg, char *err, size_t errlen)
   int buf = 8 << 20;
   setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
   setsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+  if (!v6)
+    udp_open_broadcast(p, (const struct sockaddr_in *)&self.ss);
   uint32_t ifmtu = port_ifmtu(NULL, (struct sockaddr *)&self.ss);
   if (!ifmtu)
     ifmtu = 1500;

@@ -193,6 +193,19 @@ fi
 pair "backend serves after forged packets" b a mx_pingpong -e 1 -n 1 -- -e 2 -d b -r 1 -n 1
 stop_backend a; stop_backend b
 
+# discovery: no peers file; each backend announces itself on the segment
+: > "$TMP/peers"
+backend a udp:198.18.0.1:2315 && backend b udp:198.18.0.2:2315 || exit 1
+for _ in $(seq 60); do on a "$BIN/bin/myrixen" peers --json | grep -q '"hostname":"b"' && break; sleep 0.1; done
+if on a "$BIN/bin/myrixen" peers --json | grep -q '"hostname":"b"'; then ok "discovery: a learnt b from its hello"
+else bad "discovery: a never heard of b"; fi
+pair "discovered peers talk" a b mx_pingpong -e 1 -n 1 -- -e 2 -d a -r 1 -n 1
+stop_backend a; stop_backend b
+cat > "$TMP/peers" <<EOF
+- a udp:198.18.0.1:2315
+- b udp:198.18.0.2:2315
+EOF
+
 # --- two hosts, udp over IPv6 -------------------------------------------------
 ip -n "${TAG}a" addr add 2001:2::1/64 dev "${TAG}a" nodad
 ip -n "${TAG}b" addr add 2001:2::2/64 dev "${TAG}b" nodad
