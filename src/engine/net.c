@@ -79,8 +79,9 @@ void net_teardown(struct backend *be)
   be->net = NULL;
 }
 
-/* Discovery: "nic id N is host H", to everybody on the port's segment. */
-static void hello_send(struct backend *be)
+/* Discovery: "nic id N is host H", to everybody on the port's segment, or
+ * (to) to one host that announced itself and does not know us yet. */
+static void hello_send(struct backend *be, int port, const struct port_addr *to)
 {
   struct net *n = net_of(be);
   uint8_t pkt[sizeof(struct wire_hdr) + sizeof(struct wire_hello)];
@@ -95,10 +96,14 @@ static void hello_send(struct backend *be)
   h->src_nic = be->cfg.nic_id;
   snprintf(hi->hostname, sizeof(hi->hostname), "%s", be->cfg.hostname);
   wire_seal(h, sizeof(pkt));
-  for (int i = 0; i < n->nports; i++)
-    if (n->ports[i].has_broadcast &&
-        port_send(&n->ports[i], &n->ports[i].broadcast, pkt, sizeof(pkt), clock_now_ns()) == 0)
+  for (int i = 0; i < n->nports; i++) {
+    if (to && i != port)
+      continue;
+    const struct port_addr *dst = to ? to : &n->ports[i].broadcast;
+    if ((to || n->ports[i].has_broadcast) &&
+        port_send(&n->ports[i], dst, pkt, sizeof(pkt), clock_now_ns()) == 0)
       n->hellos_sent++;
+  }
 }
 
 static void hello_heard(struct backend *be, int port, const struct wire_hdr *h,
@@ -112,8 +117,11 @@ static void hello_heard(struct backend *be, int port, const struct wire_hdr *h,
   hi.hostname[sizeof(hi.hostname) - 1] = 0;
   n->hellos_heard++;
   struct net_peer *p = peer_by_nic(n, h->src_nic);
-  if (!p && !(p = peer_learn(be, h->src_nic, port, from)))
-    return;
+  if (!p) {
+    if (!(p = peer_learn(be, h->src_nic, port, from)))
+      return;
+    hello_send(be, port, from); /* it learns us now, not at our next round */
+  }
   if (p->learnt && strcmp(p->hostname, hi.hostname)) {
     /* a peer the file does not name: known now by the name it gives */
     snprintf(p->hostname, sizeof(p->hostname), "%s", hi.hostname);
@@ -194,7 +202,7 @@ int net_progress(struct backend *be)
   uint64_t now = clock_now_ns();
   if (n->discovery && now >= n->next_hello_ns) {
     n->next_hello_ns = now + NET_HELLO_EVERY_NS;
-    hello_send(be);
+    hello_send(be, -1, NULL);
   }
   for (int i = 0; i < n->nports; i++)
     work += port_flush_delayed(&n->ports[i], now);

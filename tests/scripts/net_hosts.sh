@@ -196,9 +196,15 @@ stop_backend a; stop_backend b
 # discovery: no peers file; each backend announces itself on the segment
 : > "$TMP/peers"
 backend a udp:198.18.0.1:2315 && backend b udp:198.18.0.2:2315 || exit 1
-for _ in $(seq 60); do on a "$BIN/bin/myrixen" peers --json | grep -q '"hostname":"b"' && break; sleep 0.1; done
-if on a "$BIN/bin/myrixen" peers --json | grep -q '"hostname":"b"'; then ok "discovery: a learnt b from its hello"
-else bad "discovery: a never heard of b"; fi
+for _ in $(seq 60); do
+  on a "$BIN/bin/myrixen" peers --json | grep -q '"hostname":"b"' &&
+    on b "$BIN/bin/myrixen" peers --json | grep -q '"hostname":"a"' && break
+  sleep 0.1
+done
+if on a "$BIN/bin/myrixen" peers --json | grep -q '"hostname":"b"' &&
+   on b "$BIN/bin/myrixen" peers --json | grep -q '"hostname":"a"'; then
+  ok "discovery: a and b learnt each other from their hellos"
+else bad "discovery: a and b did not learn each other"; fi
 pair "discovered peers talk" a b mx_pingpong -e 1 -n 1 -- -e 2 -d a -r 1 -n 1
 stop_backend a; stop_backend b
 cat > "$TMP/peers" <<EOF
