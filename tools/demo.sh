@@ -12,7 +12,7 @@ i=0; while [ ! -S "$SOCK" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
 echo "== myrixend up on $SOCK"
 "$BUILD/bin/myrixen" info
 echo
-echo "== ping-pong, guest to guest on this host (bypass = direct channel, engine = NIC loopback)"
+echo "== ping-pong, guest to guest on this host (bypass = direct channel, engine = NIC loopback, copy = split driver)"
 "$BUILD/bin/myrixen" bench pingpong --datapath all --sizes 8,1024,65536,1048576 --iters 5000
 echo
 echo "== stream"
