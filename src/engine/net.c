@@ -75,6 +75,7 @@ void net_teardown(struct backend *be)
     n->notifies = w->next;
     free(w);
   }
+  free(n->bounce);
   free(n);
   be->net = NULL;
 }

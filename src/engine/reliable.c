@@ -233,13 +233,21 @@ void rel_input(struct backend *be, struct net_peer *p, const struct wire_hdr *h,
     rel_send_ack(be, p);
     return;
   }
-  if (!p->rwin && !(p->rwin = calloc(WIRE_WINDOW, sizeof(*p->rwin))))
-    return; /* no memory: dropped, it comes again */
-  keep(p, h, payload);
-  if (ahead) {
-    p->ooo_rx++;
-    rel_send_ack(be, p); /* a hole: say so at once, with what we hold */
-    return;
+  if (!ahead && deliver(be, p, h, payload)) {
+    /* in order and taken: no copy into the window (the common case) */
+    p->rcv_next++;
+    p->rx_unacked++;
+  } else {
+    if (!p->rwin && !(p->rwin = calloc(WIRE_WINDOW, sizeof(*p->rwin))))
+      return; /* no memory: dropped, it comes again */
+    keep(p, h, payload);
+    if (ahead) {
+      p->ooo_rx++;
+      rel_send_ack(be, p); /* a hole: say so at once, with what we hold */
+      return;
+    }
+    p->stalls++;
+    return; /* refused (its ring is full): kept, tried again each round */
   }
   drain(be, p, deliver);
   if (p->rx_unacked >= NET_ACK_EVERY)

@@ -136,8 +136,9 @@ int rpull_on_request(struct backend *be, struct net_peer *p, const struct wire_p
 int rpull_progress(struct backend *be)
 {
   struct net *n = net_of(be);
-  uint8_t buf[WIRE_MAX_PACKET];
   int work = 0;
+  if (!n->bounce && !(n->bounce = malloc(NET_PULL_CHUNK)))
+    return 0;
   for (struct net_rpull *rp = n->rpulls, *nx; rp; rp = nx) {
     nx = rp->next;
     if (!rp->out)
@@ -151,19 +152,28 @@ int rpull_progress(struct backend *be)
         status = MSG_ST_ABORTED;
         break;
       }
-      uint32_t len = rp->total - rp->done < piece_max ? rp->total - rp->done : piece_max;
-      struct iovec riov[NET_MAX_SEGS], local = {buf, len};
-      int k = iov_range(rp->seg, (uint32_t)rp->nseg, rp->done, len, riov, NET_MAX_SEGS);
-      if (process_vm_readv(rp->pid, &local, 1, riov, (unsigned long)k, 0) != (ssize_t)len) {
+      /* one read from the guest for as many pieces as the window takes now */
+      uint64_t room = (uint64_t)(rel_room(p) - 1) * piece_max;
+      uint32_t chunk = rp->total - rp->done;
+      if (chunk > NET_PULL_CHUNK)
+        chunk = NET_PULL_CHUNK;
+      if (chunk > room)
+        chunk = (uint32_t)room;
+      struct iovec riov[NET_MAX_SEGS], local = {n->bounce, chunk};
+      int k = iov_range(rp->seg, (uint32_t)rp->nseg, rp->done, chunk, riov, NET_MAX_SEGS);
+      if (process_vm_readv(rp->pid, &local, 1, riov, (unsigned long)k, 0) != (ssize_t)chunk) {
         endpoint_count_drop(&be->eps[rp->local_eid], DROP_COPY_FAULT);
         status = MSG_ST_BAD_GRANT;
         break;
       }
-      struct wire_pull_data d = {.cookie2 = rp->cookie2, .rcv_eid = rp->rcv_eid,
-                                 .offset = rp->done};
-      rel_send(be, p, WIRE_PULL_DATA, &d, sizeof(d), buf, len);
-      rp->done += len;
-      work++;
+      for (uint32_t off = 0; off < chunk; off += piece_max) {
+        uint32_t len = chunk - off < piece_max ? chunk - off : piece_max;
+        struct wire_pull_data d = {.cookie2 = rp->cookie2, .rcv_eid = rp->rcv_eid,
+                                   .offset = rp->done};
+        rel_send(be, p, WIRE_PULL_DATA, &d, sizeof(d), n->bounce + off, len);
+        rp->done += len;
+        work++;
+      }
     }
     if ((rp->done == rp->total || status != MSG_ST_OK) && rel_room(p) > 0) {
       send_end(be, p, rp, rp->cookie, rp->cookie2, rp->snd_eid, rp->rcv_eid, status);
