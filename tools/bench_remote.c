@@ -6,8 +6,10 @@
  *
  * The server is a reflector: an MX endpoint that answers every ping of
  * match 1 with the same length, acknowledges the end of a stream (match 3)
- * and stops on match 4; and a UDP socket that does the same for the raw
- * socket baseline.  The client prints, for each size, MyriXen's figures
+ * and stops on match 4; a UDP socket that does the same for the raw
+ * socket baseline; and a TCP sink on the same port number that counts a
+ * stream's bytes and answers their count (the TCP baseline, as iperf3
+ * measures it).  The client prints, for each size, MyriXen's figures
  * beside the raw UDP figures between the same two hosts, measured in the
  * same run, and their ratio.
  */
@@ -43,6 +45,36 @@ static void fail(const char *what, mx_return_t r)
 }
 
 /* --- the reflector ------------------------------------------------------- */
+
+/* TCP sink: each connection sends a 8-byte length, then that many bytes;
+ * the sink answers when it has them all. */
+static void tcp_sink(int port)
+{
+  int s = socket(AF_INET6, SOCK_STREAM, 0), off = 0, one = 1;
+  setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+                           .sin6_addr = in6addr_any};
+  if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 4) < 0)
+    _exit(1);
+  static char buf[1 << 20];
+  for (;;) {
+    int c = accept(s, NULL, NULL);
+    uint64_t want = 0, got = 0;
+    if (c < 0)
+      continue;
+    if (recv(c, &want, sizeof(want), MSG_WAITALL) == sizeof(want)) {
+      while (got < want) {
+        ssize_t n = recv(c, buf, sizeof(buf), 0);
+        if (n <= 0)
+          break;
+        got += (uint64_t)n;
+      }
+      send(c, &got, sizeof(got), 0);
+    }
+    close(c);
+  }
+}
 
 static void udp_reflector(int port)
 {
@@ -94,6 +126,9 @@ int cmd_bench_serve(int argc, char **argv)
   pid_t udp = fork();
   if (udp == 0)
     udp_reflector(port);
+  pid_t tcp = fork();
+  if (tcp == 0)
+    tcp_sink(port);
   mx_endpoint_t ep;
   mx_return_t r;
   if ((r = mx_init()) || (r = mx_open_endpoint(0, eid, KEY, NULL, 0, &ep)))
@@ -128,7 +163,9 @@ int cmd_bench_serve(int argc, char **argv)
     mx_irecv(ep, &s, 1, 0, 0, NULL, &rq[w]);
   }
   kill(udp, SIGTERM);
+  kill(tcp, SIGTERM);
   waitpid(udp, NULL, 0);
+  waitpid(tcp, NULL, 0);
   mx_finalize();
   free(bufs);
   return 0;
@@ -251,6 +288,31 @@ static struct remote_row udp_run(int s, int stream, uint32_t size, int n, char *
   return row;
 }
 
+/* The TCP baseline: bytes of n messages of size, one connection, MB/s. */
+static double tcp_run(const struct sockaddr_storage *ss, socklen_t sl, uint32_t size, int n,
+                      char *buf)
+{
+  int s = socket(ss->ss_family, SOCK_STREAM, 0);
+  if (s < 0 || connect(s, (const struct sockaddr *)ss, sl) < 0) {
+    if (s >= 0)
+      close(s);
+    return -1;
+  }
+  uint64_t total = (uint64_t)size * (uint64_t)n, got = 0;
+  uint64_t t0 = clock_now_ns();
+  int ok = send(s, &total, sizeof(total), 0) == sizeof(total);
+  for (uint64_t sent = 0; ok && sent < total;) {
+    size_t chunk = total - sent < MAX_MSG ? (size_t)(total - sent) : MAX_MSG;
+    ssize_t k = send(s, buf, chunk, 0);
+    ok = k > 0;
+    sent += ok ? (uint64_t)k : 0;
+  }
+  ok = ok && recv(s, &got, sizeof(got), MSG_WAITALL) == sizeof(got) && got == total;
+  double secs = (double)(clock_now_ns() - t0) / 1e9;
+  close(s);
+  return ok ? (double)total / secs / 1e6 : -1;
+}
+
 int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes, int iters,
                  int json, uint32_t eid, int udp_port)
 {
@@ -281,8 +343,9 @@ int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes
   memset(buf, 0x5a, MAX_MSG + UDP_CHUNK + 1);
   const char *pattern = stream ? "stream" : "pingpong";
   if (!json)
-    printf("%-9s to %-10s %10s %12s %14s | %12s %14s | %8s %8s\n", pattern, host, "size",
-           "latency_us", "bandwidth_MBps", "udp_lat_us", "udp_MBps", "x lat", "x bw");
+    printf("%-9s to %-10s %10s %12s %14s | %12s %14s %10s | %8s %8s\n", pattern, host, "size",
+           "latency_us", "bandwidth_MBps", "udp_lat_us", "udp_MBps", "tcp_MBps", "x lat",
+           "x best bw");
   for (int k = 0; k < nsizes; k++) {
     if (sizes[k] > MAX_MSG)
       break;
@@ -290,15 +353,18 @@ int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes
     n = n > iters ? iters : n < 20 ? 20 : n;
     struct remote_row m = mx_run(ep, peer, stream, sizes[k], n, buf);
     struct remote_row u = s >= 0 ? udp_run(s, stream, sizes[k], n, buf) : (struct remote_row){-1, -1};
+    double tcp = stream && s >= 0 ? tcp_run(&ss, sl, sizes[k], n, buf) : -1;
     if (json)
       printf("{\"pattern\":\"%s\",\"datapath\":\"remote\",\"remote\":\"%s\",\"size\":%u,\"iters\":%d,"
              "\"latency_us\":%.3f,\"bandwidth_MBps\":%.1f,\"msgs_per_s\":%.0f,"
-             "\"udp_latency_us\":%.3f,\"udp_bandwidth_MBps\":%.1f}\n",
-             pattern, host, sizes[k], n, m.lat_us, m.mbps, 1e6 / m.lat_us, u.lat_us, u.mbps);
-    else
-      printf("%-9s    %-10s %10u %12.3f %14.1f | %12.3f %14.1f | %8.2f %8.2f\n", "", "", sizes[k],
-             m.lat_us, m.mbps, u.lat_us, u.mbps, u.lat_us > 0 ? m.lat_us / u.lat_us : 0,
-             u.mbps > 0 ? m.mbps / u.mbps : 0);
+             "\"udp_latency_us\":%.3f,\"udp_bandwidth_MBps\":%.1f,\"tcp_bandwidth_MBps\":%.1f}\n",
+             pattern, host, sizes[k], n, m.lat_us, m.mbps, 1e6 / m.lat_us, u.lat_us, u.mbps, tcp);
+    else {
+      double best = u.mbps > tcp ? u.mbps : tcp;
+      printf("%-9s    %-10s %10u %12.3f %14.1f | %12.3f %14.1f %10.1f | %8.2f %8.2f\n", "", "",
+             sizes[k], m.lat_us, m.mbps, u.lat_us, u.mbps, tcp,
+             u.lat_us > 0 ? m.lat_us / u.lat_us : 0, best > 0 ? m.mbps / best : 0);
+    }
     fflush(stdout);
   }
   if (getenv("MYRIXEN_BENCH_STOP_SERVER")) {
