@@ -39,6 +39,20 @@ static void rpull_free(struct backend *be, struct net_rpull *rp)
   free(rp);
 }
 
+/* Both sides describe a pull by its request, and by their own endpoint. */
+static void rpull_take(struct net_rpull *rp, const struct wire_pull_req *r,
+                       const struct be_endpoint *local)
+{
+  rp->cookie = r->cookie;
+  rp->cookie2 = r->cookie2;
+  rp->snd_eid = r->snd_eid;
+  rp->rcv_eid = r->rcv_eid;
+  rp->total = r->total;
+  rp->local_eid = local->eid;
+  rp->local_session = local->session;
+  rp->pid = local->guest->pid;
+}
+
 static struct be_endpoint *rpull_endpoint(struct backend *be, const struct net_rpull *rp)
 {
   struct be_endpoint *ep = &be->eps[rp->local_eid];
@@ -78,16 +92,9 @@ int net_pull_start(struct backend *be, struct be_endpoint *rcv, const struct msg
     rpull_free(be, rp);
     return 1;
   }
-  rp->cookie = m->cookie;
-  rp->cookie2 = m->cookie2;
-  rp->snd_eid = m->peer_eid;
-  rp->rcv_eid = rcv->eid;
-  rp->local_eid = rcv->eid;
-  rp->local_session = rcv->session;
-  rp->pid = rcv->guest->pid;
-  rp->total = m->total;
   struct wire_pull_req r = {.cookie = m->cookie, .cookie2 = m->cookie2, .snd_eid = m->peer_eid,
                             .grant = m->grant, .rcv_eid = rcv->eid, .total = m->total};
+  rpull_take(rp, &r, rcv);
   rel_send(be, p, WIRE_PULL_REQ, &r, sizeof(r), NULL, 0);
   return 1;
 }
@@ -121,14 +128,7 @@ int rpull_on_request(struct backend *be, struct net_peer *p, const struct wire_p
     rpull_free(be, rp);
     return 1;
   }
-  rp->cookie = r->cookie;
-  rp->cookie2 = r->cookie2;
-  rp->snd_eid = r->snd_eid;
-  rp->rcv_eid = r->rcv_eid;
-  rp->local_eid = snd->eid;
-  rp->local_session = snd->session;
-  rp->pid = snd->guest->pid;
-  rp->total = r->total;
+  rpull_take(rp, r, snd);
   return 1;
 }
 

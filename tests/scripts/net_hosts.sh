@@ -88,6 +88,7 @@ pair() {
   wait $spid; local src=$?
   if [ $crc = 0 ] && [ $src = 0 ]; then ok "$name"; else
     bad "$name (client $crc, server $src)"; cat "$TMP/client.out" "$TMP/server.out" | tail -5
+    tail -n 5 "$TMP"/*.log  # what the backends said
   fi
 }
 
