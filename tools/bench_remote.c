@@ -326,8 +326,8 @@ int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes
     fail(host, r);
   if ((r = mx_connect(ep, nic, eid, KEY, 10000, &peer)))
     fail("connect (is `myrixen bench serve` running there?)", r);
-  struct sockaddr_storage ss;
-  socklen_t sl;
+  struct sockaddr_storage ss = {0};
+  socklen_t sl = 0;
   int s = -1;
   if (remote_ip(host, &ss, &sl) == 0) {
     ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)udp_port); /* same offset in v6 */

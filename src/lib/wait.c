@@ -71,7 +71,7 @@ static mx_return_t test_one(struct mx_endpoint *ep, mx_request_t *request, int w
                             uint32_t timeout, mx_status_t *status, uint32_t *result,
                             const char *fn)
 {
-  struct req *r;
+  struct req *r = NULL;
   mx_return_t rc = req_enter(ep, request, fn, &r);
   if (rc != MX_SUCCESS)
     return rc;
@@ -224,7 +224,7 @@ EXPORT mx_return_t mx_probe(mx_endpoint_t ep, uint32_t timeout, uint64_t match, 
 
 EXPORT mx_return_t mx_cancel(mx_endpoint_t ep, mx_request_t *request, uint32_t *result)
 {
-  struct req *r;
+  struct req *r = NULL;
   mx_return_t rc = req_enter(ep, request, "mx_cancel", &r);
   if (rc != MX_SUCCESS)
     return rc;
@@ -243,7 +243,7 @@ EXPORT mx_return_t mx_cancel(mx_endpoint_t ep, mx_request_t *request, uint32_t *
 
 EXPORT mx_return_t mx_forget(mx_endpoint_t ep, mx_request_t *request)
 {
-  struct req *r;
+  struct req *r = NULL;
   mx_return_t rc = req_enter(ep, request, "mx_forget", &r);
   if (rc != MX_SUCCESS)
     return rc;
@@ -273,7 +273,7 @@ static int is_buffered(struct mx_endpoint *ep, void *arg)
 static mx_return_t buffered(struct mx_endpoint *ep, mx_request_t *request, int wait,
                             uint32_t timeout, uint32_t *result, const char *fn)
 {
-  struct req *r;
+  struct req *r = NULL;
   mx_return_t rc = req_enter(ep, request, fn, &r);
   if (rc != MX_SUCCESS)
     return rc;
