@@ -304,7 +304,7 @@ EXPORT mx_return_t mx_set_request_timeout(mx_endpoint_t ep, mx_request_t request
     ep->req_timeout_ms = ms;
     ep->timers |= ms != 0;
   } else {
-    struct req *r;
+    struct req *r = NULL;
     if ((rc = req_enter(ep, &request, "mx_set_request_timeout", &r)) != MX_SUCCESS)
       return rc;
     r->deadline_ns = ms ? clock_now_ns() + (uint64_t)ms * 1000000ull : 0;
