@@ -165,6 +165,7 @@ int remote_deliver(struct backend *be, struct net_peer *p, const struct wire_hdr
                    const uint8_t *payload);
 int remote_retry_stalled(struct backend *be, struct net_peer *p);
 int notify_post(struct backend *be, uint32_t eid, uint32_t session, const struct msg *m);
+int notify_post_open(struct backend *be, uint32_t eid, const struct msg *m);
 int notify_retry(struct backend *be);
 
 /* rpull.c */

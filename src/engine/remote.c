@@ -37,6 +37,15 @@ int notify_post(struct backend *be, uint32_t eid, uint32_t session, const struct
   return 0;
 }
 
+/* For an answer that names only an endpoint id (its cookie tells a stale
+ * one apart): whatever endpoint is open there. */
+int notify_post_open(struct backend *be, uint32_t eid, const struct msg *m)
+{
+  if (eid >= be->cfg.max_endpoints)
+    return -1;
+  return notify_post(be, eid, be->eps[eid].session, m);
+}
+
 int notify_retry(struct backend *be)
 {
   struct net *n = net_of(be);
@@ -242,8 +251,7 @@ int remote_deliver(struct backend *be, struct net_peer *p, const struct wire_hdr
       const struct wire_pull_end *e = (const struct wire_pull_end *)payload;
       struct msg m = {.type = MSG_NOTIFY, .cookie = e->cookie, .status = e->status,
                       .total = e->total, .peer_eid = e->rcv_eid, .peer_nic = p->nic};
-      if (e->snd_eid < be->cfg.max_endpoints)
-        notify_post(be, e->snd_eid, be->eps[e->snd_eid].session, &m);
+      notify_post_open(be, e->snd_eid, &m);
       r = 1;
     }
     break;
@@ -252,8 +260,7 @@ int remote_deliver(struct backend *be, struct net_peer *p, const struct wire_hdr
       const struct wire_nack *nk = (const struct wire_nack *)payload;
       struct msg m = {.type = MSG_NACK, .cookie = nk->cookie, .status = nk->status,
                       .match = nk->match, .peer_eid = nk->dst_eid, .peer_nic = p->nic};
-      if (nk->src_eid < be->cfg.max_endpoints)
-        notify_post(be, nk->src_eid, be->eps[nk->src_eid].session, &m);
+      notify_post_open(be, nk->src_eid, &m);
       r = 1;
     }
     break;
