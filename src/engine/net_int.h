@@ -62,6 +62,7 @@ struct net_peer {
   struct net_pkt *win;          /* WIRE_WINDOW slots, allocated on first use */
   uint32_t snd_next, snd_una;
   uint64_t rto_ns, srtt_ns, last_ack_ns;
+  uint64_t last_heard_ns;       /* any valid packet from it: it is alive */
   /* receiving */
   struct net_pkt *rwin;         /* packets past a hole, kept until it fills */
   uint8_t have[WIRE_WINDOW];    /* rwin slot holds seq (by seq % WIRE_WINDOW) */

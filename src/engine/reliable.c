@@ -219,6 +219,7 @@ void rel_input(struct backend *be, struct net_peer *p, const struct wire_hdr *h,
 {
   uint64_t now = clock_now_ns();
   p->rx_packets++;
+  p->last_heard_ns = now;
   if (p->win && p->snd_una != p->snd_next) {
     take_ack(be, p, h->ack, now);
     /* a late packet's selective ack is stale: only the current one counts */
@@ -278,7 +279,10 @@ int rel_timers(struct backend *be, struct net_peer *p)
   }
   if (!p->win || p->snd_una == p->snd_next)
     return work;
-  if (now - p->last_ack_ns > net_of(be)->peer_timeout_ns) {
+  /* Give up on a peer that says nothing, not on one that answers but
+   * cannot take more yet (its guest's ring is full): that is flow control. */
+  uint64_t quiet = now - (p->last_heard_ns > p->last_ack_ns ? p->last_heard_ns : p->last_ack_ns);
+  if (quiet > net_of(be)->peer_timeout_ns) {
     log_warn("peer %s: %u packets unacknowledged (%u..%u), oldest sent %llu ms ago (%u tries), "
              "rto %llu ms, we expect %u from it", p->hostname, p->snd_next - p->snd_una,
              p->snd_una, p->snd_next,
