@@ -180,21 +180,33 @@ static void net_input(struct backend *be, int port, const uint8_t *pkt, size_t l
   rel_input(be, p, &h, pkt + sizeof(h), remote_deliver);
 }
 
+void net_flush(struct backend *be)
+{
+  struct net *n = net_of(be);
+  for (int i = 0; n && i < n->nports; i++)
+    port_flush(&n->ports[i]);
+}
+
 int net_progress(struct backend *be)
 {
   struct net *n = net_of(be);
   if (!n)
     return 0;
   int work = 0;
+  net_flush(be); /* what the VIFs sent this round leaves before anything is read */
   for (int i = 0; i < n->nports; i++) {
     for (int k = 0; k < RX_BATCH; k++) {
       struct port_addr from;
-      ssize_t len = port_recv(&n->ports[i], n->rxbuf, sizeof(n->rxbuf), &from);
+      const uint8_t *pkt;
+      ssize_t len = port_recv(&n->ports[i], &pkt, &from);
       if (len <= 0)
         break;
-      net_input(be, i, n->rxbuf, (size_t)len, &from);
+      net_input(be, i, pkt, (size_t)len, &from);
+      if (!port_rx_more(&n->ports[i]))
+        rpull_flush(be); /* before the next read reuses the buffer */
       work++;
     }
+    rpull_flush(be);
     struct port_addr from;
     ssize_t len;
     while ((len = port_recv_broadcast(&n->ports[i], n->rxbuf, sizeof(n->rxbuf), &from)) > 0)
@@ -218,6 +230,8 @@ int net_progress(struct backend *be)
   work += rpull_progress(be);
   work += notify_retry(be);
   work += netconn_timers(be, now);
+  rpull_flush(be);
+  net_flush(be);
   return work;
 }
 

@@ -38,6 +38,9 @@ int net_is_remote(struct backend *be, uint64_t nic);
 /* Engine round: packets in, timers (retransmission, delayed acks, held
  * faults), remote pulls out.  Returns the work done. */
 int net_progress(struct backend *be);
+/* Hand every packet queued on the ports to the kernel (net_progress does
+ * at its start and end; a sender outside the engine's round calls it). */
+void net_flush(struct backend *be);
 /* Before sleeping: the descriptors to watch, and how long until a timer
  * needs the engine (ms; -1: none). */
 int net_poll_fds(struct backend *be, struct pollfd *pfd, int max);

@@ -22,6 +22,7 @@
 #define NET_CONNECT_WAIT_NS 1000000000ull
 #define NET_PULL_CHUNK (64 * 1024)
 #define NET_MAX_SEGS 256
+#define NET_PULL_PEND 64            /* received pieces written into a guest at once */
 #define NET_HELLO_EVERY_NS 2000000000ull /* discovery: a hello on each port this often */
 
 enum peer_state { PEER_NEW = 0, PEER_UP = 1, PEER_FAILED = 2 };
@@ -88,7 +89,13 @@ struct net_rpull {
   int nseg;
   struct iovec seg[NET_MAX_SEGS];
   uint32_t total, done;         /* bytes sent (out) or received (in) */
-  int ended;                    /* out: PULL_END sent */
+  int ended;                    /* in: a write into the guest failed, or it is gone */
+  /* in: pieces taken but not yet written into the guest, [done - pend_len,
+   * done); they point into the port's receive buffer or kept packets, and
+   * are written with one syscall (rpull_flush) before either changes */
+  struct iovec pend[NET_PULL_PEND];
+  int npend;
+  uint32_t pend_len;
 };
 
 struct net_connect_wait {
@@ -175,6 +182,8 @@ int rpull_on_data(struct backend *be, struct net_peer *p, const struct wire_pull
                   const uint8_t *bytes, uint32_t len);
 int rpull_on_end(struct backend *be, struct net_peer *p, const struct wire_pull_end *e);
 int rpull_progress(struct backend *be);
+/* Write the pieces received so far into their guests. */
+void rpull_flush(struct backend *be);
 void rpull_drop_peer(struct backend *be, struct net_peer *p);
 
 /* netconn.c */

@@ -68,6 +68,7 @@ int net_connect(struct backend *be, struct be_guest *g, uint32_t seq, struct be_
   struct wire_connect wc = {.req_id = w->req_id, .src_eid = me->eid, .dst_eid = c->eid,
                             .key = c->key};
   rel_send(be, p, WIRE_CONNECT, &wc, sizeof(wc), NULL, 0);
+  net_flush(be); /* the control thread's packet: the engine may be asleep */
   return 0;
 }
 

@@ -241,6 +241,7 @@ void rel_input(struct backend *be, struct net_peer *p, const struct wire_hdr *h,
   } else {
     if (!p->rwin && !(p->rwin = calloc(WIRE_WINDOW, sizeof(*p->rwin))))
       return; /* no memory: dropped, it comes again */
+    rpull_flush(be); /* pending pieces may point into the slot kept over */
     keep(p, h, payload);
     if (ahead) {
       p->ooo_rx++;

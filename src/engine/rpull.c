@@ -193,7 +193,35 @@ static struct net_rpull *rpull_find_in(struct backend *be, struct net_peer *p, u
   return NULL;
 }
 
-/* The receiver's side: a piece, written straight into the receiver's grant. */
+/* One syscall for the pieces pending on an incoming pull. */
+static void rpull_write(struct backend *be, struct net_rpull *rp)
+{
+  if (!rp->npend)
+    return;
+  uint32_t at = rp->done - rp->pend_len;
+  if (!rp->ended) {
+    struct iovec riov[NET_MAX_SEGS];
+    int k = iov_range(rp->seg, (uint32_t)rp->nseg, at, rp->pend_len, riov, NET_MAX_SEGS);
+    if (!rpull_endpoint(be, rp)) {
+      rp->ended = 1; /* its receiver is gone: the end reports the abort */
+    } else if (process_vm_writev(rp->pid, rp->pend, (unsigned long)rp->npend, riov,
+                                 (unsigned long)k, 0) != (ssize_t)rp->pend_len) {
+      endpoint_count_drop(&be->eps[rp->local_eid], DROP_COPY_FAULT);
+      rp->ended = 1; /* remembered as a fault */
+    }
+  }
+  rp->npend = 0;
+  rp->pend_len = 0;
+}
+
+void rpull_flush(struct backend *be)
+{
+  for (struct net_rpull *rp = net_of(be)->rpulls; rp; rp = rp->next)
+    rpull_write(be, rp);
+}
+
+/* The receiver's side: a piece, bound straight for the receiver's grant
+ * (written with the pieces after it, rpull_write). */
 int rpull_on_data(struct backend *be, struct net_peer *p, const struct wire_pull_data *d,
                   const uint8_t *bytes, uint32_t len)
 {
@@ -202,17 +230,10 @@ int rpull_on_data(struct backend *be, struct net_peer *p, const struct wire_pull
     return 1; /* its receiver is gone: nothing to fill */
   if (d->offset != rp->done || len > rp->total - rp->done)
     return -1;
-  if (!rpull_endpoint(be, rp)) {
-    rp->done += len; /* keep the count; the end reports the abort */
-    rp->ended = 1;
-    return 1;
-  }
-  struct iovec riov[NET_MAX_SEGS], local = {(void *)bytes, len};
-  int k = iov_range(rp->seg, (uint32_t)rp->nseg, rp->done, len, riov, NET_MAX_SEGS);
-  if (process_vm_writev(rp->pid, &local, 1, riov, (unsigned long)k, 0) != (ssize_t)len) {
-    endpoint_count_drop(&be->eps[rp->local_eid], DROP_COPY_FAULT);
-    rp->ended = 1; /* remembered as a fault */
-  }
+  if (rp->npend == NET_PULL_PEND)
+    rpull_write(be, rp);
+  rp->pend[rp->npend++] = (struct iovec){(void *)bytes, len};
+  rp->pend_len += len;
   rp->done += len;
   return 1;
 }
@@ -224,6 +245,7 @@ int rpull_on_end(struct backend *be, struct net_peer *p, const struct wire_pull_
     return 1;
   if (!rel_room(p))
     return 0;
+  rpull_write(be, rp);
   uint32_t status = e->status;
   if (status == MSG_ST_OK && (rp->ended || rp->done != rp->total))
     status = MSG_ST_ABORTED;

@@ -66,25 +66,28 @@ static int eth_open(struct port *p, const char *ifname, char *err, size_t errlen
   return 0;
 }
 
-static int eth_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_t len)
+static socklen_t eth_sockaddr(const struct port *p, const struct port_addr *a,
+                              struct sockaddr_storage *ss)
 {
   struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(WIRE_ETHERTYPE),
                             .sll_ifindex = p->ifindex, .sll_halen = 6};
-  memcpy(sll.sll_addr, to->mac, 6);
-  ssize_t n = sendto(p->fd, pkt, len, 0, (struct sockaddr *)&sll, sizeof(sll));
-  return n == (ssize_t)len ? 0 : -1;
+  memcpy(sll.sll_addr, a->mac, 6);
+  memcpy(ss, &sll, sizeof(sll));
+  return sizeof(sll);
 }
 
-static ssize_t eth_recv(struct port *p, void *buf, size_t cap, struct port_addr *from)
+static ssize_t eth_recv(struct port *p)
 {
   struct sockaddr_ll sll;
   socklen_t sl = sizeof(sll);
-  ssize_t n = recvfrom(p->fd, buf, cap, MSG_TRUNC, (struct sockaddr *)&sll, &sl);
+  ssize_t n = recvfrom(p->fd, p->rx.buf, p->rx.cap, MSG_TRUNC, (struct sockaddr *)&sll, &sl);
   if (n < 0)
     return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-  memset(from, 0, sizeof(*from));
-  memcpy(from->mac, sll.sll_addr, 6);
-  return n > (ssize_t)cap ? (ssize_t)cap + 1 : n;
+  memset(&p->rx.from, 0, sizeof(p->rx.from));
+  memcpy(p->rx.from.mac, sll.sll_addr, 6);
+  p->rx.seg = 0;
+  return n;
 }
 
-const struct port_ops eth_ops = {eth_open, eth_parse, eth_format, eth_equal, eth_xmit, eth_recv};
+const struct port_ops eth_ops = {eth_open, eth_parse, eth_format, eth_equal, eth_sockaddr,
+                                 eth_recv};

@@ -6,10 +6,12 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "../common/wire.h"
 #include "port_ops.h"
 
 static const struct port_ops *ops_of(const struct port *p)
@@ -31,7 +33,15 @@ int port_open(struct port *p, const char *spec, char *err, size_t errlen)
     snprintf(err, errlen, "port '%s': want udp:ADDR:PORT or eth:IFNAME", spec);
     return -1;
   }
-  return ops_of(p)->open(p, spec + 4, err, errlen);
+  if (ops_of(p)->open(p, spec + 4, err, errlen) < 0)
+    return -1;
+  /* a UDP read may hold a coalesced run of datagrams, up to an IP datagram */
+  p->rx.cap = p->gro ? 65536 : WIRE_MAX_PACKET + 1;
+  if (!(p->rx.buf = malloc(p->rx.cap)) || port_batch_init(p) < 0) {
+    snprintf(err, errlen, "port '%s': out of memory", spec);
+    return -1;
+  }
+  return 0;
 }
 
 void port_close(struct port *p)
@@ -42,6 +52,9 @@ void port_close(struct port *p)
     close(p->bfd);
   p->fd = p->bfd = -1;
   fault_free(&p->fault);
+  port_batch_free(p);
+  free(p->rx.buf);
+  p->rx.buf = NULL;
 }
 
 int port_parse_addr(const struct port *p, const char *text, struct port_addr *a)
@@ -60,26 +73,33 @@ int port_addr_equal(const struct port *p, const struct port_addr *a, const struc
   return ops_of(p)->equal(a, b);
 }
 
-int port_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_t len)
+socklen_t port_sockaddr(const struct port *p, const struct port_addr *a,
+                        struct sockaddr_storage *ss)
 {
-  int r = ops_of(p)->xmit(p, to, pkt, len);
-  if (r < 0) {
-    p->c.tx_errors++;
-    return -1;
-  }
-  p->c.tx_packets++;
-  p->c.tx_bytes += len;
-  return 0;
+  return ops_of(p)->sockaddr(p, a, ss);
 }
 
-ssize_t port_recv(struct port *p, void *buf, size_t cap, struct port_addr *from)
+ssize_t port_recv(struct port *p, const uint8_t **pkt, struct port_addr *from)
 {
-  ssize_t n = ops_of(p)->recv(p, buf, cap, from);
-  if (n > 0) {
-    p->c.rx_packets++;
-    p->c.rx_bytes += (uint64_t)n;
+  struct port_rx *rx = &p->rx;
+  if (rx->off >= rx->len) {
+    ssize_t n = ops_of(p)->recv(p);
+    if (n <= 0)
+      return n;
+    rx->off = 0;
+    /* longer than the buffer (which is longer than any wire packet): one
+     * packet, cut short, that the engine drops as too long */
+    rx->len = n > (ssize_t)rx->cap ? rx->cap : (uint32_t)n;
+    if (n > (ssize_t)rx->cap || !rx->seg || rx->seg > rx->len)
+      rx->seg = rx->len;
   }
-  return n;
+  uint32_t len = rx->len - rx->off < rx->seg ? rx->len - rx->off : rx->seg;
+  *pkt = rx->buf + rx->off;
+  *from = rx->from;
+  rx->off += len;
+  p->c.rx_packets++;
+  p->c.rx_bytes += len;
+  return len;
 }
 
 ssize_t port_recv_broadcast(struct port *p, void *buf, size_t cap, struct port_addr *from)

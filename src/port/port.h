@@ -30,6 +30,19 @@ struct port_counters {
   uint64_t rx_packets, rx_bytes;
 };
 
+#define PORT_BATCH_PKTS 256           /* packets queued before a flush (a window) */
+#define PORT_BATCH_BYTES (256 * 1024)
+
+struct port_batch;
+
+/* A datagram read from the socket, handed out a packet at a time: with
+ * UDP GRO the kernel coalesces a run of datagrams from one sender. */
+struct port_rx {
+  uint8_t *buf;
+  uint32_t cap, len, off, seg;  /* seg: size of each packet in it (0: one packet) */
+  struct port_addr from;
+};
+
 struct port {
   enum port_kind kind;
   int fd;
@@ -39,6 +52,10 @@ struct port {
   int bfd;                    /* udp over IPv4: bound to the subnet's broadcast address, or -1 */
   struct port_addr broadcast; /* where discovery hellos go (valid when has_broadcast) */
   int has_broadcast;
+  int gso;                    /* udp: the kernel segments runs of packets (UDP_SEGMENT) */
+  int gro;                    /* udp: the kernel hands over runs coalesced (UDP_GRO) */
+  struct port_batch *tx;      /* packets waiting for port_flush (batch.c) */
+  struct port_rx rx;
   struct fault fault;
   struct port_counters c;
 };
@@ -55,18 +72,35 @@ int port_parse_addr(const struct port *p, const char *text, struct port_addr *a)
 void port_format_addr(const struct port *p, const struct port_addr *a, char *buf, size_t len);
 int port_addr_equal(const struct port *p, const struct port_addr *a, const struct port_addr *b);
 
-/* Send one packet through the fault layer.  0, or -1 (counted). */
+/* Send one packet through the fault layer: queued (copied) until
+ * port_flush, or until the batch is full.  0, or -1 (counted). */
 int port_send(struct port *p, const struct port_addr *to, const void *pkt, size_t len,
               uint64_t now_ns);
-/* Receive one packet: its length, 0 when none waits, -1 on error. */
-ssize_t port_recv(struct port *p, void *buf, size_t cap, struct port_addr *from);
+/* Hand the queued packets to the kernel.  0, or -1 when some could not go
+ * (counted as tx_errors: the reliable stream resends them). */
+int port_flush(struct port *p);
+/* Receive one packet: its length and *pkt, valid until the next call; 0
+ * when none waits, -1 on error.  A datagram longer than any wire packet
+ * is reported with a length above WIRE_MAX_PACKET. */
+ssize_t port_recv(struct port *p, const uint8_t **pkt, struct port_addr *from);
+/* True while the datagram port_recv hands out holds more packets: what
+ * the last packets point to stays valid until it is false. */
+static inline int port_rx_more(const struct port *p)
+{
+  return p->rx.off < p->rx.len;
+}
 /* The same from the port's broadcast socket (udp), where discovery hellos
  * arrive. */
 ssize_t port_recv_broadcast(struct port *p, void *buf, size_t cap, struct port_addr *from);
 /* Send what the fault layer held back and is now due; returns packets sent. */
 int port_flush_delayed(struct port *p, uint64_t now_ns);
 
-/* Raw send, below the fault layer (fault.c uses it). */
+/* Queue a packet, below the fault layer (fault.c uses it; batch.c). */
 int port_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_t len);
+int port_batch_init(struct port *p);
+void port_batch_free(struct port *p);
+/* The socket address of a peer's address on this port (batch.c). */
+socklen_t port_sockaddr(const struct port *p, const struct port_addr *a,
+                        struct sockaddr_storage *ss);
 
 #endif

@@ -9,8 +9,11 @@ struct port_ops {
   int (*parse_addr)(const char *text, struct port_addr *a);
   void (*format_addr)(const struct port_addr *a, char *buf, size_t len);
   int (*equal)(const struct port_addr *a, const struct port_addr *b);
-  int (*xmit)(struct port *p, const struct port_addr *to, const void *pkt, size_t len);
-  ssize_t (*recv)(struct port *p, void *buf, size_t cap, struct port_addr *from);
+  socklen_t (*sockaddr)(const struct port *p, const struct port_addr *a,
+                        struct sockaddr_storage *ss);
+  /* One datagram into p->rx (len, seg, from): its length, 0 when none
+   * waits, -1 on error. */
+  ssize_t (*recv)(struct port *p);
 };
 
 extern const struct port_ops udp_ops, eth_ops;

@@ -6,6 +6,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +119,7 @@ static int udp_open(struct port *p, const char *arg, char *err, size_t errlen)
     snprintf(err, errlen, "port udp:%s: want ADDR:PORT or [ADDR6]:PORT", arg);
     return -1;
   }
-  int v6 = self.ss.ss_family == AF_INET6;
+  int v6 = self.ss.ss_family == AF_INET6, one = 1;
   p->fd = socket(self.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (p->fd < 0 || bind(p->fd, (struct sockaddr *)&self.ss, self.sslen) < 0) {
     snprintf(err, errlen, "port udp:%s: %s", arg, strerror(errno));
@@ -136,22 +137,45 @@ static int udp_open(struct port *p, const char *arg, char *err, size_t errlen)
   p->mtu = ifmtu - (v6 ? UDP_OVERHEAD_V6 : UDP_OVERHEAD_V4);
   if (p->mtu > WIRE_MAX_PACKET)
     p->mtu = WIRE_MAX_PACKET;
+  /* Runs of packets cross the stack as one buffer each way (batch.c);
+   * where the kernel lacks it, packets go and come one by one. */
+  p->gso = 1;
+  p->gro = setsockopt(p->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
   return 0;
 }
 
-static int udp_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_t len)
+static socklen_t udp_sockaddr(const struct port *p, const struct port_addr *a,
+                              struct sockaddr_storage *ss)
 {
-  ssize_t n = sendto(p->fd, pkt, len, 0, (const struct sockaddr *)&to->ss, to->sslen);
-  return n == (ssize_t)len ? 0 : -1;
+  (void)p;
+  memcpy(ss, &a->ss, a->sslen);
+  return a->sslen;
 }
 
-static ssize_t udp_recv(struct port *p, void *buf, size_t cap, struct port_addr *from)
+static ssize_t udp_recv(struct port *p)
 {
-  from->sslen = sizeof(from->ss);
-  ssize_t n = recvfrom(p->fd, buf, cap, MSG_TRUNC, (struct sockaddr *)&from->ss, &from->sslen);
+  struct port_rx *rx = &p->rx;
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } ctl;
+  struct iovec iov = {rx->buf, rx->cap};
+  struct msghdr h = {.msg_name = &rx->from.ss, .msg_namelen = sizeof(rx->from.ss),
+                     .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                     .msg_controllen = sizeof(ctl.buf)};
+  ssize_t n = recvmsg(p->fd, &h, MSG_TRUNC);
   if (n < 0)
     return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-  return n > (ssize_t)cap ? (ssize_t)cap + 1 : n; /* longer than cap: reported as such */
+  rx->from.sslen = h.msg_namelen;
+  rx->seg = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c))
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+      int seg;
+      memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+      rx->seg = seg > 0 ? (uint32_t)seg : 0;
+    }
+  return n;
 }
 
-const struct port_ops udp_ops = {udp_open, udp_parse, udp_format, udp_equal, udp_xmit, udp_recv};
+const struct port_ops udp_ops = {udp_open, udp_parse, udp_format, udp_equal, udp_sockaddr,
+                                 udp_recv};

@@ -1,0 +1,167 @@
+/*
+ * batch.c - packets leave a port in batches.  Over veth or a real NIC a
+ * syscall per packet, and a pass through the network stack per packet,
+ * cost more than the packet: the engine queues what it sends during a
+ * round (port_xmit copies each packet into the port's batch) and hands the
+ * batch to the kernel at the round's end (port_flush) in one sendmmsg.
+ *
+ * On udp ports the kernel also segments (UDP GSO): a run of packets to one
+ * peer, all of one size but the last, goes as one message with
+ * UDP_SEGMENT, which the stack carries as one buffer up to the receiver's
+ * socket, and which a receiver with UDP_GRO takes in one read (port.c).
+ * Each packet still is one datagram on the wire, with its own header and
+ * checksum: GSO changes the cost, not the protocol.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "../common/log.h"
+#include "../common/wire.h"
+#include "port_ops.h"
+
+#define GSO_MAX_SEGS 64      /* the kernel's UDP_MAX_SEGMENTS (6.1) */
+#define GSO_MAX_BYTES 65000  /* one IP datagram's payload, with room for headers */
+
+struct batch_pkt {
+  uint32_t off, len;
+  struct port_addr to;
+};
+
+struct batch_msg {
+  struct sockaddr_storage name;
+  struct iovec iov;
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+  } ctl;
+  uint32_t first, count;
+};
+
+struct port_batch {
+  uint32_t used, n;
+  struct batch_pkt pkt[PORT_BATCH_PKTS];
+  struct mmsghdr mm[PORT_BATCH_PKTS];  /* built at flush */
+  struct batch_msg bm[PORT_BATCH_PKTS];
+  uint8_t buf[PORT_BATCH_BYTES];
+};
+
+int port_batch_init(struct port *p)
+{
+  p->tx = calloc(1, sizeof(*p->tx));
+  return p->tx ? 0 : -1;
+}
+
+void port_batch_free(struct port *p)
+{
+  free(p->tx);
+  p->tx = NULL;
+}
+
+/* How many packets from i on go as one GSO message. */
+static uint32_t gso_run(const struct port *p, const struct port_batch *b, uint32_t i)
+{
+  uint32_t seg = b->pkt[i].len, total = seg, j = i + 1;
+  if (!p->gso)
+    return 1;
+  while (j < b->n && j - i < GSO_MAX_SEGS && b->pkt[j - 1].len == seg &&
+         b->pkt[j].len <= seg && total + b->pkt[j].len <= GSO_MAX_BYTES &&
+         port_addr_equal(p, &b->pkt[j].to, &b->pkt[i].to)) {
+    total += b->pkt[j].len;
+    j++;
+  }
+  return j - i;
+}
+
+/* Send packets [from, b->n); returns how many of them the kernel took. */
+static uint32_t flush_from(struct port *p, uint32_t from)
+{
+  struct port_batch *b = p->tx;
+  struct mmsghdr *mm = b->mm;
+  struct batch_msg *bm = b->bm;
+  uint32_t nmsg = 0;
+  for (uint32_t i = from; i < b->n; nmsg++) {
+    struct batch_msg *m = &bm[nmsg];
+    m->first = i;
+    m->count = gso_run(p, b, i);
+    m->iov.iov_base = b->buf + b->pkt[i].off;
+    m->iov.iov_len = 0;
+    for (uint32_t k = 0; k < m->count; k++)
+      m->iov.iov_len += b->pkt[i + k].len; /* a run lies contiguous in buf */
+    struct msghdr *h = &mm[nmsg].msg_hdr;
+    memset(h, 0, sizeof(*h));
+    h->msg_name = &m->name;
+    h->msg_namelen = port_sockaddr(p, &b->pkt[i].to, &m->name);
+    h->msg_iov = &m->iov;
+    h->msg_iovlen = 1;
+    if (m->count > 1) {
+      h->msg_control = m->ctl.buf;
+      h->msg_controllen = sizeof(m->ctl.buf);
+      struct cmsghdr *c = CMSG_FIRSTHDR(h);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t seg = (uint16_t)b->pkt[i].len;
+      memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+    }
+    i += m->count;
+  }
+  uint32_t sent = 0;
+  for (uint32_t k = 0; k < nmsg;) {
+    int r = sendmmsg(p->fd, mm + k, nmsg - k, MSG_DONTWAIT);
+    if (r > 0) {
+      for (int x = 0; x < r; x++) {
+        p->c.tx_packets += bm[k + (uint32_t)x].count;
+        p->c.tx_bytes += mm[k + (uint32_t)x].msg_hdr.msg_iov->iov_len;
+        sent += bm[k + (uint32_t)x].count;
+      }
+      k += (uint32_t)r;
+      continue;
+    }
+    if (bm[k].count > 1 && (errno == EINVAL || errno == EIO || errno == ENOPROTOOPT ||
+                            errno == EOPNOTSUPP)) {
+      /* this kernel or route cannot segment: one datagram a packet, from now on */
+      log_warn("port %s: no UDP segmentation offload (%s): packets go one by one", p->spec,
+               strerror(errno));
+      p->gso = 0;
+      return sent + flush_from(p, bm[k].first);
+    }
+    /* the socket is full or the route is gone: these packets are lost, and
+     * the reliable stream resends them */
+    p->c.tx_errors += bm[k].count;
+    k++;
+  }
+  return sent;
+}
+
+int port_flush(struct port *p)
+{
+  struct port_batch *b = p->tx;
+  if (!b || !b->n)
+    return 0;
+  uint32_t n = b->n, sent = flush_from(p, 0);
+  b->n = b->used = 0;
+  return sent == n ? 0 : -1;
+}
+
+int port_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_t len)
+{
+  struct port_batch *b = p->tx;
+  if (len > WIRE_MAX_PACKET || !b) {
+    p->c.tx_errors++;
+    return -1;
+  }
+  if (b->n == PORT_BATCH_PKTS || b->used + len > PORT_BATCH_BYTES)
+    port_flush(p);
+  struct batch_pkt *k = &b->pkt[b->n++];
+  k->off = b->used;
+  k->len = (uint32_t)len;
+  k->to = *to;
+  memcpy(b->buf + b->used, pkt, len);
+  b->used += (uint32_t)len;
+  return 0;
+}

@@ -1,0 +1,66 @@
+#!/bin/bash
+# bench_hosts.sh - the cross-host benchmark on one machine: two hosts in
+# network namespaces joined by a veth pair (addresses from 198.18.0.0/15),
+# a backend on each, `myrixen bench serve` on b and `myrixen bench
+# pingpong|stream --remote b` on a, which print MyriXen beside raw UDP and
+# TCP between the same two namespaces.  Everything is deleted on exit.
+#
+#   tools/bench_hosts.sh [--port udp|eth] [--mtu N] [--sizes LIST] [--iters N]
+#
+# Needs root (ip netns).  Run `make` first.
+BIN=$(cd "$(dirname "$0")/../build/bin" && pwd) || exit 1
+KIND=udp MTU=1500 SIZES=8,64,1024,65536,1048576 ITERS=2000
+while [ $# -gt 0 ]; do
+  case $1 in
+    --port) KIND=$2; shift ;;
+    --mtu) MTU=$2; shift ;;
+    --sizes) SIZES=$2; shift ;;
+    --iters) ITERS=$2; shift ;;
+    *) echo "usage: $0 [--port udp|eth] [--mtu N] [--sizes LIST] [--iters N]" >&2; exit 2 ;;
+  esac
+  shift
+done
+TAG=bh$$
+TMP=$(mktemp -d /tmp/myrixen-bench-hosts-XXXXXX)
+cleanup() {
+  for f in "$TMP"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+  sleep 0.2
+  ip netns del "${TAG}a" 2>/dev/null
+  ip netns del "${TAG}b" 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+set -e
+for h in a b; do ip netns add "$TAG$h"; ip -n "$TAG$h" link set lo up; done
+ip link add "${TAG}a" type veth peer name "${TAG}b"
+ip link set "${TAG}a" netns "${TAG}a"
+ip link set "${TAG}b" netns "${TAG}b"
+ip -n "${TAG}a" link set "${TAG}a" mtu "$MTU" up
+ip -n "${TAG}b" link set "${TAG}b" mtu "$MTU" up
+ip -n "${TAG}a" addr add 198.18.0.1/24 dev "${TAG}a"
+ip -n "${TAG}b" addr add 198.18.0.2/24 dev "${TAG}b"
+mac() { ip -n "$TAG$1" link show "$TAG$1" | awk '/link\/ether/ {print $2}'; }
+if [ "$KIND" = eth ]; then
+  printf -- "- a eth:%s\n- b eth:%s\n" "$(mac a)" "$(mac b)" > "$TMP/peers"
+  PA="eth:${TAG}a" PB="eth:${TAG}b"
+else
+  printf -- "- a udp:198.18.0.1:2315\n- b udp:198.18.0.2:2315\n" > "$TMP/peers"
+  PA=udp:198.18.0.1:2315 PB=udp:198.18.0.2:2315
+fi
+set +e
+for h in a b; do
+  [ $h = a ] && port=$PA || port=$PB
+  (MYRIXEN_LOG=warn ip netns exec "$TAG$h" "$BIN/myrixend" --socket "$TMP/$h.sock" \
+     --hostname $h --port "$port" --peers "$TMP/peers" --no-discovery > "$TMP/$h.log" 2>&1 &
+   echo $! > "$TMP/$h.pid")
+done
+for _ in $(seq 100); do [ -S "$TMP/a.sock" ] && [ -S "$TMP/b.sock" ] && break; sleep 0.05; done
+(ip netns exec "${TAG}b" env MYRIXEN_SOCKET="$TMP/b.sock" "$BIN/myrixen" bench serve \
+   > "$TMP/serve.log" 2>&1 & echo $! > "$TMP/serve.pid")
+sleep 0.3
+for pattern in pingpong stream; do
+  ip netns exec "${TAG}a" env MYRIXEN_SOCKET="$TMP/a.sock" "$BIN/myrixen" bench "$pattern" \
+    --remote b --sizes "$SIZES" --iters "$ITERS" || { cat "$TMP"/*.log; exit 1; }
+done
+echo "--- a's view of the link after the run"
+ip netns exec "${TAG}a" env MYRIXEN_SOCKET="$TMP/a.sock" "$BIN/myrixen" peers
