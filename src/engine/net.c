@@ -290,11 +290,14 @@ char *net_report(struct backend *be)
   for (int i = 0; n && i < n->nports; i++) {
     struct port *pt = &n->ports[i];
     fprintf(f,
-            "%s{\"port\":\"%s\",\"mtu\":%u,\"tx_packets\":%llu,\"rx_packets\":%llu,"
-            "\"tx_errors\":%llu,\"faults\":{\"on\":%d,\"lost\":%llu,\"duplicated\":%llu,"
+            "%s{\"port\":\"%s\",\"mtu\":%u,\"gso\":%d,\"gro\":%d,\"tx_packets\":%llu,"
+            "\"tx_sends\":%llu,\"rx_packets\":%llu,\"rx_reads\":%llu,\"tx_errors\":%llu,"
+            "\"faults\":{\"on\":%d,\"lost\":%llu,\"duplicated\":%llu,"
             "\"reordered\":%llu,\"delayed\":%llu,\"corrupted\":%llu}}",
-            i ? "," : "", pt->spec, pt->mtu, (unsigned long long)pt->c.tx_packets,
-            (unsigned long long)pt->c.rx_packets, (unsigned long long)pt->c.tx_errors,
+            i ? "," : "", pt->spec, pt->mtu, pt->gso, pt->gro,
+            (unsigned long long)pt->c.tx_packets, (unsigned long long)pt->c.tx_sends,
+            (unsigned long long)pt->c.rx_packets, (unsigned long long)pt->c.rx_reads,
+            (unsigned long long)pt->c.tx_errors,
             pt->fault.on, (unsigned long long)pt->fault.c.lost,
             (unsigned long long)pt->fault.c.duplicated, (unsigned long long)pt->fault.c.reordered,
             (unsigned long long)pt->fault.c.delayed, (unsigned long long)pt->fault.c.corrupted);

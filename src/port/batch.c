@@ -119,6 +119,7 @@ static uint32_t flush_from(struct port *p, uint32_t from)
         p->c.tx_bytes += mm[k + (uint32_t)x].msg_hdr.msg_iov->iov_len;
         sent += bm[k + (uint32_t)x].count;
       }
+      p->c.tx_sends += (uint64_t)r;
       k += (uint32_t)r;
       continue;
     }

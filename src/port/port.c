@@ -87,6 +87,7 @@ ssize_t port_recv(struct port *p, const uint8_t **pkt, struct port_addr *from)
     if (n <= 0)
       return n;
     rx->off = 0;
+    p->c.rx_reads++;
     /* longer than the buffer (which is longer than any wire packet): one
      * packet, cut short, that the engine drops as too long */
     rx->len = n > (ssize_t)rx->cap ? rx->cap : (uint32_t)n;

@@ -27,7 +27,9 @@ struct port_addr {
 
 struct port_counters {
   uint64_t tx_packets, tx_bytes, tx_errors;
+  uint64_t tx_sends;            /* datagrams or GSO runs handed to the kernel */
   uint64_t rx_packets, rx_bytes;
+  uint64_t rx_reads;            /* datagrams or GRO runs read from it */
 };
 
 #define PORT_BATCH_PKTS 256           /* packets queued before a flush (a window) */

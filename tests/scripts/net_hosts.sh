@@ -125,6 +125,16 @@ EOF
 backend a udp:198.18.0.1:2315 && backend b udp:198.18.0.2:2315 || exit 1
 classes "udp" a b
 randloop "udp random loop, 4 ranks on 2 hosts" a,b 4
+# large messages leave b in GSO runs and reach a in GRO runs (batch.c)
+sb=$(on b "$BIN/bin/myrixen" peers --json); sa=$(on a "$BIN/bin/myrixen" peers --json)
+txp=$(json_num "$sb" tx_packets); txs=$(json_num "$sb" tx_sends)
+rxp=$(json_num "$sa" rx_packets); rxr=$(json_num "$sa" rx_reads)
+if [ "${txs:-0}" -gt 0 ] && [ "$txp" -ge $((4 * txs)) ] && [ "${rxr:-0}" -gt 0 ] &&
+   [ "$rxp" -ge $((2 * rxr)) ]; then
+  ok "udp batches: b sent $txp packets in $txs sends, a read $rxp in $rxr reads"
+else
+  bad "udp batches: b sent $txp packets in $txs sends, a read $rxp in $rxr reads"
+fi
 
 # a receiver that computes for 2 s without calling the library, under loss
 stop_backend a; stop_backend b
