@@ -50,7 +50,7 @@ fi
 set +e
 for h in a b; do
   [ $h = a ] && port=$PA || port=$PB
-  (MYRIXEN_LOG=warn ip netns exec "$TAG$h" "$BIN/myrixend" --socket "$TMP/$h.sock" \
+  (MYRIXEN_LOG=warn ip netns exec "$TAG$h" env ${ENGINE_YIELD_US:+MYRIXEN_YIELD_US=$ENGINE_YIELD_US} "$BIN/myrixend" --socket "$TMP/$h.sock" \
      --hostname $h --port "$port" --peers "$TMP/peers" --no-discovery > "$TMP/$h.log" 2>&1 &
    echo $! > "$TMP/$h.pid")
 done
@@ -58,7 +58,7 @@ for _ in $(seq 100); do [ -S "$TMP/a.sock" ] && [ -S "$TMP/b.sock" ] && break; s
 (ip netns exec "${TAG}b" env MYRIXEN_SOCKET="$TMP/b.sock" "$BIN/myrixen" bench serve \
    > "$TMP/serve.log" 2>&1 & echo $! > "$TMP/serve.pid")
 sleep 0.3
-for pattern in pingpong stream; do
+for pattern in ${PATTERNS:-pingpong stream}; do
   ip netns exec "${TAG}a" env MYRIXEN_SOCKET="$TMP/a.sock" "$BIN/myrixen" bench "$pattern" \
     --remote b --sizes "$SIZES" --iters "$ITERS" || { cat "$TMP"/*.log; exit 1; }
 done

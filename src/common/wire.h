@@ -27,11 +27,11 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-endian");
 
 #define WIRE_MAGIC 0x4d58u     /* "XM" */
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2
 #define WIRE_ETHERTYPE 0x86dfu /* the EtherType of MX over Ethernet */
 #define WIRE_UDP_PORT 2315     /* default UDP port of a backend */
 #define WIRE_MAX_PACKET 9216   /* jumbo frames; a port's MTU may be lower */
-#define WIRE_WINDOW 256        /* reliable packets in flight per peer */
+#define WIRE_WINDOW 1024       /* reliable packets in flight per peer */
 
 enum wire_type {
   WIRE_ACK = 1,           /* unreliable: header only, carries ack */

@@ -22,6 +22,7 @@
 
 #define ROUND_BUDGET 64
 #define ENGINE_SLEEP_MS 100 /* a backstop: every request is meant to kick */
+#define NET_BUSY_YIELD_NS 1000000ull
 
 void engine_kick(struct backend *be)
 {
@@ -83,8 +84,9 @@ static void engine_disarm(struct backend *be)
 static void *engine_main(void *arg)
 {
   struct backend *be = arg;
-  struct poll_policy pol;
+  struct poll_policy pol, busy_pol;
   uint64_t idle_since = clock_now_ns();
+  int net_busy_now = 0;
   uint32_t rr = 0;
   int timed_out = 0; /* the last sleep ended by its timeout, not a kick */
 
@@ -96,6 +98,13 @@ static void *engine_main(void *arg)
     poll_policy_from_env(&pol, 0, 20);
   else
     poll_policy_from_env(&pol, 50, 200);
+  /* While packets are in flight the answer is a round trip away: sleeping
+   * then costs a wake-up (tens of microseconds in a VM) per window, and
+   * held a 1 MiB stream over veth to 0.8 GB/s against 2 GB/s yielding.
+   * Yielding, not spinning: the softirq work and the guests get the core. */
+  busy_pol = pol;
+  if (busy_pol.yield_ns < NET_BUSY_YIELD_NS)
+    busy_pol.yield_ns = NET_BUSY_YIELD_NS;
   /* An engine with a core of its own is the software NIC's I/O processor:
    * it never competes with the guests it serves. */
   if (be->cfg.engine_cpu >= 0 && cpu_pin(be->cfg.engine_cpu) < 0)
@@ -103,6 +112,7 @@ static void *engine_main(void *arg)
   while (!atomic_load(&be->stop)) {
     pthread_mutex_lock(&be->lock);
     int work = engine_round(be, &rr);
+    net_busy_now = net_busy(be);
     pthread_mutex_unlock(&be->lock);
     /* Work found after a sleep nobody ended: a request did not kick us. */
     if (work && timed_out)
@@ -112,7 +122,7 @@ static void *engine_main(void *arg)
       idle_since = clock_now_ns();
       continue;
     }
-    switch (poll_policy_step(&pol, idle_since, clock_now_ns())) {
+    switch (poll_policy_step(net_busy_now ? &busy_pol : &pol, idle_since, clock_now_ns())) {
     case POLL_SPIN:
       for (int i = 0; i < 32; i++)
         cpu_relax();

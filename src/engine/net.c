@@ -56,10 +56,8 @@ void net_teardown(struct backend *be)
     return;
   for (int i = 0; i < n->nports; i++)
     port_close(&n->ports[i]);
-  for (int i = 0; i < NET_MAX_PEERS; i++) {
-    free(n->peers[i].win);
-    free(n->peers[i].rwin);
-  }
+  for (int i = 0; i < NET_MAX_PEERS; i++)
+    rel_free(&n->peers[i]);
   while (n->rpulls) {
     struct net_rpull *rp = n->rpulls;
     n->rpulls = rp->next;
@@ -233,6 +231,19 @@ int net_progress(struct backend *be)
   rpull_flush(be);
   net_flush(be);
   return work;
+}
+
+int net_busy(struct backend *be)
+{
+  struct net *n = net_of(be);
+  if (!n)
+    return 0;
+  if (n->rpulls || n->notifies)
+    return 1;
+  for (int i = 0; i < NET_MAX_PEERS; i++)
+    if (n->peers[i].in_use && n->peers[i].snd_una != n->peers[i].snd_next)
+      return 1;
+  return 0;
 }
 
 int net_poll_fds(struct backend *be, struct pollfd *pfd, int max)

@@ -38,6 +38,9 @@ int net_is_remote(struct backend *be, uint64_t nic);
 /* Engine round: packets in, timers (retransmission, delayed acks, held
  * faults), remote pulls out.  Returns the work done. */
 int net_progress(struct backend *be);
+/* True while packets are in flight or a remote pull streams: the next
+ * packet (an ack, the next window) is a round trip away, not an idle link. */
+int net_busy(struct backend *be);
 /* Hand every packet queued on the ports to the kernel (net_progress does
  * at its start and end; a sender outside the engine's round calls it). */
 void net_flush(struct backend *be);

@@ -36,7 +36,7 @@ struct net_pkt {
   uint16_t notify;              /* post MSG_NOTIFY to (eid, session, cookie) when acked */
   uint32_t notify_eid, notify_session, notify_total;
   uint64_t notify_cookie;
-  uint8_t buf[WIRE_MAX_PACKET];
+  uint8_t *buf;                 /* sending: a slot of the port's MTU; kept: WIRE_MAX_PACKET */
 };
 
 /* An eager fragment arriving in pieces, or a message waiting for room in
@@ -61,6 +61,7 @@ struct net_peer {
   uint32_t peer_session;        /* theirs, 0 until heard */
   /* sending */
   struct net_pkt *win;          /* WIRE_WINDOW slots, allocated on first use */
+  uint8_t *win_bufs;            /* their buffers, one port MTU each */
   uint32_t snd_next, snd_una;
   uint64_t rto_ns, srtt_ns, last_ack_ns;
   uint64_t last_heard_ns;       /* any valid packet from it: it is alive */
@@ -146,6 +147,7 @@ uint32_t net_random32(struct net *n);
 int peers_file_load(struct backend *be, const char *path, char *err, size_t errlen);
 
 /* reliable.c */
+void rel_free(struct net_peer *p);
 uint32_t rel_room(const struct net_peer *p);
 /* Queue one reliable packet of type with payload parts a (alen) and b
  * (blen); NULL when the window is full, else its slot (to mark notify). */

@@ -65,13 +65,43 @@ uint32_t rel_room(const struct net_peer *p)
   return WIRE_WINDOW - (p->snd_next - p->snd_una);
 }
 
+/* The send window: WIRE_WINDOW packets of at most the port's MTU (what
+ * is sent is cut to it), so a window of jumbo-sized slots is not paid for
+ * on a 1500-byte link. */
+static int win_alloc(struct backend *be, struct net_peer *p)
+{
+  uint32_t slot = net_of(be)->ports[p->port].mtu;
+  p->win = calloc(WIRE_WINDOW, sizeof(*p->win));
+  p->win_bufs = malloc((size_t)WIRE_WINDOW * slot);
+  if (!p->win || !p->win_bufs) {
+    rel_free(p);
+    return -1;
+  }
+  for (uint32_t i = 0; i < WIRE_WINDOW; i++)
+    p->win[i].buf = p->win_bufs + (size_t)i * slot;
+  return 0;
+}
+
+void rel_free(struct net_peer *p)
+{
+  for (uint32_t i = 0; p->rwin && i < WIRE_WINDOW; i++)
+    free(p->rwin[i].buf);
+  free(p->rwin);
+  free(p->win);
+  free(p->win_bufs);
+  p->rwin = p->win = NULL;
+  p->win_bufs = NULL;
+}
+
 struct net_pkt *rel_send(struct backend *be, struct net_peer *p, uint8_t type, const void *a,
                          uint32_t alen, const void *b, uint32_t blen)
 {
   if (!rel_room(p))
     return NULL;
-  if (!p->win && !(p->win = calloc(WIRE_WINDOW, sizeof(*p->win))))
+  if (!p->win && win_alloc(be, p) < 0)
     return NULL;
+  if (sizeof(struct wire_hdr) + alen + blen > net_of(be)->ports[p->port].mtu)
+    return NULL; /* callers cut pieces to the MTU: a bug, not a packet */
   struct net_pkt *k = &p->win[p->snd_next % WIRE_WINDOW];
   struct wire_hdr *h = (struct wire_hdr *)k->buf;
   fill_header(p, h, type, alen + blen);
@@ -182,10 +212,13 @@ static void resend_holes(struct backend *be, struct net_peer *p, uint32_t ack, u
   }
 }
 
-/* Keep a reliable packet until every one before it has arrived. */
+/* Keep a reliable packet until every one before it has arrived (a peer's
+ * MTU may exceed ours, so a kept slot takes any wire packet). */
 static void keep(struct net_peer *p, const struct wire_hdr *h, const uint8_t *payload)
 {
   struct net_pkt *k = &p->rwin[h->seq % WIRE_WINDOW];
+  if (!k->buf && !(k->buf = malloc(WIRE_MAX_PACKET)))
+    return; /* no memory: dropped, it comes again */
   memcpy(k->buf, h, sizeof(*h));
   memcpy(k->buf + sizeof(*h), payload, h->len);
   k->len = (uint32_t)sizeof(*h) + h->len;

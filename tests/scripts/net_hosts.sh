@@ -168,9 +168,10 @@ backend b udp:198.18.0.2:2315 --peer-timeout-ms 1500 || exit 1
 pair "restarted peer serves new connections" b a mx_pingpong -e 1 -n 1 -- -e 2 -d b -r 1 -n 1
 
 # forged and truncated packets
-ip netns exec "${TAG}a" python3 - 198.18.0.2 2315 "$(on b "$BIN/bin/myrixen" peers --json | grep -o '"nic_id":"[0-9a-f]*"' | head -1 | cut -d'"' -f4)" <<'PY'
+WIRE_VERSION=$(awk '/#define WIRE_VERSION/ {print $3}' "$(dirname "$0")/../../src/common/wire.h")
+ip netns exec "${TAG}a" python3 - 198.18.0.2 2315 "$WIRE_VERSION" "$(on b "$BIN/bin/myrixen" peers --json | grep -o '"nic_id":"[0-9a-f]*"' | head -1 | cut -d'"' -f4)" <<'PY'
 import os, socket, struct, sys
-host, port, dst = sys.argv[1], int(sys.argv[2]), int(sys.argv[3], 16)
+host, port, version, dst = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4], 16)
 def crc32c(data, crc=0):
     crc ^= 0xffffffff
     for b in data:
@@ -179,7 +180,7 @@ def crc32c(data, crc=0):
             crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
     return crc ^ 0xffffffff
 def header(type_, payload, src=0x02aabbccddee, sess=7, seq=0, flags=1):
-    h = struct.pack("<HBBHHIIIIQQII", 0x4d58, 1, type_, len(payload), flags, 0, sess, 0, seq, src, dst, 0, 0)
+    h = struct.pack("<HBBHHIIIIQQII", 0x4d58, version, type_, len(payload), flags, 0, sess, 0, seq, src, dst, 0, 0)
     c = crc32c(h + payload)
     return h[:8] + struct.pack("<I", c) + h[12:] + payload
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
