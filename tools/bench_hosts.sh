@@ -6,17 +6,25 @@
 # TCP between the same two namespaces.  Everything is deleted on exit.
 #
 #   tools/bench_hosts.sh [--port udp|eth] [--mtu N] [--sizes LIST] [--iters N]
+#                        [--cores A,B | --cores none]
 #
-# Needs root (ip netns).  Run `make` first.
+# A host is a namespace and a core: everything of host a (its backend, the
+# benchmark client, the baselines' client side) runs on core A, all of b on
+# core B (default 0,1), as on two machines.  Unpinned, the two backends
+# share a core half of the time and the figures flip between two modes (a
+# 1 MiB stream 0.8 or 1.6 GB/s here).  Needs root (ip netns).  Run `make`
+# first.
 BIN=$(cd "$(dirname "$0")/../build/bin" && pwd) || exit 1
-KIND=udp MTU=1500 SIZES=8,64,1024,65536,1048576 ITERS=2000
+KIND=udp MTU=1500 SIZES=8,64,1024,65536,1048576 ITERS=2000 CORES=0,1
 while [ $# -gt 0 ]; do
   case $1 in
     --port) KIND=$2; shift ;;
     --mtu) MTU=$2; shift ;;
     --sizes) SIZES=$2; shift ;;
     --iters) ITERS=$2; shift ;;
-    *) echo "usage: $0 [--port udp|eth] [--mtu N] [--sizes LIST] [--iters N]" >&2; exit 2 ;;
+    --cores) CORES=$2; shift ;;
+    *) echo "usage: $0 [--port udp|eth] [--mtu N] [--sizes LIST] [--iters N] [--cores A,B|none]" >&2
+       exit 2 ;;
   esac
   shift
 done
@@ -30,6 +38,13 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
+declare -A CORE
+if [ "$CORES" != none ]; then IFS=, read -r CORE[a] CORE[b] <<< "$CORES"; fi
+# on HOST command...: run in HOST's namespace, on HOST's core
+on() {
+  local h=$1; shift
+  ip netns exec "$TAG$h" ${CORE[$h]:+taskset -c ${CORE[$h]}} env MYRIXEN_SOCKET="$TMP/$h.sock" "$@"
+}
 set -e
 for h in a b; do ip netns add "$TAG$h"; ip -n "$TAG$h" link set lo up; done
 ip link add "${TAG}a" type veth peer name "${TAG}b"
@@ -50,17 +65,17 @@ fi
 set +e
 for h in a b; do
   [ $h = a ] && port=$PA || port=$PB
-  (MYRIXEN_LOG=warn ip netns exec "$TAG$h" env ${ENGINE_YIELD_US:+MYRIXEN_YIELD_US=$ENGINE_YIELD_US} "$BIN/myrixend" --socket "$TMP/$h.sock" \
+  (on $h MYRIXEN_LOG=warn "$BIN/myrixend" --socket "$TMP/$h.sock" \
      --hostname $h --port "$port" --peers "$TMP/peers" --no-discovery > "$TMP/$h.log" 2>&1 &
    echo $! > "$TMP/$h.pid")
 done
 for _ in $(seq 100); do [ -S "$TMP/a.sock" ] && [ -S "$TMP/b.sock" ] && break; sleep 0.05; done
-(ip netns exec "${TAG}b" env MYRIXEN_SOCKET="$TMP/b.sock" "$BIN/myrixen" bench serve \
+(on b "$BIN/myrixen" bench serve \
    > "$TMP/serve.log" 2>&1 & echo $! > "$TMP/serve.pid")
 sleep 0.3
 for pattern in ${PATTERNS:-pingpong stream}; do
-  ip netns exec "${TAG}a" env MYRIXEN_SOCKET="$TMP/a.sock" "$BIN/myrixen" bench "$pattern" \
+  on a "$BIN/myrixen" bench "$pattern" \
     --remote b --sizes "$SIZES" --iters "$ITERS" || { cat "$TMP"/*.log; exit 1; }
 done
 echo "--- a's view of the link after the run"
-ip netns exec "${TAG}a" env MYRIXEN_SOCKET="$TMP/a.sock" "$BIN/myrixen" peers
+on a "$BIN/myrixen" peers
