@@ -73,7 +73,6 @@ void net_teardown(struct backend *be)
     n->notifies = w->next;
     free(w);
   }
-  free(n->bounce);
   free(n);
   be->net = NULL;
 }
@@ -100,7 +99,7 @@ static void hello_send(struct backend *be, int port, const struct port_addr *to)
       continue;
     const struct port_addr *dst = to ? to : &n->ports[i].broadcast;
     if ((to || n->ports[i].has_broadcast) &&
-        port_send(&n->ports[i], dst, pkt, sizeof(pkt), clock_now_ns()) == 0)
+        port_send(&n->ports[i], dst, pkt, sizeof(pkt), clock_now_ns(), 0) == 0)
       n->hellos_sent++;
   }
 }

@@ -20,7 +20,7 @@
 #define NET_RTO_MIN_NS 2000000ull
 #define NET_RTO_MAX_NS 200000000ull
 #define NET_CONNECT_WAIT_NS 1000000000ull
-#define NET_PULL_CHUNK (64 * 1024)
+#define NET_PULL_PIECES 128         /* packets read from a guest with one syscall */
 #define NET_MAX_SEGS 256
 #define NET_PULL_PEND 64            /* received pieces written into a guest at once */
 #define NET_HELLO_EVERY_NS 2000000000ull /* discovery: a hello on each port this often */
@@ -125,7 +125,6 @@ struct net {
   uint64_t peer_timeout_ns;
   uint64_t seed;
   uint8_t rxbuf[WIRE_MAX_PACKET + 1];
-  uint8_t *bounce;              /* NET_PULL_CHUNK */
   uint64_t drops[8];            /* received packets refused, by -wire_drop */
   uint64_t unknown_peer, stale_session, malformed;
   int discovery;
@@ -153,6 +152,11 @@ uint32_t rel_room(const struct net_peer *p);
  * (blen); NULL when the window is full, else its slot (to mark notify). */
 struct net_pkt *rel_send(struct backend *be, struct net_peer *p, uint8_t type, const void *a,
                          uint32_t alen, const void *b, uint32_t blen);
+/* Building packets in place, without a copy: the payload area (cap bytes)
+ * of the i-th packet to be sent from now (i < rel_room), or NULL; then
+ * rel_commit sends the next one, of len payload bytes, as rel_send would. */
+uint8_t *rel_payload(struct backend *be, struct net_peer *p, uint32_t i, uint32_t *cap);
+struct net_pkt *rel_commit(struct backend *be, struct net_peer *p, uint8_t type, uint32_t len);
 void rel_send_ack(struct backend *be, struct net_peer *p);
 void rel_send_reset(struct backend *be, int port, const struct port_addr *to,
                     const struct wire_hdr *h);

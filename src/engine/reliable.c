@@ -17,6 +17,13 @@
 #include "../common/log.h"
 #include "net_int.h"
 
+/* A window slot is queued on its port by reference (PORT_STABLE): it is
+ * rewritten only for a packet WIRE_WINDOW sequence numbers later, and a
+ * port's batch is flushed every PORT_BATCH_PKTS packets, so the flush
+ * always comes first.  (A resend rewrites only its acks and checksum,
+ * whole, before the flush.) */
+_Static_assert(PORT_BATCH_PKTS < WIRE_WINDOW, "stable_until_flushed");
+
 #define RETRANSMIT_BURST 16
 #define RESEND_MIN_NS 200000ull /* a hole is resent at most once per this (or srtt) */
 
@@ -44,7 +51,8 @@ static uint32_t sack_bits(const struct net_peer *p)
   return bits;
 }
 
-static void xmit(struct backend *be, struct net_peer *p, uint8_t *buf, uint32_t len)
+/* flags: PORT_STABLE for a window slot (see stable_until_flushed) */
+static void xmit(struct backend *be, struct net_peer *p, uint8_t *buf, uint32_t len, int flags)
 {
   struct net *n = net_of(be);
   struct wire_hdr *h = (struct wire_hdr *)buf;
@@ -54,7 +62,7 @@ static void xmit(struct backend *be, struct net_peer *p, uint8_t *buf, uint32_t 
   h->sack = sack_bits(p);
   h->dst_session = p->peer_session;
   wire_seal(h, len);
-  port_send(&n->ports[p->port], &p->addr, buf, len, clock_now_ns());
+  port_send(&n->ports[p->port], &p->addr, buf, len, clock_now_ns(), flags);
   p->tx_packets++;
   p->rx_unacked = 0;
   p->ack_due_ns = 0;
@@ -93,24 +101,25 @@ void rel_free(struct net_peer *p)
   p->win_bufs = NULL;
 }
 
-struct net_pkt *rel_send(struct backend *be, struct net_peer *p, uint8_t type, const void *a,
-                         uint32_t alen, const void *b, uint32_t blen)
+uint8_t *rel_payload(struct backend *be, struct net_peer *p, uint32_t i, uint32_t *cap)
 {
-  if (!rel_room(p))
+  if (i >= rel_room(p) || (!p->win && win_alloc(be, p) < 0))
     return NULL;
-  if (!p->win && win_alloc(be, p) < 0)
-    return NULL;
-  if (sizeof(struct wire_hdr) + alen + blen > net_of(be)->ports[p->port].mtu)
+  *cap = net_of(be)->ports[p->port].mtu - (uint32_t)sizeof(struct wire_hdr);
+  return p->win[(p->snd_next + i) % WIRE_WINDOW].buf + sizeof(struct wire_hdr);
+}
+
+struct net_pkt *rel_commit(struct backend *be, struct net_peer *p, uint8_t type, uint32_t len)
+{
+  uint32_t cap;
+  if (!rel_payload(be, p, 0, &cap) || len > cap)
     return NULL; /* callers cut pieces to the MTU: a bug, not a packet */
   struct net_pkt *k = &p->win[p->snd_next % WIRE_WINDOW];
   struct wire_hdr *h = (struct wire_hdr *)k->buf;
-  fill_header(p, h, type, alen + blen);
+  fill_header(p, h, type, len);
   h->flags = WIRE_F_RELIABLE;
   h->seq = p->snd_next++;
-  memcpy(k->buf + sizeof(*h), a, alen);
-  if (blen)
-    memcpy(k->buf + sizeof(*h) + alen, b, blen);
-  k->len = (uint32_t)sizeof(*h) + alen + blen;
+  k->len = (uint32_t)sizeof(*h) + len;
   k->tries = 1;
   k->sacked = 0;
   k->notify = 0;
@@ -119,15 +128,28 @@ struct net_pkt *rel_send(struct backend *be, struct net_peer *p, uint8_t type, c
     p->last_ack_ns = k->sent_ns; /* the give-up clock starts with the first packet out */
   if (p->state == PEER_NEW || p->state == PEER_FAILED)
     p->state = PEER_UP;
-  xmit(be, p, k->buf, k->len);
+  xmit(be, p, k->buf, k->len, PORT_STABLE);
   return k;
+}
+
+struct net_pkt *rel_send(struct backend *be, struct net_peer *p, uint8_t type, const void *a,
+                         uint32_t alen, const void *b, uint32_t blen)
+{
+  uint32_t cap;
+  uint8_t *payload = rel_payload(be, p, 0, &cap);
+  if (!payload || alen + blen > cap)
+    return NULL;
+  memcpy(payload, a, alen);
+  if (blen)
+    memcpy(payload + alen, b, blen);
+  return rel_commit(be, p, type, alen + blen);
 }
 
 void rel_send_ack(struct backend *be, struct net_peer *p)
 {
   uint8_t buf[sizeof(struct wire_hdr)];
   fill_header(p, (struct wire_hdr *)buf, WIRE_ACK, 0);
-  xmit(be, p, buf, sizeof(buf));
+  xmit(be, p, buf, sizeof(buf), 0);
 }
 
 /* Answer a packet meant for an incarnation of ours that is gone. */
@@ -146,7 +168,7 @@ void rel_send_reset(struct backend *be, int port, const struct port_addr *to,
   h.src_nic = be->cfg.nic_id;
   h.dst_nic = in->src_nic;
   wire_seal(&h, sizeof(h));
-  port_send(&n->ports[port], to, &h, sizeof(h), clock_now_ns());
+  port_send(&n->ports[port], to, &h, sizeof(h), clock_now_ns(), 0);
 }
 
 /* Everything up to ack (exclusive) arrived: free it, tell waiting senders. */
@@ -186,7 +208,7 @@ static void resend(struct backend *be, struct net_peer *p, struct net_pkt *k, ui
     k->tries++;
   k->sent_ns = now;
   p->retransmits++;
-  xmit(be, p, k->buf, k->len);
+  xmit(be, p, k->buf, k->len, PORT_STABLE);
 }
 
 /* The receiver holds what the selective acks say: resend the holes below

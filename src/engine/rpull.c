@@ -132,48 +132,62 @@ int rpull_on_request(struct backend *be, struct net_peer *p, const struct wire_p
   return 1;
 }
 
+/* Read up to NET_PULL_PIECES packets' worth of an outgoing pull straight
+ * from the sender's guest into the window slots they go out from (no
+ * bounce buffer: the kernel's copy into the socket is the only other one).
+ * Returns the status: MSG_ST_OK, or why the pull ends. */
+static uint32_t rpull_send_some(struct backend *be, struct net_rpull *rp)
+{
+  struct net_peer *p = rp->peer;
+  struct iovec local[NET_PULL_PIECES], riov[NET_MAX_SEGS];
+  uint32_t npieces = 0, bytes = 0, cap;
+  /* one window slot is kept for the PULL_END */
+  while (npieces < NET_PULL_PIECES && npieces + 1 < rel_room(p) && rp->done + bytes < rp->total) {
+    uint8_t *slot = rel_payload(be, p, npieces, &cap);
+    if (!slot)
+      break;
+    uint32_t piece = cap - (uint32_t)sizeof(struct wire_pull_data);
+    if (piece > rp->total - rp->done - bytes)
+      piece = rp->total - rp->done - bytes;
+    local[npieces++] = (struct iovec){slot + sizeof(struct wire_pull_data), piece};
+    bytes += piece;
+  }
+  if (!npieces)
+    return MSG_ST_OK;
+  if (!rpull_endpoint(be, rp))
+    return MSG_ST_ABORTED;
+  int k = iov_range(rp->seg, (uint32_t)rp->nseg, rp->done, bytes, riov, NET_MAX_SEGS);
+  if (process_vm_readv(rp->pid, local, npieces, riov, (unsigned long)k, 0) != (ssize_t)bytes) {
+    endpoint_count_drop(&be->eps[rp->local_eid], DROP_COPY_FAULT);
+    return MSG_ST_BAD_GRANT;
+  }
+  for (uint32_t i = 0; i < npieces; i++) {
+    struct wire_pull_data d = {.cookie2 = rp->cookie2, .rcv_eid = rp->rcv_eid,
+                               .offset = rp->done};
+    memcpy((uint8_t *)local[i].iov_base - sizeof(d), &d, sizeof(d));
+    rel_commit(be, p, WIRE_PULL_DATA, (uint32_t)(sizeof(d) + local[i].iov_len));
+    rp->done += (uint32_t)local[i].iov_len;
+  }
+  return MSG_ST_OK;
+}
+
 /* Stream what the windows allow of every outgoing pull. */
 int rpull_progress(struct backend *be)
 {
   struct net *n = net_of(be);
   int work = 0;
-  if (!n->bounce && !(n->bounce = malloc(NET_PULL_CHUNK)))
-    return 0;
   for (struct net_rpull *rp = n->rpulls, *nx; rp; rp = nx) {
     nx = rp->next;
     if (!rp->out)
       continue;
     struct net_peer *p = rp->peer;
-    uint32_t piece_max = wire_piece_max(n->ports[p->port].mtu) + (uint32_t)WIRE_DATA_OVERHEAD -
-                         (uint32_t)sizeof(struct wire_pull_data);
     uint32_t status = MSG_ST_OK;
-    while (rp->done < rp->total && rel_room(p) > 1) {
-      if (!rpull_endpoint(be, rp)) {
-        status = MSG_ST_ABORTED;
+    while (status == MSG_ST_OK && rp->done < rp->total && rel_room(p) > 1) {
+      uint32_t before = rp->done;
+      status = rpull_send_some(be, rp);
+      if (rp->done == before)
         break;
-      }
-      /* one read from the guest for as many pieces as the window takes now */
-      uint64_t room = (uint64_t)(rel_room(p) - 1) * piece_max;
-      uint32_t chunk = rp->total - rp->done;
-      if (chunk > NET_PULL_CHUNK)
-        chunk = NET_PULL_CHUNK;
-      if (chunk > room)
-        chunk = (uint32_t)room;
-      struct iovec riov[NET_MAX_SEGS], local = {n->bounce, chunk};
-      int k = iov_range(rp->seg, (uint32_t)rp->nseg, rp->done, chunk, riov, NET_MAX_SEGS);
-      if (process_vm_readv(rp->pid, &local, 1, riov, (unsigned long)k, 0) != (ssize_t)chunk) {
-        endpoint_count_drop(&be->eps[rp->local_eid], DROP_COPY_FAULT);
-        status = MSG_ST_BAD_GRANT;
-        break;
-      }
-      for (uint32_t off = 0; off < chunk; off += piece_max) {
-        uint32_t len = chunk - off < piece_max ? chunk - off : piece_max;
-        struct wire_pull_data d = {.cookie2 = rp->cookie2, .rcv_eid = rp->rcv_eid,
-                                   .offset = rp->done};
-        rel_send(be, p, WIRE_PULL_DATA, &d, sizeof(d), n->bounce + off, len);
-        rp->done += len;
-        work++;
-      }
+      work++;
     }
     if ((rp->done == rp->total || status != MSG_ST_OK) && rel_room(p) > 0) {
       send_end(be, p, rp, rp->cookie, rp->cookie2, rp->snd_eid, rp->rcv_eid, status);

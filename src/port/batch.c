@@ -2,8 +2,10 @@
  * batch.c - packets leave a port in batches.  Over veth or a real NIC a
  * syscall per packet, and a pass through the network stack per packet,
  * cost more than the packet: the engine queues what it sends during a
- * round (port_xmit copies each packet into the port's batch) and hands the
- * batch to the kernel at the round's end (port_flush) in one sendmmsg.
+ * round and hands the batch to the kernel at the round's end (port_flush)
+ * in one sendmmsg.  A packet whose buffer stays put until then (the
+ * reliable stream's window slots: PORT_STABLE) is queued by reference; any
+ * other is copied into the batch.
  *
  * On udp ports the kernel also segments (UDP GSO): a run of packets to one
  * peer, all of one size but the last, goes as one message with
@@ -28,13 +30,11 @@
 #define GSO_MAX_BYTES 65000  /* one IP datagram's payload, with room for headers */
 
 struct batch_pkt {
-  uint32_t off, len;
   struct port_addr to;
 };
 
 struct batch_msg {
   struct sockaddr_storage name;
-  struct iovec iov;
   union {
     struct cmsghdr align;
     char buf[CMSG_SPACE(sizeof(uint16_t))];
@@ -43,8 +43,9 @@ struct batch_msg {
 };
 
 struct port_batch {
-  uint32_t used, n;
+  uint32_t used, n;               /* bytes of buf used; packets queued */
   struct batch_pkt pkt[PORT_BATCH_PKTS];
+  struct iovec iov[PORT_BATCH_PKTS]; /* each packet's bytes: in buf, or its owner's */
   struct mmsghdr mm[PORT_BATCH_PKTS];  /* built at flush */
   struct batch_msg bm[PORT_BATCH_PKTS];
   uint8_t buf[PORT_BATCH_BYTES];
@@ -65,13 +66,14 @@ void port_batch_free(struct port *p)
 /* How many packets from i on go as one GSO message. */
 static uint32_t gso_run(const struct port *p, const struct port_batch *b, uint32_t i)
 {
-  uint32_t seg = b->pkt[i].len, total = seg, j = i + 1;
+  size_t seg = b->iov[i].iov_len, total = seg;
+  uint32_t j = i + 1;
   if (!p->gso)
     return 1;
-  while (j < b->n && j - i < GSO_MAX_SEGS && b->pkt[j - 1].len == seg &&
-         b->pkt[j].len <= seg && total + b->pkt[j].len <= GSO_MAX_BYTES &&
+  while (j < b->n && j - i < GSO_MAX_SEGS && b->iov[j - 1].iov_len == seg &&
+         b->iov[j].iov_len <= seg && total + b->iov[j].iov_len <= GSO_MAX_BYTES &&
          port_addr_equal(p, &b->pkt[j].to, &b->pkt[i].to)) {
-    total += b->pkt[j].len;
+    total += b->iov[j].iov_len;
     j++;
   }
   return j - i;
@@ -88,16 +90,12 @@ static uint32_t flush_from(struct port *p, uint32_t from)
     struct batch_msg *m = &bm[nmsg];
     m->first = i;
     m->count = gso_run(p, b, i);
-    m->iov.iov_base = b->buf + b->pkt[i].off;
-    m->iov.iov_len = 0;
-    for (uint32_t k = 0; k < m->count; k++)
-      m->iov.iov_len += b->pkt[i + k].len; /* a run lies contiguous in buf */
     struct msghdr *h = &mm[nmsg].msg_hdr;
     memset(h, 0, sizeof(*h));
     h->msg_name = &m->name;
     h->msg_namelen = port_sockaddr(p, &b->pkt[i].to, &m->name);
-    h->msg_iov = &m->iov;
-    h->msg_iovlen = 1;
+    h->msg_iov = &b->iov[i]; /* a run: the kernel cuts it every seg bytes */
+    h->msg_iovlen = m->count;
     if (m->count > 1) {
       h->msg_control = m->ctl.buf;
       h->msg_controllen = sizeof(m->ctl.buf);
@@ -105,7 +103,7 @@ static uint32_t flush_from(struct port *p, uint32_t from)
       c->cmsg_level = SOL_UDP;
       c->cmsg_type = UDP_SEGMENT;
       c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-      uint16_t seg = (uint16_t)b->pkt[i].len;
+      uint16_t seg = (uint16_t)b->iov[i].iov_len;
       memcpy(CMSG_DATA(c), &seg, sizeof(seg));
     }
     i += m->count;
@@ -116,7 +114,7 @@ static uint32_t flush_from(struct port *p, uint32_t from)
     if (r > 0) {
       for (int x = 0; x < r; x++) {
         p->c.tx_packets += bm[k + (uint32_t)x].count;
-        p->c.tx_bytes += mm[k + (uint32_t)x].msg_hdr.msg_iov->iov_len;
+        p->c.tx_bytes += mm[k + (uint32_t)x].msg_len;
         sent += bm[k + (uint32_t)x].count;
       }
       p->c.tx_sends += (uint64_t)r;
@@ -149,20 +147,25 @@ int port_flush(struct port *p)
   return sent == n ? 0 : -1;
 }
 
-int port_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_t len)
+int port_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_t len,
+              int flags)
 {
   struct port_batch *b = p->tx;
   if (len > WIRE_MAX_PACKET || !b) {
     p->c.tx_errors++;
     return -1;
   }
-  if (b->n == PORT_BATCH_PKTS || b->used + len > PORT_BATCH_BYTES)
+  int copy = !(flags & PORT_STABLE);
+  if (b->n == PORT_BATCH_PKTS || (copy && b->used + len > PORT_BATCH_BYTES))
     port_flush(p);
-  struct batch_pkt *k = &b->pkt[b->n++];
-  k->off = b->used;
-  k->len = (uint32_t)len;
-  k->to = *to;
-  memcpy(b->buf + b->used, pkt, len);
-  b->used += (uint32_t)len;
+  uint32_t i = b->n++;
+  b->pkt[i].to = *to;
+  b->iov[i].iov_len = len;
+  b->iov[i].iov_base = (void *)pkt;
+  if (copy) {
+    b->iov[i].iov_base = b->buf + b->used;
+    memcpy(b->buf + b->used, pkt, len);
+    b->used += (uint32_t)len;
+  }
   return 0;
 }

@@ -101,7 +101,7 @@ static int hold(struct port *p, const struct port_addr *to, const uint8_t *pkt, 
   struct fault *f = &p->fault;
   if (f->nheld == FAULT_HELD_MAX || len > 9216) {
     f->c.held_overflow++;
-    return port_xmit(p, to, pkt, len);
+    return port_xmit(p, to, pkt, len, 0);
   }
   struct fault_held *h = held_at(f, f->nheld++);
   h->due_ns = due;
@@ -121,7 +121,7 @@ int port_flush_delayed(struct port *p, uint64_t now_ns)
       i++;
       continue;
     }
-    port_xmit(p, &h->to, h->pkt, h->len);
+    port_xmit(p, &h->to, h->pkt, h->len, 0); /* the slot is reused at once */
     sent++;
     if (i != --f->nheld)
       memcpy(h, held_at(f, f->nheld), HELD_SLOT);
@@ -130,18 +130,18 @@ int port_flush_delayed(struct port *p, uint64_t now_ns)
 }
 
 int port_send(struct port *p, const struct port_addr *to, const void *pkt, size_t len,
-              uint64_t now_ns)
+              uint64_t now_ns, int flags)
 {
   struct fault *f = &p->fault;
   if (!f->on)
-    return port_xmit(p, to, pkt, len);
+    return port_xmit(p, to, pkt, len, flags);
   if (draw(f) < f->cfg.loss) {
     f->c.lost++;
     return 0;
   }
   uint8_t copy[9216];
   if (len > sizeof(copy))
-    return port_xmit(p, to, pkt, len);
+    return port_xmit(p, to, pkt, len, flags);
   memcpy(copy, pkt, len);
   if (draw(f) < f->cfg.corrupt) {
     copy[(size_t)(draw(f) * (double)len)] ^= (uint8_t)(1u << (int)(draw(f) * 8));
@@ -162,7 +162,7 @@ int port_send(struct port *p, const struct port_addr *to, const void *pkt, size_
       due += REORDER_HOLD_NS; /* the packets after it overtake it */
       held = 1;
     }
-    rc |= held ? hold(p, to, copy, len, due) : port_xmit(p, to, copy, len);
+    rc |= held ? hold(p, to, copy, len, due) : port_xmit(p, to, copy, len, 0);
   }
   return rc;
 }

@@ -32,8 +32,12 @@ struct port_counters {
   uint64_t rx_reads;            /* datagrams or GRO runs read from it */
 };
 
-#define PORT_BATCH_PKTS 256           /* packets queued before a flush (a window) */
-#define PORT_BATCH_BYTES (256 * 1024)
+#define PORT_BATCH_PKTS 256           /* packets queued before a flush */
+#define PORT_BATCH_BYTES (256 * 1024) /* of copies of packets not PORT_STABLE */
+
+/* port_send flags */
+#define PORT_STABLE 0x1 /* the buffer stays as it is until the next port_flush:
+                           queued by reference, not copied */
 
 struct port_batch;
 
@@ -74,10 +78,11 @@ int port_parse_addr(const struct port *p, const char *text, struct port_addr *a)
 void port_format_addr(const struct port *p, const struct port_addr *a, char *buf, size_t len);
 int port_addr_equal(const struct port *p, const struct port_addr *a, const struct port_addr *b);
 
-/* Send one packet through the fault layer: queued (copied) until
- * port_flush, or until the batch is full.  0, or -1 (counted). */
+/* Send one packet through the fault layer: queued until port_flush, or
+ * until the batch is full (copied unless flags has PORT_STABLE).  0, or
+ * -1 (counted). */
 int port_send(struct port *p, const struct port_addr *to, const void *pkt, size_t len,
-              uint64_t now_ns);
+              uint64_t now_ns, int flags);
 /* Hand the queued packets to the kernel.  0, or -1 when some could not go
  * (counted as tx_errors: the reliable stream resends them). */
 int port_flush(struct port *p);
@@ -98,7 +103,8 @@ ssize_t port_recv_broadcast(struct port *p, void *buf, size_t cap, struct port_a
 int port_flush_delayed(struct port *p, uint64_t now_ns);
 
 /* Queue a packet, below the fault layer (fault.c uses it; batch.c). */
-int port_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_t len);
+int port_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_t len,
+              int flags);
 int port_batch_init(struct port *p);
 void port_batch_free(struct port *p);
 /* The socket address of a peer's address on this port (batch.c). */
