@@ -130,7 +130,7 @@ static void hello_heard(struct backend *be, int port, const struct wire_hdr *h,
 /* One packet from a port: checked, matched to its peer and its incarnation,
  * then handed to the peer's stream. */
 static void net_input(struct backend *be, int port, const uint8_t *pkt, size_t len,
-                      const struct port_addr *from)
+                      const struct port_addr *from, uint64_t now)
 {
   struct net *n = net_of(be);
   struct wire_hdr h;
@@ -174,7 +174,7 @@ static void net_input(struct backend *be, int port, const uint8_t *pkt, size_t l
     p->rcv_next = 0;
     p->state = PEER_UP;
   }
-  rel_input(be, p, &h, pkt + sizeof(h), remote_deliver);
+  rel_input(be, p, &h, pkt + sizeof(h), remote_deliver, now);
 }
 
 void net_flush(struct backend *be)
@@ -192,13 +192,17 @@ int net_progress(struct backend *be)
   int work = 0;
   net_flush(be); /* what the VIFs sent this round leaves before anything is read */
   for (int i = 0; i < n->nports; i++) {
+    uint64_t now = 0;
     for (int k = 0; k < RX_BATCH; k++) {
       struct port_addr from;
       const uint8_t *pkt;
+      int fresh = !port_rx_more(&n->ports[i]); /* this read takes a new datagram */
       ssize_t len = port_recv(&n->ports[i], &pkt, &from);
       if (len <= 0)
         break;
-      net_input(be, i, pkt, (size_t)len, &from);
+      if (fresh)
+        now = clock_now_ns(); /* the packets of a GRO run arrived together */
+      net_input(be, i, pkt, (size_t)len, &from, now);
       if (!port_rx_more(&n->ports[i]))
         rpull_flush(be); /* before the next read reuses the buffer */
       work++;
@@ -207,7 +211,7 @@ int net_progress(struct backend *be)
     struct port_addr from;
     ssize_t len;
     while ((len = port_recv_broadcast(&n->ports[i], n->rxbuf, sizeof(n->rxbuf), &from)) > 0)
-      net_input(be, i, n->rxbuf, (size_t)len, &from);
+      net_input(be, i, n->rxbuf, (size_t)len, &from, clock_now_ns());
   }
   uint64_t now = clock_now_ns();
   if (n->discovery && now >= n->next_hello_ns) {

@@ -160,13 +160,14 @@ struct net_pkt *rel_commit(struct backend *be, struct net_peer *p, uint8_t type,
 void rel_send_ack(struct backend *be, struct net_peer *p);
 void rel_send_reset(struct backend *be, int port, const struct port_addr *to,
                     const struct wire_hdr *h);
-/* A checked packet from p: acks, order.  deliver() is called for the next
- * in-order reliable packet; it returns 1 when taken, 0 when it must come
- * again later. */
+/* A checked packet from p, read at now: acks, order.  deliver() is called
+ * for the next in-order reliable packet; it returns 1 when taken, 0 when
+ * it must come again later. */
 void rel_input(struct backend *be, struct net_peer *p, const struct wire_hdr *h,
                const uint8_t *payload,
                int (*deliver)(struct backend *, struct net_peer *, const struct wire_hdr *,
-                              const uint8_t *));
+                              const uint8_t *),
+               uint64_t now);
 int rel_timers(struct backend *be, struct net_peer *p);
 /* Deliver what was kept and refused before (a stalled ring has room now). */
 int rel_retry(struct backend *be, struct net_peer *p,

@@ -52,7 +52,8 @@ static uint32_t sack_bits(const struct net_peer *p)
 }
 
 /* flags: PORT_STABLE for a window slot (see stable_until_flushed) */
-static void xmit(struct backend *be, struct net_peer *p, uint8_t *buf, uint32_t len, int flags)
+static void xmit(struct backend *be, struct net_peer *p, uint8_t *buf, uint32_t len, int flags,
+                 uint64_t now)
 {
   struct net *n = net_of(be);
   struct wire_hdr *h = (struct wire_hdr *)buf;
@@ -62,7 +63,7 @@ static void xmit(struct backend *be, struct net_peer *p, uint8_t *buf, uint32_t 
   h->sack = sack_bits(p);
   h->dst_session = p->peer_session;
   wire_seal(h, len);
-  port_send(&n->ports[p->port], &p->addr, buf, len, clock_now_ns(), flags);
+  port_send(&n->ports[p->port], &p->addr, buf, len, now, flags);
   p->tx_packets++;
   p->rx_unacked = 0;
   p->ack_due_ns = 0;
@@ -128,7 +129,7 @@ struct net_pkt *rel_commit(struct backend *be, struct net_peer *p, uint8_t type,
     p->last_ack_ns = k->sent_ns; /* the give-up clock starts with the first packet out */
   if (p->state == PEER_NEW || p->state == PEER_FAILED)
     p->state = PEER_UP;
-  xmit(be, p, k->buf, k->len, PORT_STABLE);
+  xmit(be, p, k->buf, k->len, PORT_STABLE, k->sent_ns);
   return k;
 }
 
@@ -149,7 +150,7 @@ void rel_send_ack(struct backend *be, struct net_peer *p)
 {
   uint8_t buf[sizeof(struct wire_hdr)];
   fill_header(p, (struct wire_hdr *)buf, WIRE_ACK, 0);
-  xmit(be, p, buf, sizeof(buf), 0);
+  xmit(be, p, buf, sizeof(buf), 0, clock_now_ns());
 }
 
 /* Answer a packet meant for an incarnation of ours that is gone. */
@@ -208,7 +209,7 @@ static void resend(struct backend *be, struct net_peer *p, struct net_pkt *k, ui
     k->tries++;
   k->sent_ns = now;
   p->retransmits++;
-  xmit(be, p, k->buf, k->len, PORT_STABLE);
+  xmit(be, p, k->buf, k->len, PORT_STABLE, now);
 }
 
 /* The receiver holds what the selective acks say: resend the holes below
@@ -270,9 +271,9 @@ static int drain(struct backend *be, struct net_peer *p,
 void rel_input(struct backend *be, struct net_peer *p, const struct wire_hdr *h,
                const uint8_t *payload,
                int (*deliver)(struct backend *, struct net_peer *, const struct wire_hdr *,
-                              const uint8_t *))
+                              const uint8_t *),
+               uint64_t now)
 {
-  uint64_t now = clock_now_ns();
   p->rx_packets++;
   p->last_heard_ns = now;
   if (p->win && p->snd_una != p->snd_next) {
