@@ -200,7 +200,7 @@ int net_progress(struct backend *be)
       ssize_t len = port_recv(&n->ports[i], &pkt, &from);
       if (len <= 0)
         break;
-      if (fresh)
+      if (fresh || !now)
         now = clock_now_ns(); /* the packets of a GRO run arrived together */
       net_input(be, i, pkt, (size_t)len, &from, now);
       if (!port_rx_more(&n->ports[i]))
