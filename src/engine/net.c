@@ -82,7 +82,7 @@ void net_teardown(struct backend *be)
 static void hello_send(struct backend *be, int port, const struct port_addr *to)
 {
   struct net *n = net_of(be);
-  uint8_t pkt[sizeof(struct wire_hdr) + sizeof(struct wire_hello)];
+  _Alignas(struct wire_hdr) uint8_t pkt[sizeof(struct wire_hdr) + sizeof(struct wire_hello)];
   struct wire_hdr *h = (struct wire_hdr *)pkt;
   struct wire_hello *hi = (struct wire_hello *)(pkt + sizeof(*h));
   memset(pkt, 0, sizeof(pkt));

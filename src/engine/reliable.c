@@ -79,7 +79,8 @@ uint32_t rel_room(const struct net_peer *p)
  * on a 1500-byte link. */
 static int win_alloc(struct backend *be, struct net_peer *p)
 {
-  uint32_t slot = net_of(be)->ports[p->port].mtu;
+  /* rounded up to a cache line: headers stay aligned, slots apart */
+  uint32_t slot = (net_of(be)->ports[p->port].mtu + 63) & ~63u;
   p->win = calloc(WIRE_WINDOW, sizeof(*p->win));
   p->win_bufs = malloc((size_t)WIRE_WINDOW * slot);
   if (!p->win || !p->win_bufs) {
@@ -148,9 +149,9 @@ struct net_pkt *rel_send(struct backend *be, struct net_peer *p, uint8_t type, c
 
 void rel_send_ack(struct backend *be, struct net_peer *p)
 {
-  uint8_t buf[sizeof(struct wire_hdr)];
-  fill_header(p, (struct wire_hdr *)buf, WIRE_ACK, 0);
-  xmit(be, p, buf, sizeof(buf), 0, clock_now_ns());
+  struct wire_hdr h;
+  fill_header(p, &h, WIRE_ACK, 0);
+  xmit(be, p, (uint8_t *)&h, sizeof(h), 0, clock_now_ns());
 }
 
 /* Answer a packet meant for an incarnation of ours that is gone. */

@@ -212,11 +212,30 @@ static int data_in(struct backend *be, struct net_peer *p, const uint8_t *payloa
   return 1;
 }
 
-#define PAYLOAD_IS(T) (h->len == sizeof(T))
+/* A packet's fixed payload, copied out: packets of a GRO run lie at any
+ * offset of the receive buffer, so a payload is never read in place as a
+ * struct.  True when the payload has exactly (or, !exact, at least) that
+ * size. */
+static int payload_as(void *dst, size_t size, const struct wire_hdr *h, const uint8_t *payload,
+                      int exact)
+{
+  if (exact ? h->len != size : h->len < size)
+    return 0;
+  memcpy(dst, payload, size);
+  return 1;
+}
 
 int remote_deliver(struct backend *be, struct net_peer *p, const struct wire_hdr *h,
                    const uint8_t *payload)
 {
+  union {
+    struct wire_connect c;
+    struct wire_connect_reply cr;
+    struct wire_pull_req pr;
+    struct wire_pull_data pd;
+    struct wire_pull_end pe;
+    struct wire_nack nk;
+  } u;
   int r = -1;
   if (p->stalled.active)
     return 0; /* a message waits for ring room: the stream waits with it */
@@ -225,42 +244,39 @@ int remote_deliver(struct backend *be, struct net_peer *p, const struct wire_hdr
     r = data_in(be, p, payload, h->len);
     break;
   case WIRE_CONNECT:
-    if (PAYLOAD_IS(struct wire_connect))
-      r = netconn_on_request(be, p, (const struct wire_connect *)payload);
+    if (payload_as(&u.c, sizeof(u.c), h, payload, 1))
+      r = netconn_on_request(be, p, &u.c);
     break;
   case WIRE_CONNECT_REPLY:
-    if (PAYLOAD_IS(struct wire_connect_reply))
-      r = netconn_on_reply(be, (const struct wire_connect_reply *)payload);
+    if (payload_as(&u.cr, sizeof(u.cr), h, payload, 1))
+      r = netconn_on_reply(be, &u.cr);
     break;
   case WIRE_PULL_REQ:
-    if (PAYLOAD_IS(struct wire_pull_req))
-      r = rpull_on_request(be, p, (const struct wire_pull_req *)payload);
+    if (payload_as(&u.pr, sizeof(u.pr), h, payload, 1))
+      r = rpull_on_request(be, p, &u.pr);
     break;
   case WIRE_PULL_DATA:
-    if (h->len >= sizeof(struct wire_pull_data))
-      r = rpull_on_data(be, p, (const struct wire_pull_data *)payload,
-                        payload + sizeof(struct wire_pull_data),
-                        h->len - (uint32_t)sizeof(struct wire_pull_data));
+    if (payload_as(&u.pd, sizeof(u.pd), h, payload, 0))
+      r = rpull_on_data(be, p, &u.pd, payload + sizeof(u.pd),
+                        h->len - (uint32_t)sizeof(u.pd));
     break;
   case WIRE_PULL_END:
-    if (PAYLOAD_IS(struct wire_pull_end))
-      r = rpull_on_end(be, p, (const struct wire_pull_end *)payload);
+    if (payload_as(&u.pe, sizeof(u.pe), h, payload, 1))
+      r = rpull_on_end(be, p, &u.pe);
     break;
   case WIRE_NOTIFY:
-    if (PAYLOAD_IS(struct wire_pull_end)) {
-      const struct wire_pull_end *e = (const struct wire_pull_end *)payload;
-      struct msg m = {.type = MSG_NOTIFY, .cookie = e->cookie, .status = e->status,
-                      .total = e->total, .peer_eid = e->rcv_eid, .peer_nic = p->nic};
-      notify_post_open(be, e->snd_eid, &m);
+    if (payload_as(&u.pe, sizeof(u.pe), h, payload, 1)) {
+      struct msg m = {.type = MSG_NOTIFY, .cookie = u.pe.cookie, .status = u.pe.status,
+                      .total = u.pe.total, .peer_eid = u.pe.rcv_eid, .peer_nic = p->nic};
+      notify_post_open(be, u.pe.snd_eid, &m);
       r = 1;
     }
     break;
   case WIRE_NACK:
-    if (PAYLOAD_IS(struct wire_nack)) {
-      const struct wire_nack *nk = (const struct wire_nack *)payload;
-      struct msg m = {.type = MSG_NACK, .cookie = nk->cookie, .status = nk->status,
-                      .match = nk->match, .peer_eid = nk->dst_eid, .peer_nic = p->nic};
-      notify_post_open(be, nk->src_eid, &m);
+    if (payload_as(&u.nk, sizeof(u.nk), h, payload, 1)) {
+      struct msg m = {.type = MSG_NACK, .cookie = u.nk.cookie, .status = u.nk.status,
+                      .match = u.nk.match, .peer_eid = u.nk.dst_eid, .peer_nic = p->nic};
+      notify_post_open(be, u.nk.src_eid, &m);
       r = 1;
     }
     break;

@@ -110,7 +110,10 @@ randloop() {
       > "$TMP/rank$r.out" 2>&1 & pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
-  if [ $rc = 0 ]; then ok "$name"; else bad "$name"; tail -n 3 "$TMP"/rank*.out; fi
+  if [ $rc = 0 ]; then ok "$name"; else
+    bad "$name"; tail -n 3 "$TMP"/rank*.out
+    tail -n 30 "$TMP"/*.log  # what the backends said
+  fi
 }
 
 json_num() { grep -o "\"$2\":[0-9]*" <<< "$1" | head -1 | cut -d: -f2; }
