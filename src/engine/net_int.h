@@ -154,9 +154,11 @@ struct net_pkt *rel_send(struct backend *be, struct net_peer *p, uint8_t type, c
                          uint32_t alen, const void *b, uint32_t blen);
 /* Building packets in place, without a copy: the payload area (cap bytes)
  * of the i-th packet to be sent from now (i < rel_room), or NULL; then
- * rel_commit sends the next one, of len payload bytes, as rel_send would. */
+ * rel_commit sends the next one, of len payload bytes, as rel_send would
+ * (now: the clock, read once for a burst). */
 uint8_t *rel_payload(struct backend *be, struct net_peer *p, uint32_t i, uint32_t *cap);
-struct net_pkt *rel_commit(struct backend *be, struct net_peer *p, uint8_t type, uint32_t len);
+struct net_pkt *rel_commit(struct backend *be, struct net_peer *p, uint8_t type, uint32_t len,
+                           uint64_t now);
 void rel_send_ack(struct backend *be, struct net_peer *p);
 void rel_send_reset(struct backend *be, int port, const struct port_addr *to,
                     const struct wire_hdr *h);

@@ -111,7 +111,8 @@ uint8_t *rel_payload(struct backend *be, struct net_peer *p, uint32_t i, uint32_
   return p->win[(p->snd_next + i) % WIRE_WINDOW].buf + sizeof(struct wire_hdr);
 }
 
-struct net_pkt *rel_commit(struct backend *be, struct net_peer *p, uint8_t type, uint32_t len)
+struct net_pkt *rel_commit(struct backend *be, struct net_peer *p, uint8_t type, uint32_t len,
+                           uint64_t now)
 {
   uint32_t cap;
   if (!rel_payload(be, p, 0, &cap) || len > cap)
@@ -125,7 +126,7 @@ struct net_pkt *rel_commit(struct backend *be, struct net_peer *p, uint8_t type,
   k->tries = 1;
   k->sacked = 0;
   k->notify = 0;
-  k->sent_ns = clock_now_ns();
+  k->sent_ns = now;
   if (p->snd_una + 1 == p->snd_next)
     p->last_ack_ns = k->sent_ns; /* the give-up clock starts with the first packet out */
   if (p->state == PEER_NEW || p->state == PEER_FAILED)
@@ -144,7 +145,7 @@ struct net_pkt *rel_send(struct backend *be, struct net_peer *p, uint8_t type, c
   memcpy(payload, a, alen);
   if (blen)
     memcpy(payload + alen, b, blen);
-  return rel_commit(be, p, type, alen + blen);
+  return rel_commit(be, p, type, alen + blen, clock_now_ns());
 }
 
 void rel_send_ack(struct backend *be, struct net_peer *p)

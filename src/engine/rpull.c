@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "../common/clock.h"
 #include "../common/iov.h"
 #include "../common/log.h"
 #include "net_int.h"
@@ -161,11 +162,12 @@ static uint32_t rpull_send_some(struct backend *be, struct net_rpull *rp)
     endpoint_count_drop(&be->eps[rp->local_eid], DROP_COPY_FAULT);
     return MSG_ST_BAD_GRANT;
   }
+  uint64_t now = clock_now_ns();
   for (uint32_t i = 0; i < npieces; i++) {
     struct wire_pull_data d = {.cookie2 = rp->cookie2, .rcv_eid = rp->rcv_eid,
                                .offset = rp->done};
     memcpy((uint8_t *)local[i].iov_base - sizeof(d), &d, sizeof(d));
-    rel_commit(be, p, WIRE_PULL_DATA, (uint32_t)(sizeof(d) + local[i].iov_len));
+    rel_commit(be, p, WIRE_PULL_DATA, (uint32_t)(sizeof(d) + local[i].iov_len), now);
     rp->done += (uint32_t)local[i].iov_len;
   }
   return MSG_ST_OK;
