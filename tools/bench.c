@@ -394,7 +394,7 @@ int cmd_bench(int argc, char **argv)
   int spawn = 0;
   const char *remote = NULL;
   uint32_t remote_eid = 9;
-  int udp_port = 2399;
+  int udp_port = 2399, baselines = 1;
   if (argc >= 2 && !strcmp(argv[1], "serve"))
     return cmd_bench_serve(argc, argv);
   if (argc >= 2 && !strcmp(argv[1], "report"))
@@ -404,7 +404,7 @@ int cmd_bench(int argc, char **argv)
             "usage: myrixen bench pingpong|stream [--sizes LIST] [--iters N] [--json]\n"
             "           [--datapath bypass|direct|engine|copy|copy-batch|all] [--cpus A,B]\n"
             "           [--guests N [--to-one]] [--spawn-backend]\n"
-            "           [--remote HOST [--remote-eid N] [--udp-port P]]\n"
+            "           [--remote HOST [--remote-eid N] [--udp-port P] [--no-baselines]]\n"
             "       myrixen bench serve [--eid N] [--udp-port P]   (on HOST)\n"
             "       myrixen bench report [--quick] [--out DIR]\n");
     return 2;
@@ -437,6 +437,8 @@ int cmd_bench(int argc, char **argv)
       remote_eid = (uint32_t)atoi(argv[++i]);
     else if (!strcmp(argv[i], "--udp-port") && i + 1 < argc)
       udp_port = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--no-baselines"))
+      baselines = 0;
     else {
       fprintf(stderr, "myrixen bench: unknown option %s\n", argv[i]);
       return 2;
@@ -460,7 +462,7 @@ int cmd_bench(int argc, char **argv)
     return 2;
   if (remote)
     return bench_remote(o.stream, remote, o.sizes, o.nsizes, o.iters, o.json, remote_eid,
-                        udp_port);
+                        udp_port, baselines);
   pid_t be = spawn ? spawn_backend() : 0;
   if (be < 0) {
     fprintf(stderr, "myrixen bench: cannot start a backend\n");

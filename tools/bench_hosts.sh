@@ -6,7 +6,8 @@
 # TCP between the same two namespaces.  Everything is deleted on exit.
 #
 #   tools/bench_hosts.sh [--port udp|eth] [--mtu N] [--sizes LIST] [--iters N]
-#                        [--cores A,B | --cores none]
+#                        [--cores A,B | --cores none] [--patterns "pingpong stream"]
+#                        [--no-baselines]
 #
 # A host is a namespace and a core: everything of host a (its backend, the
 # benchmark client, the baselines' client side) runs on core A, all of b on
@@ -16,6 +17,7 @@
 # first.
 BIN=$(cd "$(dirname "$0")/../build/bin" && pwd) || exit 1
 KIND=udp MTU=1500 SIZES=8,64,1024,65536,1048576 ITERS=2000 CORES=0,1
+PATTERNS="pingpong stream" EXTRA=()
 while [ $# -gt 0 ]; do
   case $1 in
     --port) KIND=$2; shift ;;
@@ -23,7 +25,10 @@ while [ $# -gt 0 ]; do
     --sizes) SIZES=$2; shift ;;
     --iters) ITERS=$2; shift ;;
     --cores) CORES=$2; shift ;;
-    *) echo "usage: $0 [--port udp|eth] [--mtu N] [--sizes LIST] [--iters N] [--cores A,B|none]" >&2
+    --patterns) PATTERNS=$2; shift ;;
+    --no-baselines) EXTRA+=(--no-baselines) ;;
+    *) echo "usage: $0 [--port udp|eth] [--mtu N] [--sizes LIST] [--iters N] [--cores A,B|none]" \
+            "[--patterns LIST] [--no-baselines]" >&2
        exit 2 ;;
   esac
   shift
@@ -73,9 +78,9 @@ for _ in $(seq 100); do [ -S "$TMP/a.sock" ] && [ -S "$TMP/b.sock" ] && break; s
 (on b "$BIN/myrixen" bench serve \
    > "$TMP/serve.log" 2>&1 & echo $! > "$TMP/serve.pid")
 sleep 0.3
-for pattern in ${PATTERNS:-pingpong stream}; do
+for pattern in $PATTERNS; do
   on a "$BIN/myrixen" bench "$pattern" \
-    --remote b --sizes "$SIZES" --iters "$ITERS" || { cat "$TMP"/*.log; exit 1; }
+    --remote b --sizes "$SIZES" --iters "$ITERS" "${EXTRA[@]}" || { cat "$TMP"/*.log; exit 1; }
 done
 echo "--- a's view of the link after the run"
 on a "$BIN/myrixen" peers

@@ -332,7 +332,7 @@ static double tcp_run(const struct sockaddr_storage *ss, socklen_t sl, uint32_t 
 }
 
 int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes, int iters,
-                 int json, uint32_t eid, int udp_port)
+                 int json, uint32_t eid, int udp_port, int baselines)
 {
   mx_endpoint_t ep;
   mx_endpoint_addr_t peer;
@@ -347,7 +347,7 @@ int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes
   struct sockaddr_storage ss = {0};
   socklen_t sl = 0;
   int s = -1;
-  if (remote_ip(host, &ss, &sl) == 0 && !getenv("MYRIXEN_BENCH_MX_ONLY")) {
+  if (baselines && remote_ip(host, &ss, &sl) == 0) {
     ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)udp_port); /* same offset in v6 */
     s = socket(ss.ss_family, SOCK_DGRAM, 0);
     int big = 8 << 20;
@@ -378,13 +378,13 @@ int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes
     double tb[REMOTE_ROUNDS];
     for (int round = 0; round < REMOTE_ROUNDS; round++) {
       struct remote_row m = mx_run(ep, peer, stream, sizes[k], per, buf);
-      struct remote_row u = s >= 0 && !getenv("NOUDP") ? udp_run(s, stream, sizes[k], per, buf)
+      struct remote_row u = s >= 0 ? udp_run(s, stream, sizes[k], per, buf)
                                    : (struct remote_row){-1, -1};
-      ml[round] = m.lat_us; if (getenv("MYRIXEN_BENCH_ROUNDS")) fprintf(stderr, "round %d: mx %.1f udp %.1f\n", round, m.mbps, u.mbps);
+      ml[round] = m.lat_us;
       mb[round] = m.mbps;
       ul[round] = u.lat_us;
       ub[round] = u.mbps;
-      tb[round] = stream && s >= 0 && !getenv("NOTCP") ? tcp_run(&ss, sl, sizes[k], per, buf) : -1;
+      tb[round] = stream && s >= 0 ? tcp_run(&ss, sl, sizes[k], per, buf) : -1;
     }
     struct remote_row m = {median_of(ml, REMOTE_ROUNDS), median_of(mb, REMOTE_ROUNDS)};
     struct remote_row u = {median_of(ul, REMOTE_ROUNDS), median_of(ub, REMOTE_ROUNDS)};

@@ -19,9 +19,10 @@ char *backend_text(enum ctl_type type);
 char *backend_request(struct ctl_msg *req);
 int cmd_vif(int argc, char **argv);
 
-/* bench_remote.c: across hosts, against `myrixen bench serve` there */
+/* bench_remote.c: across hosts, against `myrixen bench serve` there;
+ * baselines: also raw UDP and TCP between the same hosts, alternating */
 int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes, int iters,
-                 int json, uint32_t eid, int udp_port);
+                 int json, uint32_t eid, int udp_port, int baselines);
 int cmd_bench_serve(int argc, char **argv);
 
 /* report.c: the whole comparison (datapaths, sizes, guest counts, peers) */
