@@ -55,7 +55,8 @@ struct port {
   uint32_t mtu;               /* largest wire packet, header included */
   int ifindex;                /* eth */
   char spec[96];              /* as given: udp:ADDR:PORT or eth:IFNAME */
-  int bfd;                    /* udp over IPv4: bound to the subnet's broadcast address, or -1 */
+  int bfd;                    /* udp: bound to the subnet's broadcast address (IPv4) or
+                                 to the link's all-nodes group ff02::1 (IPv6), or -1 */
   struct port_addr broadcast; /* where discovery hellos go (valid when has_broadcast) */
   int has_broadcast;
   int gso;                    /* udp: the kernel segments runs of packets (UDP_SEGMENT) */
@@ -96,7 +97,7 @@ static inline int port_rx_more(const struct port *p)
 {
   return p->rx.off < p->rx.len;
 }
-/* The same from the port's broadcast socket (udp), where discovery hellos
+/* The same from the port's broadcast or multicast socket (udp), where discovery hellos
  * arrive. */
 ssize_t port_recv_broadcast(struct port *p, void *buf, size_t cap, struct port_addr *from);
 /* Send what the fault layer held back and is now due; returns packets sent. */

@@ -111,6 +111,47 @@ static void udp_open_broadcast(struct port *p, const struct sockaddr_in *self)
   p->has_broadcast = 1;
 }
 
+/* Discovery over IPv6 (no broadcast there): hellos go to the link's
+ * all-nodes group ff02::1 on the interface of our address, and a second
+ * socket bound to that group at our port receives them.  The hello's
+ * source is our own address and port, which is what a peer learns. */
+static void udp_open_multicast(struct port *p, const struct sockaddr_in6 *self)
+{
+  struct ifaddrs *ifs, *i;
+  unsigned ifindex = 0;
+  if (getifaddrs(&ifs) < 0)
+    return;
+  for (i = ifs; i; i = i->ifa_next)
+    if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET6 &&
+        !memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, &self->sin6_addr, 16)) {
+      ifindex = if_nametoindex(i->ifa_name);
+      break;
+    }
+  freeifaddrs(ifs);
+  if (!ifindex)
+    return;
+  struct sockaddr_in6 g = {.sin6_family = AF_INET6, .sin6_port = self->sin6_port,
+                           .sin6_scope_id = ifindex};
+  inet_pton(AF_INET6, "ff02::1", &g.sin6_addr);
+  int one = 1, zero = 0;
+  setsockopt(p->fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof(ifindex));
+  setsockopt(p->fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &zero, sizeof(zero));
+  p->bfd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  struct ipv6_mreq mr = {.ipv6mr_interface = ifindex};
+  mr.ipv6mr_multiaddr = g.sin6_addr;
+  if (p->bfd < 0 || setsockopt(p->bfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+      bind(p->bfd, (struct sockaddr *)&g, sizeof(g)) < 0 ||
+      setsockopt(p->bfd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof(mr)) < 0) {
+    if (p->bfd >= 0)
+      close(p->bfd);
+    p->bfd = -1;
+    return;
+  }
+  memcpy(&p->broadcast.ss, &g, sizeof(g));
+  p->broadcast.sslen = sizeof(g);
+  p->has_broadcast = 1;
+}
+
 static int udp_open(struct port *p, const char *arg, char *err, size_t errlen)
 {
   struct port_addr self;
@@ -129,7 +170,9 @@ static int udp_open(struct port *p, const char *arg, char *err, size_t errlen)
   int buf = 8 << 20;
   setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
   setsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
-  if (!v6)
+  if (v6)
+    udp_open_multicast(p, (const struct sockaddr_in6 *)&self.ss);
+  else
     udp_open_broadcast(p, (const struct sockaddr_in *)&self.ss);
   uint32_t ifmtu = port_ifmtu(NULL, (struct sockaddr *)&self.ss);
   if (!ifmtu)

@@ -208,20 +208,25 @@ fi
 pair "backend serves after forged packets" b a mx_pingpong -e 1 -n 1 -- -e 2 -d b -r 1 -n 1
 stop_backend a; stop_backend b
 
-# discovery: no peers file; each backend announces itself on the segment
-: > "$TMP/peers"
-backend a udp:198.18.0.1:2315 && backend b udp:198.18.0.2:2315 || exit 1
-for _ in $(seq 60); do
-  on a "$BIN/bin/myrixen" peers --json | grep -q '"hostname":"b"' &&
-    on b "$BIN/bin/myrixen" peers --json | grep -q '"hostname":"a"' && break
-  sleep 0.1
-done
-if on a "$BIN/bin/myrixen" peers --json | grep -q '"hostname":"b"' &&
-   on b "$BIN/bin/myrixen" peers --json | grep -q '"hostname":"a"'; then
-  ok "discovery: a and b learnt each other from their hellos"
-else bad "discovery: a and b did not learn each other"; fi
-pair "discovered peers talk" a b mx_pingpong -e 1 -n 1 -- -e 2 -d a -r 1 -n 1
-stop_backend a; stop_backend b
+# discover TAG PORT_A PORT_B: no peers file; each backend announces itself
+# on the segment (IPv4 broadcast, IPv6 all-nodes multicast), and the two
+# learn each other and talk
+discover() {
+  : > "$TMP/peers"
+  backend a "$2" && backend b "$3" || exit 1
+  for _ in $(seq 60); do
+    on a "$BIN/bin/myrixen" peers --json | grep -q '"hostname":"b"' &&
+      on b "$BIN/bin/myrixen" peers --json | grep -q '"hostname":"a"' && break
+    sleep 0.1
+  done
+  if on a "$BIN/bin/myrixen" peers --json | grep -q '"hostname":"b"' &&
+     on b "$BIN/bin/myrixen" peers --json | grep -q '"hostname":"a"'; then
+    ok "$1 discovery: a and b learnt each other from their hellos"
+  else bad "$1 discovery: a and b did not learn each other"; fi
+  pair "$1 discovered peers talk" a b mx_pingpong -e 1 -n 1 -- -e 2 -d a -r 1 -n 1
+  stop_backend a; stop_backend b
+}
+discover udp udp:198.18.0.1:2315 udp:198.18.0.2:2315
 cat > "$TMP/peers" <<EOF
 - a udp:198.18.0.1:2315
 - b udp:198.18.0.2:2315
@@ -237,6 +242,7 @@ EOF
 backend a "udp:[2001:2::1]:2316" && backend b "udp:[2001:2::2]:2316" || exit 1
 pair "udp IPv6 ping-pong 0..4 MiB" a b mx_pingpong -e 1 -n 1 -- -e 2 -d a -r 1 -n 1
 stop_backend a; stop_backend b
+discover "udp IPv6" "udp:[2001:2::1]:2316" "udp:[2001:2::2]:2316"
 
 # --- two hosts, raw Ethernet, jumbo frames -------------------------------------
 ip -n "${TAG}a" link set "${TAG}a" mtu 9000
