@@ -76,18 +76,15 @@ static socklen_t eth_sockaddr(const struct port *p, const struct port_addr *a,
   return sizeof(sll);
 }
 
-static ssize_t eth_recv(struct port *p)
+static void eth_from_sockaddr(const struct sockaddr_storage *ss, socklen_t len,
+                              struct port_addr *a)
 {
   struct sockaddr_ll sll;
-  socklen_t sl = sizeof(sll);
-  ssize_t n = recvfrom(p->fd, p->rx.buf, p->rx.cap, MSG_TRUNC, (struct sockaddr *)&sll, &sl);
-  if (n < 0)
-    return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-  memset(&p->rx.from, 0, sizeof(p->rx.from));
-  memcpy(p->rx.from.mac, sll.sll_addr, 6);
-  p->rx.seg = 0;
-  return n;
+  memset(a, 0, sizeof(*a));
+  memset(&sll, 0, sizeof(sll));
+  memcpy(&sll, ss, len < sizeof(sll) ? len : sizeof(sll));
+  memcpy(a->mac, sll.sll_addr, 6);
 }
 
 const struct port_ops eth_ops = {eth_open, eth_parse, eth_format, eth_equal, eth_sockaddr,
-                                 eth_recv};
+                                 eth_from_sockaddr};

@@ -14,11 +14,6 @@
 #include "../common/wire.h"
 #include "port_ops.h"
 
-static const struct port_ops *ops_of(const struct port *p)
-{
-  return p->kind == PORT_ETH ? &eth_ops : &udp_ops;
-}
-
 int port_open(struct port *p, const char *spec, char *err, size_t errlen)
 {
   memset(p, 0, sizeof(*p));
@@ -35,9 +30,7 @@ int port_open(struct port *p, const char *spec, char *err, size_t errlen)
   }
   if (ops_of(p)->open(p, spec + 4, err, errlen) < 0)
     return -1;
-  /* a UDP read may hold a coalesced run of datagrams, up to an IP datagram */
-  p->rx.cap = p->gro ? 65536 : WIRE_MAX_PACKET + 1;
-  if (!(p->rx.buf = malloc(p->rx.cap)) || port_batch_init(p) < 0) {
+  if (port_rx_init(p) < 0 || port_batch_init(p) < 0) {
     snprintf(err, errlen, "port '%s': out of memory", spec);
     return -1;
   }
@@ -53,8 +46,7 @@ void port_close(struct port *p)
   p->fd = p->bfd = -1;
   fault_free(&p->fault);
   port_batch_free(p);
-  free(p->rx.buf);
-  p->rx.buf = NULL;
+  port_rx_free(p);
 }
 
 int port_parse_addr(const struct port *p, const char *text, struct port_addr *a)
@@ -77,30 +69,6 @@ socklen_t port_sockaddr(const struct port *p, const struct port_addr *a,
                         struct sockaddr_storage *ss)
 {
   return ops_of(p)->sockaddr(p, a, ss);
-}
-
-ssize_t port_recv(struct port *p, const uint8_t **pkt, struct port_addr *from)
-{
-  struct port_rx *rx = &p->rx;
-  if (rx->off >= rx->len) {
-    ssize_t n = ops_of(p)->recv(p);
-    if (n <= 0)
-      return n;
-    rx->off = 0;
-    p->c.rx_reads++;
-    /* longer than the buffer (which is longer than any wire packet): one
-     * packet, cut short, that the engine drops as too long */
-    rx->len = n > (ssize_t)rx->cap ? rx->cap : (uint32_t)n;
-    if (n > (ssize_t)rx->cap || !rx->seg || rx->seg > rx->len)
-      rx->seg = rx->len;
-  }
-  uint32_t len = rx->len - rx->off < rx->seg ? rx->len - rx->off : rx->seg;
-  *pkt = rx->buf + rx->off;
-  *from = rx->from;
-  rx->off += len;
-  p->c.rx_packets++;
-  p->c.rx_bytes += len;
-  return len;
 }
 
 ssize_t port_recv_broadcast(struct port *p, void *buf, size_t cap, struct port_addr *from)

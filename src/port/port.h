@@ -41,12 +41,17 @@ struct port_counters {
 
 struct port_batch;
 
-/* A datagram read from the socket, handed out a packet at a time: with
- * UDP GRO the kernel coalesces a run of datagrams from one sender. */
+#define PORT_RX_BATCH 16              /* datagrams read with one syscall */
+
+/* Datagrams read from the socket, handed out a packet at a time (rx.c):
+ * with UDP GRO a datagram is a run of packets from one sender. */
 struct port_rx {
-  uint8_t *buf;
-  uint32_t cap, len, off, seg;  /* seg: size of each packet in it (0: one packet) */
-  struct port_addr from;
+  uint8_t *buf;                 /* PORT_RX_BATCH buffers of cap bytes */
+  uint32_t cap;
+  uint32_t n, i, off;           /* datagrams read; the one handed out; where in it */
+  uint32_t len[PORT_RX_BATCH];
+  uint32_t seg[PORT_RX_BATCH];  /* size of each packet in it (the last may be shorter) */
+  struct port_addr from[PORT_RX_BATCH];
 };
 
 struct port {
@@ -91,11 +96,11 @@ int port_flush(struct port *p);
  * when none waits, -1 on error.  A datagram longer than any wire packet
  * is reported with a length above WIRE_MAX_PACKET. */
 ssize_t port_recv(struct port *p, const uint8_t **pkt, struct port_addr *from);
-/* True while the datagram port_recv hands out holds more packets: what
- * the last packets point to stays valid until it is false. */
+/* True while what port_recv read last holds more packets: what the
+ * packets it handed out point to stays valid until it is false. */
 static inline int port_rx_more(const struct port *p)
 {
-  return p->rx.off < p->rx.len;
+  return p->rx.i < p->rx.n;
 }
 /* The same from the port's broadcast or multicast socket (udp), where discovery hellos
  * arrive. */
@@ -108,6 +113,8 @@ int port_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_
               int flags);
 int port_batch_init(struct port *p);
 void port_batch_free(struct port *p);
+int port_rx_init(struct port *p);
+void port_rx_free(struct port *p);
 /* The socket address of a peer's address on this port (batch.c). */
 socklen_t port_sockaddr(const struct port *p, const struct port_addr *a,
                         struct sockaddr_storage *ss);

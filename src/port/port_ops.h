@@ -11,12 +11,16 @@ struct port_ops {
   int (*equal)(const struct port_addr *a, const struct port_addr *b);
   socklen_t (*sockaddr)(const struct port *p, const struct port_addr *a,
                         struct sockaddr_storage *ss);
-  /* One datagram into p->rx (len, seg, from): its length, 0 when none
-   * waits, -1 on error. */
-  ssize_t (*recv)(struct port *p);
+  /* The peer's address from the socket address a datagram came from. */
+  void (*from_sockaddr)(const struct sockaddr_storage *ss, socklen_t len, struct port_addr *a);
 };
 
 extern const struct port_ops udp_ops, eth_ops;
+
+static inline const struct port_ops *ops_of(const struct port *p)
+{
+  return p->kind == PORT_ETH ? &eth_ops : &udp_ops;
+}
 
 /* The MTU of the interface named, or holding address sa; 0 if unknown. */
 uint32_t port_ifmtu(const char *ifname, const struct sockaddr *sa);

@@ -195,30 +195,13 @@ static socklen_t udp_sockaddr(const struct port *p, const struct port_addr *a,
   return a->sslen;
 }
 
-static ssize_t udp_recv(struct port *p)
+static void udp_from_sockaddr(const struct sockaddr_storage *ss, socklen_t len,
+                              struct port_addr *a)
 {
-  struct port_rx *rx = &p->rx;
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int))];
-  } ctl;
-  struct iovec iov = {rx->buf, rx->cap};
-  struct msghdr h = {.msg_name = &rx->from.ss, .msg_namelen = sizeof(rx->from.ss),
-                     .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                     .msg_controllen = sizeof(ctl.buf)};
-  ssize_t n = recvmsg(p->fd, &h, MSG_TRUNC);
-  if (n < 0)
-    return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-  rx->from.sslen = h.msg_namelen;
-  rx->seg = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c))
-    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
-      int seg;
-      memcpy(&seg, CMSG_DATA(c), sizeof(seg));
-      rx->seg = seg > 0 ? (uint32_t)seg : 0;
-    }
-  return n;
+  memset(a, 0, sizeof(*a));
+  memcpy(&a->ss, ss, len);
+  a->sslen = len;
 }
 
 const struct port_ops udp_ops = {udp_open, udp_parse, udp_format, udp_equal, udp_sockaddr,
-                                 udp_recv};
+                                 udp_from_sockaddr};
