@@ -10,7 +10,7 @@
  * On udp ports the kernel also segments (UDP GSO): a run of packets to one
  * peer, all of one size but the last, goes as one message with
  * UDP_SEGMENT, which the stack carries as one buffer up to the receiver's
- * socket, and which a receiver with UDP_GRO takes in one read (port.c).
+ * socket, and which a receiver with UDP_GRO takes in one read (rx.c).
  * Each packet still is one datagram on the wire, with its own header and
  * checksum: GSO changes the cost, not the protocol.
  */
@@ -29,10 +29,6 @@
 #define GSO_MAX_SEGS 64      /* the kernel's UDP_MAX_SEGMENTS (6.1) */
 #define GSO_MAX_BYTES 65000  /* one IP datagram's payload, with room for headers */
 
-struct batch_pkt {
-  struct port_addr to;
-};
-
 struct batch_msg {
   struct sockaddr_storage name;
   union {
@@ -44,7 +40,7 @@ struct batch_msg {
 
 struct port_batch {
   uint32_t used, n;               /* bytes of buf used; packets queued */
-  struct batch_pkt pkt[PORT_BATCH_PKTS];
+  struct port_addr to[PORT_BATCH_PKTS];
   struct iovec iov[PORT_BATCH_PKTS]; /* each packet's bytes: in buf, or its owner's */
   struct mmsghdr mm[PORT_BATCH_PKTS];  /* built at flush */
   struct batch_msg bm[PORT_BATCH_PKTS];
@@ -72,7 +68,7 @@ static uint32_t gso_run(const struct port *p, const struct port_batch *b, uint32
     return 1;
   while (j < b->n && j - i < GSO_MAX_SEGS && b->iov[j - 1].iov_len == seg &&
          b->iov[j].iov_len <= seg && total + b->iov[j].iov_len <= GSO_MAX_BYTES &&
-         port_addr_equal(p, &b->pkt[j].to, &b->pkt[i].to)) {
+         port_addr_equal(p, &b->to[j], &b->to[i])) {
     total += b->iov[j].iov_len;
     j++;
   }
@@ -93,7 +89,7 @@ static uint32_t flush_from(struct port *p, uint32_t from)
     struct msghdr *h = &mm[nmsg].msg_hdr;
     memset(h, 0, sizeof(*h));
     h->msg_name = &m->name;
-    h->msg_namelen = port_sockaddr(p, &b->pkt[i].to, &m->name);
+    h->msg_namelen = port_sockaddr(p, &b->to[i], &m->name);
     h->msg_iov = &b->iov[i]; /* a run: the kernel cuts it every seg bytes */
     h->msg_iovlen = m->count;
     if (m->count > 1) {
@@ -159,7 +155,7 @@ int port_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_
   if (b->n == PORT_BATCH_PKTS || (copy && b->used + len > PORT_BATCH_BYTES))
     port_flush(p);
   uint32_t i = b->n++;
-  b->pkt[i].to = *to;
+  b->to[i] = *to;
   b->iov[i].iov_len = len;
   b->iov[i].iov_base = (void *)pkt;
   if (copy) {
