@@ -291,6 +291,15 @@ int net_next_timer_ms(struct backend *be)
 
 static const char *const peer_state_name[] = {"new", "up", "failed"};
 
+/* Packets kept past a hole or a refusal, waiting for delivery in order. */
+static uint32_t held_count(const struct net_peer *p)
+{
+  uint32_t k = 0;
+  for (uint32_t i = 0; p->rwin && i < WIRE_WINDOW; i++)
+    k += p->have[i];
+  return k;
+}
+
 char *net_report(struct backend *be)
 {
   struct net *n = net_of(be);
@@ -326,12 +335,14 @@ char *net_report(struct backend *be)
     port_format_addr(&n->ports[p->port], &p->addr, addr, sizeof(addr));
     fprintf(f,
             "%s{\"nic_id\":\"%012llx\",\"hostname\":\"%s\",\"address\":\"%s\",\"state\":\"%s\","
-            "\"learnt\":%d,\"rtt_us\":%.1f,\"in_flight\":%u,\"tx_packets\":%llu,"
+            "\"learnt\":%d,\"rtt_us\":%.1f,\"in_flight\":%u,\"snd_una\":%u,\"snd_next\":%u,"
+            "\"rcv_next\":%u,\"held\":%u,\"stalled\":%d,\"tx_packets\":%llu,"
             "\"rx_packets\":%llu,\"retransmits\":%llu,\"timeouts\":%llu,\"dup_rx\":%llu,"
             "\"ooo_rx\":%llu,\"stalls\":%llu,\"resets\":%llu,\"failures\":%llu}",
             first ? "" : ",", (unsigned long long)p->nic, p->hostname, addr,
             peer_state_name[p->state], p->learnt, (double)p->srtt_ns / 1000.0,
-            p->snd_next - p->snd_una, (unsigned long long)p->tx_packets,
+            p->snd_next - p->snd_una, p->snd_una, p->snd_next, p->rcv_next, held_count(p),
+            p->stalled.active, (unsigned long long)p->tx_packets,
             (unsigned long long)p->rx_packets, (unsigned long long)p->retransmits,
             (unsigned long long)p->timeouts, (unsigned long long)p->dup_rx,
             (unsigned long long)p->ooo_rx, (unsigned long long)p->stalls,

@@ -354,6 +354,13 @@ int rel_timers(struct backend *be, struct net_peer *p)
   }
   struct net_pkt *oldest = &p->win[p->snd_una % WIRE_WINDOW];
   if (now - oldest->sent_ns >= p->rto_ns) {
+    /* The oldest goes again even when a selective ack said the receiver
+     * holds it: the ack that would have covered it may be what was lost,
+     * and then nothing else ever makes the receiver speak (a lost final
+     * ack after a sack deadlocked both sides until the give-up).  Sacks
+     * are advice (RFC 2018, 8); a timeout forgets this one.  It is also
+     * the probe a receiver that cannot deliver yet answers. */
+    oldest->sacked = 0;
     uint32_t burst = RETRANSMIT_BURST;
     for (uint32_t s = p->snd_una; s != p->snd_next && burst; s++) {
       struct net_pkt *k = &p->win[s % WIRE_WINDOW];
