@@ -72,6 +72,27 @@ static int udp_equal(const struct port_addr *a, const struct port_addr *b)
   return a->sslen == b->sslen && !memcmp(&a->ss, &b->ss, a->sslen);
 }
 
+/* The second socket of discovery, bound to where hellos go (and a member
+ * of that group, for IPv6); that address becomes the port's broadcast.
+ * Any failure leaves the port without discovery, not without a port. */
+static void discovery_socket(struct port *p, const struct sockaddr *at, socklen_t len,
+                             const struct ipv6_mreq *join)
+{
+  int one = 1;
+  p->bfd = socket(at->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (p->bfd < 0 || setsockopt(p->bfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+      bind(p->bfd, at, len) < 0 ||
+      (join && setsockopt(p->bfd, IPPROTO_IPV6, IPV6_JOIN_GROUP, join, sizeof(*join)) < 0)) {
+    if (p->bfd >= 0)
+      close(p->bfd);
+    p->bfd = -1;
+    return;
+  }
+  memcpy(&p->broadcast.ss, at, len);
+  p->broadcast.sslen = len;
+  p->has_broadcast = 1;
+}
+
 /* Discovery: hellos go to the subnet's broadcast address, and a second
  * socket bound to that address receives them (a socket bound to one
  * address does not see broadcasts).  No broadcast address: no discovery. */
@@ -98,17 +119,7 @@ static void udp_open_broadcast(struct port *p, const struct sockaddr_in *self)
   b.sin_port = self->sin_port;
   int one = 1;
   setsockopt(p->fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one));
-  p->bfd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  setsockopt(p->bfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (p->bfd < 0 || bind(p->bfd, (struct sockaddr *)&b, sizeof(b)) < 0) {
-    if (p->bfd >= 0)
-      close(p->bfd);
-    p->bfd = -1;
-    return;
-  }
-  memcpy(&p->broadcast.ss, &b, sizeof(b));
-  p->broadcast.sslen = sizeof(b);
-  p->has_broadcast = 1;
+  discovery_socket(p, (struct sockaddr *)&b, sizeof(b), NULL);
 }
 
 /* Discovery over IPv6 (no broadcast there): hellos go to the link's
@@ -133,23 +144,12 @@ static void udp_open_multicast(struct port *p, const struct sockaddr_in6 *self)
   struct sockaddr_in6 g = {.sin6_family = AF_INET6, .sin6_port = self->sin6_port,
                            .sin6_scope_id = ifindex};
   inet_pton(AF_INET6, "ff02::1", &g.sin6_addr);
-  int one = 1, zero = 0;
+  int zero = 0;
   setsockopt(p->fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof(ifindex));
   setsockopt(p->fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &zero, sizeof(zero));
-  p->bfd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   struct ipv6_mreq mr = {.ipv6mr_interface = ifindex};
   mr.ipv6mr_multiaddr = g.sin6_addr;
-  if (p->bfd < 0 || setsockopt(p->bfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-      bind(p->bfd, (struct sockaddr *)&g, sizeof(g)) < 0 ||
-      setsockopt(p->bfd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof(mr)) < 0) {
-    if (p->bfd >= 0)
-      close(p->bfd);
-    p->bfd = -1;
-    return;
-  }
-  memcpy(&p->broadcast.ss, &g, sizeof(g));
-  p->broadcast.sslen = sizeof(g);
-  p->has_broadcast = 1;
+  discovery_socket(p, (struct sockaddr *)&g, sizeof(g), &mr);
 }
 
 static int udp_open(struct port *p, const char *arg, char *err, size_t errlen)
