@@ -252,8 +252,8 @@ static struct remote_row mx_run(mx_endpoint_t ep, mx_endpoint_addr_t peer, int s
     mx_isend(ep, &seg, 1, peer, M_DATA, NULL, &rq[i % RWINDOW]);
   }
   if (stream) {
-    for (int i = 0; i < RWINDOW && i < n + warm; i++)
-      mx_wait(ep, &rq[(n + warm + i) % RWINDOW], MX_INFINITE, &st, &res);
+    for (int i = n + warm > RWINDOW ? n + warm - RWINDOW : 0; i < n + warm; i++)
+      mx_wait(ep, &rq[i % RWINDOW], MX_INFINITE, &st, &res); /* the ones still open */
     mx_segment_t z = {buf, 0};
     mx_irecv(ep, &z, 1, M_END, ~0ull, NULL, &rr);
     mx_isend(ep, &z, 1, peer, M_END, NULL, &sr);

@@ -91,6 +91,7 @@ struct netback {
   int doorbell;                 /* eventfd: copy-mode guests and the engine kick it */
   struct nb_item *tx_head, *tx_tail; /* copied requests, for the engine */
   struct nb_item *rx_head, *rx_tail; /* events for copy-mode guests */
+  struct nb_item *pool[2];      /* free buffers: without, with an eager payload */
   uint32_t tx_len, rx_len;
   int rx_kick;                  /* copy-batch events queued this engine round */
   uint64_t copies, bytes;       /* buffers copied, payload bytes */
@@ -168,6 +169,11 @@ int engine_serve_vif(struct backend *be, struct be_endpoint *src, int budget);
 void engine_flush_rx(struct backend *be, struct be_endpoint *ep);
 int engine_post(struct backend *be, struct be_endpoint *dst, const struct msg *m,
                 const void *eager);
+/* The ring write itself, whoever serves dst's rings (the engine, or
+ * netback for the copy datapaths): 1 posted (published at the next flush,
+ * rx_dirty set), 0 ring full, -1 ring corrupt (the VIF is failed). */
+int vif_ring_post(struct backend *be, struct be_endpoint *dst, const struct msg *m,
+                  const void *eager);
 void engine_fail_vif(struct backend *be, struct be_endpoint *ep, enum drop_reason why);
 int engine_post_gone(struct backend *be, struct be_endpoint *ep);
 void endpoint_count_drop(struct be_endpoint *ep, enum drop_reason why);

@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "../common/doorbell.h"
 #include "../../include/myriexpress.h"
 #include "../common/log.h"
 #include "backend.h"
@@ -115,10 +116,7 @@ void endpoint_close(struct backend *be, struct be_endpoint *ep)
     }
     o->chan_with[ep->eid / 8] &= (uint8_t) ~(1u << (ep->eid % 8));
   }
-  uint64_t one = 1;
-  if (write(ep->doorbell, &one, sizeof(one)) < 0) {
-    /* nothing to do: the guest may already be gone */
-  }
+  doorbell_ring(ep->doorbell); /* the guest may already be gone: no matter */
   close(ep->doorbell);
   for (int d = 0; d < DROP_MAX; d++)
     be->closed_drops[d] += ep->c.drops[d];

@@ -30,6 +30,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "../common/fifo.h"
+#include "../common/doorbell.h"
 #include "../common/log.h"
 #include "../common/poll_policy.h"
 #include "backend.h"
@@ -45,20 +47,19 @@ struct nb_item {
   uint8_t eager[];
 };
 
-static void kick(int fd)
-{
-  uint64_t one = 1;
-  if (write(fd, &one, sizeof(one)) < 0) {
-    /* saturated: the other side is being woken anyway */
-  }
-}
-
-static struct nb_item *item_new(const struct be_endpoint *ep, const struct msg *m,
-                                const void *eager)
+/* Netback's buffers come from a pool, as a driver domain's do: once the
+ * queues have been as deep as they get, no message allocates.  Two sizes:
+ * a descriptor alone, or with room for a whole eager fragment.  The pool
+ * never holds more than the queues' peak (NB_QUEUE_MAX each way). */
+static struct nb_item *item_new(struct netback *nb, const struct be_endpoint *ep,
+                                const struct msg *m, const void *eager)
 {
   uint32_t len = m->type == MSG_FRAG ? m->len : 0;
-  struct nb_item *it = malloc(sizeof(*it) + len);
-  if (!it)
+  int sized = len > 0;
+  struct nb_item *it = nb->pool[sized];
+  if (it)
+    nb->pool[sized] = it->next;
+  else if (!(it = malloc(sizeof(*it) + (sized ? EAGER_SIZE : 0))))
     return NULL;
   it->next = NULL;
   it->eid = ep->eid;
@@ -69,22 +70,11 @@ static struct nb_item *item_new(const struct be_endpoint *ep, const struct msg *
   return it;
 }
 
-static void push(struct nb_item **head, struct nb_item **tail, struct nb_item *it)
+static void item_free(struct netback *nb, struct nb_item *it)
 {
-  if (*tail)
-    (*tail)->next = it;
-  else
-    *head = it;
-  *tail = it;
-}
-
-static struct nb_item *pop(struct nb_item **head, struct nb_item **tail)
-{
-  struct nb_item *it = *head;
-  *head = it->next;
-  if (!*head)
-    *tail = NULL;
-  return it;
+  int sized = it->m.type == MSG_FRAG && it->m.len > 0;
+  it->next = nb->pool[sized];
+  nb->pool[sized] = it;
 }
 
 /* --- guest to engine ------------------------------------------------------ */
@@ -106,10 +96,10 @@ static int take_requests(struct backend *be, struct be_endpoint *ep, int max)
       engine_fail_vif(be, ep, r < 0 ? DROP_RING_CORRUPT : DROP_BAD_REQUEST);
       break;
     }
-    struct nb_item *it = item_new(ep, &m, eager);
+    struct nb_item *it = item_new(nb, ep, &m, eager);
     if (!it)
       break;
-    push(&nb->tx_head, &nb->tx_tail, it);
+    FIFO_PUSH(&nb->tx_head, &nb->tx_tail, it, next);
     nb->tx_len++;
     qcons_advance(&ep->tx, &m);
     nb->copies++;
@@ -119,11 +109,11 @@ static int take_requests(struct backend *be, struct be_endpoint *ep, int max)
   if (!n)
     return 0;
   if (qcons_release(&ep->tx))
-    kick(ep->doorbell); /* the guest waits for room */
+    doorbell_ring(ep->doorbell); /* the guest waits for room */
   if (!batch)
     ring_arm_data_event(&ep->tx.q->ring, ep->tx.cons); /* a kick for the next request too */
   nb->engine_kicks++;
-  kick(be->engine_doorbell);
+  doorbell_ring(be->engine_doorbell);
   return n;
 }
 
@@ -147,7 +137,7 @@ int netback_engine_drain(struct backend *be)
     struct nb_item *it = nb->tx_head;
     if (!engine_deliver(be, &be->eps[it->eid], &it->m, it->eager))
       break; /* destination full: this buffer waits, in order */
-    free(pop(&nb->tx_head, &nb->tx_tail));
+    item_free(nb, FIFO_POP(&nb->tx_head, &nb->tx_tail, next));
     nb->tx_len--;
     n++;
   }
@@ -162,15 +152,15 @@ int netback_post(struct backend *be, struct be_endpoint *dst, const struct msg *
   struct netback *nb = &be->nb;
   if (nb->rx_len >= NB_QUEUE_MAX)
     return 0;
-  struct nb_item *it = item_new(dst, m, eager);
+  struct nb_item *it = item_new(nb, dst, m, eager);
   if (!it)
     return 0;
-  push(&nb->rx_head, &nb->rx_tail, it);
+  FIFO_PUSH(&nb->rx_head, &nb->rx_tail, it, next);
   nb->rx_len++;
   nb->copies++;
   if (dst->copy_mode == DP_COPY) {
     nb->netback_kicks++;
-    kick(nb->doorbell);
+    doorbell_ring(nb->doorbell);
   } else {
     nb->rx_kick = 1; /* once, at the end of the engine's round */
   }
@@ -182,7 +172,7 @@ void netback_flush(struct backend *be)
   if (be->nb.rx_kick) {
     be->nb.rx_kick = 0;
     be->nb.netback_kicks++;
-    kick(be->nb.doorbell);
+    doorbell_ring(be->nb.doorbell);
   }
 }
 
@@ -196,30 +186,18 @@ static int give_events(struct backend *be)
     struct be_endpoint *dst = &be->eps[it->eid];
     if (dst->in_use && dst->session == it->session &&
         atomic_load(&dst->vif->state) == VIF_OPEN) {
-      int room = qprod_reserve(&dst->rx, 1, it->m.type == MSG_FRAG);
-      if (room == 0)
+      int r = vif_ring_post(be, dst, &it->m, it->eager);
+      if (r == 0)
         break; /* the guest's ring is full: in order, wait */
-      if (room < 0) {
-        engine_fail_vif(be, dst, DROP_RING_CORRUPT);
-      } else {
-        struct msg *slot = qprod_slot(&dst->rx);
-        memcpy(slot, &it->m, sizeof(*slot));
-        if (it->m.type == MSG_FRAG)
-          memcpy(qprod_eager(&dst->rx), it->eager, it->m.len);
-        qprod_commit(&dst->rx, it->m.type == MSG_FRAG);
-        dst->c.rx_msgs++;
-        dst->c.rx_bytes += it->m.type == MSG_SMALL || it->m.type == MSG_FRAG ? it->m.len : 0;
-        if (dst->copy_mode == DP_COPY) {
-          /* a notification per event, as an unaggregated split driver */
-          qprod_flush(&dst->rx);
-          nb->guest_kicks++;
-          kick(dst->doorbell);
-        } else {
-          dst->rx_dirty = 1;
-        }
+      if (r > 0 && dst->copy_mode == DP_COPY) {
+        /* a notification per event, as an unaggregated split driver */
+        dst->rx_dirty = 0;
+        qprod_flush(&dst->rx);
+        nb->guest_kicks++;
+        doorbell_ring(dst->doorbell);
       }
     }
-    free(pop(&nb->rx_head, &nb->rx_tail));
+    item_free(nb, FIFO_POP(&nb->rx_head, &nb->rx_tail, next));
     nb->rx_len--;
     n++;
     if (n == NB_BATCH)
@@ -231,7 +209,7 @@ static int give_events(struct backend *be)
       ep->rx_dirty = 0;
       if (qprod_flush(&ep->rx)) {
         nb->guest_kicks++;
-        kick(ep->doorbell);
+        doorbell_ring(ep->doorbell);
       }
     }
   }
@@ -240,13 +218,24 @@ static int give_events(struct backend *be)
 
 /* --- the thread ------------------------------------------------------------ */
 
-static int nb_round(struct backend *be)
+/* An endpoint whose request ring netback reads. */
+static int nb_serves(const struct be_endpoint *ep)
+{
+  return ep->in_use && ep->copy_mode && atomic_load(&ep->vif->state) == VIF_OPEN;
+}
+
+/* One round over the copy-mode endpoints; *batching: one of them is
+ * copy-batch (netback then polls a little before it sleeps). */
+static int nb_round(struct backend *be, int *batching)
 {
   int work = 0;
+  *batching = 0;
   for (uint32_t i = 0; i < be->cfg.max_endpoints; i++) {
     struct be_endpoint *ep = &be->eps[i];
-    if (ep->in_use && ep->copy_mode && atomic_load(&ep->vif->state) == VIF_OPEN)
-      work += take_requests(be, ep, ep->copy_mode == DP_COPY_BATCH ? NB_BATCH : 1);
+    if (!nb_serves(ep))
+      continue;
+    *batching |= ep->copy_mode == DP_COPY_BATCH;
+    work += take_requests(be, ep, ep->copy_mode == DP_COPY_BATCH ? NB_BATCH : 1);
   }
   work += give_events(be);
   return work;
@@ -255,11 +244,9 @@ static int nb_round(struct backend *be)
 static int nb_arm(struct backend *be)
 {
   int pending = 0;
-  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++) {
-    struct be_endpoint *ep = &be->eps[i];
-    if (ep->in_use && ep->copy_mode && atomic_load(&ep->vif->state) == VIF_OPEN)
-      pending |= ring_arm_data_event(&ep->tx.q->ring, ep->tx.cons);
-  }
+  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++)
+    if (nb_serves(&be->eps[i]))
+      pending |= ring_arm_data_event(&be->eps[i].tx.q->ring, be->eps[i].tx.cons);
   return pending;
 }
 
@@ -270,12 +257,10 @@ static void *nb_main(void *arg)
   uint64_t idle_since = clock_now_ns();
   while (!atomic_load(&be->stop)) {
     pthread_mutex_lock(&be->lock);
-    int work = nb_round(be);
+    int batching;
+    int work = nb_round(be, &batching);
     /* copy-batch polls a little before sleeping, so that requests arriving
      * close together share a wake-up; copy sleeps at once */
-    int batching = 0;
-    for (uint32_t i = 0; i < be->cfg.max_endpoints; i++)
-      batching |= be->eps[i].in_use && be->eps[i].copy_mode == DP_COPY_BATCH;
     pol.yield_ns = batching ? 50000 : 0;
     pthread_mutex_unlock(&be->lock);
     if (work) {
@@ -314,11 +299,17 @@ int netback_start(struct backend *be)
 
 void netback_stop(struct backend *be)
 {
-  kick(be->nb.doorbell); /* be->stop is set by the engine's stop */
+  doorbell_ring(be->nb.doorbell); /* be->stop is set by the engine's stop */
   pthread_join(be->nb.thread, NULL);
   while (be->nb.tx_head)
-    free(pop(&be->nb.tx_head, &be->nb.tx_tail));
+    free(FIFO_POP(&be->nb.tx_head, &be->nb.tx_tail, next));
   while (be->nb.rx_head)
-    free(pop(&be->nb.rx_head, &be->nb.rx_tail));
+    free(FIFO_POP(&be->nb.rx_head, &be->nb.rx_tail, next));
+  for (int k = 0; k < 2; k++)
+    while (be->nb.pool[k]) {
+      struct nb_item *it = be->nb.pool[k];
+      be->nb.pool[k] = it->next;
+      free(it);
+    }
   close(be->nb.doorbell);
 }

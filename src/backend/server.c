@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../common/doorbell.h"
 #include "../../include/myriexpress.h"
 #include "../common/mxerror.h"
 #include "../common/log.h"
@@ -159,10 +160,7 @@ static void send_attach(struct be_endpoint *me, struct be_endpoint *peer, int *f
   m.u.attach.peer_session = me->session;
   ctl_send(peer->guest->sock, &m, fds, 4);
   atomic_fetch_add(&peer->vif->ctl_seq, 1);
-  uint64_t one = 1;
-  if (write(peer->doorbell, &one, sizeof(one)) < 0) {
-    /* saturated: it will look anyway */
-  }
+  doorbell_ring(peer->doorbell);
 }
 
 static void handle_connect(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
@@ -413,12 +411,9 @@ static void shutdown_guests(struct backend *be)
     if (g->in_use && g->region)
       atomic_store(&((struct region_hdr *)g->region)->backend_state, BACKEND_STOPPED);
   }
-  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++) {
-    uint64_t one = 1;
-    if (be->eps[i].in_use && write(be->eps[i].doorbell, &one, sizeof(one)) < 0) {
-      /* the guest sees the stopped state at its next poll anyway */
-    }
-  }
+  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++)
+    if (be->eps[i].in_use)
+      doorbell_ring(be->eps[i].doorbell);
   pthread_mutex_unlock(&be->lock);
   for (int i = 0; i < BE_MAX_GUESTS; i++)
     if (be->guests[i].in_use)

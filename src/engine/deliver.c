@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/doorbell.h"
 #include "../backend/backend.h"
 #include "../common/log.h"
 #include "net.h"
@@ -35,10 +36,7 @@ void engine_fail_vif(struct backend *be, struct be_endpoint *ep, enum drop_reaso
   atomic_store(&ep->vif->state, VIF_FAILED);
   log_warn("endpoint %u (guest %u '%s'): VIF failed: %s", ep->eid, ep->guest->id,
            ep->guest->name, drop_reason_name[why]);
-  uint64_t one = 1;
-  if (write(ep->doorbell, &one, sizeof(one)) < 0) {
-    /* a full eventfd counter still wakes the guest */
-  }
+  doorbell_ring(ep->doorbell);
 }
 
 static int endpoint_usable(const struct be_endpoint *ep)
@@ -55,6 +53,12 @@ int engine_post(struct backend *be, struct be_endpoint *dst, const struct msg *m
     return -1;
   if (dst->copy_mode)
     return netback_post(be, dst, m, eager); /* netback copies it into the ring */
+  return vif_ring_post(be, dst, m, eager);
+}
+
+int vif_ring_post(struct backend *be, struct be_endpoint *dst, const struct msg *m,
+                  const void *eager)
+{
   int room = qprod_reserve(&dst->rx, 1, m->type == MSG_FRAG);
   if (room < 0) {
     engine_fail_vif(be, dst, DROP_RING_CORRUPT);
@@ -82,11 +86,8 @@ void engine_flush_rx(struct backend *be, struct be_endpoint *ep)
     return;
   ep->rx_dirty = 0;
   if (qprod_flush(&ep->rx)) {
-    uint64_t one = 1;
     ep->c.kicks++;
-    if (write(ep->doorbell, &one, sizeof(one)) < 0) {
-      /* counter saturated: the guest is awake anyway */
-    }
+    doorbell_ring(ep->doorbell);
   }
 }
 
@@ -209,11 +210,8 @@ int engine_serve_vif(struct backend *be, struct be_endpoint *src, int budget)
     done++;
   }
   if (qcons_release(&src->tx)) {
-    uint64_t one = 1;
     src->c.kicks++;
-    if (write(src->doorbell, &one, sizeof(one)) < 0) {
-      /* saturated counter: the guest will see it */
-    }
+    doorbell_ring(src->doorbell);
   }
   return done;
 }

@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "../common/doorbell.h"
 #include "../backend/backend.h"
 #include "../common/log.h"
 #include "../common/poll_policy.h"
@@ -26,10 +27,7 @@
 
 void engine_kick(struct backend *be)
 {
-  uint64_t one = 1;
-  if (write(be->engine_doorbell, &one, sizeof(one)) < 0) {
-    /* saturated: the engine is being woken anyway */
-  }
+  doorbell_ring(be->engine_doorbell);
 }
 
 /* One scheduling round; returns the amount of work done. */

@@ -194,7 +194,7 @@ int net_progress(struct backend *be)
   for (int i = 0; i < n->nports; i++) {
     uint64_t now = 0;
     for (int k = 0; k < RX_BATCH; k++) {
-      struct port_addr from;
+      const struct port_addr *from;
       const uint8_t *pkt;
       int fresh = !port_rx_more(&n->ports[i]); /* this read takes a new datagram */
       ssize_t len = port_recv(&n->ports[i], &pkt, &from);
@@ -202,7 +202,7 @@ int net_progress(struct backend *be)
         break;
       if (fresh || !now)
         now = clock_now_ns(); /* the packets of a GRO run arrived together */
-      net_input(be, i, pkt, (size_t)len, &from, now);
+      net_input(be, i, pkt, (size_t)len, from, now);
       if (!port_rx_more(&n->ports[i]))
         rpull_flush(be); /* before the next read reuses the buffer */
       work++;

@@ -23,6 +23,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "../common/fifo.h"
+#include "../common/doorbell.h"
 #include "../common/iov.h"
 #include "lib.h"
 
@@ -75,32 +77,13 @@ void chan_close(struct mx_endpoint *ep, struct chan *ch)
   free(ch);
 }
 
-static void fifo_push(struct req **head, struct req **tail, struct req *r)
-{
-  r->lnext = NULL;
-  if (*tail)
-    (*tail)->lnext = r;
-  else
-    *head = r;
-  *tail = r;
-}
-
-static struct req *fifo_pop(struct req **head, struct req **tail)
-{
-  struct req *r = *head;
-  *head = r->lnext;
-  if (!*head)
-    *tail = NULL;
-  return r;
-}
-
 /* Receiver: r matched a large message of this channel; the data will
  * come through the pipe in CTS order. */
 void chan_large_ready(struct mx_endpoint *ep, struct chan *ch, struct req *r)
 {
   (void)ep;
   r->got = 0;
-  fifo_push(&ch->read_head, &ch->read_tail, r);
+  FIFO_PUSH(&ch->read_head, &ch->read_tail, r, lnext);
 }
 
 /* Move what the pipes allow.  Returns work done, -1 when the peer is gone. */
@@ -123,7 +106,7 @@ static int chan_pipes(struct mx_endpoint *ep, struct chan *ch)
     }
     /* All spliced: the sender completes at LARGE_DONE, when the receiver
      * has read the pages (the pipe holds references to them until then). */
-    fifo_pop(&ch->splice_head, &ch->splice_tail);
+    FIFO_POP(&ch->splice_head, &ch->splice_tail, lnext);
   }
   while (ch->read_head) {
     struct req *r = ch->read_head;
@@ -139,7 +122,7 @@ static int chan_pipes(struct mx_endpoint *ep, struct chan *ch)
       if (r->got < r->xfer)
         break;
     }
-    fifo_pop(&ch->read_head, &ch->read_tail);
+    FIFO_POP(&ch->read_head, &ch->read_tail, lnext);
     struct msg done = {.type = MSG_LARGE_DONE, .cookie = r->peer_cookie,
                        .total = (uint32_t)r->xfer};
     txq_send_ctl(ep, &ch->tx, &done);
@@ -172,17 +155,13 @@ static void chan_cts(struct mx_endpoint *ep, struct chan *ch, const struct msg *
     return;
   r->xfer = m->total < r->len ? m->total : r->len;
   r->got = 0;
-  fifo_push(&ch->splice_head, &ch->splice_tail, r);
+  FIFO_PUSH(&ch->splice_head, &ch->splice_tail, r, lnext);
 }
 
 static void chan_release(struct chan *ch)
 {
-  if (qcons_release(&ch->rx)) {
-    uint64_t one = 1;
-    if (write(ch->peer_doorbell, &one, sizeof(one)) < 0) {
-      /* saturated: the peer is awake */
-    }
-  }
+  if (qcons_release(&ch->rx))
+    doorbell_ring(ch->peer_doorbell);
 }
 
 int chan_progress(struct mx_endpoint *ep, struct chan *ch)

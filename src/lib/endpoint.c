@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/doorbell.h"
 #include "../common/clock.h"
 #include "lib.h"
 
@@ -203,10 +204,7 @@ EXPORT mx_return_t mx_wakeup(mx_endpoint_t ep)
     return entered;
   ep->wakeup_gen++;
   pthread_mutex_unlock(&ep->lock);
-  uint64_t one = 1;
-  if (write(ep->doorbell, &one, sizeof(one)) < 0) {
-    /* saturated: sleepers wake anyway */
-  }
+  doorbell_ring(ep->doorbell);
   return MX_SUCCESS;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/doorbell.h"
 #include "../common/iov.h"
 #include "lib.h"
 
@@ -152,10 +153,7 @@ void req_complete(struct mx_endpoint *ep, struct req *r, mx_status_code_t code)
   if (ep->sleepers) {
     /* a thread sleeping in mx_wait may be waiting for this very request,
      * completed by another thread's progress: ring its doorbell */
-    uint64_t one = 1;
-    if (write(ep->doorbell, &one, sizeof(one)) < 0) {
-      /* saturated: it wakes anyway */
-    }
+    doorbell_ring(ep->doorbell);
   }
   if (r->forgotten) {
     req_free(ep, r);

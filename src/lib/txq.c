@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/fifo.h"
+#include "../common/doorbell.h"
 #include "lib.h"
 
 void txq_init(struct txq *t, struct queue *q, int kick_fd)
@@ -94,22 +96,8 @@ static void emitted(struct mx_endpoint *ep, struct req *r)
 
 static void kick(struct txq *t)
 {
-  if (qprod_flush(&t->p)) {
-    uint64_t one = 1;
-    if (write(t->kick_fd, &one, sizeof(one)) < 0) {
-      /* a saturated eventfd still wakes the consumer */
-    }
-  }
-}
-
-static void backlog_append(struct txq *t, struct req *r)
-{
-  r->txnext = NULL;
-  if (t->bl_tail)
-    t->bl_tail->txnext = r;
-  else
-    t->bl_head = r;
-  t->bl_tail = r;
+  if (qprod_flush(&t->p))
+    doorbell_ring(t->kick_fd);
 }
 
 void txq_submit(struct mx_endpoint *ep, struct txq *t, struct req *r)
@@ -128,7 +116,7 @@ void txq_submit(struct mx_endpoint *ep, struct txq *t, struct req *r)
   }
   if (r->kind != REQ_CTL)
     ep->counters[EPC_BACKLOGGED]++;
-  backlog_append(t, r);
+  FIFO_PUSH(&t->bl_head, &t->bl_tail, r, txnext);
   kick(t);
 }
 
@@ -154,9 +142,7 @@ int txq_drain(struct mx_endpoint *ep, struct txq *t)
     struct req *r = t->bl_head;
     if (emit(t, r) != 1)
       break;
-    t->bl_head = r->txnext;
-    if (!t->bl_head)
-      t->bl_tail = NULL;
+    FIFO_POP(&t->bl_head, &t->bl_tail, txnext);
     emitted(ep, r);
     n++;
   }

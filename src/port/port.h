@@ -92,10 +92,10 @@ int port_send(struct port *p, const struct port_addr *to, const void *pkt, size_
 /* Hand the queued packets to the kernel.  0, or -1 when some could not go
  * (counted as tx_errors: the reliable stream resends them). */
 int port_flush(struct port *p);
-/* Receive one packet: its length and *pkt, valid until the next call; 0
- * when none waits, -1 on error.  A datagram longer than any wire packet
- * is reported with a length above WIRE_MAX_PACKET. */
-ssize_t port_recv(struct port *p, const uint8_t **pkt, struct port_addr *from);
+/* Receive one packet: its length, *pkt and its sender *from, valid while
+ * port_rx_more (below); 0 when none waits, -1 on error.  A datagram longer
+ * than any wire packet is reported with a length above WIRE_MAX_PACKET. */
+ssize_t port_recv(struct port *p, const uint8_t **pkt, const struct port_addr **from);
 /* True while what port_recv read last holds more packets: what the
  * packets it handed out point to stays valid until it is false. */
 static inline int port_rx_more(const struct port *p)

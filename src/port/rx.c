@@ -77,7 +77,7 @@ static int rx_read(struct port *p)
   return n;
 }
 
-ssize_t port_recv(struct port *p, const uint8_t **pkt, struct port_addr *from)
+ssize_t port_recv(struct port *p, const uint8_t **pkt, const struct port_addr **from)
 {
   struct port_rx *rx = &p->rx;
   if (!port_rx_more(p)) {
@@ -88,7 +88,7 @@ ssize_t port_recv(struct port *p, const uint8_t **pkt, struct port_addr *from)
   uint32_t i = rx->i, left = rx->len[i] - rx->off;
   uint32_t len = left < rx->seg[i] ? left : rx->seg[i];
   *pkt = rx->buf + (size_t)i * rx->cap + rx->off;
-  *from = rx->from[i];
+  *from = &rx->from[i];
   rx->off += len;
   if (rx->off >= rx->len[i]) { /* on to the next datagram */
     rx->i++;
