@@ -77,7 +77,7 @@ int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open 
   qprod_init(&ep->rx, &ep->vif->rx);
   /* The engine may be asleep, having armed only the rings it knew: this
    * one asks for a kick on its first request (a spare kick if awake). */
-  ring_arm_data_event(&ep->vif->tx.ring, ep->tx.cons);
+  qcons_arm(&ep->tx);
   atomic_store(&ep->vif->state, VIF_OPEN);
   *out = ep;
   log_info("guest %u '%s' opened endpoint %u (vif %d, session %u)", g->id, g->name, eid,

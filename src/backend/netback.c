@@ -111,7 +111,7 @@ static int take_requests(struct backend *be, struct be_endpoint *ep, int max)
   if (qcons_release(&ep->tx))
     doorbell_ring(ep->doorbell); /* the guest waits for room */
   if (!batch)
-    ring_arm_data_event(&ep->tx.q->ring, ep->tx.cons); /* a kick for the next request too */
+    qcons_arm(&ep->tx); /* a kick for the next request too */
   nb->engine_kicks++;
   doorbell_ring(be->engine_doorbell);
   return n;
@@ -244,9 +244,14 @@ static int nb_round(struct backend *be, int *batching)
 static int nb_arm(struct backend *be)
 {
   int pending = 0;
-  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++)
-    if (nb_serves(&be->eps[i]))
-      pending |= ring_arm_data_event(&be->eps[i].tx.q->ring, be->eps[i].tx.cons);
+  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++) {
+    if (!nb_serves(&be->eps[i]))
+      continue;
+    int armed = qcons_arm(&be->eps[i].tx);
+    if (armed < 0)
+      engine_fail_vif(be, &be->eps[i], DROP_RING_CORRUPT); /* published what it never wrote */
+    pending |= armed != 0;
+  }
   return pending;
 }
 

@@ -7,6 +7,13 @@
  * with ring_sane(), and a violation is reported as -EPROTO so the caller
  * can fail the VIF or channel.
  *
+ * A slot is published by its tag (region.h): the producer fills the slot,
+ * then stores QUEUE_TAG(index) with release; the consumer polls the tag of
+ * the slot it expects next, so a message and its "ready" flag arrive in the
+ * same cache line.  The producer still publishes prod, per batch: it is the
+ * index of the sleep/notify handshake and what a consumer checks the
+ * producer's claims against when it finds no tag.
+ *
  * Eager buffers are the companion ring: every MSG_FRAG descriptor owns the
  * next eager slot in order, so the consumer needs no index from the
  * producer to find it, and frees eager slots by publishing aux_cons.
@@ -20,6 +27,10 @@
 #include <string.h>
 
 #include "region.h"
+
+/* The tag of index i: its lap around the ring, never 0 (a zeroed slot is
+ * never ready) and different on consecutive laps (a stale slot is not). */
+#define QUEUE_TAG(i) ((uint16_t)(0x8000u | (((i) / QUEUE_SLOTS) & 0x7fffu)))
 
 struct qprod {
   struct queue *q;
@@ -96,9 +107,22 @@ static inline uint8_t *qprod_eager(struct qprod *p)
   return p->q->eager[p->eprod & (EAGER_SLOTS - 1)];
 }
 
-/* The slot is filled: count it (not yet visible to the consumer). */
+/* Copy a descriptor built elsewhere into the slot: its first line and
+ * the inline data it carries; never the slot's tag. */
+static inline void qprod_put(struct qprod *p, const struct msg *m)
+{
+  struct msg *s = qprod_slot(p);
+  memcpy(&s->type, &m->type, MSG_LINE - offsetof(struct msg, type));
+  if (m->type == MSG_SMALL && m->len > MSG_LINE_DATA)
+    memcpy(s->data + MSG_LINE_DATA, m->data + MSG_LINE_DATA,
+           (m->len < MSG_INLINE_MAX ? m->len : MSG_INLINE_MAX) - MSG_LINE_DATA);
+}
+
+/* The slot is filled: tag it, which makes it visible to a polling
+ * consumer (a sleeping one learns of it at the next flush). */
 static inline void qprod_commit(struct qprod *p, int used_eager)
 {
+  __atomic_store_n(&qprod_slot(p)->tag, QUEUE_TAG(p->prod), __ATOMIC_RELEASE);
   p->prod++;
   p->eprod += used_eager ? 1 : 0;
 }
@@ -113,19 +137,60 @@ static inline bool qprod_flush(struct qprod *p)
   return ring_publish(&p->q->ring, p->prod);
 }
 
-/* Copy the next descriptor out of shared memory (once).  Returns 1 with
- * *out filled, 0 when empty, -EPROTO when the producer's index is
- * impossible.  *eager points at the eager slot a MSG_FRAG owns. */
+/* No tagged slot at c->cons: is that the producer breaking the protocol?
+ * Returns 0 (nothing yet), 1 (the slot was tagged meanwhile) or -EPROTO:
+ * prod impossibly far from cons, or published past a slot it never
+ * tagged (the consumer would never sleep, nor ever find it).  prod may lag behind cons: entries are tagged before the flush
+ * that publishes them. */
+static inline int qcons_check_empty(struct qcons *c, const struct msg *s)
+{
+  int32_t ahead = (int32_t)(ring_load_prod(&c->q->ring) - c->cons);
+  if (ahead > QUEUE_SLOTS || ahead < -QUEUE_SLOTS)
+    return -EPROTO;
+  if (ahead <= 0)
+    return 0;
+  /* prod was acquired after the slot's tag was released: it must show */
+  return __atomic_load_n(&s->tag, __ATOMIC_ACQUIRE) == QUEUE_TAG(c->cons) ? 1 : -EPROTO;
+}
+
+/* Copy the next descriptor out of shared memory (once): its first line,
+ * then as much inline data as the copied length asks, bounded.  Returns 1
+ * with *out filled, 0 when empty.  *eager points at the eager slot a
+ * MSG_FRAG owns.  An empty slot is not checked against prod here: the
+ * producer writes prod just after the tag we wait on, and reading it on
+ * every poll put one more line transfer between a message's arrival and
+ * the consumer's answer.  qcons_arm checks, before any sleep. */
 static inline int qcons_next(struct qcons *c, struct msg *out, const uint8_t **eager)
 {
-  uint32_t prod = ring_load_prod(&c->q->ring);
-  if (!ring_sane(prod, c->cons, QUEUE_SLOTS))
-    return -EPROTO;
-  if (prod == c->cons)
+  const struct msg *s = &c->q->slot[c->cons & (QUEUE_SLOTS - 1)];
+  if (__atomic_load_n(&s->tag, __ATOMIC_ACQUIRE) != QUEUE_TAG(c->cons))
     return 0;
-  memcpy(out, &c->q->slot[c->cons & (QUEUE_SLOTS - 1)], sizeof(*out));
+  memcpy(out, s, MSG_LINE);
+  if (out->type == MSG_SMALL && out->len > MSG_LINE_DATA)
+    memcpy(out->data + MSG_LINE_DATA, s->data + MSG_LINE_DATA,
+           (out->len < MSG_INLINE_MAX ? out->len : MSG_INLINE_MAX) - MSG_LINE_DATA);
   *eager = out->type == MSG_FRAG ? c->q->eager[c->econs & (EAGER_SLOTS - 1)] : NULL;
   return 1;
+}
+
+/* Before sleeping: ask for a kick on the next entry, then look again.
+ * 1: an entry is there (do not sleep), 0: sleep, -EPROTO as qcons_next.
+ * The fence pairs with the producer's in ring_publish (Xen's final check):
+ * either we see its prod or it sees our event index. */
+static inline int qcons_arm(struct qcons *c)
+{
+  atomic_store_explicit(&c->q->ring.e.data_event, c->cons + 1, memory_order_relaxed);
+  atomic_thread_fence(memory_order_seq_cst);
+  const struct msg *s = &c->q->slot[c->cons & (QUEUE_SLOTS - 1)];
+  if (__atomic_load_n(&s->tag, __ATOMIC_ACQUIRE) == QUEUE_TAG(c->cons))
+    return 1;
+  return qcons_check_empty(c, s);
+}
+
+/* While busy polling: no events wanted (saves the producer's syscalls). */
+static inline void qcons_disarm(struct qcons *c)
+{
+  ring_disarm_data_event(&c->q->ring, c->cons);
 }
 
 /* The descriptor returned by qcons_next is handled. */

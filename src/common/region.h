@@ -23,16 +23,16 @@
 #include "ring.h"
 
 #define REGION_MAGIC 0x4d59524955524547ull /* "GERUIRYM" */
-#define REGION_VERSION 3
+#define REGION_VERSION 4
 #define CHANNEL_MAGIC 0x4d59524e4e414843ull
-#define CHANNEL_VERSION 2
+#define CHANNEL_VERSION 3
 
 /* Geometry (powers of two).  A queue is one direction of traffic: a ring of
  * message descriptors plus a ring of eager buffers for medium fragments. */
 #define QUEUE_SLOTS 256
 #define EAGER_SLOTS 64
 #define EAGER_SIZE 8192
-#define MSG_INLINE_MAX 192
+#define MSG_INLINE_MAX 208 /* 256-byte slot less the 48-byte descriptor */
 #define REGION_VIFS 8       /* endpoints per guest */
 #define REGION_GRANTS 256   /* grant entries per VIF */
 
@@ -67,27 +67,44 @@ enum msg_status {
   MSG_ST_UNREACHABLE = 4, /* the destination's host does not answer */
 };
 
-/* One slot of a queue: 64 bytes of header, then inline data. */
+/* One slot of a queue: the descriptor fills the first cache line and the
+ * inline data runs on from byte 48, so that a message of up to
+ * MSG_LINE_DATA bytes, its header and the slot's tag travel as one cache
+ * line: a tiny message costs one line transfer between cores.  The fields
+ * after data[0] (cookie2, grant, grant2) share the line with it: they serve
+ * the types that carry no inline data (RNDV, CTS, PULL, PULL_DONE).
+ *
+ * tag belongs to the queue, not to the message: the producer stores it last
+ * (release) and the consumer polls it (acquire), so a consumer waits on the
+ * very line the message arrives in (queue.h).  Only queue.h touches it. */
 struct msg {
+  uint16_t tag;       /* queue: QUEUE_TAG(index) once the slot is filled */
   uint8_t type;       /* enum msg_type */
   uint8_t flags;      /* MSG_F_* */
-  uint16_t frag;      /* MSG_FRAG: index of this fragment */
   uint32_t len;       /* bytes in this slot (inline or eager) */
   uint32_t total;     /* whole message length */
-  uint32_t peer_eid;  /* TX: destination endpoint; RX: source (engine stamps) */
-  uint64_t peer_nic;  /* TX: destination nic; RX: source nic */
+  uint32_t seq;       /* per-sender message number (fragment reassembly) */
   uint64_t match;     /* match info */
   uint64_t cookie;    /* sender's request handle, echoed back */
-  uint64_t cookie2;   /* receiver's request handle (CTS, PULL) */
-  uint32_t grant;     /* RNDV: sender's grant ref; PULL: sender's grant ref */
-  uint32_t seq;       /* per-sender message number (fragment reassembly) */
-  uint32_t status;    /* enum msg_status */
-  uint32_t grant2;    /* PULL: receiver's own grant ref */
-  uint8_t data[MSG_INLINE_MAX];
+  uint64_t peer_nic;  /* TX: destination nic; RX: source nic */
+  uint32_t peer_eid;  /* TX: destination endpoint; RX: source (engine stamps) */
+  uint16_t frag;      /* MSG_FRAG: index of this fragment */
+  uint16_t status;    /* enum msg_status */
+  union {
+    uint8_t data[MSG_INLINE_MAX]; /* MSG_SMALL */
+    struct {
+      uint64_t cookie2; /* receiver's request handle (CTS, PULL, PULL_DONE) */
+      uint32_t grant;   /* RNDV: sender's grant ref; PULL: sender's grant ref */
+      uint32_t grant2;  /* PULL: receiver's own grant ref */
+    };
+  };
 };
-_Static_assert(offsetof(struct msg, match) == 24, "msg.match");
-_Static_assert(offsetof(struct msg, grant) == 48, "msg.grant");
-_Static_assert(offsetof(struct msg, data) == 64, "msg header is one cache line");
+#define MSG_LINE 64     /* the slot's first cache line: descriptor + data[0..15] */
+#define MSG_LINE_DATA (MSG_LINE - offsetof(struct msg, data))
+_Static_assert(offsetof(struct msg, match) == 16, "msg.match");
+_Static_assert(offsetof(struct msg, data) == 48, "msg.data");
+_Static_assert(offsetof(struct msg, grant2) + sizeof(uint32_t) == MSG_LINE,
+               "the fields of data-less types end with the first line");
 _Static_assert(sizeof(struct msg) == 256, "msg slot");
 
 /* The lengths of a data descriptor (a copy, never the shared slot) fit
@@ -104,9 +121,11 @@ static inline int msg_data_valid(const struct msg *m, uint32_t medium_max)
   return 0;
 }
 
-/* One direction of traffic.  ring.p.prod is written by the producer,
- * ring.c.cons / aux_cons (eager) by the consumer, ring.e by either side only
- * as it arms itself to sleep.  Eager buffers are taken and freed strictly
+/* One direction of traffic.  Each slot's tag and, per batch, ring.p.prod
+ * are written by the producer; ring.c.cons / aux_cons (eager) by the
+ * consumer; ring.e by either side only as it arms itself to sleep.  The
+ * consumer finds messages by their tags and reads prod only when it finds
+ * none: to check the producer's claims and before it sleeps.  Eager buffers are taken and freed strictly
  * in order, so a counter pair is their allocator. */
 struct queue {
   struct ring_hdr ring;

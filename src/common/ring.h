@@ -12,6 +12,9 @@
  * barriers are C11 acquire/release but for the one full fence of the
  * sleep/notify handshake.
  *
+ * The consumer's final check before sleeping looks at the slot it waits on
+ * (queue.h: qcons_arm), since slots carry their own ready tags.
+ *
  * Neither side trusts the other: every index read from shared memory is
  * checked with ring_sane() before it is used to address a slot.
  */
@@ -108,15 +111,6 @@ static inline bool ring_release(struct ring_hdr *r, uint32_t new_cons)
   atomic_thread_fence(memory_order_seq_cst);
   return ring_need_notify(old, new_cons,
                           atomic_load_explicit(&r->e.space_event, memory_order_relaxed));
-}
-
-/* Consumer, before sleeping: ask for an event on the next entry, then
- * re-check.  Returns true when entries arrived meanwhile (do not sleep). */
-static inline bool ring_arm_data_event(struct ring_hdr *r, uint32_t cons)
-{
-  atomic_store_explicit(&r->e.data_event, cons + 1, memory_order_relaxed);
-  atomic_thread_fence(memory_order_seq_cst);
-  return ring_load_prod(r) != cons;
 }
 
 /* Consumer, while busy polling: no events wanted (saves the producer's

@@ -27,7 +27,7 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-endian");
 
 #define WIRE_MAGIC 0x4d58u     /* "XM" */
-#define WIRE_VERSION 2
+#define WIRE_VERSION 3
 #define WIRE_ETHERTYPE 0x86dfu /* the EtherType of MX over Ethernet */
 #define WIRE_UDP_PORT 2315     /* default UDP port of a backend */
 #define WIRE_MAX_PACKET 9216   /* jumbo frames; a port's MTU may be lower */
@@ -68,10 +68,13 @@ struct wire_hdr {
 _Static_assert(sizeof(struct wire_hdr) == 48, "wire header");
 
 /* WIRE_DATA: the descriptor as the destination's event ring will hold it
- * (type, flags, frag, len, total, match, cookie, seq, grant), the endpoints,
- * and the piece of inline or eager bytes this packet carries.  An eager
- * fragment larger than a packet is split into consecutive pieces. */
-#define WIRE_DATA_HDR offsetof(struct msg, data) /* 64 bytes of descriptor */
+ * (the first line of a slot: type, flags, len, total, seq, match, cookie,
+ * frag, and grant for RNDV; the tag bytes mean nothing on the wire), the
+ * endpoints, and the piece of inline or eager bytes this packet carries
+ * (all of a small message's data, though its first bytes also ride in the
+ * line).  An eager fragment larger than a packet is split into consecutive
+ * pieces. */
+#define WIRE_DATA_HDR MSG_LINE /* 64 bytes of descriptor */
 struct wire_data_ext {    /* follows the descriptor */
   uint32_t src_eid;
   uint32_t dst_eid;

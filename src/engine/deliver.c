@@ -66,10 +66,7 @@ int vif_ring_post(struct backend *be, struct be_endpoint *dst, const struct msg 
   }
   if (room == 0)
     return 0;
-  struct msg *slot = qprod_slot(&dst->rx);
-  memcpy(slot, m, offsetof(struct msg, data));
-  if (m->type == MSG_SMALL)
-    memcpy(slot->data, m->data, m->len);
+  qprod_put(&dst->rx, m);
   if (m->type == MSG_FRAG)
     memcpy(qprod_eager(&dst->rx), eager, m->len);
   qprod_commit(&dst->rx, m->type == MSG_FRAG);

@@ -64,7 +64,10 @@ static int engine_arm(struct backend *be)
     struct be_endpoint *ep = &be->eps[k];
     if (!ep->in_use || ep->copy_mode || atomic_load(&ep->vif->state) != VIF_OPEN)
       continue;
-    if (ring_arm_data_event(&ep->tx.q->ring, ep->tx.cons) || ep->gone_count)
+    int armed = qcons_arm(&ep->tx);
+    if (armed < 0)
+      engine_fail_vif(be, ep, DROP_RING_CORRUPT); /* published what it never wrote */
+    if (armed != 0 || ep->gone_count)
       pending = 1;
   }
   return pending;
@@ -75,7 +78,7 @@ static void engine_disarm(struct backend *be)
   for (uint32_t k = 0; k < be->cfg.max_endpoints; k++) {
     struct be_endpoint *ep = &be->eps[k];
     if (ep->in_use && !ep->copy_mode && atomic_load(&ep->vif->state) == VIF_OPEN)
-      ring_disarm_data_event(&ep->tx.q->ring, ep->tx.cons);
+      qcons_disarm(&ep->tx);
   }
 }
 

@@ -158,7 +158,7 @@ static void chan_cts(struct mx_endpoint *ep, struct chan *ch, const struct msg *
   FIFO_PUSH(&ch->splice_head, &ch->splice_tail, r, lnext);
 }
 
-static void chan_release(struct chan *ch)
+void chan_release(struct chan *ch)
 {
   if (qcons_release(&ch->rx))
     doorbell_ring(ch->peer_doorbell);
@@ -170,6 +170,11 @@ int chan_progress(struct mx_endpoint *ep, struct chan *ch)
   const uint8_t *eager;
   int work = 0, r;
 
+  /* Slots are given back one call late: the release's fence then costs
+   * nothing between a message's arrival and the application's answer.  A
+   * call gives back what the last one took, at most 31 slots (a longer
+   * drain releases as it goes), and arming to sleep gives back all. */
+  chan_release(ch);
   while ((r = qcons_next(&ch->rx, &m, &eager)) > 0) {
     if (!chan_msg_valid(&m)) {
       r = -1;
@@ -193,7 +198,6 @@ int chan_progress(struct mx_endpoint *ep, struct chan *ch)
     if (work % 32 == 0)
       chan_release(ch); /* a long drain gives slots back as it goes */
   }
-  chan_release(ch);
   if (r < 0 || ch->tx.broken || chan_pipes(ep, ch) < 0) {
     conn_fail(ep, ch->conn, MX_STATUS_ENDPOINT_CLOSED);
     return work + 1;

@@ -285,6 +285,7 @@ void partial_remove(struct mx_endpoint *ep, struct req *r);
 /* channel.c */
 int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds);
 int chan_progress(struct mx_endpoint *ep, struct chan *ch);
+void chan_release(struct chan *ch);
 void chan_close(struct mx_endpoint *ep, struct chan *ch);
 void chan_large_ready(struct mx_endpoint *ep, struct chan *ch, struct req *r);
 void chan_arm(struct chan *ch, struct pollfd *pfd, int *n);

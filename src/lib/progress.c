@@ -120,14 +120,17 @@ int ep_progress(struct mx_endpoint *ep)
   }
   if (atomic_load_explicit(&lib.async_pending, memory_order_relaxed))
     ctl_take_async(ep);
+  /* As a channel's (chan_progress): slots go back one call late. */
+  qcons_release(&ep->erx);
   while ((r = qcons_next(&ep->erx, &m, &eager)) > 0) {
     engine_event(ep, &m, eager);
     qcons_advance(&ep->erx, &m);
     work++;
     if (ep->dead)
       return work;
+    if (work % 32 == 0)
+      qcons_release(&ep->erx);
   }
-  qcons_release(&ep->erx);
   if (r < 0 || atomic_load_explicit(&ep->vif->state, memory_order_relaxed) != VIF_OPEN) {
     ep_die(ep, MX_STATUS_ENDPOINT_CLOSED);
     return work + 1;
@@ -143,13 +146,26 @@ int ep_progress(struct mx_endpoint *ep)
 /* Arm every event source; true when something is already pending. */
 static int ep_arm(struct mx_endpoint *ep, struct pollfd *pfd, int *n, int max)
 {
-  int pending = ring_arm_data_event(&ep->erx.q->ring, ep->erx.cons);
+  /* Slots still held go back before we sleep (no kick: the engine never
+   * waits on a guest's event ring, it holds what does not fit). */
+  qcons_release(&ep->erx);
+  int pending = qcons_arm(&ep->erx);
+  if (pending < 0) {
+    ep_die(ep, MX_STATUS_ENDPOINT_CLOSED); /* the engine published what it never wrote */
+    return 1;
+  }
   if (ep->etx.bl_head)
     pending |= ring_arm_space_event(&ep->etx.p.q->ring, ring_load_cons(&ep->etx.p.q->ring));
   pfd[(*n)++] = (struct pollfd){.fd = ep->doorbell, .events = POLLIN};
   pfd[(*n)++] = (struct pollfd){.fd = lib.sock, .events = POLLIN};
   for (struct chan *ch = ep->chans; ch; ch = ch->next) {
-    pending |= ring_arm_data_event(&ch->rx.q->ring, ch->rx.cons);
+    chan_release(ch);
+    int armed = qcons_arm(&ch->rx);
+    if (armed < 0) {
+      conn_fail(ep, ch->conn, MX_STATUS_ENDPOINT_CLOSED); /* the peer broke the channel */
+      return 1;
+    }
+    pending |= armed;
     if (ch->tx.bl_head)
       pending |= ring_arm_space_event(&ch->tx.p.q->ring, ring_load_cons(&ch->tx.p.q->ring));
     if (*n + 2 <= max)
@@ -160,9 +176,9 @@ static int ep_arm(struct mx_endpoint *ep, struct pollfd *pfd, int *n, int max)
 
 static void ep_disarm(struct mx_endpoint *ep)
 {
-  ring_disarm_data_event(&ep->erx.q->ring, ep->erx.cons);
+  qcons_disarm(&ep->erx);
   for (struct chan *ch = ep->chans; ch; ch = ch->next)
-    ring_disarm_data_event(&ch->rx.q->ring, ch->rx.cons);
+    qcons_disarm(&ch->rx);
 }
 
 #define WAIT_FDS 64

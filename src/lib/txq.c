@@ -22,7 +22,8 @@ void txq_init(struct txq *t, struct queue *q, int kick_fd)
 
 static void fill_header(struct msg *s, const struct req *r, uint8_t type)
 {
-  memset(s, 0, offsetof(struct msg, data));
+  /* the descriptor's line but the queue's tag; data follows */
+  memset(&s->type, 0, MSG_LINE - offsetof(struct msg, type));
   s->type = type;
   s->flags = r->sync ? MSG_F_SYNC : 0;
   if (r->conn->remote && !r->sync && r->type != MSG_RNDV)
@@ -45,7 +46,7 @@ static int emit(struct txq *t, struct req *r)
   }
   struct msg *s = qprod_slot(&t->p);
   if (r->kind == REQ_CTL) {
-    memcpy(s, &r->ctl, sizeof(*s));
+    qprod_put(&t->p, &r->ctl);
     qprod_commit(&t->p, 0);
     return 1;
   }
@@ -123,7 +124,7 @@ void txq_submit(struct mx_endpoint *ep, struct txq *t, struct req *r)
 void txq_send_ctl(struct mx_endpoint *ep, struct txq *t, const struct msg *m)
 {
   if (!t->bl_head && !t->broken && qprod_reserve(&t->p, 1, 0) == 1) {
-    memcpy(qprod_slot(&t->p), m, sizeof(*m));
+    qprod_put(&t->p, m);
     qprod_commit(&t->p, 0);
     kick(t);
     return;

@@ -109,6 +109,7 @@ static int scribbler_guest(int idx, void *arg)
   struct msg *slot = &ep->vif->tx.slot[ep->etx.p.prod & (QUEUE_SLOTS - 1)];
   memset(slot, 0xa5, sizeof(*slot));
   slot->type = 77;
+  slot->tag = QUEUE_TAG(ep->etx.p.prod);
   ring_publish(&ep->vif->tx.ring, ep->etx.p.prod + 1);
   uint64_t one = 1;
   CHECK(write(lib.engine_doorbell, &one, sizeof(one)) == 8);

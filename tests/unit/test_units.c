@@ -63,9 +63,57 @@ static int test_ring_full_and_empty(void)
   /* a consumer index beyond the producer is a protocol violation */
   atomic_store(&q->ring.c.cons, p.prod + 5);
   CHECK(qprod_space(&p, &slots, &eslots) == -EPROTO);
-  atomic_store(&q->ring.c.cons, 0);
-  atomic_store(&q->ring.p.prod, 1000); /* producer claims more than the ring holds */
-  CHECK(qcons_next(&c, &m, &e) == -EPROTO);
+  /* a consumer takes the whole ring by the tags, and then finds nothing */
+  for (int i = 0; i < QUEUE_SLOTS; i++) {
+    CHECK(qcons_next(&c, &m, &e) == 1 && m.type == MSG_SMALL);
+    qcons_advance(&c, &m);
+  }
+  CHECK(qcons_next(&c, &m, &e) == 0);
+  atomic_store(&q->ring.p.prod, c.cons + 1000); /* producer claims more than the ring holds */
+  CHECK(qcons_next(&c, &m, &e) == 0);
+  CHECK(qcons_arm(&c) == -EPROTO); /* found before any sleep */
+  return 0;
+}
+
+/* A slot is ready by its tag: seen before prod is published, never from a
+ * stale lap or a zeroed slot, and a published prod with no tag behind it
+ * is the producer breaking the protocol. */
+static int test_ring_slot_tags(void)
+{
+  struct qprod p;
+  struct qcons c;
+  struct msg m;
+  const uint8_t *e;
+  struct queue *q = ring_fixture(0, &p, &c);
+  CHECK(QUEUE_TAG(0) != 0 && QUEUE_TAG(0) != QUEUE_TAG(QUEUE_SLOTS));
+  CHECK(QUEUE_TAG(0xffffffffu) != QUEUE_TAG(0xffffffffu + QUEUE_SLOTS));
+  struct msg in = {.type = MSG_SMALL, .len = 100, .total = 100, .match = 42};
+  for (int i = 0; i < 100; i++)
+    in.data[i] = (uint8_t)i;
+  qprod_put(&p, &in);
+  qprod_commit(&p, 0); /* tagged, not flushed */
+  CHECK(atomic_load(&q->ring.p.prod) == 0);
+  CHECK(qcons_next(&c, &m, &e) == 1 && m.match == 42 && m.len == 100);
+  for (int i = 0; i < 100; i++)
+    CHECK(m.data[i] == i); /* the line's 16 bytes and the rest */
+  qcons_advance(&c, &m);
+  CHECK(qcons_next(&c, &m, &e) == 0); /* prod lags behind cons: not a violation */
+  CHECK(qcons_arm(&c) == 0);
+  qprod_flush(&p);
+  /* a slot of the last lap (or garbage) published as new */
+  q->slot[1].tag = QUEUE_TAG(1) ^ 1;
+  q->slot[1].type = MSG_SMALL;
+  atomic_store(&q->ring.p.prod, 2);
+  CHECK(qcons_next(&c, &m, &e) == 0);
+  CHECK(qcons_arm(&c) == -EPROTO);
+  /* a long message keeps the bytes past its inline bound out of the copy */
+  ring_fixture(0, &p, &c);
+  memset(&in, 0, sizeof(in));
+  in.type = MSG_SMALL;
+  in.len = 100000;
+  qprod_put(&p, &in);
+  qprod_commit(&p, 0);
+  CHECK(qcons_next(&c, &m, &e) == 1 && m.len == 100000 && !msg_data_valid(&m, 0));
   return 0;
 }
 
@@ -81,12 +129,12 @@ static int test_ring_notification_suppression(void)
   CHECK(!qprod_flush(&p)); /* consumer busy polling: no kick */
   CHECK(qcons_next(&c, &m, &e) == 1);
   qcons_advance(&c, &m);
-  CHECK(!ring_arm_data_event(&q->ring, c.cons)); /* nothing pending: may sleep */
+  CHECK(qcons_arm(&c) == 0); /* nothing pending: may sleep */
   qprod_commit(&p, 0);
   CHECK(qprod_flush(&p)); /* consumer asleep: kick exactly once */
   qprod_commit(&p, 0);
   CHECK(!qprod_flush(&p)); /* already kicked for this event */
-  CHECK(ring_arm_data_event(&q->ring, c.cons)); /* arming with pending work says so */
+  CHECK(qcons_arm(&c) == 1); /* arming with pending work says so */
   return 0;
 }
 
@@ -167,6 +215,7 @@ static const struct harness_test tests[] = {
     {"crc32c", test_crc32c},
     {"ring_indices_wrap_around", test_ring_indices_wrap_around},
     {"ring_full_and_empty", test_ring_full_and_empty},
+    {"ring_slot_tags", test_ring_slot_tags},
     {"ring_notification_suppression", test_ring_notification_suppression},
     {"match_masks_and_order", test_match_masks_and_order},
     {"segment_scatter_gather", test_segment_scatter_gather},
