@@ -7,6 +7,14 @@ BUILD   ?= build
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -fPIC -pthread -Iinclude -fvisibility=hidden
 override LDFLAGS += -pthread
+# gcc clears a request (300 bytes, req_new) with `rep stos` under generic
+# tuning, whose start-up cost was 15% of a same-host message's software
+# path (selfloop: 129 -> 112 ns per message with vector stores).
+ifneq ($(filter x86_64%,$(shell $(CC) -dumpmachine)),)
+ifeq ($(findstring clang,$(shell $(CC) --version)),)
+override CFLAGS += -mmemset-strategy=vector_loop:-1:noalign
+endif
+endif
 
 COMMON_SRC  := $(wildcard src/common/*.c)
 LIB_SRC     := $(wildcard src/lib/*.c) $(COMMON_SRC)

@@ -76,7 +76,8 @@ struct req {
   uint32_t peer_grant;          /* rendezvous: sender's grant */
   struct chan *via;             /* channel the message came through, or NULL */
   uint8_t want_ack;             /* the sender wants MSG_SYNC_ACK */
-  struct msg ctl;               /* REQ_CTL: the descriptor to emit */
+  struct msg *ctl;              /* REQ_CTL: the descriptor to emit (owned; kept out of
+                                 * line so that every other request stays small) */
   /* timeouts (mx_set_request_timeout) and connecting */
   uint64_t deadline_ns;         /* give up unacknowledged at this time (0: never) */
   uint64_t conn_nic;            /* REQ_CONNECT: whom, with which key */

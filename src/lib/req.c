@@ -80,6 +80,7 @@ void req_free(struct mx_endpoint *ep, struct req *r)
   if (r->segs != &r->seg1)
     free(r->segs);
   free(r->buf);
+  free(r->ctl);
   if (ep->req_cached >= REQ_CACHE_MAX) {
     free(r);
     return;

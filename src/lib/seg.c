@@ -8,6 +8,10 @@
  * list's capacity: the caller computed len against it). */
 void seg_scatter(const struct iovec *segs, uint32_t n, uint64_t off, const void *src, uint64_t len)
 {
+  if (n == 1) { /* the common case, without the general walk */
+    memcpy((char *)segs[0].iov_base + off, src, len);
+    return;
+  }
   struct iovec part[MX_MAX_SEGMENTS];
   const char *s = src;
   int k = iov_range(segs, n, off, len, part, MX_MAX_SEGMENTS);
@@ -20,6 +24,10 @@ void seg_scatter(const struct iovec *segs, uint32_t n, uint64_t off, const void 
 /* Copy len bytes at byte offset off of the list into dst. */
 void seg_gather(const struct iovec *segs, uint32_t n, uint64_t off, void *dst, uint64_t len)
 {
+  if (n == 1) {
+    memcpy(dst, (const char *)segs[0].iov_base + off, len);
+    return;
+  }
   struct iovec part[MX_MAX_SEGMENTS];
   char *d = dst;
   int k = iov_range(segs, n, off, len, part, MX_MAX_SEGMENTS);

@@ -6,6 +6,7 @@
  * Data path: no locks (the endpoint's is held), no syscalls except the kick
  * when the consumer armed its event before sleeping.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,7 +47,7 @@ static int emit(struct txq *t, struct req *r)
   }
   struct msg *s = qprod_slot(&t->p);
   if (r->kind == REQ_CTL) {
-    qprod_put(&t->p, &r->ctl);
+    qprod_put(&t->p, r->ctl);
     qprod_commit(&t->p, 0);
     return 1;
   }
@@ -130,9 +131,13 @@ void txq_send_ctl(struct mx_endpoint *ep, struct txq *t, const struct msg *m)
     return;
   }
   struct req *r = req_new(ep, REQ_CTL);
+  if (r && !(r->ctl = malloc(sizeof(*m)))) {
+    req_free(ep, r);
+    r = NULL;
+  }
   if (!r)
     return; /* out of memory: the peer times out rather than us crashing */
-  r->ctl = *m;
+  *r->ctl = *m;
   txq_submit(ep, t, r);
 }
 
