@@ -52,6 +52,18 @@ void grant_release(struct mx_endpoint *ep, struct req *r)
   r->grant = 0;
 }
 
+/* What mx_test/mx_wait will report of send r, and the counters. */
+static void send_status(struct mx_endpoint *ep, struct req *r, void *ctx)
+{
+  r->status.context = ctx;
+  r->status.match_info = r->match;
+  r->status.msg_length = (uint32_t)r->len;
+  r->status.xfer_length = (uint32_t)r->len; /* no ack can have come yet: we hold the lock */
+  conn_to_addr(r->conn, &r->status.source);
+  ep->counters[EPC_SENDS]++;
+  ep->counters[EPC_BYTES_SENT] += r->len;
+}
+
 mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
                       mx_endpoint_addr_t dest, uint64_t match, void *ctx, int sync,
                       mx_request_t *out)
@@ -76,20 +88,14 @@ mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
   r->conn = c;
   r->sync = (uint8_t)sync;
   r->seq = ep->next_seq++;
-  r->status.context = ctx;
-  r->status.match_info = match;
-  r->status.msg_length = (uint32_t)r->len;
-  r->status.xfer_length = (uint32_t)r->len;
-  conn_to_addr(c, &r->status.source);
   r->type = r->len <= lib.small_max    ? MSG_SMALL
             : r->len <= lib.medium_max ? MSG_FRAG
                                              : MSG_RNDV;
   *out = (mx_request_t)r;
-  ep->counters[EPC_SENDS]++;
-  ep->counters[EPC_BYTES_SENT] += r->len;
   if (ep->req_timeout_ms)
     r->deadline_ns = clock_now_ns() + (uint64_t)ep->req_timeout_ms * 1000000ull;
   if (ep->dead || c->dead) {
+    send_status(ep, r, ctx);
     req_complete(ep, r, ep->dead ? ep->dead_code : MX_STATUS_ENDPOINT_CLOSED);
     return MX_SUCCESS;
   }
@@ -105,6 +111,9 @@ mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
     }
   }
   txq_submit(ep, t, r);
+  /* The message is out (or queued): what only the caller reads comes
+   * after, off the path between the two guests (we hold the lock). */
+  send_status(ep, r, ctx);
   return MX_SUCCESS;
 }
 
