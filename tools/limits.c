@@ -49,6 +49,44 @@ double limit_pingpong_us(int iters)
   return (double)t / 1000.0 / 2.0 / (iters - 100);
 }
 
+/* The cost of handing a core from one process to another: two processes
+ * pinned to core 0 pass a word back and forth, each yielding until it is
+ * its turn.  On a host with fewer cores than busy pollers (the engine path
+ * with two guests on two cores), every hop waits for such a switch. */
+double limit_switch_us(int iters)
+{
+  _Atomic uint32_t *word = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (word == MAP_FAILED)
+    return 0;
+  atomic_store(word, 0);
+  cpu_set_t before;
+  sched_getaffinity(0, sizeof(before), &before);
+  pid_t pid = fork();
+  if (pid == 0) {
+    cpu_pin(0);
+    for (uint32_t i = 0; i < (uint32_t)iters; i++) {
+      while (atomic_load(word) != 2 * i + 1)
+        sched_yield();
+      atomic_store(word, 2 * i + 2);
+    }
+    _exit(0);
+  }
+  cpu_pin(0);
+  uint64_t t0 = 0;
+  for (uint32_t i = 0; i < (uint32_t)iters; i++) {
+    if (i == 100)
+      t0 = clock_now_ns();
+    atomic_store(word, 2 * i + 1);
+    while (atomic_load(word) != 2 * i + 2)
+      sched_yield();
+  }
+  uint64_t t = clock_now_ns() - t0;
+  waitpid(pid, NULL, 0);
+  sched_setaffinity(0, sizeof(before), &before);
+  munmap((void *)word, 4096);
+  return (double)t / 1000.0 / 2.0 / (iters - 100);
+}
+
 double limit_memcpy_MBps(void)
 {
   size_t n = 64 << 20;

@@ -29,7 +29,13 @@ int cmd_bench_serve(int argc, char **argv);
 int cmd_bench_report(int argc, char **argv);
 
 /* limits.c: the machine's limits, measured in the same run as a bench */
+struct limits {
+  double lat_us;    /* cache-line ping-pong, half round trip */
+  double bw_MBps;   /* memcpy of 64 MiB */
+  double switch_us; /* handing a core from one process to another */
+};
 double limit_pingpong_us(int iters);
 double limit_memcpy_MBps(void);
+double limit_switch_us(int iters);
 
 #endif
