@@ -74,6 +74,16 @@ mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
   struct conn *c = conn_from_addr(ep, &dest);
   if (!c)
     return lib_error(ep, MX_BAD_ENDPOINT, "mx_isend: destination address not valid");
+  if (c->path == PATH_NONE)
+    c->path = c->ch && datapath_uses_channels(lib.datapath) ? PATH_CHANNEL : PATH_ENGINE;
+  /* The latency path: a plain small send on a direct channel goes out
+   * first and gets its request after, when making that request cannot
+   * fail (a cached request, a free handle: nothing to allocate). */
+  int early = !sync && n == 1 && segs[0].segment_length <= lib.small_max && !ep->dead &&
+              !c->dead && c->path == PATH_CHANNEL && c->ch && !ep->req_timeout_ms &&
+              ep->req_cache && ep->free_handle < ep->nhandles &&
+              txq_write_small(&c->ch->tx, c, segs[0].segment_ptr, segs[0].segment_length, match,
+                              ep->next_seq);
   struct req *r = req_new(ep, REQ_SEND);
   if (!r || req_set_segments(r, segs, n) < 0) {
     if (r)
@@ -92,6 +102,11 @@ mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
             : r->len <= lib.medium_max ? MSG_FRAG
                                              : MSG_RNDV;
   *out = (mx_request_t)r;
+  if (early) {
+    txq_sent_early(ep, &c->ch->tx, r);
+    send_status(ep, r, ctx);
+    return MX_SUCCESS;
+  }
   if (ep->req_timeout_ms)
     r->deadline_ns = clock_now_ns() + (uint64_t)ep->req_timeout_ms * 1000000ull;
   if (ep->dead || c->dead) {
@@ -99,8 +114,6 @@ mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
     req_complete(ep, r, ep->dead ? ep->dead_code : MX_STATUS_ENDPOINT_CLOSED);
     return MX_SUCCESS;
   }
-  if (c->path == PATH_NONE)
-    c->path = c->ch && datapath_uses_channels(lib.datapath) ? PATH_CHANNEL : PATH_ENGINE;
   struct txq *t = c->path == PATH_CHANNEL && c->ch ? &c->ch->tx : &ep->etx;
   if (r->type == MSG_RNDV && t == &ep->etx) {
     r->grant = grant_segments(ep, r, GRANT_READ);
