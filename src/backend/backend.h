@@ -57,6 +57,10 @@ struct be_guest {
   uint32_t datapath;            /* what the guest asked for */
   uint32_t role;
   char name[32];
+  int mbox_kick;                /* eventfd: the guest posted in its mailbox (we poll it) */
+  int mbox_bell;                /* eventfd: a reply waits in its mailbox (it polls it) */
+  uint32_t mbox_seen;           /* req_seq of the last request taken */
+  uint64_t mbox_calls;          /* exchanges through the mailbox */
 };
 
 struct be_endpoint {
@@ -198,6 +202,15 @@ void endpoint_close(struct backend *be, struct be_endpoint *ep);
 int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *h,
                 struct ctl_hello_reply *r);
 void guest_reclaim(struct backend *be, struct be_guest *g);
+
+/* backend/mailbox.c: the region's control mailbox, and where replies go */
+int guest_send(struct be_guest *g, const struct ctl_msg *m, const int *fds, int nfds);
+void mailbox_serve(struct backend *be, struct be_guest *g);
+
+/* backend/server.c: one checked control message from g (socket or mailbox) */
+int ctl_dispatch(struct backend *be, struct be_guest *g, struct ctl_msg *req);
+void reply_error(struct backend *be, struct be_guest *g, const struct ctl_msg *req, int status,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* backend/channel.c */
 int channel_create(struct backend *be, struct be_endpoint *a, struct be_endpoint *b,

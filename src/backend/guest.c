@@ -6,11 +6,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "../common/log.h"
 #include "backend.h"
+
+static void guest_close_fd(int *fd)
+{
+  if (*fd >= 0)
+    close(*fd);
+  *fd = -1;
+}
 
 int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *h,
                 struct ctl_hello_reply *r)
@@ -29,6 +37,10 @@ int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *
   g->memfd = memfd_create("myrixen-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (g->memfd < 0)
     return -errno;
+  g->mbox_kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  g->mbox_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (g->mbox_kick < 0 || g->mbox_bell < 0)
+    goto fail;
   if (ftruncate(g->memfd, (off_t)REGION_SIZE) < 0 ||
       fcntl(g->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
     goto fail;
@@ -45,6 +57,7 @@ int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *
   hdr->nvif = REGION_VIFS;
   hdr->vif_offset = sizeof(struct region_hdr);
   hdr->vif_stride = sizeof(struct vif);
+  hdr->mbox_offset = REGION_MBOX_OFFSET;
   atomic_store(&hdr->backend_state, BACKEND_RUNNING);
 
   r->guest_id = g->id;
@@ -57,6 +70,8 @@ fail:;
   int err = -errno;
   close(g->memfd);
   g->memfd = -1;
+  guest_close_fd(&g->mbox_kick);
+  guest_close_fd(&g->mbox_bell);
   return err;
 }
 
@@ -72,13 +87,13 @@ void guest_reclaim(struct backend *be, struct be_guest *g)
       endpoint_close(be, &be->eps[i]);
   struct be_guest gone = *g;
   memset(g, 0, sizeof(*g));
-  g->memfd = -1;
-  g->sock = -1;
+  g->memfd = g->sock = g->mbox_kick = g->mbox_bell = -1;
   pthread_mutex_unlock(&be->lock);
   if (gone.region)
     munmap(gone.region, REGION_SIZE);
-  if (gone.memfd >= 0)
-    close(gone.memfd);
+  guest_close_fd(&gone.memfd);
+  guest_close_fd(&gone.mbox_kick);
+  guest_close_fd(&gone.mbox_bell);
   close(gone.sock);
   if (gone.role == CTL_ROLE_GUEST)
     log_info("guest %u '%s' (pid %d) left; region reclaimed", gone.id, gone.name, (int)gone.pid);

@@ -30,8 +30,9 @@ static void write_info(struct backend *be, FILE *f)
     struct be_guest *g = &be->guests[i];
     if (!g->in_use || g->role != CTL_ROLE_GUEST)
       continue;
-    fprintf(f, "%s{\"id\":%u,\"name\":\"%s\",\"pid\":%d,\"datapath\":\"%s\"}", first ? "" : ",",
-            g->id, g->name, (int)g->pid, datapath_name(g->datapath));
+    fprintf(f, "%s{\"id\":%u,\"name\":\"%s\",\"pid\":%d,\"datapath\":\"%s\",\"mailbox_calls\":%llu}",
+            first ? "" : ",", g->id, g->name, (int)g->pid, datapath_name(g->datapath),
+            (unsigned long long)g->mbox_calls);
     first = 0;
   }
   fprintf(f, "],\"endpoints\":[");

@@ -30,11 +30,8 @@
 
 #define MSGBUF (sizeof(struct ctl_msg) + CTL_TEXT_MAX)
 
-static void reply_error(struct backend *be, struct be_guest *g, const struct ctl_msg *req,
-                        int status, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void reply_error(struct backend *be, struct be_guest *g, const struct ctl_msg *req,
-                        int status, const char *fmt, ...)
+void reply_error(struct backend *be, struct be_guest *g, const struct ctl_msg *req, int status,
+                 const char *fmt, ...)
 {
   char buf[sizeof(struct ctl_msg) + 256];
   struct ctl_msg *m = (struct ctl_msg *)buf;
@@ -48,7 +45,7 @@ static void reply_error(struct backend *be, struct be_guest *g, const struct ctl
   m->len = (uint32_t)(n < 0 ? 0 : n >= 256 ? 255 : n) + 1;
   log_warn("guest %u (pid %d): %s", g->id, (int)g->pid, m->text);
   be->ctl_errors++;
-  ctl_send(g->sock, m, NULL, 0);
+  guest_send(g, m, NULL, 0);
 }
 
 static void reply_text(struct be_guest *g, const struct ctl_msg *req, char *text)
@@ -63,7 +60,7 @@ static void reply_text(struct be_guest *g, const struct ctl_msg *req, char *text
   m->len = (uint32_t)n;
   if (text)
     memcpy(m->text, text, n - 1);
-  ctl_send(g->sock, m, NULL, 0);
+  guest_send(g, m, NULL, 0);
   free(m);
   free(text);
 }
@@ -79,7 +76,7 @@ static struct be_endpoint *guest_endpoint(struct backend *be, struct be_guest *g
 static void handle_hello(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
 {
   struct ctl_msg rep;
-  int fds[2];
+  int fds[4];
 
   if (g->role) {
     reply_error(be, g, req, MX_BAD_BAD_BAD, "hello sent twice");
@@ -110,7 +107,9 @@ static void handle_hello(struct backend *be, struct be_guest *g, const struct ct
   /* the copy datapaths' requests are taken by netback, which the guest kicks */
   int copy = req->u.hello.datapath == DP_COPY || req->u.hello.datapath == DP_COPY_BATCH;
   fds[1] = copy ? be->nb.doorbell : be->engine_doorbell;
-  ctl_send(g->sock, &rep, fds, g->role == CTL_ROLE_GUEST ? 2 : 0);
+  fds[2] = g->mbox_kick;
+  fds[3] = g->mbox_bell;
+  guest_send(g, &rep, fds, g->role == CTL_ROLE_GUEST ? 4 : 0);
 }
 
 static void handle_open(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
@@ -129,7 +128,7 @@ static void handle_open(struct backend *be, struct be_guest *g, const struct ctl
   rep.u.open_reply.eid = ep->eid;
   rep.u.open_reply.vif = ep->vif_idx;
   rep.u.open_reply.session = ep->session;
-  ctl_send(g->sock, &rep, &ep->doorbell, 1);
+  guest_send(g, &rep, &ep->doorbell, 1);
 }
 
 static void handle_close(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
@@ -145,7 +144,7 @@ static void handle_close(struct backend *be, struct be_guest *g, const struct ct
     return;
   }
   ctl_init(&rep, CTL_REPLY, req->seq);
-  ctl_send(g->sock, &rep, NULL, 0);
+  guest_send(g, &rep, NULL, 0);
 }
 
 /* Tell the target's guest about a new channel: the message waits on its
@@ -158,7 +157,7 @@ static void send_attach(struct be_endpoint *me, struct be_endpoint *peer, int *f
   m.u.attach.peer_eid = me->eid;
   m.u.attach.side = 1;
   m.u.attach.peer_session = me->session;
-  ctl_send(peer->guest->sock, &m, fds, 4);
+  guest_send(peer->guest, &m, fds, 4);
   atomic_fetch_add(&peer->vif->ctl_seq, 1);
   doorbell_ring(peer->doorbell);
 }
@@ -212,10 +211,10 @@ static void handle_connect(struct backend *be, struct be_guest *g, const struct 
     rep.status = status;
     if (status != MX_CONNECTION_FAILED)
       log_info("guest %u: connect to %u: %s", g->id, c->eid, why);
-    ctl_send(g->sock, &rep, NULL, 0);
+    guest_send(g, &rep, NULL, 0);
     return;
   }
-  ctl_send(g->sock, &rep, fa, rep.u.connect_reply.has_channel ? 4 : 0);
+  guest_send(g, &rep, fa, rep.u.connect_reply.has_channel ? 4 : 0);
   ctl_close_fds(fa, 4);
   ctl_close_fds(fb, 4);
 }
@@ -237,7 +236,7 @@ static void handle_vif_set(struct backend *be, struct be_guest *g, const struct 
   log_info("endpoint %u: limits %llu B/s, %llu msgs/s", v->eid,
            (unsigned long long)v->bytes_per_s, (unsigned long long)v->msgs_per_s);
   ctl_init(&rep, CTL_REPLY, req->seq);
-  ctl_send(g->sock, &rep, NULL, 0);
+  guest_send(g, &rep, NULL, 0);
 }
 
 /* Names: this host's, or a peer's (peers file, or learnt from its packets). */
@@ -265,15 +264,16 @@ static void handle_resolve(struct backend *be, struct be_guest *g, const struct 
   if (!found) {
     ctl_init(&rep, CTL_ERROR, req->seq);
     rep.status = r.by_name ? MX_HOST_NOT_FOUND : MX_NIC_NOT_FOUND;
-    ctl_send(g->sock, &rep, NULL, 0);
+    guest_send(g, &rep, NULL, 0);
     return;
   }
   ctl_init(&rep, CTL_REPLY, req->seq);
   rep.u.resolve = r;
-  ctl_send(g->sock, &rep, NULL, 0);
+  guest_send(g, &rep, NULL, 0);
 }
 
-/* One message from g.  Returns -1 when the connection must be dropped. */
+/* One message from g's socket.  Returns -1 when the connection must be
+ * dropped. */
 static int handle_message(struct backend *be, struct be_guest *g)
 {
   static _Alignas(16) char buf[MSGBUF];
@@ -291,6 +291,14 @@ static int handle_message(struct backend *be, struct be_guest *g)
                 n == -EBADMSG ? "bad framing or length" : strerror((int)-n));
     return 0;
   }
+  req->seq &= ~CTL_SEQ_MAILBOX; /* its reply goes back on the socket */
+  return ctl_dispatch(be, g, req);
+}
+
+/* A message from g, checked and handled; the reply goes where req->seq
+ * says (guest_send).  Returns -1 when g must be dropped. */
+int ctl_dispatch(struct backend *be, struct be_guest *g, struct ctl_msg *req)
+{
   if (req->magic != CTL_MAGIC) {
     reply_error(be, g, req, MX_BAD_BAD_BAD, "bad magic 0x%08x", req->magic);
     return 0;
@@ -303,6 +311,11 @@ static int handle_message(struct backend *be, struct be_guest *g)
   }
   if (!g->role && req->type != CTL_HELLO) {
     reply_error(be, g, req, MX_NOT_INITIALIZED, "message type %u before hello", req->type);
+    return 0;
+  }
+  if ((req->seq & CTL_SEQ_MAILBOX) && ctl_needs_socket(req)) {
+    reply_error(be, g, req, MX_BAD_BAD_BAD,
+                "message type %u passes descriptors: it needs the control socket", req->type);
     return 0;
   }
   int guest_only = req->type == CTL_OPEN || req->type == CTL_CLOSE || req->type == CTL_CONNECT;
@@ -362,7 +375,7 @@ static int accept_guest(struct backend *be, int lsock)
     memset(g, 0, sizeof(*g));
     g->in_use = 1;
     g->sock = s;
-    g->memfd = -1;
+    g->memfd = g->mbox_kick = g->mbox_bell = -1;
     g->id = ++be->next_guest_id;
     g->pid = cr.pid;
     g->uid = cr.uid;
@@ -422,8 +435,8 @@ static void shutdown_guests(struct backend *be)
 
 int server_run(struct backend *be)
 {
-  struct pollfd pfd[BE_MAX_GUESTS + 2];
-  int map[BE_MAX_GUESTS + 2];
+  struct pollfd pfd[2 * BE_MAX_GUESTS + 2];
+  int map[2 * BE_MAX_GUESTS + 2]; /* guest i: its socket i, its mailbox kick BE_MAX_GUESTS + i */
   sigset_t mask;
 
   int lsock = listen_socket(be->cfg.socket_path);
@@ -449,6 +462,10 @@ int server_run(struct backend *be)
         continue;
       pfd[n] = (struct pollfd){.fd = be->guests[i].sock, .events = POLLIN};
       map[n++] = i;
+      if (be->guests[i].mbox_kick >= 0) {
+        pfd[n] = (struct pollfd){.fd = be->guests[i].mbox_kick, .events = POLLIN};
+        map[n++] = BE_MAX_GUESTS + i;
+      }
     }
     if (poll(pfd, (nfds_t)n, -1) < 0) {
       if (errno == EINTR)
@@ -465,6 +482,12 @@ int server_run(struct backend *be)
     for (int k = 2; k < n; k++) {
       if (!pfd[k].revents)
         continue;
+      if (map[k] >= BE_MAX_GUESTS) {
+        struct be_guest *g = &be->guests[map[k] - BE_MAX_GUESTS];
+        if (g->in_use && g->mbox_kick == pfd[k].fd)
+          mailbox_serve(be, g); /* (not if its socket closed just before, above) */
+        continue;
+      }
       struct be_guest *g = &be->guests[map[k]];
       if ((pfd[k].revents & POLLIN) && handle_message(be, g) == 0)
         continue;

@@ -22,9 +22,14 @@
 #define CTL_MAX_FDS 4
 #define CTL_TEXT_MAX 65536
 #define CTL_DEFAULT_SOCKET "/run/myrixen/backend.sock"
+/* The seq of an exchange through the region's control mailbox (region.h):
+ * the backend routes a reply by it, so one that comes later (a remote
+ * connect) finds its way too. */
+#define CTL_SEQ_MAILBOX 0x80000000u
 
 enum ctl_type {
-  CTL_HELLO = 1,          /* G->B: admit me; reply: region memfd, engine doorbell */
+  CTL_HELLO = 1,          /* G->B: admit me; reply: region memfd, engine doorbell,
+                           * mailbox kick (G->B) and bell (B->G) */
   CTL_OPEN = 2,           /* G->B: open endpoint; reply: vif index, vif doorbell */
   CTL_CLOSE = 3,          /* G->B: close endpoint */
   CTL_CONNECT = 4,        /* G->B: resolve a peer; reply: maybe a channel */
@@ -161,6 +166,15 @@ struct ctl_msg {
 };
 _Static_assert(offsetof(struct ctl_msg, u) == 24, "ctl header");
 _Static_assert(sizeof(struct ctl_msg) == 152, "ctl message body");
+
+/* Exchanges that pass descriptors need the socket: the hello (region,
+ * doorbells), an open (the VIF's doorbell), a connect that may set up a
+ * direct channel.  Every other one may go through the mailbox. */
+static inline int ctl_needs_socket(const struct ctl_msg *m)
+{
+  return m->type == CTL_HELLO || m->type == CTL_OPEN ||
+         (m->type == CTL_CONNECT && m->u.connect.want_channel);
+}
 
 /* Send one message with up to CTL_MAX_FDS descriptors.  0 or -errno. */
 int ctl_send(int sock, const struct ctl_msg *m, const int *fds, int nfds);

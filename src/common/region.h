@@ -20,10 +20,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctl.h"
 #include "ring.h"
 
 #define REGION_MAGIC 0x4d59524955524547ull /* "GERUIRYM" */
-#define REGION_VERSION 4
+#define REGION_VERSION 5
 #define CHANNEL_MAGIC 0x4d59524e4e414843ull
 #define CHANNEL_VERSION 3
 
@@ -186,15 +187,43 @@ struct region_hdr {
   uint32_t vif_offset;       /* B: offset of vif[0] */
   uint32_t vif_stride;       /* B: sizeof(struct vif) */
   _Atomic uint32_t backend_state; /* B: enum backend_state */
-  uint8_t pad[RING_CACHELINE - 40];
+  uint32_t mbox_offset;      /* B: offset of the control mailbox */
+  uint8_t pad[RING_CACHELINE - 44];
 };
 _Static_assert(sizeof(struct region_hdr) == RING_CACHELINE, "region header");
 
-#define REGION_SIZE (sizeof(struct region_hdr) + REGION_VIFS * sizeof(struct vif))
+/* The control mailbox: the region's own control channel, one exchange at
+ * a time, which needs no socket (a VM guest has none).  The guest writes a
+ * request (a struct ctl_msg without text), stores its seq in req_seq
+ * (release) and kicks the backend (an eventfd; in a VM, the ivshmem
+ * doorbell).  The backend copies the request once and checks it as it
+ * would a socket message, writes the reply and its text, stores the
+ * reply's seq in rep_seq (release) and rings the guest's bell.  Exchanges
+ * that pass descriptors (ctl_needs_socket) are refused here with an error
+ * reply. */
+#define MBOX_TEXT_MAX CTL_TEXT_MAX
+struct mailbox {
+  _Atomic uint32_t req_seq;  /* G: the request's seq, once it is written */
+  uint8_t pad0[RING_CACHELINE - 4];
+  _Atomic uint32_t rep_seq;  /* B: the reply's seq, once it is written */
+  uint8_t pad1[RING_CACHELINE - 4];
+  _Alignas(8) uint8_t req[sizeof(struct ctl_msg)]; /* G */
+  _Alignas(8) uint8_t rep[sizeof(struct ctl_msg) + MBOX_TEXT_MAX]; /* B: message, then text */
+};
+_Static_assert(offsetof(struct mailbox, req) == 2 * RING_CACHELINE, "mailbox.req");
+_Static_assert(sizeof(struct ctl_msg) % 8 == 0, "mailbox messages stay aligned");
+
+#define REGION_MBOX_OFFSET (sizeof(struct region_hdr) + REGION_VIFS * sizeof(struct vif))
+#define REGION_SIZE (REGION_MBOX_OFFSET + sizeof(struct mailbox))
 
 static inline struct vif *region_vif(void *base, uint32_t idx)
 {
   return (struct vif *)((char *)base + sizeof(struct region_hdr) + (size_t)idx * sizeof(struct vif));
+}
+
+static inline struct mailbox *region_mailbox(void *base)
+{
+  return (struct mailbox *)((char *)base + REGION_MBOX_OFFSET);
 }
 
 /* A direct channel between two endpoints on one host: side 0 is the

@@ -33,7 +33,7 @@ static void answer(struct backend *be, struct net_connect_wait *w, int status, u
   rep.status = status;
   rep.u.connect_reply.eid = eid;
   rep.u.connect_reply.session = session;
-  ctl_send(g->sock, &rep, NULL, 0);
+  guest_send(g, &rep, NULL, 0); /* on its socket, or in its mailbox if it asked there */
 }
 
 static void wait_free(struct backend *be, struct net_connect_wait *w)

@@ -25,7 +25,10 @@ static int connect_once(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, uint
   req.u.connect.eid = eid;
   req.u.connect.nic_id = nic;
   req.u.connect.key = key;
-  req.u.connect.want_channel = datapath_uses_channels(lib.datapath) && !(known && known->ch);
+  /* Direct channels join endpoints of one host; a connect that cannot get
+   * one passes no descriptors and goes through the region's mailbox. */
+  req.u.connect.want_channel =
+      datapath_uses_channels(lib.datapath) && nic == lib.hello.nic_id && !(known && known->ch);
   int r = ctl_call(&req, &rep, fds, &nfds, NULL);
   if (r != 0) {
     ctl_close_fds(fds, nfds);

@@ -6,10 +6,13 @@
  * endpoint's lock, so that no thread ever needs two endpoint locks.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include "../common/doorbell.h"
 #include "lib.h"
 
 struct async_msg {
@@ -37,21 +40,58 @@ static void async_queue(const struct ctl_msg *m, int *fds, int nfds)
   atomic_store(&lib.async_pending, 1);
 }
 
-/* Send req, wait for the reply with the same seq.  Returns 0, an MX code
- * from a CTL_ERROR reply, or MX_NO_DRIVER when the backend is gone. */
+/* One exchange through the region's mailbox (region.h): the reply, with
+ * its text, into buf.  0, or -1 when the backend is gone. */
+static int mbox_call(const struct ctl_msg *req, struct ctl_msg *buf)
+{
+  struct mailbox *mb = lib.mbox;
+  struct region_hdr *hdr = lib.region;
+  memcpy(mb->req, req, sizeof(*req));
+  atomic_store_explicit(&mb->req_seq, req->seq, memory_order_release);
+  doorbell_ring(lib.mbox_kick);
+  /* The control path: sleep on the bell, and watch the socket only for
+   * the backend's death (its messages wait there for ctl_poll_async). */
+  while (atomic_load_explicit(&mb->rep_seq, memory_order_acquire) != req->seq) {
+    if (atomic_load_explicit(&hdr->backend_state, memory_order_relaxed) != BACKEND_RUNNING)
+      return -1;
+    struct pollfd p[2] = {{.fd = lib.mbox_bell, .events = POLLIN}, {.fd = lib.sock, .events = 0}};
+    if (poll(p, 2, 1000) > 0 && (p[1].revents & (POLLHUP | POLLERR)))
+      return -1;
+    uint64_t v;
+    if (read(lib.mbox_bell, &v, sizeof(v)) < 0) {
+      /* EAGAIN: no ring yet */
+    }
+  }
+  memcpy(buf, mb->rep, sizeof(*buf));
+  if (buf->len > MBOX_TEXT_MAX)
+    buf->len = MBOX_TEXT_MAX;
+  memcpy(buf->text, mb->rep + sizeof(*buf), buf->len);
+  return 0;
+}
+
+/* Send req, wait for the reply with the same seq.  An exchange that passes
+ * no descriptors goes through the region's mailbox, the others through the
+ * socket.  Returns 0, an MX code from a CTL_ERROR reply, or MX_NO_DRIVER
+ * when the backend is gone. */
 int ctl_call(struct ctl_msg *req, struct ctl_msg *rep, int *fds, int *nfds, char **text)
 {
-  int myfds[CTL_MAX_FDS], n = 0, ret;
+  int myfds[CTL_MAX_FDS] = {-1, -1, -1, -1}, n = 0, ret;
   struct ctl_msg *buf = malloc(sizeof(*buf) + CTL_TEXT_MAX);
   if (!buf)
     return MX_NO_RESOURCES;
   pthread_mutex_lock(&lib.ctl_lock);
-  req->seq = ++lib.ctl_seq;
-  if (ctl_send(lib.sock, req, NULL, 0) < 0) {
+  req->seq = ++lib.ctl_seq & ~CTL_SEQ_MAILBOX;
+  if (lib.mbox && !ctl_needs_socket(req)) {
+    req->seq |= CTL_SEQ_MAILBOX;
+    if (mbox_call(req, buf) < 0) {
+      ret = MX_NO_DRIVER;
+      goto out;
+    }
+  } else if (ctl_send(lib.sock, req, NULL, 0) < 0) {
     ret = MX_NO_DRIVER;
     goto out;
   }
-  for (;;) {
+  for (; !(req->seq & CTL_SEQ_MAILBOX);) {
     ssize_t k = ctl_recv(lib.sock, buf, sizeof(*buf) + CTL_TEXT_MAX, myfds, &n);
     if (k == -EAGAIN || k == -EWOULDBLOCK) {
       struct pollfd p = {.fd = lib.sock, .events = POLLIN};

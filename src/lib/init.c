@@ -78,7 +78,7 @@ EXPORT mx_return_t mx__init_api(int api)
   req.u.hello.datapath = lib.datapath;
   snprintf(req.u.hello.name, sizeof(req.u.hello.name), "%s", program_invocation_short_name);
   r = ctl_call(&req, &rep, fds, &nfds, NULL);
-  if (r == 0 && (nfds != 2 || rep.u.hello_reply.region_version != REGION_VERSION))
+  if (r == 0 && (nfds != 4 || rep.u.hello_reply.region_version != REGION_VERSION))
     r = MX_BAD_LIB_VERSION;
   if (r != 0) {
     ctl_close_fds(fds, nfds);
@@ -92,18 +92,22 @@ EXPORT mx_return_t mx__init_api(int api)
   if (lib.medium_max < lib.small_max)
     lib.medium_max = lib.small_max;
   lib.engine_doorbell = fds[1];
+  lib.mbox_kick = fds[2];
+  lib.mbox_bell = fds[3];
   lib.region = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
   close(fds[0]);
   struct region_hdr *hdr = lib.region;
   if (lib.region == MAP_FAILED || hdr->magic != REGION_MAGIC || hdr->version != REGION_VERSION ||
-      hdr->size != REGION_SIZE || hdr->vif_stride != sizeof(struct vif)) {
+      hdr->size != REGION_SIZE || hdr->vif_stride != sizeof(struct vif) ||
+      hdr->mbox_offset != REGION_MBOX_OFFSET) {
     if (lib.region != MAP_FAILED)
       munmap(lib.region, REGION_SIZE);
-    close(lib.engine_doorbell);
+    ctl_close_fds(fds + 1, 3);
     close(lib.sock);
     lib.sock = -1;
     return lib_error(NULL, MX_BAD_LIB_VERSION, "mx_init: region layout does not match");
   }
+  lib.mbox = region_mailbox(lib.region);
   /* No pure spin: a guest polls with sched_yield from the start.  Alone on
    * its core the yield returns at once (8-byte direct ping-pong 0.378 ->
    * 0.420 us, within noise); sharing a core with the engine or another
@@ -123,8 +127,11 @@ EXPORT mx_return_t mx_finalize(void)
     return lib_error(NULL, MX_NOT_INITIALIZED, "mx_finalize: not initialized");
   while (lib.eps)
     mx_close_endpoint(lib.eps);
+  lib.mbox = NULL;
   munmap(lib.region, REGION_SIZE);
   close(lib.engine_doorbell);
+  close(lib.mbox_kick);
+  close(lib.mbox_bell);
   close(lib.sock);
   lib.sock = -1;
   lib.initialized = 0;

@@ -196,6 +196,8 @@ struct lib_state {
   int sock;
   void *region;
   int engine_doorbell;
+  struct mailbox *mbox;         /* the region's control mailbox, once checked */
+  int mbox_kick, mbox_bell;     /* eventfds: we posted a request / a reply waits */
   struct ctl_hello_reply hello;
   enum datapath datapath;
   uint32_t small_max, medium_max; /* this guest's class thresholds (<= the backend's) */

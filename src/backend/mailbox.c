@@ -1,0 +1,55 @@
+/*
+ * mailbox.c - the region's control mailbox (region.h), and where a reply
+ * goes.
+ *
+ * A guest may make any exchange that passes no descriptors through its
+ * mailbox instead of its socket; a VM guest, which has no socket, will make
+ * all of them there.  The request is copied out of the region once and
+ * goes through the same checks and handlers as a socket message
+ * (ctl_dispatch); its seq is marked CTL_SEQ_MAILBOX, so every reply to it,
+ * even one the engine sends later (a remote connect), comes back here.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/doorbell.h"
+#include "../common/log.h"
+#include "backend.h"
+
+int guest_send(struct be_guest *g, const struct ctl_msg *m, const int *fds, int nfds)
+{
+  if (!(m->seq & CTL_SEQ_MAILBOX))
+    return ctl_send(g->sock, m, fds, nfds);
+  if (nfds || !g->region)
+    return -1; /* ctl_dispatch refuses such requests before any handler runs */
+  struct mailbox *mb = region_mailbox(g->region);
+  struct ctl_msg hdr = *m;
+  if (hdr.len > MBOX_TEXT_MAX)
+    hdr.len = MBOX_TEXT_MAX;
+  memcpy(mb->rep, &hdr, sizeof(hdr));
+  memcpy(mb->rep + sizeof(hdr), m->text, hdr.len);
+  atomic_store_explicit(&mb->rep_seq, m->seq, memory_order_release);
+  doorbell_ring(g->mbox_bell);
+  return 0;
+}
+
+void mailbox_serve(struct backend *be, struct be_guest *g)
+{
+  uint64_t kicks;
+  if (read(g->mbox_kick, &kicks, sizeof(kicks)) < 0) {
+    /* EAGAIN: a kick already taken; the sequence number decides anyway */
+  }
+  if (!g->region)
+    return; /* a monitor has no mailbox */
+  struct mailbox *mb = region_mailbox(g->region);
+  uint32_t seq = atomic_load_explicit(&mb->req_seq, memory_order_acquire);
+  if (seq == g->mbox_seen)
+    return; /* nothing new: a spare kick */
+  g->mbox_seen = seq;
+  g->mbox_calls++;
+  struct ctl_msg req;
+  memcpy(&req, mb->req, sizeof(req)); /* once: the guest may go on writing */
+  req.seq = seq | CTL_SEQ_MAILBOX;    /* the reply comes back here, whatever it says */
+  req.len = 0;                        /* requests carry no text */
+  ctl_dispatch(be, g, &req);
+}
