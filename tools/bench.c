@@ -317,7 +317,7 @@ static int run_datapath(struct bench_opts *o, const char *dp, const struct limit
            "guest", "size", "latency_us", "bandwidth_MBps", "msgs_per_s", "cpu_us/m", "be_us/m",
            "limit_us", "limit_MBps", o->guests, o->to_one ? " to one" : "");
   if (!o->json && strcmp(dp, "bypass") && strcmp(dp, "direct") && sysconf(_SC_NPROCESSORS_ONLN) < 3)
-    printf("%-9s (two guests and a backend thread poll on %ld cores: every answer waits for a"
+    printf("%-9s (%ld cores for two guests and a backend thread: each hand-over of a core is a"
            " process switch, %.3f us here)\n",
            "", sysconf(_SC_NPROCESSORS_ONLN), lim->switch_us);
   int rc = 0;
