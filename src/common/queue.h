@@ -4,8 +4,8 @@
  * Each side keeps its own index in private memory and only publishes it;
  * it never reads its own index back from shared memory, where the other
  * side could have scribbled on it.  The other side's index is read, checked
- * with ring_sane(), and a violation is reported as -EPROTO so the caller
- * can fail the VIF or channel.
+ * (ring_sane(), qcons_check_empty), and a violation is reported as -EPROTO
+ * so the caller can fail the VIF or channel.
  *
  * A slot is published by its tag (region.h): the producer fills the slot,
  * then stores QUEUE_TAG(index) with release; the consumer polls the tag of
@@ -140,8 +140,9 @@ static inline bool qprod_flush(struct qprod *p)
 /* No tagged slot at c->cons: is that the producer breaking the protocol?
  * Returns 0 (nothing yet), 1 (the slot was tagged meanwhile) or -EPROTO:
  * prod impossibly far from cons, or published past a slot it never
- * tagged (the consumer would never sleep, nor ever find it).  prod may lag behind cons: entries are tagged before the flush
- * that publishes them. */
+ * tagged (the consumer would never sleep, nor ever find it).  prod may
+ * lag behind cons: entries are tagged before the flush that publishes
+ * them. */
 static inline int qcons_check_empty(struct qcons *c, const struct msg *s)
 {
   int32_t ahead = (int32_t)(ring_load_prod(&c->q->ring) - c->cons);
@@ -174,7 +175,8 @@ static inline int qcons_next(struct qcons *c, struct msg *out, const uint8_t **e
 }
 
 /* Before sleeping: ask for a kick on the next entry, then look again.
- * 1: an entry is there (do not sleep), 0: sleep, -EPROTO as qcons_next.
+ * 1: an entry is there (do not sleep), 0: sleep, -EPROTO: the producer
+ * broke the protocol (qcons_check_empty).
  * The fence pairs with the producer's in ring_publish (Xen's final check):
  * either we see its prod or it sees our event index. */
 static inline int qcons_arm(struct qcons *c)
