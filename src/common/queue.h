@@ -154,6 +154,13 @@ static inline int qcons_check_empty(struct qcons *c, const struct msg *s)
   return __atomic_load_n(&s->tag, __ATOMIC_ACQUIRE) == QUEUE_TAG(c->cons) ? 1 : -EPROTO;
 }
 
+/* Is the next slot tagged?  A look, for a waiter between full passes. */
+static inline bool qcons_ready(const struct qcons *c)
+{
+  return __atomic_load_n(&c->q->slot[c->cons & (QUEUE_SLOTS - 1)].tag, __ATOMIC_ACQUIRE) ==
+         QUEUE_TAG(c->cons);
+}
+
 /* Copy the next descriptor out of shared memory (once): its first line,
  * then as much inline data as the copied length asks, bounded.  Returns 1
  * with *out filled, 0 when empty.  *eager points at the eager slot a
