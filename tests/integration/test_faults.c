@@ -278,6 +278,22 @@ static int mailbox_guest(int idx, void *arg)
   CHECK(ctl_call(&req, &rep, NULL, NULL, &text) == 0 && text);
   CHECK(strstr(text, "\"mailbox_calls\":6}"));
   free(text);
+  /* myrixen info lists this guest, with its pid and its exchanges */
+  char cmd[4200], out[8192] = {0}, line[64];
+  snprintf(cmd, sizeof(cmd), "%s info", harness_bin("myrixen"));
+  FILE *f = popen(cmd, "r");
+  CHECK(f && fread(out, 1, sizeof(out) - 1, f) > 0);
+  pclose(f);
+  int found = 0;
+  for (char *l = strtok(strstr(out, "guests:"), "\n"); l && !strstr(l, "endpoints:");
+       l = strtok(NULL, "\n")) {
+    int id, pid;
+    unsigned long calls;
+    char dp[16];
+    if (sscanf(l, "%d %63s %d %15s %lu", &id, line, &pid, dp, &calls) == 5 && pid == getpid())
+      found = !strcmp(dp, "bypass") && calls == 6;
+  }
+  CHECK(found);
   /* ... and the guest goes on: its endpoint talks to a peer */
   mx_endpoint_addr_t peer = harness_connect(ep, (uint32_t)idx + 1);
   char buf[64] = "after the mailbox";
