@@ -107,15 +107,22 @@ static inline uint8_t *qprod_eager(struct qprod *p)
   return p->q->eager[p->eprod & (EAGER_SLOTS - 1)];
 }
 
+/* Inline bytes of m past its first line, bounded by the slot.  m is
+ * always a private copy: a length is never taken from shared memory. */
+static inline uint32_t msg_rest_len(const struct msg *m)
+{
+  if (m->type != MSG_SMALL || m->len <= MSG_LINE_DATA)
+    return 0;
+  return (m->len < MSG_INLINE_MAX ? m->len : MSG_INLINE_MAX) - (uint32_t)MSG_LINE_DATA;
+}
+
 /* Copy a descriptor built elsewhere into the slot: its first line and
  * the inline data it carries; never the slot's tag. */
 static inline void qprod_put(struct qprod *p, const struct msg *m)
 {
   struct msg *s = qprod_slot(p);
   memcpy(&s->type, &m->type, MSG_LINE - offsetof(struct msg, type));
-  if (m->type == MSG_SMALL && m->len > MSG_LINE_DATA)
-    memcpy(s->data + MSG_LINE_DATA, m->data + MSG_LINE_DATA,
-           (m->len < MSG_INLINE_MAX ? m->len : MSG_INLINE_MAX) - MSG_LINE_DATA);
+  memcpy(s->data + MSG_LINE_DATA, m->data + MSG_LINE_DATA, msg_rest_len(m));
 }
 
 /* The slot is filled: tag it, which makes it visible to a polling
@@ -174,9 +181,7 @@ static inline int qcons_next(struct qcons *c, struct msg *out, const uint8_t **e
   if (__atomic_load_n(&s->tag, __ATOMIC_ACQUIRE) != QUEUE_TAG(c->cons))
     return 0;
   memcpy(out, s, MSG_LINE);
-  if (out->type == MSG_SMALL && out->len > MSG_LINE_DATA)
-    memcpy(out->data + MSG_LINE_DATA, s->data + MSG_LINE_DATA,
-           (out->len < MSG_INLINE_MAX ? out->len : MSG_INLINE_MAX) - MSG_LINE_DATA);
+  memcpy(out->data + MSG_LINE_DATA, s->data + MSG_LINE_DATA, msg_rest_len(out));
   *eager = out->type == MSG_FRAG ? c->q->eager[c->econs & (EAGER_SLOTS - 1)] : NULL;
   return 1;
 }

@@ -98,6 +98,17 @@ static int ep_timers(struct mx_endpoint *ep)
   return work;
 }
 
+/* Every direct channel's progress (one may close on the way). */
+static int chans_progress(struct mx_endpoint *ep)
+{
+  int work = 0;
+  for (struct chan *ch = ep->chans, *nx; ch; ch = nx) {
+    nx = ch->next;
+    work += chan_progress(ep, ch);
+  }
+  return work;
+}
+
 int ep_progress(struct mx_endpoint *ep)
 {
   struct msg m;
@@ -135,10 +146,7 @@ int ep_progress(struct mx_endpoint *ep)
     ep_die(ep, MX_STATUS_ENDPOINT_CLOSED);
     return work + 1;
   }
-  for (struct chan *ch = ep->chans, *nx; ch; ch = nx) {
-    nx = ch->next;
-    work += chan_progress(ep, ch);
-  }
+  work += chans_progress(ep);
   work += txq_drain(ep, &ep->etx);
   return work;
 }
@@ -192,12 +200,7 @@ static int ep_progress_light(struct mx_endpoint *ep)
 {
   if (ep->dead || ep->progress_off || !ep->chans || qcons_ready(&ep->erx))
     return ep_progress(ep);
-  int work = 0;
-  for (struct chan *ch = ep->chans, *nx; ch; ch = nx) {
-    nx = ch->next;
-    work += chan_progress(ep, ch);
-  }
-  return work;
+  return chans_progress(ep);
 }
 
 #define WAIT_FDS 64

@@ -64,6 +64,20 @@ static void send_status(struct mx_endpoint *ep, struct req *r, void *ctx)
   ep->counters[EPC_BYTES_SENT] += r->len;
 }
 
+/* The latency path: a plain small send on a direct channel goes out
+ * first and gets its request after, when making that request cannot fail
+ * (a cached request, a free handle: nothing to allocate).  1: it is out. */
+static int send_small_early(struct mx_endpoint *ep, struct conn *c, const mx_segment_t *segs,
+                            uint32_t n, uint64_t match)
+{
+  if (n != 1 || segs[0].segment_length > lib.small_max || ep->dead || c->dead ||
+      c->path != PATH_CHANNEL || !c->ch || ep->req_timeout_ms || !ep->req_cache ||
+      ep->free_handle >= ep->nhandles)
+    return 0;
+  return txq_write_small(&c->ch->tx, c, segs[0].segment_ptr, segs[0].segment_length, match,
+                         ep->next_seq);
+}
+
 mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
                       mx_endpoint_addr_t dest, uint64_t match, void *ctx, int sync,
                       mx_request_t *out)
@@ -76,14 +90,7 @@ mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
     return lib_error(ep, MX_BAD_ENDPOINT, "mx_isend: destination address not valid");
   if (c->path == PATH_NONE)
     c->path = c->ch && datapath_uses_channels(lib.datapath) ? PATH_CHANNEL : PATH_ENGINE;
-  /* The latency path: a plain small send on a direct channel goes out
-   * first and gets its request after, when making that request cannot
-   * fail (a cached request, a free handle: nothing to allocate). */
-  int early = !sync && n == 1 && segs[0].segment_length <= lib.small_max && !ep->dead &&
-              !c->dead && c->path == PATH_CHANNEL && c->ch && !ep->req_timeout_ms &&
-              ep->req_cache && ep->free_handle < ep->nhandles &&
-              txq_write_small(&c->ch->tx, c, segs[0].segment_ptr, segs[0].segment_length, match,
-                              ep->next_seq);
+  int early = !sync && send_small_early(ep, c, segs, n, match);
   struct req *r = req_new(ep, REQ_SEND);
   if (!r || req_set_segments(r, segs, n) < 0) {
     if (r)

@@ -21,20 +21,27 @@ void txq_init(struct txq *t, struct queue *q, int kick_fd)
   t->kick_fd = kick_fd;
 }
 
-static void fill_header(struct msg *s, const struct req *r, uint8_t type)
+/* A descriptor's line (never the queue's tag; inline data follows). */
+static void put_header(struct msg *s, const struct conn *c, uint8_t type, uint8_t flags,
+                       uint32_t total, uint64_t match, uint64_t cookie, uint32_t seq)
 {
-  /* the descriptor's line but the queue's tag; data follows */
   memset(&s->type, 0, MSG_LINE - offsetof(struct msg, type));
   s->type = type;
-  s->flags = r->sync ? MSG_F_SYNC : 0;
+  s->flags = flags;
+  s->total = total;
+  s->peer_eid = c->eid;
+  s->peer_nic = c->nic;
+  s->match = match;
+  s->cookie = cookie;
+  s->seq = seq;
+}
+
+static void fill_header(struct msg *s, const struct req *r, uint8_t type)
+{
+  uint8_t flags = r->sync ? MSG_F_SYNC : 0;
   if (r->conn->remote && !r->sync && r->type != MSG_RNDV)
-    s->flags |= MSG_F_ACKREQ; /* complete when the other host has it, or fail */
-  s->total = (uint32_t)r->len;
-  s->peer_eid = r->conn->eid;
-  s->peer_nic = r->conn->nic;
-  s->match = r->match;
-  s->cookie = req_cookie(r);
-  s->seq = r->seq;
+    flags |= MSG_F_ACKREQ; /* complete when the other host has it, or fail */
+  put_header(s, r->conn, type, flags, (uint32_t)r->len, r->match, req_cookie(r), r->seq);
 }
 
 /* Emit what fits of r.  1: all emitted; 0: out of room; < 0: queue broken. */
@@ -113,13 +120,8 @@ int txq_write_small(struct txq *t, const struct conn *c, const void *buf, uint32
   if (t->bl_head || t->broken || qprod_reserve(&t->p, 1, 0) != 1)
     return 0;
   struct msg *s = qprod_slot(&t->p);
-  memset(&s->type, 0, MSG_LINE - offsetof(struct msg, type));
-  s->type = MSG_SMALL;
-  s->len = s->total = len;
-  s->seq = seq;
-  s->match = match;
-  s->peer_nic = c->nic;
-  s->peer_eid = c->eid;
+  put_header(s, c, MSG_SMALL, 0, len, match, 0, seq);
+  s->len = len;
   memcpy(s->data, buf, len);
   qprod_commit(&t->p, 0);
   return 1;
