@@ -297,13 +297,7 @@ static int mailbox_guest(int idx, void *arg)
   /* ... and the guest goes on: its endpoint talks to a peer */
   mx_endpoint_addr_t peer = harness_connect(ep, (uint32_t)idx + 1);
   char buf[64] = "after the mailbox";
-  mx_segment_t seg = {buf, sizeof(buf)};
-  mx_request_t sr;
-  mx_status_t st;
-  uint32_t res;
-  CHECK_MX(mx_isend(ep, &seg, 1, peer, 7, NULL, &sr));
-  CHECK_MX(mx_wait(ep, &sr, 10000, &st, &res));
-  CHECK(res == 1 && st.code == MX_STATUS_SUCCESS);
+  harness_send(ep, peer, buf, sizeof(buf), 7);
   mx_finalize();
   return 0;
 }

@@ -500,13 +500,7 @@ static int backlog_guest(int idx, void *arg)
       CHECK(st.code == MX_STATUS_SUCCESS && st.match_info == (uint64_t)i);
       CHECK(harness_verify(bufs[0], st.xfer_length, (uint64_t)i));
     }
-    mx_segment_t s = {bufs[0], 0};
-    mx_request_t r;
-    mx_status_t st;
-    uint32_t res;
-    CHECK_MX(mx_isend(ep, &s, 1, peer, NBACKLOG, NULL, &r));
-    CHECK_MX(mx_wait(ep, &r, HARNESS_WAIT_MS, &st, &res));
-    CHECK(res && st.code == MX_STATUS_SUCCESS);
+    harness_send(ep, peer, bufs[0], 0, NBACKLOG);
   }
   mx_finalize();
   return 0;
