@@ -18,7 +18,8 @@ endif
 
 COMMON_SRC  := $(wildcard src/common/*.c)
 LIB_SRC     := $(wildcard src/lib/*.c) $(COMMON_SRC)
-BACKEND_SRC := $(wildcard src/backend/*.c) $(wildcard src/engine/*.c) $(wildcard src/port/*.c) $(COMMON_SRC)
+ENGINE_SRC  := $(wildcard src/engine/*.c) $(wildcard src/port/*.c) $(COMMON_SRC)
+BACKEND_SRC := $(wildcard src/backend/*.c)
 TOOL_SRC    := $(wildcard tools/*.c)
 UNIT_SRC    := $(wildcard tests/unit/*.c)
 ITEST_SRC   := $(wildcard tests/integration/*.c)
@@ -29,6 +30,8 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIB_A   := $(BUILD)/lib/libmyrixen.a
 LIB_SO  := $(BUILD)/lib/libmyrixen.so
+# The NIC engine as a library (engine/engine.h), for myrixend and the tests.
+ENGINE_A := $(BUILD)/lib/libmyrixen-engine.a
 BACKEND := $(BUILD)/bin/myrixend
 TOOL    := $(BUILD)/bin/myrixen
 UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -37,7 +40,7 @@ MXPROGS := $(patsubst tests/mx/%.c,$(BUILD)/mx/%,$(MXPROG_SRC))
 
 .SECONDARY:
 .PHONY: all check check-plain check-asan check-tsan demo deps clean
-all: $(LIB_A) $(LIB_SO) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS) $(MXPROGS)
+all: $(LIB_A) $(LIB_SO) $(ENGINE_A) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS) $(MXPROGS)
 
 $(BUILD)/obj/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
@@ -54,7 +57,12 @@ $(LIB_SO): $(call obj,$(LIB_SRC))
 	@echo "  LD  $@"
 	@$(CC) -shared -o $@ $^ $(LDFLAGS)
 
-$(BACKEND): $(call obj,$(BACKEND_SRC))
+$(ENGINE_A): $(call obj,$(ENGINE_SRC))
+	@mkdir -p $(dir $@)
+	@echo "  AR  $@"
+	@rm -f $@ && ar rcs $@ $^
+
+$(BACKEND): $(call obj,$(BACKEND_SRC)) $(ENGINE_A)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
 	@$(CC) -o $@ $^ $(LDFLAGS)

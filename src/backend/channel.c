@@ -25,12 +25,11 @@ static void pipe_grow(int fd)
 
 /* fds_x[]: channel memfd, my pipe's write end, the other's read end, the
  * peer's doorbell.  The caller sends them and closes them. */
-int channel_create(struct backend *be, struct be_endpoint *a, struct be_endpoint *b,
+int channel_create(const struct engine_vif_info *a, const struct engine_vif_info *b,
                    int fds_a[4], int fds_b[4])
 {
   int memfd = -1, p_ab[2] = {-1, -1}, p_ba[2] = {-1, -1};
   struct channel *ch = MAP_FAILED;
-  (void)be;
 
   memfd = memfd_create("myrixen-channel", MFD_CLOEXEC);
   if (memfd < 0 || ftruncate(memfd, (off_t)CHANNEL_SIZE) < 0)
@@ -55,10 +54,6 @@ int channel_create(struct backend *be, struct be_endpoint *a, struct be_endpoint
   fds_b[1] = p_ba[1];
   fds_b[2] = p_ab[0];
   fds_b[3] = dup(a->doorbell);
-  a->channels++;
-  b->channels++;
-  a->chan_with[b->eid / 8] |= (uint8_t)(1u << (b->eid % 8));
-  b->chan_with[a->eid / 8] |= (uint8_t)(1u << (a->eid % 8));
   log_info("direct channel %u <-> %u", a->eid, b->eid);
   return 0;
 fail:;

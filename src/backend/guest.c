@@ -76,19 +76,14 @@ fail:;
 }
 
 /* The guest left (or died): close its endpoints, unmap its region.  Peers
- * learn through PEER_GONE events; copies in flight are aborted. */
+ * learn through PEER_GONE events; copies in flight are aborted.  Once the
+ * engine has closed every VIF it touches the region no more. */
 void guest_reclaim(struct backend *be, struct be_guest *g)
 {
-  /* The slot is emptied under the lock: the engine answers remote connects
-   * on a guest's socket (netconn.c) and must never find a closed one. */
-  pthread_mutex_lock(&be->lock);
-  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++)
-    if (be->eps[i].in_use && be->eps[i].guest == g)
-      endpoint_close(be, &be->eps[i]);
+  endpoint_close_all(be, g);
   struct be_guest gone = *g;
   memset(g, 0, sizeof(*g));
   g->memfd = g->sock = g->mbox_kick = g->mbox_bell = -1;
-  pthread_mutex_unlock(&be->lock);
   if (gone.region)
     munmap(gone.region, REGION_SIZE);
   guest_close_fd(&gone.memfd);
@@ -97,4 +92,21 @@ void guest_reclaim(struct backend *be, struct be_guest *g)
   close(gone.sock);
   if (gone.role == CTL_ROLE_GUEST)
     log_info("guest %u '%s' (pid %d) left; region reclaimed", gone.id, gone.name, (int)gone.pid);
+}
+
+struct be_guest *guest_by_id(struct backend *be, uint32_t id)
+{
+  for (int i = 0; i < BE_MAX_GUESTS; i++)
+    if (be->guests[i].in_use && be->guests[i].id == id)
+      return &be->guests[i];
+  return NULL;
+}
+
+int guest_send(struct be_guest *g, const struct ctl_msg *m, const int *fds, int nfds)
+{
+  if (!(m->seq & CTL_SEQ_MAILBOX))
+    return ctl_send(g->sock, m, fds, nfds);
+  if (nfds)
+    return -1; /* ctl_dispatch refuses such requests before any handler runs */
+  return mailbox_reply(g, m);
 }

@@ -1,6 +1,6 @@
 /*
- * mailbox.c - the region's control mailbox (region.h), and where a reply
- * goes.
+ * mailbox.c - the region's control mailbox (region.h): requests taken
+ * from it, replies written into it (guest_send routes them here).
  *
  * A guest may make any exchange that passes no descriptors through its
  * mailbox instead of its socket; a VM guest, which has no socket, will make
@@ -16,12 +16,10 @@
 #include "../common/log.h"
 #include "backend.h"
 
-int guest_send(struct be_guest *g, const struct ctl_msg *m, const int *fds, int nfds)
+int mailbox_reply(struct be_guest *g, const struct ctl_msg *m)
 {
-  if (!(m->seq & CTL_SEQ_MAILBOX))
-    return ctl_send(g->sock, m, fds, nfds);
-  if (nfds || !g->region)
-    return -1; /* ctl_dispatch refuses such requests before any handler runs */
+  if (!g->region)
+    return -1;
   struct mailbox *mb = region_mailbox(g->region);
   struct ctl_msg hdr = *m;
   if (hdr.len > MBOX_TEXT_MAX)

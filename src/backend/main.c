@@ -12,7 +12,7 @@
 
 #include "../common/clock.h"
 #include "../common/log.h"
-#include "../engine/net.h"
+#include "../common/wire.h"
 #include "backend.h"
 
 static void usage(FILE *f)
@@ -38,7 +38,7 @@ static void usage(FILE *f)
           "  --vif-msg-rate N    ... and how many messages a second (0: none)\n"
           "  --daemon            detach and run in the background\n"
           "  -v, --verbose       log every guest and endpoint event\n",
-          CTL_DEFAULT_SOCKET, BE_MAX_ENDPOINTS, MSG_INLINE_MAX, EAGER_SLOTS * EAGER_SIZE / 2);
+          CTL_DEFAULT_SOCKET, ENGINE_MAX_ENDPOINTS, MSG_INLINE_MAX, EAGER_SLOTS * EAGER_SIZE / 2);
 }
 
 int main(int argc, char **argv)
@@ -52,54 +52,54 @@ int main(int argc, char **argv)
       {"peer-timeout-ms", 1, 0, 'T'}, {"vif-rate", 1, 0, 'r'}, {"vif-msg-rate", 1, 0, 'm'},
       {"no-discovery", 0, 0, 'D'},
       {0, 0, 0, 0}};
-  struct net_config net = {0};
+  struct engine_config *ec = &be.cfg.eng;
   char err[256];
   int daemonize = 0, c;
   sigset_t mask;
 
   be.cfg.socket_path = getenv("MYRIXEN_SOCKET") ? getenv("MYRIXEN_SOCKET") : CTL_DEFAULT_SOCKET;
-  be.cfg.max_endpoints = 64;
+  ec->max_endpoints = 64;
   be.cfg.small_max = 128;
-  be.cfg.medium_max = 32768;
-  be.cfg.engine_cpu = -1;
-  gethostname(be.cfg.hostname, sizeof(be.cfg.hostname) - 1);
+  ec->medium_max = 32768;
+  ec->engine_cpu = -1;
+  gethostname(ec->hostname, sizeof(ec->hostname) - 1);
   while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
     switch (c) {
     case 's': be.cfg.socket_path = optarg; break;
-    case 'n': be.cfg.nic_id = strtoull(optarg, NULL, 16) & 0xffffffffffffull; break;
-    case 'H': snprintf(be.cfg.hostname, sizeof(be.cfg.hostname), "%s", optarg); break;
-    case 'e': be.cfg.max_endpoints = (uint32_t)atoi(optarg); break;
+    case 'n': ec->nic_id = strtoull(optarg, NULL, 16) & 0xffffffffffffull; break;
+    case 'H': snprintf(ec->hostname, sizeof(ec->hostname), "%s", optarg); break;
+    case 'e': ec->max_endpoints = (uint32_t)atoi(optarg); break;
     case 'S': be.cfg.small_max = (uint32_t)atoi(optarg); break;
-    case 'M': be.cfg.medium_max = (uint32_t)atoi(optarg); break;
+    case 'M': ec->medium_max = (uint32_t)atoi(optarg); break;
     case 'd': daemonize = 1; break;
-    case 'c': be.cfg.engine_cpu = atoi(optarg); break;
+    case 'c': ec->engine_cpu = atoi(optarg); break;
     case 'v': be.cfg.verbose = 1; break;
     case 'p':
-      if (net.nports == 4) {
-        fprintf(stderr, "myrixend: at most 4 ports\n");
+      if (ec->nports == ENGINE_MAX_PORTS) {
+        fprintf(stderr, "myrixend: at most %d ports\n", ENGINE_MAX_PORTS);
         return 2;
       }
-      net.ports[net.nports++] = optarg;
+      ec->ports[ec->nports++] = optarg;
       break;
-    case 'P': net.peers_file = optarg; break;
-    case 'f': net.fault = optarg; break;
-    case 'T': net.peer_timeout_ms = (uint32_t)atoi(optarg); break;
-    case 'D': net.no_discovery = 1; break;
-    case 'r': be.cfg.vif_bytes_per_s = (uint64_t)(atof(optarg) * 1e6); break;
-    case 'm': be.cfg.vif_msgs_per_s = strtoull(optarg, NULL, 10); break;
+    case 'P': ec->peers_file = optarg; break;
+    case 'f': ec->fault = optarg; break;
+    case 'T': ec->peer_timeout_ms = (uint32_t)atoi(optarg); break;
+    case 'D': ec->no_discovery = 1; break;
+    case 'r': ec->vif_bytes_per_s = (uint64_t)(atof(optarg) * 1e6); break;
+    case 'm': ec->vif_msgs_per_s = strtoull(optarg, NULL, 10); break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
   }
-  if (be.cfg.max_endpoints == 0 || be.cfg.max_endpoints > BE_MAX_ENDPOINTS ||
-      be.cfg.small_max > MSG_INLINE_MAX || be.cfg.medium_max < be.cfg.small_max ||
-      be.cfg.medium_max > EAGER_SLOTS * EAGER_SIZE / 2) {
+  if (ec->max_endpoints == 0 || ec->max_endpoints > ENGINE_MAX_ENDPOINTS ||
+      be.cfg.small_max > MSG_INLINE_MAX || ec->medium_max < be.cfg.small_max ||
+      ec->medium_max > EAGER_SLOTS * EAGER_SIZE / 2) {
     fprintf(stderr, "myrixend: option out of range\n");
     usage(stderr);
     return 2;
   }
-  if (!be.cfg.nic_id)
-    be.cfg.nic_id = net_nic_from_name(be.cfg.hostname);
+  if (!ec->nic_id)
+    ec->nic_id = wire_nic_from_name(ec->hostname);
   log_setup("myrixend", be.cfg.verbose ? LOG_DEBUG : LOG_INFO);
   if (daemonize && daemon(0, 0) < 0) {
     perror("daemon");
@@ -112,24 +112,19 @@ int main(int argc, char **argv)
   sigaddset(&mask, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &mask, NULL);
   signal(SIGPIPE, SIG_IGN);
-  pthread_mutex_init(&be.lock, NULL);
   be.started_ns = clock_now_ns();
-  if (net_setup(&be, &net, err, sizeof(err)) < 0) {
+  if (engine_create(ec, &be.engine, err, sizeof(err)) < 0) {
     log_err("%s", err);
     return 1;
   }
-  if (engine_start(&be) < 0) {
-    log_err("cannot start the engine");
-    return 1;
-  }
-  if (netback_start(&be) < 0) {
-    log_err("cannot start the netback thread");
+  int r = engine_start(be.engine);
+  if (r < 0) {
+    log_err("cannot start the engine: %s", strerror(-r));
+    engine_destroy(be.engine);
     return 1;
   }
   int rc = server_run(&be);
-  engine_stop(&be);
-  netback_stop(&be);
-  net_teardown(&be);
+  engine_destroy(be.engine);
   log_info("stopped");
   return rc;
 }

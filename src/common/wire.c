@@ -50,3 +50,12 @@ const char *wire_drop_name(int reason)
   default: return "ok";
   }
 }
+
+uint64_t wire_nic_from_name(const char *name)
+{
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (const char *c = name; *c; c++)
+    h = (h ^ (uint8_t)*c) * 1099511628211ull;
+  /* locally administered, unicast, 48 bits: the shape of a MAC */
+  return ((h & 0xfeffffffffffull) | 0x020000000000ull) & 0xffffffffffffull;
+}

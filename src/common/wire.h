@@ -156,4 +156,8 @@ enum wire_drop {
 };
 const char *wire_drop_name(int reason);
 
+/* The 48-bit nic id of a host name, as every backend derives it unless
+ * told otherwise (a peers file line with "-" relies on it). */
+uint64_t wire_nic_from_name(const char *name);
+
 #endif

@@ -1,67 +1,35 @@
 /*
- * deliver.c - the engine's data path for one VIF: take requests from the
+ * deliver.c - the engine's datapath for one VIF: take requests from the
  * guest's request ring, check them, and deliver them into the destination
- * VIF's event ring (the software NIC loopback).
+ * VIF's event ring (the software NIC loopback), or hand them to the
+ * network for another host.
  *
  * Everything read from a guest's ring is copied once (qcons_next) and
  * checked before use.  A guest that breaks the protocol loses its own VIF
- * (engine_fail_vif), never the backend, never another guest's data.
+ * (vif_fail), never the backend, never another guest's data.
  * Data path: no syscalls (but the doorbell kick), no locks (the caller holds
- * be->lock for the round), no allocation.
+ * e->lock for the round), no allocation.
  */
 #include <string.h>
-#include <unistd.h>
 
 #include "../common/doorbell.h"
-#include "../backend/backend.h"
 #include "../common/log.h"
-#include "net.h"
+#include "engine_int.h"
 
-const char *const drop_reason_name[DROP_MAX] = {
-    "bad_request", "ring_corrupt", "dest_closed", "bad_grant", "peer_died", "copy_fault", "unsent", "unreachable",
-};
-
-void endpoint_count_drop(struct be_endpoint *ep, enum drop_reason why)
+int deliver_post(struct engine *e, struct engine_vif *dst, const struct msg *m,
+                 const void *eager)
 {
-  ep->c.drops[why]++;
-}
-
-void engine_fail_vif(struct backend *be, struct be_endpoint *ep, enum drop_reason why)
-{
-  (void)be;
-  if (atomic_load(&ep->vif->state) != VIF_OPEN)
-    return;
-  endpoint_count_drop(ep, why);
-  ep->vif->fail_reason = (uint32_t)why;
-  atomic_store(&ep->vif->state, VIF_FAILED);
-  log_warn("endpoint %u (guest %u '%s'): VIF failed: %s", ep->eid, ep->guest->id,
-           ep->guest->name, drop_reason_name[why]);
-  doorbell_ring(ep->doorbell);
-}
-
-static int endpoint_usable(const struct be_endpoint *ep)
-{
-  return ep && ep->in_use && atomic_load(&ep->vif->state) == VIF_OPEN;
-}
-
-/* Put one event in dst's ring.  Returns 1 when posted, 0 when the ring is
- * full (try again later), -1 when dst cannot take events any more. */
-int engine_post(struct backend *be, struct be_endpoint *dst, const struct msg *m,
-                const void *eager)
-{
-  if (!endpoint_usable(dst))
+  if (!vif_usable(dst))
     return -1;
-  if (dst->copy_mode)
-    return netback_post(be, dst, m, eager); /* netback copies it into the ring */
-  return vif_ring_post(be, dst, m, eager);
+  return dst->dp->post(e, dst, m, eager);
 }
 
-int vif_ring_post(struct backend *be, struct be_endpoint *dst, const struct msg *m,
-                  const void *eager)
+int deliver_ring_post(struct engine *e, struct engine_vif *dst, const struct msg *m,
+                      const void *eager)
 {
   int room = qprod_reserve(&dst->rx, 1, m->type == MSG_FRAG);
   if (room < 0) {
-    engine_fail_vif(be, dst, DROP_RING_CORRUPT);
+    vif_fail(e, dst, DROP_RING_CORRUPT);
     return -1;
   }
   if (room == 0)
@@ -76,45 +44,40 @@ int vif_ring_post(struct backend *be, struct be_endpoint *dst, const struct msg 
   return 1;
 }
 
-void engine_flush_rx(struct backend *be, struct be_endpoint *ep)
+static void deliver_flush(struct engine *e, struct engine_vif *v)
 {
-  (void)be;
-  if (!ep->rx_dirty || ep->copy_mode)
+  (void)e;
+  if (!v->rx_dirty)
     return;
-  ep->rx_dirty = 0;
-  if (qprod_flush(&ep->rx)) {
-    ep->c.kicks++;
-    doorbell_ring(ep->doorbell);
+  v->rx_dirty = 0;
+  if (qprod_flush(&v->rx)) {
+    v->c.kicks++;
+    doorbell_ring(v->doorbell);
   }
 }
 
-/* Post the PEER_GONE events ep still owes; returns events posted. */
-int engine_post_gone(struct backend *be, struct be_endpoint *ep)
+static uint32_t deliver_take_all(struct engine *e, struct engine_vif *v)
 {
-  int posted = 0;
-  if (be->nb.tx_head)
-    return 0; /* netback still holds what a closed guest sent: it goes first */
-  for (uint32_t i = 0; ep->gone_count && i < BE_MAX_ENDPOINTS; i++) {
-    if (!(ep->gone_pending[i / 8] & (1u << (i % 8))))
-      continue;
-    struct msg m = {.type = MSG_PEER_GONE, .peer_eid = i, .peer_nic = be->cfg.nic_id};
-    int r = engine_post(be, ep, &m, NULL);
-    if (r == 0)
-      break;
-    ep->gone_pending[i / 8] &= (uint8_t) ~(1u << (i % 8));
-    ep->gone_count--;
-    posted += r > 0;
-  }
-  return posted;
+  deliver_serve_vif(e, v, QUEUE_SLOTS);
+  return ring_load_prod(&v->vif->tx.ring) - v->tx.cons;
 }
+
+/* The engine serves the rings of bypass, engine and direct guests. */
+const struct vif_datapath vif_dp_engine = {
+    .name = "engine",
+    .engine_serves_tx = 1,
+    .post = deliver_ring_post,
+    .flush = deliver_flush,
+    .take_all = deliver_take_all,
+};
 
 /* A descriptor's fields must describe something the engine can carry. */
-int engine_request_valid(const struct backend *be, const struct msg *m)
+int deliver_request_valid(const struct engine *e, const struct msg *m)
 {
   switch (m->type) {
   case MSG_SMALL:
   case MSG_FRAG:
-    return msg_data_valid(m, be->cfg.medium_max);
+    return msg_data_valid(m, e->cfg.medium_max);
   case MSG_RNDV:
   case MSG_SYNC_ACK:
   case MSG_PULL:
@@ -125,30 +88,30 @@ int engine_request_valid(const struct backend *be, const struct msg *m)
 }
 
 /* Tell the sender its message went nowhere, when it is waiting for it. */
-static void nack(struct backend *be, struct be_endpoint *src, const struct msg *m)
+static void nack(struct engine *e, struct engine_vif *src, const struct msg *m)
 {
-  endpoint_count_drop(src, DROP_DEST_CLOSED);
+  vif_count_drop(src, DROP_DEST_CLOSED);
   if (m->type != MSG_RNDV && !(m->flags & MSG_F_SYNC))
     return;
   if (m->type == MSG_FRAG && m->frag != 0)
     return;
   struct msg n = {.type = MSG_NACK, .cookie = m->cookie, .status = MSG_ST_CLOSED,
                   .peer_eid = m->peer_eid, .peer_nic = m->peer_nic, .match = m->match};
-  engine_post(be, src, &n, NULL);
+  deliver_post(e, src, &n, NULL);
 }
 
-/* Handle one checked request.  1: consumed; 0: destination full, retry. */
-int engine_deliver(struct backend *be, struct be_endpoint *src, struct msg *m,
-                   const uint8_t *eager)
+int deliver_request(struct engine *e, struct engine_vif *src, struct msg *m,
+                    const uint8_t *eager)
 {
+  int remote = peer_is_remote(e, m->peer_nic);
   if (m->type == MSG_PULL)
-    return net_is_remote(be, m->peer_nic) ? net_pull_start(be, src, m) : pull_start(be, src, m);
-  if (net_is_remote(be, m->peer_nic))
-    return net_send_msg(be, src, m, eager);
+    return remote ? rpull_start(e, src, m) : pull_start(e, src, m);
+  if (remote)
+    return remote_send(e, src, m, eager);
 
-  struct be_endpoint *dst = endpoint_lookup(be, m->peer_nic, m->peer_eid);
-  if (!endpoint_usable(dst)) {
-    nack(be, src, m);
+  struct engine_vif *dst = vif_lookup(e, m->peer_nic, m->peer_eid);
+  if (!vif_usable(dst)) {
+    nack(e, src, m);
     return 1;
   }
   /* The engine, not the guest, says who sent it: no forged sources.  The
@@ -157,14 +120,14 @@ int engine_deliver(struct backend *be, struct be_endpoint *src, struct msg *m,
   uint32_t dst_eid = m->peer_eid;
   uint64_t dst_nic = m->peer_nic;
   m->peer_eid = src->eid;
-  m->peer_nic = be->cfg.nic_id;
-  int r = engine_post(be, dst, m, eager);
+  m->peer_nic = e->cfg.nic_id;
+  int r = deliver_post(e, dst, m, eager);
   if (r <= 0) {
     m->peer_eid = dst_eid;
     m->peer_nic = dst_nic;
   }
   if (r < 0) {
-    nack(be, src, m);
+    nack(e, src, m);
     return 1;
   }
   if (r == 0) {
@@ -176,32 +139,31 @@ int engine_deliver(struct backend *be, struct be_endpoint *src, struct msg *m,
   return 1;
 }
 
-/* Serve up to budget requests of src; returns how many were handled. */
-int engine_serve_vif(struct backend *be, struct be_endpoint *src, int budget)
+int deliver_serve_vif(struct engine *e, struct engine_vif *src, int budget)
 {
   int done = 0;
   struct msg m;
   const uint8_t *eager;
 
-  if (!endpoint_usable(src))
+  if (!vif_usable(src))
     return 0;
   while (done < budget) {
     int r = qcons_next(&src->tx, &m, &eager);
     if (r == 0)
       break;
     if (r < 0) {
-      engine_fail_vif(be, src, DROP_RING_CORRUPT);
+      vif_fail(e, src, DROP_RING_CORRUPT);
       break;
     }
-    if (!engine_request_valid(be, &m)) {
+    if (!deliver_request_valid(e, &m)) {
       log_warn("endpoint %u: bad request type %u len %u total %u", src->eid, m.type, m.len,
                m.total);
-      engine_fail_vif(be, src, DROP_BAD_REQUEST);
+      vif_fail(e, src, DROP_BAD_REQUEST);
       break;
     }
     if (!limit_allows(src, m.type == MSG_SMALL || m.type == MSG_FRAG ? m.len : m.total))
       break; /* over its rate: it waits in its own ring */
-    if (!engine_deliver(be, src, &m, eager))
+    if (!deliver_request(e, src, &m, eager))
       break;
     qcons_advance(&src->tx, &m);
     done++;

@@ -1,6 +1,7 @@
 /*
  * engine.c - the NIC engine thread: a round-robin scheduler over every open
- * VIF, with a per-round budget, plus the rendezvous copies in progress.
+ * VIF, with a per-round budget, plus the rendezvous copies in progress and
+ * the network; and the engine's life (create, start, stop, destroy).
  *
  * When no VIF has work it polls adaptively (poll_policy.h): spin, yield,
  * then arm the data event of every request ring and sleep on its doorbell
@@ -12,82 +13,112 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "../common/cpu.h"
 #include "../common/doorbell.h"
-#include "../backend/backend.h"
 #include "../common/log.h"
 #include "../common/poll_policy.h"
-#include "net.h"
+#include "engine_int.h"
 
 #define ROUND_BUDGET 64
 #define ENGINE_SLEEP_MS 100 /* a backstop: every request is meant to kick */
 #define NET_BUSY_YIELD_NS 1000000ull
 
-void engine_kick(struct backend *be)
-{
-  doorbell_ring(be->engine_doorbell);
-}
-
 /* One scheduling round; returns the amount of work done. */
-static int engine_round(struct backend *be, uint32_t *rr)
+static int engine_round(struct engine *e, uint32_t *rr)
 {
   int work = 0;
-  uint32_t n = be->cfg.max_endpoints;
+  uint32_t n = e->cfg.max_endpoints;
 
   for (uint32_t k = 0; k < n; k++) {
-    struct be_endpoint *ep = &be->eps[(*rr + k) % n];
-    if (!ep->in_use)
+    struct engine_vif *v = &e->vifs[(*rr + k) % n];
+    if (!v->in_use)
       continue;
-    work += engine_post_gone(be, ep);
-    if (!ep->copy_mode) /* netback serves the copy datapaths' rings */
-      work += engine_serve_vif(be, ep, ROUND_BUDGET);
+    work += vif_post_gone(e, v);
+    if (v->dp->engine_serves_tx)
+      work += deliver_serve_vif(e, v, ROUND_BUDGET);
   }
   *rr = (*rr + 1) % n;
-  work += netback_engine_drain(be);
-  work += pull_progress(be);
-  work += net_progress(be);
+  work += netback_drain(e);
+  work += pull_progress(e);
+  work += net_progress(e);
   for (uint32_t k = 0; k < n; k++)
-    if (be->eps[k].in_use)
-      engine_flush_rx(be, &be->eps[k]);
-  netback_flush(be);
-  engine_count(&be->ec.rounds);
+    if (e->vifs[k].in_use)
+      e->vifs[k].dp->flush(e, &e->vifs[k]);
+  netback_flush(e);
+  engine_count(&e->ec.rounds);
   return work;
 }
 
 /* Arm every request ring's data event; true when work arrived meanwhile. */
-static int engine_arm(struct backend *be)
+static int engine_arm(struct engine *e)
 {
-  int pending = be->pulls != NULL || be->nb.tx_head != NULL;
-  for (uint32_t k = 0; k < be->cfg.max_endpoints; k++) {
-    struct be_endpoint *ep = &be->eps[k];
-    if (!ep->in_use || ep->copy_mode || atomic_load(&ep->vif->state) != VIF_OPEN)
+  int pending = e->pulls != NULL || netback_busy(e);
+  for (uint32_t k = 0; k < e->cfg.max_endpoints; k++) {
+    struct engine_vif *v = &e->vifs[k];
+    if (!vif_usable(v) || !v->dp->engine_serves_tx)
       continue;
-    int armed = qcons_arm(&ep->tx);
+    int armed = qcons_arm(&v->tx);
     if (armed < 0)
-      engine_fail_vif(be, ep, DROP_RING_CORRUPT); /* published what it never wrote */
-    if (armed != 0 || ep->gone_count)
+      vif_fail(e, v, DROP_RING_CORRUPT); /* published what it never wrote */
+    if (armed != 0 || v->gone_count)
       pending = 1;
   }
   return pending;
 }
 
-static void engine_disarm(struct backend *be)
+static void engine_disarm(struct engine *e)
 {
-  for (uint32_t k = 0; k < be->cfg.max_endpoints; k++) {
-    struct be_endpoint *ep = &be->eps[k];
-    if (ep->in_use && !ep->copy_mode && atomic_load(&ep->vif->state) == VIF_OPEN)
-      qcons_disarm(&ep->tx);
+  for (uint32_t k = 0; k < e->cfg.max_endpoints; k++) {
+    struct engine_vif *v = &e->vifs[k];
+    if (vif_usable(v) && v->dp->engine_serves_tx)
+      qcons_disarm(&v->tx);
   }
+}
+
+/* Nothing to do: arm, sleep until a kick, a packet or a timer.  Returns
+ * true when the sleep ran to the backstop, unended by anything. */
+static int engine_sleep(struct engine *e)
+{
+  struct pollfd pfd[1 + 2 * ENGINE_MAX_PORTS];
+  int timed_out = 0;
+  pthread_mutex_lock(&e->lock);
+  int pending = engine_arm(e);
+  int nfd = 1 + net_poll_fds(e, pfd + 1, 2 * ENGINE_MAX_PORTS);
+  int ms = net_next_timer_ms(e);
+  if (limit_any(e) && (ms < 0 || ms > 1))
+    ms = 1; /* a throttled VIF's tokens come back with time, not with a kick */
+  pthread_mutex_unlock(&e->lock);
+  /* a network timer due sooner than the backstop shortens the sleep; it
+   * is no late wake-up when it ends it */
+  int timer = ms >= 0 && ms < ENGINE_SLEEP_MS;
+  if (!pending && ms != 0) {
+    pfd[0] = (struct pollfd){.fd = e->doorbell, .events = POLLIN};
+    engine_count(&e->ec.sleeps);
+    int k = poll(pfd, (nfds_t)nfd, timer ? ms : ENGINE_SLEEP_MS);
+    if (k > 0 && (pfd[0].revents & POLLIN)) {
+      uint64_t v;
+      if (read(e->doorbell, &v, sizeof(v)) > 0)
+        engine_count(&e->ec.wakeups);
+    }
+    timed_out = k == 0 && !timer;
+  }
+  pthread_mutex_lock(&e->lock);
+  engine_disarm(e);
+  pthread_mutex_unlock(&e->lock);
+  return timed_out;
 }
 
 static void *engine_main(void *arg)
 {
-  struct backend *be = arg;
+  struct engine *e = arg;
   struct poll_policy pol, busy_pol;
   uint64_t idle_since = clock_now_ns();
-  int net_busy_now = 0;
   uint32_t rr = 0;
   int timed_out = 0; /* the last sleep ended by its timeout, not a kick */
 
@@ -95,7 +126,7 @@ static void *engine_main(void *arg)
    * (its receive processing runs in softirq context, which a busy poller
    * defers): a long spin there tripled the cross-host latency (66 against
    * 20 us over veth).  Without ports, a longer spin serves the loopback. */
-  if (be->net)
+  if (e->net)
     poll_policy_from_env(&pol, 0, 20);
   else
     poll_policy_from_env(&pol, 50, 200);
@@ -108,16 +139,16 @@ static void *engine_main(void *arg)
     busy_pol.yield_ns = NET_BUSY_YIELD_NS;
   /* An engine with a core of its own is the software NIC's I/O processor:
    * it never competes with the guests it serves. */
-  if (be->cfg.engine_cpu >= 0 && cpu_pin(be->cfg.engine_cpu) < 0)
-    log_warn("cannot pin the engine to core %d", be->cfg.engine_cpu);
-  while (!atomic_load(&be->stop)) {
-    pthread_mutex_lock(&be->lock);
-    int work = engine_round(be, &rr);
-    net_busy_now = net_busy(be);
-    pthread_mutex_unlock(&be->lock);
+  if (e->cfg.engine_cpu >= 0 && cpu_pin(e->cfg.engine_cpu) < 0)
+    log_warn("cannot pin the engine to core %d", e->cfg.engine_cpu);
+  while (!atomic_load(&e->stop)) {
+    pthread_mutex_lock(&e->lock);
+    int work = engine_round(e, &rr);
+    int net_busy_now = net_busy(e);
+    pthread_mutex_unlock(&e->lock);
     /* Work found after a sleep nobody ended: a request did not kick us. */
     if (work && timed_out)
-      engine_count(&be->ec.late_wakeups);
+      engine_count(&e->ec.late_wakeups);
     timed_out = 0;
     if (work) {
       idle_since = clock_now_ns();
@@ -131,52 +162,83 @@ static void *engine_main(void *arg)
     case POLL_YIELD:
       sched_yield();
       break;
-    case POLL_SLEEP: {
-      struct pollfd pfd[1 + 4];
-      pthread_mutex_lock(&be->lock);
-      int pending = engine_arm(be);
-      int nfd = 1 + net_poll_fds(be, pfd + 1, 4);
-      int ms = net_next_timer_ms(be);
-      if (limit_any(be) && (ms < 0 || ms > 1))
-        ms = 1; /* a throttled VIF's tokens come back with time, not with a kick */
-      pthread_mutex_unlock(&be->lock);
-      /* a network timer due sooner than the backstop shortens the sleep;
-       * it is no late wake-up when it ends it */
-      int timer = ms >= 0 && ms < ENGINE_SLEEP_MS;
-      if (!pending && ms != 0) {
-        pfd[0] = (struct pollfd){.fd = be->engine_doorbell, .events = POLLIN};
-        engine_count(&be->ec.sleeps);
-        int k = poll(pfd, (nfds_t)nfd, timer ? ms : ENGINE_SLEEP_MS);
-        if (k > 0 && (pfd[0].revents & POLLIN)) {
-          uint64_t v;
-          if (read(be->engine_doorbell, &v, sizeof(v)) > 0)
-            engine_count(&be->ec.wakeups);
-        }
-        timed_out = k == 0 && !timer;
-      }
-      pthread_mutex_lock(&be->lock);
-      engine_disarm(be);
-      pthread_mutex_unlock(&be->lock);
+    case POLL_SLEEP:
+      timed_out = engine_sleep(e);
       idle_since = clock_now_ns();
       break;
-    }
     }
   }
   return NULL;
 }
 
-int engine_start(struct backend *be)
+int engine_create(const struct engine_config *cfg, struct engine **out, char *err,
+                  size_t errlen)
 {
-  be->engine_doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (be->engine_doorbell < 0)
-    return -errno;
-  int r = pthread_create(&be->engine_thread, NULL, engine_main, be);
-  return -r;
+  struct engine *e = calloc(1, sizeof(*e));
+  if (!e) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  e->cfg = *cfg;
+  e->doorbell = -1;
+  e->done_fd = -1;
+  pthread_mutex_init(&e->lock, NULL);
+  e->doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (e->doorbell < 0 || completion_init(e) < 0) {
+    snprintf(err, errlen, "eventfd: %s", strerror(errno));
+    goto fail;
+  }
+  if (net_setup(e, err, errlen) < 0)
+    goto fail;
+  *out = e;
+  return 0;
+fail:
+  engine_destroy(e);
+  return -1;
 }
 
-void engine_stop(struct backend *be)
+int engine_start(struct engine *e)
 {
-  atomic_store(&be->stop, 1);
-  engine_kick(be);
-  pthread_join(be->engine_thread, NULL);
+  int r = netback_start(e);
+  if (r < 0)
+    return r;
+  r = -pthread_create(&e->thread, NULL, engine_main, e);
+  if (r < 0) {
+    atomic_store(&e->stop, 1);
+    netback_stop(e);
+    return r;
+  }
+  e->started = 1;
+  return 0;
+}
+
+void engine_stop(struct engine *e)
+{
+  if (!e->started)
+    return;
+  atomic_store(&e->stop, 1);
+  doorbell_ring(e->doorbell);
+  pthread_join(e->thread, NULL);
+  netback_stop(e);
+  e->started = 0;
+}
+
+void engine_destroy(struct engine *e)
+{
+  if (!e)
+    return;
+  engine_stop(e);
+  pull_free_all(e);
+  net_teardown(e);
+  completion_fini(e);
+  if (e->doorbell >= 0)
+    close(e->doorbell);
+  pthread_mutex_destroy(&e->lock);
+  free(e);
+}
+
+int engine_doorbell(struct engine *e, uint32_t datapath)
+{
+  /* the copy datapaths' requests are taken by netback, which the guest kicks */
+  return datapath == DP_COPY || datapath == DP_COPY_BATCH ? netback_doorbell(e) : e->doorbell;
 }

@@ -5,18 +5,18 @@
  * own ring, the others go on).  Set by myrixend --vif-rate/--vif-msg-rate
  * for every new VIF, or per VIF by `myrixen vif set`.
  */
-#include "../backend/backend.h"
 #include "../common/clock.h"
+#include "engine_int.h"
 
 #define BURST_NS 1000000ull /* a bucket holds 1 ms of its rate */
 
-void limit_set(struct be_endpoint *ep, uint64_t bytes_per_s, uint64_t msgs_per_s)
+void limit_set(struct engine_vif *v, uint64_t bytes_per_s, uint64_t msgs_per_s)
 {
-  ep->lim.bytes_per_s = bytes_per_s;
-  ep->lim.msgs_per_s = msgs_per_s;
-  ep->lim.bytes = 0;
-  ep->lim.msgs = 0;
-  ep->lim.refill_ns = clock_now_ns();
+  v->lim.bytes_per_s = bytes_per_s;
+  v->lim.msgs_per_s = msgs_per_s;
+  v->lim.bytes = 0;
+  v->lim.msgs = 0;
+  v->lim.refill_ns = clock_now_ns();
 }
 
 static double refill(double tokens, uint64_t rate, uint64_t dt_ns)
@@ -26,9 +26,9 @@ static double refill(double tokens, uint64_t rate, uint64_t dt_ns)
   return tokens > cap ? cap : tokens;
 }
 
-int limit_allows(struct be_endpoint *ep, uint32_t bytes)
+int limit_allows(struct engine_vif *v, uint32_t bytes)
 {
-  struct vif_limit *l = &ep->lim;
+  struct vif_limit *l = &v->lim;
   if (!l->bytes_per_s && !l->msgs_per_s)
     return 1;
   uint64_t now = clock_now_ns(), dt = now - l->refill_ns;
@@ -41,7 +41,7 @@ int limit_allows(struct be_endpoint *ep, uint32_t bytes)
   double cap = (double)l->bytes_per_s * BURST_NS / 1e9;
   double need = bytes > cap ? cap : bytes;
   if ((l->bytes_per_s && l->bytes < need) || (l->msgs_per_s && l->msgs < 1)) {
-    ep->c.throttled++;
+    v->c.throttled++;
     return 0;
   }
   if (l->bytes_per_s)
@@ -51,10 +51,10 @@ int limit_allows(struct be_endpoint *ep, uint32_t bytes)
   return 1;
 }
 
-int limit_any(const struct backend *be)
+int limit_any(const struct engine *e)
 {
-  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++)
-    if (be->eps[i].in_use && (be->eps[i].lim.bytes_per_s || be->eps[i].lim.msgs_per_s))
+  for (uint32_t i = 0; i < e->cfg.max_endpoints; i++)
+    if (e->vifs[i].in_use && (e->vifs[i].lim.bytes_per_s || e->vifs[i].lim.msgs_per_s))
       return 1;
   return 0;
 }

@@ -16,8 +16,9 @@
 
 #define RX_BATCH 64
 
-int net_setup(struct backend *be, const struct net_config *cfg, char *err, size_t errlen)
+int net_setup(struct engine *e, char *err, size_t errlen)
 {
+  const struct engine_config *cfg = &e->cfg;
   if (cfg->nports == 0)
     return 0; /* a backend of one host: no network */
   struct net *n = calloc(1, sizeof(*n));
@@ -25,8 +26,8 @@ int net_setup(struct backend *be, const struct net_config *cfg, char *err, size_
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  be->net = n;
-  n->seed = (uint64_t)clock_now_ns() ^ ((uint64_t)getpid() << 32) ^ be->cfg.nic_id;
+  e->net = n;
+  n->seed = (uint64_t)clock_now_ns() ^ ((uint64_t)getpid() << 32) ^ e->cfg.nic_id;
   n->peer_timeout_ns = (uint64_t)(cfg->peer_timeout_ms ? cfg->peer_timeout_ms : 10000) * 1000000ull;
   n->discovery = !cfg->no_discovery;
   struct fault_cfg fc;
@@ -44,44 +45,32 @@ int net_setup(struct backend *be, const struct net_config *cfg, char *err, size_
     log_info("port %s up, packets up to %u bytes%s%s", cfg->ports[i], n->ports[i].mtu,
              fault ? ", faults: " : "", fault ? fault : "");
   }
-  if (cfg->peers_file && peers_file_load(be, cfg->peers_file, err, errlen) < 0)
+  if (cfg->peers_file && peer_file_load(e, cfg->peers_file, err, errlen) < 0)
     return -1;
   return 0;
 }
 
-void net_teardown(struct backend *be)
+void net_teardown(struct engine *e)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   if (!n)
     return;
   for (int i = 0; i < n->nports; i++)
     port_close(&n->ports[i]);
   for (int i = 0; i < NET_MAX_PEERS; i++)
     rel_free(&n->peers[i]);
-  while (n->rpulls) {
-    struct net_rpull *rp = n->rpulls;
-    n->rpulls = rp->next;
-    free(rp);
-  }
-  while (n->connects) {
-    struct net_connect_wait *w = n->connects;
-    n->connects = w->next;
-    free(w);
-  }
-  while (n->notifies) {
-    struct net_notify_wait *w = n->notifies;
-    n->notifies = w->next;
-    free(w);
-  }
+  rpull_free_all(n);
+  netconn_free_all(n);
+  notify_free_all(n);
   free(n);
-  be->net = NULL;
+  e->net = NULL;
 }
 
 /* Discovery: "nic id N is host H", to everybody on the port's segment, or
  * (to) to one host that announced itself and does not know us yet. */
-static void hello_send(struct backend *be, int port, const struct port_addr *to)
+static void hello_send(struct engine *e, int port, const struct port_addr *to)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   _Alignas(struct wire_hdr) uint8_t pkt[sizeof(struct wire_hdr) + sizeof(struct wire_hello)];
   struct wire_hdr *h = (struct wire_hdr *)pkt;
   struct wire_hello *hi = (struct wire_hello *)(pkt + sizeof(*h));
@@ -91,8 +80,8 @@ static void hello_send(struct backend *be, int port, const struct port_addr *to)
   h->type = WIRE_HELLO;
   h->len = sizeof(*hi);
   h->src_session = 1; /* outside any relationship */
-  h->src_nic = be->cfg.nic_id;
-  snprintf(hi->hostname, sizeof(hi->hostname), "%s", be->cfg.hostname);
+  h->src_nic = e->cfg.nic_id;
+  snprintf(hi->hostname, sizeof(hi->hostname), "%s", e->cfg.hostname);
   wire_seal(h, sizeof(pkt));
   for (int i = 0; i < n->nports; i++) {
     if (to && i != port)
@@ -104,21 +93,21 @@ static void hello_send(struct backend *be, int port, const struct port_addr *to)
   }
 }
 
-static void hello_heard(struct backend *be, int port, const struct wire_hdr *h,
+static void hello_heard(struct engine *e, int port, const struct wire_hdr *h,
                         const uint8_t *payload, const struct port_addr *from)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   struct wire_hello hi;
-  if (h->len != sizeof(hi) || h->src_nic == be->cfg.nic_id || h->src_nic == 0)
+  if (h->len != sizeof(hi) || h->src_nic == e->cfg.nic_id || h->src_nic == 0)
     return;
   memcpy(&hi, payload, sizeof(hi));
   hi.hostname[sizeof(hi.hostname) - 1] = 0;
   n->hellos_heard++;
   struct net_peer *p = peer_by_nic(n, h->src_nic);
   if (!p) {
-    if (!(p = peer_learn(be, h->src_nic, port, from)))
+    if (!(p = peer_learn(e, h->src_nic, port, from)))
       return;
-    hello_send(be, port, from); /* it learns us now, not at our next round */
+    hello_send(e, port, from); /* it learns us now, not at our next round */
   }
   if (p->learnt && strcmp(p->hostname, hi.hostname)) {
     /* a peer the file does not name: known now by the name it gives */
@@ -129,10 +118,10 @@ static void hello_heard(struct backend *be, int port, const struct wire_hdr *h,
 
 /* One packet from a port: checked, matched to its peer and its incarnation,
  * then handed to the peer's stream. */
-static void net_input(struct backend *be, int port, const uint8_t *pkt, size_t len,
+static void net_input(struct engine *e, int port, const uint8_t *pkt, size_t len,
                       const struct port_addr *from, uint64_t now)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   struct wire_hdr h;
   int r = len > WIRE_MAX_PACKET ? WD_SHORT : wire_check(pkt, len);
   if (r < 0) {
@@ -142,55 +131,55 @@ static void net_input(struct backend *be, int port, const uint8_t *pkt, size_t l
   memcpy(&h, pkt, sizeof(h));
   if (h.type == WIRE_HELLO && h.dst_nic == 0) {
     if (n->discovery)
-      hello_heard(be, port, &h, pkt + sizeof(h), from);
+      hello_heard(e, port, &h, pkt + sizeof(h), from);
     return;
   }
-  if (h.dst_nic != be->cfg.nic_id || h.src_nic == be->cfg.nic_id || !h.src_session) {
+  if (h.dst_nic != e->cfg.nic_id || h.src_nic == e->cfg.nic_id || !h.src_session) {
     n->unknown_peer++;
     return;
   }
   struct net_peer *p = peer_by_nic(n, h.src_nic);
-  if (!p && !(p = peer_learn(be, h.src_nic, port, from))) {
+  if (!p && !(p = peer_learn(e, h.src_nic, port, from))) {
     n->unknown_peer++;
     return;
   }
   if (h.type == WIRE_RESET) {
     if (h.dst_session == p->my_session) {
       p->resets++;
-      peer_fail(be, p, "the peer has forgotten us (reset)");
+      peer_fail(e, p, "the peer has forgotten us (reset)");
     }
     return;
   }
   if (h.dst_session && h.dst_session != p->my_session) {
     /* meant for an incarnation of ours that is gone */
     n->stale_session++;
-    rel_send_reset(be, port, from, &h);
+    rel_send_reset(e, port, from, &h);
     return;
   }
   if (p->peer_session != h.src_session) {
     if (p->peer_session)
-      peer_fail(be, p, "the peer restarted");
+      peer_fail(e, p, "the peer restarted");
     p->peer_session = h.src_session;
     p->rcv_next = 0;
     p->state = PEER_UP;
   }
-  rel_input(be, p, &h, pkt + sizeof(h), remote_deliver, now);
+  rel_input(e, p, &h, pkt + sizeof(h), remote_deliver, now);
 }
 
-void net_flush(struct backend *be)
+void net_flush(struct engine *e)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   for (int i = 0; n && i < n->nports; i++)
     port_flush(&n->ports[i]);
 }
 
-int net_progress(struct backend *be)
+int net_progress(struct engine *e)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   if (!n)
     return 0;
   int work = 0;
-  net_flush(be); /* what the VIFs sent this round leaves before anything is read */
+  net_flush(e); /* what the VIFs sent this round leaves before anything is read */
   for (int i = 0; i < n->nports; i++) {
     uint64_t now = 0;
     for (int k = 0; k < RX_BATCH; k++) {
@@ -202,21 +191,21 @@ int net_progress(struct backend *be)
         break;
       if (fresh || !now)
         now = clock_now_ns(); /* the packets of a GRO run arrived together */
-      net_input(be, i, pkt, (size_t)len, from, now);
+      net_input(e, i, pkt, (size_t)len, from, now);
       if (!port_rx_more(&n->ports[i]))
-        rpull_flush(be); /* before the next read reuses the buffer */
+        rpull_flush(e); /* before the next read reuses the buffer */
       work++;
     }
-    rpull_flush(be);
+    rpull_flush(e);
     struct port_addr from;
     ssize_t len;
     while ((len = port_recv_broadcast(&n->ports[i], n->rxbuf, sizeof(n->rxbuf), &from)) > 0)
-      net_input(be, i, n->rxbuf, (size_t)len, &from, clock_now_ns());
+      net_input(e, i, n->rxbuf, (size_t)len, &from, clock_now_ns());
   }
   uint64_t now = clock_now_ns();
   if (n->discovery && now >= n->next_hello_ns) {
     n->next_hello_ns = now + NET_HELLO_EVERY_NS;
-    hello_send(be, -1, NULL);
+    hello_send(e, -1, NULL);
   }
   for (int i = 0; i < n->nports; i++)
     work += port_flush_delayed(&n->ports[i], now);
@@ -224,21 +213,21 @@ int net_progress(struct backend *be)
     struct net_peer *p = &n->peers[i];
     if (!p->in_use)
       continue;
-    work += remote_retry_stalled(be, p);
-    work += rel_retry(be, p, remote_deliver);
-    work += rel_timers(be, p);
+    work += remote_retry_stalled(e, p);
+    work += rel_retry(e, p, remote_deliver);
+    work += rel_timers(e, p);
   }
-  work += rpull_progress(be);
-  work += notify_retry(be);
-  work += netconn_timers(be, now);
-  rpull_flush(be);
-  net_flush(be);
+  work += rpull_progress(e);
+  work += notify_retry(e);
+  work += netconn_timers(e, now);
+  rpull_flush(e);
+  net_flush(e);
   return work;
 }
 
-int net_busy(struct backend *be)
+int net_busy(struct engine *e)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   if (!n)
     return 0;
   if (n->rpulls || n->notifies)
@@ -249,9 +238,9 @@ int net_busy(struct backend *be)
   return 0;
 }
 
-int net_poll_fds(struct backend *be, struct pollfd *pfd, int max)
+int net_poll_fds(struct engine *e, struct pollfd *pfd, int max)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   int k = 0;
   for (int i = 0; n && i < n->nports && k < max; i++) {
     pfd[k++] = (struct pollfd){.fd = n->ports[i].fd, .events = POLLIN};
@@ -261,9 +250,9 @@ int net_poll_fds(struct backend *be, struct pollfd *pfd, int max)
   return k;
 }
 
-int net_next_timer_ms(struct backend *be)
+int net_next_timer_ms(struct engine *e)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   if (!n)
     return -1;
   if (n->notifies || n->rpulls)
@@ -289,77 +278,3 @@ int net_next_timer_ms(struct backend *be)
   return t <= now ? 0 : (int)((t - now + 999999) / 1000000);
 }
 
-static const char *const peer_state_name[] = {"new", "up", "failed"};
-
-/* Packets kept past a hole or a refusal, waiting for delivery in order. */
-static uint32_t held_count(const struct net_peer *p)
-{
-  uint32_t k = 0;
-  for (uint32_t i = 0; p->rwin && i < WIRE_WINDOW; i++)
-    k += p->have[i];
-  return k;
-}
-
-char *net_report(struct backend *be)
-{
-  struct net *n = net_of(be);
-  char *out = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&out, &len);
-  if (!f)
-    return NULL;
-  fprintf(f, "{\"nic_id\":\"%012llx\",\"hostname\":\"%s\",\"ports\":[",
-          (unsigned long long)be->cfg.nic_id, be->cfg.hostname);
-  for (int i = 0; n && i < n->nports; i++) {
-    struct port *pt = &n->ports[i];
-    fprintf(f,
-            "%s{\"port\":\"%s\",\"mtu\":%u,\"gso\":%d,\"gro\":%d,\"tx_packets\":%llu,"
-            "\"tx_sends\":%llu,\"rx_packets\":%llu,\"rx_reads\":%llu,\"tx_errors\":%llu,"
-            "\"faults\":{\"on\":%d,\"lost\":%llu,\"duplicated\":%llu,"
-            "\"reordered\":%llu,\"delayed\":%llu,\"corrupted\":%llu}}",
-            i ? "," : "", pt->spec, pt->mtu, pt->gso, pt->gro,
-            (unsigned long long)pt->c.tx_packets, (unsigned long long)pt->c.tx_sends,
-            (unsigned long long)pt->c.rx_packets, (unsigned long long)pt->c.rx_reads,
-            (unsigned long long)pt->c.tx_errors,
-            pt->fault.on, (unsigned long long)pt->fault.c.lost,
-            (unsigned long long)pt->fault.c.duplicated, (unsigned long long)pt->fault.c.reordered,
-            (unsigned long long)pt->fault.c.delayed, (unsigned long long)pt->fault.c.corrupted);
-  }
-  fprintf(f, "],\"peers\":[");
-  int first = 1;
-  for (int i = 0; n && i < NET_MAX_PEERS; i++) {
-    struct net_peer *p = &n->peers[i];
-    if (!p->in_use)
-      continue;
-    char addr[80];
-    port_format_addr(&n->ports[p->port], &p->addr, addr, sizeof(addr));
-    fprintf(f,
-            "%s{\"nic_id\":\"%012llx\",\"hostname\":\"%s\",\"address\":\"%s\",\"state\":\"%s\","
-            "\"learnt\":%d,\"rtt_us\":%.1f,\"in_flight\":%u,\"snd_una\":%u,\"snd_next\":%u,"
-            "\"rcv_next\":%u,\"held\":%u,\"stalled\":%d,\"tx_packets\":%llu,"
-            "\"rx_packets\":%llu,\"retransmits\":%llu,\"timeouts\":%llu,\"dup_rx\":%llu,"
-            "\"ooo_rx\":%llu,\"stalls\":%llu,\"resets\":%llu,\"failures\":%llu}",
-            first ? "" : ",", (unsigned long long)p->nic, p->hostname, addr,
-            peer_state_name[p->state], p->learnt, (double)p->srtt_ns / 1000.0,
-            p->snd_next - p->snd_una, p->snd_una, p->snd_next, p->rcv_next, held_count(p),
-            p->stalled.active, (unsigned long long)p->tx_packets,
-            (unsigned long long)p->rx_packets, (unsigned long long)p->retransmits,
-            (unsigned long long)p->timeouts, (unsigned long long)p->dup_rx,
-            (unsigned long long)p->ooo_rx, (unsigned long long)p->stalls,
-            (unsigned long long)p->resets, (unsigned long long)p->failures);
-    first = 0;
-  }
-  fprintf(f, "],\"rx_dropped\":{");
-  for (int r = 1; r <= 5; r++)
-    fprintf(f, "%s\"%s\":%llu", r > 1 ? "," : "", wire_drop_name(-r),
-            n ? (unsigned long long)n->drops[r] : 0ull);
-  fprintf(f, ",\"not_for_us\":%llu,\"stale_session\":%llu,\"malformed\":%llu},"
-             "\"discovery\":{\"on\":%d,\"hellos_sent\":%llu,\"hellos_heard\":%llu}}\n",
-          n ? (unsigned long long)n->unknown_peer : 0ull,
-          n ? (unsigned long long)n->stale_session : 0ull,
-          n ? (unsigned long long)n->malformed : 0ull, n ? n->discovery : 0,
-          n ? (unsigned long long)n->hellos_sent : 0ull,
-          n ? (unsigned long long)n->hellos_heard : 0ull);
-  fclose(f);
-  return out;
-}

@@ -7,10 +7,9 @@
 
 #include <sys/uio.h>
 
-#include "../backend/backend.h"
+#include "engine_int.h"
 #include "../common/wire.h"
 #include "../port/port.h"
-#include "net.h"
 
 #define NET_MAX_PORTS 4
 #define NET_MAX_PEERS 64
@@ -21,7 +20,6 @@
 #define NET_RTO_MAX_NS 200000000ull
 #define NET_CONNECT_WAIT_NS 1000000000ull
 #define NET_PULL_PIECES 128         /* packets read from a guest with one syscall */
-#define NET_MAX_SEGS 256
 #define NET_PULL_PEND 64            /* received pieces written into a guest at once */
 #define NET_HELLO_EVERY_NS 2000000000ull /* discovery: a hello on each port this often */
 
@@ -88,7 +86,7 @@ struct net_rpull {
   uint32_t local_eid, local_session; /* the endpoint on this host */
   pid_t pid;
   int nseg;
-  struct iovec seg[NET_MAX_SEGS];
+  struct iovec seg[GRANT_MAX_SEGS];
   uint32_t total, done;         /* bytes sent (out) or received (in) */
   int ended;                    /* in: a write into the guest failed, or it is gone */
   /* in: pieces taken but not yet written into the guest, [done - pend_len,
@@ -132,77 +130,87 @@ struct net {
   uint64_t hellos_sent, hellos_heard;
 };
 
-static inline struct net *net_of(struct backend *be)
+static inline struct net *net_of(struct engine *e)
 {
-  return (struct net *)be->net;
+  return e->net;
 }
 
 /* peer.c */
 struct net_peer *peer_by_nic(struct net *n, uint64_t nic);
-struct net_peer *peer_learn(struct backend *be, uint64_t nic, int port,
+struct net_peer *peer_learn(struct engine *e, uint64_t nic, int port,
                             const struct port_addr *from);
-void peer_fail(struct backend *be, struct net_peer *p, const char *why);
-uint32_t net_random32(struct net *n);
-int peers_file_load(struct backend *be, const char *path, char *err, size_t errlen);
+void peer_fail(struct engine *e, struct net_peer *p, const char *why);
+uint32_t peer_random32(struct net *n);
+int peer_file_load(struct engine *e, const char *path, char *err, size_t errlen);
+int peer_resolve_name(struct engine *e, const char *host, uint64_t *nic);
+int peer_resolve_nic(struct engine *e, uint64_t nic, char *host, size_t len);
 
 /* reliable.c */
+/* Hands the next in-order reliable packet up: 1 when taken, 0 when it
+ * must come again later. */
+typedef int (*rel_deliver_fn)(struct engine *e, struct net_peer *p, const struct wire_hdr *h,
+                              const uint8_t *payload);
 void rel_free(struct net_peer *p);
 uint32_t rel_room(const struct net_peer *p);
 /* Queue one reliable packet of type with payload parts a (alen) and b
  * (blen); NULL when the window is full, else its slot (to mark notify). */
-struct net_pkt *rel_send(struct backend *be, struct net_peer *p, uint8_t type, const void *a,
+struct net_pkt *rel_send(struct engine *e, struct net_peer *p, uint8_t type, const void *a,
                          uint32_t alen, const void *b, uint32_t blen);
 /* Building packets in place, without a copy: the payload area (cap bytes)
  * of the i-th packet to be sent from now (i < rel_room), or NULL; then
  * rel_commit sends the next one, of len payload bytes, as rel_send would
  * (now: the clock, read once for a burst). */
-uint8_t *rel_payload(struct backend *be, struct net_peer *p, uint32_t i, uint32_t *cap);
-struct net_pkt *rel_commit(struct backend *be, struct net_peer *p, uint8_t type, uint32_t len,
+uint8_t *rel_payload(struct engine *e, struct net_peer *p, uint32_t i, uint32_t *cap);
+struct net_pkt *rel_commit(struct engine *e, struct net_peer *p, uint8_t type, uint32_t len,
                            uint64_t now);
-void rel_send_ack(struct backend *be, struct net_peer *p);
-void rel_send_reset(struct backend *be, int port, const struct port_addr *to,
+void rel_send_ack(struct engine *e, struct net_peer *p);
+void rel_send_reset(struct engine *e, int port, const struct port_addr *to,
                     const struct wire_hdr *h);
 /* A checked packet from p, read at now: acks, order.  deliver() is called
  * for the next in-order reliable packet; it returns 1 when taken, 0 when
  * it must come again later. */
-void rel_input(struct backend *be, struct net_peer *p, const struct wire_hdr *h,
+void rel_input(struct engine *e, struct net_peer *p, const struct wire_hdr *h,
                const uint8_t *payload,
-               int (*deliver)(struct backend *, struct net_peer *, const struct wire_hdr *,
-                              const uint8_t *),
+               rel_deliver_fn deliver,
                uint64_t now);
-int rel_timers(struct backend *be, struct net_peer *p);
+int rel_timers(struct engine *e, struct net_peer *p);
 /* Deliver what was kept and refused before (a stalled ring has room now). */
-int rel_retry(struct backend *be, struct net_peer *p,
-              int (*deliver)(struct backend *, struct net_peer *, const struct wire_hdr *,
-                             const uint8_t *));
+int rel_retry(struct engine *e, struct net_peer *p,
+              rel_deliver_fn deliver);
 uint64_t rel_next_timer(const struct net_peer *p);
 
 /* remote.c */
-int remote_deliver(struct backend *be, struct net_peer *p, const struct wire_hdr *h,
+int remote_deliver(struct engine *e, struct net_peer *p, const struct wire_hdr *h,
                    const uint8_t *payload);
-int remote_retry_stalled(struct backend *be, struct net_peer *p);
-int notify_post(struct backend *be, uint32_t eid, uint32_t session, const struct msg *m);
-int notify_post_open(struct backend *be, uint32_t eid, const struct msg *m);
-int notify_retry(struct backend *be);
+int remote_retry_stalled(struct engine *e, struct net_peer *p);
+
+/* notify.c: events for local endpoints that may wait for ring room, in
+ * order; -1 when the endpoint is gone, else posted or queued */
+int notify_post(struct engine *e, uint32_t eid, uint32_t session, const struct msg *m);
+/* For an answer that names only an endpoint id (its cookie tells a stale
+ * one apart): whatever endpoint is open there. */
+int notify_post_open(struct engine *e, uint32_t eid, const struct msg *m);
+int notify_retry(struct engine *e);
+void notify_free_all(struct net *n);
 
 /* rpull.c */
-int rpull_on_request(struct backend *be, struct net_peer *p, const struct wire_pull_req *r);
-int rpull_on_data(struct backend *be, struct net_peer *p, const struct wire_pull_data *d,
+int rpull_on_request(struct engine *e, struct net_peer *p, const struct wire_pull_req *r);
+int rpull_on_data(struct engine *e, struct net_peer *p, const struct wire_pull_data *d,
                   const uint8_t *bytes, uint32_t len);
-int rpull_on_end(struct backend *be, struct net_peer *p, const struct wire_pull_end *e);
-int rpull_progress(struct backend *be);
+int rpull_on_end(struct engine *e, struct net_peer *p, const struct wire_pull_end *end);
+int rpull_progress(struct engine *e);
 /* Write the pieces received so far into their guests. */
-void rpull_flush(struct backend *be);
-void rpull_drop_peer(struct backend *be, struct net_peer *p);
+void rpull_flush(struct engine *e);
+void rpull_drop_peer(struct engine *e, struct net_peer *p);
+void rpull_free_all(struct net *n);
 
 /* netconn.c */
-int netconn_on_request(struct backend *be, struct net_peer *p, const struct wire_connect *c);
-int netconn_on_reply(struct backend *be, const struct wire_connect_reply *r);
-int netconn_timers(struct backend *be, uint64_t now);
-void netconn_drop_peer(struct backend *be, struct net_peer *p);
-
-/* engine/pull.c: a grant run, copied and checked (shared with local pulls) */
-int grant_load_segs(struct be_endpoint *ep, uint32_t ref, uint32_t need_flag, uint64_t len,
-                    struct iovec *seg, int *nseg);
+int netconn_start(struct engine *e, uint32_t guest_id, uint32_t seq, uint32_t eid, uint64_t nic,
+                  uint32_t peer_eid, uint32_t key);
+int netconn_on_request(struct engine *e, struct net_peer *p, const struct wire_connect *c);
+int netconn_on_reply(struct engine *e, const struct wire_connect_reply *r);
+int netconn_timers(struct engine *e, uint64_t now);
+void netconn_drop_peer(struct engine *e, struct net_peer *p);
+void netconn_free_all(struct net *n);
 
 #endif

@@ -14,31 +14,18 @@
 #include "../common/clock.h"
 #include "net_int.h"
 
-static struct be_guest *guest_by_id(struct backend *be, uint32_t id)
-{
-  for (int i = 0; i < BE_MAX_GUESTS; i++)
-    if (be->guests[i].in_use && be->guests[i].id == id)
-      return &be->guests[i];
-  return NULL;
-}
-
-static void answer(struct backend *be, struct net_connect_wait *w, int status, uint32_t eid,
+static void answer(struct engine *e, struct net_connect_wait *w, int status, uint32_t eid,
                    uint32_t session)
 {
-  struct be_guest *g = guest_by_id(be, w->guest_id);
-  if (!g)
-    return; /* it left meanwhile */
-  struct ctl_msg rep;
-  ctl_init(&rep, status == MX_SUCCESS ? CTL_REPLY : CTL_ERROR, w->seq);
-  rep.status = status;
-  rep.u.connect_reply.eid = eid;
-  rep.u.connect_reply.session = session;
-  guest_send(g, &rep, NULL, 0); /* on its socket, or in its mailbox if it asked there */
+  struct engine_completion c = {.type = ENGINE_DONE_CONNECT, .guest_id = w->guest_id,
+                                .seq = w->seq, .status = status, .eid = eid,
+                                .session = session};
+  completion_post(e, &c); /* the backend answers its guest */
 }
 
-static void wait_free(struct backend *be, struct net_connect_wait *w)
+static void wait_free(struct engine *e, struct net_connect_wait *w)
 {
-  for (struct net_connect_wait **pp = &net_of(be)->connects; *pp; pp = &(*pp)->next)
+  for (struct net_connect_wait **pp = &net_of(e)->connects; *pp; pp = &(*pp)->next)
     if (*pp == w) {
       *pp = w->next;
       break;
@@ -46,11 +33,11 @@ static void wait_free(struct backend *be, struct net_connect_wait *w)
   free(w);
 }
 
-int net_connect(struct backend *be, struct be_guest *g, uint32_t seq, struct be_endpoint *me,
-                const struct ctl_connect *c)
+int netconn_start(struct engine *e, uint32_t guest_id, uint32_t seq, uint32_t eid, uint64_t nic,
+                  uint32_t peer_eid, uint32_t key)
 {
-  struct net *n = net_of(be);
-  struct net_peer *p = n ? peer_by_nic(n, c->nic_id) : NULL;
+  struct net *n = net_of(e);
+  struct net_peer *p = n ? peer_by_nic(n, nic) : NULL;
   if (!p)
     return MX_NIC_NOT_FOUND;
   if (!rel_room(p))
@@ -59,69 +46,78 @@ int net_connect(struct backend *be, struct be_guest *g, uint32_t seq, struct be_
   if (!w)
     return MX_NO_RESOURCES;
   w->req_id = ++n->next_req_id;
-  w->guest_id = g->id;
+  w->guest_id = guest_id;
   w->seq = seq;
   w->peer = p;
   w->deadline_ns = clock_now_ns() + NET_CONNECT_WAIT_NS;
   w->next = n->connects;
   n->connects = w;
-  struct wire_connect wc = {.req_id = w->req_id, .src_eid = me->eid, .dst_eid = c->eid,
-                            .key = c->key};
-  rel_send(be, p, WIRE_CONNECT, &wc, sizeof(wc), NULL, 0);
-  net_flush(be); /* the control thread's packet: the engine may be asleep */
+  struct wire_connect wc = {.req_id = w->req_id, .src_eid = eid, .dst_eid = peer_eid,
+                            .key = key};
+  rel_send(e, p, WIRE_CONNECT, &wc, sizeof(wc), NULL, 0);
+  net_flush(e); /* the control thread's packet: the engine may e asleep */
   return 0;
 }
 
-int netconn_on_request(struct backend *be, struct net_peer *p, const struct wire_connect *c)
+int netconn_on_request(struct engine *e, struct net_peer *p, const struct wire_connect *c)
 {
   if (!rel_room(p))
     return 0;
   struct wire_connect_reply r = {.req_id = c->req_id, .eid = c->dst_eid};
-  struct be_endpoint *ep = c->dst_eid < be->cfg.max_endpoints ? &be->eps[c->dst_eid] : NULL;
-  if (!ep)
+  struct engine_vif *v = vif_lookup(e, e->cfg.nic_id, c->dst_eid);
+  if (c->dst_eid >= e->cfg.max_endpoints)
     r.status = MX_BAD_ENDPOINT_ID;
-  else if (!ep->in_use || atomic_load(&ep->vif->state) != VIF_OPEN)
+  else if (!vif_usable(v))
     r.status = MX_CONNECTION_FAILED;
-  else if (ep->key != c->key)
+  else if (v->key != c->key)
     r.status = MX_BAD_CONNECTION_KEY;
   else
-    r.status = MX_SUCCESS, r.ep_session = ep->session;
-  rel_send(be, p, WIRE_CONNECT_REPLY, &r, sizeof(r), NULL, 0);
+    r.status = MX_SUCCESS, r.ep_session = v->session;
+  rel_send(e, p, WIRE_CONNECT_REPLY, &r, sizeof(r), NULL, 0);
   return 1;
 }
 
-int netconn_on_reply(struct backend *be, const struct wire_connect_reply *r)
+int netconn_on_reply(struct engine *e, const struct wire_connect_reply *r)
 {
-  for (struct net_connect_wait *w = net_of(be)->connects; w; w = w->next)
+  for (struct net_connect_wait *w = net_of(e)->connects; w; w = w->next)
     if (w->req_id == r->req_id) {
-      answer(be, w, r->status, r->eid, r->ep_session);
-      wait_free(be, w);
+      answer(e, w, r->status, r->eid, r->ep_session);
+      wait_free(e, w);
       break;
     }
   return 1;
 }
 
-int netconn_timers(struct backend *be, uint64_t now)
+int netconn_timers(struct engine *e, uint64_t now)
 {
   int work = 0;
-  for (struct net_connect_wait *w = net_of(be)->connects, *nx; w; w = nx) {
+  for (struct net_connect_wait *w = net_of(e)->connects, *nx; w; w = nx) {
     nx = w->next;
     if (now < w->deadline_ns)
       continue;
-    answer(be, w, MX_CONNECTION_FAILED, 0, 0);
-    wait_free(be, w);
+    answer(e, w, MX_CONNECTION_FAILED, 0, 0);
+    wait_free(e, w);
     work++;
   }
   return work;
 }
 
-void netconn_drop_peer(struct backend *be, struct net_peer *p)
+void netconn_drop_peer(struct engine *e, struct net_peer *p)
 {
-  for (struct net_connect_wait *w = net_of(be)->connects, *nx; w; w = nx) {
+  for (struct net_connect_wait *w = net_of(e)->connects, *nx; w; w = nx) {
     nx = w->next;
     if (w->peer == p) {
-      answer(be, w, MX_CONNECTION_FAILED, 0, 0);
-      wait_free(be, w);
+      answer(e, w, MX_CONNECTION_FAILED, 0, 0);
+      wait_free(e, w);
     }
+  }
+}
+
+void netconn_free_all(struct net *n)
+{
+  while (n->connects) {
+    struct net_connect_wait *w = n->connects;
+    n->connects = w->next;
+    free(w);
   }
 }

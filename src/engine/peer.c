@@ -19,16 +19,7 @@
 #include "../common/log.h"
 #include "net_int.h"
 
-uint64_t net_nic_from_name(const char *name)
-{
-  uint64_t h = 1469598103934665603ull;
-  for (const char *c = name; *c; c++)
-    h = (h ^ (uint8_t)*c) * 1099511628211ull;
-  /* locally administered, unicast, 48 bits: the shape of a MAC */
-  return ((h & 0xfeffffffffffull) | 0x020000000000ull) & 0xffffffffffffull;
-}
-
-uint32_t net_random32(struct net *n)
+uint32_t peer_random32(struct net *n)
 {
   n->seed ^= n->seed << 13;
   n->seed ^= n->seed >> 7;
@@ -58,17 +49,17 @@ static struct net_peer *peer_add(struct net *n, uint64_t nic, const char *host, 
     snprintf(p->hostname, sizeof(p->hostname), "%s", host);
     p->port = port;
     p->addr = *addr;
-    p->my_session = net_random32(n);
+    p->my_session = peer_random32(n);
     p->rto_ns = NET_RTO_MIN_NS * 5;
     return p;
   }
   return NULL;
 }
 
-struct net_peer *peer_learn(struct backend *be, uint64_t nic, int port,
+struct net_peer *peer_learn(struct engine *e, uint64_t nic, int port,
                             const struct port_addr *from)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   char host[64];
   snprintf(host, sizeof(host), "nic-%012llx", (unsigned long long)nic);
   struct net_peer *p = peer_add(n, nic, host, port, from);
@@ -82,30 +73,30 @@ struct net_peer *peer_learn(struct backend *be, uint64_t nic, int port,
 }
 
 /* Every local endpoint hears that the whole host is gone. */
-static void broadcast_gone(struct backend *be, uint64_t nic)
+static void broadcast_gone(struct engine *e, uint64_t nic)
 {
-  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++) {
-    struct be_endpoint *ep = &be->eps[i];
-    if (!ep->in_use)
+  for (uint32_t i = 0; i < e->cfg.max_endpoints; i++) {
+    struct engine_vif *v = &e->vifs[i];
+    if (!v->in_use)
       continue;
     struct msg m = {.type = MSG_PEER_GONE, .peer_eid = MSG_EID_ALL, .peer_nic = nic,
                     .status = MSG_ST_UNREACHABLE};
-    notify_post(be, ep->eid, ep->session, &m);
+    notify_post(e, v->eid, v->session, &m);
   }
 }
 
-void peer_fail(struct backend *be, struct net_peer *p, const char *why)
+void peer_fail(struct engine *e, struct net_peer *p, const char *why)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   log_warn("peer %s (%012llx): %s; what was in flight with it fails", p->hostname,
            (unsigned long long)p->nic, why);
   p->failures++;
-  rpull_drop_peer(be, p);
-  netconn_drop_peer(be, p);
-  broadcast_gone(be, p->nic);
+  rpull_drop_peer(e, p);
+  netconn_drop_peer(e, p);
+  broadcast_gone(e, p->nic);
   /* afresh: new incarnation on our side, theirs unknown */
   p->state = PEER_FAILED;
-  p->my_session = net_random32(n);
+  p->my_session = peer_random32(n);
   p->peer_session = 0;
   p->snd_next = p->snd_una = p->rcv_next = 0;
   p->rx_unacked = 0;
@@ -119,9 +110,9 @@ void peer_fail(struct backend *be, struct net_peer *p, const char *why)
 /* Lines: NIC_ID HOSTNAME ADDRESS, with NIC_ID in hex or "-" (derived from
  * the hostname as every backend derives its own), ADDRESS as
  * udp:IP:PORT, udp:[IP6]:PORT or eth:MAC.  '#' starts a comment. */
-int peers_file_load(struct backend *be, const char *path, char *err, size_t errlen)
+int peer_file_load(struct engine *e, const char *path, char *err, size_t errlen)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   FILE *f = fopen(path, "r");
   char line[256];
   int lineno = 0;
@@ -141,8 +132,8 @@ int peers_file_load(struct backend *be, const char *path, char *err, size_t errl
     if (k != 3)
       goto bad;
     uint64_t nic = strcmp(nicw, "-") ? strtoull(nicw, NULL, 16) & 0xffffffffffffull
-                                     : net_nic_from_name(host);
-    if (nic == be->cfg.nic_id)
+                                     : wire_nic_from_name(host);
+    if (nic == e->cfg.nic_id)
       continue; /* ourselves: one file serves every host */
     enum port_kind kind = !strncmp(addr, "udp:", 4) ? PORT_UDP : !strncmp(addr, "eth:", 4) ? PORT_ETH : 0;
     int port = -1;
@@ -173,9 +164,9 @@ bad:
   return -1;
 }
 
-int net_resolve_name(struct backend *be, const char *host, uint64_t *nic)
+int peer_resolve_name(struct engine *e, const char *host, uint64_t *nic)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   if (!n)
     return -1;
   for (int i = 0; i < NET_MAX_PEERS; i++)
@@ -186,9 +177,9 @@ int net_resolve_name(struct backend *be, const char *host, uint64_t *nic)
   return -1;
 }
 
-int net_resolve_nic(struct backend *be, uint64_t nic, char *host, size_t len)
+int peer_resolve_nic(struct engine *e, uint64_t nic, char *host, size_t len)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   struct net_peer *p = n ? peer_by_nic(n, nic) : NULL;
   if (!p)
     return -1;
@@ -196,7 +187,7 @@ int net_resolve_nic(struct backend *be, uint64_t nic, char *host, size_t len)
   return 0;
 }
 
-int net_is_remote(struct backend *be, uint64_t nic)
+int peer_is_remote(struct engine *e, uint64_t nic)
 {
-  return nic != be->cfg.nic_id && be->net != NULL;
+  return nic != e->cfg.nic_id && e->net != NULL;
 }

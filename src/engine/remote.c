@@ -1,6 +1,6 @@
 /*
  * remote.c - VIF messages to and from other hosts: a guest's request for a
- * remote destination becomes packets on the peer's stream (net_send_msg);
+ * remote destination becomes packets on the peer's stream (remote_send);
  * a packet taken in order from a peer's stream becomes an event in a local
  * VIF (remote_deliver).  The source of every event is stamped from the
  * stream it came on, never read from the packet.
@@ -11,81 +11,29 @@
 #include "../common/log.h"
 #include "net_int.h"
 
-/* --- events for local endpoints that may have to wait for ring room ---- */
-
-int notify_post(struct backend *be, uint32_t eid, uint32_t session, const struct msg *m)
-{
-  struct net *n = net_of(be);
-  if (eid >= be->cfg.max_endpoints)
-    return -1;
-  struct be_endpoint *ep = &be->eps[eid];
-  if (!ep->in_use || ep->session != session)
-    return -1; /* closed meanwhile: nobody waits for it */
-  int r = engine_post(be, ep, m, NULL);
-  if (r != 0)
-    return r;
-  struct net_notify_wait *w = calloc(1, sizeof(*w));
-  if (!w)
-    return -1;
-  w->eid = eid;
-  w->session = session;
-  w->m = *m;
-  struct net_notify_wait **pp = &n->notifies;
-  while (*pp)
-    pp = &(*pp)->next; /* in order */
-  *pp = w;
-  return 0;
-}
-
-/* For an answer that names only an endpoint id (its cookie tells a stale
- * one apart): whatever endpoint is open there. */
-int notify_post_open(struct backend *be, uint32_t eid, const struct msg *m)
-{
-  if (eid >= be->cfg.max_endpoints)
-    return -1;
-  return notify_post(be, eid, be->eps[eid].session, m);
-}
-
-int notify_retry(struct backend *be)
-{
-  struct net *n = net_of(be);
-  int work = 0;
-  while (n->notifies) {
-    struct net_notify_wait *w = n->notifies;
-    struct be_endpoint *ep = &be->eps[w->eid];
-    int r = ep->in_use && ep->session == w->session ? engine_post(be, ep, &w->m, NULL) : -1;
-    if (r == 0)
-      break;
-    n->notifies = w->next;
-    free(w);
-    work++;
-  }
-  return work;
-}
-
 /* --- out ---------------------------------------------------------------- */
 
 /* Tell a local sender its message cannot go (when it waits for an answer). */
-static void refuse_local(struct backend *be, struct be_endpoint *src, const struct msg *m,
+static void refuse_local(struct engine *e, struct engine_vif *src, const struct msg *m,
                          uint32_t status)
 {
-  endpoint_count_drop(src, DROP_UNREACHABLE);
+  vif_count_drop(src, DROP_UNREACHABLE);
   if (m->type != MSG_RNDV && !(m->flags & (MSG_F_SYNC | MSG_F_ACKREQ)))
     return;
   if (m->type == MSG_FRAG && (uint64_t)m->frag * EAGER_SIZE + m->len < m->total)
     return; /* only the last fragment answers */
   struct msg nk = {.type = MSG_NACK, .cookie = m->cookie, .status = status,
                    .peer_eid = m->peer_eid, .peer_nic = m->peer_nic, .match = m->match};
-  notify_post(be, src->eid, src->session, &nk);
+  notify_post(e, src->eid, src->session, &nk);
 }
 
-int net_send_msg(struct backend *be, struct be_endpoint *src, struct msg *m,
+int remote_send(struct engine *e, struct engine_vif *src, struct msg *m,
                  const uint8_t *eager)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   struct net_peer *p = n ? peer_by_nic(n, m->peer_nic) : NULL;
   if (!p) {
-    refuse_local(be, src, m, MSG_ST_UNREACHABLE);
+    refuse_local(e, src, m, MSG_ST_UNREACHABLE);
     return 1;
   }
   uint32_t piece_max = wire_piece_max(n->ports[p->port].mtu);
@@ -103,7 +51,7 @@ int net_send_msg(struct backend *be, struct be_endpoint *src, struct msg *m,
     x.piece_off = i * piece_max;
     x.piece_len = bytes - x.piece_off < piece_max ? bytes - x.piece_off : piece_max;
     memcpy(hdr + WIRE_DATA_HDR, &x, sizeof(x));
-    k = rel_send(be, p, WIRE_DATA, hdr, sizeof(hdr), data + x.piece_off, x.piece_len);
+    k = rel_send(e, p, WIRE_DATA, hdr, sizeof(hdr), data + x.piece_off, x.piece_len);
   }
   if (k && last_of_msg && (m->flags & MSG_F_ACKREQ)) {
     k->notify = 1;
@@ -119,23 +67,23 @@ int net_send_msg(struct backend *be, struct be_endpoint *src, struct msg *m,
 
 /* --- in ----------------------------------------------------------------- */
 
-static void send_nack(struct backend *be, struct net_peer *p, const struct msg *m,
+static void send_nack(struct engine *e, struct net_peer *p, const struct msg *m,
                       uint32_t src_eid, uint32_t dst_eid)
 {
   if (m->type != MSG_RNDV && !(m->flags & (MSG_F_SYNC | MSG_F_ACKREQ)))
     return;
   struct wire_nack nk = {.cookie = m->cookie, .match = m->match, .src_eid = src_eid,
                          .dst_eid = dst_eid, .status = MSG_ST_CLOSED};
-  rel_send(be, p, WIRE_NACK, &nk, sizeof(nk), NULL, 0); /* window full: the sender times out */
+  rel_send(e, p, WIRE_NACK, &nk, sizeof(nk), NULL, 0); /* window full: the sender times out */
 }
 
 /* Post a whole message to its endpoint; hold it when the ring is full. */
-static void post_inbound(struct backend *be, struct net_peer *p, struct net_inbound *in)
+static void post_inbound(struct engine *e, struct net_peer *p, struct net_inbound *in)
 {
-  struct be_endpoint *dst = in->dst_eid < be->cfg.max_endpoints ? &be->eps[in->dst_eid] : NULL;
-  int r = dst && dst->in_use ? engine_post(be, dst, &in->m, in->eager) : -1;
+  struct engine_vif *dst = vif_lookup(e, e->cfg.nic_id, in->dst_eid);
+  int r = deliver_post(e, dst, &in->m, in->eager);
   if (r < 0) {
-    send_nack(be, p, &in->m, in->m.peer_eid, in->dst_eid);
+    send_nack(e, p, &in->m, in->m.peer_eid, in->dst_eid);
     in->active = 0;
     return;
   }
@@ -149,16 +97,16 @@ static void post_inbound(struct backend *be, struct net_peer *p, struct net_inbo
   in->active = 0;
 }
 
-int remote_retry_stalled(struct backend *be, struct net_peer *p)
+int remote_retry_stalled(struct engine *e, struct net_peer *p)
 {
   if (!p->stalled.active)
     return 0;
-  post_inbound(be, p, &p->stalled);
+  post_inbound(e, p, &p->stalled);
   return !p->stalled.active;
 }
 
 /* A checked WIRE_DATA packet: descriptor, endpoints, piece. */
-static int data_in(struct backend *be, struct net_peer *p, const uint8_t *payload, uint32_t len)
+static int data_in(struct engine *e, struct net_peer *p, const uint8_t *payload, uint32_t len)
 {
   struct wire_data_ext x;
   struct net_inbound tmp;
@@ -196,7 +144,7 @@ static int data_in(struct backend *be, struct net_peer *p, const uint8_t *payloa
     p->asm_.got += x.piece_len;
     if (p->asm_.got < m->len)
       return 1;
-    post_inbound(be, p, &p->asm_);
+    post_inbound(e, p, &p->asm_);
     return 1;
   case MSG_RNDV:
   case MSG_SYNC_ACK:
@@ -208,7 +156,7 @@ static int data_in(struct backend *be, struct net_peer *p, const uint8_t *payloa
   }
   tmp.dst_eid = x.dst_eid;
   tmp.active = 1;
-  post_inbound(be, p, &tmp);
+  post_inbound(e, p, &tmp);
   return 1;
 }
 
@@ -225,7 +173,7 @@ static int payload_as(void *dst, size_t size, const struct wire_hdr *h, const ui
   return 1;
 }
 
-int remote_deliver(struct backend *be, struct net_peer *p, const struct wire_hdr *h,
+int remote_deliver(struct engine *e, struct net_peer *p, const struct wire_hdr *h,
                    const uint8_t *payload)
 {
   union {
@@ -241,34 +189,34 @@ int remote_deliver(struct backend *be, struct net_peer *p, const struct wire_hdr
     return 0; /* a message waits for ring room: the stream waits with it */
   switch (h->type) {
   case WIRE_DATA:
-    r = data_in(be, p, payload, h->len);
+    r = data_in(e, p, payload, h->len);
     break;
   case WIRE_CONNECT:
     if (payload_as(&u.c, sizeof(u.c), h, payload, 1))
-      r = netconn_on_request(be, p, &u.c);
+      r = netconn_on_request(e, p, &u.c);
     break;
   case WIRE_CONNECT_REPLY:
     if (payload_as(&u.cr, sizeof(u.cr), h, payload, 1))
-      r = netconn_on_reply(be, &u.cr);
+      r = netconn_on_reply(e, &u.cr);
     break;
   case WIRE_PULL_REQ:
     if (payload_as(&u.pr, sizeof(u.pr), h, payload, 1))
-      r = rpull_on_request(be, p, &u.pr);
+      r = rpull_on_request(e, p, &u.pr);
     break;
   case WIRE_PULL_DATA:
     if (payload_as(&u.pd, sizeof(u.pd), h, payload, 0))
-      r = rpull_on_data(be, p, &u.pd, payload + sizeof(u.pd),
+      r = rpull_on_data(e, p, &u.pd, payload + sizeof(u.pd),
                         h->len - (uint32_t)sizeof(u.pd));
     break;
   case WIRE_PULL_END:
     if (payload_as(&u.pe, sizeof(u.pe), h, payload, 1))
-      r = rpull_on_end(be, p, &u.pe);
+      r = rpull_on_end(e, p, &u.pe);
     break;
   case WIRE_NOTIFY:
     if (payload_as(&u.pe, sizeof(u.pe), h, payload, 1)) {
       struct msg m = {.type = MSG_NOTIFY, .cookie = u.pe.cookie, .status = u.pe.status,
                       .total = u.pe.total, .peer_eid = u.pe.rcv_eid, .peer_nic = p->nic};
-      notify_post_open(be, u.pe.snd_eid, &m);
+      notify_post_open(e, u.pe.snd_eid, &m);
       r = 1;
     }
     break;
@@ -276,7 +224,7 @@ int remote_deliver(struct backend *be, struct net_peer *p, const struct wire_hdr
     if (payload_as(&u.nk, sizeof(u.nk), h, payload, 1)) {
       struct msg m = {.type = MSG_NACK, .cookie = u.nk.cookie, .status = u.nk.status,
                       .match = u.nk.match, .peer_eid = u.nk.dst_eid, .peer_nic = p->nic};
-      notify_post_open(be, u.nk.src_eid, &m);
+      notify_post_open(e, u.nk.src_eid, &m);
       r = 1;
     }
     break;
@@ -286,7 +234,7 @@ int remote_deliver(struct backend *be, struct net_peer *p, const struct wire_hdr
   if (r < 0) {
     /* checksummed, in order, yet nonsense: a broken or hostile peer.  It is
      * taken off the stream (so the stream goes on) and counted. */
-    net_of(be)->malformed++;
+    net_of(e)->malformed++;
     log_warn("peer %s: malformed packet type %u len %u dropped", p->hostname, h->type, h->len);
     return 1;
   }

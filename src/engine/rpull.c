@@ -18,21 +18,21 @@
 #include "../common/log.h"
 #include "net_int.h"
 
-static struct net_rpull *rpull_new(struct backend *be, struct net_peer *p, int out)
+static struct net_rpull *rpull_new(struct engine *e, struct net_peer *p, int out)
 {
   struct net_rpull *rp = calloc(1, sizeof(*rp));
   if (!rp)
     return NULL;
   rp->peer = p;
   rp->out = out;
-  rp->next = net_of(be)->rpulls;
-  net_of(be)->rpulls = rp;
+  rp->next = net_of(e)->rpulls;
+  net_of(e)->rpulls = rp;
   return rp;
 }
 
-static void rpull_free(struct backend *be, struct net_rpull *rp)
+static void rpull_free(struct engine *e, struct net_rpull *rp)
 {
-  for (struct net_rpull **pp = &net_of(be)->rpulls; *pp; pp = &(*pp)->next)
+  for (struct net_rpull **pp = &net_of(e)->rpulls; *pp; pp = &(*pp)->next)
     if (*pp == rp) {
       *pp = rp->next;
       break;
@@ -42,7 +42,7 @@ static void rpull_free(struct backend *be, struct net_rpull *rp)
 
 /* Both sides describe a pull by its request, and by their own endpoint. */
 static void rpull_take(struct net_rpull *rp, const struct wire_pull_req *r,
-                       const struct be_endpoint *local)
+                       const struct engine_vif *local)
 {
   rp->cookie = r->cookie;
   rp->cookie2 = r->cookie2;
@@ -51,82 +51,79 @@ static void rpull_take(struct net_rpull *rp, const struct wire_pull_req *r,
   rp->total = r->total;
   rp->local_eid = local->eid;
   rp->local_session = local->session;
-  rp->pid = local->guest->pid;
+  rp->pid = local->owner.pid;
 }
 
-static struct be_endpoint *rpull_endpoint(struct backend *be, const struct net_rpull *rp)
+static struct engine_vif *rpull_endpoint(struct engine *e, const struct net_rpull *rp)
 {
-  struct be_endpoint *ep = &be->eps[rp->local_eid];
-  return ep->in_use && ep->session == rp->local_session &&
-                 atomic_load(&ep->vif->state) == VIF_OPEN
-             ? ep
-             : NULL;
+  struct engine_vif *v = vif_find(e, rp->local_eid, rp->local_session);
+  return vif_usable(v) ? v : NULL;
 }
 
-static void pull_done_local(struct backend *be, struct be_endpoint *rcv, uint64_t cookie,
+static void pull_done_local(struct engine *e, struct engine_vif *rcv, uint64_t cookie,
                             uint64_t cookie2, uint32_t status, uint32_t total, uint32_t snd_eid,
                             uint64_t nic)
 {
   struct msg m = {.type = MSG_PULL_DONE, .cookie = cookie, .cookie2 = cookie2,
                   .status = status, .total = total, .peer_eid = snd_eid, .peer_nic = nic};
-  notify_post(be, rcv->eid, rcv->session, &m);
+  notify_post(e, rcv->eid, rcv->session, &m);
 }
 
-int net_pull_start(struct backend *be, struct be_endpoint *rcv, const struct msg *m)
+int rpull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   struct net_peer *p = n ? peer_by_nic(n, m->peer_nic) : NULL;
   if (!p) {
-    endpoint_count_drop(rcv, DROP_UNREACHABLE);
-    pull_done_local(be, rcv, m->cookie, m->cookie2, MSG_ST_UNREACHABLE, 0, m->peer_eid,
+    vif_count_drop(rcv, DROP_UNREACHABLE);
+    pull_done_local(e, rcv, m->cookie, m->cookie2, MSG_ST_UNREACHABLE, 0, m->peer_eid,
                     m->peer_nic);
     return 1;
   }
   if (!rel_room(p))
     return 0;
-  struct net_rpull *rp = rpull_new(be, p, 0);
+  struct net_rpull *rp = rpull_new(e, p, 0);
   if (!rp)
     return 0;
-  if (grant_load_segs(rcv, m->grant2, GRANT_WRITE, m->total, rp->seg, &rp->nseg) < 0) {
-    endpoint_count_drop(rcv, DROP_BAD_GRANT);
-    pull_done_local(be, rcv, m->cookie, m->cookie2, MSG_ST_BAD_GRANT, 0, m->peer_eid, p->nic);
-    rpull_free(be, rp);
+  if (grant_load(rcv, m->grant2, GRANT_WRITE, m->total, rp->seg, &rp->nseg) < 0) {
+    vif_count_drop(rcv, DROP_BAD_GRANT);
+    pull_done_local(e, rcv, m->cookie, m->cookie2, MSG_ST_BAD_GRANT, 0, m->peer_eid, p->nic);
+    rpull_free(e, rp);
     return 1;
   }
   struct wire_pull_req r = {.cookie = m->cookie, .cookie2 = m->cookie2, .snd_eid = m->peer_eid,
                             .grant = m->grant, .rcv_eid = rcv->eid, .total = m->total};
   rpull_take(rp, &r, rcv);
-  rel_send(be, p, WIRE_PULL_REQ, &r, sizeof(r), NULL, 0);
+  rel_send(e, p, WIRE_PULL_REQ, &r, sizeof(r), NULL, 0);
   return 1;
 }
 
-static int send_end(struct backend *be, struct net_peer *p, const struct net_rpull *rp,
+static int send_end(struct engine *e, struct net_peer *p, const struct net_rpull *rp,
                     uint64_t cookie, uint64_t cookie2, uint32_t snd_eid, uint32_t rcv_eid,
                     uint32_t status)
 {
-  struct wire_pull_end e = {.cookie = cookie, .cookie2 = cookie2, .snd_eid = snd_eid,
-                            .rcv_eid = rcv_eid, .total = rp ? rp->done : 0, .status = status};
-  return rel_send(be, p, WIRE_PULL_END, &e, sizeof(e), NULL, 0) != NULL;
+  struct wire_pull_end end = {.cookie = cookie, .cookie2 = cookie2, .snd_eid = snd_eid,
+                              .rcv_eid = rcv_eid, .total = rp ? rp->done : 0, .status = status};
+  return rel_send(e, p, WIRE_PULL_END, &end, sizeof(end), NULL, 0) != NULL;
 }
 
 /* The sender's side: a peer wants the data of one of our rendezvous. */
-int rpull_on_request(struct backend *be, struct net_peer *p, const struct wire_pull_req *r)
+int rpull_on_request(struct engine *e, struct net_peer *p, const struct wire_pull_req *r)
 {
   if (!rel_room(p))
     return 0;
-  struct be_endpoint *snd = r->snd_eid < be->cfg.max_endpoints ? &be->eps[r->snd_eid] : NULL;
-  if (!snd || !snd->in_use || atomic_load(&snd->vif->state) != VIF_OPEN) {
-    send_end(be, p, NULL, r->cookie, r->cookie2, r->snd_eid, r->rcv_eid, MSG_ST_CLOSED);
+  struct engine_vif *snd = vif_lookup(e, e->cfg.nic_id, r->snd_eid);
+  if (!vif_usable(snd)) {
+    send_end(e, p, NULL, r->cookie, r->cookie2, r->snd_eid, r->rcv_eid, MSG_ST_CLOSED);
     return 1;
   }
-  struct net_rpull *rp = rpull_new(be, p, 1);
+  struct net_rpull *rp = rpull_new(e, p, 1);
   if (!rp)
     return 0;
-  if (grant_load_segs(snd, r->grant, GRANT_READ, r->total, rp->seg, &rp->nseg) < 0) {
+  if (grant_load(snd, r->grant, GRANT_READ, r->total, rp->seg, &rp->nseg) < 0) {
     log_warn("pull from %s of endpoint %u: grant check failed", p->hostname, snd->eid);
-    endpoint_count_drop(snd, DROP_BAD_GRANT);
-    send_end(be, p, NULL, r->cookie, r->cookie2, r->snd_eid, r->rcv_eid, MSG_ST_BAD_GRANT);
-    rpull_free(be, rp);
+    vif_count_drop(snd, DROP_BAD_GRANT);
+    send_end(e, p, NULL, r->cookie, r->cookie2, r->snd_eid, r->rcv_eid, MSG_ST_BAD_GRANT);
+    rpull_free(e, rp);
     return 1;
   }
   rpull_take(rp, r, snd);
@@ -137,14 +134,14 @@ int rpull_on_request(struct backend *be, struct net_peer *p, const struct wire_p
  * from the sender's guest into the window slots they go out from (no
  * bounce buffer: the kernel's copy into the socket is the only other one).
  * Returns the status: MSG_ST_OK, or why the pull ends. */
-static uint32_t rpull_send_some(struct backend *be, struct net_rpull *rp)
+static uint32_t rpull_send_some(struct engine *e, struct net_rpull *rp)
 {
   struct net_peer *p = rp->peer;
-  struct iovec local[NET_PULL_PIECES], riov[NET_MAX_SEGS];
+  struct iovec local[NET_PULL_PIECES], riov[GRANT_MAX_SEGS];
   uint32_t npieces = 0, bytes = 0, cap;
   /* one window slot is kept for the PULL_END */
   while (npieces < NET_PULL_PIECES && npieces + 1 < rel_room(p) && rp->done + bytes < rp->total) {
-    uint8_t *slot = rel_payload(be, p, npieces, &cap);
+    uint8_t *slot = rel_payload(e, p, npieces, &cap);
     if (!slot)
       break;
     uint32_t piece = cap - (uint32_t)sizeof(struct wire_pull_data);
@@ -155,11 +152,11 @@ static uint32_t rpull_send_some(struct backend *be, struct net_rpull *rp)
   }
   if (!npieces)
     return MSG_ST_OK;
-  if (!rpull_endpoint(be, rp))
+  if (!rpull_endpoint(e, rp))
     return MSG_ST_ABORTED;
-  int k = iov_range(rp->seg, (uint32_t)rp->nseg, rp->done, bytes, riov, NET_MAX_SEGS);
+  int k = iov_range(rp->seg, (uint32_t)rp->nseg, rp->done, bytes, riov, GRANT_MAX_SEGS);
   if (process_vm_readv(rp->pid, local, npieces, riov, (unsigned long)k, 0) != (ssize_t)bytes) {
-    endpoint_count_drop(&be->eps[rp->local_eid], DROP_COPY_FAULT);
+    vif_count_drop(&e->vifs[rp->local_eid], DROP_COPY_FAULT);
     return MSG_ST_BAD_GRANT;
   }
   uint64_t now = clock_now_ns();
@@ -167,16 +164,16 @@ static uint32_t rpull_send_some(struct backend *be, struct net_rpull *rp)
     struct wire_pull_data d = {.cookie2 = rp->cookie2, .rcv_eid = rp->rcv_eid,
                                .offset = rp->done};
     memcpy((uint8_t *)local[i].iov_base - sizeof(d), &d, sizeof(d));
-    rel_commit(be, p, WIRE_PULL_DATA, (uint32_t)(sizeof(d) + local[i].iov_len), now);
+    rel_commit(e, p, WIRE_PULL_DATA, (uint32_t)(sizeof(d) + local[i].iov_len), now);
     rp->done += (uint32_t)local[i].iov_len;
   }
   return MSG_ST_OK;
 }
 
 /* Stream what the windows allow of every outgoing pull. */
-int rpull_progress(struct backend *be)
+int rpull_progress(struct engine *e)
 {
-  struct net *n = net_of(be);
+  struct net *n = net_of(e);
   int work = 0;
   for (struct net_rpull *rp = n->rpulls, *nx; rp; rp = nx) {
     nx = rp->next;
@@ -186,43 +183,43 @@ int rpull_progress(struct backend *be)
     uint32_t status = MSG_ST_OK;
     while (status == MSG_ST_OK && rp->done < rp->total && rel_room(p) > 1) {
       uint32_t before = rp->done;
-      status = rpull_send_some(be, rp);
+      status = rpull_send_some(e, rp);
       if (rp->done == before)
         break;
       work++;
     }
     if ((rp->done == rp->total || status != MSG_ST_OK) && rel_room(p) > 0) {
-      send_end(be, p, rp, rp->cookie, rp->cookie2, rp->snd_eid, rp->rcv_eid, status);
-      rpull_free(be, rp);
+      send_end(e, p, rp, rp->cookie, rp->cookie2, rp->snd_eid, rp->rcv_eid, status);
+      rpull_free(e, rp);
       work++;
     }
   }
   return work;
 }
 
-static struct net_rpull *rpull_find_in(struct backend *be, struct net_peer *p, uint64_t cookie2,
+static struct net_rpull *rpull_find_in(struct engine *e, struct net_peer *p, uint64_t cookie2,
                                        uint32_t rcv_eid)
 {
-  for (struct net_rpull *rp = net_of(be)->rpulls; rp; rp = rp->next)
+  for (struct net_rpull *rp = net_of(e)->rpulls; rp; rp = rp->next)
     if (!rp->out && rp->peer == p && rp->cookie2 == cookie2 && rp->rcv_eid == rcv_eid)
       return rp;
   return NULL;
 }
 
 /* One syscall for the pieces pending on an incoming pull. */
-static void rpull_write(struct backend *be, struct net_rpull *rp)
+static void rpull_write(struct engine *e, struct net_rpull *rp)
 {
   if (!rp->npend)
     return;
   uint32_t at = rp->done - rp->pend_len;
   if (!rp->ended) {
-    struct iovec riov[NET_MAX_SEGS];
-    int k = iov_range(rp->seg, (uint32_t)rp->nseg, at, rp->pend_len, riov, NET_MAX_SEGS);
-    if (!rpull_endpoint(be, rp)) {
+    struct iovec riov[GRANT_MAX_SEGS];
+    int k = iov_range(rp->seg, (uint32_t)rp->nseg, at, rp->pend_len, riov, GRANT_MAX_SEGS);
+    if (!rpull_endpoint(e, rp)) {
       rp->ended = 1; /* its receiver is gone: the end reports the abort */
     } else if (process_vm_writev(rp->pid, rp->pend, (unsigned long)rp->npend, riov,
                                  (unsigned long)k, 0) != (ssize_t)rp->pend_len) {
-      endpoint_count_drop(&be->eps[rp->local_eid], DROP_COPY_FAULT);
+      vif_count_drop(&e->vifs[rp->local_eid], DROP_COPY_FAULT);
       rp->ended = 1; /* remembered as a fault */
     }
   }
@@ -230,44 +227,44 @@ static void rpull_write(struct backend *be, struct net_rpull *rp)
   rp->pend_len = 0;
 }
 
-void rpull_flush(struct backend *be)
+void rpull_flush(struct engine *e)
 {
-  for (struct net_rpull *rp = net_of(be)->rpulls; rp; rp = rp->next)
-    rpull_write(be, rp);
+  for (struct net_rpull *rp = net_of(e)->rpulls; rp; rp = rp->next)
+    rpull_write(e, rp);
 }
 
 /* The receiver's side: a piece, bound straight for the receiver's grant
  * (written with the pieces after it, rpull_write). */
-int rpull_on_data(struct backend *be, struct net_peer *p, const struct wire_pull_data *d,
+int rpull_on_data(struct engine *e, struct net_peer *p, const struct wire_pull_data *d,
                   const uint8_t *bytes, uint32_t len)
 {
-  struct net_rpull *rp = rpull_find_in(be, p, d->cookie2, d->rcv_eid);
+  struct net_rpull *rp = rpull_find_in(e, p, d->cookie2, d->rcv_eid);
   if (!rp)
     return 1; /* its receiver is gone: nothing to fill */
   if (d->offset != rp->done || len > rp->total - rp->done)
     return -1;
   if (rp->npend == NET_PULL_PEND)
-    rpull_write(be, rp);
+    rpull_write(e, rp);
   rp->pend[rp->npend++] = (struct iovec){(void *)bytes, len};
   rp->pend_len += len;
   rp->done += len;
   return 1;
 }
 
-int rpull_on_end(struct backend *be, struct net_peer *p, const struct wire_pull_end *e)
+int rpull_on_end(struct engine *e, struct net_peer *p, const struct wire_pull_end *end)
 {
-  struct net_rpull *rp = rpull_find_in(be, p, e->cookie2, e->rcv_eid);
+  struct net_rpull *rp = rpull_find_in(e, p, end->cookie2, end->rcv_eid);
   if (!rp)
     return 1;
   if (!rel_room(p))
     return 0;
-  rpull_write(be, rp);
-  uint32_t status = e->status;
+  rpull_write(e, rp);
+  uint32_t status = end->status;
   if (status == MSG_ST_OK && (rp->ended || rp->done != rp->total))
     status = MSG_ST_ABORTED;
-  struct be_endpoint *rcv = rpull_endpoint(be, rp);
+  struct engine_vif *rcv = rpull_endpoint(e, rp);
   if (rcv) {
-    pull_done_local(be, rcv, rp->cookie, rp->cookie2, status, rp->done, rp->snd_eid, p->nic);
+    pull_done_local(e, rcv, rp->cookie, rp->cookie2, status, rp->done, rp->snd_eid, p->nic);
     if (status == MSG_ST_OK) {
       rcv->c.pulls++;
       rcv->c.pull_bytes += rp->done;
@@ -276,16 +273,25 @@ int rpull_on_end(struct backend *be, struct net_peer *p, const struct wire_pull_
   struct wire_pull_end nt = {.cookie = rp->cookie, .cookie2 = rp->cookie2,
                              .snd_eid = rp->snd_eid, .rcv_eid = rp->rcv_eid, .total = rp->done,
                              .status = rcv ? status : MSG_ST_CLOSED};
-  rel_send(be, p, WIRE_NOTIFY, &nt, sizeof(nt), NULL, 0);
-  rpull_free(be, rp);
+  rel_send(e, p, WIRE_NOTIFY, &nt, sizeof(nt), NULL, 0);
+  rpull_free(e, rp);
   return 1;
 }
 
-void rpull_drop_peer(struct backend *be, struct net_peer *p)
+void rpull_drop_peer(struct engine *e, struct net_peer *p)
 {
-  for (struct net_rpull *rp = net_of(be)->rpulls, *nx; rp; rp = nx) {
+  for (struct net_rpull *rp = net_of(e)->rpulls, *nx; rp; rp = nx) {
     nx = rp->next;
     if (rp->peer == p)
-      rpull_free(be, rp);
+      rpull_free(e, rp);
+  }
+}
+
+void rpull_free_all(struct net *n)
+{
+  while (n->rpulls) {
+    struct net_rpull *rp = n->rpulls;
+    n->rpulls = rp->next;
+    free(rp);
   }
 }

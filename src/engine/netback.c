@@ -34,11 +34,24 @@
 #include "../common/doorbell.h"
 #include "../common/log.h"
 #include "../common/poll_policy.h"
-#include "backend.h"
+#include "engine_int.h"
 
 #define NB_BATCH 64
 #define NB_QUEUE_MAX 1024        /* buffers in flight each way: then back-pressure */
 #define NB_SLEEP_MS 100
+
+struct netback {
+  pthread_t thread;
+  int doorbell;                 /* eventfd: copy-mode guests and the engine kick it */
+  struct nb_item *tx_head, *tx_tail; /* copied requests, for the engine */
+  struct nb_item *rx_head, *rx_tail; /* events for copy-mode guests */
+  struct nb_item *pool[2];      /* free buffers: without, with an eager payload */
+  uint32_t tx_len, rx_len;
+  int rx_kick;                  /* copy-batch events queued this engine round */
+  uint64_t copies, bytes;       /* buffers copied, payload bytes */
+  uint64_t engine_kicks, netback_kicks, guest_kicks;
+  _Atomic uint64_t sleeps;
+};
 
 struct nb_item {
   struct nb_item *next;
@@ -51,7 +64,7 @@ struct nb_item {
  * queues have been as deep as they get, no message allocates.  Two sizes:
  * a descriptor alone, or with room for a whole eager fragment.  The pool
  * never holds more than the queues' peak (NB_QUEUE_MAX each way). */
-static struct nb_item *item_new(struct netback *nb, const struct be_endpoint *ep,
+static struct nb_item *item_new(struct netback *nb, const struct engine_vif *v,
                                 const struct msg *m, const void *eager)
 {
   uint32_t len = m->type == MSG_FRAG ? m->len : 0;
@@ -62,8 +75,8 @@ static struct nb_item *item_new(struct netback *nb, const struct be_endpoint *ep
   else if (!(it = malloc(sizeof(*it) + (sized ? EAGER_SIZE : 0))))
     return NULL;
   it->next = NULL;
-  it->eid = ep->eid;
-  it->session = ep->session;
+  it->eid = v->eid;
+  it->session = v->session;
   it->m = *m; /* the grant copy: descriptor and inline data ... */
   if (len)
     memcpy(it->eager, eager, len); /* ... and the eager payload */
@@ -79,63 +92,63 @@ static void item_free(struct netback *nb, struct nb_item *it)
 
 /* --- guest to engine ------------------------------------------------------ */
 
-/* Copy what waits in ep's request ring (up to max) into backend buffers
+/* Copy what waits in v's request ring (up to max) into backend buffers
  * for the engine. */
-static int take_requests(struct backend *be, struct be_endpoint *ep, int max)
+static int take_requests(struct engine *e, struct engine_vif *v, int max)
 {
-  struct netback *nb = &be->nb;
-  int batch = ep->copy_mode == DP_COPY_BATCH;
+  struct netback *nb = e->nb;
+  int batch = v->copy_mode == DP_COPY_BATCH;
   int n = 0;
   struct msg m;
   const uint8_t *eager;
   while (n < max && nb->tx_len < NB_QUEUE_MAX) {
-    int r = qcons_next(&ep->tx, &m, &eager);
+    int r = qcons_next(&v->tx, &m, &eager);
     if (r == 0)
       break;
-    if (r < 0 || !engine_request_valid(be, &m)) {
-      engine_fail_vif(be, ep, r < 0 ? DROP_RING_CORRUPT : DROP_BAD_REQUEST);
+    if (r < 0 || !deliver_request_valid(e, &m)) {
+      vif_fail(e, v, r < 0 ? DROP_RING_CORRUPT : DROP_BAD_REQUEST);
       break;
     }
-    struct nb_item *it = item_new(nb, ep, &m, eager);
+    struct nb_item *it = item_new(nb, v, &m, eager);
     if (!it)
       break;
     FIFO_PUSH(&nb->tx_head, &nb->tx_tail, it, next);
     nb->tx_len++;
-    qcons_advance(&ep->tx, &m);
+    qcons_advance(&v->tx, &m);
     nb->copies++;
     nb->bytes += m.type == MSG_FRAG ? m.len : m.type == MSG_SMALL ? m.len : 0;
     n++;
   }
   if (!n)
     return 0;
-  if (qcons_release(&ep->tx))
-    doorbell_ring(ep->doorbell); /* the guest waits for room */
+  if (qcons_release(&v->tx))
+    doorbell_ring(v->doorbell); /* the guest waits for room */
   if (!batch)
-    qcons_arm(&ep->tx); /* a kick for the next request too */
+    qcons_arm(&v->tx); /* a kick for the next request too */
   nb->engine_kicks++;
-  doorbell_ring(be->engine_doorbell);
+  doorbell_ring(e->doorbell);
   return n;
 }
 
 /* A copy-mode endpoint closes: what its guest queued was sent, as far as it
  * knows, so it joins the buffers already taken, in order (the engine
  * delivers them after the endpoint is gone).  Returns what is left behind. */
-uint32_t netback_take_all(struct backend *be, struct be_endpoint *ep)
+static uint32_t netback_take_all(struct engine *e, struct engine_vif *v)
 {
-  take_requests(be, ep, QUEUE_SLOTS);
-  return ring_load_prod(&ep->vif->tx.ring) - ep->tx.cons;
+  take_requests(e, v, QUEUE_SLOTS);
+  return ring_load_prod(&v->vif->tx.ring) - v->tx.cons;
 }
 
 /* The engine's side: deliver netback's buffers.  Called in the engine's
  * round, with the lock held.  A buffer of an endpoint closed since is
  * delivered all the same: its guest sent it before closing. */
-int netback_engine_drain(struct backend *be)
+int netback_drain(struct engine *e)
 {
-  struct netback *nb = &be->nb;
+  struct netback *nb = e->nb;
   int n = 0;
   while (nb->tx_head) {
     struct nb_item *it = nb->tx_head;
-    if (!engine_deliver(be, &be->eps[it->eid], &it->m, it->eager))
+    if (!deliver_request(e, &e->vifs[it->eid], &it->m, it->eager))
       break; /* destination full: this buffer waits, in order */
     item_free(nb, FIFO_POP(&nb->tx_head, &nb->tx_tail, next));
     nb->tx_len--;
@@ -146,10 +159,10 @@ int netback_engine_drain(struct backend *be)
 
 /* --- engine to guest ------------------------------------------------------ */
 
-int netback_post(struct backend *be, struct be_endpoint *dst, const struct msg *m,
-                 const void *eager)
+static int netback_post(struct engine *e, struct engine_vif *dst, const struct msg *m,
+                        const void *eager)
 {
-  struct netback *nb = &be->nb;
+  struct netback *nb = e->nb;
   if (nb->rx_len >= NB_QUEUE_MAX)
     return 0;
   struct nb_item *it = item_new(nb, dst, m, eager);
@@ -167,26 +180,26 @@ int netback_post(struct backend *be, struct be_endpoint *dst, const struct msg *
   return 1;
 }
 
-void netback_flush(struct backend *be)
+void netback_flush(struct engine *e)
 {
-  if (be->nb.rx_kick) {
-    be->nb.rx_kick = 0;
-    be->nb.netback_kicks++;
-    doorbell_ring(be->nb.doorbell);
+  if (e->nb->rx_kick) {
+    e->nb->rx_kick = 0;
+    e->nb->netback_kicks++;
+    doorbell_ring(e->nb->doorbell);
   }
 }
 
 /* Copy waiting events into their guests' event rings. */
-static int give_events(struct backend *be)
+static int give_events(struct engine *e)
 {
-  struct netback *nb = &be->nb;
+  struct netback *nb = e->nb;
   int n = 0;
   while (nb->rx_head) {
     struct nb_item *it = nb->rx_head;
-    struct be_endpoint *dst = &be->eps[it->eid];
+    struct engine_vif *dst = &e->vifs[it->eid];
     if (dst->in_use && dst->session == it->session &&
         atomic_load(&dst->vif->state) == VIF_OPEN) {
-      int r = vif_ring_post(be, dst, &it->m, it->eager);
+      int r = deliver_ring_post(e, dst, &it->m, it->eager);
       if (r == 0)
         break; /* the guest's ring is full: in order, wait */
       if (r > 0 && dst->copy_mode == DP_COPY) {
@@ -203,13 +216,13 @@ static int give_events(struct backend *be)
     if (n == NB_BATCH)
       break;
   }
-  for (uint32_t i = 0; n && i < be->cfg.max_endpoints; i++) {
-    struct be_endpoint *ep = &be->eps[i];
-    if (ep->in_use && ep->copy_mode == DP_COPY_BATCH && ep->rx_dirty) {
-      ep->rx_dirty = 0;
-      if (qprod_flush(&ep->rx)) {
+  for (uint32_t i = 0; n && i < e->cfg.max_endpoints; i++) {
+    struct engine_vif *v = &e->vifs[i];
+    if (v->in_use && v->copy_mode == DP_COPY_BATCH && v->rx_dirty) {
+      v->rx_dirty = 0;
+      if (qprod_flush(&v->rx)) {
         nb->guest_kicks++;
-        doorbell_ring(ep->doorbell);
+        doorbell_ring(v->doorbell);
       }
     }
   }
@@ -219,37 +232,37 @@ static int give_events(struct backend *be)
 /* --- the thread ------------------------------------------------------------ */
 
 /* An endpoint whose request ring netback reads. */
-static int nb_serves(const struct be_endpoint *ep)
+static int nb_serves(const struct engine_vif *v)
 {
-  return ep->in_use && ep->copy_mode && atomic_load(&ep->vif->state) == VIF_OPEN;
+  return v->in_use && v->copy_mode && atomic_load(&v->vif->state) == VIF_OPEN;
 }
 
 /* One round over the copy-mode endpoints; *batching: one of them is
  * copy-batch (netback then polls a little before it sleeps). */
-static int nb_round(struct backend *be, int *batching)
+static int nb_round(struct engine *e, int *batching)
 {
   int work = 0;
   *batching = 0;
-  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++) {
-    struct be_endpoint *ep = &be->eps[i];
-    if (!nb_serves(ep))
+  for (uint32_t i = 0; i < e->cfg.max_endpoints; i++) {
+    struct engine_vif *v = &e->vifs[i];
+    if (!nb_serves(v))
       continue;
-    *batching |= ep->copy_mode == DP_COPY_BATCH;
-    work += take_requests(be, ep, ep->copy_mode == DP_COPY_BATCH ? NB_BATCH : 1);
+    *batching |= v->copy_mode == DP_COPY_BATCH;
+    work += take_requests(e, v, v->copy_mode == DP_COPY_BATCH ? NB_BATCH : 1);
   }
-  work += give_events(be);
+  work += give_events(e);
   return work;
 }
 
-static int nb_arm(struct backend *be)
+static int nb_arm(struct engine *e)
 {
   int pending = 0;
-  for (uint32_t i = 0; i < be->cfg.max_endpoints; i++) {
-    if (!nb_serves(&be->eps[i]))
+  for (uint32_t i = 0; i < e->cfg.max_endpoints; i++) {
+    if (!nb_serves(&e->vifs[i]))
       continue;
-    int armed = qcons_arm(&be->eps[i].tx);
+    int armed = qcons_arm(&e->vifs[i].tx);
     if (armed < 0)
-      engine_fail_vif(be, &be->eps[i], DROP_RING_CORRUPT); /* published what it never wrote */
+      vif_fail(e, &e->vifs[i], DROP_RING_CORRUPT); /* published what it never wrote */
     pending |= armed != 0;
   }
   return pending;
@@ -257,17 +270,17 @@ static int nb_arm(struct backend *be)
 
 static void *nb_main(void *arg)
 {
-  struct backend *be = arg;
+  struct engine *e = arg;
   struct poll_policy pol = {0, 0};
   uint64_t idle_since = clock_now_ns();
-  while (!atomic_load(&be->stop)) {
-    pthread_mutex_lock(&be->lock);
+  while (!atomic_load(&e->stop)) {
+    pthread_mutex_lock(&e->lock);
     int batching;
-    int work = nb_round(be, &batching);
+    int work = nb_round(e, &batching);
     /* copy-batch polls a little before sleeping, so that requests arriving
      * close together share a wake-up; copy sleeps at once */
     pol.yield_ns = batching ? 50000 : 0;
-    pthread_mutex_unlock(&be->lock);
+    pthread_mutex_unlock(&e->lock);
     if (work) {
       idle_since = clock_now_ns();
       continue;
@@ -276,15 +289,15 @@ static void *nb_main(void *arg)
       sched_yield();
       continue;
     }
-    pthread_mutex_lock(&be->lock);
-    int pending = nb_arm(be) || be->nb.rx_head;
-    pthread_mutex_unlock(&be->lock);
+    pthread_mutex_lock(&e->lock);
+    int pending = nb_arm(e) || e->nb->rx_head;
+    pthread_mutex_unlock(&e->lock);
     if (!pending) {
-      struct pollfd pfd = {.fd = be->nb.doorbell, .events = POLLIN};
-      engine_count(&be->nb.sleeps);
+      struct pollfd pfd = {.fd = e->nb->doorbell, .events = POLLIN};
+      engine_count(&e->nb->sleeps);
       if (poll(&pfd, 1, NB_SLEEP_MS) > 0) {
         uint64_t v;
-        if (read(be->nb.doorbell, &v, sizeof(v)) < 0) {
+        if (read(e->nb->doorbell, &v, sizeof(v)) < 0) {
           /* another reader: nothing lost */
         }
       }
@@ -294,27 +307,75 @@ static void *nb_main(void *arg)
   return NULL;
 }
 
-int netback_start(struct backend *be)
+/* --- the copy datapaths' ops, and netback's life ------------------------- */
+
+/* netback publishes copy-batch events itself (give_events) and copy events
+ * one by one: nothing waits for the engine's flush */
+static void netback_vif_flush(struct engine *e, struct engine_vif *v)
 {
-  be->nb.doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (be->nb.doorbell < 0)
-    return -errno;
-  return -pthread_create(&be->nb.thread, NULL, nb_main, be);
+  (void)e;
+  (void)v;
 }
 
-void netback_stop(struct backend *be)
+const struct vif_datapath vif_dp_copy = {
+    .name = "copy",
+    .engine_serves_tx = 0,
+    .post = netback_post,
+    .flush = netback_vif_flush,
+    .take_all = netback_take_all,
+};
+
+int netback_busy(const struct engine *e)
 {
-  doorbell_ring(be->nb.doorbell); /* be->stop is set by the engine's stop */
-  pthread_join(be->nb.thread, NULL);
-  while (be->nb.tx_head)
-    free(FIFO_POP(&be->nb.tx_head, &be->nb.tx_tail, next));
-  while (be->nb.rx_head)
-    free(FIFO_POP(&be->nb.rx_head, &be->nb.rx_tail, next));
-  for (int k = 0; k < 2; k++)
-    while (be->nb.pool[k]) {
-      struct nb_item *it = be->nb.pool[k];
-      be->nb.pool[k] = it->next;
-      free(it);
-    }
-  close(be->nb.doorbell);
+  return e->nb && e->nb->tx_head != NULL;
+}
+
+int netback_doorbell(const struct engine *e)
+{
+  return e->nb ? e->nb->doorbell : -1;
+}
+
+int netback_start(struct engine *e)
+{
+  struct netback *nb = calloc(1, sizeof(*nb));
+  if (!nb)
+    return -ENOMEM;
+  nb->doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (nb->doorbell < 0) {
+    free(nb);
+    return -errno;
+  }
+  e->nb = nb;
+  int r = pthread_create(&nb->thread, NULL, nb_main, e);
+  if (r) {
+    close(nb->doorbell);
+    free(nb);
+    e->nb = NULL;
+  }
+  return -r;
+}
+
+static void item_list_free(struct nb_item *it)
+{
+  while (it) {
+    struct nb_item *next = it->next;
+    free(it);
+    it = next;
+  }
+}
+
+void netback_stop(struct engine *e)
+{
+  struct netback *nb = e->nb;
+  if (!nb)
+    return;
+  doorbell_ring(nb->doorbell); /* e->stop is set by the engine's stop */
+  pthread_join(nb->thread, NULL);
+  item_list_free(nb->tx_head);
+  item_list_free(nb->rx_head);
+  item_list_free(nb->pool[0]);
+  item_list_free(nb->pool[1]);
+  close(nb->doorbell);
+  free(nb);
+  e->nb = NULL;
 }

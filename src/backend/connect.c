@@ -1,0 +1,106 @@
+/*
+ * connect.c - CTL_CONNECT: a guest's endpoint asks to talk to another.  On
+ * this host the backend checks the peer's endpoint and key and, when both
+ * sides' datapaths use them, sets up a direct channel between the two
+ * guests; for another host the engine asks the peer's backend, and the
+ * answer comes back through the engine's completion queue.
+ */
+#include "../../include/myriexpress.h"
+#include "../common/doorbell.h"
+#include "../common/log.h"
+#include "backend.h"
+
+/* Tell the target's guest about a new channel: the message waits on its
+ * socket; ctl_seq and the doorbell make its progress loop read it. */
+static void send_attach(struct backend *be, const struct engine_vif_info *me,
+                        const struct engine_vif_info *peer, int *fds)
+{
+  struct be_guest *pg = guest_by_id(be, peer->owner.guest_id);
+  uint32_t vif_idx;
+  if (!pg || endpoint_vif(pg, peer->eid, &vif_idx) < 0)
+    return;
+  struct ctl_msg m;
+  ctl_init(&m, CTL_CHANNEL_ATTACH, 0);
+  m.u.attach.vif = vif_idx;
+  m.u.attach.peer_eid = me->eid;
+  m.u.attach.side = 1;
+  m.u.attach.peer_session = me->session;
+  guest_send(pg, &m, fds, 4);
+  atomic_fetch_add(&region_vif(pg->region, vif_idx)->ctl_seq, 1);
+  doorbell_ring(peer->doorbell);
+}
+
+/* A direct channel between me and peer when both want one: fa gets my
+ * side's descriptors (-1s without), peer's guest is sent the other. */
+static int channel_offer(struct backend *be, const struct ctl_connect *c,
+                         const struct engine_vif_info *me, const struct engine_vif_info *peer,
+                         int fa[4])
+{
+  int fb[4] = {-1, -1, -1, -1};
+  int want = c->want_channel && peer->eid != me->eid &&
+             !engine_vif_has_channel(be->engine, me->eid, peer->eid) &&
+             datapath_uses_channels(peer->owner.datapath);
+  if (!want || channel_create(me, peer, fa, fb) < 0)
+    return 0;
+  engine_vif_channel(be->engine, me->eid, peer->eid);
+  log_info("direct channel %u <-> %u", me->eid, peer->eid);
+  send_attach(be, me, peer, fb);
+  ctl_close_fds(fb, 4);
+  return 1;
+}
+
+/* The status of a connect on this host; *why says what failed. */
+static int connect_check(struct backend *be, const struct ctl_connect *c, int peer_open,
+                         const struct engine_vif_info *peer, const char **why)
+{
+  if (c->nic_id != be->cfg.eng.nic_id)
+    return *why = "unknown nic id", MX_NIC_NOT_FOUND;
+  if (c->eid >= be->cfg.eng.max_endpoints)
+    return *why = "endpoint id out of range", MX_BAD_ENDPOINT_ID;
+  if (!peer_open || peer->state != VIF_OPEN)
+    return *why = "no such endpoint open", MX_CONNECTION_FAILED;
+  if (peer->key != c->key)
+    return *why = "wrong connection key", MX_BAD_CONNECTION_KEY;
+  return MX_SUCCESS;
+}
+
+void connect_handle(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
+{
+  const struct ctl_connect *c = &req->u.connect;
+  struct engine_vif_info me, peer;
+  int fa[4] = {-1, -1, -1, -1};
+  const char *why = "";
+  uint32_t my_eid;
+  int status;
+
+  if (endpoint_at(g, c->vif, &my_eid) < 0 || engine_vif_get(be->engine, my_eid, &me) < 0) {
+    status = MX_BAD_ENDPOINT, why = "your endpoint is not open";
+  } else if (engine_is_remote(be->engine, c->nic_id)) {
+    status = engine_connect_remote(be->engine, g->id, req->seq, my_eid, c->nic_id, c->eid,
+                                   c->key);
+    if (status == MX_SUCCESS)
+      return; /* answered when the peer's backend answers (ctl_completions) */
+    why = "remote connect";
+  } else {
+    int open = c->eid < ENGINE_MAX_ENDPOINTS && engine_vif_get(be->engine, c->eid, &peer) == 0;
+    status = connect_check(be, c, open, &peer, &why);
+  }
+  struct ctl_msg rep;
+  if (status != MX_SUCCESS) {
+    /* A missing peer is routine (the library retries until its timeout):
+     * answer without counting it as a protocol error. */
+    ctl_init(&rep, CTL_ERROR, req->seq);
+    rep.status = status;
+    if (status != MX_CONNECTION_FAILED)
+      log_info("guest %u: connect to %u: %s", g->id, c->eid, why);
+    guest_send(g, &rep, NULL, 0);
+    return;
+  }
+  ctl_init(&rep, CTL_REPLY, req->seq);
+  rep.u.connect_reply.eid = peer.eid;
+  rep.u.connect_reply.session = peer.session;
+  rep.u.connect_reply.has_channel = (uint32_t)channel_offer(be, c, &me, &peer, fa);
+  rep.u.connect_reply.side = 0;
+  guest_send(g, &rep, fa, rep.u.connect_reply.has_channel ? 4 : 0);
+  ctl_close_fds(fa, 4);
+}

@@ -1,0 +1,229 @@
+/*
+ * control.c - the handling of each control message, from a guest's socket
+ * or its region's mailbox alike.  Every message is checked (magic,
+ * version, type, each field); a bad one is answered with CTL_ERROR and a
+ * text naming the fault, logged and counted, and the backend goes on.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../include/myriexpress.h"
+#include "../common/log.h"
+#include "../common/mxerror.h"
+#include "backend.h"
+
+void ctl_reply_error(struct backend *be, struct be_guest *g, const struct ctl_msg *req,
+                     int status, const char *fmt, ...)
+{
+  char buf[sizeof(struct ctl_msg) + 256];
+  struct ctl_msg *m = (struct ctl_msg *)buf;
+  va_list ap;
+
+  ctl_init(m, CTL_ERROR, req ? req->seq : 0);
+  m->status = status;
+  va_start(ap, fmt);
+  int n = vsnprintf(m->text, 256, fmt, ap);
+  va_end(ap);
+  m->len = (uint32_t)(n < 0 ? 0 : n >= 256 ? 255 : n) + 1;
+  log_warn("guest %u (pid %d): %s", g->id, (int)g->pid, m->text);
+  be->ctl_errors++;
+  guest_send(g, m, NULL, 0);
+}
+
+/* A reply carrying text (the caller's, freed here). */
+static void reply_text(struct be_guest *g, const struct ctl_msg *req, char *text)
+{
+  size_t n = text ? strlen(text) + 1 : 1;
+  if (n > CTL_TEXT_MAX)
+    n = CTL_TEXT_MAX;
+  struct ctl_msg *m = calloc(1, sizeof(*m) + n);
+  if (m) {
+    ctl_init(m, CTL_REPLY, req->seq);
+    m->len = (uint32_t)n;
+    if (text)
+      memcpy(m->text, text, n - 1);
+    guest_send(g, m, NULL, 0);
+    free(m);
+  }
+  free(text);
+}
+
+static void reply_ok(struct be_guest *g, const struct ctl_msg *req)
+{
+  struct ctl_msg rep;
+  ctl_init(&rep, CTL_REPLY, req->seq);
+  guest_send(g, &rep, NULL, 0);
+}
+
+static void handle_hello(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
+{
+  const struct ctl_hello *h = &req->u.hello;
+  struct ctl_msg rep;
+  if (g->role) {
+    ctl_reply_error(be, g, req, MX_BAD_BAD_BAD, "hello sent twice");
+    return;
+  }
+  if (h->role != CTL_ROLE_GUEST && h->role != CTL_ROLE_MONITOR) {
+    ctl_reply_error(be, g, req, MX_BAD_BAD_BAD, "hello: unknown role %u", h->role);
+    return;
+  }
+  if (h->datapath >= DP_MAX) {
+    ctl_reply_error(be, g, req, MX_BAD_BAD_BAD, "hello: unknown datapath %u", h->datapath);
+    return;
+  }
+  ctl_init(&rep, CTL_REPLY, req->seq);
+  int r = guest_admit(be, g, h, &rep.u.hello_reply);
+  if (r < 0) {
+    ctl_reply_error(be, g, req, MX_NO_RESOURCES, "cannot create region: %s", strerror(-r));
+    g->role = 0;
+    return;
+  }
+  struct ctl_hello_reply *hr = &rep.u.hello_reply;
+  hr->nic_id = be->cfg.eng.nic_id;
+  hr->max_endpoints = be->cfg.eng.max_endpoints;
+  hr->small_max = be->cfg.small_max;
+  hr->medium_max = be->cfg.eng.medium_max;
+  snprintf(hr->hostname, sizeof(hr->hostname), "%s", be->cfg.eng.hostname);
+  int fds[4] = {g->memfd, engine_doorbell(be->engine, h->datapath), g->mbox_kick, g->mbox_bell};
+  guest_send(g, &rep, fds, g->role == CTL_ROLE_GUEST ? 4 : 0);
+}
+
+static void handle_open(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
+{
+  struct ctl_msg rep;
+  struct engine_vif_info info;
+  uint32_t vif_idx;
+  int r = endpoint_open(be, g, &req->u.open, &vif_idx, &info);
+  if (r != MX_SUCCESS) {
+    ctl_reply_error(be, g, req, r, "open endpoint %u: %s", req->u.open.eid,
+                    mxerror_return_text(r));
+    return;
+  }
+  ctl_init(&rep, CTL_REPLY, req->seq);
+  rep.u.open_reply.eid = info.eid;
+  rep.u.open_reply.vif = vif_idx;
+  rep.u.open_reply.session = info.session;
+  guest_send(g, &rep, &info.doorbell, 1);
+}
+
+static void handle_close(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
+{
+  if (endpoint_close(be, g, req->u.close.vif) < 0) {
+    ctl_reply_error(be, g, req, MX_BAD_ENDPOINT, "close: no endpoint at vif %u",
+                    req->u.close.vif);
+    return;
+  }
+  reply_ok(g, req);
+}
+
+static void handle_vif_set(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
+{
+  const struct ctl_vif_set *v = &req->u.vif_set;
+  if (engine_vif_set_limit(be->engine, v->eid, v->bytes_per_s, v->msgs_per_s) < 0) {
+    ctl_reply_error(be, g, req, MX_BAD_ENDPOINT, "vif set: endpoint %u is not open", v->eid);
+    return;
+  }
+  log_info("endpoint %u: limits %llu B/s, %llu msgs/s", v->eid,
+           (unsigned long long)v->bytes_per_s, (unsigned long long)v->msgs_per_s);
+  reply_ok(g, req);
+}
+
+/* Names: this host's, or a peer's (peers file, or learnt from its packets). */
+static void handle_resolve(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
+{
+  struct ctl_msg rep;
+  struct ctl_resolve r = req->u.resolve;
+  const struct engine_config *ec = &be->cfg.eng;
+  int found;
+  r.name[sizeof(r.name) - 1] = 0;
+  if (r.by_name) {
+    found = !strcmp(r.name, ec->hostname) || !strcmp(r.name, "localhost");
+    if (found)
+      r.nic_id = ec->nic_id;
+    else
+      found = engine_resolve_name(be->engine, r.name, &r.nic_id) == 0;
+  } else {
+    found = r.nic_id == ec->nic_id;
+    if (found)
+      snprintf(r.name, sizeof(r.name), "%s", ec->hostname);
+    else
+      found = engine_resolve_nic(be->engine, r.nic_id, r.name, sizeof(r.name)) == 0;
+  }
+  ctl_init(&rep, found ? CTL_REPLY : CTL_ERROR, req->seq);
+  if (found)
+    rep.u.resolve = r;
+  else
+    rep.status = r.by_name ? MX_HOST_NOT_FOUND : MX_NIC_NOT_FOUND;
+  guest_send(g, &rep, NULL, 0);
+}
+
+/* The checks every message passes before its handler: 0 to go on, 1 when
+ * answered with an error, -1 when g must be dropped. */
+static int ctl_admissible(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
+{
+  if (req->magic != CTL_MAGIC) {
+    ctl_reply_error(be, g, req, MX_BAD_BAD_BAD, "bad magic 0x%08x", req->magic);
+    return 1;
+  }
+  if (req->version != CTL_VERSION) {
+    ctl_reply_error(be, g, req, MX_BAD_LIB_VERSION,
+                    "protocol version %u not supported (backend speaks %u)", req->version,
+                    CTL_VERSION);
+    return g->role ? 1 : -1;
+  }
+  if (!g->role && req->type != CTL_HELLO) {
+    ctl_reply_error(be, g, req, MX_NOT_INITIALIZED, "message type %u before hello", req->type);
+    return 1;
+  }
+  if ((req->seq & CTL_SEQ_MAILBOX) && ctl_needs_socket(req)) {
+    ctl_reply_error(be, g, req, MX_BAD_BAD_BAD,
+                    "message type %u passes descriptors: it needs the control socket", req->type);
+    return 1;
+  }
+  int guest_only = req->type == CTL_OPEN || req->type == CTL_CLOSE || req->type == CTL_CONNECT;
+  if (guest_only && g->role != CTL_ROLE_GUEST) {
+    ctl_reply_error(be, g, req, MX_NO_PERM, "message type %u needs a guest", req->type);
+    return 1;
+  }
+  return 0;
+}
+
+int ctl_dispatch(struct backend *be, struct be_guest *g, struct ctl_msg *req)
+{
+  int r = ctl_admissible(be, g, req);
+  if (r)
+    return r < 0 ? -1 : 0;
+  switch (req->type) {
+  case CTL_HELLO: handle_hello(be, g, req); break;
+  case CTL_OPEN: handle_open(be, g, req); break;
+  case CTL_CLOSE: handle_close(be, g, req); break;
+  case CTL_CONNECT: connect_handle(be, g, req); break;
+  case CTL_INFO: reply_text(g, req, report_info(be)); break;
+  case CTL_COUNTERS: reply_text(g, req, report_counters(be)); break;
+  case CTL_PEERS: reply_text(g, req, report_peers(be)); break;
+  case CTL_RESOLVE: handle_resolve(be, g, req); break;
+  case CTL_VIF_SET: handle_vif_set(be, g, req); break;
+  default:
+    ctl_reply_error(be, g, req, MX_BAD_BAD_BAD, "unknown message type %u", req->type);
+  }
+  return 0;
+}
+
+void ctl_completions(struct backend *be)
+{
+  struct engine_completion c;
+  while (engine_completion_take(be->engine, &c) > 0) {
+    struct be_guest *g = guest_by_id(be, c.guest_id);
+    if (!g || c.type != ENGINE_DONE_CONNECT)
+      continue; /* it left meanwhile */
+    struct ctl_msg rep;
+    ctl_init(&rep, c.status == MX_SUCCESS ? CTL_REPLY : CTL_ERROR, c.seq);
+    rep.status = c.status;
+    rep.u.connect_reply.eid = c.eid;
+    rep.u.connect_reply.session = c.session;
+    guest_send(g, &rep, NULL, 0); /* on its socket, or in its mailbox if it asked there */
+  }
+}

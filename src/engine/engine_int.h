@@ -1,0 +1,190 @@
+/*
+ * engine_int.h - what the files of the engine share: the engine, its VIF
+ * table, the datapaths that serve a VIF's rings, and each file's calls.
+ * Nothing outside src/engine/ includes it (engine.h is the interface).
+ *
+ * Locking: e->lock guards the VIF table and everything reached from it.
+ * The engine thread holds it for one scheduling round at a time, netback
+ * for one of its rounds, a client call for its length.  Whoever holds the
+ * lock is the single producer of every VIF's event ring.
+ */
+#ifndef MYRIXEN_ENGINE_INT_H
+#define MYRIXEN_ENGINE_INT_H
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "../common/queue.h"
+#include "engine.h"
+
+struct engine_vif;
+struct net;
+struct pull;
+struct netback;
+
+/* Who serves a VIF's rings: the engine itself (bypass, engine, direct) or
+ * netback, the copy datapaths' thread (netback.c). */
+struct vif_datapath {
+  const char *name;
+  /* the engine's round serves the request ring itself */
+  int engine_serves_tx;
+  /* put one event in the VIF's event ring: 1 posted, 0 full, -1 broken */
+  int (*post)(struct engine *e, struct engine_vif *v, const struct msg *m, const void *eager);
+  /* publish what was posted this round, and kick the guest */
+  void (*flush)(struct engine *e, struct engine_vif *v);
+  /* closing: take what the guest queued; returns what is left behind */
+  uint32_t (*take_all)(struct engine *e, struct engine_vif *v);
+};
+extern const struct vif_datapath vif_dp_engine, vif_dp_copy;
+
+/* One open endpoint: its VIF in its guest's region, the engine's cursors on
+ * its rings, and the engine's own state of it (never read from the region). */
+struct engine_vif {
+  int in_use;
+  uint32_t eid;
+  uint32_t key;
+  uint32_t session;
+  struct engine_owner owner;
+  const struct vif_datapath *dp;
+  uint32_t copy_mode;           /* DP_COPY / DP_COPY_BATCH when netback serves it; else 0 */
+  struct vif *vif;              /* shared, in the guest's region */
+  int doorbell;                 /* eventfd the guest sleeps on */
+  struct qcons tx;              /* engine's cursor on the request ring */
+  struct qprod rx;              /* engine's cursor on the event ring */
+  int rx_dirty;                 /* produced this round: flush and maybe kick */
+  uint8_t gone_pending[ENGINE_MAX_ENDPOINTS / 8]; /* PEER_GONE still to post */
+  uint32_t gone_count;          /* bits set in gone_pending */
+  int channels;                 /* direct channels set up */
+  uint8_t chan_with[ENGINE_MAX_ENDPOINTS / 8]; /* peers we share a channel with */
+  struct vif_limit {            /* limit.c; 0: no limit */
+    uint64_t bytes_per_s, msgs_per_s;
+    double bytes, msgs;         /* tokens */
+    uint64_t refill_ns;
+  } lim;
+  struct vif_counters c;
+};
+
+/* Written by the engine thread only, partly outside the lock (around its
+ * sleep): relaxed atomics, read by the reports. */
+struct engine_counters {
+  _Atomic uint64_t rounds, sleeps, wakeups;
+  _Atomic uint64_t late_wakeups; /* slept to the timeout with work waiting */
+};
+
+static inline void engine_count(_Atomic uint64_t *c)
+{
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
+}
+
+struct completion_item;
+
+struct engine {
+  struct engine_config cfg;
+  pthread_mutex_t lock;
+  struct engine_vif vifs[ENGINE_MAX_ENDPOINTS];
+  uint32_t next_session;
+  int doorbell;                 /* eventfd guests ring when the engine sleeps */
+  atomic_int stop;
+  pthread_t thread;
+  int started;
+  struct pull *pulls;           /* rendezvous copies in progress */
+  char *pull_bounce;            /* their bounce buffer */
+  struct engine_counters ec;
+  uint64_t closed_drops[DROP_MAX]; /* drops of endpoints since closed */
+  struct net *net;              /* ports and peers, or NULL */
+  struct netback *nb;
+  /* completions for the client (completion.c) */
+  pthread_mutex_t done_lock;
+  struct completion_item *done_head, *done_tail;
+  uint32_t done_count;
+  uint64_t done_dropped;        /* posted while the client took none */
+  int done_fd;
+};
+
+/* vif.c: the VIF table (lock held) */
+struct engine_vif *vif_lookup(struct engine *e, uint64_t nic, uint32_t eid);
+/* The open VIF at eid with this session, or NULL: a handle that outlives
+ * its endpoint finds nothing. */
+struct engine_vif *vif_find(struct engine *e, uint32_t eid, uint32_t session);
+int vif_usable(const struct engine_vif *v);
+void vif_count_drop(struct engine_vif *v, enum drop_reason why);
+void vif_fail(struct engine *e, struct engine_vif *v, enum drop_reason why);
+/* Post the PEER_GONE events v still owes; returns events posted. */
+int vif_post_gone(struct engine *e, struct engine_vif *v);
+/* Open a VIF at want (or MX_ANY_ENDPOINT) on shared: MX_SUCCESS and *out,
+ * or an MX return code. */
+int vif_open(struct engine *e, const struct engine_owner *owner, struct vif *shared,
+             uint32_t want, uint32_t key, struct engine_vif **out);
+void vif_close(struct engine *e, struct engine_vif *v);
+void vif_info(const struct engine_vif *v, struct engine_vif_info *info);
+int vif_has_channel(const struct engine_vif *v, uint32_t peer);
+void vif_add_channel(struct engine_vif *v, uint32_t peer);
+
+/* deliver.c: the engine's datapath (lock held) */
+int deliver_request_valid(const struct engine *e, const struct msg *m);
+/* Deliver one checked request of src.  1: consumed; 0: destination full. */
+int deliver_request(struct engine *e, struct engine_vif *src, struct msg *m,
+                    const uint8_t *eager);
+int deliver_serve_vif(struct engine *e, struct engine_vif *src, int budget);
+/* Put one event in dst's event ring, whoever serves it: 1 posted, 0 ring
+ * full (try later), -1 dst cannot take events any more. */
+int deliver_post(struct engine *e, struct engine_vif *dst, const struct msg *m,
+                 const void *eager);
+/* The ring write itself: 1 posted (published at the next flush, rx_dirty
+ * set), 0 ring full, -1 ring corrupt (the VIF is failed). */
+int deliver_ring_post(struct engine *e, struct engine_vif *dst, const struct msg *m,
+                      const void *eager);
+
+/* limit.c: per-VIF rate limits (lock held) */
+void limit_set(struct engine_vif *v, uint64_t bytes_per_s, uint64_t msgs_per_s);
+int limit_allows(struct engine_vif *v, uint32_t bytes);
+int limit_any(const struct engine *e);
+
+/* grant.c: the grant run ref of v's VIF, copied once from the region and
+ * checked (index, generation, flags, count, length >= len) into seg[]
+ * (GRANT_MAX_SEGS entries).  0, or -1 when it fails the check. */
+#define GRANT_MAX_SEGS 256
+int grant_load(struct engine_vif *v, uint32_t ref, uint32_t need_flag, uint64_t len,
+               struct iovec *seg, int *nseg);
+
+/* pull.c: rendezvous on this host (lock held) */
+int pull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m);
+int pull_progress(struct engine *e);
+void pull_abort_vif(struct engine *e, struct engine_vif *v);
+void pull_free_all(struct engine *e);
+
+/* netback.c: the copy datapaths' thread */
+int netback_start(struct engine *e);
+void netback_stop(struct engine *e);
+/* The engine's round: deliver netback's copied requests, then kick it. */
+int netback_drain(struct engine *e);
+void netback_flush(struct engine *e);
+int netback_busy(const struct engine *e);
+int netback_doorbell(const struct engine *e);
+
+/* completion.c */
+int completion_init(struct engine *e);
+void completion_fini(struct engine *e);
+void completion_post(struct engine *e, const struct engine_completion *c);
+
+/* net.c: the network side (lock held); a host without ports has none and
+ * every call is then cheap. */
+int net_setup(struct engine *e, char *err, size_t errlen);
+void net_teardown(struct engine *e);
+int net_progress(struct engine *e);
+/* True while packets are in flight or a remote pull streams. */
+int net_busy(struct engine *e);
+void net_flush(struct engine *e);
+int net_poll_fds(struct engine *e, struct pollfd *pfd, int max);
+int net_next_timer_ms(struct engine *e);
+/* peer.c: true when nic names another host the network may reach */
+int peer_is_remote(struct engine *e, uint64_t nic);
+/* remote.c / rpull.c: a guest's request for another host (1 consumed, 0 retry) */
+int remote_send(struct engine *e, struct engine_vif *src, struct msg *m, const uint8_t *eager);
+int rpull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m);
+
+#endif

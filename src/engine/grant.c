@@ -1,0 +1,36 @@
+/*
+ * grant.c - the engine's side of grants: a software IOMMU.  A grant
+ * reference names a run of entries in the table of the VIF that owns it;
+ * the run is copied once out of the region (the guest may go on writing
+ * it) and checked before any access: index, generation, flags, count and
+ * total length.  Local and remote pulls load grants here.
+ */
+#include <string.h>
+
+#include "engine_int.h"
+
+int grant_load(struct engine_vif *v, uint32_t ref, uint32_t need_flag, uint64_t len,
+               struct iovec *seg, int *nseg)
+{
+  uint32_t idx = GRANT_REF_IDX(ref), gen = GRANT_REF_GEN(ref);
+  struct grant first, g;
+  uint64_t total = 0;
+
+  if (idx >= REGION_GRANTS)
+    return -1;
+  memcpy(&first, &v->vif->grants[idx], sizeof(first));
+  if (first.gen != gen || first.nseg == 0 || first.nseg > GRANT_MAX_SEGS ||
+      idx + first.nseg > REGION_GRANTS)
+    return -1;
+  *nseg = 0;
+  for (uint32_t i = 0; i < first.nseg; i++) {
+    memcpy(&g, &v->vif->grants[idx + i], sizeof(g));
+    if (g.gen != gen || !(g.flags & need_flag) || g.len > UINT32_MAX)
+      return -1;
+    seg[*nseg].iov_base = (void *)(uintptr_t)g.addr;
+    seg[*nseg].iov_len = g.len;
+    (*nseg)++;
+    total += g.len;
+  }
+  return total < len ? -1 : 0;
+}

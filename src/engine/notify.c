@@ -1,0 +1,66 @@
+/*
+ * notify.c - events of the network for local endpoints (completions,
+ * refusals, a host gone) that may find their event ring full: they wait
+ * here, in order, and are posted again each round.  An event for an
+ * endpoint closed meanwhile is dropped: nobody waits for it.
+ */
+#include <stdlib.h>
+
+#include "net_int.h"
+
+int notify_post(struct engine *e, uint32_t eid, uint32_t session, const struct msg *m)
+{
+  struct net *n = net_of(e);
+  if (eid >= e->cfg.max_endpoints)
+    return -1;
+  struct engine_vif *v = vif_find(e, eid, session);
+  if (!v)
+    return -1; /* closed meanwhile: nobody waits for it */
+  int r = deliver_post(e, v, m, NULL);
+  if (r != 0)
+    return r;
+  struct net_notify_wait *w = calloc(1, sizeof(*w));
+  if (!w)
+    return -1;
+  w->eid = eid;
+  w->session = session;
+  w->m = *m;
+  struct net_notify_wait **pp = &n->notifies;
+  while (*pp)
+    pp = &(*pp)->next; /* in order */
+  *pp = w;
+  return 0;
+}
+
+int notify_post_open(struct engine *e, uint32_t eid, const struct msg *m)
+{
+  if (eid >= e->cfg.max_endpoints)
+    return -1;
+  return notify_post(e, eid, e->vifs[eid].session, m);
+}
+
+int notify_retry(struct engine *e)
+{
+  struct net *n = net_of(e);
+  int work = 0;
+  while (n->notifies) {
+    struct net_notify_wait *w = n->notifies;
+    struct engine_vif *v = vif_find(e, w->eid, w->session);
+    int r = v ? deliver_post(e, v, &w->m, NULL) : -1;
+    if (r == 0)
+      break;
+    n->notifies = w->next;
+    free(w);
+    work++;
+  }
+  return work;
+}
+
+void notify_free_all(struct net *n)
+{
+  while (n->notifies) {
+    struct net_notify_wait *w = n->notifies;
+    n->notifies = w->next;
+    free(w);
+  }
+}
