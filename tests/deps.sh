@@ -11,6 +11,9 @@ command -v timeout >/dev/null 2>&1 || need="$need coreutils"
 # the bench report's plots, and libfabric's fi_pingpong for its peer rows
 command -v gnuplot >/dev/null 2>&1 || need="$need gnuplot-nox"
 command -v fi_pingpong >/dev/null 2>&1 || need="$need libfabric-bin"
+# make analyze: clang's static analyzer (scan-build)
+command -v scan-build >/dev/null 2>&1 || need="$need clang-tools-14"
+command -v clang >/dev/null 2>&1 || need="$need clang"
 # TSan and ASan runtimes come with gcc's libtsan2 / libasan8 on Debian 12.
 [ -e /usr/lib/x86_64-linux-gnu/libtsan.so.2 ] || need="$need libtsan2"
 [ -e /usr/lib/x86_64-linux-gnu/libasan.so.8 ] || need="$need libasan8"

@@ -73,12 +73,6 @@ static int measures(const struct bench_opts *o, int idx)
   return r == MEASURE || r == SOURCE;
 }
 
-static void die(const char *what, mx_return_t r)
-{
-  fprintf(stderr, "bench guest: %s: %s\n", what, mx_strerror(r));
-  _exit(1);
-}
-
 static double cpu_now_us(void)
 {
   struct rusage ru;
@@ -193,14 +187,14 @@ static void guest(int idx, const struct bench_opts *o, int fd, int core)
   mx_return_t r;
   cpu_pin(core);
   if ((r = mx_init()) || (r = mx_open_endpoint(0, MX_ANY_ENDPOINT, KEY, NULL, 0, &ep)))
-    die("open", r);
+    tool_fail("open", r);
   mx_get_endpoint_addr(ep, &me);
   mx_decompose_endpoint_addr(me, &nic, &my_eid);
   if (write(fd, &my_eid, 4) != 4 || read(fd, &peer_eid, 4) != 4)
     _exit(1);
   enum role role = role_of(o, idx);
   if (role != SINK && (r = mx_connect(ep, nic, peer_eid, KEY, 10000, &peer)))
-    die("connect", r);
+    tool_fail("connect", r);
   size_t cap = (((size_t)o->sizes[o->nsizes - 1] + 4095) & ~(size_t)4095) + 4096;
   char *buf = aligned_alloc(4096, cap); /* C11: a multiple of the alignment */
   memset(buf, idx, cap);

@@ -38,12 +38,6 @@
 
 enum { M_PING = 1, M_DATA = 2, M_END = 3, M_QUIT = 4 };
 
-static void fail(const char *what, mx_return_t r)
-{
-  fprintf(stderr, "myrixen bench: %s: %s\n", what, mx_strerror(r));
-  exit(1);
-}
-
 /* --- the reflector ------------------------------------------------------- */
 
 /* TCP sink: each connection sends a 8-byte length, then that many bytes;
@@ -132,7 +126,7 @@ int cmd_bench_serve(int argc, char **argv)
   mx_endpoint_t ep;
   mx_return_t r;
   if ((r = mx_init()) || (r = mx_open_endpoint(0, eid, KEY, NULL, 0, &ep)))
-    fail("serve", r);
+    tool_fail("serve", r);
   printf("myrixen bench serve: endpoint %u, udp port %d\n", eid, port);
   fflush(stdout);
   char *bufs = malloc((size_t)RWINDOW * MAX_MSG);
@@ -339,11 +333,11 @@ int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes
   uint64_t nic;
   mx_return_t r;
   if ((r = mx_init()) || (r = mx_open_endpoint(0, MX_ANY_ENDPOINT, KEY, NULL, 0, &ep)))
-    fail("open", r);
+    tool_fail("open", r);
   if ((r = mx_hostname_to_nic_id((char *)host, &nic)))
-    fail(host, r);
+    tool_fail(host, r);
   if ((r = mx_connect(ep, nic, eid, KEY, 10000, &peer)))
-    fail("connect (is `myrixen bench serve` running there?)", r);
+    tool_fail("connect (is `myrixen bench serve` running there?)", r);
   struct sockaddr_storage ss = {0};
   socklen_t sl = 0;
   int s = -1;

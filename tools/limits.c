@@ -73,8 +73,11 @@ double limit_memcpy_MBps(void)
 {
   size_t n = 64 << 20;
   char *a = malloc(n), *b = malloc(n);
-  if (!a || !b)
+  if (!a || !b) {
+    free(a);
+    free(b);
     return 0;
+  }
   memset(a, 1, n);
   memset(b, 2, n);
   double best = 0;

@@ -1,8 +1,17 @@
 /* myrixen.c - the `myrixen` command: info, counters, peers, bench. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../include/myriexpress.h"
 #include "tool.h"
+
+void tool_fail(const char *what, int mx_code)
+{
+  fprintf(stderr, "myrixen bench: %s: %s\n", what, mx_strerror((mx_return_t)mx_code));
+  fflush(NULL);
+  _exit(1); /* in a forked guest too: the parent's exit handlers are not ours to run */
+}
 
 static void usage(FILE *f)
 {

@@ -15,7 +15,8 @@ pid_t backend_spawn(const char *bin, const char *sock)
   if (pid < 0)
     return -1;
   if (pid == 0) {
-    setenv("MYRIXEN_LOG", getenv("MYRIXEN_LOG") ? getenv("MYRIXEN_LOG") : "warn", 1);
+    const char *level = getenv("MYRIXEN_LOG");
+    setenv("MYRIXEN_LOG", level ? level : "warn", 1);
     execl(bin, bin, "--socket", sock, (char *)NULL);
     perror("exec myrixend");
     _exit(127);

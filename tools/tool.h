@@ -7,6 +7,9 @@ int cmd_counters(int argc, char **argv);
 int cmd_peers(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
+/* A bench cannot go on: what failed and the MX code, then exit 1. */
+__attribute__((noreturn)) void tool_fail(const char *what, int mx_code);
+
 #include <stdint.h>
 
 #include "../src/common/ctl.h"

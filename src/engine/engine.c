@@ -33,8 +33,10 @@
 static int engine_round(struct engine *e, uint32_t *rr)
 {
   int work = 0;
-  uint32_t n = e->cfg.max_endpoints;
+  uint32_t n = e->cfg.max_endpoints; /* engine_create checked: 1..ENGINE_MAX_ENDPOINTS */
 
+  if (n == 0)
+    return 0;
   for (uint32_t k = 0; k < n; k++) {
     struct engine_vif *v = &e->vifs[(*rr + k) % n];
     if (!v->in_use)
@@ -177,6 +179,12 @@ int engine_create(const struct engine_config *cfg, struct engine **out, char *er
   struct engine *e = calloc(1, sizeof(*e));
   if (!e) {
     snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (cfg->max_endpoints == 0 || cfg->max_endpoints > ENGINE_MAX_ENDPOINTS) {
+    snprintf(err, errlen, "max_endpoints %u: want 1 to %d", cfg->max_endpoints,
+             ENGINE_MAX_ENDPOINTS);
+    free(e);
     return -1;
   }
   e->cfg = *cfg;

@@ -16,10 +16,10 @@
 #include "lib.h"
 
 struct async_msg {
-  struct ctl_msg m;
+  struct async_msg *next;
   int fds[CTL_MAX_FDS];
   int nfds;
-  struct async_msg *next;
+  struct ctl_msg m;             /* last: its text[] (never kept here) would follow */
 };
 
 static void async_queue(const struct ctl_msg *m, int *fds, int nfds)
@@ -69,6 +69,29 @@ static int mbox_call(const struct ctl_msg *req, struct ctl_msg *buf)
   return 0;
 }
 
+/* One exchange on the socket: send req, read until the reply with its
+ * seq (the backend's own messages meanwhile are queued for
+ * ctl_poll_async).  0 and the reply in buf with its descriptors, or -1
+ * when the backend is gone. */
+static int sock_call(const struct ctl_msg *req, struct ctl_msg *buf, int *fds, int *nfds)
+{
+  if (ctl_send(lib.sock, req, NULL, 0) < 0)
+    return -1;
+  for (;;) {
+    ssize_t k = ctl_recv(lib.sock, buf, sizeof(*buf) + CTL_TEXT_MAX, fds, nfds);
+    if (k == -EAGAIN || k == -EWOULDBLOCK) {
+      struct pollfd p = {.fd = lib.sock, .events = POLLIN};
+      poll(&p, 1, 1000);
+      continue;
+    }
+    if (k <= 0)
+      return -1;
+    if (buf->seq == req->seq && (buf->type == CTL_REPLY || buf->type == CTL_ERROR))
+      return 0;
+    async_queue(buf, fds, *nfds);
+  }
+}
+
 /* Send req, wait for the reply with the same seq.  An exchange that passes
  * no descriptors goes through the region's mailbox, the others through the
  * socket.  Returns 0, an MX code from a CTL_ERROR reply, or MX_NO_DRIVER
@@ -81,32 +104,12 @@ int ctl_call(struct ctl_msg *req, struct ctl_msg *rep, int *fds, int *nfds, char
     return MX_NO_RESOURCES;
   pthread_mutex_lock(&lib.ctl_lock);
   req->seq = ++lib.ctl_seq & ~CTL_SEQ_MAILBOX;
-  if (lib.mbox && !ctl_needs_socket(req)) {
+  int mailbox = lib.mbox && !ctl_needs_socket(req);
+  if (mailbox)
     req->seq |= CTL_SEQ_MAILBOX;
-    if (mbox_call(req, buf) < 0) {
-      ret = MX_NO_DRIVER;
-      goto out;
-    }
-  } else if (ctl_send(lib.sock, req, NULL, 0) < 0) {
+  if ((mailbox ? mbox_call(req, buf) : sock_call(req, buf, myfds, &n)) < 0) {
     ret = MX_NO_DRIVER;
     goto out;
-  }
-  for (; !(req->seq & CTL_SEQ_MAILBOX);) {
-    ssize_t k = ctl_recv(lib.sock, buf, sizeof(*buf) + CTL_TEXT_MAX, myfds, &n);
-    if (k == -EAGAIN || k == -EWOULDBLOCK) {
-      struct pollfd p = {.fd = lib.sock, .events = POLLIN};
-      poll(&p, 1, 1000);
-      continue;
-    }
-    if (k <= 0) {
-      ret = MX_NO_DRIVER;
-      goto out;
-    }
-    if (buf->seq != req->seq || (buf->type != CTL_REPLY && buf->type != CTL_ERROR)) {
-      async_queue(buf, myfds, n);
-      continue;
-    }
-    break;
   }
   memcpy(rep, buf, sizeof(*rep));
   ret = buf->type == CTL_ERROR ? (buf->status ? buf->status : MX_BAD_BAD_BAD) : 0;

@@ -21,8 +21,10 @@ int ep_valid(struct mx_endpoint *ep)
 
 mx_return_t ep_enter(struct mx_endpoint *ep, const char *fn)
 {
-  if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "%s: bad endpoint", fn);
+  if (!ep_valid(ep)) {
+    mx_return_t rc = lib_error(NULL, MX_BAD_ENDPOINT, "%s: bad endpoint", fn);
+    return rc == MX_SUCCESS ? MX_BAD_ENDPOINT : rc; /* whatever a handler says, the call stops */
+  }
   pthread_mutex_lock(&ep->lock);
   return MX_SUCCESS;
 }

@@ -19,7 +19,8 @@ static mx_return_t req_enter(struct mx_endpoint *ep, mx_request_t *request, cons
   if (!r || r->handle >= ep->nhandles || ep->handles[r->handle] != r || r->forgotten ||
       (r->kind != REQ_SEND && r->kind != REQ_RECV && r->kind != REQ_CONNECT)) {
     pthread_mutex_unlock(&ep->lock);
-    return lib_error(ep, MX_BAD_REQUEST, "%s: bad request", fn);
+    rc = lib_error(ep, MX_BAD_REQUEST, "%s: bad request", fn);
+    return rc == MX_SUCCESS ? MX_BAD_REQUEST : rc; /* whatever a handler says, the call stops */
   }
   *out = r;
   return MX_SUCCESS;

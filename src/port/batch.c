@@ -31,9 +31,8 @@
 
 struct batch_msg {
   struct sockaddr_storage name;
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(uint16_t))];
+  struct {
+    _Alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(uint16_t))];
   } ctl;
   uint32_t first, count;
 };

@@ -80,6 +80,8 @@ int main(int argc, char **argv)
     snprintf(hosts[nhosts], sizeof(hosts[nhosts]), "%.*s", (int)n, h);
     h += n + (h[n] == ',');
   }
+  if (nhosts == 0) /* an empty list: this host */
+    snprintf(hosts[nhosts++], sizeof(hosts[0]), "localhost");
   for (uint32_t r = 0; r < nprocs; r++)
     peers[r] = mxtest_connect(ep, hosts[r % nhosts], base + r);
 
