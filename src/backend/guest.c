@@ -55,7 +55,7 @@ int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *
   hdr->guest_id = g->id;
   hdr->size = REGION_SIZE;
   hdr->nvif = REGION_VIFS;
-  hdr->vif_offset = sizeof(struct region_hdr);
+  hdr->vif_offset = REGION_VIF_OFFSET;
   hdr->vif_stride = sizeof(struct vif);
   hdr->mbox_offset = REGION_MBOX_OFFSET;
   atomic_store(&hdr->backend_state, BACKEND_RUNNING);

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ctl.h"
+#include "ctl_abi.h"
 #include "ring.h"
 
 #define REGION_MAGIC 0x4d59524955524547ull /* "GERUIRYM" */
@@ -152,6 +152,8 @@ struct grant {
   uint32_t flags;     /* GRANT_READ | GRANT_WRITE */
 };
 _Static_assert(sizeof(struct grant) == 24, "grant entry");
+_Static_assert(offsetof(struct grant, gen) == 16 && offsetof(struct grant, flags) == 20,
+               "grant fields");
 
 #define GRANT_REF(idx, gen) (((uint32_t)(gen) << 16) | (uint32_t)(idx))
 #define GRANT_REF_IDX(ref) ((ref) & 0xffffu)
@@ -171,7 +173,10 @@ struct vif {
   struct queue rx;           /* B produces events, G consumes */
   struct grant grants[REGION_GRANTS]; /* G writes, B reads */
 };
+_Static_assert(offsetof(struct vif, ctl_seq) == 12, "vif.ctl_seq");
 _Static_assert(offsetof(struct vif, tx) == 64, "vif.tx");
+_Static_assert(offsetof(struct vif, rx) == 64 + sizeof(struct queue), "vif.rx");
+_Static_assert(offsetof(struct vif, grants) == 64 + 2 * sizeof(struct queue), "vif.grants");
 _Static_assert(offsetof(struct vif, tx) % RING_CACHELINE == 0, "vif queue alignment");
 _Static_assert(sizeof(struct vif) % RING_CACHELINE == 0, "vif alignment");
 
@@ -191,6 +196,12 @@ struct region_hdr {
   uint8_t pad[RING_CACHELINE - 44];
 };
 _Static_assert(sizeof(struct region_hdr) == RING_CACHELINE, "region header");
+_Static_assert(offsetof(struct region_hdr, size) == 16 && offsetof(struct region_hdr, nvif) == 24 &&
+                   offsetof(struct region_hdr, vif_offset) == 28 &&
+                   offsetof(struct region_hdr, vif_stride) == 32 &&
+                   offsetof(struct region_hdr, backend_state) == 36 &&
+                   offsetof(struct region_hdr, mbox_offset) == 40,
+               "region header fields");
 
 /* The control mailbox: the region's own control channel, one exchange at
  * a time, which needs no socket (a VM guest has none).  The guest writes a
@@ -210,20 +221,55 @@ struct mailbox {
   _Alignas(8) uint8_t req[sizeof(struct ctl_msg)]; /* G */
   _Alignas(8) uint8_t rep[sizeof(struct ctl_msg) + MBOX_TEXT_MAX]; /* B: message, then text */
 };
+_Static_assert(offsetof(struct mailbox, rep_seq) == RING_CACHELINE, "mailbox.rep_seq");
 _Static_assert(offsetof(struct mailbox, req) == 2 * RING_CACHELINE, "mailbox.req");
+_Static_assert(offsetof(struct mailbox, rep) == 2 * RING_CACHELINE + sizeof(struct ctl_msg),
+               "mailbox.rep");
 _Static_assert(sizeof(struct ctl_msg) % 8 == 0, "mailbox messages stay aligned");
 
 #define REGION_MBOX_OFFSET (sizeof(struct region_hdr) + REGION_VIFS * sizeof(struct vif))
 #define REGION_SIZE (REGION_MBOX_OFFSET + sizeof(struct mailbox))
 
+#define REGION_VIF_OFFSET sizeof(struct region_hdr)
+
+/* The backend's view: the layout it wrote, never the header a guest could
+ * have scribbled on since. */
 static inline struct vif *region_vif(void *base, uint32_t idx)
 {
-  return (struct vif *)((char *)base + sizeof(struct region_hdr) + (size_t)idx * sizeof(struct vif));
+  return (struct vif *)((char *)base + REGION_VIF_OFFSET + (size_t)idx * sizeof(struct vif));
 }
 
 static inline struct mailbox *region_mailbox(void *base)
 {
   return (struct mailbox *)((char *)base + REGION_MBOX_OFFSET);
+}
+
+/* The guest's view: a copy of the header the backend published, checked
+ * once (region_check) against the mapping of mapped bytes, then used for
+ * every VIF and the mailbox.  0, or -1 when this library cannot use it. */
+static inline int region_check(const struct region_hdr *h, uint64_t mapped)
+{
+  if (h->magic != REGION_MAGIC || h->version != REGION_VERSION || h->size > mapped)
+    return -1;
+  if (h->nvif == 0 || h->nvif > REGION_VIFS || h->vif_stride < sizeof(struct vif) ||
+      h->vif_offset < sizeof(struct region_hdr) || h->vif_offset % RING_CACHELINE ||
+      h->vif_stride % RING_CACHELINE)
+    return -1;
+  if ((uint64_t)h->vif_offset + (uint64_t)h->nvif * h->vif_stride > h->size ||
+      h->mbox_offset % RING_CACHELINE ||
+      (uint64_t)h->mbox_offset + sizeof(struct mailbox) > h->size)
+    return -1;
+  return 0;
+}
+
+static inline struct vif *region_vif_at(const struct region_hdr *h, void *base, uint32_t idx)
+{
+  return (struct vif *)((char *)base + h->vif_offset + (size_t)idx * h->vif_stride);
+}
+
+static inline struct mailbox *region_mailbox_at(const struct region_hdr *h, void *base)
+{
+  return (struct mailbox *)((char *)base + h->mbox_offset);
 }
 
 /* A direct channel between two endpoints on one host: side 0 is the
@@ -243,6 +289,7 @@ struct channel {
   struct channel_hdr hdr;
   struct queue q[2];
 };
+_Static_assert(offsetof(struct channel, q) == RING_CACHELINE, "channel.q");
 #define CHANNEL_SIZE sizeof(struct channel)
 
 #endif /* MYRIXEN_REGION_H */

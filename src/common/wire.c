@@ -59,3 +59,27 @@ uint64_t wire_nic_from_name(const char *name)
   /* locally administered, unicast, 48 bits: the shape of a MAC */
   return ((h & 0xfeffffffffffull) | 0x020000000000ull) & 0xffffffffffffull;
 }
+
+void wire_desc_from_msg(struct wire_desc *d, const struct msg *m)
+{
+  *d = (struct wire_desc){.type = m->type, .flags = m->flags, .frag = m->frag, .len = m->len,
+                          .total = m->total, .seq = m->seq, .match = m->match,
+                          .cookie = m->cookie};
+  if (m->type == MSG_RNDV)
+    d->grant = m->grant;
+}
+
+void wire_desc_to_msg(const struct wire_desc *d, struct msg *m)
+{
+  memset(m, 0, sizeof(*m)); /* nothing of the engine's stack reaches a guest */
+  m->type = d->type;
+  m->flags = d->flags;
+  m->frag = d->frag;
+  m->len = d->len;
+  m->total = d->total;
+  m->seq = d->seq;
+  m->match = d->match;
+  m->cookie = d->cookie;
+  if (d->type == MSG_RNDV)
+    m->grant = d->grant;
+}

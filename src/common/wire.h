@@ -27,7 +27,7 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-endian");
 
 #define WIRE_MAGIC 0x4d58u     /* "XM" */
-#define WIRE_VERSION 3
+#define WIRE_VERSION 4
 #define WIRE_ETHERTYPE 0x86dfu /* the EtherType of MX over Ethernet */
 #define WIRE_UDP_PORT 2315     /* default UDP port of a backend */
 #define WIRE_MAX_PACKET 9216   /* jumbo frames; a port's MTU may be lower */
@@ -67,14 +67,24 @@ struct wire_hdr {
 };
 _Static_assert(sizeof(struct wire_hdr) == 48, "wire header");
 
-/* WIRE_DATA: the descriptor as the destination's event ring will hold it
- * (the first line of a slot: type, flags, len, total, seq, match, cookie,
- * frag, and grant for RNDV; the tag bytes mean nothing on the wire), the
- * endpoints, and the piece of inline or eager bytes this packet carries
- * (all of a small message's data, though its first bytes also ride in the
- * line).  An eager fragment larger than a packet is split into consecutive
- * pieces. */
-#define WIRE_DATA_HDR MSG_LINE /* 64 bytes of descriptor */
+/* WIRE_DATA: a VIF message's descriptor as the wire carries it (its own
+ * layout: a change to the region's struct msg does not change the wire),
+ * the endpoints, and the piece of inline or eager bytes this packet
+ * carries.  An eager fragment larger than a packet is split into
+ * consecutive pieces. */
+struct wire_desc {
+  uint8_t type;           /* enum msg_type: SMALL, FRAG, RNDV or SYNC_ACK */
+  uint8_t flags;          /* MSG_F_* */
+  uint16_t frag;          /* MSG_FRAG: index of this fragment */
+  uint32_t len;           /* bytes of this fragment, or of a small message */
+  uint32_t total;         /* whole message length */
+  uint32_t seq;           /* the sender's message number (reassembly) */
+  uint64_t match;         /* match info */
+  uint64_t cookie;        /* the sender's request, echoed in answers */
+  uint32_t grant;         /* RNDV: the sender's grant */
+  uint32_t pad;
+};
+#define WIRE_DATA_HDR sizeof(struct wire_desc)
 struct wire_data_ext {    /* follows the descriptor */
   uint32_t src_eid;
   uint32_t dst_eid;
@@ -133,6 +143,25 @@ struct wire_nack {
 struct wire_hello {       /* dst_nic is 0: for everybody on the segment */
   char hostname[64];
 };
+
+_Static_assert(sizeof(struct wire_desc) == 40, "wire_desc");
+_Static_assert(offsetof(struct wire_desc, match) == 16, "wire_desc.match");
+_Static_assert(sizeof(struct wire_data_ext) == 16, "wire_data_ext");
+_Static_assert(sizeof(struct wire_connect) == 16, "wire_connect");
+_Static_assert(sizeof(struct wire_connect_reply) == 16, "wire_connect_reply");
+_Static_assert(sizeof(struct wire_pull_req) == 32, "wire_pull_req");
+_Static_assert(sizeof(struct wire_pull_data) == 16, "wire_pull_data");
+_Static_assert(sizeof(struct wire_pull_end) == 32, "wire_pull_end");
+_Static_assert(sizeof(struct wire_nack) == 32, "wire_nack");
+_Static_assert(sizeof(struct wire_hello) == 64, "wire_hello");
+_Static_assert(offsetof(struct wire_hdr, csum) == 8 && offsetof(struct wire_hdr, seq) == 20 &&
+                   offsetof(struct wire_hdr, src_nic) == 24 && offsetof(struct wire_hdr, ack) == 40,
+               "wire header fields");
+
+/* A message descriptor to and from the wire's (the caller bounds what it
+ * reads back: a packet is untrusted input). */
+void wire_desc_from_msg(struct wire_desc *d, const struct msg *m);
+void wire_desc_to_msg(const struct wire_desc *d, struct msg *m);
 
 /* Largest payload of each kind that fits a packet of mtu bytes. */
 static inline uint32_t wire_piece_max(uint32_t mtu)

@@ -46,7 +46,9 @@ int remote_send(struct engine *e, struct engine_vif *src, struct msg *m,
   const uint8_t *data = m->type == MSG_SMALL ? m->data : eager;
   int last_of_msg = m->type != MSG_FRAG || (uint64_t)m->frag * EAGER_SIZE + m->len >= m->total;
   struct net_pkt *k = NULL;
-  memcpy(hdr, m, WIRE_DATA_HDR);
+  struct wire_desc desc;
+  wire_desc_from_msg(&desc, m);
+  memcpy(hdr, &desc, WIRE_DATA_HDR);
   for (uint32_t i = 0; i < pieces; i++) {
     x.piece_off = i * piece_max;
     x.piece_len = bytes - x.piece_off < piece_max ? bytes - x.piece_off : piece_max;
@@ -112,8 +114,9 @@ static int data_in(struct engine *e, struct net_peer *p, const uint8_t *payload,
   struct net_inbound tmp;
   if (len < WIRE_DATA_OVERHEAD)
     return -1;
-  memset(&tmp.m, 0, sizeof(tmp.m));
-  memcpy(&tmp.m, payload, WIRE_DATA_HDR);
+  struct wire_desc desc;
+  memcpy(&desc, payload, WIRE_DATA_HDR);
+  wire_desc_to_msg(&desc, &tmp.m);
   memcpy(&x, payload + WIRE_DATA_HDR, sizeof(x));
   const uint8_t *piece = payload + WIRE_DATA_OVERHEAD;
   struct msg *m = &tmp.m;

@@ -106,7 +106,7 @@ EXPORT mx_return_t mx_open_endpoint(uint32_t board, uint32_t eid, uint32_t key,
   ep->vif_idx = rep.u.open_reply.vif;
   ep->session = rep.u.open_reply.session;
   ep->doorbell = fds[0];
-  ep->vif = region_vif(lib.region, ep->vif_idx);
+  ep->vif = region_vif_at(&lib.layout, lib.region, ep->vif_idx);
   ep->ctl_seq_seen = atomic_load(&ep->vif->ctl_seq);
   txq_init(&ep->etx, &ep->vif->tx, lib.engine_doorbell);
   qcons_init(&ep->erx, &ep->vif->rx);

@@ -96,10 +96,9 @@ EXPORT mx_return_t mx__init_api(int api)
   lib.mbox_bell = fds[3];
   lib.region = mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
   close(fds[0]);
-  struct region_hdr *hdr = lib.region;
-  if (lib.region == MAP_FAILED || hdr->magic != REGION_MAGIC || hdr->version != REGION_VERSION ||
-      hdr->size != REGION_SIZE || hdr->vif_stride != sizeof(struct vif) ||
-      hdr->mbox_offset != REGION_MBOX_OFFSET) {
+  if (lib.region != MAP_FAILED)
+    memcpy(&lib.layout, lib.region, sizeof(lib.layout)); /* checked once, then used */
+  if (lib.region == MAP_FAILED || region_check(&lib.layout, REGION_SIZE) < 0) {
     if (lib.region != MAP_FAILED)
       munmap(lib.region, REGION_SIZE);
     ctl_close_fds(fds + 1, 3);
@@ -107,7 +106,7 @@ EXPORT mx_return_t mx__init_api(int api)
     lib.sock = -1;
     return lib_error(NULL, MX_BAD_LIB_VERSION, "mx_init: region layout does not match");
   }
-  lib.mbox = region_mailbox(lib.region);
+  lib.mbox = region_mailbox_at(&lib.layout, lib.region);
   /* No pure spin: a guest polls with sched_yield from the start.  Alone on
    * its core the yield returns at once (8-byte direct ping-pong 0.378 ->
    * 0.420 us, within noise); sharing a core with the engine or another

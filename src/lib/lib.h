@@ -195,6 +195,7 @@ struct lib_state {
   int initialized;
   int sock;
   void *region;
+  struct region_hdr layout;     /* the region's header as published, checked */
   int engine_doorbell;
   struct mailbox *mbox;         /* the region's control mailbox, once checked */
   int mbox_kick, mbox_bell;     /* eventfds: we posted a request / a reply waits */
