@@ -75,7 +75,8 @@ $(TOOL): $(call obj,$(TOOL_SRC)) $(LIB_A)
 
 HARNESS := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tools/spawn.o
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HARNESS) $(LIB_A)
+# Unit tests may drive the engine's pieces alone (the reliable stream).
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HARNESS) $(LIB_A) $(ENGINE_A)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
 	@$(CC) -o $@ $^ $(LDFLAGS)

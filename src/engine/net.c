@@ -58,7 +58,7 @@ void net_teardown(struct engine *e)
   for (int i = 0; i < n->nports; i++)
     port_close(&n->ports[i]);
   for (int i = 0; i < NET_MAX_PEERS; i++)
-    rel_free(&n->peers[i]);
+    rel_free(&n->peers[i].rel);
   rpull_free_all(n);
   netconn_free_all(n);
   notify_free_all(n);
@@ -116,6 +116,25 @@ static void hello_heard(struct engine *e, int port, const struct wire_hdr *h,
   }
 }
 
+/* Answer a packet meant for an incarnation of ours that is gone. */
+static void reset_send(struct engine *e, int port, const struct port_addr *to,
+                       const struct wire_hdr *in)
+{
+  struct net *n = net_of(e);
+  struct net_peer *p = peer_by_nic(n, in->src_nic);
+  struct wire_hdr h;
+  memset(&h, 0, sizeof(h));
+  h.magic = WIRE_MAGIC;
+  h.version = WIRE_VERSION;
+  h.type = WIRE_RESET;
+  h.src_session = p ? p->rel.my_session : 0;
+  h.dst_session = in->src_session; /* the incarnation of theirs that must end */
+  h.src_nic = e->cfg.nic_id;
+  h.dst_nic = in->src_nic;
+  wire_seal(&h, sizeof(h));
+  port_send(&n->ports[port], to, &h, sizeof(h), clock_now_ns(), 0);
+}
+
 /* One packet from a port: checked, matched to its peer and its incarnation,
  * then handed to the peer's stream. */
 static void net_input(struct engine *e, int port, const uint8_t *pkt, size_t len,
@@ -144,26 +163,26 @@ static void net_input(struct engine *e, int port, const uint8_t *pkt, size_t len
     return;
   }
   if (h.type == WIRE_RESET) {
-    if (h.dst_session == p->my_session) {
+    if (h.dst_session == p->rel.my_session) {
       p->resets++;
       peer_fail(e, p, "the peer has forgotten us (reset)");
     }
     return;
   }
-  if (h.dst_session && h.dst_session != p->my_session) {
+  if (h.dst_session && h.dst_session != p->rel.my_session) {
     /* meant for an incarnation of ours that is gone */
     n->stale_session++;
-    rel_send_reset(e, port, from, &h);
+    reset_send(e, port, from, &h);
     return;
   }
-  if (p->peer_session != h.src_session) {
-    if (p->peer_session)
+  if (p->rel.peer_session != h.src_session) {
+    if (p->rel.peer_session)
       peer_fail(e, p, "the peer restarted");
-    p->peer_session = h.src_session;
-    p->rcv_next = 0;
+    p->rel.peer_session = h.src_session;
+    p->rel.rcv_next = 0;
     p->state = PEER_UP;
   }
-  rel_input(e, p, &h, pkt + sizeof(h), remote_deliver, now);
+  rel_input(&p->rel, &h, pkt + sizeof(h), now);
 }
 
 void net_flush(struct engine *e)
@@ -214,8 +233,8 @@ int net_progress(struct engine *e)
     if (!p->in_use)
       continue;
     work += remote_retry_stalled(e, p);
-    work += rel_retry(e, p, remote_deliver);
-    work += rel_timers(e, p);
+    work += rel_retry(&p->rel);
+    work += rel_timers(&p->rel);
   }
   work += rpull_progress(e);
   work += notify_retry(e);
@@ -233,7 +252,7 @@ int net_busy(struct engine *e)
   if (n->rpulls || n->notifies)
     return 1;
   for (int i = 0; i < NET_MAX_PEERS; i++)
-    if (n->peers[i].in_use && n->peers[i].snd_una != n->peers[i].snd_next)
+    if (n->peers[i].in_use && rel_busy(&n->peers[i].rel))
       return 1;
   return 0;
 }
@@ -263,7 +282,7 @@ int net_next_timer_ms(struct engine *e)
       continue;
     if (n->peers[i].stalled.active)
       return 1;
-    uint64_t pt = rel_next_timer(&n->peers[i]);
+    uint64_t pt = rel_next_timer(&n->peers[i].rel);
     t = pt < t ? pt : t;
   }
   for (int i = 0; i < n->nports; i++)

@@ -40,7 +40,7 @@ int netconn_start(struct engine *e, uint32_t guest_id, uint32_t seq, uint32_t ei
   struct net_peer *p = n ? peer_by_nic(n, nic) : NULL;
   if (!p)
     return MX_NIC_NOT_FOUND;
-  if (!rel_room(p))
+  if (!rel_room(&p->rel))
     return MX_CONNECTION_FAILED;
   struct net_connect_wait *w = calloc(1, sizeof(*w));
   if (!w)
@@ -54,14 +54,14 @@ int netconn_start(struct engine *e, uint32_t guest_id, uint32_t seq, uint32_t ei
   n->connects = w;
   struct wire_connect wc = {.req_id = w->req_id, .src_eid = eid, .dst_eid = peer_eid,
                             .key = key};
-  rel_send(e, p, WIRE_CONNECT, &wc, sizeof(wc), NULL, 0);
+  rel_send(&p->rel, WIRE_CONNECT, &wc, sizeof(wc), NULL, 0);
   net_flush(e); /* the control thread's packet: the engine may e asleep */
   return 0;
 }
 
 int netconn_on_request(struct engine *e, struct net_peer *p, const struct wire_connect *c)
 {
-  if (!rel_room(p))
+  if (!rel_room(&p->rel))
     return 0;
   struct wire_connect_reply r = {.req_id = c->req_id, .eid = c->dst_eid};
   struct engine_vif *v = vif_lookup(e, e->cfg.nic_id, c->dst_eid);
@@ -73,7 +73,7 @@ int netconn_on_request(struct engine *e, struct net_peer *p, const struct wire_c
     r.status = MX_BAD_CONNECTION_KEY;
   else
     r.status = MX_SUCCESS, r.ep_session = v->session;
-  rel_send(e, p, WIRE_CONNECT_REPLY, &r, sizeof(r), NULL, 0);
+  rel_send(&p->rel, WIRE_CONNECT_REPLY, &r, sizeof(r), NULL, 0);
   return 1;
 }
 

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/log.h"
 #include "net_int.h"
 
@@ -36,9 +37,62 @@ struct net_peer *peer_by_nic(struct net *n, uint64_t nic)
   return NULL;
 }
 
-static struct net_peer *peer_add(struct net *n, uint64_t nic, const char *host, int port,
+/* --- the link under each peer's reliable stream: its port ---------------- */
+
+static void link_send(void *ctx, struct rel_stream *s, void *buf, uint32_t len, int stable,
+                      uint64_t now)
+{
+  struct engine *e = ctx;
+  struct net_peer *p = peer_of(s);
+  port_send(&net_of(e)->ports[p->port], &p->addr, buf, len, now, stable ? PORT_STABLE : 0);
+  if (stable && p->state != PEER_UP)
+    p->state = PEER_UP; /* a reliable packet out: the relationship is on */
+}
+
+static int link_deliver(void *ctx, struct rel_stream *s, const struct wire_hdr *h,
+                        const uint8_t *payload)
+{
+  return remote_deliver(ctx, peer_of(s), h, payload);
+}
+
+/* An eager message to this peer was acknowledged: its sender completes. */
+static void link_acked(void *ctx, struct rel_stream *s, const struct rel_note *note)
+{
+  struct msg m = {.type = MSG_NOTIFY, .cookie = note->cookie, .status = MSG_ST_OK,
+                  .total = note->total, .peer_nic = peer_of(s)->nic};
+  notify_post(ctx, note->eid, note->session, &m);
+}
+
+static void link_give_up(void *ctx, struct rel_stream *s)
+{
+  peer_fail(ctx, peer_of(s), "no acknowledgement within the peer timeout");
+}
+
+static void link_keep(void *ctx, struct rel_stream *s)
+{
+  (void)s;
+  rpull_flush(ctx); /* pending pieces may point into the slot kept over */
+}
+
+static uint64_t link_now(void *ctx)
+{
+  (void)ctx;
+  return clock_now_ns();
+}
+
+static const struct rel_io peer_link = {
+    .send = link_send,
+    .deliver = link_deliver,
+    .acked = link_acked,
+    .give_up = link_give_up,
+    .keep = link_keep,
+    .now = link_now,
+};
+
+static struct net_peer *peer_add(struct engine *e, uint64_t nic, const char *host, int port,
                                  const struct port_addr *addr)
 {
+  struct net *n = net_of(e);
   for (int i = 0; i < NET_MAX_PEERS; i++) {
     struct net_peer *p = &n->peers[i];
     if (p->in_use)
@@ -49,8 +103,8 @@ static struct net_peer *peer_add(struct net *n, uint64_t nic, const char *host, 
     snprintf(p->hostname, sizeof(p->hostname), "%s", host);
     p->port = port;
     p->addr = *addr;
-    p->my_session = peer_random32(n);
-    p->rto_ns = NET_RTO_MIN_NS * 5;
+    rel_init(&p->rel, &peer_link, e, e->cfg.nic_id, nic, n->ports[port].mtu, n->peer_timeout_ns,
+             peer_random32(n));
     return p;
   }
   return NULL;
@@ -62,7 +116,7 @@ struct net_peer *peer_learn(struct engine *e, uint64_t nic, int port,
   struct net *n = net_of(e);
   char host[64];
   snprintf(host, sizeof(host), "nic-%012llx", (unsigned long long)nic);
-  struct net_peer *p = peer_add(n, nic, host, port, from);
+  struct net_peer *p = peer_add(e, nic, host, port, from);
   if (p) {
     p->learnt = 1;
     char a[80];
@@ -96,13 +150,7 @@ void peer_fail(struct engine *e, struct net_peer *p, const char *why)
   broadcast_gone(e, p->nic);
   /* afresh: new incarnation on our side, theirs unknown */
   p->state = PEER_FAILED;
-  p->my_session = peer_random32(n);
-  p->peer_session = 0;
-  p->snd_next = p->snd_una = p->rcv_next = 0;
-  p->rx_unacked = 0;
-  p->ack_due_ns = 0;
-  memset(p->have, 0, sizeof(p->have));
-  p->rto_ns = NET_RTO_MIN_NS * 5;
+  rel_reset(&p->rel, peer_random32(n));
   p->asm_.active = 0;
   p->stalled.active = 0;
 }
@@ -149,7 +197,7 @@ int peer_file_load(struct engine *e, const char *path, char *err, size_t errlen)
     struct port_addr a;
     if (port_parse_addr(&n->ports[port], addr + 4, &a) < 0)
       goto bad;
-    if (!peer_add(n, nic, host, port, &a)) {
+    if (!peer_add(e, nic, host, port, &a)) {
       snprintf(err, errlen, "peers file %s: more than %d peers", path, NET_MAX_PEERS);
       fclose(f);
       return -1;

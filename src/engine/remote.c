@@ -39,13 +39,13 @@ int remote_send(struct engine *e, struct engine_vif *src, struct msg *m,
   uint32_t piece_max = wire_piece_max(n->ports[p->port].mtu);
   uint32_t bytes = m->type == MSG_SMALL || m->type == MSG_FRAG ? m->len : 0;
   uint32_t pieces = bytes ? (bytes + piece_max - 1) / piece_max : 1;
-  if (rel_room(p) < pieces)
+  if (rel_room(&p->rel) < pieces)
     return 0;
   uint8_t hdr[WIRE_DATA_OVERHEAD];
   struct wire_data_ext x = {.src_eid = src->eid, .dst_eid = m->peer_eid};
   const uint8_t *data = m->type == MSG_SMALL ? m->data : eager;
   int last_of_msg = m->type != MSG_FRAG || (uint64_t)m->frag * EAGER_SIZE + m->len >= m->total;
-  struct net_pkt *k = NULL;
+  struct rel_pkt *k = NULL;
   struct wire_desc desc;
   wire_desc_from_msg(&desc, m);
   memcpy(hdr, &desc, WIRE_DATA_HDR);
@@ -53,14 +53,12 @@ int remote_send(struct engine *e, struct engine_vif *src, struct msg *m,
     x.piece_off = i * piece_max;
     x.piece_len = bytes - x.piece_off < piece_max ? bytes - x.piece_off : piece_max;
     memcpy(hdr + WIRE_DATA_HDR, &x, sizeof(x));
-    k = rel_send(e, p, WIRE_DATA, hdr, sizeof(hdr), data + x.piece_off, x.piece_len);
+    k = rel_send(&p->rel, WIRE_DATA, hdr, sizeof(hdr), data + x.piece_off, x.piece_len);
   }
   if (k && last_of_msg && (m->flags & MSG_F_ACKREQ)) {
-    k->notify = 1;
-    k->notify_eid = src->eid;
-    k->notify_session = src->session;
-    k->notify_cookie = m->cookie;
-    k->notify_total = m->total;
+    k->noted = 1; /* peer.c posts MSG_NOTIFY when the peer acknowledges it */
+    k->note = (struct rel_note){.eid = src->eid, .session = src->session, .total = m->total,
+                                .cookie = m->cookie};
   }
   src->c.tx_msgs++;
   src->c.tx_bytes += bytes;
@@ -69,14 +67,14 @@ int remote_send(struct engine *e, struct engine_vif *src, struct msg *m,
 
 /* --- in ----------------------------------------------------------------- */
 
-static void send_nack(struct engine *e, struct net_peer *p, const struct msg *m,
-                      uint32_t src_eid, uint32_t dst_eid)
+static void send_nack(struct net_peer *p, const struct msg *m, uint32_t src_eid,
+                      uint32_t dst_eid)
 {
   if (m->type != MSG_RNDV && !(m->flags & (MSG_F_SYNC | MSG_F_ACKREQ)))
     return;
   struct wire_nack nk = {.cookie = m->cookie, .match = m->match, .src_eid = src_eid,
                          .dst_eid = dst_eid, .status = MSG_ST_CLOSED};
-  rel_send(e, p, WIRE_NACK, &nk, sizeof(nk), NULL, 0); /* window full: the sender times out */
+  rel_send(&p->rel, WIRE_NACK, &nk, sizeof(nk), NULL, 0); /* window full: the sender times out */
 }
 
 /* Post a whole message to its endpoint; hold it when the ring is full. */
@@ -85,7 +83,7 @@ static void post_inbound(struct engine *e, struct net_peer *p, struct net_inboun
   struct engine_vif *dst = vif_lookup(e, e->cfg.nic_id, in->dst_eid);
   int r = deliver_post(e, dst, &in->m, in->eager);
   if (r < 0) {
-    send_nack(e, p, &in->m, in->m.peer_eid, in->dst_eid);
+    send_nack(p, &in->m, in->m.peer_eid, in->dst_eid);
     in->active = 0;
     return;
   }

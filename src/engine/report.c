@@ -97,15 +97,6 @@ void engine_write_counters(struct engine *e, struct json *j)
   pthread_mutex_unlock(&e->lock);
 }
 
-/* Packets kept past a hole or a refusal, waiting for delivery in order. */
-static uint32_t held_count(const struct net_peer *p)
-{
-  uint32_t k = 0;
-  for (uint32_t i = 0; p->rwin && i < WIRE_WINDOW; i++)
-    k += p->have[i];
-  return k;
-}
-
 static void write_port(struct json *j, const struct port *pt)
 {
   json_obj(j, NULL);
@@ -139,20 +130,20 @@ static void write_peer(struct json *j, struct net *n, const struct net_peer *p)
   json_str(j, "address", addr);
   json_str(j, "state", peer_state_name[p->state]);
   json_int(j, "learnt", p->learnt);
-  json_double(j, "rtt_us", (double)p->srtt_ns / 1000.0, 1);
-  json_u64(j, "in_flight", p->snd_next - p->snd_una);
-  json_u64(j, "snd_una", p->snd_una);
-  json_u64(j, "snd_next", p->snd_next);
-  json_u64(j, "rcv_next", p->rcv_next);
-  json_u64(j, "held", held_count(p));
+  json_double(j, "rtt_us", (double)p->rel.srtt_ns / 1000.0, 1);
+  json_u64(j, "in_flight", p->rel.snd_next - p->rel.snd_una);
+  json_u64(j, "snd_una", p->rel.snd_una);
+  json_u64(j, "snd_next", p->rel.snd_next);
+  json_u64(j, "rcv_next", p->rel.rcv_next);
+  json_u64(j, "held", rel_held(&p->rel));
   json_int(j, "stalled", p->stalled.active);
-  json_u64(j, "tx_packets", p->tx_packets);
-  json_u64(j, "rx_packets", p->rx_packets);
-  json_u64(j, "retransmits", p->retransmits);
-  json_u64(j, "timeouts", p->timeouts);
-  json_u64(j, "dup_rx", p->dup_rx);
-  json_u64(j, "ooo_rx", p->ooo_rx);
-  json_u64(j, "stalls", p->stalls);
+  json_u64(j, "tx_packets", p->rel.tx_packets);
+  json_u64(j, "rx_packets", p->rel.rx_packets);
+  json_u64(j, "retransmits", p->rel.retransmits);
+  json_u64(j, "timeouts", p->rel.timeouts);
+  json_u64(j, "dup_rx", p->rel.dup_rx);
+  json_u64(j, "ooo_rx", p->rel.ooo_rx);
+  json_u64(j, "stalls", p->rel.stalls);
   json_u64(j, "resets", p->resets);
   json_u64(j, "failures", p->failures);
   json_end(j);

@@ -79,7 +79,7 @@ int rpull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m)
                     m->peer_nic);
     return 1;
   }
-  if (!rel_room(p))
+  if (!rel_room(&p->rel))
     return 0;
   struct net_rpull *rp = rpull_new(e, p, 0);
   if (!rp)
@@ -93,27 +93,27 @@ int rpull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m)
   struct wire_pull_req r = {.cookie = m->cookie, .cookie2 = m->cookie2, .snd_eid = m->peer_eid,
                             .grant = m->grant, .rcv_eid = rcv->eid, .total = m->total};
   rpull_take(rp, &r, rcv);
-  rel_send(e, p, WIRE_PULL_REQ, &r, sizeof(r), NULL, 0);
+  rel_send(&p->rel, WIRE_PULL_REQ, &r, sizeof(r), NULL, 0);
   return 1;
 }
 
-static int send_end(struct engine *e, struct net_peer *p, const struct net_rpull *rp,
+static int send_end(struct net_peer *p, const struct net_rpull *rp,
                     uint64_t cookie, uint64_t cookie2, uint32_t snd_eid, uint32_t rcv_eid,
                     uint32_t status)
 {
   struct wire_pull_end end = {.cookie = cookie, .cookie2 = cookie2, .snd_eid = snd_eid,
                               .rcv_eid = rcv_eid, .total = rp ? rp->done : 0, .status = status};
-  return rel_send(e, p, WIRE_PULL_END, &end, sizeof(end), NULL, 0) != NULL;
+  return rel_send(&p->rel, WIRE_PULL_END, &end, sizeof(end), NULL, 0) != NULL;
 }
 
 /* The sender's side: a peer wants the data of one of our rendezvous. */
 int rpull_on_request(struct engine *e, struct net_peer *p, const struct wire_pull_req *r)
 {
-  if (!rel_room(p))
+  if (!rel_room(&p->rel))
     return 0;
   struct engine_vif *snd = vif_lookup(e, e->cfg.nic_id, r->snd_eid);
   if (!vif_usable(snd)) {
-    send_end(e, p, NULL, r->cookie, r->cookie2, r->snd_eid, r->rcv_eid, MSG_ST_CLOSED);
+    send_end(p, NULL, r->cookie, r->cookie2, r->snd_eid, r->rcv_eid, MSG_ST_CLOSED);
     return 1;
   }
   struct net_rpull *rp = rpull_new(e, p, 1);
@@ -122,7 +122,7 @@ int rpull_on_request(struct engine *e, struct net_peer *p, const struct wire_pul
   if (grant_load(snd, r->grant, GRANT_READ, r->total, rp->seg, &rp->nseg) < 0) {
     log_warn("pull from %s of endpoint %u: grant check failed", p->hostname, snd->eid);
     vif_count_drop(snd, DROP_BAD_GRANT);
-    send_end(e, p, NULL, r->cookie, r->cookie2, r->snd_eid, r->rcv_eid, MSG_ST_BAD_GRANT);
+    send_end(p, NULL, r->cookie, r->cookie2, r->snd_eid, r->rcv_eid, MSG_ST_BAD_GRANT);
     rpull_free(e, rp);
     return 1;
   }
@@ -140,8 +140,8 @@ static uint32_t rpull_send_some(struct engine *e, struct net_rpull *rp)
   struct iovec local[NET_PULL_PIECES], riov[GRANT_MAX_SEGS];
   uint32_t npieces = 0, bytes = 0, cap;
   /* one window slot is kept for the PULL_END */
-  while (npieces < NET_PULL_PIECES && npieces + 1 < rel_room(p) && rp->done + bytes < rp->total) {
-    uint8_t *slot = rel_payload(e, p, npieces, &cap);
+  while (npieces < NET_PULL_PIECES && npieces + 1 < rel_room(&p->rel) && rp->done + bytes < rp->total) {
+    uint8_t *slot = rel_payload(&p->rel, npieces, &cap);
     if (!slot)
       break;
     uint32_t piece = cap - (uint32_t)sizeof(struct wire_pull_data);
@@ -164,7 +164,7 @@ static uint32_t rpull_send_some(struct engine *e, struct net_rpull *rp)
     struct wire_pull_data d = {.cookie2 = rp->cookie2, .rcv_eid = rp->rcv_eid,
                                .offset = rp->done};
     memcpy((uint8_t *)local[i].iov_base - sizeof(d), &d, sizeof(d));
-    rel_commit(e, p, WIRE_PULL_DATA, (uint32_t)(sizeof(d) + local[i].iov_len), now);
+    rel_commit(&p->rel, WIRE_PULL_DATA, (uint32_t)(sizeof(d) + local[i].iov_len), now);
     rp->done += (uint32_t)local[i].iov_len;
   }
   return MSG_ST_OK;
@@ -181,15 +181,15 @@ int rpull_progress(struct engine *e)
       continue;
     struct net_peer *p = rp->peer;
     uint32_t status = MSG_ST_OK;
-    while (status == MSG_ST_OK && rp->done < rp->total && rel_room(p) > 1) {
+    while (status == MSG_ST_OK && rp->done < rp->total && rel_room(&p->rel) > 1) {
       uint32_t before = rp->done;
       status = rpull_send_some(e, rp);
       if (rp->done == before)
         break;
       work++;
     }
-    if ((rp->done == rp->total || status != MSG_ST_OK) && rel_room(p) > 0) {
-      send_end(e, p, rp, rp->cookie, rp->cookie2, rp->snd_eid, rp->rcv_eid, status);
+    if ((rp->done == rp->total || status != MSG_ST_OK) && rel_room(&p->rel) > 0) {
+      send_end(p, rp, rp->cookie, rp->cookie2, rp->snd_eid, rp->rcv_eid, status);
       rpull_free(e, rp);
       work++;
     }
@@ -256,7 +256,7 @@ int rpull_on_end(struct engine *e, struct net_peer *p, const struct wire_pull_en
   struct net_rpull *rp = rpull_find_in(e, p, end->cookie2, end->rcv_eid);
   if (!rp)
     return 1;
-  if (!rel_room(p))
+  if (!rel_room(&p->rel))
     return 0;
   rpull_write(e, rp);
   uint32_t status = end->status;
@@ -273,7 +273,7 @@ int rpull_on_end(struct engine *e, struct net_peer *p, const struct wire_pull_en
   struct wire_pull_end nt = {.cookie = rp->cookie, .cookie2 = rp->cookie2,
                              .snd_eid = rp->snd_eid, .rcv_eid = rp->rcv_eid, .total = rp->done,
                              .status = rcv ? status : MSG_ST_CLOSED};
-  rel_send(e, p, WIRE_NOTIFY, &nt, sizeof(nt), NULL, 0);
+  rel_send(&p->rel, WIRE_NOTIFY, &nt, sizeof(nt), NULL, 0);
   rpull_free(e, rp);
   return 1;
 }

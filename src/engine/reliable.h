@@ -1,0 +1,133 @@
+/*
+ * reliable.h - one ordered, acknowledged stream of wire packets to one
+ * peer, over an abstract link (struct rel_io): the network layer plugs in
+ * its ports and its deliveries, a unit test a lossy link of its own and a
+ * clock it turns by hand.
+ *
+ * Sender: sequence numbers, a window of WIRE_WINDOW packets kept until
+ * acknowledged, holes resent as selective acks reveal them (at most once
+ * per round trip), the oldest packets resent on a timeout with
+ * exponential backoff, and a give-up after give_up_ns of silence.
+ * Receiver: packets past a hole kept until it fills, delivered in order;
+ * every packet out carries the cumulative ack and a selective-ack bitmap
+ * of the 32 packets after it; a lone ack after REL_ACK_EVERY packets, at
+ * the end of the round, or at once on a hole or a duplicate.
+ */
+#ifndef MYRIXEN_RELIABLE_H
+#define MYRIXEN_RELIABLE_H
+
+#include <stdint.h>
+
+#include "../common/wire.h"
+
+#define REL_ACK_DELAY_NS 0ull   /* a lone ack leaves at the end of the round: the senders of
+                                   eager messages wait for it to complete them */
+#define REL_ACK_EVERY 16        /* ... or this many packets */
+#define REL_RTO_MIN_NS 2000000ull
+#define REL_RTO_MAX_NS 200000000ull
+#define REL_RTO_INITIAL_NS (5 * REL_RTO_MIN_NS)
+
+/* What the stream's user attaches to a packet, told back when it is
+ * acknowledged (rel_io.acked). */
+struct rel_note {
+  uint32_t eid, session, total;
+  uint64_t cookie;
+};
+
+/* A packet kept until acknowledged (sending) or until its turn (receiving). */
+struct rel_pkt {
+  uint64_t sent_ns;
+  uint32_t len;
+  uint8_t tries;
+  uint8_t sacked;               /* the receiver holds it (selective ack) */
+  uint8_t noted;                /* note is set: tell the user when acked */
+  struct rel_note note;
+  uint8_t *buf;                 /* sending: a slot of the MTU; kept: WIRE_MAX_PACKET */
+};
+
+struct rel_stream;
+
+/* The link under a stream, and its user above.  ctx is the user's. */
+struct rel_io {
+  /* Send a sealed packet; stable: buf stays unchanged until the user's next
+   * flush (a window slot), so it may be queued by reference. */
+  void (*send)(void *ctx, struct rel_stream *s, void *buf, uint32_t len, int stable,
+               uint64_t now);
+  /* The next in-order reliable packet: 1 when taken, 0 when it must come
+   * again later (kept, and offered again by rel_retry). */
+  int (*deliver)(void *ctx, struct rel_stream *s, const struct wire_hdr *h,
+                 const uint8_t *payload);
+  /* A packet sent with a note is acknowledged. */
+  void (*acked)(void *ctx, struct rel_stream *s, const struct rel_note *note);
+  /* Nothing heard for give_up_ns with packets unacknowledged: the user
+   * fails the relationship (and rel_reset starts it afresh). */
+  void (*give_up)(void *ctx, struct rel_stream *s);
+  /* A received packet is about to be copied into the window: whatever
+   * points into the user's receive buffer must be done with it. */
+  void (*keep)(void *ctx, struct rel_stream *s);
+  uint64_t (*now)(void *ctx);
+};
+
+struct rel_stream {
+  const struct rel_io *io;
+  void *ctx;
+  uint64_t nic, peer_nic;       /* stamped in every header */
+  uint32_t mtu;                 /* largest packet, header included */
+  uint64_t give_up_ns;
+  uint32_t my_session;          /* this relationship's incarnation, on our side */
+  uint32_t peer_session;        /* theirs, 0 until heard */
+  /* sending */
+  struct rel_pkt *win;          /* WIRE_WINDOW slots, allocated on first use */
+  uint8_t *win_bufs;            /* their buffers, one MTU each */
+  uint32_t snd_next, snd_una;
+  uint64_t rto_ns, srtt_ns, last_ack_ns;
+  uint64_t last_heard_ns;       /* any valid packet from the peer: it is alive */
+  /* receiving */
+  struct rel_pkt *rwin;         /* packets past a hole, kept until it fills */
+  uint8_t have[WIRE_WINDOW];    /* rwin slot holds seq (by seq % WIRE_WINDOW) */
+  uint32_t rcv_next;
+  uint32_t rx_unacked;
+  uint64_t ack_due_ns;
+  /* counters */
+  uint64_t tx_packets, rx_packets, retransmits, timeouts, dup_rx, ooo_rx, stalls;
+};
+
+/* A stream to peer_nic, from incarnation my_session; nothing allocated yet. */
+void rel_init(struct rel_stream *s, const struct rel_io *io, void *ctx, uint64_t nic,
+              uint64_t peer_nic, uint32_t mtu, uint64_t give_up_ns, uint32_t my_session);
+/* Start afresh as a new incarnation (after a failure, or a peer's restart
+ * noticed by the user): nothing in flight, nothing expected. */
+void rel_reset(struct rel_stream *s, uint32_t my_session);
+void rel_free(struct rel_stream *s);
+
+/* Packets that may be sent now. */
+uint32_t rel_room(const struct rel_stream *s);
+/* True while packets are unacknowledged. */
+int rel_busy(const struct rel_stream *s);
+/* Packets kept past a hole or a refusal, waiting for delivery in order. */
+uint32_t rel_held(const struct rel_stream *s);
+
+/* Queue one reliable packet of type with payload parts a (alen) and b
+ * (blen); NULL when the window is full, else its slot (to attach a note). */
+struct rel_pkt *rel_send(struct rel_stream *s, uint8_t type, const void *a, uint32_t alen,
+                         const void *b, uint32_t blen);
+/* Building packets in place, without a copy: the payload area (cap bytes)
+ * of the i-th packet to be sent from now (i < rel_room), or NULL; then
+ * rel_commit sends the next one, of len payload bytes, as rel_send would
+ * (now: the clock, read once for a burst). */
+uint8_t *rel_payload(struct rel_stream *s, uint32_t i, uint32_t *cap);
+struct rel_pkt *rel_commit(struct rel_stream *s, uint8_t type, uint32_t len, uint64_t now);
+void rel_send_ack(struct rel_stream *s);
+
+/* A checked packet from the peer, of its current incarnation, read at
+ * now: acks, order, delivery (rel_io.deliver). */
+void rel_input(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *payload,
+               uint64_t now);
+/* Deliver what was kept and refused before (room came back). */
+int rel_retry(struct rel_stream *s);
+/* Delayed acks, retransmissions, the give-up.  Returns work done. */
+int rel_timers(struct rel_stream *s);
+/* When rel_timers has something to do next (UINT64_MAX: nothing). */
+uint64_t rel_next_timer(const struct rel_stream *s);
+
+#endif
