@@ -148,7 +148,7 @@ static int chan_msg_valid(const struct msg *m)
   }
 }
 
-static void chan_cts(struct mx_endpoint *ep, struct chan *ch, const struct msg *m)
+void chan_cts(struct mx_endpoint *ep, struct chan *ch, const struct msg *m)
 {
   struct req *r = req_from_cookie(ep, m->cookie, REQ_SEND);
   if (!r || r->state != RS_ACTIVE || r->type != MSG_RNDV || r->conn != ch->conn)
@@ -164,46 +164,33 @@ void chan_release(struct chan *ch)
     doorbell_ring(ch->peer_doorbell);
 }
 
-int chan_progress(struct mx_endpoint *ep, struct chan *ch)
+int chan_next(struct chan *ch, struct msg *m, const uint8_t **eager)
 {
-  struct msg m;
-  const uint8_t *eager;
-  int work = 0, r;
+  int r = qcons_next(&ch->rx, m, eager);
+  if (r <= 0)
+    return r;
+  if (!chan_msg_valid(m))
+    return -1;
+  m->peer_eid = ch->conn->eid; /* the peer cannot claim to be anyone else */
+  m->peer_nic = ch->conn->nic;
+  return 1;
+}
 
-  /* Slots are given back one call late: the release's fence then costs
-   * nothing between a message's arrival and the application's answer.  A
-   * call gives back what the last one took, at most 31 slots (a longer
-   * drain releases as it goes), and arming to sleep gives back all. */
-  chan_release(ch);
-  while ((r = qcons_next(&ch->rx, &m, &eager)) > 0) {
-    if (!chan_msg_valid(&m)) {
-      r = -1;
-      break;
-    }
-    m.peer_eid = ch->conn->eid;
-    m.peer_nic = ch->conn->nic;
-    switch (m.type) {
-    case MSG_SYNC_ACK:
-    case MSG_LARGE_DONE:
-      send_acked(ep, &m, MX_STATUS_SUCCESS);
-      break;
-    case MSG_CTS:
-      chan_cts(ep, ch, &m);
-      break;
-    default:
-      recv_incoming(ep, ch, &m, eager);
-    }
-    qcons_advance(&ch->rx, &m);
-    work++;
-    if (work % 32 == 0)
-      chan_release(ch); /* a long drain gives slots back as it goes */
-  }
-  if (r < 0 || ch->tx.broken || chan_pipes(ep, ch) < 0) {
-    conn_fail(ep, ch->conn, MX_STATUS_ENDPOINT_CLOSED);
-    return work + 1;
-  }
-  work += txq_drain(ep, &ch->tx);
-  return work;
+void chan_advance(struct chan *ch, const struct msg *m, int taken)
+{
+  qcons_advance(&ch->rx, m);
+  if (taken % 32 == 0)
+    chan_release(ch); /* a long drain gives slots back as it goes */
+}
+
+int chan_move(struct mx_endpoint *ep, struct chan *ch)
+{
+  if (ch->tx.broken)
+    return -1;
+  int work = chan_pipes(ep, ch);
+  if (work < 0)
+    return -1;
+  return work + txq_drain(ep, &ch->tx);
 }
 
 /* Before sleeping: ask for the peer's events and watch the pipes. */

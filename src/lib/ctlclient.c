@@ -146,34 +146,23 @@ void ctl_poll_async(void)
 }
 
 /* Apply the queued messages addressed to ep (its lock held). */
-void ctl_take_async(struct mx_endpoint *ep)
+int ctl_async_take(uint32_t vif, struct ctl_msg *m, int *fds, int *nfds)
 {
   pthread_mutex_lock(&lib.ctl_lock);
-  struct async_msg *mine = NULL, **tail = &mine;
-  for (struct async_msg **pp = &lib.async; *pp;) {
-    struct async_msg *a = *pp;
-    if (a->m.u.attach.vif == ep->vif_idx) {
+  struct async_msg *a = NULL;
+  for (struct async_msg **pp = &lib.async; *pp; pp = &(*pp)->next)
+    if ((*pp)->m.u.attach.vif == vif) {
+      a = *pp;
       *pp = a->next;
-      a->next = NULL;
-      *tail = a;
-      tail = &a->next;
-    } else {
-      pp = &a->next;
+      break;
     }
-  }
   atomic_store(&lib.async_pending, lib.async != NULL);
   pthread_mutex_unlock(&lib.ctl_lock);
-  while (mine) {
-    struct async_msg *a = mine;
-    mine = a->next;
-    struct conn *c = conn_get(ep, lib.hello.nic_id, a->m.u.attach.peer_eid, 1);
-    if (a->nfds == 4 && c && !c->ch) {
-      c->session = a->m.u.attach.peer_session;
-      c->dead = 0;
-      chan_attach(ep, c, (int)a->m.u.attach.side, a->fds); /* closes them on failure */
-    } else {
-      ctl_close_fds(a->fds, a->nfds);
-    }
-    free(a);
-  }
+  if (!a)
+    return 0;
+  *m = a->m;
+  memcpy(fds, a->fds, sizeof(a->fds));
+  *nfds = a->nfds;
+  free(a);
+  return 1;
 }

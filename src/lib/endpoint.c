@@ -12,32 +12,6 @@
 #include "../common/clock.h"
 #include "lib.h"
 
-/* Every call checks its endpoint: a magic word, not a lookup under a
- * global lock (this is on the data path of every call). */
-int ep_valid(struct mx_endpoint *ep)
-{
-  return ep && ep->magic == EP_MAGIC;
-}
-
-mx_return_t ep_enter(struct mx_endpoint *ep, const char *fn)
-{
-  if (!ep_valid(ep)) {
-    mx_return_t rc = lib_error(NULL, MX_BAD_ENDPOINT, "%s: bad endpoint", fn);
-    return rc == MX_SUCCESS ? MX_BAD_ENDPOINT : rc; /* whatever a handler says, the call stops */
-  }
-  pthread_mutex_lock(&ep->lock);
-  return MX_SUCCESS;
-}
-
-mx_return_t ep_check_ctxid(struct mx_endpoint *ep, uint64_t mask, const char *fn)
-{
-  if ((mask & ep->ctxid_mask) == ep->ctxid_mask)
-    return MX_SUCCESS;
-  return lib_error(ep, MX_BAD_MATCHING_FOR_CONTEXT_ID_MASK,
-                   "%s: mask 0x%llx does not cover the context id bits 0x%llx", fn,
-                   (unsigned long long)mask, (unsigned long long)ep->ctxid_mask);
-}
-
 static mx_return_t apply_params(struct mx_endpoint *ep, mx_param_t *p, uint32_t n)
 {
   if (n && !p)
@@ -153,7 +127,7 @@ EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
     }
   pthread_mutex_unlock(&lib.eps_lock);
   pthread_mutex_lock(&ep->lock);
-  ep_wait(ep, CLOSE_FLUSH_MS, sends_flushed, NULL);
+  progress_wait(ep, CLOSE_FLUSH_MS, sends_flushed, NULL);
   ctl_init(&req, CTL_CLOSE, 0);
   req.u.close.vif = ep->vif_idx;
   ctl_call(&req, &rep, NULL, NULL, NULL); /* a dead backend closed it already */
@@ -215,7 +189,7 @@ EXPORT mx_return_t mx_progress(mx_endpoint_t ep)
   mx_return_t entered = ep_enter(ep, "mx_progress");
   if (entered != MX_SUCCESS)
     return entered;
-  ep_progress(ep);
+  progress_once(ep);
   pthread_mutex_unlock(&ep->lock);
   return MX_SUCCESS;
 }

@@ -15,12 +15,6 @@
 
 #include "lib.h"
 
-struct lib_state lib = {
-    .sock = -1,
-    .ctl_lock = PTHREAD_MUTEX_INITIALIZER,
-    .eps_lock = PTHREAD_MUTEX_INITIALIZER,
-};
-
 static enum datapath datapath_from_env(void)
 {
   const char *d = getenv("MYRIXEN_DATAPATH");

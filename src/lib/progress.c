@@ -38,6 +38,8 @@ static void ep_die(struct mx_endpoint *ep, mx_status_code_t code)
   }
 }
 
+static int progress_channel(struct mx_endpoint *ep, struct chan *ch);
+
 static void engine_event(struct mx_endpoint *ep, const struct msg *m, const uint8_t *eager)
 {
   switch (m->type) {
@@ -70,13 +72,47 @@ static void engine_event(struct mx_endpoint *ep, const struct msg *m, const uint
     if (!c)
       break;
     if (c->ch)
-      chan_progress(ep, c->ch); /* what it sent before dying still counts */
+      progress_channel(ep, c->ch); /* what it sent before dying still counts */
     conn_fail(ep, c, MX_STATUS_ENDPOINT_CLOSED);
     break;
   }
   default:
     break; /* the engine sends nothing else; ignore rather than trust */
   }
+}
+
+/* A direct channel's progress: the peer's messages, then the pipes and
+ * our backlog.  Slots are given back one call late: the release's fence
+ * then costs nothing between a message's arrival and the application's
+ * answer.  A call gives back what the last one took, at most 31 slots (a
+ * longer drain releases as it goes), and arming to sleep gives back all. */
+static int progress_channel(struct mx_endpoint *ep, struct chan *ch)
+{
+  struct msg m;
+  const uint8_t *eager;
+  int work = 0, r;
+
+  chan_release(ch);
+  while ((r = chan_next(ch, &m, &eager)) > 0) {
+    switch (m.type) {
+    case MSG_SYNC_ACK:
+    case MSG_LARGE_DONE:
+      send_acked(ep, &m, MX_STATUS_SUCCESS);
+      break;
+    case MSG_CTS:
+      chan_cts(ep, ch, &m);
+      break;
+    default:
+      recv_incoming(ep, ch, &m, eager);
+    }
+    chan_advance(ch, &m, ++work);
+  }
+  int moved = r < 0 ? -1 : chan_move(ep, ch);
+  if (moved < 0) {
+    conn_fail(ep, ch->conn, MX_STATUS_ENDPOINT_CLOSED);
+    return work + 1;
+  }
+  return work + moved;
 }
 
 #define TIMER_EVERY_NS 1000000ull
@@ -89,7 +125,7 @@ static int ep_timers(struct mx_endpoint *ep)
   if (now < ep->next_timer_ns)
     return 0;
   ep->next_timer_ns = now + TIMER_EVERY_NS;
-  int work = connect_progress(ep, now);
+  int work = reach_progress(ep, now);
   if (ep->timers) {
     work += txq_expire(ep, &ep->etx, now);
     for (struct chan *ch = ep->chans; ch; ch = ch->next)
@@ -104,12 +140,12 @@ static int chans_progress(struct mx_endpoint *ep)
   int work = 0;
   for (struct chan *ch = ep->chans, *nx; ch; ch = nx) {
     nx = ch->next;
-    work += chan_progress(ep, ch);
+    work += progress_channel(ep, ch);
   }
   return work;
 }
 
-int ep_progress(struct mx_endpoint *ep)
+int progress_once(struct mx_endpoint *ep)
 {
   struct msg m;
   const uint8_t *eager;
@@ -130,8 +166,8 @@ int ep_progress(struct mx_endpoint *ep)
     ctl_poll_async();
   }
   if (atomic_load_explicit(&lib.async_pending, memory_order_relaxed))
-    ctl_take_async(ep);
-  /* As a channel's (chan_progress): slots go back one call late. */
+    reach_take_attached(ep);
+  /* As a channel's (progress_channel): slots go back one call late. */
   qcons_release(&ep->erx);
   while ((r = qcons_next(&ep->erx, &m, &eager)) > 0) {
     engine_event(ep, &m, eager);
@@ -199,7 +235,7 @@ static void ep_disarm(struct mx_endpoint *ep)
 static int ep_progress_light(struct mx_endpoint *ep)
 {
   if (ep->dead || ep->progress_off || !ep->chans || qcons_ready(&ep->erx))
-    return ep_progress(ep);
+    return progress_once(ep);
   return chans_progress(ep);
 }
 
@@ -219,7 +255,7 @@ static uint64_t wait_clock(int *on, uint64_t *idle_since, uint64_t *deadline, ui
   return now;
 }
 
-int ep_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
+int progress_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
             int (*done)(struct mx_endpoint *, void *), void *arg)
 {
   struct poll_policy chan_pol = lib.wait_policy;
@@ -235,7 +271,7 @@ int ep_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
   int clock_on = 0;
 
   for (uint32_t polls = 1;; polls++) {
-    if ((polls % WAIT_FULL_EVERY == 1 ? ep_progress(ep) : ep_progress_light(ep)))
+    if ((polls % WAIT_FULL_EVERY == 1 ? progress_once(ep) : ep_progress_light(ep)))
       idle_since = now;
     if (done(ep, arg))
       return 1;

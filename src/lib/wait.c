@@ -56,8 +56,8 @@ static uint32_t poll_or_wait(struct mx_endpoint *ep, int wait, uint32_t timeout,
                              int (*pred)(struct mx_endpoint *, void *), void *arg)
 {
   if (wait)
-    return (uint32_t)ep_wait(ep, timeout, pred, arg);
-  ep_progress(ep);
+    return (uint32_t)progress_wait(ep, timeout, pred, arg);
+  progress_once(ep);
   return (uint32_t)pred(ep, arg);
 }
 
