@@ -25,13 +25,13 @@
 #include "../src/common/clock.h"
 #include "../src/common/cpu.h"
 #include "spawn.h"
+#include "measure.h"
 #include "tool.h"
 
-#define KEY 0xbe4c
-#define WINDOW 8
+#define KEY BENCH_KEY
+#define WINDOW BENCH_WINDOW
 #define MAX_GUESTS 64
 
-enum { M_PING = 1, M_DATA = 2, M_END = 3 };
 enum role { MEASURE, RESPONDER, SOURCE, SINK };
 
 struct bench_opts {
@@ -47,11 +47,6 @@ struct bench_opts {
   pid_t backend_pid;            /* for its CPU time, 0 when unknown */
 };
 
-/* What a sending guest measured for one size. */
-struct bench_row {
-  double lat_us, mbps, rate, cpu_us;
-  uint64_t t0, t1;              /* the timed part (CLOCK_MONOTONIC, one host) */
-};
 
 static int iters_for(const struct bench_opts *o, uint32_t size)
 {
@@ -73,67 +68,11 @@ static int measures(const struct bench_opts *o, int idx)
   return r == MEASURE || r == SOURCE;
 }
 
-static double cpu_now_us(void)
-{
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
-         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
 static void wait_one(mx_endpoint_t ep, mx_request_t *r)
 {
   mx_status_t st;
   uint32_t res;
   mx_wait(ep, r, MX_INFINITE, &st, &res);
-}
-
-/* The measuring side of a pair, or a source of --to-one: n messages timed
- * after warm-up ones. */
-static struct bench_row run_sender(const struct bench_opts *o, mx_endpoint_t ep,
-                                   mx_endpoint_addr_t peer, uint32_t size, int n, char *buf)
-{
-  int warm = n / 10 + 1;
-  mx_segment_t seg = {buf, size};
-  mx_request_t rq[WINDOW], sr;
-  uint64_t t0 = 0;
-  double c0 = 0;
-  for (int i = 0; i < n + warm; i++) {
-    if (i == warm) {
-      t0 = clock_now_ns();
-      c0 = cpu_now_us();
-    }
-    if (!o->stream) {
-      mx_isend(ep, &seg, 1, peer, M_PING, NULL, &sr);
-      mx_irecv(ep, &seg, 1, M_PING, ~0ull, NULL, &rq[0]);
-      wait_one(ep, &sr);
-      wait_one(ep, &rq[0]);
-      continue;
-    }
-    if (i >= WINDOW)
-      wait_one(ep, &rq[i % WINDOW]);
-    mx_isend(ep, &seg, 1, peer, M_DATA, NULL, &rq[i % WINDOW]);
-  }
-  if (o->stream) {
-    for (int i = 0; i < WINDOW && i < n + warm; i++)
-      wait_one(ep, &rq[(n + warm + i) % WINDOW]);
-    mx_segment_t z = {buf, 0};
-    mx_request_t ack;
-    mx_irecv(ep, &z, 1, M_END, ~0ull, NULL, &ack);
-    mx_isend(ep, &z, 1, peer, M_END, NULL, &sr);
-    wait_one(ep, &sr);
-    wait_one(ep, &ack);
-  }
-  uint64_t t1 = clock_now_ns();
-  double secs = (double)(t1 - t0) / 1e9;
-  struct bench_row row;
-  row.t0 = t0;
-  row.t1 = t1;
-  row.lat_us = o->stream ? secs / n * 1e6 : secs / n / 2 * 1e6;
-  row.mbps = (double)size * n / secs / 1e6 * (o->stream ? 1 : 2);
-  row.rate = n / secs;
-  row.cpu_us = (cpu_now_us() - c0) / n;
-  return row;
 }
 
 /* The other side: answer pings, or take a stream and acknowledge its end.
@@ -208,26 +147,12 @@ static void guest(int idx, const struct bench_opts *o, int fd, int core)
     char go;
     if (write(fd, "R", 1) != 1 || read(fd, &go, 1) != 1)
       _exit(1);
-    struct bench_row row = run_sender(o, ep, peer, size, n, buf);
+    struct measure row = measure_mx(ep, peer, o->stream, size, n, buf);
     if (write(fd, &row, sizeof(row)) != sizeof(row))
       _exit(1);
   }
   mx_finalize();
   _exit(0);
-}
-
-/* A private backend next to this binary, for --spawn-backend. */
-static pid_t spawn_backend(void)
-{
-  static char sock[96], exe[4096];
-  snprintf(sock, sizeof(sock), "/tmp/myrixen-bench-%d.sock", (int)getpid());
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 16);
-  if (n < 0)
-    return -1;
-  exe[n] = 0;
-  strcpy(strrchr(exe, '/') + 1, "myrixend");
-  setenv("MYRIXEN_SOCKET", sock, 1);
-  return backend_spawn(exe, sock);
 }
 
 /* CPU time (µs) a process used so far, from /proc. */
@@ -265,7 +190,7 @@ static int core_of(const struct bench_opts *o, const char *dp, int idx)
 }
 
 static void print_row(const struct bench_opts *o, const char *dp, int guest, uint32_t size,
-                      const struct bench_row *row, double be_cpu, const struct limits *lim)
+                      const struct measure *row, double be_cpu, const struct limits *lim)
 {
   const char *pattern = o->stream ? "stream" : "pingpong";
   if (o->json) {
@@ -324,7 +249,7 @@ static int run_datapath(struct bench_opts *o, const char *dp, const struct limit
     for (int i = 0; i < o->guests && !rc; i++)
       if (measures(o, i) && write(s[i][0], "G", 1) != 1)
         rc = 1;
-    struct bench_row rows[MAX_GUESTS];
+    struct measure rows[MAX_GUESTS];
     double sum = 0, sum2 = 0, msgs = 0;
     uint64_t first = UINT64_MAX, last = 0;
     int m = 0;
@@ -379,8 +304,7 @@ static int run_datapath(struct bench_opts *o, const char *dp, const struct limit
 static pid_t backend_pid_from_info(void)
 {
   char *t = backend_text(CTL_INFO);
-  char *p = t ? strstr(t, "\"backend_pid\":") : NULL;
-  pid_t pid = p ? (pid_t)atoi(p + 14) : 0;
+  pid_t pid = (pid_t)json_get_num(t, "backend_pid");
   free(t);
   return pid;
 }
@@ -461,7 +385,7 @@ int cmd_bench(int argc, char **argv)
   if (remote)
     return bench_remote(o.stream, remote, o.sizes, o.nsizes, o.iters, o.json, remote_eid,
                         udp_port, baselines);
-  pid_t be = spawn ? spawn_backend() : 0;
+  pid_t be = spawn ? backend_spawn_private("bench") : 0;
   if (be < 0) {
     fprintf(stderr, "myrixen bench: cannot start a backend\n");
     return 1;
@@ -476,9 +400,6 @@ int cmd_bench(int argc, char **argv)
   } else {
     rc = run_datapath(&o, dpath, &lim);
   }
-  if (be > 0) {
-    kill(be, SIGTERM);
-    waitpid(be, NULL, 0);
-  }
+  backend_stop(be);
   return rc;
 }

@@ -27,16 +27,16 @@
 
 #include "../include/myriexpress.h"
 #include "../src/common/clock.h"
+#include "measure.h"
 #include "tool.h"
 
-#define KEY 0xbe4c
+#define KEY BENCH_KEY
 #define SERVE_EID 9
 #define UDP_PORT 2399
 #define MAX_MSG (4u << 20)
-#define RWINDOW 8
+#define RWINDOW BENCH_WINDOW
 #define UDP_CHUNK 8192 /* a stream's datagrams: one eager fragment's worth */
 
-enum { M_PING = 1, M_DATA = 2, M_END = 3, M_QUIT = 4 };
 
 /* --- the reflector ------------------------------------------------------- */
 
@@ -171,16 +171,12 @@ int cmd_bench_serve(int argc, char **argv)
 static int remote_ip(const char *host, struct sockaddr_storage *ss, socklen_t *len)
 {
   char *t = backend_text(CTL_PEERS);
-  char pat[96], ip[64];
-  snprintf(pat, sizeof(pat), "\"hostname\":\"%s\",\"address\":\"", host);
-  char *p = t ? strstr(t, pat) : NULL;
-  if (!p) {
-    free(t);
-    return -1;
-  }
-  p += strlen(pat);
-  size_t n = strcspn(p, "\"");
-  snprintf(ip, sizeof(ip), "%.*s", (int)n, p);
+  char name[64], ip[64] = "";
+  for (const char *p = t; (p = json_get(p, "hostname", name, sizeof(name)));)
+    if (!strcmp(name, host)) {
+      json_get(p, "address", ip, sizeof(ip));
+      break;
+    }
   free(t);
   char *colon = strrchr(ip, ':');
   if (!colon)
@@ -225,39 +221,8 @@ static double median_of(const double *v, int n)
 static struct remote_row mx_run(mx_endpoint_t ep, mx_endpoint_addr_t peer, int stream,
                                 uint32_t size, int n, char *buf)
 {
-  mx_segment_t seg = {buf, size};
-  mx_request_t rq[RWINDOW], sr, rr;
-  mx_status_t st;
-  uint32_t res;
-  int warm = n / 10 + 1;
-  uint64_t t0 = 0;
-  for (int i = 0; i < n + warm; i++) {
-    if (i == warm)
-      t0 = clock_now_ns();
-    if (!stream) {
-      mx_irecv(ep, &seg, 1, M_PING, ~0ull, NULL, &rr);
-      mx_isend(ep, &seg, 1, peer, M_PING, NULL, &sr);
-      mx_wait(ep, &sr, MX_INFINITE, &st, &res);
-      mx_wait(ep, &rr, MX_INFINITE, &st, &res);
-      continue;
-    }
-    if (i >= RWINDOW)
-      mx_wait(ep, &rq[i % RWINDOW], MX_INFINITE, &st, &res);
-    mx_isend(ep, &seg, 1, peer, M_DATA, NULL, &rq[i % RWINDOW]);
-  }
-  if (stream) {
-    for (int i = n + warm > RWINDOW ? n + warm - RWINDOW : 0; i < n + warm; i++)
-      mx_wait(ep, &rq[i % RWINDOW], MX_INFINITE, &st, &res); /* the ones still open */
-    mx_segment_t z = {buf, 0};
-    mx_irecv(ep, &z, 1, M_END, ~0ull, NULL, &rr);
-    mx_isend(ep, &z, 1, peer, M_END, NULL, &sr);
-    mx_wait(ep, &sr, MX_INFINITE, &st, &res);
-    mx_wait(ep, &rr, MX_INFINITE, &st, &res);
-  }
-  double secs = (double)(clock_now_ns() - t0) / 1e9;
-  struct remote_row row = {stream ? secs / n * 1e6 : secs / n / 2 * 1e6,
-                           (double)size * n / secs / 1e6 * (stream ? 1 : 2)};
-  return row;
+  struct measure m = measure_mx(ep, peer, stream, size, n, buf);
+  return (struct remote_row){m.lat_us, m.mbps};
 }
 
 /* The raw socket baseline: the same exchange in UDP datagrams (a message

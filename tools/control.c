@@ -15,11 +15,9 @@
  * room for its text), or exit with a message when there is none. */
 static struct ctl_msg *exchange(struct ctl_msg *req)
 {
-  const char *path = getenv("MYRIXEN_SOCKET") ? getenv("MYRIXEN_SOCKET") : CTL_DEFAULT_SOCKET;
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-  int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+  const char *path = ctl_socket_path();
+  int s = ctl_connect(path, 0);
+  if (s < 0) {
     fprintf(stderr, "myrixen: cannot reach the backend at %s (is myrixend running?)\n", path);
     exit(1);
   }
@@ -67,24 +65,14 @@ char *backend_request(struct ctl_msg *req)
   return err;
 }
 
-/* The value after "key": in a flat JSON object, from pos. */
+/* The value after "key", from pos on ("-" when it is not there); the
+ * point to go on from. */
 static const char *json_field(const char *pos, const char *key, char *out, size_t cap)
 {
-  char pat[64];
-  snprintf(pat, sizeof(pat), "\"%s\":", key);
-  const char *p = strstr(pos, pat);
-  if (!p) {
+  const char *end = json_get(pos, key, out, cap);
+  if (!end)
     snprintf(out, cap, "-");
-    return pos;
-  }
-  p += strlen(pat);
-  size_t i = 0;
-  if (*p == '"')
-    p++;
-  while (*p && *p != '"' && *p != ',' && *p != '}' && i + 1 < cap)
-    out[i++] = *p++;
-  out[i] = 0;
-  return p;
+  return end ? end : pos;
 }
 
 int cmd_info(int argc, char **argv)

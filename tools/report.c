@@ -50,24 +50,6 @@ struct row {
 static struct row rows[MAX_ROWS];
 static int nrows;
 
-static double jnum(const char *line, const char *key)
-{
-  char pat[64];
-  snprintf(pat, sizeof(pat), "\"%s\":", key);
-  const char *p = strstr(line, pat);
-  return p ? atof(p + strlen(pat)) : 0;
-}
-
-static void jstr(const char *line, const char *key, char *out, size_t cap)
-{
-  char pat[64];
-  snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-  const char *p = strstr(line, pat);
-  out[0] = 0;
-  if (p)
-    snprintf(out, cap, "%.*s", (int)strcspn(p + strlen(pat), "\""), p + strlen(pat));
-}
-
 static void progress(int done, int total, const char *what)
 {
   char bar[41];
@@ -104,18 +86,18 @@ static int measure(char *const argv[])
     struct row *r = &rows[nrows++];
     line[strcspn(line, "\n")] = 0;
     snprintf(r->json, sizeof(r->json), "%s", line);
-    jstr(line, "pattern", r->pattern, sizeof(r->pattern));
-    jstr(line, "datapath", r->datapath, sizeof(r->datapath));
-    r->size = (unsigned)jnum(line, "size");
-    r->guests = (int)jnum(line, "guests");
-    r->summary = (int)jnum(line, "summary");
-    r->lat = jnum(line, "latency_us");
-    r->bw = jnum(line, "bandwidth_MBps");
-    r->rate = jnum(line, "msgs_per_s");
-    r->agg = jnum(line, "aggregate_msgs_per_s");
-    r->jain = jnum(line, "jain");
-    r->udp_lat = jnum(line, "udp_latency_us");
-    r->udp_bw = jnum(line, "udp_bandwidth_MBps");
+    json_get(line, "pattern", r->pattern, sizeof(r->pattern));
+    json_get(line, "datapath", r->datapath, sizeof(r->datapath));
+    r->size = (unsigned)json_get_num(line, "size");
+    r->guests = (int)json_get_num(line, "guests");
+    r->summary = (int)json_get_num(line, "summary");
+    r->lat = json_get_num(line, "latency_us");
+    r->bw = json_get_num(line, "bandwidth_MBps");
+    r->rate = json_get_num(line, "msgs_per_s");
+    r->agg = json_get_num(line, "aggregate_msgs_per_s");
+    r->jain = json_get_num(line, "jain");
+    r->udp_lat = json_get_num(line, "udp_latency_us");
+    r->udp_bw = json_get_num(line, "udp_bandwidth_MBps");
   }
   if (f)
     fclose(f);
@@ -383,138 +365,197 @@ static void write_md(const char *dir, const unsigned *sizes, int nsizes, const i
   fclose(f);
 }
 
-int cmd_bench_report(int argc, char **argv)
+/* What one report measures. */
+struct plan {
+  const char *dir, *remote;
+  int quick;
+  const unsigned *sizes;
+  int nsizes;
+  const int *gcounts;
+  int ng;
+  const char *iters;
+  char sizelist[256];
+  int done, total;              /* the progress bar */
+};
+
+static int plan_from_args(struct plan *pl, int argc, char **argv)
 {
-  const char *dir = "results", *remote = NULL;
-  int quick = 0;
-  for (int i = 2; i < argc; i++) {
-    if (!strcmp(argv[i], "--quick"))
-      quick = 1;
-    else if (!strcmp(argv[i], "--out") && i + 1 < argc)
-      dir = argv[++i];
-    else if (!strcmp(argv[i], "--remote") && i + 1 < argc)
-      remote = argv[++i];
-    else {
-      fprintf(stderr, "usage: myrixen bench report [--quick] [--out DIR] [--remote HOST]\n"
-                      "  --remote HOST: add cross-host rows against `myrixen bench serve` on\n"
-                      "  HOST, through the backend at $MYRIXEN_SOCKET (which has ports)\n");
-      return 2;
-    }
-  }
   static const unsigned full_sizes[] = {8, 64, 1024, 4096, 65536, 1048576, 4194304};
   static const unsigned quick_sizes[] = {8, 64, 65536};
   static const int full_g[] = {2, 4, 8, 16, 40}, quick_g[] = {2, 4};
-  const unsigned *sizes = quick ? quick_sizes : full_sizes;
-  int nsizes = quick ? 3 : 7;
-  const int *gcounts = quick ? quick_g : full_g;
-  int ng = quick ? 2 : 5;
-  const char *iters = quick ? "200" : "3000";
-  if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-    fprintf(stderr, "myrixen bench report: %s: %s\n", dir, strerror(errno));
-    return 1;
+  memset(pl, 0, sizeof(*pl));
+  pl->dir = "results";
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--quick"))
+      pl->quick = 1;
+    else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+      pl->dir = argv[++i];
+    else if (!strcmp(argv[i], "--remote") && i + 1 < argc)
+      pl->remote = argv[++i];
+    else
+      return -1;
   }
-  char sock[96], exe[4096], sizelist[256] = "";
-  for (int k = 0; k < nsizes; k++)
-    snprintf(sizelist + strlen(sizelist), sizeof(sizelist) - strlen(sizelist), "%s%u",
-             k ? "," : "", sizes[k]);
-  int total = 2 * NDP + ng + 4 + (remote ? 2 : 0), done = 0, failed = 0;
-  const char *pat[2] = {"pingpong", "stream"};
-  for (int p = 0; remote && p < 2; p++) {
+  pl->sizes = pl->quick ? quick_sizes : full_sizes;
+  pl->nsizes = pl->quick ? 3 : 7;
+  pl->gcounts = pl->quick ? quick_g : full_g;
+  pl->ng = pl->quick ? 2 : 5;
+  pl->iters = pl->quick ? "200" : "3000";
+  for (int k = 0; k < pl->nsizes; k++)
+    snprintf(pl->sizelist + strlen(pl->sizelist), sizeof(pl->sizelist) - strlen(pl->sizelist),
+             "%s%u", k ? "," : "", pl->sizes[k]);
+  pl->total = 2 * NDP + pl->ng + 4 + (pl->remote ? 2 : 0);
+  return 0;
+}
+
+static void step(struct plan *pl, const char *what)
+{
+  progress(pl->done++, pl->total, what);
+}
+
+static const char *const patterns[2] = {"pingpong", "stream"};
+
+/* Cross-host rows, through the backend the caller named (it has ports). */
+static int run_remote_rows(struct plan *pl)
+{
+  int failed = 0;
+  for (int p = 0; pl->remote && p < 2; p++) {
     char what[96];
-    snprintf(what, sizeof(what), "%s to %s", pat[p], remote);
-    progress(done++, total, what);
-    char *av[] = {"myrixen", "bench", (char *)pat[p], "--json", "--remote", (char *)remote,
-                  "--sizes", sizelist, "--iters", (char *)iters, NULL};
+    snprintf(what, sizeof(what), "%s to %s", patterns[p], pl->remote);
+    step(pl, what);
+    char *av[] = {"myrixen", "bench", (char *)patterns[p], "--json", "--remote",
+                  (char *)pl->remote, "--sizes", pl->sizelist, "--iters", (char *)pl->iters, NULL};
     failed |= measure(av) < 0;
   }
-  snprintf(sock, sizeof(sock), "/tmp/myrixen-report-%d.sock", (int)getpid());
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 16);
-  if (n < 0)
-    return 1;
-  exe[n] = 0;
-  strcpy(strrchr(exe, '/') + 1, "myrixend");
-  setenv("MYRIXEN_SOCKET", sock, 1);
-  pid_t be = backend_spawn(exe, sock);
-  if (be < 0) {
-    fprintf(stderr, "myrixen bench report: cannot start a backend\n");
-    return 1;
-  }
+  return failed;
+}
+
+/* Same-host rows: every datapath, then the engine shared by N guests. */
+static int run_datapath_rows(struct plan *pl)
+{
+  int failed = 0;
   for (int p = 0; p < 2; p++)
     for (int d = 0; d < NDP; d++) {
       char what[64];
-      snprintf(what, sizeof(what), "%s %s", pat[p], datapaths[d]);
-      progress(done, total, what);
-      char *av[] = {"myrixen", "bench", (char *)pat[p], "--json", "--datapath",
-                    (char *)datapaths[d], "--sizes", sizelist, "--iters", (char *)iters, NULL};
+      snprintf(what, sizeof(what), "%s %s", patterns[p], datapaths[d]);
+      step(pl, what);
+      char *av[] = {"myrixen", "bench", (char *)patterns[p], "--json", "--datapath",
+                    (char *)datapaths[d], "--sizes", pl->sizelist, "--iters", (char *)pl->iters,
+                    NULL};
       failed |= measure(av) < 0;
-      done++;
     }
-  for (int g = 0; g < ng; g++) {
+  for (int g = 0; g < pl->ng; g++) {
     char what[64], gs[16];
-    snprintf(what, sizeof(what), "engine shared by %d guests", gcounts[g]);
-    snprintf(gs, sizeof(gs), "%d", gcounts[g]);
-    progress(done, total, what);
+    snprintf(what, sizeof(what), "engine shared by %d guests", pl->gcounts[g]);
+    snprintf(gs, sizeof(gs), "%d", pl->gcounts[g]);
+    step(pl, what);
     char *av[] = {"myrixen", "bench", "stream", "--json", "--datapath", "engine", "--sizes", "64",
-                  "--iters", quick ? "500" : "20000", "--guests", gs, NULL};
-    if (gcounts[g] != 2 || !find("stream", "engine", 64, 2, 0))
+                  "--iters", pl->quick ? "500" : "20000", "--guests", gs, NULL};
+    if (pl->gcounts[g] != 2 || !find("stream", "engine", 64, 2, 0))
       failed |= measure(av) < 0;
-    done++;
   }
-  progress(done, total, "libfabric shm (fi_pingpong)");
-  fabric_peer("fi-shm", "-p shm -e rdm -m tagged", sizes, nsizes, quick ? 200 : 3000);
-  progress(++done, total, "libfabric tcp (fi_pingpong)");
-  fabric_peer("fi-tcp", "-p 'tcp;ofi_rxm' -e rdm -m tagged", sizes, nsizes, quick ? 200 : 3000);
-  progress(++done, total, "libfabric udp (fi_pingpong)");
-  fabric_peer("fi-udp", "-p 'udp;ofi_rxd' -e rdm -m tagged", sizes, nsizes, quick ? 200 : 3000);
-  progress(++done, total, "raw UDP sockets");
-  socket_peer(sizes, nsizes, quick ? 200 : 3000);
-  progress(++done, total, "done");
-  kill(be, SIGTERM);
-  waitpid(be, NULL, 0);
+  return failed;
+}
 
+static void run_peer_rows(struct plan *pl)
+{
+  int iters = pl->quick ? 200 : 3000;
+  step(pl, "libfabric shm (fi_pingpong)");
+  fabric_peer("fi-shm", "-p shm -e rdm -m tagged", pl->sizes, pl->nsizes, iters);
+  step(pl, "libfabric tcp (fi_pingpong)");
+  fabric_peer("fi-tcp", "-p 'tcp;ofi_rxm' -e rdm -m tagged", pl->sizes, pl->nsizes, iters);
+  step(pl, "libfabric udp (fi_pingpong)");
+  fabric_peer("fi-udp", "-p 'udp;ofi_rxd' -e rdm -m tagged", pl->sizes, pl->nsizes, iters);
+  step(pl, "raw UDP sockets");
+  socket_peer(pl->sizes, pl->nsizes, iters);
+  progress(pl->done, pl->total, "done");
+}
+
+static void write_json(const struct plan *pl)
+{
   char path[512];
-  snprintf(path, sizeof(path), "%s/results.json", dir);
+  snprintf(path, sizeof(path), "%s/results.json", pl->dir);
   FILE *f = fopen(path, "w");
   if (!f)
-    return 1;
+    return;
   fprintf(f, "[\n");
   for (int i = 0; i < nrows; i++)
     fprintf(f, "  %s%s\n", rows[i].json, i + 1 < nrows ? "," : "");
   fprintf(f, "]\n");
   fclose(f);
-  write_md(dir, sizes, nsizes, gcounts, ng);
-  int nl = write_dat(dir, "latency", "pingpong", sizes, nsizes, 1);
-  int nb = write_dat(dir, "bandwidth", "stream", sizes, nsizes, 0);
-  snprintf(path, sizeof(path), "%s/scaling.dat", dir);
+}
+
+/* The scaling plot: aggregate rate and fairness by guest count.  0 when drawn. */
+static int plot_scaling(const struct plan *pl)
+{
+  char path[512];
+  FILE *f;
+  snprintf(path, sizeof(path), "%s/scaling.dat", pl->dir);
   if ((f = fopen(path, "w"))) {
     fprintf(f, "# guests aggregate_msgs_per_s jain\n");
-    for (int g = 0; g < ng; g++) {
-      const struct row *r = gcounts[g] > 2 ? find("stream", "engine", 64, gcounts[g], 1)
-                                           : find("stream", "engine", 64, 2, 0);
-      fprintf(f, "%d %.0f %.4f\n", gcounts[g], r ? (gcounts[g] > 2 ? r->agg : r->rate) : 0,
-              r ? (gcounts[g] > 2 ? r->jain : 1.0) : 0);
+    for (int g = 0; g < pl->ng; g++) {
+      int n = pl->gcounts[g];
+      const struct row *r = n > 2 ? find("stream", "engine", 64, n, 1)
+                                  : find("stream", "engine", 64, 2, 0);
+      fprintf(f, "%d %.0f %.4f\n", n, r ? (n > 2 ? r->agg : r->rate) : 0,
+              r ? (n > 2 ? r->jain : 1.0) : 0);
     }
     fclose(f);
   }
-  int plots = plot(dir, "latency", "ping-pong, half round trip", "us", nl, "bytes", 1);
-  plots |= plot(dir, "bandwidth", "stream bandwidth", "MB/s", nb, "bytes", 1);
-  snprintf(path, sizeof(path), "%s/scaling.gp", dir);
-  if ((f = fopen(path, "w"))) {
-    for (int fmt = 0; fmt < 2; fmt++)
-      fprintf(f,
-              "set terminal %s size 800,500\nset output '%s/scaling.%s'\n"
-              "set title 'engine shared by N guests (stream, 64 B)'\nset xlabel 'guests'\n"
-              "set ylabel 'aggregate msgs/s'\nset y2label 'Jain fairness'\nset y2range [0:1.05]\n"
-              "set ytics nomirror\nset y2tics\nset grid\n"
-              "plot '%s/scaling.dat' using 1:2 with linespoints title 'aggregate rate', "
-              "'' using 1:3 axes x1y2 with linespoints title 'Jain fairness'\n",
-              fmt ? "svg" : "pngcairo", dir, fmt ? "svg" : "png", dir);
-    fclose(f);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>/dev/null", path);
-    plots |= system(cmd) != 0;
+  snprintf(path, sizeof(path), "%s/scaling.gp", pl->dir);
+  if (!(f = fopen(path, "w")))
+    return 1;
+  for (int fmt = 0; fmt < 2; fmt++)
+    fprintf(f,
+            "set terminal %s size 800,500\nset output '%s/scaling.%s'\n"
+            "set title 'engine shared by N guests (stream, 64 B)'\nset xlabel 'guests'\n"
+            "set ylabel 'aggregate msgs/s'\nset y2label 'Jain fairness'\nset y2range [0:1.05]\n"
+            "set ytics nomirror\nset y2tics\nset grid\n"
+            "plot '%s/scaling.dat' using 1:2 with linespoints title 'aggregate rate', "
+            "'' using 1:3 axes x1y2 with linespoints title 'Jain fairness'\n",
+            fmt ? "svg" : "pngcairo", pl->dir, fmt ? "svg" : "png", pl->dir);
+  fclose(f);
+  char cmd[600];
+  snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>/dev/null", path);
+  return system(cmd) != 0;
+}
+
+/* Every file of the report; 0 when every plot was drawn. */
+static int write_outputs(const struct plan *pl)
+{
+  write_json(pl);
+  write_md(pl->dir, pl->sizes, pl->nsizes, pl->gcounts, pl->ng);
+  int nl = write_dat(pl->dir, "latency", "pingpong", pl->sizes, pl->nsizes, 1);
+  int nb = write_dat(pl->dir, "bandwidth", "stream", pl->sizes, pl->nsizes, 0);
+  int plots = plot(pl->dir, "latency", "ping-pong, half round trip", "us", nl, "bytes", 1);
+  plots |= plot(pl->dir, "bandwidth", "stream bandwidth", "MB/s", nb, "bytes", 1);
+  plots |= plot_scaling(pl);
+  return plots;
+}
+
+int cmd_bench_report(int argc, char **argv)
+{
+  struct plan pl;
+  if (plan_from_args(&pl, argc, argv) < 0) {
+    fprintf(stderr, "usage: myrixen bench report [--quick] [--out DIR] [--remote HOST]\n"
+                    "  --remote HOST: add cross-host rows against `myrixen bench serve` on\n"
+                    "  HOST, through the backend at $MYRIXEN_SOCKET (which has ports)\n");
+    return 2;
   }
+  if (mkdir(pl.dir, 0755) < 0 && errno != EEXIST) {
+    fprintf(stderr, "myrixen bench report: %s: %s\n", pl.dir, strerror(errno));
+    return 1;
+  }
+  int failed = run_remote_rows(&pl);
+  pid_t be = backend_spawn_private("report");
+  if (be < 0) {
+    fprintf(stderr, "myrixen bench report: cannot start a backend\n");
+    return 1;
+  }
+  failed |= run_datapath_rows(&pl);
+  run_peer_rows(&pl);
+  backend_stop(be);
+  int plots = write_outputs(&pl);
   printf("myrixen bench report: %d rows in %s/results.json, tables in %s/results.md%s\n", nrows,
-         dir, dir, plots ? " (gnuplot missing or failed: no plots)" : ", plots as PNG and SVG");
+         pl.dir, pl.dir, plots ? " (gnuplot missing or failed: no plots)" : ", plots as PNG and SVG");
   return failed || plots ? 1 : 0;
 }

@@ -1,9 +1,12 @@
 /* spawn.c - see spawn.h. */
 #include "spawn.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define SPAWN_WAIT_TRIES 500 /* 10 ms each */
@@ -28,4 +31,25 @@ pid_t backend_spawn(const char *bin, const char *sock)
     usleep(10000);
   }
   return -1;
+}
+
+pid_t backend_spawn_private(const char *tag)
+{
+  static char sock[96], exe[4096];
+  snprintf(sock, sizeof(sock), "/tmp/myrixen-%s-%d.sock", tag, (int)getpid());
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 16);
+  if (n < 0)
+    return -1;
+  exe[n] = 0;
+  strcpy(strrchr(exe, '/') + 1, "myrixend");
+  setenv("MYRIXEN_SOCKET", sock, 1);
+  return backend_spawn(exe, sock);
+}
+
+void backend_stop(pid_t pid)
+{
+  if (pid <= 0)
+    return;
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
 }

@@ -1,5 +1,5 @@
 /* spawn.h - start a private myrixend (used by `myrixen bench
- * --spawn-backend` and by the test harness). */
+ * --spawn-backend`, `bench report` and the test harness). */
 #ifndef MYRIXEN_SPAWN_H
 #define MYRIXEN_SPAWN_H
 
@@ -8,5 +8,12 @@
 /* Run the backend binary bin on socket sock (quiet: MYRIXEN_LOG=warn unless
  * set) and wait until it listens.  Returns its pid, or -1. */
 pid_t backend_spawn(const char *bin, const char *sock);
+
+/* A private backend: the myrixend beside this binary, on a socket of its
+ * own (/tmp/myrixen-TAG-PID.sock), which MYRIXEN_SOCKET then names for this
+ * process and its children.  Its pid, or -1. */
+pid_t backend_spawn_private(const char *tag);
+/* Stop it (SIGTERM: its guests see their requests end) and reap it. */
+void backend_stop(pid_t pid);
 
 #endif

@@ -7,9 +7,17 @@ int cmd_counters(int argc, char **argv);
 int cmd_peers(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
+/* jsonread.c: the value of "key" in JSON text, from `from` on: a string's
+ * characters or a number's text into out; returns the point just past the
+ * value (to go on scanning), or NULL (out "") when the key is not there. */
+const char *json_get(const char *from, const char *key, char *out, size_t cap);
+/* A number's value, or 0 when the key is not there. */
+double json_get_num(const char *from, const char *key);
+
 /* A bench cannot go on: what failed and the MX code, then exit 1. */
 __attribute__((noreturn)) void tool_fail(const char *what, int mx_code);
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../src/common/ctl.h"

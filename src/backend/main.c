@@ -57,7 +57,7 @@ int main(int argc, char **argv)
   int daemonize = 0, c;
   sigset_t mask;
 
-  be.cfg.socket_path = getenv("MYRIXEN_SOCKET") ? getenv("MYRIXEN_SOCKET") : CTL_DEFAULT_SOCKET;
+  be.cfg.socket_path = ctl_socket_path();
   ec->max_endpoints = 64;
   be.cfg.small_max = 128;
   ec->medium_max = 32768;

@@ -2,8 +2,10 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 void ctl_init(struct ctl_msg *m, enum ctl_type type, uint32_t seq)
@@ -95,4 +97,27 @@ ssize_t ctl_recv(int sock, struct ctl_msg *buf, size_t cap, int *fds, int *nfds)
     return -EBADMSG;
   }
   return n;
+}
+
+const char *ctl_socket_path(void)
+{
+  const char *path = getenv("MYRIXEN_SOCKET");
+  return path && *path ? path : CTL_DEFAULT_SOCKET;
+}
+
+int ctl_connect(const char *path, int flags)
+{
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof(sa.sun_path))
+    return -ENAMETOOLONG;
+  memcpy(sa.sun_path, path, strlen(path) + 1);
+  int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | flags, 0);
+  if (s < 0)
+    return -errno;
+  if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+    int e = -errno;
+    close(s);
+    return e;
+  }
+  return s;
 }

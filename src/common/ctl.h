@@ -25,6 +25,14 @@ int ctl_send(int sock, const struct ctl_msg *m, const int *fds, int nfds);
  * -errno; -EBADMSG for a short or badly framed message (its fds closed). */
 ssize_t ctl_recv(int sock, struct ctl_msg *buf, size_t cap, int *fds, int *nfds);
 
+/* The backend's socket: $MYRIXEN_SOCKET, else CTL_DEFAULT_SOCKET.  Guests,
+ * the tool and the backend itself all find it here. */
+const char *ctl_socket_path(void);
+
+/* Connect to the backend's socket at path (flags: SOCK_NONBLOCK or 0).
+ * The socket, or -errno. */
+int ctl_connect(const char *path, int flags);
+
 /* Fill a message header. */
 void ctl_init(struct ctl_msg *m, enum ctl_type type, uint32_t seq);
 

@@ -27,6 +27,9 @@
 #include "../common/doorbell.h"
 #include "../common/iov.h"
 #include "lib.h"
+#include "base.h"
+#include "txq.h"
+#include "channel.h"
 
 #define CHAN_IOV 64
 
@@ -131,23 +134,6 @@ static int chan_pipes(struct mx_endpoint *ep, struct chan *ch)
   return work;
 }
 
-/* A peer's descriptor must be one a channel carries, with sane lengths. */
-static int chan_msg_valid(const struct msg *m)
-{
-  switch (m->type) {
-  case MSG_SMALL:
-  case MSG_FRAG:
-    return msg_data_valid(m, lib.hello.medium_max);
-  case MSG_RNDV:
-  case MSG_SYNC_ACK:
-  case MSG_CTS:
-  case MSG_LARGE_DONE:
-    return 1;
-  default:
-    return 0;
-  }
-}
-
 void chan_cts(struct mx_endpoint *ep, struct chan *ch, const struct msg *m)
 {
   struct req *r = req_from_cookie(ep, m->cookie, REQ_SEND);
@@ -156,31 +142,6 @@ void chan_cts(struct mx_endpoint *ep, struct chan *ch, const struct msg *m)
   r->xfer = m->total < r->len ? m->total : r->len;
   r->got = 0;
   FIFO_PUSH(&ch->splice_head, &ch->splice_tail, r, lnext);
-}
-
-void chan_release(struct chan *ch)
-{
-  if (qcons_release(&ch->rx))
-    doorbell_ring(ch->peer_doorbell);
-}
-
-int chan_next(struct chan *ch, struct msg *m, const uint8_t **eager)
-{
-  int r = qcons_next(&ch->rx, m, eager);
-  if (r <= 0)
-    return r;
-  if (!chan_msg_valid(m))
-    return -1;
-  m->peer_eid = ch->conn->eid; /* the peer cannot claim to be anyone else */
-  m->peer_nic = ch->conn->nic;
-  return 1;
-}
-
-void chan_advance(struct chan *ch, const struct msg *m, int taken)
-{
-  qcons_advance(&ch->rx, m);
-  if (taken % 32 == 0)
-    chan_release(ch); /* a long drain gives slots back as it goes */
 }
 
 int chan_move(struct mx_endpoint *ep, struct chan *ch)

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 
 #include "lib.h"
+#include "base.h"
+#include "channel.h"
+#include "conn.h"
 
 struct conn *conn_get(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, int create)
 {

@@ -10,6 +10,10 @@
 
 #include "../common/clock.h"
 #include "lib.h"
+#include "base.h"
+#include "conn.h"
+#include "reach.h"
+#include "progress.h"
 
 /* Retry while the peer endpoint does not exist yet, as MX does. */
 static int connect_retry(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, uint32_t key,

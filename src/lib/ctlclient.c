@@ -14,6 +14,7 @@
 
 #include "../common/doorbell.h"
 #include "lib.h"
+#include "base.h"
 
 struct async_msg {
   struct async_msg *next;

@@ -11,6 +11,11 @@
 #include "../common/doorbell.h"
 #include "../common/clock.h"
 #include "lib.h"
+#include "base.h"
+#include "txq.h"
+#include "channel.h"
+#include "conn.h"
+#include "progress.h"
 
 static mx_return_t apply_params(struct mx_endpoint *ep, mx_param_t *p, uint32_t n)
 {

@@ -6,6 +6,7 @@
  * for the handler to return.
  */
 #include "lib.h"
+#include "base.h"
 
 /* Every call checks its endpoint: a magic word, not a lookup under a
  * global lock (this is on the data path of every call). */

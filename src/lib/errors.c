@@ -9,6 +9,7 @@
 
 #include "../common/mxerror.h"
 #include "lib.h"
+#include "base.h"
 
 static mx_return_t errors_are_fatal(char *str, mx_return_t ret)
 {

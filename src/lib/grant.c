@@ -5,6 +5,7 @@
  * clearing it before the entries are reused.
  */
 #include "lib.h"
+#include "base.h"
 
 /* Grant the engine access to r's segments: a run of entries in this VIF's
  * grant table.  Returns the grant ref, or 0 when the table is full. */

@@ -5,6 +5,8 @@
  * message being handled stays where it is and nothing overtakes it.
  */
 #include "lib.h"
+#include "base.h"
+#include "progress.h"
 
 EXPORT mx_return_t mx_register_unexp_handler(mx_endpoint_t ep, mx_unexp_handler_t handler,
                                              void *context)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib.h"
+#include "base.h"
 
 const char *const ep_counter_names[EPC_MAX] = {
   [EPC_SENDS] = "Sends posted",

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lib.h"
+#include "base.h"
 
 static enum datapath datapath_from_env(void)
 {
@@ -39,21 +40,6 @@ static uint32_t threshold_from_env(const char *name, uint32_t cap)
   return n < cap ? (uint32_t)n : cap;
 }
 
-static int backend_connect(void)
-{
-  const char *path = getenv("MYRIXEN_SOCKET") ? getenv("MYRIXEN_SOCKET") : CTL_DEFAULT_SOCKET;
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-  int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (s < 0)
-    return -1;
-  if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-    close(s);
-    return -1;
-  }
-  return s;
-}
-
 EXPORT mx_return_t mx__init_api(int api)
 {
   struct ctl_msg req, rep;
@@ -63,7 +49,7 @@ EXPORT mx_return_t mx__init_api(int api)
     return MX_ALREADY_INITIALIZED;
   if (api > MX_API)
     return lib_error(NULL, MX_BAD_LIB_VERSION, "mx_init: API 0x%x is newer than 0x%x", api, MX_API);
-  lib.sock = backend_connect();
+  lib.sock = ctl_connect(ctl_socket_path(), SOCK_NONBLOCK);
   if (lib.sock < 0)
     return lib_error(NULL, MX_NO_DRIVER, "mx_init: cannot reach myrixend (%s)", strerror(errno));
   ctl_init(&req, CTL_HELLO, 0);

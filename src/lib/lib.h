@@ -216,7 +216,9 @@ struct lib_state {
 extern struct lib_state lib;
 
 /* --- the layers ----------------------------------------------------------
- * Each file calls only files of its own rank or lower, and files of one
+ * Each layer has its header (base.h, txq.h, channel.h, conn.h, send.h,
+ * recv.h, unexp.h, reach.h, progress.h) and each file includes those it
+ * uses.  Each file calls only files of its own rank or lower, and files of one
  * rank form no cycle (tests/scripts/layers.sh checks it on the objects):
  *   0  state errors ep seg match grant req partial ctlclient
  *   1  txq
@@ -225,147 +227,5 @@ extern struct lib_state lib;
  *   4  progress
  *   5  the API: init endpoint connect wait handler info names rma
  */
-
-/* errors.c: route a failing call through the endpoint's or global handler */
-mx_return_t lib_error(struct mx_endpoint *ep, mx_return_t ret, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* errors.c: as lib_error, for features MX declares but never implemented:
- * never aborts, even under MX_ERRORS_ARE_FATAL. */
-mx_return_t lib_unsupported(struct mx_endpoint *ep, const char *fn, const char *why);
-
-/* ep.c */
-int ep_valid(struct mx_endpoint *ep);
-/* Check ep and take its lock: MX_SUCCESS, or the error handler's answer
- * (fn names the call in the message; never MX_SUCCESS then). */
-mx_return_t ep_enter(struct mx_endpoint *ep, const char *fn);
-/* MX_SUCCESS when mask covers the endpoint's context id bits. */
-mx_return_t ep_check_ctxid(struct mx_endpoint *ep, uint64_t mask, const char *fn);
-/* True in the thread running the endpoint's unexpected handler. */
-int ep_in_handler(struct mx_endpoint *ep);
-/* Block (lock held) while another thread's handler runs. */
-void ep_handler_wait(struct mx_endpoint *ep);
-/* As ep_enter, for calls that would pull the ground from under a running
- * handler (close, disconnect, disable progression): refused in the handler
- * (MX_CLOSE_IN_HANDLER), and elsewhere they wait for it to return. */
-mx_return_t ep_enter_outside_handler(struct mx_endpoint *ep, const char *fn);
-
-/* seg.c */
-void seg_scatter(const struct iovec *segs, uint32_t n, uint64_t off, const void *src, uint64_t len);
-void seg_gather(const struct iovec *segs, uint32_t n, uint64_t off, void *dst, uint64_t len);
-/* The checks every call taking a segment list makes (fn names the call). */
-mx_return_t seg_args_check(struct mx_endpoint *ep, const mx_segment_t *segs, uint32_t n,
-                           const mx_request_t *out, const char *fn);
-
-/* match.c */
-int match_accepts(uint64_t incoming, uint64_t match, uint64_t mask);
-struct req *match_find(struct req_list *l, uint64_t incoming);
-struct req *match_find_unexp(struct req_list *l, uint64_t match, uint64_t mask);
-
-/* grant.c: grant the engine access to r's segments; the ref, or 0 when
- * the table is full.  grant_release revokes it. */
-uint32_t grant_segments(struct mx_endpoint *ep, struct req *r, uint32_t flags);
-void grant_release(struct mx_endpoint *ep, struct req *r);
-
-/* req.c */
-struct req *req_new(struct mx_endpoint *ep, enum req_kind kind);
-void req_free(struct mx_endpoint *ep, struct req *r);
-uint64_t req_cookie(const struct req *r);
-struct req *req_from_cookie(struct mx_endpoint *ep, uint64_t cookie, enum req_kind kind);
-void req_complete(struct mx_endpoint *ep, struct req *r, mx_status_code_t code);
-/* The MX status of an engine's msg_status. */
-mx_status_code_t msg_status_code(uint32_t status);
-void reqlist_push(struct req_list *l, struct req *r);
-void reqlist_remove(struct req_list *l, struct req *r);
-int req_set_segments(struct req *r, mx_segment_t *segs, uint32_t n);
-void req_cache_free(struct mx_endpoint *ep);
-
-/* partial.c: medium messages being reassembled */
-void partial_add(struct mx_endpoint *ep, struct req *r);
-void partial_replace(struct mx_endpoint *ep, struct req *old, struct req *r);
-void partial_remove(struct mx_endpoint *ep, struct req *r);
-struct req *partial_find(struct mx_endpoint *ep, const struct conn *c, uint32_t seq);
-
-/* ctlclient.c */
-int ctl_call(struct ctl_msg *req, struct ctl_msg *rep, int *fds, int *nfds, char **text);
-void ctl_poll_async(void);
-/* The oldest CTL_CHANNEL_ATTACH the backend sent for VIF vif: 1, with the
- * message and its descriptors (the caller owns them); 0 when none waits. */
-int ctl_async_take(uint32_t vif, struct ctl_msg *m, int *fds, int *nfds);
-
-/* txq.c */
-void txq_init(struct txq *t, struct queue *q, int kick_fd);
-void txq_submit(struct mx_endpoint *ep, struct txq *t, struct req *r);
-int txq_write_small(struct txq *t, const struct conn *c, const void *buf, uint32_t len,
-                    uint64_t match, uint32_t seq);
-void txq_sent_early(struct mx_endpoint *ep, struct txq *t, struct req *r);
-void txq_send_ctl(struct mx_endpoint *ep, struct txq *t, const struct msg *m);
-int txq_drain(struct mx_endpoint *ep, struct txq *t);
-/* Complete with MX_STATUS_TIMEOUT the backlogged sends past their deadline
- * that have not started to leave (a half-sent message is never cut). */
-int txq_expire(struct mx_endpoint *ep, struct txq *t, uint64_t now);
-void txq_fail(struct mx_endpoint *ep, struct txq *t, mx_status_code_t code);
-
-/* channel.c */
-int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds);
-void chan_close(struct mx_endpoint *ep, struct chan *ch);
-void chan_large_ready(struct mx_endpoint *ep, struct chan *ch, struct req *r);
-/* The peer's next message, copied, checked and stamped with the peer's
- * identity: 1, 0 when none waits, -1 when the peer broke the protocol. */
-int chan_next(struct chan *ch, struct msg *m, const uint8_t **eager);
-/* Done with m, the taken-th message of this drain. */
-void chan_advance(struct chan *ch, const struct msg *m, int taken);
-void chan_release(struct chan *ch);
-/* The peer is ready for our large send its CTS names. */
-void chan_cts(struct mx_endpoint *ep, struct chan *ch, const struct msg *m);
-/* Move what the pipes allow and push our backlog: work, -1 when the peer
- * is gone. */
-int chan_move(struct mx_endpoint *ep, struct chan *ch);
-void chan_arm(struct chan *ch, struct pollfd *pfd, int *n);
-
-/* conn.c */
-struct conn *conn_get(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, int create);
-struct conn *conn_from_addr(struct mx_endpoint *ep, const mx_endpoint_addr_t *a);
-void conn_to_addr(const struct conn *c, mx_endpoint_addr_t *a);
-void conn_fail(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code);
-
-/* send.c */
-mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
-                      mx_endpoint_addr_t dest, uint64_t match, void *ctx, int sync,
-                      mx_request_t *out);
-void send_acked(struct mx_endpoint *ep, const struct msg *m, mx_status_code_t code);
-
-/* recv.c */
-void recv_incoming(struct mx_endpoint *ep, struct chan *via, const struct msg *m,
-                   const uint8_t *eager);
-void recv_matched(struct mx_endpoint *ep, struct req *r, struct req *u);
-void recv_start_large(struct mx_endpoint *ep, struct req *r);
-void recv_event(struct mx_endpoint *ep, const struct msg *m);
-
-/* unexp.c: run the unexpected handler on a message no receive matched.
- * Returns the receive that takes it now (posted by the handler, or an
- * internal one that discards it), or NULL to keep it as unexpected. */
-struct req *unexp_handler_run(struct mx_endpoint *ep, struct conn *c, const struct msg *m,
-                              const uint8_t *eager);
-
-/* reach.c */
-#define REACH_RETRY_NS 5000000ull /* a pending mx_iconnect is tried again this often */
-/* One connect exchange with the backend.  0 and *out, or an MX code. */
-int reach_once(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, uint32_t key,
-               struct conn **out);
-/* One attempt for a pending mx_iconnect: 0 to try again later, or 1 and
- * the status it finished with (not yet reported). */
-int reach_try(struct mx_endpoint *ep, struct req *r, uint64_t now, mx_status_code_t *code);
-/* Retry pending mx_iconnect requests (progress, lock held). */
-int reach_progress(struct mx_endpoint *ep, uint64_t now);
-/* Attach the channels peers opened to us. */
-void reach_take_attached(struct mx_endpoint *ep);
-
-/* progress.c */
-int progress_once(struct mx_endpoint *ep);
-/* Wait (lock held) until done(ep, arg) or timeout_ms (0: forever) or an
- * mx_wakeup.  Returns 1 when done, 0 on timeout or wakeup. */
-int progress_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
-            int (*done)(struct mx_endpoint *, void *), void *arg);
 
 #endif /* MYRIXEN_LIB_H */

@@ -1,5 +1,6 @@
 /* match.c - MX matching: (incoming & mask) == match, first in order wins. */
 #include "lib.h"
+#include "base.h"
 
 int match_accepts(uint64_t incoming, uint64_t match, uint64_t mask)
 {

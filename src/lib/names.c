@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib.h"
+#include "base.h"
 
 /* Ask the backend: it knows its peers (peers file, or learnt). */
 static int resolve(struct ctl_resolve *r)

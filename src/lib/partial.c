@@ -3,6 +3,7 @@
  * by fragment: found by their sender's connection and message number.
  */
 #include "lib.h"
+#include "base.h"
 
 void partial_add(struct mx_endpoint *ep, struct req *r)
 {

@@ -17,6 +17,14 @@
 #include "../common/clock.h"
 #include "../common/poll_policy.h"
 #include "lib.h"
+#include "base.h"
+#include "txq.h"
+#include "channel.h"
+#include "conn.h"
+#include "send.h"
+#include "recv.h"
+#include "reach.h"
+#include "progress.h"
 
 /* Everything pending ends with code: the endpoint cannot work any more. */
 static void ep_die(struct mx_endpoint *ep, mx_status_code_t code)

@@ -6,6 +6,10 @@
  */
 #include "../common/clock.h"
 #include "lib.h"
+#include "base.h"
+#include "channel.h"
+#include "conn.h"
+#include "reach.h"
 
 /* One connect exchange with the backend.  Returns 0 or an MX code. */
 int reach_once(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, uint32_t key,

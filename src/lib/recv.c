@@ -7,6 +7,12 @@
 #include <string.h>
 
 #include "lib.h"
+#include "base.h"
+#include "txq.h"
+#include "channel.h"
+#include "conn.h"
+#include "recv.h"
+#include "unexp.h"
 
 static struct txq *reply_queue(struct mx_endpoint *ep, struct req *r)
 {

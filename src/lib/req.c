@@ -12,6 +12,7 @@
 #include "../common/doorbell.h"
 #include "../common/iov.h"
 #include "lib.h"
+#include "base.h"
 
 #define REQ_CACHE_MAX 1024
 

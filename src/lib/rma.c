@@ -5,6 +5,7 @@
  * back to messages.
  */
 #include "lib.h"
+#include "base.h"
 
 static mx_return_t rma_refused(mx_endpoint_t ep, mx_request_t *request, const char *fn)
 {

@@ -3,6 +3,7 @@
 
 #include "../common/iov.h"
 #include "lib.h"
+#include "base.h"
 
 /* Copy len bytes from src into the list at byte offset off (bounded by the
  * list's capacity: the caller computed len against it). */

@@ -8,6 +8,10 @@
 
 #include "../common/clock.h"
 #include "lib.h"
+#include "base.h"
+#include "txq.h"
+#include "conn.h"
+#include "send.h"
 
 /* What mx_test/mx_wait will report of send r, and the counters. */
 static void send_status(struct mx_endpoint *ep, struct req *r, void *ctx)

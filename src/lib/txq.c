@@ -13,6 +13,8 @@
 #include "../common/fifo.h"
 #include "../common/doorbell.h"
 #include "lib.h"
+#include "base.h"
+#include "txq.h"
 
 void txq_init(struct txq *t, struct queue *q, int kick_fd)
 {

@@ -11,6 +11,9 @@
 #include <string.h>
 
 #include "lib.h"
+#include "base.h"
+#include "conn.h"
+#include "unexp.h"
 
 /* A receive of nothing, reaped by nobody: consumes a message the handler
  * finished with.  Through the ordinary paths, so that a rendezvous sender

@@ -6,6 +6,8 @@
 
 #include "../common/clock.h"
 #include "lib.h"
+#include "base.h"
+#include "progress.h"
 
 /* Check ep and *request, and take ep's lock.  On failure the lock is not
  * held and the error handler's answer is returned. */

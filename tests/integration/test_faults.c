@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "../../src/common/ctl.h"
-#include "../../src/lib/lib.h"
+#include "../../src/lib/base.h"
 #include "../harness.h"
 
 
@@ -176,10 +176,8 @@ static int test_garbage_in_request_ring_fails_only_that_vif(void)
 
 static int raw_socket(void)
 {
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", getenv("MYRIXEN_SOCKET"));
-  int s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-  CHECK(s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+  int s = ctl_connect(ctl_socket_path(), 0);
+  CHECK(s >= 0);
   return s;
 }
 

@@ -5,7 +5,7 @@
 #include "../../src/common/crc32c.h"
 #include "../../src/common/iov.h"
 #include "../../src/common/queue.h"
-#include "../../src/lib/lib.h"
+#include "../../src/lib/base.h"
 #include "../harness.h"
 
 /* A queue with indices starting at start, and a producer and consumer on it. */

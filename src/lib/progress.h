@@ -1,0 +1,14 @@
+/* progress.h - progress and the adaptive wait (layer 4). */
+#ifndef MYRIXEN_LIB_PROGRESS_H
+#define MYRIXEN_LIB_PROGRESS_H
+
+#include "lib.h"
+
+/* progress.c */
+int progress_once(struct mx_endpoint *ep);
+/* Wait (lock held) until done(ep, arg) or timeout_ms (0: forever) or an
+ * mx_wakeup.  Returns 1 when done, 0 on timeout or wakeup. */
+int progress_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
+            int (*done)(struct mx_endpoint *, void *), void *arg);
+
+#endif

@@ -1,0 +1,20 @@
+/* txq.h - queues descriptors are produced into, with a backlog (layer 1). */
+#ifndef MYRIXEN_LIB_TXQ_H
+#define MYRIXEN_LIB_TXQ_H
+
+#include "lib.h"
+
+/* txq.c */
+void txq_init(struct txq *t, struct queue *q, int kick_fd);
+void txq_submit(struct mx_endpoint *ep, struct txq *t, struct req *r);
+int txq_write_small(struct txq *t, const struct conn *c, const void *buf, uint32_t len,
+                    uint64_t match, uint32_t seq);
+void txq_sent_early(struct mx_endpoint *ep, struct txq *t, struct req *r);
+void txq_send_ctl(struct mx_endpoint *ep, struct txq *t, const struct msg *m);
+int txq_drain(struct mx_endpoint *ep, struct txq *t);
+/* Complete with MX_STATUS_TIMEOUT the backlogged sends past their deadline
+ * that have not started to leave (a half-sent message is never cut). */
+int txq_expire(struct mx_endpoint *ep, struct txq *t, uint64_t now);
+void txq_fail(struct mx_endpoint *ep, struct txq *t, mx_status_code_t code);
+
+#endif
