@@ -207,10 +207,10 @@ static void print_row(const struct bench_opts *o, const char *dp, int guest, uin
          lim->bw_MBps, row->lat_us / lim->lat_us, row->mbps / lim->bw_MBps);
 }
 
-static int run_datapath(struct bench_opts *o, const char *dp, const struct limits *lim)
+/* Fork the guests (s[i]: the parent's line to guest i) and tell each its
+ * peer's endpoint.  0 or 1. */
+static int guests_start(const struct bench_opts *o, const char *dp, int s[][2], pid_t *pid)
 {
-  int s[MAX_GUESTS][2];
-  pid_t pid[MAX_GUESTS];
   uint32_t eid[MAX_GUESTS];
   setenv("MYRIXEN_DATAPATH", dp, 1);
   fflush(NULL);
@@ -230,65 +230,94 @@ static int run_datapath(struct bench_opts *o, const char *dp, const struct limit
     if (write(s[i][0], &peer, 4) != 4)
       return 1;
   }
-  const char *pattern = o->stream ? "stream" : "pingpong";
-  if (!o->json)
-    printf("%-9s %-10s %5s %9s %12s %14s %12s %9s %9s | %9s %11s   %d guests%s\n", pattern, dp,
-           "guest", "size", "latency_us", "bandwidth_MBps", "msgs_per_s", "cpu_us/m", "be_us/m",
-           "limit_us", "limit_MBps", o->guests, o->to_one ? " to one" : "");
-  if (!o->json && strcmp(dp, "bypass") && strcmp(dp, "direct") && sysconf(_SC_NPROCESSORS_ONLN) < 3)
+  return 0;
+}
+
+static void print_header(const struct bench_opts *o, const char *dp, const struct limits *lim)
+{
+  if (o->json)
+    return;
+  printf("%-9s %-10s %5s %9s %12s %14s %12s %9s %9s | %9s %11s   %d guests%s\n",
+         o->stream ? "stream" : "pingpong", dp, "guest", "size", "latency_us", "bandwidth_MBps",
+         "msgs_per_s", "cpu_us/m", "be_us/m", "limit_us", "limit_MBps", o->guests,
+         o->to_one ? " to one" : "");
+  if (strcmp(dp, "bypass") && strcmp(dp, "direct") && sysconf(_SC_NPROCESSORS_ONLN) < 3)
     printf("%-9s (%ld cores for two guests and a backend thread: each hand-over of a core is a"
            " process switch, %.3f us here)\n",
            "", sysconf(_SC_NPROCESSORS_ONLN), lim->switch_us);
-  int rc = 0;
-  for (int k = 0; k < o->nsizes && !rc; k++) {
-    char c;
-    for (int i = 0; i < o->guests; i++)
-      if (measures(o, i) && read(s[i][0], &c, 1) != 1)
-        rc = 1;
-    double be0 = proc_cpu_us(o->backend_pid);
-    for (int i = 0; i < o->guests && !rc; i++)
-      if (measures(o, i) && write(s[i][0], "G", 1) != 1)
-        rc = 1;
-    struct measure rows[MAX_GUESTS];
-    double sum = 0, sum2 = 0, msgs = 0;
-    uint64_t first = UINT64_MAX, last = 0;
-    int m = 0;
-    for (int i = 0; i < o->guests && !rc; i++) {
-      if (!measures(o, i))
-        continue;
-      if (read(s[i][0], &rows[i], sizeof(rows[i])) != sizeof(rows[i])) {
-        rc = 1;
-        break;
-      }
-      sum += rows[i].rate;
-      sum2 += rows[i].rate * rows[i].rate;
-      msgs += iters_for(o, o->sizes[k]);
-      first = rows[i].t0 < first ? rows[i].t0 : first;
-      last = rows[i].t1 > last ? rows[i].t1 : last;
-      m++;
-    }
-    if (rc) {
-      fprintf(stderr, "bench: a guest failed\n");
-      break;
-    }
-    double be_cpu = msgs > 0 ? (proc_cpu_us(o->backend_pid) - be0) / msgs : 0;
-    for (int i = 0; i < o->guests; i++)
-      if (measures(o, i))
-        print_row(o, dp, i, o->sizes[k], &rows[i], be_cpu, lim);
-    /* Jain's index over each sender's own rate; the aggregate over the
-     * window from the first start to the last end (not a sum of rates,
-     * which would flatter senders that did not overlap) */
-    double jain = sum2 > 0 ? sum * sum / (m * sum2) : 0;
-    double aggregate = last > first ? msgs / ((double)(last - first) / 1e9) : 0;
-    if (m > 1 && o->json)
-      printf("{\"pattern\":\"%s\",\"datapath\":\"%s\",\"size\":%u,\"summary\":1,\"guests\":%d,"
-             "\"to_one\":%d,\"senders\":%d,\"aggregate_msgs_per_s\":%.0f,\"jain\":%.4f}\n",
-             pattern, dp, o->sizes[k], o->guests, o->to_one, m, aggregate, jain);
-    else if (m > 1)
-      printf("%-9s %-10s %5s %9u  aggregate %.0f msgs/s over %d senders, Jain fairness %.4f\n", "",
-             "", "all", o->sizes[k], aggregate, m, jain);
-    fflush(stdout);
+}
+
+/* Jain's index over each sender's own rate; the aggregate over the window
+ * from the first start to the last end (not a sum of rates, which would
+ * flatter senders that did not overlap). */
+static void print_summary(const struct bench_opts *o, const char *dp, uint32_t size,
+                          const struct measure *rows, double msgs)
+{
+  double sum = 0, sum2 = 0;
+  uint64_t first = UINT64_MAX, last = 0;
+  int m = 0;
+  for (int i = 0; i < o->guests; i++) {
+    if (!measures(o, i))
+      continue;
+    sum += rows[i].rate;
+    sum2 += rows[i].rate * rows[i].rate;
+    first = rows[i].t0 < first ? rows[i].t0 : first;
+    last = rows[i].t1 > last ? rows[i].t1 : last;
+    m++;
   }
+  double jain = sum2 > 0 ? sum * sum / (m * sum2) : 0;
+  double aggregate = last > first ? msgs / ((double)(last - first) / 1e9) : 0;
+  if (m > 1 && o->json)
+    printf("{\"pattern\":\"%s\",\"datapath\":\"%s\",\"size\":%u,\"summary\":1,\"guests\":%d,"
+           "\"to_one\":%d,\"senders\":%d,\"aggregate_msgs_per_s\":%.0f,\"jain\":%.4f}\n",
+           o->stream ? "stream" : "pingpong", dp, size, o->guests, o->to_one, m, aggregate, jain);
+  else if (m > 1)
+    printf("%-9s %-10s %5s %9u  aggregate %.0f msgs/s over %d senders, Jain fairness %.4f\n", "",
+           "", "all", size, aggregate, m, jain);
+}
+
+/* One size: release the measuring guests together, collect their rows.
+ * 0, or 1 when a guest failed. */
+static int run_size(const struct bench_opts *o, const char *dp, uint32_t size, int s[][2],
+                    const struct limits *lim)
+{
+  struct measure rows[MAX_GUESTS];
+  double msgs = 0;
+  char c;
+  for (int i = 0; i < o->guests; i++)
+    if (measures(o, i) && read(s[i][0], &c, 1) != 1)
+      return 1;
+  double be0 = proc_cpu_us(o->backend_pid);
+  for (int i = 0; i < o->guests; i++)
+    if (measures(o, i) && write(s[i][0], "G", 1) != 1)
+      return 1;
+  for (int i = 0; i < o->guests; i++) {
+    if (!measures(o, i))
+      continue;
+    if (read(s[i][0], &rows[i], sizeof(rows[i])) != sizeof(rows[i]))
+      return 1;
+    msgs += iters_for(o, size);
+  }
+  double be_cpu = msgs > 0 ? (proc_cpu_us(o->backend_pid) - be0) / msgs : 0;
+  for (int i = 0; i < o->guests; i++)
+    if (measures(o, i))
+      print_row(o, dp, i, size, &rows[i], be_cpu, lim);
+  print_summary(o, dp, size, rows, msgs);
+  fflush(stdout);
+  return 0;
+}
+
+static int run_datapath(struct bench_opts *o, const char *dp, const struct limits *lim)
+{
+  int s[MAX_GUESTS][2];
+  pid_t pid[MAX_GUESTS];
+  if (guests_start(o, dp, s, pid))
+    return 1;
+  print_header(o, dp, lim);
+  int rc = 0;
+  for (int k = 0; k < o->nsizes && !rc; k++)
+    if ((rc = run_size(o, dp, o->sizes[k], s, lim)))
+      fprintf(stderr, "bench: a guest failed\n");
   for (int i = 0; i < o->guests; i++) {
     int st = 0;
     if (rc)
@@ -309,83 +338,107 @@ static pid_t backend_pid_from_info(void)
   return pid;
 }
 
-int cmd_bench(int argc, char **argv)
+/* What the command line asks beyond struct bench_opts. */
+struct bench_args {
+  const char *dpath, *sizes, *remote;
+  int spawn, udp_port, baselines;
+  uint32_t remote_eid;
+};
+
+static int bench_usage(void)
 {
-  struct bench_opts o = {.iters = 2000, .cpu = {0, 1}, .guests = 2};
-  const char *dpath = "bypass", *sizes = "0,8,64,1024,4096,65536,1048576,4194304";
-  int spawn = 0;
-  const char *remote = NULL;
-  uint32_t remote_eid = 9;
-  int udp_port = 2399, baselines = 1;
-  if (argc >= 2 && !strcmp(argv[1], "serve"))
-    return cmd_bench_serve(argc, argv);
-  if (argc >= 2 && !strcmp(argv[1], "report"))
-    return cmd_bench_report(argc, argv);
-  if (argc < 2 || (strcmp(argv[1], "pingpong") && strcmp(argv[1], "stream"))) {
-    fprintf(stderr,
-            "usage: myrixen bench pingpong|stream [--sizes LIST] [--iters N] [--json]\n"
-            "           [--datapath bypass|direct|engine|copy|copy-batch|all] [--cpus A,B]\n"
-            "           [--guests N [--to-one]] [--spawn-backend]\n"
-            "           [--remote HOST [--remote-eid N] [--udp-port P] [--no-baselines]]\n"
-            "       myrixen bench serve [--eid N] [--udp-port P]   (on HOST)\n"
-            "       myrixen bench report [--quick] [--out DIR]\n");
+  fprintf(stderr,
+          "usage: myrixen bench pingpong|stream [--sizes LIST] [--iters N] [--json]\n"
+          "           [--datapath bypass|direct|engine|copy|copy-batch|all] [--cpus A,B]\n"
+          "           [--guests N [--to-one]] [--spawn-backend]\n"
+          "           [--remote HOST [--remote-eid N] [--udp-port P] [--no-baselines]]\n"
+          "       myrixen bench serve [--eid N] [--udp-port P]   (on HOST)\n"
+          "       myrixen bench report [--quick] [--out DIR]\n");
+  return 2;
+}
+
+/* One option at argv[*i] (its value taken too): 0, or 2 when unknown. */
+static int bench_option(int argc, char **argv, int *i, struct bench_opts *o, struct bench_args *a)
+{
+  const char *opt = argv[*i];
+  const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+  int takes = val != NULL;
+  if (!strcmp(opt, "--to-one"))
+    return o->to_one = 1, 0;
+  if (!strcmp(opt, "--json"))
+    return o->json = 1, 0;
+  if (!strcmp(opt, "--spawn-backend"))
+    return a->spawn = 1, 0;
+  if (!strcmp(opt, "--no-baselines"))
+    return a->baselines = 0, 0;
+  if (!takes)
     return 2;
-  }
-  o.stream = !strcmp(argv[1], "stream");
-  for (int i = 2; i < argc; i++) {
-    if (!strcmp(argv[i], "--sizes") && i + 1 < argc)
-      sizes = argv[++i];
-    else if (!strcmp(argv[i], "--iters") && i + 1 < argc)
-      o.iters = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--datapath") && i + 1 < argc)
-      dpath = argv[++i];
-    else if (!strcmp(argv[i], "--guests") && i + 1 < argc)
-      o.guests = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--to-one"))
-      o.to_one = 1;
-    else if (!strcmp(argv[i], "--cpus") && i + 1 < argc) {
-      o.cpus_given = 1;
-      if (sscanf(argv[++i], "%d,%d", &o.cpu[0], &o.cpu[1]) != 2) {
-        fprintf(stderr, "myrixen bench: --cpus takes two cores, e.g. 0,1\n");
-        return 2;
-      }
-    } else if (!strcmp(argv[i], "--json"))
-      o.json = 1;
-    else if (!strcmp(argv[i], "--spawn-backend"))
-      spawn = 1;
-    else if (!strcmp(argv[i], "--remote") && i + 1 < argc)
-      remote = argv[++i];
-    else if (!strcmp(argv[i], "--remote-eid") && i + 1 < argc)
-      remote_eid = (uint32_t)atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--udp-port") && i + 1 < argc)
-      udp_port = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--no-baselines"))
-      baselines = 0;
-    else {
-      fprintf(stderr, "myrixen bench: unknown option %s\n", argv[i]);
-      return 2;
-    }
-  }
+  ++*i;
+  if (!strcmp(opt, "--sizes"))
+    a->sizes = val;
+  else if (!strcmp(opt, "--iters"))
+    o->iters = atoi(val);
+  else if (!strcmp(opt, "--datapath"))
+    a->dpath = val;
+  else if (!strcmp(opt, "--guests"))
+    o->guests = atoi(val);
+  else if (!strcmp(opt, "--remote"))
+    a->remote = val;
+  else if (!strcmp(opt, "--remote-eid"))
+    a->remote_eid = (uint32_t)atoi(val);
+  else if (!strcmp(opt, "--udp-port"))
+    a->udp_port = atoi(val);
+  else if (!strcmp(opt, "--cpus") && sscanf(val, "%d,%d", &o->cpu[0], &o->cpu[1]) == 2)
+    o->cpus_given = 1;
+  else
+    return --*i, 2; /* the message names the option, not its value */
+  return 0;
+}
+
+/* The sizes and the guests asked for make sense: 0, or 2 with a message. */
+static int bench_check(struct bench_opts *o, const char *sizes)
+{
   char *list = strdup(sizes);
-  for (char *t = strtok(list, ","); t && o.nsizes < 32; t = strtok(NULL, ","))
-    o.sizes[o.nsizes++] = (uint32_t)strtoul(t, NULL, 10);
+  for (char *t = strtok(list, ","); t && o->nsizes < 32; t = strtok(NULL, ","))
+    o->sizes[o->nsizes++] = (uint32_t)strtoul(t, NULL, 10);
   free(list);
-  for (int i = 1; i < o.nsizes; i++) /* guests size their buffer by the last */
-    if (o.sizes[i] < o.sizes[i - 1]) {
+  for (int i = 1; i < o->nsizes; i++) /* guests size their buffer by the last */
+    if (o->sizes[i] < o->sizes[i - 1]) {
       fprintf(stderr, "myrixen bench: --sizes must increase\n");
       return 2;
     }
-  if (o.guests < 2 || o.guests > MAX_GUESTS || (!o.to_one && o.guests % 2)) {
+  if (o->guests < 2 || o->guests > MAX_GUESTS || (!o->to_one && o->guests % 2)) {
     fprintf(stderr, "myrixen bench: --guests takes 2..%d (an even number unless --to-one)\n",
             MAX_GUESTS);
     return 2;
   }
-  if (o.nsizes == 0 || o.iters < 1)
+  return o->nsizes == 0 || o->iters < 1 ? 2 : 0;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+  struct bench_opts o = {.iters = 2000, .cpu = {0, 1}, .guests = 2};
+  struct bench_args a = {.dpath = "bypass", .sizes = "0,8,64,1024,4096,65536,1048576,4194304",
+                         .remote_eid = 9, .udp_port = 2399, .baselines = 1};
+  if (argc >= 2 && !strcmp(argv[1], "serve"))
+    return cmd_bench_serve(argc, argv);
+  if (argc >= 2 && !strcmp(argv[1], "report"))
+    return cmd_bench_report(argc, argv);
+  if (argc < 2 || (strcmp(argv[1], "pingpong") && strcmp(argv[1], "stream")))
+    return bench_usage();
+  o.stream = !strcmp(argv[1], "stream");
+  for (int i = 2; i < argc; i++)
+    if (bench_option(argc, argv, &i, &o, &a)) {
+      fprintf(stderr, "myrixen bench: bad option %s (--cpus takes two cores, e.g. 0,1)\n",
+              argv[i]);
+      return 2;
+    }
+  if (bench_check(&o, a.sizes))
     return 2;
-  if (remote)
-    return bench_remote(o.stream, remote, o.sizes, o.nsizes, o.iters, o.json, remote_eid,
-                        udp_port, baselines);
-  pid_t be = spawn ? backend_spawn_private("bench") : 0;
+  if (a.remote)
+    return bench_remote(o.stream, a.remote, o.sizes, o.nsizes, o.iters, o.json, a.remote_eid,
+                        a.udp_port, a.baselines);
+  pid_t be = a.spawn ? backend_spawn_private("bench") : 0;
   if (be < 0) {
     fprintf(stderr, "myrixen bench: cannot start a backend\n");
     return 1;
@@ -393,12 +446,12 @@ int cmd_bench(int argc, char **argv)
   o.backend_pid = be > 0 ? be : backend_pid_from_info();
   struct limits lim = {limit_pingpong_us(20000), limit_memcpy_MBps(), limit_switch_us(20000)};
   int rc = 0;
-  if (!strcmp(dpath, "all")) {
+  if (!strcmp(a.dpath, "all")) {
     static const char *const all[] = {"bypass", "engine", "copy", "copy-batch"};
     for (int i = 0; i < 4; i++)
       rc |= run_datapath(&o, all[i], &lim);
   } else {
-    rc = run_datapath(&o, dpath, &lim);
+    rc = run_datapath(&o, a.dpath, &lim);
   }
   backend_stop(be);
   return rc;

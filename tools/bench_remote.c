@@ -290,89 +290,105 @@ static double tcp_run(const struct sockaddr_storage *ss, socklen_t sl, uint32_t 
   return ok ? (double)total / secs / 1e6 : -1;
 }
 
+/* A UDP socket connected to the host's reflector, for the baselines; -1
+ * when the host's address is not known. */
+static int udp_baseline_socket(const char *host, int udp_port, struct sockaddr_storage *ss,
+                               socklen_t *sl)
+{
+  if (remote_ip(host, ss, sl) < 0)
+    return -1;
+  ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)udp_port); /* same offset in v6 */
+  int s = socket(ss->ss_family, SOCK_DGRAM, 0);
+  int big = 8 << 20;
+  setsockopt(s, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+  if (s >= 0 && connect(s, (struct sockaddr *)ss, *sl) < 0) {
+    close(s);
+    s = -1;
+  }
+  return s;
+}
+
+struct remote_link {
+  mx_endpoint_t ep;
+  mx_endpoint_addr_t peer;
+  int udp;                      /* the baseline's socket, or -1 */
+  struct sockaddr_storage ss;   /* the host, for the TCP baseline */
+  socklen_t sl;
+};
+
+/* One size, n messages: rounds alternate MyriXen and the baselines, and
+ * the medians are compared: on a shared machine the cores' placement
+ * moves every figure several fold within seconds, and alternating exposes
+ * all three to the same moves. */
+static void remote_size(struct remote_link *l, int stream, const char *host, uint32_t size,
+                        int n, int json, char *buf)
+{
+  int per = n / REMOTE_ROUNDS < 20 ? 20 : n / REMOTE_ROUNDS;
+  double ml[REMOTE_ROUNDS], mb[REMOTE_ROUNDS], ul[REMOTE_ROUNDS], ub[REMOTE_ROUNDS];
+  double tb[REMOTE_ROUNDS];
+  for (int round = 0; round < REMOTE_ROUNDS; round++) {
+    struct remote_row m = mx_run(l->ep, l->peer, stream, size, per, buf);
+    struct remote_row u = l->udp >= 0 ? udp_run(l->udp, stream, size, per, buf)
+                                      : (struct remote_row){-1, -1};
+    ml[round] = m.lat_us;
+    mb[round] = m.mbps;
+    ul[round] = u.lat_us;
+    ub[round] = u.mbps;
+    tb[round] = stream && l->udp >= 0 ? tcp_run(&l->ss, l->sl, size, per, buf) : -1;
+  }
+  struct remote_row m = {median_of(ml, REMOTE_ROUNDS), median_of(mb, REMOTE_ROUNDS)};
+  struct remote_row u = {median_of(ul, REMOTE_ROUNDS), median_of(ub, REMOTE_ROUNDS)};
+  double tcp = median_of(tb, REMOTE_ROUNDS);
+  if (json) {
+    printf("{\"pattern\":\"%s\",\"datapath\":\"remote\",\"remote\":\"%s\",\"size\":%u,\"iters\":%d,"
+           "\"rounds\":%d,\"latency_us\":%.3f,\"bandwidth_MBps\":%.1f,\"msgs_per_s\":%.0f,"
+           "\"udp_latency_us\":%.3f,\"udp_bandwidth_MBps\":%.1f,\"tcp_bandwidth_MBps\":%.1f}\n",
+           stream ? "stream" : "pingpong", host, size, per * REMOTE_ROUNDS, REMOTE_ROUNDS,
+           m.lat_us, m.mbps, 1e6 / m.lat_us, u.lat_us, u.mbps, tcp);
+  } else {
+    double best = u.mbps > tcp ? u.mbps : tcp;
+    printf("%-9s    %-10s %10u %12.3f %14.1f | %12.3f %14.1f %10.1f | %8.2f %8.2f\n", "", "",
+           size, m.lat_us, m.mbps, u.lat_us, u.mbps, tcp, u.lat_us > 0 ? m.lat_us / u.lat_us : 0,
+           best > 0 ? m.mbps / best : 0);
+  }
+  fflush(stdout);
+}
+
 int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes, int iters,
                  int json, uint32_t eid, int udp_port, int baselines)
 {
-  mx_endpoint_t ep;
-  mx_endpoint_addr_t peer;
+  struct remote_link l = {.udp = -1};
   uint64_t nic;
   mx_return_t r;
-  if ((r = mx_init()) || (r = mx_open_endpoint(0, MX_ANY_ENDPOINT, KEY, NULL, 0, &ep)))
+  if ((r = mx_init()) || (r = mx_open_endpoint(0, MX_ANY_ENDPOINT, KEY, NULL, 0, &l.ep)))
     tool_fail("open", r);
   if ((r = mx_hostname_to_nic_id((char *)host, &nic)))
     tool_fail(host, r);
-  if ((r = mx_connect(ep, nic, eid, KEY, 10000, &peer)))
+  if ((r = mx_connect(l.ep, nic, eid, KEY, 10000, &l.peer)))
     tool_fail("connect (is `myrixen bench serve` running there?)", r);
-  struct sockaddr_storage ss = {0};
-  socklen_t sl = 0;
-  int s = -1;
-  if (baselines && remote_ip(host, &ss, &sl) == 0) {
-    ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)udp_port); /* same offset in v6 */
-    s = socket(ss.ss_family, SOCK_DGRAM, 0);
-    int big = 8 << 20;
-    setsockopt(s, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
-    if (s >= 0 && connect(s, (struct sockaddr *)&ss, sl) < 0) {
-      close(s);
-      s = -1;
-    }
-  }
+  if (baselines)
+    l.udp = udp_baseline_socket(host, udp_port, &l.ss, &l.sl);
   char *buf = malloc(MAX_MSG + UDP_CHUNK + 1);
   memset(buf, 0x5a, MAX_MSG + UDP_CHUNK + 1);
-  const char *pattern = stream ? "stream" : "pingpong";
   if (!json)
-    printf("%-9s to %-10s %10s %12s %14s | %12s %14s %10s | %8s %8s\n", pattern, host, "size",
-           "latency_us", "bandwidth_MBps", "udp_lat_us", "udp_MBps", "tcp_MBps", "x lat",
-           "x best bw");
-  for (int k = 0; k < nsizes; k++) {
-    if (sizes[k] > MAX_MSG)
-      break;
+    printf("%-9s to %-10s %10s %12s %14s | %12s %14s %10s | %8s %8s\n",
+           stream ? "stream" : "pingpong", host, "size", "latency_us", "bandwidth_MBps",
+           "udp_lat_us", "udp_MBps", "tcp_MBps", "x lat", "x best bw");
+  for (int k = 0; k < nsizes && sizes[k] <= MAX_MSG; k++) {
     int n = sizes[k] ? (int)((1024ull << 20) / sizes[k]) : iters;
-    n = n > iters ? iters : n;
-    /* Rounds alternate MyriXen and the baselines, and the medians are
-     * compared: on a shared machine the cores' placement moves every
-     * figure several fold within seconds, and alternating exposes all
-     * three to the same moves. */
-    int per = n / REMOTE_ROUNDS < 20 ? 20 : n / REMOTE_ROUNDS;
-    double ml[REMOTE_ROUNDS], mb[REMOTE_ROUNDS], ul[REMOTE_ROUNDS], ub[REMOTE_ROUNDS];
-    double tb[REMOTE_ROUNDS];
-    for (int round = 0; round < REMOTE_ROUNDS; round++) {
-      struct remote_row m = mx_run(ep, peer, stream, sizes[k], per, buf);
-      struct remote_row u = s >= 0 ? udp_run(s, stream, sizes[k], per, buf)
-                                   : (struct remote_row){-1, -1};
-      ml[round] = m.lat_us;
-      mb[round] = m.mbps;
-      ul[round] = u.lat_us;
-      ub[round] = u.mbps;
-      tb[round] = stream && s >= 0 ? tcp_run(&ss, sl, sizes[k], per, buf) : -1;
-    }
-    struct remote_row m = {median_of(ml, REMOTE_ROUNDS), median_of(mb, REMOTE_ROUNDS)};
-    struct remote_row u = {median_of(ul, REMOTE_ROUNDS), median_of(ub, REMOTE_ROUNDS)};
-    double tcp = median_of(tb, REMOTE_ROUNDS);
-    if (json)
-      printf("{\"pattern\":\"%s\",\"datapath\":\"remote\",\"remote\":\"%s\",\"size\":%u,\"iters\":%d,"
-             "\"rounds\":%d,\"latency_us\":%.3f,\"bandwidth_MBps\":%.1f,\"msgs_per_s\":%.0f,"
-             "\"udp_latency_us\":%.3f,\"udp_bandwidth_MBps\":%.1f,\"tcp_bandwidth_MBps\":%.1f}\n",
-             pattern, host, sizes[k], per * REMOTE_ROUNDS, REMOTE_ROUNDS, m.lat_us, m.mbps,
-             1e6 / m.lat_us, u.lat_us, u.mbps, tcp);
-    else {
-      double best = u.mbps > tcp ? u.mbps : tcp;
-      printf("%-9s    %-10s %10u %12.3f %14.1f | %12.3f %14.1f %10.1f | %8.2f %8.2f\n", "", "",
-             sizes[k], m.lat_us, m.mbps, u.lat_us, u.mbps, tcp,
-             u.lat_us > 0 ? m.lat_us / u.lat_us : 0, best > 0 ? m.mbps / best : 0);
-    }
-    fflush(stdout);
+    remote_size(&l, stream, host, sizes[k], n > iters ? iters : n, json, buf);
   }
   if (getenv("MYRIXEN_BENCH_STOP_SERVER")) {
     mx_segment_t z = {buf, 0};
     mx_request_t q;
     mx_status_t st;
     uint32_t res;
-    mx_isend(ep, &z, 1, peer, M_QUIT, NULL, &q);
-    mx_wait(ep, &q, MX_INFINITE, &st, &res);
+    mx_isend(l.ep, &z, 1, l.peer, M_QUIT, NULL, &q);
+    mx_wait(l.ep, &q, MX_INFINITE, &st, &res);
   }
   free(buf);
-  if (s >= 0)
-    close(s);
+  if (l.udp >= 0)
+    close(l.udp);
   mx_finalize();
   return 0;
 }

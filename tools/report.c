@@ -270,16 +270,9 @@ static int plot(const char *dir, const char *name, const char *title, const char
   return system(cmd) == 0 ? 0 : -1;
 }
 
-static void write_md(const char *dir, const unsigned *sizes, int nsizes, const int *gcounts,
-                     int ng)
+/* The same-host tables: a column a datapath (and the peers, for ping-pong). */
+static void md_datapaths(FILE *f, const unsigned *sizes, int nsizes)
 {
-  char path[512];
-  snprintf(path, sizeof(path), "%s/results.md", dir);
-  FILE *f = fopen(path, "w");
-  if (!f)
-    return;
-  fprintf(f, "# MyriXen datapaths compared\n\nSame host, two guests; every figure from one run "
-             "(`myrixen bench report`).\n\n");
   const char *pat[2] = {"pingpong", "stream"};
   for (int p = 0; p < 2; p++) {
     fprintf(f, "## %s: %s\n\n| size |", pat[p], p ? "bandwidth (MB/s)" : "half round trip (µs)");
@@ -305,23 +298,31 @@ static void write_md(const char *dir, const unsigned *sizes, int nsizes, const i
     }
     fprintf(f, "\n");
   }
+}
+
+static void md_remote(FILE *f)
+{
   int any_remote = 0;
   for (int i = 0; i < nrows; i++)
     any_remote |= !strcmp(rows[i].datapath, "remote");
-  if (any_remote) {
-    fprintf(f, "## Across hosts (bypass datapath, the engine's reliable stream) beside raw UDP\n\n"
-               "| pattern | size | MyriXen µs | UDP µs | ratio | MyriXen MB/s | UDP MB/s | ratio |\n"
-               "|---|---|---|---|---|---|---|---|\n");
-    for (int i = 0; i < nrows; i++) {
-      const struct row *r = &rows[i];
-      if (strcmp(r->datapath, "remote"))
-        continue;
-      fprintf(f, "| %s | %u | %.3f | %.3f | %.2f | %.1f | %.1f | %.2f |\n", r->pattern, r->size,
-              r->lat, r->udp_lat, r->udp_lat > 0 ? r->lat / r->udp_lat : 0, r->bw, r->udp_bw,
-              r->udp_bw > 0 ? r->bw / r->udp_bw : 0);
-    }
-    fprintf(f, "\n");
+  if (!any_remote)
+    return;
+  fprintf(f, "## Across hosts (bypass datapath, the engine's reliable stream) beside raw UDP\n\n"
+             "| pattern | size | MyriXen µs | UDP µs | ratio | MyriXen MB/s | UDP MB/s | ratio |\n"
+             "|---|---|---|---|---|---|---|---|\n");
+  for (int i = 0; i < nrows; i++) {
+    const struct row *r = &rows[i];
+    if (strcmp(r->datapath, "remote"))
+      continue;
+    fprintf(f, "| %s | %u | %.3f | %.3f | %.2f | %.1f | %.1f | %.2f |\n", r->pattern, r->size,
+            r->lat, r->udp_lat, r->udp_lat > 0 ? r->lat / r->udp_lat : 0, r->bw, r->udp_bw,
+            r->udp_bw > 0 ? r->bw / r->udp_bw : 0);
   }
+  fprintf(f, "\n");
+}
+
+static void md_scaling(FILE *f, const int *gcounts, int ng)
+{
   fprintf(f, "## The engine shared by more guests (stream, 64 B, pairs)\n\n"
              "| guests | aggregate msgs/s | Jain fairness |\n|---|---|---|\n");
   for (int g = 0; g < ng; g++) {
@@ -331,7 +332,11 @@ static void write_md(const char *dir, const unsigned *sizes, int nsizes, const i
     fprintf(f, "| %d | %.0f | %.4f |\n", gcounts[g], r ? (gcounts[g] > 2 ? r->agg : r->rate) : 0,
             r ? (gcounts[g] > 2 ? r->jain : 1.0) : 0);
   }
-  /* the targets, as ratios of this run's figures */
+}
+
+/* The targets, as ratios of this run's figures. */
+static void md_targets(FILE *f, const int *gcounts, int ng)
+{
   const struct row *b8 = find("pingpong", "bypass", 8, 2, 0), *c8 = find("pingpong", "copy", 8, 2, 0);
   const struct row *cs = find("stream", "copy", 64, 2, 0), *bs = find("stream", "copy-batch", 64, 2, 0);
   const struct row *e2 = find("stream", "engine", 64, 2, 0);
@@ -361,6 +366,22 @@ static void write_md(const char *dir, const unsigned *sizes, int nsizes, const i
   if (bm && fm)
     fprintf(f, "| bypass beats libfabric shm at 1 MiB (ping-pong bandwidth) | bypass/shm = %.2f |\n",
             bm->bw / fm->bw);
+}
+
+static void write_md(const char *dir, const unsigned *sizes, int nsizes, const int *gcounts,
+                     int ng)
+{
+  char path[512];
+  snprintf(path, sizeof(path), "%s/results.md", dir);
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return;
+  fprintf(f, "# MyriXen datapaths compared\n\nSame host, two guests; every figure from one run "
+             "(`myrixen bench report`).\n\n");
+  md_datapaths(f, sizes, nsizes);
+  md_remote(f);
+  md_scaling(f, gcounts, ng);
+  md_targets(f, gcounts, ng);
   fprintf(f, "\nPlots: latency.png/svg, bandwidth.png/svg, scaling.png/svg; every row in results.json.\n");
   fclose(f);
 }

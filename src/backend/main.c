@@ -41,9 +41,9 @@ static void usage(FILE *f)
           CTL_DEFAULT_SOCKET, ENGINE_MAX_ENDPOINTS, MSG_INLINE_MAX, EAGER_SLOTS * EAGER_SIZE / 2);
 }
 
-int main(int argc, char **argv)
+/* The command line into cfg.  -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, struct be_config *cfg, int *daemonize)
 {
-  static struct backend be;
   static const struct option opts[] = {
       {"socket", 1, 0, 's'},   {"nic-id", 1, 0, 'n'},     {"hostname", 1, 0, 'H'},
       {"max-endpoints", 1, 0, 'e'}, {"small-max", 1, 0, 'S'}, {"medium-max", 1, 0, 'M'},
@@ -52,28 +52,19 @@ int main(int argc, char **argv)
       {"peer-timeout-ms", 1, 0, 'T'}, {"vif-rate", 1, 0, 'r'}, {"vif-msg-rate", 1, 0, 'm'},
       {"no-discovery", 0, 0, 'D'},
       {0, 0, 0, 0}};
-  struct engine_config *ec = &be.cfg.eng;
-  char err[256];
-  int daemonize = 0, c;
-  sigset_t mask;
-
-  be.cfg.socket_path = ctl_socket_path();
-  ec->max_endpoints = 64;
-  be.cfg.small_max = 128;
-  ec->medium_max = 32768;
-  ec->engine_cpu = -1;
-  gethostname(ec->hostname, sizeof(ec->hostname) - 1);
+  struct engine_config *ec = &cfg->eng;
+  int c;
   while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
     switch (c) {
-    case 's': be.cfg.socket_path = optarg; break;
+    case 's': cfg->socket_path = optarg; break;
     case 'n': ec->nic_id = strtoull(optarg, NULL, 16) & 0xffffffffffffull; break;
     case 'H': snprintf(ec->hostname, sizeof(ec->hostname), "%s", optarg); break;
     case 'e': ec->max_endpoints = (uint32_t)atoi(optarg); break;
-    case 'S': be.cfg.small_max = (uint32_t)atoi(optarg); break;
+    case 'S': cfg->small_max = (uint32_t)atoi(optarg); break;
     case 'M': ec->medium_max = (uint32_t)atoi(optarg); break;
-    case 'd': daemonize = 1; break;
+    case 'd': *daemonize = 1; break;
     case 'c': ec->engine_cpu = atoi(optarg); break;
-    case 'v': be.cfg.verbose = 1; break;
+    case 'v': cfg->verbose = 1; break;
     case 'p':
       if (ec->nports == ENGINE_MAX_PORTS) {
         fprintf(stderr, "myrixend: at most %d ports\n", ENGINE_MAX_PORTS);
@@ -92,7 +83,7 @@ int main(int argc, char **argv)
     }
   }
   if (ec->max_endpoints == 0 || ec->max_endpoints > ENGINE_MAX_ENDPOINTS ||
-      be.cfg.small_max > MSG_INLINE_MAX || ec->medium_max < be.cfg.small_max ||
+      cfg->small_max > MSG_INLINE_MAX || ec->medium_max < cfg->small_max ||
       ec->medium_max > EAGER_SLOTS * EAGER_SIZE / 2) {
     fprintf(stderr, "myrixend: option out of range\n");
     usage(stderr);
@@ -100,6 +91,26 @@ int main(int argc, char **argv)
   }
   if (!ec->nic_id)
     ec->nic_id = wire_nic_from_name(ec->hostname);
+  return -1;
+}
+
+int main(int argc, char **argv)
+{
+  static struct backend be;
+  struct engine_config *ec = &be.cfg.eng;
+  char err[256];
+  int daemonize = 0;
+  sigset_t mask;
+
+  be.cfg.socket_path = ctl_socket_path();
+  ec->max_endpoints = 64;
+  be.cfg.small_max = 128;
+  ec->medium_max = 32768;
+  ec->engine_cpu = -1;
+  gethostname(ec->hostname, sizeof(ec->hostname) - 1);
+  int status = parse_options(argc, argv, &be.cfg, &daemonize);
+  if (status >= 0)
+    return status;
   log_setup("myrixend", be.cfg.verbose ? LOG_DEBUG : LOG_INFO);
   if (daemonize && daemon(0, 0) < 0) {
     perror("daemon");

@@ -263,8 +263,60 @@ static uint64_t wait_clock(int *on, uint64_t *idle_since, uint64_t *deadline, ui
   return now;
 }
 
+/* Held off (a handler runs, or progression is disabled): sleep until it
+ * ends, at most a millisecond, rather than spin on events nobody may take. */
+static void wait_held_off(struct mx_endpoint *ep)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_nsec += 1000000;
+  if (ts.tv_nsec >= 1000000000) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000;
+  }
+  pthread_cond_timedwait(&ep->progress_on, &ep->lock, &ts);
+}
+
+/* Nothing came for a while: arm every event source and sleep (lock
+ * dropped) until one fires, the deadline, or a second. */
+static void wait_sleep(struct mx_endpoint *ep, uint64_t now, uint64_t deadline)
+{
+  struct pollfd pfd[WAIT_FDS];
+  int n = 0;
+  if (ep->dead) {
+    /* nothing will ever arrive: just wait for the deadline or a wakeup */
+    pfd[n++] = (struct pollfd){.fd = ep->doorbell, .events = POLLIN};
+  } else if (ep_arm(ep, pfd, &n, WAIT_FDS)) {
+    ep_disarm(ep);
+    return;
+  }
+  uint64_t left_ms = deadline == UINT64_MAX ? 1000 : (deadline - now) / 1000000 + 1;
+  int ms = left_ms > 1000 ? 1000 : (int)left_ms;
+  if (ep->sleepers)
+    ms = ms > 10 ? 10 : ms; /* another sleeper may eat the doorbell */
+  ep->sleepers++;
+  pthread_mutex_unlock(&ep->lock);
+  int k = poll(pfd, (nfds_t)n, ms);
+  pthread_mutex_lock(&ep->lock);
+  ep->sleepers--;
+  if (k > 0 && (pfd[0].revents & POLLIN)) {
+    uint64_t v;
+    if (read(ep->doorbell, &v, sizeof(v)) < 0) {
+      /* EAGAIN: another waiter took it */
+    }
+  }
+  if (k > 0 && n > 1 && (pfd[1].revents & (POLLHUP | POLLERR)) && !ep->dead) {
+    /* The backend is gone without a word: fail, do not hang. */
+    ep_die(ep, MX_STATUS_ENDPOINT_CLOSED);
+  } else if (k > 0 && n > 1 && (pfd[1].revents & POLLIN)) {
+    ctl_poll_async();
+  }
+  if (!ep->dead)
+    ep_disarm(ep);
+}
+
 int progress_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
-            int (*done)(struct mx_endpoint *, void *), void *arg)
+                  int (*done)(struct mx_endpoint *, void *), void *arg)
 {
   struct poll_policy chan_pol = lib.wait_policy;
   chan_pol.spin_ns = lib.channel_spin_ns;
@@ -285,28 +337,17 @@ int progress_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
       return 1;
     if (ep->wakeup_gen != gen)
       return 0;
-    if (ep->progress_off) {
-      /* Held off (a handler runs, or progression is disabled): sleep until
-       * it ends rather than spin on events nobody may take. */
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_nsec += 1000000;
-      if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-      }
-      pthread_cond_timedwait(&ep->progress_on, &ep->lock, &ts);
+    /* The clock is read every few polls (and after a held-off sleep): its
+     * cost showed in profiles, and the deadline and the policy need
+     * microseconds, not nanoseconds. */
+    if (ep->progress_off)
+      wait_held_off(ep);
+    if (ep->progress_off || polls % WAIT_CLOCK_EVERY == 0) {
       now = wait_clock(&clock_on, &idle_since, &deadline, timeout_ms);
       if (now >= deadline)
         return 0;
-      continue;
-    }
-    /* The clock is read every few polls: its cost showed in profiles, and
-     * the deadline and the policy need microseconds, not nanoseconds. */
-    if (polls % WAIT_CLOCK_EVERY == 0) {
-      now = wait_clock(&clock_on, &idle_since, &deadline, timeout_ms);
-      if (now >= deadline)
-        return 0;
+      if (ep->progress_off)
+        continue;
     }
     switch (poll_policy_step(pol, idle_since, now)) {
     case POLL_SPIN:
@@ -321,45 +362,13 @@ int progress_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
       sched_yield();
       pthread_mutex_lock(&ep->lock);
       break;
-    case POLL_SLEEP: {
-      struct pollfd pfd[WAIT_FDS];
+    case POLL_SLEEP:
       now = wait_clock(&clock_on, &idle_since, &deadline, timeout_ms);
       if (now >= deadline)
         return 0;
-      int n = 0;
-      if (ep->dead) {
-        /* nothing will ever arrive: just wait for the deadline or a wakeup */
-        pfd[n++] = (struct pollfd){.fd = ep->doorbell, .events = POLLIN};
-      } else if (ep_arm(ep, pfd, &n, WAIT_FDS)) {
-        ep_disarm(ep);
-        break;
-      }
-      uint64_t left_ms = deadline == UINT64_MAX ? 1000 : (deadline - now) / 1000000 + 1;
-      int ms = left_ms > 1000 ? 1000 : (int)left_ms;
-      if (ep->sleepers)
-        ms = ms > 10 ? 10 : ms; /* another sleeper may eat the doorbell */
-      ep->sleepers++;
-      pthread_mutex_unlock(&ep->lock);
-      int k = poll(pfd, (nfds_t)n, ms);
-      pthread_mutex_lock(&ep->lock);
-      ep->sleepers--;
-      if (k > 0 && (pfd[0].revents & POLLIN)) {
-        uint64_t v;
-        if (read(ep->doorbell, &v, sizeof(v)) < 0) {
-          /* EAGAIN: another waiter took it */
-        }
-      }
-      if (k > 0 && n > 1 && (pfd[1].revents & (POLLHUP | POLLERR)) && !ep->dead) {
-        /* The backend is gone without a word: fail, do not hang. */
-        ep_die(ep, MX_STATUS_ENDPOINT_CLOSED);
-      } else if (k > 0 && n > 1 && (pfd[1].revents & POLLIN)) {
-        ctl_poll_async();
-      }
-      if (!ep->dead)
-        ep_disarm(ep);
+      wait_sleep(ep, now, deadline);
       idle_since = now = clock_now_ns();
       break;
-    }
     }
   }
 }
