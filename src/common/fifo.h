@@ -1,7 +1,7 @@
 /*
  * fifo.h - intrusive singly linked FIFOs: a head and a tail pointer, and a
  * link field in each element (named by the caller, so that one element
- * can sit in several queues).  The one shape behind netback's buffer
+ * can sit in several queues), and freeing a whole list.  The one shape behind netback's buffer
  * queues and the library's backlogs and channel pipe queues.
  */
 #ifndef MYRIXEN_FIFO_H
@@ -29,5 +29,15 @@
       *(tail) = NULL;                                                                          \
     fifo_first_;                                                                               \
   })
+
+/* Free every element of a singly linked list (or FIFO) at *head. */
+#define LIST_FREE_ALL(head, link)                                                              \
+  do {                                                                                         \
+    while (*(head)) {                                                                          \
+      __typeof__(*(head)) list_next_ = (*(head))->link;                                        \
+      free(*(head));                                                                           \
+      *(head) = list_next_;                                                                    \
+    }                                                                                          \
+  } while (0)
 
 #endif

@@ -355,15 +355,6 @@ int netback_start(struct engine *e)
   return -r;
 }
 
-static void item_list_free(struct nb_item *it)
-{
-  while (it) {
-    struct nb_item *next = it->next;
-    free(it);
-    it = next;
-  }
-}
-
 void netback_stop(struct engine *e)
 {
   struct netback *nb = e->nb;
@@ -371,10 +362,10 @@ void netback_stop(struct engine *e)
     return;
   doorbell_ring(nb->doorbell); /* e->stop is set by the engine's stop */
   pthread_join(nb->thread, NULL);
-  item_list_free(nb->tx_head);
-  item_list_free(nb->rx_head);
-  item_list_free(nb->pool[0]);
-  item_list_free(nb->pool[1]);
+  LIST_FREE_ALL(&nb->tx_head, next);
+  LIST_FREE_ALL(&nb->rx_head, next);
+  LIST_FREE_ALL(&nb->pool[0], next);
+  LIST_FREE_ALL(&nb->pool[1], next);
   close(nb->doorbell);
   free(nb);
   e->nb = NULL;

@@ -12,6 +12,7 @@
 
 #include "../../include/myriexpress.h"
 #include "../common/clock.h"
+#include "../common/fifo.h"
 #include "net_int.h"
 
 static void answer(struct engine *e, struct net_connect_wait *w, int status, uint32_t eid,
@@ -115,9 +116,5 @@ void netconn_drop_peer(struct engine *e, struct net_peer *p)
 
 void netconn_free_all(struct net *n)
 {
-  while (n->connects) {
-    struct net_connect_wait *w = n->connects;
-    n->connects = w->next;
-    free(w);
-  }
+  LIST_FREE_ALL(&n->connects, next);
 }

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 
+#include "../common/fifo.h"
 #include "net_int.h"
 
 int notify_post(struct engine *e, uint32_t eid, uint32_t session, const struct msg *m)
@@ -58,9 +59,5 @@ int notify_retry(struct engine *e)
 
 void notify_free_all(struct net *n)
 {
-  while (n->notifies) {
-    struct net_notify_wait *w = n->notifies;
-    n->notifies = w->next;
-    free(w);
-  }
+  LIST_FREE_ALL(&n->notifies, next);
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "../common/fifo.h"
 #include "../common/iov.h"
 #include "../common/log.h"
 #include "engine_int.h"
@@ -194,11 +195,7 @@ void pull_abort_vif(struct engine *e, struct engine_vif *v)
 
 void pull_free_all(struct engine *e)
 {
-  while (e->pulls) {
-    struct pull *p = e->pulls;
-    e->pulls = p->next;
-    free(p);
-  }
+  LIST_FREE_ALL(&e->pulls, next);
   free(e->pull_bounce);
   e->pull_bounce = NULL;
 }

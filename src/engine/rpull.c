@@ -16,6 +16,7 @@
 #include "../common/clock.h"
 #include "../common/iov.h"
 #include "../common/log.h"
+#include "../common/fifo.h"
 #include "net_int.h"
 
 static struct net_rpull *rpull_new(struct engine *e, struct net_peer *p, int out)
@@ -289,9 +290,5 @@ void rpull_drop_peer(struct engine *e, struct net_peer *p)
 
 void rpull_free_all(struct net *n)
 {
-  while (n->rpulls) {
-    struct net_rpull *rp = n->rpulls;
-    n->rpulls = rp->next;
-    free(rp);
-  }
+  LIST_FREE_ALL(&n->rpulls, next);
 }
