@@ -80,11 +80,11 @@ int endpoint_at(const struct be_guest *g, uint32_t vif_idx, uint32_t *eid);
 int endpoint_vif(const struct be_guest *g, uint32_t eid, uint32_t *vif_idx);
 
 /* control.c: one checked control message from g (socket or mailbox) */
-int ctl_dispatch(struct backend *be, struct be_guest *g, struct ctl_msg *req);
-void ctl_reply_error(struct backend *be, struct be_guest *g, const struct ctl_msg *req,
+int control_dispatch(struct backend *be, struct be_guest *g, struct ctl_msg *req);
+void control_reply_error(struct backend *be, struct be_guest *g, const struct ctl_msg *req,
                      int status, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* The engine's answers to requests it took in the background. */
-void ctl_completions(struct backend *be);
+void control_completions(struct backend *be);
 
 /* connect.c: CTL_CONNECT, on this host or through the engine to another */
 void connect_handle(struct backend *be, struct be_guest *g, const struct ctl_msg *req);

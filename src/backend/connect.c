@@ -79,7 +79,7 @@ void connect_handle(struct backend *be, struct be_guest *g, const struct ctl_msg
     status = engine_connect_remote(be->engine, g->id, req->seq, my_eid, c->nic_id, c->eid,
                                    c->key);
     if (status == MX_SUCCESS)
-      return; /* answered when the peer's backend answers (ctl_completions) */
+      return; /* answered when the peer's backend answers (control_completions) */
     why = "remote connect";
   } else {
     int open = c->eid < ENGINE_MAX_ENDPOINTS && engine_vif_get(be->engine, c->eid, &peer) == 0;

@@ -15,7 +15,7 @@
 #include "../common/mxerror.h"
 #include "backend.h"
 
-void ctl_reply_error(struct backend *be, struct be_guest *g, const struct ctl_msg *req,
+void control_reply_error(struct backend *be, struct be_guest *g, const struct ctl_msg *req,
                      int status, const char *fmt, ...)
 {
   char buf[sizeof(struct ctl_msg) + 256];
@@ -63,21 +63,21 @@ static void handle_hello(struct backend *be, struct be_guest *g, const struct ct
   const struct ctl_hello *h = &req->u.hello;
   struct ctl_msg rep;
   if (g->role) {
-    ctl_reply_error(be, g, req, MX_BAD_BAD_BAD, "hello sent twice");
+    control_reply_error(be, g, req, MX_BAD_BAD_BAD, "hello sent twice");
     return;
   }
   if (h->role != CTL_ROLE_GUEST && h->role != CTL_ROLE_MONITOR) {
-    ctl_reply_error(be, g, req, MX_BAD_BAD_BAD, "hello: unknown role %u", h->role);
+    control_reply_error(be, g, req, MX_BAD_BAD_BAD, "hello: unknown role %u", h->role);
     return;
   }
   if (h->datapath >= DP_MAX) {
-    ctl_reply_error(be, g, req, MX_BAD_BAD_BAD, "hello: unknown datapath %u", h->datapath);
+    control_reply_error(be, g, req, MX_BAD_BAD_BAD, "hello: unknown datapath %u", h->datapath);
     return;
   }
   ctl_init(&rep, CTL_REPLY, req->seq);
   int r = guest_admit(be, g, h, &rep.u.hello_reply);
   if (r < 0) {
-    ctl_reply_error(be, g, req, MX_NO_RESOURCES, "cannot create region: %s", strerror(-r));
+    control_reply_error(be, g, req, MX_NO_RESOURCES, "cannot create region: %s", strerror(-r));
     g->role = 0;
     return;
   }
@@ -98,7 +98,7 @@ static void handle_open(struct backend *be, struct be_guest *g, const struct ctl
   uint32_t vif_idx;
   int r = endpoint_open(be, g, &req->u.open, &vif_idx, &info);
   if (r != MX_SUCCESS) {
-    ctl_reply_error(be, g, req, r, "open endpoint %u: %s", req->u.open.eid,
+    control_reply_error(be, g, req, r, "open endpoint %u: %s", req->u.open.eid,
                     mxerror_return_text(r));
     return;
   }
@@ -112,7 +112,7 @@ static void handle_open(struct backend *be, struct be_guest *g, const struct ctl
 static void handle_close(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
 {
   if (endpoint_close(be, g, req->u.close.vif) < 0) {
-    ctl_reply_error(be, g, req, MX_BAD_ENDPOINT, "close: no endpoint at vif %u",
+    control_reply_error(be, g, req, MX_BAD_ENDPOINT, "close: no endpoint at vif %u",
                     req->u.close.vif);
     return;
   }
@@ -123,7 +123,7 @@ static void handle_vif_set(struct backend *be, struct be_guest *g, const struct 
 {
   const struct ctl_vif_set *v = &req->u.vif_set;
   if (engine_vif_set_limit(be->engine, v->eid, v->bytes_per_s, v->msgs_per_s) < 0) {
-    ctl_reply_error(be, g, req, MX_BAD_ENDPOINT, "vif set: endpoint %u is not open", v->eid);
+    control_reply_error(be, g, req, MX_BAD_ENDPOINT, "vif set: endpoint %u is not open", v->eid);
     return;
   }
   log_info("endpoint %u: limits %llu B/s, %llu msgs/s", v->eid,
@@ -165,33 +165,33 @@ static void handle_resolve(struct backend *be, struct be_guest *g, const struct 
 static int ctl_admissible(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
 {
   if (req->magic != CTL_MAGIC) {
-    ctl_reply_error(be, g, req, MX_BAD_BAD_BAD, "bad magic 0x%08x", req->magic);
+    control_reply_error(be, g, req, MX_BAD_BAD_BAD, "bad magic 0x%08x", req->magic);
     return 1;
   }
   if (req->version != CTL_VERSION) {
-    ctl_reply_error(be, g, req, MX_BAD_LIB_VERSION,
+    control_reply_error(be, g, req, MX_BAD_LIB_VERSION,
                     "protocol version %u not supported (backend speaks %u)", req->version,
                     CTL_VERSION);
     return g->role ? 1 : -1;
   }
   if (!g->role && req->type != CTL_HELLO) {
-    ctl_reply_error(be, g, req, MX_NOT_INITIALIZED, "message type %u before hello", req->type);
+    control_reply_error(be, g, req, MX_NOT_INITIALIZED, "message type %u before hello", req->type);
     return 1;
   }
   if ((req->seq & CTL_SEQ_MAILBOX) && ctl_needs_socket(req)) {
-    ctl_reply_error(be, g, req, MX_BAD_BAD_BAD,
+    control_reply_error(be, g, req, MX_BAD_BAD_BAD,
                     "message type %u passes descriptors: it needs the control socket", req->type);
     return 1;
   }
   int guest_only = req->type == CTL_OPEN || req->type == CTL_CLOSE || req->type == CTL_CONNECT;
   if (guest_only && g->role != CTL_ROLE_GUEST) {
-    ctl_reply_error(be, g, req, MX_NO_PERM, "message type %u needs a guest", req->type);
+    control_reply_error(be, g, req, MX_NO_PERM, "message type %u needs a guest", req->type);
     return 1;
   }
   return 0;
 }
 
-int ctl_dispatch(struct backend *be, struct be_guest *g, struct ctl_msg *req)
+int control_dispatch(struct backend *be, struct be_guest *g, struct ctl_msg *req)
 {
   int r = ctl_admissible(be, g, req);
   if (r)
@@ -207,12 +207,12 @@ int ctl_dispatch(struct backend *be, struct be_guest *g, struct ctl_msg *req)
   case CTL_RESOLVE: handle_resolve(be, g, req); break;
   case CTL_VIF_SET: handle_vif_set(be, g, req); break;
   default:
-    ctl_reply_error(be, g, req, MX_BAD_BAD_BAD, "unknown message type %u", req->type);
+    control_reply_error(be, g, req, MX_BAD_BAD_BAD, "unknown message type %u", req->type);
   }
   return 0;
 }
 
-void ctl_completions(struct backend *be)
+void control_completions(struct backend *be)
 {
   struct engine_completion c;
   while (engine_completion_take(be->engine, &c) > 0) {

@@ -107,6 +107,6 @@ int guest_send(struct be_guest *g, const struct ctl_msg *m, const int *fds, int 
   if (!(m->seq & CTL_SEQ_MAILBOX))
     return ctl_send(g->sock, m, fds, nfds);
   if (nfds)
-    return -1; /* ctl_dispatch refuses such requests before any handler runs */
+    return -1; /* control_dispatch refuses such requests before any handler runs */
   return mailbox_reply(g, m);
 }

@@ -6,7 +6,7 @@
  * mailbox instead of its socket; a VM guest, which has no socket, will make
  * all of them there.  The request is copied out of the region once and
  * goes through the same checks and handlers as a socket message
- * (ctl_dispatch); its seq is marked CTL_SEQ_MAILBOX, so every reply to it,
+ * (control_dispatch); its seq is marked CTL_SEQ_MAILBOX, so every reply to it,
  * even one the engine sends later (a remote connect), comes back here.
  */
 #include <string.h>
@@ -49,5 +49,5 @@ void mailbox_serve(struct backend *be, struct be_guest *g)
   memcpy(&req, mb->req, sizeof(req)); /* once: the guest may go on writing */
   req.seq = seq | CTL_SEQ_MAILBOX;    /* the reply comes back here, whatever it says */
   req.len = 0;                        /* requests carry no text */
-  ctl_dispatch(be, g, &req);
+  control_dispatch(be, g, &req);
 }

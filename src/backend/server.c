@@ -42,12 +42,12 @@ static int handle_message(struct backend *be, struct be_guest *g)
     return 0;
   ctl_close_fds(fds, nfds); /* guests never send us descriptors */
   if (n < 0) {
-    ctl_reply_error(be, g, NULL, MX_BAD_BAD_BAD, "malformed control message (%s)",
+    control_reply_error(be, g, NULL, MX_BAD_BAD_BAD, "malformed control message (%s)",
                 n == -EBADMSG ? "bad framing or length" : strerror((int)-n));
     return 0;
   }
   req->seq &= ~CTL_SEQ_MAILBOX; /* its reply goes back on the socket */
-  return ctl_dispatch(be, g, req);
+  return control_dispatch(be, g, req);
 }
 
 static int accept_guest(struct backend *be, int lsock)
@@ -196,7 +196,7 @@ int server_run(struct backend *be)
       break;
     }
     if (pfd[POLL_ENGINE].revents)
-      ctl_completions(be);
+      control_completions(be);
     for (int k = POLL_FIXED; k < n; k++)
       if (pfd[k].revents)
         serve_guest(be, &pfd[k], map[k]);

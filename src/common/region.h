@@ -24,7 +24,7 @@
 #include "ring.h"
 
 #define REGION_MAGIC 0x4d59524955524547ull /* "GERUIRYM" */
-#define REGION_VERSION 5
+#define REGION_VERSION 6
 #define CHANNEL_MAGIC 0x4d59524e4e414843ull
 #define CHANNEL_VERSION 3
 
@@ -141,17 +141,23 @@ _Static_assert(sizeof(struct queue) ==
 /* A grant: a range of guest memory the engine may read (GRANT_READ) or
  * write (GRANT_WRITE).  Written by G only, read by B.  A grant reference
  * names a run of nseg entries (one per segment) by index and generation;
- * the engine copies the run once and checks it before any access. */
+ * the engine copies the run once and checks it before any access.  A live
+ * grant's generation is never 0 (revoking clears it).  A GRANT_READ run
+ * names, in its first entry, the one endpoint allowed to pull it: the
+ * receiver of the rendezvous it serves. */
 #define GRANT_READ 1u
 #define GRANT_WRITE 2u
 struct grant {
   uint64_t addr;      /* guest virtual address (process) or guest-physical */
   uint64_t len;
-  uint16_t gen;       /* must equal the reference's generation */
+  uint16_t gen;       /* must equal the reference's generation; 0: revoked */
   uint16_t nseg;      /* first entry of a run: number of entries */
   uint32_t flags;     /* GRANT_READ | GRANT_WRITE */
+  uint64_t peer_nic;  /* first entry of a GRANT_READ run: who may pull it */
+  uint32_t peer_eid;
+  uint32_t pad;
 };
-_Static_assert(sizeof(struct grant) == 24, "grant entry");
+_Static_assert(sizeof(struct grant) == 40, "grant entry");
 _Static_assert(offsetof(struct grant, gen) == 16 && offsetof(struct grant, flags) == 20,
                "grant fields");
 

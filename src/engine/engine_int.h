@@ -47,6 +47,8 @@ struct engine_vif {
   uint32_t eid;
   uint32_t key;
   uint32_t session;
+  uint32_t state;               /* enum vif_state: the engine's own; the region's copy is
+                                 * for the guest to read, never read back */
   struct engine_owner owner;
   const struct vif_datapath *dp;
   uint32_t copy_mode;           /* DP_COPY / DP_COPY_BATCH when netback serves it; else 0 */
@@ -145,11 +147,16 @@ int limit_allows(struct engine_vif *v, uint32_t bytes);
 int limit_any(const struct engine *e);
 
 /* grant.c: the grant run ref of v's VIF, copied once from the region and
- * checked (index, generation, flags, count, length >= len) into seg[]
- * (GRANT_MAX_SEGS entries).  0, or -1 when it fails the check. */
+ * checked (index, live generation, flags, count, length >= len, and when
+ * puller is given, that it names the puller) into seg[] (GRANT_MAX_SEGS
+ * entries).  0, or -1 when it fails the check. */
 #define GRANT_MAX_SEGS 256
+struct grant_puller {
+  uint64_t nic;
+  uint32_t eid;
+};
 int grant_load(struct engine_vif *v, uint32_t ref, uint32_t need_flag, uint64_t len,
-               struct iovec *seg, int *nseg);
+               const struct grant_puller *puller, struct iovec *seg, int *nseg);
 
 /* pull.c: rendezvous on this host (lock held) */
 int pull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m);

@@ -2,15 +2,17 @@
  * grant.c - the engine's side of grants: a software IOMMU.  A grant
  * reference names a run of entries in the table of the VIF that owns it;
  * the run is copied once out of the region (the guest may go on writing
- * it) and checked before any access: index, generation, flags, count and
- * total length.  Local and remote pulls load grants here.
+ * it) and checked before any access: index, a live generation (never 0:
+ * revoking clears it), flags, count, total length, and for the data of a
+ * rendezvous the one endpoint allowed to pull it.  Local and remote pulls
+ * load grants here.
  */
 #include <string.h>
 
 #include "engine_int.h"
 
 int grant_load(struct engine_vif *v, uint32_t ref, uint32_t need_flag, uint64_t len,
-               struct iovec *seg, int *nseg)
+               const struct grant_puller *puller, struct iovec *seg, int *nseg)
 {
   uint32_t idx = GRANT_REF_IDX(ref), gen = GRANT_REF_GEN(ref);
   struct grant first, g;
@@ -19,9 +21,11 @@ int grant_load(struct engine_vif *v, uint32_t ref, uint32_t need_flag, uint64_t 
   if (idx >= REGION_GRANTS)
     return -1;
   memcpy(&first, &v->vif->grants[idx], sizeof(first));
-  if (first.gen != gen || first.nseg == 0 || first.nseg > GRANT_MAX_SEGS ||
+  if (gen == 0 || first.gen != gen || first.nseg == 0 || first.nseg > GRANT_MAX_SEGS ||
       idx + first.nseg > REGION_GRANTS)
     return -1;
+  if (puller && (first.peer_nic != puller->nic || first.peer_eid != puller->eid))
+    return -1; /* another endpoint's rendezvous */
   *nseg = 0;
   for (uint32_t i = 0; i < first.nseg; i++) {
     memcpy(&g, &v->vif->grants[idx + i], sizeof(g));

@@ -198,7 +198,7 @@ static int give_events(struct engine *e)
     struct nb_item *it = nb->rx_head;
     struct engine_vif *dst = &e->vifs[it->eid];
     if (dst->in_use && dst->session == it->session &&
-        atomic_load(&dst->vif->state) == VIF_OPEN) {
+        dst->state == VIF_OPEN) {
       int r = deliver_ring_post(e, dst, &it->m, it->eager);
       if (r == 0)
         break; /* the guest's ring is full: in order, wait */
@@ -234,7 +234,7 @@ static int give_events(struct engine *e)
 /* An endpoint whose request ring netback reads. */
 static int nb_serves(const struct engine_vif *v)
 {
-  return v->in_use && v->copy_mode && atomic_load(&v->vif->state) == VIF_OPEN;
+  return v->in_use && v->copy_mode && v->state == VIF_OPEN;
 }
 
 /* One round over the copy-mode endpoints; *batching: one of them is

@@ -59,7 +59,8 @@ static int link_deliver(void *ctx, struct rel_stream *s, const struct wire_hdr *
 static void link_acked(void *ctx, struct rel_stream *s, const struct rel_note *note)
 {
   struct msg m = {.type = MSG_NOTIFY, .cookie = note->cookie, .status = MSG_ST_OK,
-                  .total = note->total, .peer_nic = peer_of(s)->nic};
+                  .total = note->total, .peer_eid = note->peer_eid,
+                  .peer_nic = peer_of(s)->nic};
   notify_post(ctx, note->eid, note->session, &m);
 }
 

@@ -42,9 +42,9 @@ struct pull {
 };
 
 static int pull_side_load(struct engine_vif *v, uint32_t ref, uint32_t need_flag, uint64_t len,
-                          struct pull_side *side)
+                          const struct grant_puller *puller, struct pull_side *side)
 {
-  if (grant_load(v, ref, need_flag, len, side->seg, &side->nseg) < 0)
+  if (grant_load(v, ref, need_flag, len, puller, side->seg, &side->nseg) < 0)
     return -1;
   side->eid = v->eid;
   side->session = v->session;
@@ -65,8 +65,13 @@ static void pull_fail_request(struct engine *e, struct engine_vif *rcv, const st
 int pull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m)
 {
   struct engine_vif *snd = vif_lookup(e, m->peer_nic, m->peer_eid);
+  struct grant_puller puller = {e->cfg.nic_id, rcv->eid};
   struct pull *p;
 
+  /* A pull netback took before its guest left: nobody waits for it, and
+   * its region may be gone. */
+  if (!vif_usable(rcv))
+    return 1;
   /* A failure is answered in rcv's ring: make sure there is room first. */
   if (qprod_reserve(&rcv->rx, 1, 0) != 1)
     return 0;
@@ -78,8 +83,8 @@ int pull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m)
   p = calloc(1, sizeof(*p));
   if (!p)
     return 0;
-  if (pull_side_load(snd, m->grant, GRANT_READ, m->total, &p->src) < 0 ||
-      pull_side_load(rcv, m->grant2, GRANT_WRITE, m->total, &p->dst) < 0) {
+  if (pull_side_load(snd, m->grant, GRANT_READ, m->total, &puller, &p->src) < 0 ||
+      pull_side_load(rcv, m->grant2, GRANT_WRITE, m->total, NULL, &p->dst) < 0) {
     log_warn("pull by endpoint %u from %u: grant check failed", rcv->eid, snd->eid);
     vif_count_drop(rcv, DROP_BAD_GRANT);
     pull_fail_request(e, rcv, m, MSG_ST_BAD_GRANT);

@@ -31,6 +31,7 @@
  * acknowledged (rel_io.acked). */
 struct rel_note {
   uint32_t eid, session, total;
+  uint32_t peer_eid;            /* the endpoint of the peer the packet went to */
   uint64_t cookie;
 };
 

@@ -58,7 +58,7 @@ int remote_send(struct engine *e, struct engine_vif *src, struct msg *m,
   if (k && last_of_msg && (m->flags & MSG_F_ACKREQ)) {
     k->noted = 1; /* peer.c posts MSG_NOTIFY when the peer acknowledges it */
     k->note = (struct rel_note){.eid = src->eid, .session = src->session, .total = m->total,
-                                .cookie = m->cookie};
+                                .peer_eid = x.dst_eid, .cookie = m->cookie};
   }
   src->c.tx_msgs++;
   src->c.tx_bytes += bytes;

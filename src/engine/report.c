@@ -26,7 +26,7 @@ void engine_write_endpoints(struct engine *e, struct json *j)
     struct engine_vif *v = &e->vifs[i];
     if (!v->in_use)
       continue;
-    uint32_t s = atomic_load(&v->vif->state);
+    uint32_t s = v->state;
     json_obj(j, NULL);
     json_u64(j, "eid", v->eid);
     json_u64(j, "guest", v->owner.guest_id);

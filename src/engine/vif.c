@@ -39,7 +39,7 @@ struct engine_vif *vif_find(struct engine *e, uint32_t eid, uint32_t session)
 
 int vif_usable(const struct engine_vif *v)
 {
-  return v && v->in_use && atomic_load(&v->vif->state) == VIF_OPEN;
+  return v && v->in_use && v->state == VIF_OPEN;
 }
 
 void vif_count_drop(struct engine_vif *v, enum drop_reason why)
@@ -50,9 +50,10 @@ void vif_count_drop(struct engine_vif *v, enum drop_reason why)
 void vif_fail(struct engine *e, struct engine_vif *v, enum drop_reason why)
 {
   (void)e;
-  if (atomic_load(&v->vif->state) != VIF_OPEN)
+  if (v->state != VIF_OPEN)
     return;
   vif_count_drop(v, why);
+  v->state = VIF_FAILED;
   v->vif->fail_reason = (uint32_t)why;
   atomic_store(&v->vif->state, VIF_FAILED);
   log_warn("endpoint %u (guest %u '%s'): VIF failed: %s", v->eid, v->owner.guest_id,
@@ -138,6 +139,7 @@ int vif_open(struct engine *e, const struct engine_owner *owner, struct vif *sha
   /* The engine may be asleep, having armed only the rings it knew: this
    * one asks for a kick on its first request (a spare kick if awake). */
   qcons_arm(&v->tx);
+  v->state = VIF_OPEN;
   atomic_store(&shared->state, VIF_OPEN);
   *out = v;
   log_info("guest %u '%s' opened endpoint %u (session %u)", owner->guest_id, owner->name, eid,
@@ -151,12 +153,13 @@ void vif_close(struct engine *e, struct engine_vif *v)
     return;
   /* What the guest queued before closing (or dying) was sent, as far as it
    * knows: deliver it now; what cannot be delivered is counted. */
-  if (atomic_load(&v->vif->state) == VIF_OPEN) {
+  if (v->state == VIF_OPEN) {
     uint32_t left = v->dp->take_all(e, v);
     if (left && left <= QUEUE_SLOTS)
       v->c.drops[DROP_UNSENT] += left;
   }
   pull_abort_vif(e, v);
+  v->state = VIF_CLOSED;
   atomic_store(&v->vif->state, VIF_CLOSED);
   for (uint32_t i = 0; i < e->cfg.max_endpoints; i++) {
     struct engine_vif *o = &e->vifs[i];
@@ -180,7 +183,7 @@ void vif_info(const struct engine_vif *v, struct engine_vif_info *info)
   info->eid = v->eid;
   info->key = v->key;
   info->session = v->session;
-  info->state = atomic_load(&v->vif->state);
+  info->state = v->state;
   info->doorbell = v->doorbell;
   info->channels = v->channels;
   info->owner = v->owner;

@@ -27,6 +27,9 @@ uint32_t grant_segments(struct mx_endpoint *ep, struct req *r, uint32_t flags)
       g->len = r->nseg ? r->segs[k].iov_len : 0;
       g->nseg = (uint16_t)(k == 0 ? n : 0);
       g->flags = flags;
+      /* a rendezvous's data may be pulled by its receiver alone */
+      g->peer_nic = flags == GRANT_READ && r->conn ? r->conn->nic : 0;
+      g->peer_eid = flags == GRANT_READ && r->conn ? r->conn->eid : 0;
       g->gen = gen;
       ep->grant_used[i + k] = 1;
     }

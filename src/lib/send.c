@@ -104,6 +104,11 @@ void send_acked(struct mx_endpoint *ep, const struct msg *m, mx_status_code_t co
   struct req *r = req_from_cookie(ep, m->cookie, REQ_SEND);
   if (!r || r->state != RS_ACTIVE)
     return; /* stale or forged: nothing of ours */
+  /* Only the peer the send went to completes it (the engine and the
+   * channel stamp who an event comes from): a guessed cookie from anyone
+   * else completes nothing. */
+  if (!r->conn || m->peer_nic != r->conn->nic || m->peer_eid != r->conn->eid)
+    return;
   if (m->type == MSG_NOTIFY || m->type == MSG_LARGE_DONE) {
     uint32_t x = m->total < r->len ? m->total : (uint32_t)r->len;
     r->status.xfer_length = x;

@@ -39,6 +39,64 @@ static void make_plan(struct plan *p, uint32_t m, uint32_t rank, uint32_t nprocs
 #define MATCH(src, seq) (((uint64_t)(src) << 32) | (seq))
 #define BARRIER (1ull << 63) /* the closing barrier's messages; data never has it */
 
+/* -d takes hosts separated by commas: rank r lives on host r % count. */
+static void connect_all(mx_endpoint_t ep, const char *host, uint32_t base, uint32_t nprocs,
+                        mx_endpoint_addr_t *peers)
+{
+  char hosts[8][MX_MAX_HOSTNAME_LEN];
+  uint32_t nhosts = 0;
+  for (const char *h = host; *h && nhosts < 8; nhosts++) {
+    size_t n = strcspn(h, ",");
+    snprintf(hosts[nhosts], sizeof(hosts[nhosts]), "%.*s", (int)n, h);
+    h += n + (h[n] == ',');
+  }
+  if (nhosts == 0) /* an empty list: this host */
+    snprintf(hosts[nhosts++], sizeof(hosts[0]), "localhost");
+  for (uint32_t r = 0; r < nprocs; r++)
+    peers[r] = mxtest_connect(ep, hosts[r % nhosts], base + r);
+}
+
+/* One message in: from its sender's series, in order, with its bytes. */
+static void receive_one(mx_endpoint_t ep, const struct plan *plans, uint32_t m, uint32_t nprocs,
+                        uint32_t rank, uint64_t seed, uint32_t *next, uint8_t *rbuf)
+{
+  mx_segment_t s = {rbuf, 1 << 20};
+  mx_request_t rr;
+  CHECK_MX(mx_irecv(ep, &s, 1, 0, BARRIER, NULL, &rr));
+  mx_status_t st = mxtest_wait(ep, &rr);
+  uint32_t src = (uint32_t)(st.match_info >> 32), seq = (uint32_t)st.match_info;
+  CHECK(src < nprocs);
+  CHECK(seq == next[src]); /* per-sender order across classes */
+  next[src]++;
+  /* find the length the sender's series gave its seq-th message to us */
+  uint32_t n = 0, len = UINT32_MAX;
+  for (uint32_t i = 0; i < m; i++)
+    if (plans[(size_t)src * m + i].dest == rank && n++ == seq) {
+      len = plans[(size_t)src * m + i].len;
+      break;
+    }
+  CHECK(st.msg_length == len && st.xfer_length == len);
+  CHECK(mxtest_verify(rbuf, len, st.match_info ^ seed));
+}
+
+/* Nobody leaves before everybody's messages have landed. */
+static void barrier(mx_endpoint_t ep, const mx_endpoint_addr_t *peers, uint32_t nprocs,
+                    uint32_t rank)
+{
+  for (uint32_t r = 0; r < nprocs; r++) {
+    mx_segment_t s = {NULL, 0};
+    mx_request_t q;
+    CHECK_MX(mx_isend(ep, &s, 0, peers[r], BARRIER | rank, NULL, &q));
+    mxtest_wait(ep, &q);
+  }
+  for (uint32_t r = 0; r < nprocs; r++) {
+    mx_segment_t s = {NULL, 0};
+    mx_request_t q;
+    CHECK_MX(mx_irecv(ep, &s, 0, BARRIER, BARRIER, NULL, &q));
+    mxtest_wait(ep, &q);
+  }
+}
+
 int main(int argc, char **argv)
 {
   uint32_t base = 10, nprocs = 4, rank = 0, m = 300;
@@ -73,17 +131,7 @@ int main(int argc, char **argv)
   mx_endpoint_t ep;
   CHECK_MX(mx_init());
   CHECK_MX(mx_open_endpoint(0, base + rank, MXTEST_KEY, NULL, 0, &ep));
-  char hosts[8][MX_MAX_HOSTNAME_LEN];
-  uint32_t nhosts = 0;
-  for (const char *h = host; *h && nhosts < 8; nhosts++) {
-    size_t n = strcspn(h, ",");
-    snprintf(hosts[nhosts], sizeof(hosts[nhosts]), "%.*s", (int)n, h);
-    h += n + (h[n] == ',');
-  }
-  if (nhosts == 0) /* an empty list: this host */
-    snprintf(hosts[nhosts++], sizeof(hosts[0]), "localhost");
-  for (uint32_t r = 0; r < nprocs; r++)
-    peers[r] = mxtest_connect(ep, hosts[r % nhosts], base + r);
+  connect_all(ep, host, base, nprocs, peers);
 
   /* every send is posted before any receive: rendezvous sends wait */
   struct plan *mine = plans + (size_t)rank * m;
@@ -97,44 +145,15 @@ int main(int argc, char **argv)
     mx_segment_t s = {sbuf[i], mine[i].len};
     CHECK_MX(mx_isend(ep, &s, 1, peers[mine[i].dest], MATCH(rank, seq), NULL, &sreq[i]));
   }
-  for (uint32_t k = 0; k < total_in; k++) {
-    mx_segment_t s = {rbuf, 1 << 20};
-    mx_request_t rr;
-    CHECK_MX(mx_irecv(ep, &s, 1, 0, BARRIER, NULL, &rr));
-    mx_status_t st = mxtest_wait(ep, &rr);
-    uint32_t src = (uint32_t)(st.match_info >> 32), seq = (uint32_t)st.match_info;
-    CHECK(src < nprocs);
-    CHECK(seq == next[src]); /* per-sender order across classes */
-    next[src]++;
-    /* find the length the sender's series gave its seq-th message to us */
-    uint32_t n = 0, len = UINT32_MAX;
-    for (uint32_t i = 0; i < m; i++)
-      if (plans[(size_t)src * m + i].dest == rank && n++ == seq) {
-        len = plans[(size_t)src * m + i].len;
-        break;
-      }
-    CHECK(st.msg_length == len && st.xfer_length == len);
-    CHECK(mxtest_verify(rbuf, len, st.match_info ^ seed));
-  }
+  for (uint32_t k = 0; k < total_in; k++)
+    receive_one(ep, plans, m, nprocs, rank, seed, next, rbuf);
   for (uint32_t r = 0; r < nprocs; r++)
     CHECK(next[r] == expect[r]);
   for (uint32_t i = 0; i < m; i++) {
     mxtest_wait(ep, &sreq[i]);
     free(sbuf[i]);
   }
-  /* nobody leaves before everybody's messages have landed */
-  for (uint32_t r = 0; r < nprocs; r++) {
-    mx_segment_t s = {NULL, 0};
-    mx_request_t q;
-    CHECK_MX(mx_isend(ep, &s, 0, peers[r], BARRIER | rank, NULL, &q));
-    mxtest_wait(ep, &q);
-  }
-  for (uint32_t r = 0; r < nprocs; r++) {
-    mx_segment_t s = {NULL, 0};
-    mx_request_t q;
-    CHECK_MX(mx_irecv(ep, &s, 0, BARRIER, BARRIER, NULL, &q));
-    mxtest_wait(ep, &q);
-  }
+  barrier(ep, peers, nprocs, rank);
   CHECK_MX(mx_close_endpoint(ep));
   CHECK_MX(mx_finalize());
   free(plans);

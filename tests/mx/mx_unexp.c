@@ -96,6 +96,82 @@ static void settle_b(void)
   }
 }
 
+/* FINISHED, every class: small (bytes shown), medium, large, issend. */
+static void check_finished(struct seen *s)
+{
+  send_to_b(FIN | 1, 100, 0);
+  send_to_b(FIN | 2, 20000, 0);
+  send_to_b(FIN | 3, 3 << 20, 0);
+  send_to_b(FIN | 4, 8, 1);
+  settle_b();
+  CHECK(s->calls == 4);
+  CHECK(s->with_data == 2 && s->data_ok == 2); /* the small ones */
+}
+
+/* A receive posted in the handler takes the message. */
+static void check_posted_in_handler(struct seen *s)
+{
+  for (uint32_t len = 16; len <= 65536; len *= 16) {
+    s->has_posted = 0;
+    send_to_b(POST | len, len, 0);
+    settle_b();
+    CHECK(s->has_posted);
+    mx_status_t st = mxtest_wait(ep_b, &s->posted);
+    CHECK(st.xfer_length == len && mxtest_verify(s->post_buf, len, POST | len));
+  }
+}
+
+/* CONTINUE with nothing posted: unexpected, kept in order; and a message
+ * that matches a posted receive never reaches the handler. */
+static void check_kept_unexpected(struct seen *s)
+{
+  for (uint32_t i = 0; i < 10; i++)
+    send_to_b(KEEP | i, 1000 * i, 0);
+  settle_b();
+  uint32_t calls = s->calls;
+  for (uint32_t i = 0; i < 10; i++) {
+    uint8_t buf[10000];
+    mx_segment_t seg = {buf, sizeof(buf)};
+    mx_request_t r;
+    mx_status_t st;
+    uint32_t found;
+    CHECK_MX(mx_iprobe(ep_b, KEEP, CLASS_MASK, &st, &found));
+    CHECK(found && st.match_info == (KEEP | i));
+    CHECK_MX(mx_irecv(ep_b, &seg, 1, KEEP, CLASS_MASK, NULL, &r));
+    st = mxtest_wait(ep_b, &r);
+    CHECK(st.match_info == (KEEP | i) && mxtest_verify(buf, st.xfer_length, KEEP | i));
+  }
+  CHECK(s->calls == calls); /* receiving them did not call the handler again */
+  uint8_t buf[64];
+  mx_segment_t seg = {buf, sizeof(buf)};
+  mx_request_t r;
+  CHECK_MX(mx_irecv(ep_b, &seg, 1, KEEP | 99, MX_MATCH_MASK_NONE, NULL, &r));
+  send_to_b(KEEP | 99, 64, 0);
+  mxtest_wait(ep_b, &r);
+  CHECK(s->calls == calls);
+}
+
+/* Disabled progression: no handler until re-enabled. */
+static void check_disabled_progression(struct seen *s)
+{
+  uint32_t calls = s->calls;
+  CHECK_MX(mx_disable_progression(ep_b));
+  uint8_t buf[32];
+  mx_segment_t seg = {buf, sizeof(buf)};
+  mx_request_t r;
+  mx_status_t st;
+  uint32_t found = 1;
+  mxtest_fill(buf, sizeof(buf), KEEP | 200);
+  CHECK_MX(mx_isend(ep_a, &seg, 1, a_to_b, KEEP | 200, NULL, &r));
+  mxtest_wait(ep_a, &r); /* small: complete once it left A */
+  settle_b();
+  CHECK_MX(mx_iprobe(ep_b, KEEP | 200, MX_MATCH_MASK_NONE, &st, &found));
+  CHECK(found == 0 && s->calls == calls);
+  CHECK_MX(mx_reenable_progression(ep_b));
+  CHECK_MX(mx_iprobe(ep_b, KEEP | 200, MX_MATCH_MASK_NONE, &st, &found));
+  CHECK(found == 1 && s->calls == calls + 1);
+}
+
 int main(void)
 {
   struct seen s;
@@ -112,80 +188,15 @@ int main(void)
   CHECK_MX(mx_nic_id_to_hostname(nic, host));
   a_to_b = mxtest_connect(ep_a, host, 2);
 
-  /* FINISHED, every class: small (bytes shown), medium, large, issend */
-  send_to_b(FIN | 1, 100, 0);
-  send_to_b(FIN | 2, 20000, 0);
-  send_to_b(FIN | 3, 3 << 20, 0);
-  send_to_b(FIN | 4, 8, 1);
-  settle_b();
-  CHECK(s.calls == 4);
-  CHECK(s.with_data == 2 && s.data_ok == 2); /* the small ones */
-
-  /* a receive posted in the handler takes the message */
-  for (uint32_t len = 16; len <= 65536; len *= 16) {
-    s.has_posted = 0;
-    send_to_b(POST | len, len, 0);
-    settle_b();
-    CHECK(s.has_posted);
-    mx_status_t st = mxtest_wait(ep_b, &s.posted);
-    CHECK(st.xfer_length == len && mxtest_verify(s.post_buf, len, POST | len));
-  }
-
-  /* CONTINUE with nothing posted: unexpected, kept in order */
-  for (uint32_t i = 0; i < 10; i++)
-    send_to_b(KEEP | i, 1000 * i, 0);
-  settle_b();
-  uint32_t calls = s.calls;
-  for (uint32_t i = 0; i < 10; i++) {
-    uint8_t buf[10000];
-    mx_segment_t seg = {buf, sizeof(buf)};
-    mx_request_t r;
-    mx_status_t st;
-    uint32_t found;
-    CHECK_MX(mx_iprobe(ep_b, KEEP, CLASS_MASK, &st, &found));
-    CHECK(found && st.match_info == (KEEP | i));
-    CHECK_MX(mx_irecv(ep_b, &seg, 1, KEEP, CLASS_MASK, NULL, &r));
-    st = mxtest_wait(ep_b, &r);
-    CHECK(st.match_info == (KEEP | i) && mxtest_verify(buf, st.xfer_length, KEEP | i));
-  }
-  CHECK(s.calls == calls); /* receiving them did not call the handler again */
-
-  /* a message that matches a posted receive never reaches the handler */
-  {
-    uint8_t buf[64];
-    mx_segment_t seg = {buf, sizeof(buf)};
-    mx_request_t r;
-    CHECK_MX(mx_irecv(ep_b, &seg, 1, KEEP | 99, MX_MATCH_MASK_NONE, NULL, &r));
-    send_to_b(KEEP | 99, 64, 0);
-    mxtest_wait(ep_b, &r);
-    CHECK(s.calls == calls);
-  }
-
+  check_finished(&s);
+  check_posted_in_handler(&s);
+  check_kept_unexpected(&s);
   /* closing the endpoint from its handler is refused */
   s.try_close = 1;
   send_to_b(FIN | 5, 10, 0);
   settle_b();
   CHECK(s.close_rc == MX_CLOSE_IN_HANDLER);
-
-  /* disabled progression: no handler until re-enabled */
-  calls = s.calls;
-  CHECK_MX(mx_disable_progression(ep_b));
-  {
-    uint8_t buf[32];
-    mx_segment_t seg = {buf, sizeof(buf)};
-    mx_request_t r;
-    mx_status_t st;
-    uint32_t found = 1;
-    mxtest_fill(buf, sizeof(buf), KEEP | 200);
-    CHECK_MX(mx_isend(ep_a, &seg, 1, a_to_b, KEEP | 200, NULL, &r));
-    mxtest_wait(ep_a, &r); /* small: complete once it left A */
-    settle_b();
-    CHECK_MX(mx_iprobe(ep_b, KEEP | 200, MX_MATCH_MASK_NONE, &st, &found));
-    CHECK(found == 0 && s.calls == calls);
-    CHECK_MX(mx_reenable_progression(ep_b));
-    CHECK_MX(mx_iprobe(ep_b, KEEP | 200, MX_MATCH_MASK_NONE, &st, &found));
-    CHECK(found == 1 && s.calls == calls + 1);
-  }
+  check_disabled_progression(&s);
 
   CHECK_MX(mx_close_endpoint(ep_a));
   CHECK_MX(mx_close_endpoint(ep_b));

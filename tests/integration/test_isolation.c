@@ -1,0 +1,326 @@
+/*
+ * test_isolation.c - hostile guests beside honest ones.  A hostile guest
+ * here is a process that writes what it likes into its own request ring
+ * and grant table (through the library's internals); each test tries one
+ * attack, and asserts that it fails, that the honest guests' traffic
+ * completes with the right bytes, and that memory nobody granted the
+ * attacker is unchanged (canaries).
+ *
+ * Guests: 1 the victim (a sender), 2 its honest receiver, 3 the attacker.
+ * They go through the engine (MYRIXEN_DATAPATH=engine) and pace each other
+ * with small messages (match SIGNAL).
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../src/lib/base.h"
+#include "../../src/lib/txq.h"
+#include "../harness.h"
+
+#define VICTIM 1
+#define RECEIVER 2
+#define ATTACKER 3
+#define BIG (1u << 20)
+#define SIGNAL 0x5100
+#define DATA 0xda7a
+#define CANARY 0xcc
+#define OWN_GRANT_IDX 200 /* the attacker's own write grant, far from the library's */
+
+/* Tell guest `to` that its turn came (a small message), and wait for ours. */
+static void signal_to(mx_endpoint_t ep, uint32_t to)
+{
+  char b[8] = "go";
+  harness_send(ep, harness_connect(ep, to), b, sizeof(b), SIGNAL);
+}
+
+static void wait_signal(mx_endpoint_t ep)
+{
+  char b[8];
+  mx_status_t st = harness_recv(ep, b, sizeof(b), SIGNAL, ~0ull);
+  CHECK(st.code == MX_STATUS_SUCCESS);
+}
+
+/* A descriptor into our own request ring, as the engine will read it. */
+static void raw_post(mx_endpoint_t ep, const struct msg *m)
+{
+  pthread_mutex_lock(&ep->lock);
+  txq_send_ctl(ep, &ep->etx, m);
+  pthread_mutex_unlock(&ep->lock);
+}
+
+/* A write grant of our own, for buf: the reference. */
+static uint32_t own_write_grant(mx_endpoint_t ep, void *buf, uint32_t len)
+{
+  struct grant *g = &ep->vif->grants[OWN_GRANT_IDX];
+  *g = (struct grant){.addr = (uint64_t)(uintptr_t)buf, .len = len, .gen = 7, .nseg = 1,
+                      .flags = GRANT_WRITE};
+  return GRANT_REF(OWN_GRANT_IDX, 7);
+}
+
+/* Pull from the victim's grants at idx 0 with every generation up to
+ * maxgen into buf, then give the engine time to do it. */
+static void pull_victim(mx_endpoint_t ep, char *buf, uint32_t len, uint32_t mingen,
+                        uint32_t maxgen)
+{
+  uint32_t mine = own_write_grant(ep, buf, len);
+  for (uint32_t gen = mingen; gen <= maxgen; gen++) {
+    struct msg m = {.type = MSG_PULL, .peer_eid = VICTIM, .peer_nic = lib.hello.nic_id,
+                    .total = len, .cookie = 1, .cookie2 = gen, .grant = GRANT_REF(0, gen),
+                    .grant2 = mine};
+    raw_post(ep, &m);
+  }
+  usleep(300000);
+  mx_progress(ep);
+}
+
+static int all_canary(const char *buf, uint32_t len)
+{
+  for (uint32_t i = 0; i < len; i++)
+    if ((uint8_t)buf[i] != CANARY)
+      return 0;
+  return 1;
+}
+
+/* --- a receiver's rendezvous is pulled by nobody else -------------------- */
+
+static int victim_large_send(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  char *buf = malloc(BIG);
+  harness_fill(buf, BIG, 41);
+  mx_endpoint_addr_t to = harness_connect(ep, RECEIVER);
+  mx_segment_t s = {buf, BIG};
+  mx_request_t r;
+  mx_status_t st;
+  uint32_t res;
+  CHECK_MX(mx_isend(ep, &s, 1, to, DATA, NULL, &r)); /* a rendezvous: its grant is live */
+  signal_to(ep, ATTACKER);
+  CHECK_MX(mx_wait(ep, &r, HARNESS_WAIT_MS, &st, &res));
+  CHECK(res == 1 && st.code == MX_STATUS_SUCCESS);
+  mx_finalize();
+  return 0;
+}
+
+static int receiver_after_signal(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  wait_signal(ep);
+  char *buf = malloc(BIG);
+  mx_status_t st = harness_recv(ep, buf, BIG, DATA, ~0ull);
+  CHECK(st.code == MX_STATUS_SUCCESS && st.xfer_length == BIG);
+  CHECK(harness_verify(buf, BIG, 41));
+  mx_finalize();
+  return 0;
+}
+
+static int attacker_pulls_live_grant(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  wait_signal(ep);
+  char *buf = malloc(BIG);
+  memset(buf, CANARY, BIG);
+  pull_victim(ep, buf, BIG, 0, 40); /* the victim's first grant: index 0, a small generation */
+  CHECK(all_canary(buf, BIG));
+  signal_to(ep, RECEIVER);
+  mx_finalize();
+  return 0;
+}
+
+static int run_three(int (*victim)(int, void *), int (*receiver)(int, void *),
+                     int (*attacker)(int, void *))
+{
+  pid_t be = harness_backend_start();
+  setenv("MYRIXEN_DATAPATH", "engine", 1);
+  pid_t r = harness_guest(receiver, RECEIVER, NULL);
+  pid_t a = harness_guest(attacker, ATTACKER, NULL);
+  usleep(100000); /* both open before the victim connects */
+  pid_t v = harness_guest(victim, VICTIM, NULL);
+  int rc = harness_wait(v) | harness_wait(r) | harness_wait(a);
+  rc |= kill(be, 0) != 0; /* the backend is still there */
+  harness_backend_stop(be);
+  return rc;
+}
+
+static int test_rendezvous_is_pulled_by_its_receiver_alone(void)
+{
+  return run_three(victim_large_send, receiver_after_signal, attacker_pulls_live_grant);
+}
+
+/* --- a revoked grant reads nothing --------------------------------------- */
+
+static int victim_then_rewrites(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  char *buf = malloc(BIG);
+  harness_fill(buf, BIG, 42);
+  mx_endpoint_addr_t to = harness_connect(ep, RECEIVER);
+  mx_segment_t s = {buf, BIG};
+  mx_request_t r;
+  mx_status_t st;
+  uint32_t res;
+  CHECK_MX(mx_isend(ep, &s, 1, to, DATA, NULL, &r));
+  CHECK_MX(mx_wait(ep, &r, HARNESS_WAIT_MS, &st, &res));
+  CHECK(res == 1 && st.code == MX_STATUS_SUCCESS);
+  /* the grant is revoked: the buffer is ours again, with a new secret */
+  memset(buf, 0x5e, BIG);
+  signal_to(ep, RECEIVER);
+  wait_signal(ep); /* the receiver has tried */
+  mx_finalize();
+  return 0;
+}
+
+/* The honest receiver turns hostile once it has its message: it pulls the
+ * same grant again, with the revoked generation (0) and the old ones. */
+static int receiver_pulls_again(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  char *buf = malloc(BIG);
+  mx_status_t st = harness_recv(ep, buf, BIG, DATA, ~0ull);
+  CHECK(st.code == MX_STATUS_SUCCESS && harness_verify(buf, BIG, 42));
+  wait_signal(ep);
+  memset(buf, CANARY, BIG);
+  pull_victim(ep, buf, BIG, 0, 40);
+  CHECK(all_canary(buf, BIG));
+  signal_to(ep, VICTIM);
+  mx_finalize();
+  return 0;
+}
+
+static int idle_guest(int idx, void *arg)
+{
+  (void)arg;
+  harness_open((uint32_t)idx);
+  usleep(100000);
+  mx_finalize();
+  return 0;
+}
+
+static int test_revoked_grant_reads_nothing(void)
+{
+  return run_three(victim_then_rewrites, receiver_pulls_again, idle_guest);
+}
+
+/* --- completions come from the peer a request went to -------------------- */
+
+static int victim_sync_send(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t to = harness_connect(ep, RECEIVER);
+  char buf[64] = "synchronous";
+  mx_segment_t s = {buf, sizeof(buf)};
+  mx_request_t r;
+  mx_status_t st;
+  uint32_t res = 0;
+  CHECK_MX(mx_issend(ep, &s, 1, to, DATA, NULL, &r)); /* done only when matched */
+  signal_to(ep, ATTACKER);
+  wait_signal(ep); /* the attacker has forged its acks */
+  CHECK_MX(mx_test(ep, &r, &st, &res));
+  CHECK(res == 0); /* nobody matched it yet */
+  signal_to(ep, RECEIVER);
+  CHECK_MX(mx_wait(ep, &r, HARNESS_WAIT_MS, &st, &res));
+  CHECK(res == 1 && st.code == MX_STATUS_SUCCESS);
+  mx_finalize();
+  return 0;
+}
+
+static int receiver_sync(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  wait_signal(ep);
+  char buf[64];
+  mx_status_t st = harness_recv(ep, buf, sizeof(buf), DATA, ~0ull);
+  CHECK(st.code == MX_STATUS_SUCCESS && !strcmp(buf, "synchronous"));
+  mx_finalize();
+  return 0;
+}
+
+/* Sync acks with every cookie the victim's first requests can have. */
+static int attacker_forges_acks(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  wait_signal(ep);
+  for (uint64_t gen = 0; gen < 16; gen++)
+    for (uint64_t handle = 0; handle < 16; handle++) {
+      struct msg m = {.type = MSG_SYNC_ACK, .peer_eid = VICTIM, .peer_nic = lib.hello.nic_id,
+                      .cookie = gen << 32 | handle};
+      raw_post(ep, &m);
+    }
+  usleep(300000);
+  signal_to(ep, VICTIM);
+  mx_finalize();
+  return 0;
+}
+
+static int test_forged_completions_complete_nothing(void)
+{
+  return run_three(victim_sync_send, receiver_sync, attacker_forges_acks);
+}
+
+/* --- a failed VIF stays failed, whatever its guest writes ---------------- */
+
+static int attacker_unfails_its_vif(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  /* garbage into our request ring: the engine fails our VIF */
+  struct msg bad = {.type = 77};
+  raw_post(ep, &bad);
+  for (int i = 0; i < 100 && atomic_load(&ep->vif->state) == VIF_OPEN; i++)
+    usleep(10000);
+  CHECK(atomic_load(&ep->vif->state) == VIF_FAILED);
+  /* ... then we make the bad slot a good message, say the VIF is open
+   * again, and kick the engine */
+  uint32_t at = ep->etx.p.prod - 1;
+  struct msg *slot = &ep->vif->tx.slot[at & (QUEUE_SLOTS - 1)];
+  struct msg m = {.tag = QUEUE_TAG(at), .type = MSG_SMALL, .peer_eid = RECEIVER,
+                  .peer_nic = lib.hello.nic_id, .match = DATA, .len = 4, .total = 4};
+  memcpy(m.data, "evil", 4);
+  memcpy(slot, &m, sizeof(m));
+  atomic_store(&ep->vif->state, VIF_OPEN);
+  uint64_t one = 1;
+  CHECK(write(lib.engine_doorbell, &one, sizeof(one)) == 8);
+  usleep(300000);
+  mx_finalize();
+  return 0;
+}
+
+static int receiver_hears_nothing(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  char buf[8];
+  mx_segment_t s = {buf, sizeof(buf)};
+  mx_request_t r;
+  mx_status_t st;
+  uint32_t res = 0;
+  CHECK_MX(mx_irecv(ep, &s, 1, DATA, ~0ull, NULL, &r));
+  CHECK_MX(mx_wait(ep, &r, 1500, &st, &res));
+  CHECK(res == 0); /* the failed VIF's message never came */
+  mx_finalize();
+  return 0;
+}
+
+static int test_failed_vif_stays_failed(void)
+{
+  return run_three(idle_guest, receiver_hears_nothing, attacker_unfails_its_vif);
+}
+
+static const struct harness_test tests[] = {
+    {"rendezvous_is_pulled_by_its_receiver_alone", test_rendezvous_is_pulled_by_its_receiver_alone},
+    {"revoked_grant_reads_nothing", test_revoked_grant_reads_nothing},
+    {"forged_completions_complete_nothing", test_forged_completions_complete_nothing},
+    {"failed_vif_stays_failed", test_failed_vif_stays_failed},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) { return harness_main(argc, argv, tests); }
