@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../include/myriexpress.h"
 #include "../common/log.h"
@@ -119,9 +120,23 @@ static void handle_close(struct backend *be, struct be_guest *g, const struct ct
   reply_ok(g, req);
 }
 
+/* Who may limit an endpoint: its own guest, or the operator (a monitor
+ * running as root or as the backend's user); no guest limits another. */
+static int may_set_limits(const struct be_guest *g, uint32_t eid)
+{
+  uint32_t vif_idx;
+  if (g->role == CTL_ROLE_GUEST)
+    return endpoint_vif(g, eid, &vif_idx) == 0;
+  return g->uid == 0 || g->uid == geteuid();
+}
+
 static void handle_vif_set(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
 {
   const struct ctl_vif_set *v = &req->u.vif_set;
+  if (!may_set_limits(g, v->eid)) {
+    control_reply_error(be, g, req, MX_NO_PERM, "vif set: endpoint %u is not yours", v->eid);
+    return;
+  }
   if (engine_vif_set_limit(be->engine, v->eid, v->bytes_per_s, v->msgs_per_s) < 0) {
     control_reply_error(be, g, req, MX_BAD_ENDPOINT, "vif set: endpoint %u is not open", v->eid);
     return;

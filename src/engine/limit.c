@@ -19,9 +19,17 @@ void limit_set(struct engine_vif *v, uint64_t bytes_per_s, uint64_t msgs_per_s)
   v->lim.refill_ns = clock_now_ns();
 }
 
-static double refill(double tokens, uint64_t rate, uint64_t dt_ns)
+/* A bucket holds BURST_NS of its rate, and never less than one: below
+ * 1000 messages a second, 1 ms of the rate is not one message, and a
+ * bucket that small let nothing through at all. */
+static double bucket_cap(uint64_t rate, double least)
 {
   double cap = (double)rate * BURST_NS / 1e9;
+  return cap < least ? least : cap;
+}
+
+static double refill(double tokens, uint64_t rate, uint64_t dt_ns, double cap)
+{
   tokens += (double)rate * (double)dt_ns / 1e9;
   return tokens > cap ? cap : tokens;
 }
@@ -33,12 +41,12 @@ int limit_allows(struct engine_vif *v, uint32_t bytes)
     return 1;
   uint64_t now = clock_now_ns(), dt = now - l->refill_ns;
   l->refill_ns = now;
+  double cap = bucket_cap(l->bytes_per_s, 1);
   if (l->bytes_per_s)
-    l->bytes = refill(l->bytes, l->bytes_per_s, dt);
+    l->bytes = refill(l->bytes, l->bytes_per_s, dt, cap);
   if (l->msgs_per_s)
-    l->msgs = refill(l->msgs, l->msgs_per_s, dt);
+    l->msgs = refill(l->msgs, l->msgs_per_s, dt, bucket_cap(l->msgs_per_s, 1));
   /* a message larger than a full bucket goes once the bucket is full */
-  double cap = (double)l->bytes_per_s * BURST_NS / 1e9;
   double need = bytes > cap ? cap : bytes;
   if ((l->bytes_per_s && l->bytes < need) || (l->msgs_per_s && l->msgs < 1)) {
     v->c.throttled++;

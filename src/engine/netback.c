@@ -141,14 +141,18 @@ static uint32_t netback_take_all(struct engine *e, struct engine_vif *v)
 
 /* The engine's side: deliver netback's buffers.  Called in the engine's
  * round, with the lock held.  A buffer of an endpoint closed since is
- * delivered all the same: its guest sent it before closing. */
+ * delivered all the same (its guest sent it before closing), as long as
+ * its endpoint id has no new owner: it never goes out as another guest's. */
 int netback_drain(struct engine *e)
 {
   struct netback *nb = e->nb;
   int n = 0;
   while (nb->tx_head) {
     struct nb_item *it = nb->tx_head;
-    if (!deliver_request(e, &e->vifs[it->eid], &it->m, it->eager))
+    struct engine_vif *src = &e->vifs[it->eid];
+    if (src->in_use && src->session != it->session)
+      e->closed_drops[DROP_UNSENT]++; /* its id was opened again since */
+    else if (!deliver_request(e, src, &it->m, it->eager))
       break; /* destination full: this buffer waits, in order */
     item_free(nb, FIFO_POP(&nb->tx_head, &nb->tx_tail, next));
     nb->tx_len--;

@@ -23,6 +23,22 @@ ms=$(( (t1 - t0) / 1000000 ))
 if [ $rc = 0 ] && [ $ms -ge 550 ]; then echo "ok   3000 messages under a 5000/s limit took $ms ms"
 else echo "FAIL limited stream: rc $rc, $ms ms (at least 550 expected)"; failed=1; fi
 
+# below 1000 messages a second a bucket still holds one message: 40 at
+# 100/s take 0.3 s or more, and end (a bucket of 0.1 message let none go)
+"$BUILD/bin/myrixend" --socket "$SOCK.slow" --hostname slow --vif-msg-rate 100 2> /dev/null &
+SLOW=$!
+for _ in $(seq 100); do [ -S "$SOCK.slow" ] && break; sleep 0.05; done
+MYRIXEN_SOCKET=$SOCK.slow timeout 30 "$BUILD/mx/mx_stream" -e 1 -l 64 -n 20 -w 0 > /dev/null & R=$!
+t0=$(date +%s%N)
+MYRIXEN_SOCKET=$SOCK.slow timeout 30 "$BUILD/mx/mx_stream" -e 2 -d slow -r 1 -l 64 -n 20 > /dev/null
+rc=$?
+t1=$(date +%s%N)
+wait $R || rc=1
+kill $SLOW; wait $SLOW 2>/dev/null; rm -f "$SOCK.slow"
+ms=$(( (t1 - t0) / 1000000 ))
+if [ $rc = 0 ] && [ $ms -ge 300 ]; then echo "ok   40 messages under a 100/s limit took $ms ms"
+else echo "FAIL slow limit: rc $rc, $ms ms (at least 300 expected, and an end)"; failed=1; fi
+
 # vif set on an open endpoint, refused on a closed one
 "$BUILD/mx/mx_stream" -e 3 -l 64 -n 1 > /dev/null & R=$!
 for _ in $(seq 100); do "$BUILD/bin/myrixen" counters --json | grep -q '"eid":3' && break; sleep 0.05; done
