@@ -26,6 +26,7 @@ struct be_guest {
   uint32_t id;                  /* never reused while the backend runs */
   int sock;
   pid_t pid;
+  int pidfd;                    /* the process that connected: its identity for copies */
   uid_t uid;
   int memfd;
   void *region;                 /* our mapping of the guest's region */

@@ -83,12 +83,13 @@ void guest_reclaim(struct backend *be, struct be_guest *g)
   endpoint_close_all(be, g);
   struct be_guest gone = *g;
   memset(g, 0, sizeof(*g));
-  g->memfd = g->sock = g->mbox_kick = g->mbox_bell = -1;
+  g->memfd = g->sock = g->mbox_kick = g->mbox_bell = g->pidfd = -1;
   if (gone.region)
     munmap(gone.region, REGION_SIZE);
   guest_close_fd(&gone.memfd);
   guest_close_fd(&gone.mbox_kick);
   guest_close_fd(&gone.mbox_bell);
+  guest_close_fd(&gone.pidfd); /* after the engine closed its VIFs: nothing copies now */
   close(gone.sock);
   if (gone.role == CTL_ROLE_GUEST)
     log_info("guest %u '%s' (pid %d) left; region reclaimed", gone.id, gone.name, (int)gone.pid);

@@ -81,7 +81,9 @@ struct vif_counters {
 /* The guest a VIF belongs to, as the engine keeps it (a copy). */
 struct engine_owner {
   uint32_t guest_id;
-  pid_t pid;                    /* whose memory grants name */
+  pid_t pid;                    /* whose memory grants name ... */
+  int pidfd;                    /* ... checked on every copy against this pidfd, which the
+                                 * client keeps open while the VIF is (pids are recycled) */
   uint32_t datapath;            /* enum datapath: copy ones go through netback */
   char name[32];                /* for logs */
 };

@@ -146,6 +146,17 @@ void limit_set(struct engine_vif *v, uint64_t bytes_per_s, uint64_t msgs_per_s);
 int limit_allows(struct engine_vif *v, uint32_t bytes);
 int limit_any(const struct engine *e);
 
+/* guestmem.c: a guest's memory, reached by pid and checked by pidfd on
+ * every copy: bytes copied, or -1 (errno ESRCH: the guest is gone). */
+struct guest_mem {
+  pid_t pid;
+  int pidfd;
+};
+ssize_t guestmem_read(const struct guest_mem *g, const struct iovec *local, unsigned long nl,
+                      const struct iovec *remote, unsigned long nr);
+ssize_t guestmem_write(const struct guest_mem *g, const struct iovec *local, unsigned long nl,
+                       const struct iovec *remote, unsigned long nr);
+
 /* grant.c: the grant run ref of v's VIF, copied once from the region and
  * checked (index, live generation, flags, count, length >= len, and when
  * puller is given, that it names the puller) into seg[] (GRANT_MAX_SEGS

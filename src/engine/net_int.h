@@ -53,7 +53,7 @@ struct net_rpull {
   uint64_t cookie, cookie2;
   uint32_t snd_eid, rcv_eid;
   uint32_t local_eid, local_session; /* the endpoint on this host */
-  pid_t pid;
+  struct guest_mem mem;         /* the local guest's memory */
   int nseg;
   struct iovec seg[GRANT_MAX_SEGS];
   uint32_t total, done;         /* bytes sent (out) or received (in) */

@@ -26,7 +26,7 @@
 
 struct pull_side {
   uint32_t eid, session;
-  pid_t pid;
+  struct guest_mem mem;
   int nseg;
   struct iovec seg[GRANT_MAX_SEGS];
 };
@@ -48,7 +48,7 @@ static int pull_side_load(struct engine_vif *v, uint32_t ref, uint32_t need_flag
     return -1;
   side->eid = v->eid;
   side->session = v->session;
-  side->pid = v->owner.pid;
+  side->mem = (struct guest_mem){v->owner.pid, v->owner.pidfd};
   return 0;
 }
 
@@ -114,10 +114,10 @@ static int64_t pull_chunk(struct pull *p, char *bounce)
   local.iov_base = bounce;
   local.iov_len = len;
   n = iov_range(p->src.seg, (uint32_t)p->src.nseg, p->done, len, riov, GRANT_MAX_SEGS);
-  if (process_vm_readv(p->src.pid, &local, 1, riov, (unsigned long)n, 0) != (ssize_t)len)
+  if (guestmem_read(&p->src.mem, &local, 1, riov, (unsigned long)n) != (ssize_t)len)
     return -1;
   n = iov_range(p->dst.seg, (uint32_t)p->dst.nseg, p->done, len, riov, GRANT_MAX_SEGS);
-  if (process_vm_writev(p->dst.pid, &local, 1, riov, (unsigned long)n, 0) != (ssize_t)len)
+  if (guestmem_write(&p->dst.mem, &local, 1, riov, (unsigned long)n) != (ssize_t)len)
     return -1;
   return (int64_t)len;
 }

@@ -52,7 +52,7 @@ static void rpull_take(struct net_rpull *rp, const struct wire_pull_req *r,
   rp->total = r->total;
   rp->local_eid = local->eid;
   rp->local_session = local->session;
-  rp->pid = local->owner.pid;
+  rp->mem = (struct guest_mem){local->owner.pid, local->owner.pidfd};
 }
 
 static struct engine_vif *rpull_endpoint(struct engine *e, const struct net_rpull *rp)
@@ -158,7 +158,7 @@ static uint32_t rpull_send_some(struct engine *e, struct net_rpull *rp)
   if (!rpull_endpoint(e, rp))
     return MSG_ST_ABORTED;
   int k = iov_range(rp->seg, (uint32_t)rp->nseg, rp->done, bytes, riov, GRANT_MAX_SEGS);
-  if (process_vm_readv(rp->pid, local, npieces, riov, (unsigned long)k, 0) != (ssize_t)bytes) {
+  if (guestmem_read(&rp->mem, local, npieces, riov, (unsigned long)k) != (ssize_t)bytes) {
     vif_count_drop(&e->vifs[rp->local_eid], DROP_COPY_FAULT);
     return MSG_ST_BAD_GRANT;
   }
@@ -220,8 +220,8 @@ static void rpull_write(struct engine *e, struct net_rpull *rp)
     int k = iov_range(rp->seg, (uint32_t)rp->nseg, at, rp->pend_len, riov, GRANT_MAX_SEGS);
     if (!rpull_endpoint(e, rp)) {
       rp->ended = 1; /* its receiver is gone: the end reports the abort */
-    } else if (process_vm_writev(rp->pid, rp->pend, (unsigned long)rp->npend, riov,
-                                 (unsigned long)k, 0) != (ssize_t)rp->pend_len) {
+    } else if (guestmem_write(&rp->mem, rp->pend, (unsigned long)rp->npend, riov,
+                              (unsigned long)k) != (ssize_t)rp->pend_len) {
       vif_count_drop(&e->vifs[rp->local_eid], DROP_COPY_FAULT);
       rp->ended = 1; /* remembered as a fault */
     }

@@ -1,0 +1,148 @@
+/*
+ * test_pidreuse.c - a guest's pid handed to another process while the
+ * guest's socket lives on: the engine must never copy from (or into) the
+ * process that got the pid.
+ *
+ * In a private PID namespace (unshare), where the test picks the next pid
+ * itself (ns_last_pid): the victim V starts a large send to R (its grant
+ * names V's buffer), forks a child C that keeps V's socket (so the backend
+ * keeps V as a guest), and exits.  C forks the impostor I with V's pid;
+ * I fills the same buffer address with bytes of its own.  Then R takes
+ * the message: the engine pulls from V's grant.  By pid alone it would read
+ * I's bytes; with V's pidfd it finds V gone and fails the pull.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../harness.h"
+
+#define BIG (1u << 20)
+#define DATA 0xda7a
+#define VICTIM_SEED 41
+#define IMPOSTOR_SEED 99
+
+static char buf[BIG]; /* at the same address in V, C and I: they are forks */
+static int ready[2];  /* I -> R: the impostor is in place */
+static int done[2];   /* R -> I: R has its answer, I may go */
+
+/* Give the next fork pid `pid` (this namespace's last pid is pid - 1). */
+static int next_pid_is(pid_t pid)
+{
+  int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY);
+  if (fd < 0)
+    return -1;
+  char b[32];
+  int n = snprintf(b, sizeof(b), "%d", (int)pid - 1);
+  int ok = write(fd, b, (size_t)n) == n;
+  close(fd);
+  return ok ? 0 : -1;
+}
+
+static void impostor(void)
+{
+  harness_fill(buf, BIG, IMPOSTOR_SEED);
+  char c = 1;
+  CHECK(write(ready[1], &c, 1) == 1);
+  CHECK(read(done[0], &c, 1) == 1);
+  _exit(0);
+}
+
+/* V's child: keeps V's socket open, and puts an impostor in V's pid. */
+static void keeper(pid_t victim)
+{
+  while (kill(victim, 0) == 0) /* V exits; as our parent, our init reaps it */
+    usleep(1000);
+  usleep(50000);
+  CHECK(next_pid_is(victim) == 0);
+  pid_t i = fork();
+  if (i == 0)
+    impostor();
+  CHECK(i == victim); /* the pid changed hands */
+  int st;
+  waitpid(i, &st, 0);
+  _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+}
+
+static int victim(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t to = harness_connect(ep, 2);
+  harness_fill(buf, BIG, VICTIM_SEED);
+  mx_segment_t s = {buf, BIG};
+  mx_request_t r;
+  CHECK_MX(mx_isend(ep, &s, 1, to, DATA, NULL, &r)); /* a rendezvous: its grant names buf */
+  usleep(100000);                                    /* the announcement reached R */
+  pid_t me = getpid();
+  fflush(NULL);
+  if (fork() == 0)
+    keeper(me);
+  _exit(0); /* no mx_finalize: the socket lives on in the keeper */
+}
+
+static int receiver(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  static char got[BIG];
+  char c;
+  CHECK(read(ready[0], &c, 1) == 1);
+  mx_segment_t s = {got, BIG};
+  mx_request_t r;
+  mx_status_t st;
+  uint32_t res = 0;
+  CHECK_MX(mx_irecv(ep, &s, 1, DATA, ~0ull, NULL, &r));
+  CHECK_MX(mx_wait(ep, &r, 20000, &st, &res));
+  CHECK(res == 1);
+  int impostors = st.xfer_length == BIG && harness_verify(got, BIG, IMPOSTOR_SEED);
+  fprintf(stderr, "receiver: status %s, %s\n", mx_strstatus(st.code),
+          impostors ? "THE IMPOSTOR'S BYTES" : "no byte of the impostor's");
+  CHECK(!impostors);
+  CHECK(st.code != MX_STATUS_SUCCESS); /* the sender is gone: the pull fails */
+  CHECK(write(done[1], &c, 1) == 1);
+  mx_finalize();
+  return 0;
+}
+
+/* pid 1 of the namespace: the backend, the guests, and the reaping. */
+static int namespace_init(void)
+{
+  CHECK(pipe(ready) == 0 && pipe(done) == 0);
+  pid_t be = harness_backend_start();
+  setenv("MYRIXEN_DATAPATH", "engine", 1);
+  pid_t r = harness_guest(receiver, 2, NULL);
+  usleep(100000);
+  pid_t v = harness_guest(victim, 1, NULL);
+  int rc = harness_wait(v);
+  rc |= harness_wait(r);
+  rc |= kill(be, 0) != 0; /* the backend is still there */
+  harness_backend_stop(be);
+  while (waitpid(-1, NULL, WNOHANG) > 0) /* the keeper and the impostor */
+    ;
+  return rc;
+}
+
+static int test_recycled_pid_gets_no_copy(void)
+{
+  if (unshare(CLONE_NEWPID) < 0) {
+    perror("unshare(CLONE_NEWPID): this test needs root");
+    return 1;
+  }
+  fflush(NULL);
+  pid_t init = fork();
+  if (init == 0)
+    _exit(namespace_init());
+  return harness_wait(init);
+}
+
+static const struct harness_test tests[] = {
+    {"recycled_pid_gets_no_copy", test_recycled_pid_gets_no_copy},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) { return harness_main(argc, argv, tests); }
