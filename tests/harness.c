@@ -133,9 +133,15 @@ int harness_main(int argc, char **argv, const struct harness_test *tests)
       continue;
     fflush(NULL);
     pid_t pid = fork();
-    if (pid == 0)
+    if (pid == 0) {
+      setpgid(0, 0); /* the test, its backend and its guests: one group */
       _exit(t->fn());
+    }
+    setpgid(pid, pid);
     int rc = harness_wait(pid);
+    /* A test that failed half-way leaves its backend and guests behind:
+     * they go with it, rather than hold the runner's output open. */
+    kill(-pid, SIGKILL);
     printf("%s %s\n", rc == 0 ? "ok  " : "FAIL", t->name);
     fflush(stdout);
     rc == 0 ? passed++ : failed++;

@@ -19,6 +19,8 @@
 #include "../engine/engine.h"
 
 #define BE_MAX_GUESTS 128
+#define BE_CONNS_PER_PROCESS 4        /* control connections one process may hold */
+#define BE_HELLO_TIMEOUT_NS 5000000000ull /* a connection says hello within this, or goes */
 #define MYRIXEN_VERSION "0.1.0"
 
 struct be_guest {
@@ -38,6 +40,7 @@ struct be_guest {
   uint32_t mbox_seen;           /* req_seq of the last request taken */
   uint64_t mbox_calls;          /* exchanges through the mailbox */
   uint32_t vif_eid[REGION_VIFS];/* endpoint id + 1 open on each VIF of the region; 0: free */
+  uint64_t accepted_ns;         /* when it connected (it must say hello in time) */
 };
 
 struct be_config {
@@ -54,6 +57,8 @@ struct backend {
   uint32_t next_guest_id;
   uint64_t started_ns;
   uint64_t ctl_errors;          /* malformed control messages answered */
+  uint64_t conns_refused;       /* connections over a table or per-process limit */
+  uint64_t conns_silent;        /* connections closed for saying no hello in time */
 };
 
 /* guest.c */

@@ -59,6 +59,8 @@ static void write_counters(void *arg, struct json *j)
   engine_write_counters(be->engine, j);
   json_obj(j, "control");
   json_u64(j, "errors", be->ctl_errors);
+  json_u64(j, "connections_refused", be->conns_refused);
+  json_u64(j, "connections_silent", be->conns_silent);
   json_end(j);
   json_end(j);
 }

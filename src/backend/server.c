@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/doorbell.h"
 #include "../../include/myriexpress.h"
 #include "../common/mxerror.h"
@@ -76,6 +77,16 @@ static int accept_guest(struct backend *be, int lsock)
   struct ucred cr = {0};
   socklen_t l = sizeof(cr);
   getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &l);
+  int mine = 0;
+  for (int i = 0; i < BE_MAX_GUESTS; i++)
+    mine += be->guests[i].in_use && be->guests[i].pid == cr.pid;
+  if (mine >= BE_CONNS_PER_PROCESS) {
+    /* one process does not take the table (or every endpoint id) */
+    log_warn("process %d has %d connections already: refusing one", (int)cr.pid, mine);
+    be->conns_refused++;
+    close(s);
+    return 0;
+  }
   for (int i = 0; i < BE_MAX_GUESTS; i++) {
     struct be_guest *g = &be->guests[i];
     if (g->in_use)
@@ -88,9 +99,11 @@ static int accept_guest(struct backend *be, int lsock)
     g->pid = cr.pid;
     g->uid = cr.uid;
     g->pidfd = peer_pidfd(s, cr.pid); /* without one, the engine copies nothing for it */
+    g->accepted_ns = clock_now_ns();
     return 0;
   }
   log_warn("too many guests (%d): refusing one", BE_MAX_GUESTS);
+  be->conns_refused++;
   close(s);
   return 0;
 }
@@ -188,6 +201,28 @@ static int signal_fd(void)
   return signalfd(-1, &mask, SFD_CLOEXEC);
 }
 
+/* Connections that said no hello in time hold a slot for nothing: closed.
+ * Returns how long the loop may sleep before the next one is due (ms). */
+static int close_silent(struct backend *be)
+{
+  uint64_t now = clock_now_ns(), next = UINT64_MAX;
+  for (int i = 0; i < BE_MAX_GUESTS; i++) {
+    struct be_guest *g = &be->guests[i];
+    if (!g->in_use || g->role)
+      continue;
+    uint64_t due = g->accepted_ns + BE_HELLO_TIMEOUT_NS;
+    if (now >= due) {
+      log_warn("guest %u (pid %d) said no hello in %llu s: closed", g->id, (int)g->pid,
+               BE_HELLO_TIMEOUT_NS / 1000000000ull);
+      be->conns_silent++;
+      guest_reclaim(be, g);
+    } else if (due < next) {
+      next = due;
+    }
+  }
+  return next == UINT64_MAX ? -1 : (int)((next - now) / 1000000 + 1);
+}
+
 int server_run(struct backend *be)
 {
   struct pollfd pfd[POLL_MAX];
@@ -202,7 +237,7 @@ int server_run(struct backend *be)
            (unsigned long long)be->cfg.eng.nic_id, be->cfg.eng.hostname);
   for (;;) {
     int n = poll_set(be, pfd, map, fixed);
-    if (poll(pfd, (nfds_t)n, -1) < 0) {
+    if (poll(pfd, (nfds_t)n, close_silent(be)) < 0) {
       if (errno == EINTR)
         continue;
       log_err("poll: %s", strerror(errno));

@@ -88,8 +88,13 @@ ssize_t ctl_recv(int sock, struct ctl_msg *buf, size_t cap, int *fds, int *nfds)
         close(fd);
     }
   }
-  if (n == 0)
+  if (n == 0) {
+    /* a peer's close, or a message of no bytes that still carried
+     * descriptors: none of them is kept */
+    ctl_close_fds(fds, *nfds);
+    *nfds = 0;
     return 0;
+  }
   if ((size_t)n < sizeof(*buf) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
       buf->len != (size_t)n - sizeof(*buf)) {
     ctl_close_fds(fds, *nfds);

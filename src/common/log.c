@@ -1,11 +1,48 @@
 /* log.c - see log.h. */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* Guests cause most log lines (a bad request, a refused connect), and a
+ * hostile one could cause them as fast as it likes: lines below LOG_ERR
+ * pass a token bucket of LOG_RATE a second (LOG_BURST at once), and what
+ * it holds back is counted in the next line that passes. */
+#define LOG_RATE 50.0
+#define LOG_BURST 100.0
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static double log_tokens = LOG_BURST;
+static struct timespec log_refilled;
+static unsigned long log_suppressed;
+
+/* True when a line may go; *held: how many were held back before it. */
+static int log_allowed(unsigned long *held)
+{
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  pthread_mutex_lock(&log_lock);
+  double dt = (double)(now.tv_sec - log_refilled.tv_sec) +
+              (double)(now.tv_nsec - log_refilled.tv_nsec) / 1e9;
+  log_refilled = now;
+  log_tokens += dt * LOG_RATE;
+  if (log_tokens > LOG_BURST)
+    log_tokens = LOG_BURST;
+  int ok = log_tokens >= 1;
+  if (ok) {
+    log_tokens -= 1;
+    *held = log_suppressed;
+    log_suppressed = 0;
+  } else {
+    log_suppressed++;
+  }
+  pthread_mutex_unlock(&log_lock);
+  return ok;
+}
 
 static const char *log_name = "myrixen";
 static enum log_level log_max = LOG_WARN;
@@ -35,8 +72,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
   va_list ap;
   int n;
 
-  if (level > log_max)
+  unsigned long held = 0;
+  if (level > log_max || (level > LOG_ERR && !log_allowed(&held)))
     return;
+  if (held)
+    fprintf(stderr, "%s: %lu log lines suppressed (more than %.0f a second)\n", log_name, held,
+            LOG_RATE);
   clock_gettime(CLOCK_REALTIME, &ts);
   n = snprintf(line, sizeof(line), "%s[%ld.%03ld] %s: ", log_name, (long)(ts.tv_sec % 100000),
                ts.tv_nsec / 1000000, tag[level]);

@@ -11,7 +11,11 @@
  * with small messages (match SIGNAL).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -451,12 +455,88 @@ static int test_guest_cannot_throttle_another(void)
   return run_three(victim_streams, receiver_counts, attacker_throttles);
 }
 
+/* --- control connections: bounded, and they leak nothing --------------- */
+
+static int count_fds(pid_t pid)
+{
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+  DIR *d = opendir(path);
+  int n = 0;
+  if (!d)
+    return -1;
+  while (readdir(d))
+    n++;
+  closedir(d);
+  return n;
+}
+
+/* A message of no bytes that carries three descriptors. */
+static void send_empty_with_fds(int s)
+{
+  int fds[3] = {eventfd(0, 0), eventfd(0, 0), eventfd(0, 0)};
+  char cbuf[CMSG_SPACE(sizeof(fds))];
+  struct iovec iov = {cbuf, 0};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                      .msg_controllen = sizeof(cbuf)};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(fds));
+  memcpy(CMSG_DATA(c), fds, sizeof(fds));
+  CHECK(sendmsg(s, &mh, 0) == 0);
+  for (int i = 0; i < 3; i++)
+    close(fds[i]);
+}
+
+/* True when the backend closed s within ms. */
+static int closed_by_backend(int s, int ms)
+{
+  struct pollfd p = {.fd = s, .events = POLLIN};
+  char b[256];
+  return poll(&p, 1, ms) == 1 && recv(s, b, sizeof(b), MSG_DONTWAIT) <= 0;
+}
+
+static int test_control_connections_are_bounded_and_leak_nothing(void)
+{
+  pid_t be = harness_backend_start();
+  usleep(100000);
+  int before = count_fds(be);
+  for (int i = 0; i < 30; i++) {
+    int s = ctl_connect(ctl_socket_path(), 0);
+    CHECK(s >= 0);
+    send_empty_with_fds(s);
+    CHECK(closed_by_backend(s, 2000)); /* no bytes: a close */
+    close(s);
+  }
+  usleep(100000);
+  int after = count_fds(be);
+  fprintf(stderr, "backend descriptors: %d before, %d after 30 empty messages with 3 each\n",
+          before, after);
+  CHECK(after <= before);
+  /* one process holds BE_CONNS_PER_PROCESS connections at most, and one
+   * that says no hello is closed after BE_HELLO_TIMEOUT_NS */
+  int s[5];
+  for (int i = 0; i < 5; i++)
+    CHECK((s[i] = ctl_connect(ctl_socket_path(), 0)) >= 0);
+  CHECK(closed_by_backend(s[4], 2000));
+  for (int i = 0; i < 4; i++)
+    CHECK(closed_by_backend(s[i], 8000));
+  for (int i = 0; i < 5; i++)
+    close(s[i]);
+  CHECK(kill(be, 0) == 0);
+  harness_backend_stop(be);
+  return 0;
+}
+
 static const struct harness_test tests[] = {
     {"rendezvous_is_pulled_by_its_receiver_alone", test_rendezvous_is_pulled_by_its_receiver_alone},
     {"revoked_grant_reads_nothing", test_revoked_grant_reads_nothing},
     {"forged_completions_complete_nothing", test_forged_completions_complete_nothing},
     {"failed_vif_stays_failed", test_failed_vif_stays_failed},
     {"guest_cannot_throttle_another", test_guest_cannot_throttle_another},
+    {"control_connections_are_bounded_and_leak_nothing",
+     test_control_connections_are_bounded_and_leak_nothing},
     {"departed_guests_requests_never_go_out_as_the_next_owners",
      test_departed_guests_requests_never_go_out_as_the_next_owners},
     {NULL, NULL},
