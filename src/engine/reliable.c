@@ -41,6 +41,7 @@ void rel_reset(struct rel_stream *s, uint32_t my_session)
   s->rx_unacked = 0;
   s->ack_due_ns = 0;
   memset(s->have, 0, sizeof(s->have));
+  s->held = 0;
   s->rto_ns = REL_RTO_INITIAL_NS;
 }
 
@@ -67,10 +68,7 @@ int rel_busy(const struct rel_stream *s)
 
 uint32_t rel_held(const struct rel_stream *s)
 {
-  uint32_t k = 0;
-  for (uint32_t i = 0; s->rwin && i < WIRE_WINDOW; i++)
-    k += s->have[i];
-  return k;
+  return s->held;
 }
 
 static void fill_header(struct rel_stream *s, struct wire_hdr *h, uint8_t type, uint32_t len)
@@ -237,17 +235,19 @@ static void resend_holes(struct rel_stream *s, uint32_t ack, uint32_t sack, uint
   }
 }
 
-/* Keep a reliable packet until every one before it has arrived (a peer's
- * MTU may exceed ours, so a kept slot takes any wire packet). */
+/* Keep a reliable packet until every one before it has arrived, in a
+ * buffer of its size (a peer's MTU may exceed ours). */
 static void keep(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *payload)
 {
   struct rel_pkt *k = &s->rwin[h->seq % WIRE_WINDOW];
-  if (!k->buf && !(k->buf = malloc(WIRE_MAX_PACKET)))
+  free(k->buf);
+  if (!(k->buf = malloc(sizeof(*h) + h->len)))
     return; /* no memory: dropped, it comes again */
   memcpy(k->buf, h, sizeof(*h));
   memcpy(k->buf + sizeof(*h), payload, h->len);
   k->len = (uint32_t)sizeof(*h) + h->len;
   s->have[h->seq % WIRE_WINDOW] = 1;
+  s->held++;
 }
 
 /* Deliver, in order, what is kept; stops at a hole or a refusal. */
@@ -262,6 +262,9 @@ static int drain(struct rel_stream *s)
       break; /* kept: tried again next round */
     }
     s->have[s->rcv_next % WIRE_WINDOW] = 0;
+    s->held--;
+    free(k->buf); /* kept packets are the exception: their memory goes back */
+    k->buf = NULL;
     s->rcv_next++;
     s->rx_unacked++;
     n++;
@@ -273,6 +276,10 @@ static int drain(struct rel_stream *s)
 static void hold(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *payload,
                  uint32_t ahead)
 {
+  if (ahead && s->held >= REL_HOLD_MAX) {
+    s->hold_drops++; /* dropped: it comes again, once the hole has filled */
+    return;
+  }
   if (!s->rwin && !(s->rwin = calloc(WIRE_WINDOW, sizeof(*s->rwin))))
     return; /* no memory: dropped, it comes again */
   s->io->keep(s->ctx, s); /* what points into the receive buffer may be kept over */

@@ -26,6 +26,11 @@
 #define REL_RTO_MIN_NS 2000000ull
 #define REL_RTO_MAX_NS 200000000ull
 #define REL_RTO_INITIAL_NS (5 * REL_RTO_MIN_NS)
+/* Packets a receiver keeps past a hole, each in a buffer of its own size
+ * freed once delivered: a peer (or anyone who forges its packets) pins at
+ * most this many.  One past the cap is dropped and comes again.  Half the
+ * window: a hole a round trip old at full speed still keeps what follows. */
+#define REL_HOLD_MAX (WIRE_WINDOW / 2)
 
 /* What the stream's user attaches to a packet, told back when it is
  * acknowledged (rel_io.acked). */
@@ -43,7 +48,7 @@ struct rel_pkt {
   uint8_t sacked;               /* the receiver holds it (selective ack) */
   uint8_t noted;                /* note is set: tell the user when acked */
   struct rel_note note;
-  uint8_t *buf;                 /* sending: a slot of the MTU; kept: WIRE_MAX_PACKET */
+  uint8_t *buf;                 /* sending: a slot of the MTU; kept: the packet's size */
 };
 
 struct rel_stream;
@@ -86,11 +91,13 @@ struct rel_stream {
   /* receiving */
   struct rel_pkt *rwin;         /* packets past a hole, kept until it fills */
   uint8_t have[WIRE_WINDOW];    /* rwin slot holds seq (by seq % WIRE_WINDOW) */
+  uint32_t held;                /* slots with have set */
   uint32_t rcv_next;
   uint32_t rx_unacked;
   uint64_t ack_due_ns;
   /* counters */
   uint64_t tx_packets, rx_packets, retransmits, timeouts, dup_rx, ooo_rx, stalls;
+  uint64_t hold_drops;          /* past a hole with REL_HOLD_MAX held already */
 };
 
 /* A stream to peer_nic, from incarnation my_session; nothing allocated yet. */

@@ -144,6 +144,7 @@ static void write_peer(struct json *j, struct net *n, const struct net_peer *p)
   json_u64(j, "dup_rx", p->rel.dup_rx);
   json_u64(j, "ooo_rx", p->rel.ooo_rx);
   json_u64(j, "stalls", p->rel.stalls);
+  json_u64(j, "hold_drops", p->rel.hold_drops);
   json_u64(j, "resets", p->resets);
   json_u64(j, "failures", p->failures);
   json_end(j);
