@@ -262,9 +262,8 @@ static int drain(struct rel_stream *s)
       break; /* kept: tried again next round */
     }
     s->have[s->rcv_next % WIRE_WINDOW] = 0;
-    s->held--;
-    free(k->buf); /* kept packets are the exception: their memory goes back */
-    k->buf = NULL;
+    s->held--; /* its buffer stays until the slot is kept again (keep): what was
+                * delivered from it may still be read (rpull's pending pieces) */
     s->rcv_next++;
     s->rx_unacked++;
     n++;

@@ -27,7 +27,7 @@
 #define REL_RTO_MAX_NS 200000000ull
 #define REL_RTO_INITIAL_NS (5 * REL_RTO_MIN_NS)
 /* Packets a receiver keeps past a hole, each in a buffer of its own size
- * freed once delivered: a peer (or anyone who forges its packets) pins at
+ * (not of the largest packet): a peer (or anyone who forges its packets) pins at
  * most this many.  One past the cap is dropped and comes again.  Half the
  * window: a hole a round trip old at full speed still keeps what follows. */
 #define REL_HOLD_MAX (WIRE_WINDOW / 2)
