@@ -64,6 +64,7 @@ enum drop_reason {
   DROP_COPY_FAULT,    /* process_vm_* failed (guest unmapped its memory) */
   DROP_UNSENT,        /* still queued when its endpoint closed, undeliverable */
   DROP_UNREACHABLE,   /* for a host that is not known or does not answer */
+  DROP_OVERFLOW,      /* an event for a VIF whose ring and overflow queue were full */
   DROP_MAX
 };
 extern const char *const drop_reason_name[DROP_MAX];

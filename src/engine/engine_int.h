@@ -20,6 +20,13 @@
 #include "../common/queue.h"
 #include "engine.h"
 
+/* What one VIF may hold in the engine at once: past these, its requests
+ * wait in its own ring (pulls) or its events are dropped and counted
+ * (notices), so that one guest cannot make the engine allocate without
+ * bound. */
+#define VIF_PULLS_MAX 64
+#define VIF_NOTICES_MAX 1024
+
 struct engine_vif;
 struct net;
 struct pull;
@@ -60,6 +67,8 @@ struct engine_vif {
   uint8_t gone_pending[ENGINE_MAX_ENDPOINTS / 8]; /* PEER_GONE still to post */
   uint32_t gone_count;          /* bits set in gone_pending */
   int channels;                 /* direct channels set up */
+  uint32_t pulls;               /* rendezvous it asked for, still in flight (VIF_PULLS_MAX) */
+  uint32_t notices;             /* events waiting for room in its ring (VIF_NOTICES_MAX) */
   uint8_t chan_with[ENGINE_MAX_ENDPOINTS / 8]; /* peers we share a channel with */
   struct vif_limit {            /* limit.c; 0: no limit */
     uint64_t bytes_per_s, msgs_per_s;

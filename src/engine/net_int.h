@@ -18,6 +18,7 @@
 #define NET_PULL_PIECES 128         /* packets read from a guest with one syscall */
 #define NET_PULL_PEND 64            /* received pieces written into a guest at once */
 #define NET_HELLO_EVERY_NS 2000000000ull /* discovery: a hello on each port this often */
+#define NET_PULLS_OUT_MAX 256       /* pulls one peer may stream from us at once */
 
 enum peer_state { PEER_NEW = 0, PEER_UP = 1, PEER_FAILED = 2 };
 
@@ -87,7 +88,7 @@ struct net {
   struct net_peer peers[NET_MAX_PEERS];
   struct net_rpull *rpulls;
   struct net_connect_wait *connects;
-  struct net_notify_wait *notifies;
+  struct net_notify_wait *notifies, *notifies_tail;
   uint32_t next_req_id;
   uint64_t peer_timeout_ns;
   uint64_t seed;

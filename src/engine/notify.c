@@ -20,16 +20,16 @@ int notify_post(struct engine *e, uint32_t eid, uint32_t session, const struct m
   int r = deliver_post(e, v, m, NULL);
   if (r != 0)
     return r;
-  struct net_notify_wait *w = calloc(1, sizeof(*w));
-  if (!w)
+  struct net_notify_wait *w = v->notices < VIF_NOTICES_MAX ? calloc(1, sizeof(*w)) : NULL;
+  if (!w) {
+    vif_count_drop(v, DROP_OVERFLOW); /* its guest takes no events: it loses its own */
     return -1;
+  }
   w->eid = eid;
   w->session = session;
   w->m = *m;
-  struct net_notify_wait **pp = &n->notifies;
-  while (*pp)
-    pp = &(*pp)->next; /* in order */
-  *pp = w;
+  FIFO_PUSH(&n->notifies, &n->notifies_tail, w, next); /* in order */
+  v->notices++;
   return 0;
 }
 
@@ -50,7 +50,9 @@ int notify_retry(struct engine *e)
     int r = v ? deliver_post(e, v, &w->m, NULL) : -1;
     if (r == 0)
       break;
-    n->notifies = w->next;
+    if (v)
+      v->notices--;
+    FIFO_POP(&n->notifies, &n->notifies_tail, next);
     free(w);
     work++;
   }
@@ -60,4 +62,5 @@ int notify_retry(struct engine *e)
 void notify_free_all(struct net *n)
 {
   LIST_FREE_ALL(&n->notifies, next);
+  n->notifies_tail = NULL;
 }

@@ -72,6 +72,8 @@ int pull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m)
    * its region may be gone. */
   if (!vif_usable(rcv))
     return 1;
+  if (rcv->pulls >= VIF_PULLS_MAX)
+    return 0; /* it waits in its own ring for one of its pulls to end */
   /* A failure is answered in rcv's ring: make sure there is room first. */
   if (qprod_reserve(&rcv->rx, 1, 0) != 1)
     return 0;
@@ -96,6 +98,7 @@ int pull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m)
   p->len = m->total;
   p->next = e->pulls;
   e->pulls = p;
+  rcv->pulls++;
   return 1;
 }
 
@@ -176,6 +179,9 @@ int pull_progress(struct engine *e)
       work++;
     }
     if (p->finished && pull_report(e, p)) {
+      struct engine_vif *d = vif_find(e, p->dst.eid, p->dst.session);
+      if (d)
+        d->pulls--;
       *pp = p->next;
       free(p);
       continue;

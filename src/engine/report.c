@@ -59,6 +59,8 @@ static void write_vif_counters(struct json *j, const struct engine_vif *v, uint6
   json_u64(j, "throttled", c->throttled);
   json_u64(j, "limit_Bps", v->lim.bytes_per_s);
   json_u64(j, "limit_msgs", v->lim.msgs_per_s);
+  json_u64(j, "pulls_in_flight", v->pulls);
+  json_u64(j, "events_waiting", v->notices);
   write_drops(j, "drops", c->drops);
   json_end(j);
 }

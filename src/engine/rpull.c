@@ -33,6 +33,9 @@ static struct net_rpull *rpull_new(struct engine *e, struct net_peer *p, int out
 
 static void rpull_free(struct engine *e, struct net_rpull *rp)
 {
+  struct engine_vif *v = rp->out ? NULL : vif_find(e, rp->local_eid, rp->local_session);
+  if (v)
+    v->pulls--;
   for (struct net_rpull **pp = &net_of(e)->rpulls; *pp; pp = &(*pp)->next)
     if (*pp == rp) {
       *pp = rp->next;
@@ -80,7 +83,7 @@ int rpull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m)
                     m->peer_nic);
     return 1;
   }
-  if (!rel_room(&p->rel))
+  if (!rel_room(&p->rel) || rcv->pulls >= VIF_PULLS_MAX)
     return 0;
   struct net_rpull *rp = rpull_new(e, p, 0);
   if (!rp)
@@ -94,6 +97,7 @@ int rpull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m)
   struct wire_pull_req r = {.cookie = m->cookie, .cookie2 = m->cookie2, .snd_eid = m->peer_eid,
                             .grant = m->grant, .rcv_eid = rcv->eid, .total = m->total};
   rpull_take(rp, &r, rcv);
+  rcv->pulls++;
   rel_send(&p->rel, WIRE_PULL_REQ, &r, sizeof(r), NULL, 0);
   return 1;
 }
@@ -108,10 +112,19 @@ static int send_end(struct net_peer *p, const struct net_rpull *rp,
 }
 
 /* The sender's side: a peer wants the data of one of our rendezvous. */
+/* Pulls p streams from us now. */
+static uint32_t rpull_out_count(struct engine *e, const struct net_peer *p)
+{
+  uint32_t k = 0;
+  for (struct net_rpull *rp = net_of(e)->rpulls; rp; rp = rp->next)
+    k += rp->out && rp->peer == p;
+  return k;
+}
+
 int rpull_on_request(struct engine *e, struct net_peer *p, const struct wire_pull_req *r)
 {
-  if (!rel_room(&p->rel))
-    return 0;
+  if (!rel_room(&p->rel) || rpull_out_count(e, p) >= NET_PULLS_OUT_MAX)
+    return 0; /* the request waits on the stream until one of its pulls ends */
   struct engine_vif *snd = vif_lookup(e, e->cfg.nic_id, r->snd_eid);
   if (!vif_usable(snd)) {
     send_end(p, NULL, r->cookie, r->cookie2, r->snd_eid, r->rcv_eid, MSG_ST_CLOSED);

@@ -18,7 +18,7 @@
 
 const char *const drop_reason_name[DROP_MAX] = {
     "bad_request", "ring_corrupt", "dest_closed", "bad_grant",
-    "peer_died",   "copy_fault",   "unsent",      "unreachable",
+    "peer_died",   "copy_fault",   "unsent",      "unreachable", "event_overflow",
 };
 
 struct engine_vif *vif_lookup(struct engine *e, uint64_t nic, uint32_t eid)

@@ -529,12 +529,80 @@ static int test_control_connections_are_bounded_and_leak_nothing(void)
   return 0;
 }
 
+/* --- what one guest may hold in the engine is bounded ------------------- */
+
+#define RNDV_LEN 65536 /* above medium_max: a rendezvous */
+
+/* Sends a rendezvous to the attacker, then takes no event for a while:
+ * its event ring fills, and the engine cannot tell it a pull ended. */
+static int victim_deaf_sender(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t to = harness_connect(ep, ATTACKER);
+  static char buf[RNDV_LEN];
+  mx_segment_t s = {buf, sizeof(buf)};
+  mx_request_t r;
+  CHECK_MX(mx_isend(ep, &s, 1, to, DATA, NULL, &r));
+  signal_to(ep, ATTACKER);
+  sleep(2);
+  _exit(0);
+}
+
+/* Fills the victim's event ring, then pulls the rendezvous addressed to
+ * it (a grant it may pull) again and again: each pull copies, and then
+ * waits in the engine to tell the victim.  The engine holds
+ * VIF_PULLS_MAX of them at most; the rest wait in the attacker's ring. */
+static int attacker_hoards_pulls(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  wait_signal(ep);
+  char b[8] = "noise";
+  for (int i = 0; i < QUEUE_SLOTS - 8; i++) { /* all but a few: the rest would block our ring */
+    struct msg m = {.type = MSG_SMALL, .peer_eid = VICTIM, .peer_nic = lib.hello.nic_id,
+                    .match = SIGNAL + 1, .len = sizeof(b), .total = sizeof(b)};
+    memcpy(m.data, b, sizeof(b));
+    raw_post(ep, &m);
+  }
+  static char dst[RNDV_LEN];
+  uint32_t mine = own_write_grant(ep, dst, sizeof(dst));
+  for (int i = 0; i < QUEUE_SLOTS; i++) {
+    struct msg m = {.type = MSG_PULL, .peer_eid = VICTIM, .peer_nic = lib.hello.nic_id,
+                    .total = RNDV_LEN, .cookie = 1, .cookie2 = (uint64_t)i,
+                    .grant = GRANT_REF(0, 1), .grant2 = mine};
+    raw_post(ep, &m);
+  }
+  for (int i = 0; i < 700; i++) { /* our backlog into our ring, as the engine takes it */
+    mx_progress(ep);
+    usleep(1000);
+  }
+  struct ctl_msg req, rep;
+  char *text = NULL;
+  ctl_init(&req, CTL_COUNTERS, 0);
+  CHECK(ctl_call(&req, &rep, NULL, NULL, &text) == 0 && text);
+  const char *me = strstr(text, "{\"eid\":3,");
+  const char *held = me ? strstr(me, "\"pulls_in_flight\":") : NULL;
+  CHECK(held);
+  int n = atoi(held + strlen("\"pulls_in_flight\":"));
+  fprintf(stderr, "attacker: %d pulls held by the engine\n", n);
+  CHECK(n > 0 && n <= 64);
+  free(text);
+  _exit(0); /* leaving: the backend reclaims what it held */
+}
+
+static int test_pulls_one_guest_holds_are_bounded(void)
+{
+  return run_three(victim_deaf_sender, idle_guest, attacker_hoards_pulls);
+}
+
 static const struct harness_test tests[] = {
     {"rendezvous_is_pulled_by_its_receiver_alone", test_rendezvous_is_pulled_by_its_receiver_alone},
     {"revoked_grant_reads_nothing", test_revoked_grant_reads_nothing},
     {"forged_completions_complete_nothing", test_forged_completions_complete_nothing},
     {"failed_vif_stays_failed", test_failed_vif_stays_failed},
     {"guest_cannot_throttle_another", test_guest_cannot_throttle_another},
+    {"pulls_one_guest_holds_are_bounded", test_pulls_one_guest_holds_are_bounded},
     {"control_connections_are_bounded_and_leak_nothing",
      test_control_connections_are_bounded_and_leak_nothing},
     {"departed_guests_requests_never_go_out_as_the_next_owners",
