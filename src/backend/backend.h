@@ -28,8 +28,11 @@ struct be_guest {
   uint32_t id;                  /* never reused while the backend runs */
   int sock;
   pid_t pid;
-  int pidfd;                    /* the process that connected: its identity for copies */
-  uid_t uid;
+  int pidfd;                    /* the process that connected (identity.c) */
+  uid_t uid;                    /* ... and its ids then */
+  gid_t gid;
+  int mem_fd;                   /* its /proc/PID/mem from admission: the engine's only way
+                                 * into its memory */
   int memfd;
   void *region;                 /* our mapping of the guest's region */
   uint32_t datapath;            /* what the guest asked for */
@@ -60,6 +63,13 @@ struct backend {
   uint64_t conns_refused;       /* connections over a table or per-process limit */
   uint64_t conns_silent;        /* connections closed for saying no hello in time */
 };
+
+/* identity.c */
+/* The connecting process of sock as a pidfd (SO_PEERPIDFD, or pidfd_open). */
+int identity_pidfd(int sock, pid_t pid);
+/* g's memory, once checked to be the process that connected, with the
+ * ids it connected with: the descriptor, or -errno. */
+int identity_open_memory(struct be_guest *g);
 
 /* guest.c */
 int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *h,

@@ -5,6 +5,7 @@
  * text naming the fault, logged and counted, and the backend goes on.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +79,8 @@ static void handle_hello(struct backend *be, struct be_guest *g, const struct ct
   ctl_init(&rep, CTL_REPLY, req->seq);
   int r = guest_admit(be, g, h, &rep.u.hello_reply);
   if (r < 0) {
-    control_reply_error(be, g, req, MX_NO_RESOURCES, "cannot create region: %s", strerror(-r));
+    control_reply_error(be, g, req, r == -EPERM ? MX_NO_PERM : MX_NO_RESOURCES,
+                        "cannot admit this guest: %s", strerror(-r));
     g->role = 0;
     return;
   }

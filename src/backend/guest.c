@@ -33,6 +33,12 @@ int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *
       *c = '?';
   if (h->role != CTL_ROLE_GUEST)
     return 0;
+  g->mem_fd = identity_open_memory(g);
+  if (g->mem_fd < 0) {
+    int err = g->mem_fd;
+    g->mem_fd = -1;
+    return err;
+  }
 
   g->memfd = memfd_create("myrixen-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (g->memfd < 0)
@@ -72,6 +78,7 @@ fail:;
   g->memfd = -1;
   guest_close_fd(&g->mbox_kick);
   guest_close_fd(&g->mbox_bell);
+  guest_close_fd(&g->mem_fd);
   return err;
 }
 
@@ -83,13 +90,14 @@ void guest_reclaim(struct backend *be, struct be_guest *g)
   endpoint_close_all(be, g);
   struct be_guest gone = *g;
   memset(g, 0, sizeof(*g));
-  g->memfd = g->sock = g->mbox_kick = g->mbox_bell = g->pidfd = -1;
+  g->memfd = g->sock = g->mbox_kick = g->mbox_bell = g->pidfd = g->mem_fd = -1;
   if (gone.region)
     munmap(gone.region, REGION_SIZE);
   guest_close_fd(&gone.memfd);
   guest_close_fd(&gone.mbox_kick);
   guest_close_fd(&gone.mbox_bell);
-  guest_close_fd(&gone.pidfd); /* after the engine closed its VIFs: nothing copies now */
+  guest_close_fd(&gone.pidfd);
+  guest_close_fd(&gone.mem_fd); /* after the engine closed its VIFs: nothing copies now */
   close(gone.sock);
   if (gone.role == CTL_ROLE_GUEST)
     log_info("guest %u '%s' (pid %d) left; region reclaimed", gone.id, gone.name, (int)gone.pid);

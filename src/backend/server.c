@@ -16,7 +16,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -52,23 +51,6 @@ static int handle_message(struct backend *be, struct be_guest *g)
   return control_dispatch(be, g, req);
 }
 
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77 /* Linux 6.5; Debian 12's headers predate it */
-#endif
-
-/* The peer's process, as a pidfd: its identity for every copy the engine
- * makes (a pid can be recycled, a pidfd cannot).  SO_PEERPIDFD names the
- * process that connected; on an older kernel, pidfd_open of its pid, taken
- * at once. */
-static int peer_pidfd(int s, pid_t pid)
-{
-  int fd = -1;
-  socklen_t l = sizeof(fd);
-  if (getsockopt(s, SOL_SOCKET, SO_PEERPIDFD, &fd, &l) == 0 && fd >= 0)
-    return fd;
-  return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
 static int accept_guest(struct backend *be, int lsock)
 {
   int s = accept4(lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -94,11 +76,12 @@ static int accept_guest(struct backend *be, int lsock)
     memset(g, 0, sizeof(*g));
     g->in_use = 1;
     g->sock = s;
-    g->memfd = g->mbox_kick = g->mbox_bell = -1;
+    g->memfd = g->mbox_kick = g->mbox_bell = g->mem_fd = -1;
     g->id = ++be->next_guest_id;
     g->pid = cr.pid;
     g->uid = cr.uid;
-    g->pidfd = peer_pidfd(s, cr.pid); /* without one, the engine copies nothing for it */
+    g->pidfd = identity_pidfd(s, cr.pid);
+    g->gid = cr.gid;
     g->accepted_ns = clock_now_ns();
     return 0;
   }

@@ -82,9 +82,11 @@ struct vif_counters {
 /* The guest a VIF belongs to, as the engine keeps it (a copy). */
 struct engine_owner {
   uint32_t guest_id;
-  pid_t pid;                    /* whose memory grants name ... */
-  int pidfd;                    /* ... checked on every copy against this pidfd, which the
-                                 * client keeps open while the VIF is (pids are recycled) */
+  pid_t pid;                    /* for reports */
+  int mem_fd;                   /* the guest's /proc/PID/mem, opened when it was admitted:
+                                 * every copy goes through it (a pid can be recycled, an
+                                 * exec changes the image; this stays the one admitted).
+                                 * The client keeps it open while the VIF is. */
   uint32_t datapath;            /* enum datapath: copy ones go through netback */
   char name[32];                /* for logs */
 };

@@ -155,11 +155,11 @@ void limit_set(struct engine_vif *v, uint64_t bytes_per_s, uint64_t msgs_per_s);
 int limit_allows(struct engine_vif *v, uint32_t bytes);
 int limit_any(const struct engine *e);
 
-/* guestmem.c: a guest's memory, reached by pid and checked by pidfd on
- * every copy: bytes copied, or -1 (errno ESRCH: the guest is gone). */
+/* guestmem.c: a guest's memory, reached through the /proc/PID/mem its
+ * client opened at admission (bound to that address space): bytes copied,
+ * or -1 (errno ESRCH: the guest exited or runs another program now). */
 struct guest_mem {
-  pid_t pid;
-  int pidfd;
+  int mem_fd;
 };
 ssize_t guestmem_read(const struct guest_mem *g, const struct iovec *local, unsigned long nl,
                       const struct iovec *remote, unsigned long nr);

@@ -1,50 +1,87 @@
 /*
- * guestmem.c - reaching a process guest's memory: process_vm_readv/writev
- * on its pid, checked against its pidfd, which cannot be recycled.  A pid
- * can: once the guest has exited, another process may get the same number,
- * and a copy by pid alone would read or write that process.
+ * guestmem.c - reaching a process guest's memory through its
+ * /proc/PID/mem, opened by the backend when it admitted the guest.
  *
- * A read is kept only if the guest is still alive after it: a process
- * alive then was alive throughout (its pid could not have changed hands).
- * A write is done only if the guest is alive just before it; the window
- * between that check and the write is the one place a recycled pid could
- * slip in, and it needs the guest to exit, be reaped, and its pid be
- * handed out again within microseconds.
+ * That descriptor is bound to the address space the guest had then, not
+ * to its pid: once the guest exits, or execs another program (a setuid
+ * one, say), every copy through it fails, and a pid handed to another
+ * process since reaches nothing.  (Copies by pid, process_vm_readv/writev,
+ * read whatever process had the number and whatever image it ran, with
+ * the backend's privileges.)
+ *
+ * A copy moves one remote segment at a time with preadv/pwritev: the
+ * local side is scattered, the remote side is the segment's range.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
+#include <limits.h>
 #include <sys/uio.h>
 
 #include "engine_int.h"
 
-/* True while the process behind pidfd runs (a pidfd polls readable once
- * it has exited).  No pidfd: no way to tell, so no. */
-static int guestmem_alive(const struct guest_mem *g)
+#define GUESTMEM_IOV 64
+
+/* Up to GUESTMEM_IOV local pieces covering len bytes from (li, *skip) on;
+ * returns how many, and how many bytes they cover in *got. */
+static int local_slice(const struct iovec *local, unsigned long nl, unsigned long *li,
+                       size_t *skip, size_t len, struct iovec *out, size_t *got)
 {
-  if (g->pidfd < 0)
-    return 0;
-  struct pollfd p = {.fd = g->pidfd, .events = POLLIN};
-  return poll(&p, 1, 0) == 0;
+  int n = 0;
+  *got = 0;
+  while (*got < len && *li < nl && n < GUESTMEM_IOV) {
+    size_t avail = local[*li].iov_len - *skip;
+    size_t take = avail < len - *got ? avail : len - *got;
+    out[n++] = (struct iovec){(char *)local[*li].iov_base + *skip, take};
+    *got += take;
+    *skip += take;
+    if (*skip == local[*li].iov_len) {
+      (*li)++;
+      *skip = 0;
+    }
+  }
+  return n;
+}
+
+static ssize_t guestmem_copy(const struct guest_mem *g, const struct iovec *local,
+                             unsigned long nl, const struct iovec *remote, unsigned long nr,
+                             int write)
+{
+  unsigned long li = 0;
+  size_t skip = 0;
+  ssize_t total = 0;
+  if (g->mem_fd < 0) {
+    errno = ESRCH;
+    return -1;
+  }
+  for (unsigned long ri = 0; ri < nr; ri++) {
+    size_t done = 0;
+    while (done < remote[ri].iov_len) {
+      struct iovec piece[GUESTMEM_IOV];
+      size_t want;
+      int n = local_slice(local, nl, &li, &skip, remote[ri].iov_len - done, piece, &want);
+      if (n == 0)
+        return total; /* the local side is shorter: what fits was copied */
+      off_t at = (off_t)((uintptr_t)remote[ri].iov_base + done);
+      ssize_t k = write ? pwritev(g->mem_fd, piece, n, at) : preadv(g->mem_fd, piece, n, at);
+      if (k <= 0 || (size_t)k != want) {
+        errno = k == 0 ? ESRCH : errno; /* 0: the address space is gone */
+        return -1;
+      }
+      done += want;
+      total += k;
+    }
+  }
+  return total;
 }
 
 ssize_t guestmem_read(const struct guest_mem *g, const struct iovec *local, unsigned long nl,
                       const struct iovec *remote, unsigned long nr)
 {
-  ssize_t n = process_vm_readv(g->pid, local, nl, remote, nr, 0);
-  if (n >= 0 && !guestmem_alive(g)) {
-    errno = ESRCH; /* what was read may be another process's */
-    return -1;
-  }
-  return n;
+  return guestmem_copy(g, local, nl, remote, nr, 0);
 }
 
 ssize_t guestmem_write(const struct guest_mem *g, const struct iovec *local, unsigned long nl,
                        const struct iovec *remote, unsigned long nr)
 {
-  if (!guestmem_alive(g)) {
-    errno = ESRCH;
-    return -1;
-  }
-  return process_vm_writev(g->pid, local, nl, remote, nr, 0);
+  return guestmem_copy(g, local, nl, remote, nr, 1);
 }

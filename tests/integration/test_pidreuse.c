@@ -1,8 +1,9 @@
 /*
- * test_pidreuse.c - a guest's pid handed to another process while the
- * guest's socket lives on: the engine must never copy from (or into) the
- * process that got the pid.
+ * test_pidreuse.c - a guest is the address space it was admitted with: the
+ * engine must never copy from (or into) another process that got its pid,
+ * nor the program it execs later, while its socket lives on.
  *
+ * Recycled pid:
  * In a private PID namespace (unshare), where the test picks the next pid
  * itself (ns_last_pid): the victim V starts a large send to R (its grant
  * names V's buffer), forks a child C that keeps V's socket (so the backend
@@ -16,6 +17,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,6 +115,9 @@ static int receiver(int idx, void *arg)
 /* pid 1 of the namespace: the backend, the guests, and the reaping. */
 static int namespace_init(void)
 {
+  /* a /proc of this namespace, as a container has */
+  CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+  CHECK(mount("proc", "/proc", "proc", 0, NULL) == 0);
   CHECK(pipe(ready) == 0 && pipe(done) == 0);
   pid_t be = harness_backend_start();
   setenv("MYRIXEN_DATAPATH", "engine", 1);
@@ -129,8 +135,8 @@ static int namespace_init(void)
 
 static int test_recycled_pid_gets_no_copy(void)
 {
-  if (unshare(CLONE_NEWPID) < 0) {
-    perror("unshare(CLONE_NEWPID): this test needs root");
+  if (unshare(CLONE_NEWPID | CLONE_NEWNS) < 0) {
+    perror("unshare(CLONE_NEWPID | CLONE_NEWNS): this test needs root");
     return 1;
   }
   fflush(NULL);
@@ -140,9 +146,64 @@ static int test_recycled_pid_gets_no_copy(void)
   return harness_wait(init);
 }
 
+/* --- a guest that execs another program loses its grants --------------- */
+
+/* The victim: a rendezvous to R, then it execs this very binary as the
+ * impostor image (same layout: no address randomisation, see main), which
+ * keeps its socket (nothing close-on-exec) and fills the same buffer. */
+static int victim_execs(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t to = harness_connect(ep, 2);
+  harness_fill(buf, BIG, VICTIM_SEED);
+  mx_segment_t s = {buf, BIG};
+  mx_request_t r;
+  CHECK_MX(mx_isend(ep, &s, 1, to, DATA, NULL, &r));
+  usleep(100000); /* the announcement reached R */
+  for (int fd = 3; fd < 1024; fd++)
+    fcntl(fd, F_SETFD, 0);
+  char rfd[16], dfd[16];
+  snprintf(rfd, sizeof(rfd), "%d", ready[1]);
+  snprintf(dfd, sizeof(dfd), "%d", done[0]);
+  fflush(NULL);
+  execl("/proc/self/exe", "test_pidreuse", "--impostor-image", rfd, dfd, (char *)NULL);
+  _exit(127);
+}
+
+static int test_exec_ends_a_guests_grants(void)
+{
+  CHECK(pipe(ready) == 0 && pipe(done) == 0);
+  pid_t be = harness_backend_start();
+  setenv("MYRIXEN_DATAPATH", "engine", 1);
+  pid_t r = harness_guest(receiver, 2, NULL);
+  usleep(100000);
+  pid_t v = harness_guest(victim_execs, 1, NULL);
+  int rc = harness_wait(r);
+  rc |= harness_wait(v);
+  rc |= kill(be, 0) != 0;
+  harness_backend_stop(be);
+  return rc;
+}
+
 static const struct harness_test tests[] = {
     {"recycled_pid_gets_no_copy", test_recycled_pid_gets_no_copy},
+    {"exec_ends_a_guests_grants", test_exec_ends_a_guests_grants},
     {NULL, NULL},
 };
 
-int main(int argc, char **argv) { return harness_main(argc, argv, tests); }
+int main(int argc, char **argv)
+{
+  if (argc == 4 && !strcmp(argv[1], "--impostor-image")) {
+    ready[1] = atoi(argv[2]);
+    done[0] = atoi(argv[3]);
+    impostor();
+  }
+  /* One layout for every exec of this binary, so that the impostor image
+   * has the victim's buffer at the victim's address. */
+  if (!(personality(0xffffffff) & ADDR_NO_RANDOMIZE)) {
+    personality(ADDR_NO_RANDOMIZE);
+    execv("/proc/self/exe", argv);
+  }
+  return harness_main(argc, argv, tests);
+}

@@ -1,0 +1,103 @@
+/*
+ * identity.c - who a guest is, fixed when it connects and is admitted:
+ * the process that connected (a pidfd: a pid can be recycled, a pidfd
+ * cannot), the credentials it connected with, and its memory, as the
+ * /proc/PID/mem of that process's address space at admission.  The engine
+ * copies grants only through that descriptor: after the guest exits, or
+ * execs another program, it reaches nothing.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "backend.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5; Debian 12's headers predate it */
+#endif
+
+int identity_pidfd(int sock, pid_t pid)
+{
+  int fd = -1;
+  socklen_t l = sizeof(fd);
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &l) == 0 && fd >= 0)
+    return fd;
+  return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* True while the process behind pidfd runs (it polls readable once gone). */
+static int pidfd_alive(int pidfd)
+{
+  struct pollfd p = {.fd = pidfd, .events = POLLIN};
+  return pidfd >= 0 && poll(&p, 1, 0) == 0;
+}
+
+/* True when every one of the process's ids (real, effective, saved, fs)
+ * is still the one it connected with: it did not exec a setuid or setgid
+ * program since, and gained nothing the backend could lend it. */
+static int ids_unchanged(pid_t pid, uid_t uid, gid_t gid)
+{
+  char path[64], line[256];
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "re");
+  int ok_uid = 0, ok_gid = 0;
+  if (!f)
+    return 0;
+  while (fgets(line, sizeof(line), f)) {
+    unsigned long a, b, c, d;
+    if (sscanf(line, "Uid: %lu %lu %lu %lu", &a, &b, &c, &d) == 4)
+      ok_uid = a == uid && b == uid && c == uid && d == uid;
+    else if (sscanf(line, "Gid: %lu %lu %lu %lu", &a, &b, &c, &d) == 4)
+      ok_gid = a == gid && b == gid && c == gid && d == gid;
+  }
+  fclose(f);
+  return ok_uid && ok_gid;
+}
+
+/* The pidfd's process as /proc names it (the pid namespace of the /proc
+ * mount, which need not be ours); 0 when /proc cannot see it. */
+static pid_t proc_pid_of(int pidfd)
+{
+  char path[64], line[128];
+  long pid = 0;
+  snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+  FILE *f = pidfd >= 0 ? fopen(path, "re") : NULL;
+  if (!f)
+    return 0;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "Pid: %ld", &pid) == 1)
+      break;
+  fclose(f);
+  return pid > 0 ? (pid_t)pid : 0;
+}
+
+int identity_open_memory(struct be_guest *g)
+{
+  char path[64];
+  pid_t pid = proc_pid_of(g->pidfd);
+  if (!pid)
+    return -ESRCH;
+  snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  /* Checked after the open: the descriptor is bound to the address space
+   * of whatever process had the pid then.  It is the one that connected
+   * if that one still lives (its pid cannot have changed hands), and it is
+   * no more privileged than it connected if its ids are unchanged (an
+   * exec after the open leaves the descriptor on the old image). */
+  if (!pidfd_alive(g->pidfd) || !ids_unchanged(pid, g->uid, g->gid)) {
+    log_warn("guest %u (pid %d) is not the process that connected, or changed its ids",
+             g->id, (int)g->pid);
+    close(fd);
+    return -EPERM;
+  }
+  return fd;
+}
