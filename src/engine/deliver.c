@@ -161,7 +161,7 @@ int deliver_serve_vif(struct engine *e, struct engine_vif *src, int budget)
       vif_fail(e, src, DROP_BAD_REQUEST);
       break;
     }
-    if (!limit_allows(src, m.type == MSG_SMALL || m.type == MSG_FRAG ? m.len : m.total))
+    if (!limit_allows_msg(src, &m))
       break; /* over its rate: it waits in its own ring */
     if (!deliver_request(e, src, &m, eager))
       break;

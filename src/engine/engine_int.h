@@ -153,6 +153,9 @@ int deliver_ring_post(struct engine *e, struct engine_vif *dst, const struct msg
 /* limit.c: per-VIF rate limits (lock held) */
 void limit_set(struct engine_vif *v, uint64_t bytes_per_s, uint64_t msgs_per_s);
 int limit_allows(struct engine_vif *v, uint32_t bytes);
+/* The request m passes v's limits (its payload, or a pull's whole length),
+ * whichever datapath takes it: the engine or netback. */
+int limit_allows_msg(struct engine_vif *v, const struct msg *m);
 int limit_any(const struct engine *e);
 
 /* guestmem.c: a guest's memory, reached through the /proc/PID/mem its

@@ -59,6 +59,11 @@ int limit_allows(struct engine_vif *v, uint32_t bytes)
   return 1;
 }
 
+int limit_allows_msg(struct engine_vif *v, const struct msg *m)
+{
+  return limit_allows(v, m->type == MSG_SMALL || m->type == MSG_FRAG ? m->len : m->total);
+}
+
 int limit_any(const struct engine *e)
 {
   for (uint32_t i = 0; i < e->cfg.max_endpoints; i++)

@@ -109,6 +109,8 @@ static int take_requests(struct engine *e, struct engine_vif *v, int max)
       vif_fail(e, v, r < 0 ? DROP_RING_CORRUPT : DROP_BAD_REQUEST);
       break;
     }
+    if (!limit_allows_msg(v, &m))
+      break; /* over its rate: it waits in its own ring, as on the engine's path */
     struct nb_item *it = item_new(nb, v, &m, eager);
     if (!it)
       break;
@@ -295,11 +297,13 @@ static void *nb_main(void *arg)
     }
     pthread_mutex_lock(&e->lock);
     int pending = nb_arm(e) || e->nb->rx_head;
+    int throttled = limit_any(e);
     pthread_mutex_unlock(&e->lock);
     if (!pending) {
       struct pollfd pfd = {.fd = e->nb->doorbell, .events = POLLIN};
       engine_count(&e->nb->sleeps);
-      if (poll(&pfd, 1, NB_SLEEP_MS) > 0) {
+      /* a throttled VIF's tokens come back with time, not with a kick */
+      if (poll(&pfd, 1, throttled ? 1 : NB_SLEEP_MS) > 0) {
         uint64_t v;
         if (read(e->nb->doorbell, &v, sizeof(v)) < 0) {
           /* another reader: nothing lost */

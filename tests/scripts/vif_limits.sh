@@ -23,6 +23,16 @@ ms=$(( (t1 - t0) / 1000000 ))
 if [ $rc = 0 ] && [ $ms -ge 550 ]; then echo "ok   3000 messages under a 5000/s limit took $ms ms"
 else echo "FAIL limited stream: rc $rc, $ms ms (at least 550 expected)"; failed=1; fi
 
+# the copy datapath's netback takes requests under the same limits
+MYRIXEN_DATAPATH=copy "$BUILD/mx/mx_stream" -e 4 -l 64 -n 1500 -w 0 > /dev/null & R=$!
+t0=$(date +%s%N)
+MYRIXEN_DATAPATH=copy "$BUILD/mx/mx_stream" -e 5 -d lim -r 4 -l 64 -n 1500 > /dev/null; rc=$?
+t1=$(date +%s%N)
+wait $R || rc=1
+ms=$(( (t1 - t0) / 1000000 ))
+if [ $rc = 0 ] && [ $ms -ge 550 ]; then echo "ok   copy datapath: 3000 messages under a 5000/s limit took $ms ms"
+else echo "FAIL limited copy stream: rc $rc, $ms ms (at least 550 expected)"; failed=1; fi
+
 # below 1000 messages a second a bucket still holds one message: 40 at
 # 100/s take 0.3 s or more, and end (a bucket of 0.1 message let none go)
 "$BUILD/bin/myrixend" --socket "$SOCK.slow" --hostname slow --vif-msg-rate 100 2> /dev/null &
