@@ -96,6 +96,7 @@ void connect_handle(struct backend *be, struct be_guest *g, const struct ctl_msg
     guest_send(g, &rep, NULL, 0);
     return;
   }
+  engine_vif_connect(be->engine, me.eid, peer.eid);
   ctl_init(&rep, CTL_REPLY, req->seq);
   rep.u.connect_reply.eid = peer.eid;
   rep.u.connect_reply.session = peer.session;

@@ -51,6 +51,18 @@ int engine_vif_set_limit(struct engine *e, uint32_t eid, uint64_t bytes_per_s,
   return v ? 0 : -1;
 }
 
+void engine_vif_connect(struct engine *e, uint32_t a, uint32_t b)
+{
+  pthread_mutex_lock(&e->lock);
+  struct engine_vif *va = vif_lookup(e, e->cfg.nic_id, a);
+  struct engine_vif *vb = vif_lookup(e, e->cfg.nic_id, b);
+  if (va && vb) {
+    vif_allow(va, b);
+    vif_allow(vb, a);
+  }
+  pthread_mutex_unlock(&e->lock);
+}
+
 void engine_vif_channel(struct engine *e, uint32_t a, uint32_t b)
 {
   pthread_mutex_lock(&e->lock);

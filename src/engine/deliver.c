@@ -88,9 +88,10 @@ int deliver_request_valid(const struct engine *e, const struct msg *m)
 }
 
 /* Tell the sender its message went nowhere, when it is waiting for it. */
-static void nack(struct engine *e, struct engine_vif *src, const struct msg *m)
+static void nack(struct engine *e, struct engine_vif *src, const struct msg *m,
+                 enum drop_reason why)
 {
-  vif_count_drop(src, DROP_DEST_CLOSED);
+  vif_count_drop(src, why);
   if (m->type != MSG_RNDV && !(m->flags & MSG_F_SYNC))
     return;
   if (m->type == MSG_FRAG && m->frag != 0)
@@ -111,7 +112,15 @@ int deliver_request(struct engine *e, struct engine_vif *src, struct msg *m,
 
   struct engine_vif *dst = vif_lookup(e, m->peer_nic, m->peer_eid);
   if (!vif_usable(dst)) {
-    nack(e, src, m);
+    nack(e, src, m, DROP_DEST_CLOSED);
+    return 1;
+  }
+  /* keys are checked here, not by the libraries: data goes only where a
+   * connect with the destination's key (or the destination's own connect
+   * to us) made it welcome, or between endpoints of one guest (one trust
+   * domain: MX lets a process send to its own endpoints' addresses) */
+  if (src->owner.guest_id != dst->owner.guest_id && !vif_may_send(src, dst->eid)) {
+    nack(e, src, m, DROP_NOT_CONNECTED);
     return 1;
   }
   /* The engine, not the guest, says who sent it: no forged sources.  The
@@ -127,7 +136,7 @@ int deliver_request(struct engine *e, struct engine_vif *src, struct msg *m,
     m->peer_nic = dst_nic;
   }
   if (r < 0) {
-    nack(e, src, m);
+    nack(e, src, m, DROP_DEST_CLOSED);
     return 1;
   }
   if (r == 0) {

@@ -65,6 +65,7 @@ enum drop_reason {
   DROP_UNSENT,        /* still queued when its endpoint closed, undeliverable */
   DROP_UNREACHABLE,   /* for a host that is not known or does not answer */
   DROP_OVERFLOW,      /* an event for a VIF whose ring and overflow queue were full */
+  DROP_NOT_CONNECTED, /* data for an endpoint the sender never connected to (with its key) */
   DROP_MAX
 };
 extern const char *const drop_reason_name[DROP_MAX];
@@ -135,6 +136,10 @@ int engine_vif_get(struct engine *e, uint32_t eid, struct engine_vif_info *info)
 /* Rate limits of what the engine takes from eid (0: none).  0 or -1. */
 int engine_vif_set_limit(struct engine *e, uint32_t eid, uint64_t bytes_per_s,
                          uint64_t msgs_per_s);
+/* a connected to b with b's key: from now on each may deliver data to the
+ * other (a reply needs no connect of its own, as in MX).  Data between
+ * endpoints of this host that never connected is refused and counted. */
+void engine_vif_connect(struct engine *e, uint32_t a, uint32_t b);
 /* Record a direct channel between a and b (the client made it). */
 void engine_vif_channel(struct engine *e, uint32_t a, uint32_t b);
 /* True when a and b already share a direct channel. */

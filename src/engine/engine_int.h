@@ -70,6 +70,7 @@ struct engine_vif {
   uint32_t pulls;               /* rendezvous it asked for, still in flight (VIF_PULLS_MAX) */
   uint32_t notices;             /* events waiting for room in its ring (VIF_NOTICES_MAX) */
   uint8_t chan_with[ENGINE_MAX_ENDPOINTS / 8]; /* peers we share a channel with */
+  uint8_t may_send[ENGINE_MAX_ENDPOINTS / 8];  /* local peers connected with their key */
   struct vif_limit {            /* limit.c; 0: no limit */
     uint64_t bytes_per_s, msgs_per_s;
     double bytes, msgs;         /* tokens */
@@ -133,6 +134,9 @@ int vif_open(struct engine *e, const struct engine_owner *owner, struct vif *sha
 void vif_close(struct engine *e, struct engine_vif *v);
 void vif_info(const struct engine_vif *v, struct engine_vif_info *info);
 int vif_has_channel(const struct engine_vif *v, uint32_t peer);
+/* May v deliver data to local endpoint peer (a connect made it so)? */
+int vif_may_send(const struct engine_vif *v, uint32_t peer);
+void vif_allow(struct engine_vif *v, uint32_t peer);
 void vif_add_channel(struct engine_vif *v, uint32_t peer);
 
 /* deliver.c: the engine's datapath (lock held) */

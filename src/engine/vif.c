@@ -19,6 +19,7 @@
 const char *const drop_reason_name[DROP_MAX] = {
     "bad_request", "ring_corrupt", "dest_closed", "bad_grant",
     "peer_died",   "copy_fault",   "unsent",      "unreachable", "event_overflow",
+    "not_connected",
 };
 
 struct engine_vif *vif_lookup(struct engine *e, uint64_t nic, uint32_t eid)
@@ -167,6 +168,7 @@ void vif_close(struct engine *e, struct engine_vif *v)
       continue;
     gone_mark(o, v->eid, 1);
     o->chan_with[v->eid / 8] &= (uint8_t) ~(1u << (v->eid % 8));
+    o->may_send[v->eid / 8] &= (uint8_t) ~(1u << (v->eid % 8)); /* a new owner connects anew */
   }
   doorbell_ring(v->doorbell); /* the guest may already be gone: no matter */
   close(v->doorbell);
@@ -190,6 +192,16 @@ void vif_info(const struct engine_vif *v, struct engine_vif_info *info)
   info->limit_bytes_per_s = v->lim.bytes_per_s;
   info->limit_msgs_per_s = v->lim.msgs_per_s;
   info->c = v->c;
+}
+
+int vif_may_send(const struct engine_vif *v, uint32_t peer)
+{
+  return v->may_send[peer / 8] & (1u << (peer % 8));
+}
+
+void vif_allow(struct engine_vif *v, uint32_t peer)
+{
+  v->may_send[peer / 8] |= (uint8_t)(1u << (peer % 8));
 }
 
 int vif_has_channel(const struct engine_vif *v, uint32_t peer)

@@ -596,12 +596,44 @@ static int test_pulls_one_guest_holds_are_bounded(void)
   return run_three(victim_deaf_sender, idle_guest, attacker_hoards_pulls);
 }
 
+/* --- keys are enforced on data, not only at connect --------------------- */
+
+/* Its connect with a wrong key is refused; it sends all the same, raw. */
+static int attacker_without_key(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t a;
+  mx_set_error_handler(MX_ERRORS_RETURN);
+  CHECK(mx_connect(ep, lib.hello.nic_id, RECEIVER, HARNESS_KEY + 1, 1000, &a) ==
+        MX_BAD_CONNECTION_KEY);
+  struct msg m = {.type = MSG_SMALL, .peer_eid = RECEIVER, .peer_nic = lib.hello.nic_id,
+                  .match = DATA, .len = 4, .total = 4};
+  memcpy(m.data, "evil", 4);
+  raw_post(ep, &m);
+  usleep(300000);
+  struct ctl_msg req, rep;
+  char *text = NULL;
+  ctl_init(&req, CTL_COUNTERS, 0);
+  CHECK(ctl_call(&req, &rep, NULL, NULL, &text) == 0 && text);
+  CHECK(strstr(text, "\"not_connected\":1") != NULL);
+  free(text);
+  mx_finalize();
+  return 0;
+}
+
+static int test_data_needs_a_connect_with_the_key(void)
+{
+  return run_three(idle_guest, receiver_hears_nothing, attacker_without_key);
+}
+
 static const struct harness_test tests[] = {
     {"rendezvous_is_pulled_by_its_receiver_alone", test_rendezvous_is_pulled_by_its_receiver_alone},
     {"revoked_grant_reads_nothing", test_revoked_grant_reads_nothing},
     {"forged_completions_complete_nothing", test_forged_completions_complete_nothing},
     {"failed_vif_stays_failed", test_failed_vif_stays_failed},
     {"guest_cannot_throttle_another", test_guest_cannot_throttle_another},
+    {"data_needs_a_connect_with_the_key", test_data_needs_a_connect_with_the_key},
     {"pulls_one_guest_holds_are_bounded", test_pulls_one_guest_holds_are_bounded},
     {"control_connections_are_bounded_and_leak_nothing",
      test_control_connections_are_bounded_and_leak_nothing},
