@@ -9,13 +9,20 @@
  * read whatever process had the number and whatever image it ran, with
  * the backend's privileges.)
  *
- * A copy moves one remote segment at a time with preadv/pwritev: the
- * local side is scattered, the remote side is the segment's range.
+ * A write moves one remote segment at a time with pwritev on that
+ * descriptor.  A read goes by pid (process_vm_readv: it pins pages in
+ * batches, where /proc/PID/mem copies a page at a time through a bounce
+ * page, at half the speed), and is kept only if a one-byte read through
+ * the descriptor succeeds afterwards: then the address space of admission
+ * still lives, so the pid named it throughout the read (a pid cannot
+ * change hands, nor an image change, while it lives).  A write cannot be
+ * taken back, so it never goes by pid.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "engine_int.h"
 
@@ -77,7 +84,17 @@ static ssize_t guestmem_copy(const struct guest_mem *g, const struct iovec *loca
 ssize_t guestmem_read(const struct guest_mem *g, const struct iovec *local, unsigned long nl,
                       const struct iovec *remote, unsigned long nr)
 {
-  return guestmem_copy(g, local, nl, remote, nr, 0);
+  if (g->mem_fd < 0 || nr == 0) {
+    errno = ESRCH;
+    return -1;
+  }
+  ssize_t n = process_vm_readv(g->pid, local, nl, remote, nr, 0);
+  char probe;
+  if (n > 0 && pread(g->mem_fd, &probe, 1, (off_t)(uintptr_t)remote[0].iov_base) != 1) {
+    errno = ESRCH; /* the admitted address space is gone: what was read may be another's */
+    return -1;
+  }
+  return n;
 }
 
 ssize_t guestmem_write(const struct guest_mem *g, const struct iovec *local, unsigned long nl,
