@@ -38,6 +38,7 @@ int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open 
   if (idx == REGION_VIFS)
     return MX_NO_RESOURCES;
   struct engine_owner owner = {.guest_id = g->id, .pid = g->pid, .mem_fd = g->mem_fd,
+                               .uid = g->uid, .gid = g->gid,
                                .datapath = g->datapath};
   _Static_assert(sizeof(owner.name) == sizeof(g->name), "guest names");
   memcpy(owner.name, g->name, sizeof(owner.name));

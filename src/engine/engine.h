@@ -83,7 +83,9 @@ struct vif_counters {
 /* The guest a VIF belongs to, as the engine keeps it (a copy). */
 struct engine_owner {
   uint32_t guest_id;
-  pid_t pid;                    /* reads go by pid, checked through mem_fd */
+  pid_t pid;                    /* copies go by pid, checked through mem_fd ... */
+  uid_t uid;                    /* ... and writes are made with the guest's own ids */
+  gid_t gid;
   int mem_fd;                   /* the guest's /proc/PID/mem, opened when it was admitted:
                                  * every copy goes through it (a pid can be recycled, an
                                  * exec changes the image; this stays the one admitted).

@@ -166,8 +166,10 @@ int limit_any(const struct engine *e);
  * client opened at admission (bound to that address space): bytes copied,
  * or -1 (errno ESRCH: the guest exited or runs another program now). */
 struct guest_mem {
-  pid_t pid;                    /* reads, checked through mem_fd afterwards */
+  pid_t pid;                    /* copies by pid, checked through mem_fd afterwards */
   int mem_fd;
+  uid_t uid;                    /* writes are made with these ids */
+  gid_t gid;
 };
 ssize_t guestmem_read(const struct guest_mem *g, const struct iovec *local, unsigned long nl,
                       const struct iovec *remote, unsigned long nr);

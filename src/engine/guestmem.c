@@ -1,85 +1,28 @@
 /*
- * guestmem.c - reaching a process guest's memory through its
- * /proc/PID/mem, opened by the backend when it admitted the guest.
+ * guestmem.c - reaching a process guest's memory: by pid, which is fast
+ * (process_vm_readv/writev pin pages in batches), and checked against the
+ * /proc/PID/mem its client opened when it admitted the guest.
  *
  * That descriptor is bound to the address space the guest had then, not
- * to its pid: once the guest exits, or execs another program (a setuid
- * one, say), every copy through it fails, and a pid handed to another
- * process since reaches nothing.  (Copies by pid, process_vm_readv/writev,
- * read whatever process had the number and whatever image it ran, with
- * the backend's privileges.)
- *
- * A write moves one remote segment at a time with pwritev on that
- * descriptor.  A read goes by pid (process_vm_readv: it pins pages in
- * batches, where /proc/PID/mem copies a page at a time through a bounce
- * page, at half the speed), and is kept only if a one-byte read through
- * the descriptor succeeds afterwards: then the address space of admission
- * still lives, so the pid named it throughout the read (a pid cannot
- * change hands, nor an image change, while it lives).  A write cannot be
- * taken back, so it never goes by pid.
+ * to its pid: once the guest exits or execs another program (a setuid
+ * one, say), a read through it fails.  So:
+ * - a read by pid is kept only if a one-byte read through the descriptor
+ *   succeeds afterwards: the admitted address space lived throughout, so
+ *   the pid named it (a pid cannot change hands, nor an image change,
+ *   while it lives);
+ * - a write by pid is made with the guest's own ids (this thread's only):
+ *   the kernel then refuses what the guest itself could not do, such as
+ *   writing into the setuid program it just exec'd.  Whatever process has
+ *   the pid by then is one the guest's user may write anyway.  And the
+ *   same check afterwards fails the pull.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <limits.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "engine_int.h"
-
-#define GUESTMEM_IOV 64
-
-/* Up to GUESTMEM_IOV local pieces covering len bytes from (li, *skip) on;
- * returns how many, and how many bytes they cover in *got. */
-static int local_slice(const struct iovec *local, unsigned long nl, unsigned long *li,
-                       size_t *skip, size_t len, struct iovec *out, size_t *got)
-{
-  int n = 0;
-  *got = 0;
-  while (*got < len && *li < nl && n < GUESTMEM_IOV) {
-    size_t avail = local[*li].iov_len - *skip;
-    size_t take = avail < len - *got ? avail : len - *got;
-    out[n++] = (struct iovec){(char *)local[*li].iov_base + *skip, take};
-    *got += take;
-    *skip += take;
-    if (*skip == local[*li].iov_len) {
-      (*li)++;
-      *skip = 0;
-    }
-  }
-  return n;
-}
-
-static ssize_t guestmem_copy(const struct guest_mem *g, const struct iovec *local,
-                             unsigned long nl, const struct iovec *remote, unsigned long nr,
-                             int write)
-{
-  unsigned long li = 0;
-  size_t skip = 0;
-  ssize_t total = 0;
-  if (g->mem_fd < 0) {
-    errno = ESRCH;
-    return -1;
-  }
-  for (unsigned long ri = 0; ri < nr; ri++) {
-    size_t done = 0;
-    while (done < remote[ri].iov_len) {
-      struct iovec piece[GUESTMEM_IOV];
-      size_t want;
-      int n = local_slice(local, nl, &li, &skip, remote[ri].iov_len - done, piece, &want);
-      if (n == 0)
-        return total; /* the local side is shorter: what fits was copied */
-      off_t at = (off_t)((uintptr_t)remote[ri].iov_base + done);
-      ssize_t k = write ? pwritev(g->mem_fd, piece, n, at) : preadv(g->mem_fd, piece, n, at);
-      if (k <= 0 || (size_t)k != want) {
-        errno = k == 0 ? ESRCH : errno; /* 0: the address space is gone */
-        return -1;
-      }
-      done += want;
-      total += k;
-    }
-  }
-  return total;
-}
 
 ssize_t guestmem_read(const struct guest_mem *g, const struct iovec *local, unsigned long nl,
                       const struct iovec *remote, unsigned long nr)
@@ -97,8 +40,47 @@ ssize_t guestmem_read(const struct guest_mem *g, const struct iovec *local, unsi
   return n;
 }
 
+/* This thread takes ids uid/gid for a copy (saved uid 0 kept, so that it
+ * can come back): 1 when it switched, 0 when it had nothing to switch (a
+ * guest of the backend's own ids, or a backend that is not root). */
+static int ids_enter(uid_t uid, gid_t gid)
+{
+  if (geteuid() != 0 || (uid == 0 && gid == 0))
+    return 0;
+  if (syscall(SYS_setresgid, gid, gid, 0) < 0 || syscall(SYS_setresuid, uid, uid, 0) < 0) {
+    syscall(SYS_setresgid, 0, 0, 0);
+    return -1;
+  }
+  return 1;
+}
+
+static void ids_leave(void)
+{
+  syscall(SYS_setresuid, 0, 0, 0);
+  syscall(SYS_setresgid, 0, 0, 0);
+}
+
 ssize_t guestmem_write(const struct guest_mem *g, const struct iovec *local, unsigned long nl,
                        const struct iovec *remote, unsigned long nr)
 {
-  return guestmem_copy(g, local, nl, remote, nr, 1);
+  char probe;
+  if (g->mem_fd < 0 || nr == 0) {
+    errno = ESRCH;
+    return -1;
+  }
+  int switched = ids_enter(g->uid, g->gid);
+  if (switched < 0) {
+    errno = EPERM;
+    return -1;
+  }
+  ssize_t n = process_vm_writev(g->pid, local, nl, remote, nr, 0);
+  int e = errno;
+  if (switched)
+    ids_leave();
+  if (n > 0 && pread(g->mem_fd, &probe, 1, (off_t)(uintptr_t)remote[0].iov_base) != 1) {
+    errno = ESRCH;
+    return -1;
+  }
+  errno = e;
+  return n;
 }

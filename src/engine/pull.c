@@ -48,7 +48,7 @@ static int pull_side_load(struct engine_vif *v, uint32_t ref, uint32_t need_flag
     return -1;
   side->eid = v->eid;
   side->session = v->session;
-  side->mem = (struct guest_mem){v->owner.pid, v->owner.mem_fd};
+  side->mem = (struct guest_mem){v->owner.pid, v->owner.mem_fd, v->owner.uid, v->owner.gid};
   return 0;
 }
 
