@@ -51,28 +51,28 @@ int engine_vif_set_limit(struct engine *e, uint32_t eid, uint64_t bytes_per_s,
   return v ? 0 : -1;
 }
 
-void engine_vif_connect(struct engine *e, uint32_t a, uint32_t b)
+/* Record something of the pair (a, b) on both sides, when both are open. */
+static void pair_mark(struct engine *e, uint32_t a, uint32_t b,
+                      void (*mark)(struct engine_vif *v, uint32_t peer))
 {
   pthread_mutex_lock(&e->lock);
   struct engine_vif *va = vif_lookup(e, e->cfg.nic_id, a);
   struct engine_vif *vb = vif_lookup(e, e->cfg.nic_id, b);
   if (va && vb) {
-    vif_allow(va, b);
-    vif_allow(vb, a);
+    mark(va, b);
+    mark(vb, a);
   }
   pthread_mutex_unlock(&e->lock);
 }
 
+void engine_vif_connect(struct engine *e, uint32_t a, uint32_t b)
+{
+  pair_mark(e, a, b, vif_allow);
+}
+
 void engine_vif_channel(struct engine *e, uint32_t a, uint32_t b)
 {
-  pthread_mutex_lock(&e->lock);
-  struct engine_vif *va = vif_lookup(e, e->cfg.nic_id, a);
-  struct engine_vif *vb = vif_lookup(e, e->cfg.nic_id, b);
-  if (va && vb) {
-    vif_add_channel(va, b);
-    vif_add_channel(vb, a);
-  }
-  pthread_mutex_unlock(&e->lock);
+  pair_mark(e, a, b, vif_add_channel);
 }
 
 int engine_vif_has_channel(struct engine *e, uint32_t a, uint32_t b)

@@ -71,16 +71,22 @@ static void keeper(pid_t victim)
   _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
 }
 
-static int victim(int idx, void *arg)
+/* The victim's first steps: a rendezvous to R, whose grant names buf. */
+static void rendezvous_to_receiver(int idx)
 {
-  (void)arg;
   mx_endpoint_t ep = harness_open((uint32_t)idx);
   mx_endpoint_addr_t to = harness_connect(ep, 2);
   harness_fill(buf, BIG, VICTIM_SEED);
   mx_segment_t s = {buf, BIG};
   mx_request_t r;
-  CHECK_MX(mx_isend(ep, &s, 1, to, DATA, NULL, &r)); /* a rendezvous: its grant names buf */
-  usleep(100000);                                    /* the announcement reached R */
+  CHECK_MX(mx_isend(ep, &s, 1, to, DATA, NULL, &r));
+  usleep(100000); /* the announcement reached R */
+}
+
+static int victim(int idx, void *arg)
+{
+  (void)arg;
+  rendezvous_to_receiver(idx);
   pid_t me = getpid();
   fflush(NULL);
   if (fork() == 0)
@@ -154,13 +160,7 @@ static int test_recycled_pid_gets_no_copy(void)
 static int victim_execs(int idx, void *arg)
 {
   (void)arg;
-  mx_endpoint_t ep = harness_open((uint32_t)idx);
-  mx_endpoint_addr_t to = harness_connect(ep, 2);
-  harness_fill(buf, BIG, VICTIM_SEED);
-  mx_segment_t s = {buf, BIG};
-  mx_request_t r;
-  CHECK_MX(mx_isend(ep, &s, 1, to, DATA, NULL, &r));
-  usleep(100000); /* the announcement reached R */
+  rendezvous_to_receiver(idx);
   for (int fd = 3; fd < 1024; fd++)
     fcntl(fd, F_SETFD, 0);
   char rfd[16], dfd[16];
