@@ -35,9 +35,14 @@ while [ $# -gt 0 ]; do
 done
 TAG=bh$$
 TMP=$(mktemp -d /tmp/myrixen-bench-hosts-XXXXXX)
+# Everything the run started lives in the two namespaces: the recorded
+# pids are those of subshells, so every process in them is stopped (the
+# backends and `bench serve` with its forks), then what is left is killed.
 cleanup() {
   for f in "$TMP"/*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
-  sleep 0.2
+  for h in a b; do ip netns pids "$TAG$h" 2>/dev/null | xargs -r kill 2>/dev/null; done
+  sleep 0.3
+  for h in a b; do ip netns pids "$TAG$h" 2>/dev/null | xargs -r kill -9 2>/dev/null; done
   ip netns del "${TAG}a" 2>/dev/null
   ip netns del "${TAG}b" 2>/dev/null
   rm -rf "$TMP"

@@ -20,6 +20,7 @@ failed=0
 
 cleanup() {
   for pidf in "$TMP"/*.pid; do [ -f "$pidf" ] && kill -9 "$(cat "$pidf")" 2>/dev/null; done
+  for ns in "${NS[@]}"; do ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null; done
   for ns in "${NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
   rm -rf "$TMP"
 }
@@ -281,6 +282,14 @@ backend a udp:198.18.1.1:2317 && backend b udp:198.18.1.2:2317 && backend c udp:
 randloop "three hosts, 6 ranks" a,b,c 6
 pair "three hosts: c to a ping-pong" a c mx_pingpong -e 1 -n 1 -- -e 2 -d a -r 1 -n 1
 stop_backend a; stop_backend b; stop_backend c
+
+# every process the run started has ended (guests, backends, their forks)
+left=$(for ns in "${NS[@]}"; do ip netns pids "$ns"; done | wc -l)
+if [ "$left" = 0 ]; then ok "no process of the run is left behind"
+else
+  bad "$left processes of the run left behind"
+  for ns in "${NS[@]}"; do ip netns pids "$ns" | xargs -r ps -o pid,args -p; done
+fi
 
 echo "hosts: $failed failed"
 [ $failed = 0 ]
