@@ -58,7 +58,6 @@ struct engine_vif {
                                  * for the guest to read, never read back */
   struct engine_owner owner;
   const struct vif_datapath *dp;
-  uint32_t copy_mode;           /* DP_COPY / DP_COPY_BATCH when netback serves it; else 0 */
   struct vif *vif;              /* shared, in the guest's region */
   int doorbell;                 /* eventfd the guest sleeps on */
   struct qcons tx;              /* engine's cursor on the request ring */

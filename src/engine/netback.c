@@ -97,7 +97,7 @@ static void item_free(struct netback *nb, struct nb_item *it)
 static int take_requests(struct engine *e, struct engine_vif *v, int max)
 {
   struct netback *nb = e->nb;
-  int batch = v->copy_mode == DP_COPY_BATCH;
+  int batch = v->owner.datapath == DP_COPY_BATCH;
   int n = 0;
   struct msg m;
   const uint8_t *eager;
@@ -177,7 +177,7 @@ static int netback_post(struct engine *e, struct engine_vif *dst, const struct m
   FIFO_PUSH(&nb->rx_head, &nb->rx_tail, it, next);
   nb->rx_len++;
   nb->copies++;
-  if (dst->copy_mode == DP_COPY) {
+  if (dst->owner.datapath == DP_COPY) {
     nb->netback_kicks++;
     doorbell_ring(nb->doorbell);
   } else {
@@ -208,7 +208,7 @@ static int give_events(struct engine *e)
       int r = deliver_ring_post(e, dst, &it->m, it->eager);
       if (r == 0)
         break; /* the guest's ring is full: in order, wait */
-      if (r > 0 && dst->copy_mode == DP_COPY) {
+      if (r > 0 && dst->owner.datapath == DP_COPY) {
         /* a notification per event, as an unaggregated split driver */
         dst->rx_dirty = 0;
         qprod_flush(&dst->rx);
@@ -224,7 +224,7 @@ static int give_events(struct engine *e)
   }
   for (uint32_t i = 0; n && i < e->cfg.max_endpoints; i++) {
     struct engine_vif *v = &e->vifs[i];
-    if (v->in_use && v->copy_mode == DP_COPY_BATCH && v->rx_dirty) {
+    if (v->in_use && v->owner.datapath == DP_COPY_BATCH && v->rx_dirty) {
       v->rx_dirty = 0;
       if (qprod_flush(&v->rx)) {
         nb->guest_kicks++;
@@ -240,7 +240,7 @@ static int give_events(struct engine *e)
 /* An endpoint whose request ring netback reads. */
 static int nb_serves(const struct engine_vif *v)
 {
-  return v->in_use && v->copy_mode && v->state == VIF_OPEN;
+  return v->in_use && v->dp == &vif_dp_copy && v->state == VIF_OPEN;
 }
 
 /* One round over the copy-mode endpoints; *batching: one of them is
@@ -253,8 +253,8 @@ static int nb_round(struct engine *e, int *batching)
     struct engine_vif *v = &e->vifs[i];
     if (!nb_serves(v))
       continue;
-    *batching |= v->copy_mode == DP_COPY_BATCH;
-    work += take_requests(e, v, v->copy_mode == DP_COPY_BATCH ? NB_BATCH : 1);
+    *batching |= v->owner.datapath == DP_COPY_BATCH;
+    work += take_requests(e, v, v->owner.datapath == DP_COPY_BATCH ? NB_BATCH : 1);
   }
   work += give_events(e);
   return work;

@@ -127,9 +127,9 @@ int vif_open(struct engine *e, const struct engine_owner *owner, struct vif *sha
   v->key = key;
   v->session = ++e->next_session;
   v->owner = *owner;
-  v->copy_mode = owner->datapath == DP_COPY || owner->datapath == DP_COPY_BATCH
-                     ? owner->datapath : 0;
-  v->dp = v->copy_mode ? &vif_dp_copy : &vif_dp_engine;
+  /* the copy datapaths' rings are netback's */
+  v->dp = owner->datapath == DP_COPY || owner->datapath == DP_COPY_BATCH ? &vif_dp_copy
+                                                                         : &vif_dp_engine;
   limit_set(v, e->cfg.vif_bytes_per_s, e->cfg.vif_msgs_per_s);
   v->vif = shared;
   /* A reused VIF starts clean: the guest's old rings mean nothing now. */

@@ -118,22 +118,30 @@ static int receiver(int idx, void *arg)
   return 0;
 }
 
+/* A backend, the receiver (endpoint 2), then the victim (endpoint 1);
+ * 0 when both passed and the backend is still there. */
+static int run_victim_and_receiver(int (*victim_fn)(int, void *))
+{
+  CHECK(pipe(ready) == 0 && pipe(done) == 0);
+  pid_t be = harness_backend_start();
+  setenv("MYRIXEN_DATAPATH", "engine", 1);
+  pid_t r = harness_guest(receiver, 2, NULL);
+  usleep(100000);
+  pid_t v = harness_guest(victim_fn, 1, NULL);
+  int rc = harness_wait(v); /* first: the keeper waits for V to be reaped */
+  rc |= harness_wait(r);
+  rc |= kill(be, 0) != 0;
+  harness_backend_stop(be);
+  return rc;
+}
+
 /* pid 1 of the namespace: the backend, the guests, and the reaping. */
 static int namespace_init(void)
 {
   /* a /proc of this namespace, as a container has */
   CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
   CHECK(mount("proc", "/proc", "proc", 0, NULL) == 0);
-  CHECK(pipe(ready) == 0 && pipe(done) == 0);
-  pid_t be = harness_backend_start();
-  setenv("MYRIXEN_DATAPATH", "engine", 1);
-  pid_t r = harness_guest(receiver, 2, NULL);
-  usleep(100000);
-  pid_t v = harness_guest(victim, 1, NULL);
-  int rc = harness_wait(v);
-  rc |= harness_wait(r);
-  rc |= kill(be, 0) != 0; /* the backend is still there */
-  harness_backend_stop(be);
+  int rc = run_victim_and_receiver(victim);
   while (waitpid(-1, NULL, WNOHANG) > 0) /* the keeper and the impostor */
     ;
   return rc;
@@ -173,17 +181,7 @@ static int victim_execs(int idx, void *arg)
 
 static int test_exec_ends_a_guests_grants(void)
 {
-  CHECK(pipe(ready) == 0 && pipe(done) == 0);
-  pid_t be = harness_backend_start();
-  setenv("MYRIXEN_DATAPATH", "engine", 1);
-  pid_t r = harness_guest(receiver, 2, NULL);
-  usleep(100000);
-  pid_t v = harness_guest(victim_execs, 1, NULL);
-  int rc = harness_wait(r);
-  rc |= harness_wait(v);
-  rc |= kill(be, 0) != 0;
-  harness_backend_stop(be);
-  return rc;
+  return run_victim_and_receiver(victim_execs);
 }
 
 static const struct harness_test tests[] = {
