@@ -25,7 +25,8 @@ TOOL_SRC    := $(wildcard tools/*.c)
 UNIT_SRC    := $(wildcard tests/unit/*.c)
 ITEST_SRC   := $(wildcard tests/integration/*.c)
 MXPROG_SRC  := $(wildcard tests/mx/*.c)
-HEADERS     := $(wildcard include/*.h src/*/*.h tests/*.h tests/mx/*.h)
+FUZZ_SRC    := $(filter-out tests/fuzz/fuzz_common.c,$(wildcard tests/fuzz/fuzz_*.c))
+HEADERS     := $(wildcard include/*.h src/*/*.h tests/*.h tests/mx/*.h tests/fuzz/*.h)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -40,7 +41,7 @@ ITESTS  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 MXPROGS := $(patsubst tests/mx/%.c,$(BUILD)/mx/%,$(MXPROG_SRC))
 
 .SECONDARY:
-.PHONY: all check check-plain check-asan check-tsan analyze demo deps clean
+.PHONY: all check check-plain check-asan check-tsan analyze demo deps clean fuzz fuzzers
 all: $(LIB_A) $(LIB_SO) $(ENGINE_A) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS) $(MXPROGS)
 
 $(BUILD)/obj/%.o: %.c $(HEADERS) Makefile
@@ -92,6 +93,26 @@ $(BUILD)/mx/%: $(BUILD)/obj/tests/mx/%.o $(LIB_A)
 	@echo "  LD  $@"
 	@$(CC) -o $@ $^ $(LDFLAGS)
 
+# libFuzzer targets (tests/fuzz): the backend's handlers and the engine,
+# in one process, built by clang with ASan and UBSan (make fuzz).
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+BACKEND_CORE_SRC := $(filter-out src/backend/main.c,$(BACKEND_SRC))
+fuzzers: $(FUZZERS)
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/fuzz_common.o $(call obj,$(BACKEND_CORE_SRC)) $(ENGINE_A)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS)
+
+# Each target runs FUZZ_SECONDS from the seeds in tests/fuzz/corpus (read
+# only) and what it found before (build/fuzz/corpus); a crash leaves its
+# input in build/fuzz/crash-* and fails the run.  make check runs 20 s each.
+FUZZ_SECONDS ?= 600
+FUZZ_BUILD := build/fuzz
+fuzz: deps
+	$(MAKE) fuzzers BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined"
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_BUILD)
+
 # Set-up: what the build and the tests need on a fresh Debian 12.
 deps:
 	@sh tests/deps.sh
@@ -104,6 +125,7 @@ check: deps
 	$(MAKE) check-plain
 	$(MAKE) check-asan
 	$(MAKE) check-tsan
+	$(MAKE) fuzz FUZZ_SECONDS=20
 
 check-plain: all
 	sh tests/run.sh $(BUILD)

@@ -72,6 +72,10 @@ int identity_pidfd(int sock, pid_t pid);
 int identity_open_memory(struct be_guest *g);
 
 /* guest.c */
+/* A slot for the process cr connected on sock (it owns sock from now
+ * on), not yet admitted: it must say hello.  NULL when the table is full. */
+struct ucred;
+struct be_guest *guest_new(struct backend *be, int sock, const struct ucred *cr);
 int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *h,
                 struct ctl_hello_reply *r);
 void guest_reclaim(struct backend *be, struct be_guest *g);
@@ -97,6 +101,9 @@ int endpoint_vif(const struct be_guest *g, uint32_t eid, uint32_t *vif_idx);
 
 /* control.c: one checked control message from g (socket or mailbox) */
 int control_dispatch(struct backend *be, struct be_guest *g, struct ctl_msg *req);
+/* One message from g's socket, checked and dispatched; -1 when g must be
+ * dropped (it hung up). */
+int control_receive(struct backend *be, struct be_guest *g);
 void control_reply_error(struct backend *be, struct be_guest *g, const struct ctl_msg *req,
                      int status, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* The engine's answers to requests it took in the background. */

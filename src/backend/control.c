@@ -229,6 +229,29 @@ int control_dispatch(struct backend *be, struct be_guest *g, struct ctl_msg *req
   return 0;
 }
 
+#define MSGBUF (sizeof(struct ctl_msg) + CTL_TEXT_MAX)
+
+int control_receive(struct backend *be, struct be_guest *g)
+{
+  static _Alignas(16) char buf[MSGBUF];
+  struct ctl_msg *req = (struct ctl_msg *)buf;
+  int fds[CTL_MAX_FDS], nfds;
+  ssize_t n = ctl_recv(g->sock, req, sizeof(buf), fds, &nfds);
+
+  if (n == 0 || n == -ECONNRESET)
+    return -1;
+  if (n == -EAGAIN)
+    return 0;
+  ctl_close_fds(fds, nfds); /* guests never send us descriptors */
+  if (n < 0) {
+    control_reply_error(be, g, NULL, MX_BAD_BAD_BAD, "malformed control message (%s)",
+                        n == -EBADMSG ? "bad framing or length" : strerror((int)-n));
+    return 0;
+  }
+  req->seq &= ~CTL_SEQ_MAILBOX; /* its reply goes back on the socket */
+  return control_dispatch(be, g, req);
+}
+
 void control_completions(struct backend *be)
 {
   struct engine_completion c;

@@ -8,8 +8,10 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/log.h"
 #include "backend.h"
 
@@ -18,6 +20,27 @@ static void guest_close_fd(int *fd)
   if (*fd >= 0)
     close(*fd);
   *fd = -1;
+}
+
+struct be_guest *guest_new(struct backend *be, int sock, const struct ucred *cr)
+{
+  for (int i = 0; i < BE_MAX_GUESTS; i++) {
+    struct be_guest *g = &be->guests[i];
+    if (g->in_use)
+      continue;
+    memset(g, 0, sizeof(*g));
+    g->in_use = 1;
+    g->sock = sock;
+    g->memfd = g->mbox_kick = g->mbox_bell = g->mem_fd = -1;
+    g->id = ++be->next_guest_id;
+    g->pid = cr->pid;
+    g->uid = cr->uid;
+    g->gid = cr->gid;
+    g->pidfd = identity_pidfd(sock, cr->pid);
+    g->accepted_ns = clock_now_ns();
+    return g;
+  }
+  return NULL;
 }
 
 int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *h,

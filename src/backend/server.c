@@ -26,31 +26,6 @@
 #include "../common/log.h"
 #include "backend.h"
 
-#define MSGBUF (sizeof(struct ctl_msg) + CTL_TEXT_MAX)
-
-/* One message from g's socket.  Returns -1 when the connection must be
- * dropped. */
-static int handle_message(struct backend *be, struct be_guest *g)
-{
-  static _Alignas(16) char buf[MSGBUF];
-  struct ctl_msg *req = (struct ctl_msg *)buf;
-  int fds[CTL_MAX_FDS], nfds;
-  ssize_t n = ctl_recv(g->sock, req, sizeof(buf), fds, &nfds);
-
-  if (n == 0 || n == -ECONNRESET)
-    return -1;
-  if (n == -EAGAIN)
-    return 0;
-  ctl_close_fds(fds, nfds); /* guests never send us descriptors */
-  if (n < 0) {
-    control_reply_error(be, g, NULL, MX_BAD_BAD_BAD, "malformed control message (%s)",
-                n == -EBADMSG ? "bad framing or length" : strerror((int)-n));
-    return 0;
-  }
-  req->seq &= ~CTL_SEQ_MAILBOX; /* its reply goes back on the socket */
-  return control_dispatch(be, g, req);
-}
-
 static int accept_guest(struct backend *be, int lsock)
 {
   int s = accept4(lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -69,22 +44,8 @@ static int accept_guest(struct backend *be, int lsock)
     close(s);
     return 0;
   }
-  for (int i = 0; i < BE_MAX_GUESTS; i++) {
-    struct be_guest *g = &be->guests[i];
-    if (g->in_use)
-      continue;
-    memset(g, 0, sizeof(*g));
-    g->in_use = 1;
-    g->sock = s;
-    g->memfd = g->mbox_kick = g->mbox_bell = g->mem_fd = -1;
-    g->id = ++be->next_guest_id;
-    g->pid = cr.pid;
-    g->uid = cr.uid;
-    g->pidfd = identity_pidfd(s, cr.pid);
-    g->gid = cr.gid;
-    g->accepted_ns = clock_now_ns();
+  if (guest_new(be, s, &cr))
     return 0;
-  }
   log_warn("too many guests (%d): refusing one", BE_MAX_GUESTS);
   be->conns_refused++;
   close(s);
@@ -169,7 +130,7 @@ static void serve_guest(struct backend *be, const struct pollfd *pfd, int map)
   struct be_guest *g = &be->guests[map];
   if (!g->in_use || g->sock != pfd->fd)
     return;
-  if ((pfd->revents & POLLIN) && handle_message(be, g) == 0)
+  if ((pfd->revents & POLLIN) && control_receive(be, g) == 0)
     return;
   if (pfd->revents & (POLLHUP | POLLERR | POLLIN))
     guest_reclaim(be, g);

@@ -29,8 +29,7 @@
 #define ENGINE_SLEEP_MS 100 /* a backstop: every request is meant to kick */
 #define NET_BUSY_YIELD_NS 1000000ull
 
-/* One scheduling round; returns the amount of work done. */
-static int engine_round(struct engine *e, uint32_t *rr)
+int engine_round(struct engine *e, uint32_t *rr)
 {
   int work = 0;
   uint32_t n = e->cfg.max_endpoints; /* engine_create checked: 1..ENGINE_MAX_ENDPOINTS */
@@ -192,7 +191,7 @@ int engine_create(const struct engine_config *cfg, struct engine **out, char *er
   e->done_fd = -1;
   pthread_mutex_init(&e->lock, NULL);
   e->doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (e->doorbell < 0 || completion_init(e) < 0) {
+  if (e->doorbell < 0 || completion_init(e) < 0 || netback_init(e) < 0) {
     snprintf(err, errlen, "eventfd: %s", strerror(errno));
     goto fail;
   }
@@ -238,6 +237,7 @@ void engine_destroy(struct engine *e)
   engine_stop(e);
   pull_free_all(e);
   net_teardown(e);
+  netback_fini(e);
   completion_fini(e);
   if (e->doorbell >= 0)
     close(e->doorbell);

@@ -193,13 +193,26 @@ int pull_progress(struct engine *e);
 void pull_abort_vif(struct engine *e, struct engine_vif *v);
 void pull_free_all(struct engine *e);
 
+/* engine.c: one scheduling round of the engine thread (lock held): the
+ * work done.  The fuzzers drive the engine through it, without threads. */
+int engine_round(struct engine *e, uint32_t *rr);
+
 /* netback.c: the copy datapaths' thread */
+/* Its queues and doorbell (engine_create), its thread (engine_start). */
+int netback_init(struct engine *e);
+void netback_fini(struct engine *e);
 int netback_start(struct engine *e);
+/* One round of it over the copy-mode VIFs (lock held); *batching: one of
+ * them is copy-batch (netback then polls a little before it sleeps). */
+int netback_round(struct engine *e, int *batching);
 void netback_stop(struct engine *e);
 /* The engine's round: deliver netback's copied requests, then kick it. */
 int netback_drain(struct engine *e);
 void netback_flush(struct engine *e);
 int netback_busy(const struct engine *e);
+/* True while netback holds requests endpoint eid sent (they go before
+ * anything said of eid afterwards: its PEER_GONE). */
+int netback_holds(const struct engine *e, uint32_t eid);
 int netback_doorbell(const struct engine *e);
 
 /* completion.c */
@@ -210,6 +223,11 @@ void completion_post(struct engine *e, const struct engine_completion *c);
 /* net.c: the network side (lock held); a host without ports has none and
  * every call is then cheap. */
 int net_setup(struct engine *e, char *err, size_t errlen);
+struct port_addr;
+/* One packet as a port received it: checked, matched to its peer and its
+ * incarnation, then handed to the peer's stream. */
+void net_input(struct engine *e, int port, const uint8_t *pkt, size_t len,
+               const struct port_addr *from, uint64_t now);
 void net_teardown(struct engine *e);
 int net_progress(struct engine *e);
 /* True while packets are in flight or a remote pull streams. */

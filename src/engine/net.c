@@ -135,9 +135,7 @@ static void reset_send(struct engine *e, int port, const struct port_addr *to,
   port_send(&n->ports[port], to, &h, sizeof(h), clock_now_ns(), 0);
 }
 
-/* One packet from a port: checked, matched to its peer and its incarnation,
- * then handed to the peer's stream. */
-static void net_input(struct engine *e, int port, const uint8_t *pkt, size_t len,
+void net_input(struct engine *e, int port, const uint8_t *pkt, size_t len,
                       const struct port_addr *from, uint64_t now)
 {
   struct net *n = net_of(e);

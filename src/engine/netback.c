@@ -37,21 +37,8 @@
 #include "engine_int.h"
 
 #define NB_BATCH 64
-#define NB_QUEUE_MAX 1024        /* buffers in flight each way: then back-pressure */
+#define NB_VIF_QUEUE_MAX 64      /* buffers in flight each way per VIF: then back-pressure */
 #define NB_SLEEP_MS 100
-
-struct netback {
-  pthread_t thread;
-  int doorbell;                 /* eventfd: copy-mode guests and the engine kick it */
-  struct nb_item *tx_head, *tx_tail; /* copied requests, for the engine */
-  struct nb_item *rx_head, *rx_tail; /* events for copy-mode guests */
-  struct nb_item *pool[2];      /* free buffers: without, with an eager payload */
-  uint32_t tx_len, rx_len;
-  int rx_kick;                  /* copy-batch events queued this engine round */
-  uint64_t copies, bytes;       /* buffers copied, payload bytes */
-  uint64_t engine_kicks, netback_kicks, guest_kicks;
-  _Atomic uint64_t sleeps;
-};
 
 struct nb_item {
   struct nb_item *next;
@@ -60,10 +47,34 @@ struct nb_item {
   uint8_t eager[];
 };
 
+/* Buffers waiting, in order, for one VIF: one queue per VIF and
+ * direction, so that a guest whose messages cannot be delivered (its
+ * peer's ring is full) or whose ring takes no events stalls only itself,
+ * never the other copy-mode guests (head-of-line blocking). */
+struct nb_queue {
+  struct nb_item *head, *tail;
+  uint32_t len;
+};
+
+struct netback {
+  pthread_t thread;
+  int started;
+  int doorbell;                 /* eventfd: copy-mode guests and the engine kick it */
+  struct nb_queue tx[ENGINE_MAX_ENDPOINTS]; /* copied requests of each VIF, for the engine */
+  struct nb_queue rx[ENGINE_MAX_ENDPOINTS]; /* events for each copy-mode VIF */
+  uint32_t tx_total, rx_total;  /* buffers in all queues */
+  uint32_t tx_rr;               /* the VIF the engine's next drain starts at */
+  struct nb_item *pool[2];      /* free buffers: without, with an eager payload */
+  int rx_kick;                  /* copy-batch events queued this engine round */
+  uint64_t copies, bytes;       /* buffers copied, payload bytes */
+  uint64_t engine_kicks, netback_kicks, guest_kicks;
+  _Atomic uint64_t sleeps;
+};
+
 /* Netback's buffers come from a pool, as a driver domain's do: once the
  * queues have been as deep as they get, no message allocates.  Two sizes:
  * a descriptor alone, or with room for a whole eager fragment.  The pool
- * never holds more than the queues' peak (NB_QUEUE_MAX each way). */
+ * never holds more than the queues' peak (NB_VIF_QUEUE_MAX per VIF each way). */
 static struct nb_item *item_new(struct netback *nb, const struct engine_vif *v,
                                 const struct msg *m, const void *eager)
 {
@@ -97,11 +108,12 @@ static void item_free(struct netback *nb, struct nb_item *it)
 static int take_requests(struct engine *e, struct engine_vif *v, int max)
 {
   struct netback *nb = e->nb;
+  struct nb_queue *q = &nb->tx[v->eid];
   int batch = v->owner.datapath == DP_COPY_BATCH;
   int n = 0;
   struct msg m;
   const uint8_t *eager;
-  while (n < max && nb->tx_len < NB_QUEUE_MAX) {
+  while (n < max && q->len < NB_VIF_QUEUE_MAX) {
     int r = qcons_next(&v->tx, &m, &eager);
     if (r == 0)
       break;
@@ -114,8 +126,9 @@ static int take_requests(struct engine *e, struct engine_vif *v, int max)
     struct nb_item *it = item_new(nb, v, &m, eager);
     if (!it)
       break;
-    FIFO_PUSH(&nb->tx_head, &nb->tx_tail, it, next);
-    nb->tx_len++;
+    FIFO_PUSH(&q->head, &q->tail, it, next);
+    q->len++;
+    nb->tx_total++;
     qcons_advance(&v->tx, &m);
     nb->copies++;
     nb->bytes += m.type == MSG_FRAG ? m.len : m.type == MSG_SMALL ? m.len : 0;
@@ -141,26 +154,46 @@ static uint32_t netback_take_all(struct engine *e, struct engine_vif *v)
   return ring_load_prod(&v->vif->tx.ring) - v->tx.cons;
 }
 
-/* The engine's side: deliver netback's buffers.  Called in the engine's
- * round, with the lock held.  A buffer of an endpoint closed since is
- * delivered all the same (its guest sent it before closing), as long as
- * its endpoint id has no new owner: it never goes out as another guest's. */
-int netback_drain(struct engine *e)
+/* Deliver one VIF's buffers in order, until its destination is full. */
+static int drain_queue(struct engine *e, uint32_t eid)
 {
   struct netback *nb = e->nb;
+  struct nb_queue *q = &nb->tx[eid];
+  struct engine_vif *src = &e->vifs[eid];
   int n = 0;
-  while (nb->tx_head) {
-    struct nb_item *it = nb->tx_head;
-    struct engine_vif *src = &e->vifs[it->eid];
+  while (q->head) {
+    struct nb_item *it = q->head;
     if (src->in_use && src->session != it->session)
       e->closed_drops[DROP_UNSENT]++; /* its id was opened again since */
     else if (!deliver_request(e, src, &it->m, it->eager))
-      break; /* destination full: this buffer waits, in order */
-    item_free(nb, FIFO_POP(&nb->tx_head, &nb->tx_tail, next));
-    nb->tx_len--;
+      break; /* destination full: this VIF's buffers wait, in order; others go on */
+    item_free(nb, FIFO_POP(&q->head, &q->tail, next));
+    q->len--;
+    nb->tx_total--;
     n++;
   }
   return n;
+}
+
+/* The engine's side: deliver netback's buffers.  Called in the engine's
+ * round, with the lock held, starting at another VIF each round.  A buffer
+ * of an endpoint closed since is delivered all the same (its guest sent it
+ * before closing), as long as its endpoint id has no new owner: it never
+ * goes out as another guest's. */
+int netback_drain(struct engine *e)
+{
+  struct netback *nb = e->nb;
+  uint32_t max = e->cfg.max_endpoints;
+  int n = 0;
+  for (uint32_t k = 0; nb->tx_total && k < max; k++)
+    n += drain_queue(e, (nb->tx_rr + k) % max);
+  nb->tx_rr = (nb->tx_rr + 1) % max;
+  return n;
+}
+
+int netback_holds(const struct engine *e, uint32_t eid)
+{
+  return e->nb->tx[eid].head != NULL;
 }
 
 /* --- engine to guest ------------------------------------------------------ */
@@ -169,13 +202,15 @@ static int netback_post(struct engine *e, struct engine_vif *dst, const struct m
                         const void *eager)
 {
   struct netback *nb = e->nb;
-  if (nb->rx_len >= NB_QUEUE_MAX)
-    return 0;
+  struct nb_queue *q = &nb->rx[dst->eid];
+  if (q->len >= NB_VIF_QUEUE_MAX)
+    return 0; /* its guest takes no events: the sender waits, nobody else */
   struct nb_item *it = item_new(nb, dst, m, eager);
   if (!it)
     return 0;
-  FIFO_PUSH(&nb->rx_head, &nb->rx_tail, it, next);
-  nb->rx_len++;
+  FIFO_PUSH(&q->head, &q->tail, it, next);
+  q->len++;
+  nb->rx_total++;
   nb->copies++;
   if (dst->owner.datapath == DP_COPY) {
     nb->netback_kicks++;
@@ -195,16 +230,17 @@ void netback_flush(struct engine *e)
   }
 }
 
-/* Copy waiting events into their guests' event rings. */
-static int give_events(struct engine *e)
+/* Copy the events waiting for one VIF into its event ring, in order,
+ * until the ring is full or budget is spent. */
+static int give_queue(struct engine *e, uint32_t eid, int budget)
 {
   struct netback *nb = e->nb;
+  struct nb_queue *q = &nb->rx[eid];
+  struct engine_vif *dst = &e->vifs[eid];
   int n = 0;
-  while (nb->rx_head) {
-    struct nb_item *it = nb->rx_head;
-    struct engine_vif *dst = &e->vifs[it->eid];
-    if (dst->in_use && dst->session == it->session &&
-        dst->state == VIF_OPEN) {
+  while (q->head && n < budget) {
+    struct nb_item *it = q->head;
+    if (dst->in_use && dst->session == it->session && dst->state == VIF_OPEN) {
       int r = deliver_ring_post(e, dst, &it->m, it->eager);
       if (r == 0)
         break; /* the guest's ring is full: in order, wait */
@@ -216,22 +252,27 @@ static int give_events(struct engine *e)
         doorbell_ring(dst->doorbell);
       }
     }
-    item_free(nb, FIFO_POP(&nb->rx_head, &nb->rx_tail, next));
-    nb->rx_len--;
+    item_free(nb, FIFO_POP(&q->head, &q->tail, next));
+    q->len--;
+    nb->rx_total--;
     n++;
-    if (n == NB_BATCH)
-      break;
   }
-  for (uint32_t i = 0; n && i < e->cfg.max_endpoints; i++) {
-    struct engine_vif *v = &e->vifs[i];
-    if (v->in_use && v->owner.datapath == DP_COPY_BATCH && v->rx_dirty) {
-      v->rx_dirty = 0;
-      if (qprod_flush(&v->rx)) {
-        nb->guest_kicks++;
-        doorbell_ring(v->doorbell);
-      }
+  if (n && dst->in_use && dst->owner.datapath == DP_COPY_BATCH && dst->rx_dirty) {
+    dst->rx_dirty = 0;
+    if (qprod_flush(&dst->rx)) {
+      nb->guest_kicks++;
+      doorbell_ring(dst->doorbell);
     }
   }
+  return n;
+}
+
+/* Copy waiting events into their guests' event rings: a batch for each. */
+static int give_events(struct engine *e)
+{
+  int n = 0;
+  for (uint32_t i = 0; e->nb->rx_total && i < e->cfg.max_endpoints; i++)
+    n += give_queue(e, i, NB_BATCH);
   return n;
 }
 
@@ -243,9 +284,7 @@ static int nb_serves(const struct engine_vif *v)
   return v->in_use && v->dp == &vif_dp_copy && v->state == VIF_OPEN;
 }
 
-/* One round over the copy-mode endpoints; *batching: one of them is
- * copy-batch (netback then polls a little before it sleeps). */
-static int nb_round(struct engine *e, int *batching)
+int netback_round(struct engine *e, int *batching)
 {
   int work = 0;
   *batching = 0;
@@ -282,7 +321,7 @@ static void *nb_main(void *arg)
   while (!atomic_load(&e->stop)) {
     pthread_mutex_lock(&e->lock);
     int batching;
-    int work = nb_round(e, &batching);
+    int work = netback_round(e, &batching);
     /* copy-batch polls a little before sleeping, so that requests arriving
      * close together share a wake-up; copy sleeps at once */
     pol.yield_ns = batching ? 50000 : 0;
@@ -296,7 +335,7 @@ static void *nb_main(void *arg)
       continue;
     }
     pthread_mutex_lock(&e->lock);
-    int pending = nb_arm(e) || e->nb->rx_head;
+    int pending = nb_arm(e) || e->nb->rx_total;
     int throttled = limit_any(e);
     pthread_mutex_unlock(&e->lock);
     if (!pending) {
@@ -335,15 +374,15 @@ const struct vif_datapath vif_dp_copy = {
 
 int netback_busy(const struct engine *e)
 {
-  return e->nb && e->nb->tx_head != NULL;
+  return e->nb->tx_total != 0;
 }
 
 int netback_doorbell(const struct engine *e)
 {
-  return e->nb ? e->nb->doorbell : -1;
+  return e->nb->doorbell;
 }
 
-int netback_start(struct engine *e)
+int netback_init(struct engine *e)
 {
   struct netback *nb = calloc(1, sizeof(*nb));
   if (!nb)
@@ -354,24 +393,35 @@ int netback_start(struct engine *e)
     return -errno;
   }
   e->nb = nb;
-  int r = pthread_create(&nb->thread, NULL, nb_main, e);
-  if (r) {
-    close(nb->doorbell);
-    free(nb);
-    e->nb = NULL;
-  }
+  return 0;
+}
+
+int netback_start(struct engine *e)
+{
+  int r = pthread_create(&e->nb->thread, NULL, nb_main, e);
+  e->nb->started = r == 0;
   return -r;
 }
 
 void netback_stop(struct engine *e)
 {
   struct netback *nb = e->nb;
-  if (!nb)
+  if (!nb->started)
     return;
   doorbell_ring(nb->doorbell); /* e->stop is set by the engine's stop */
   pthread_join(nb->thread, NULL);
-  LIST_FREE_ALL(&nb->tx_head, next);
-  LIST_FREE_ALL(&nb->rx_head, next);
+  nb->started = 0;
+}
+
+void netback_fini(struct engine *e)
+{
+  struct netback *nb = e->nb;
+  if (!nb)
+    return;
+  for (int i = 0; i < ENGINE_MAX_ENDPOINTS; i++) {
+    LIST_FREE_ALL(&nb->tx[i].head, next);
+    LIST_FREE_ALL(&nb->rx[i].head, next);
+  }
   LIST_FREE_ALL(&nb->pool[0], next);
   LIST_FREE_ALL(&nb->pool[1], next);
   close(nb->doorbell);

@@ -53,7 +53,8 @@ int remote_send(struct engine *e, struct engine_vif *src, struct msg *m,
     x.piece_off = i * piece_max;
     x.piece_len = bytes - x.piece_off < piece_max ? bytes - x.piece_off : piece_max;
     memcpy(hdr + WIRE_DATA_HDR, &x, sizeof(x));
-    k = rel_send(&p->rel, WIRE_DATA, hdr, sizeof(hdr), data + x.piece_off, x.piece_len);
+    k = rel_send(&p->rel, WIRE_DATA, hdr, sizeof(hdr), bytes ? data + x.piece_off : NULL,
+                 x.piece_len);
   }
   if (k && last_of_msg && (m->flags & MSG_F_ACKREQ)) {
     k->noted = 1; /* peer.c posts MSG_NOTIFY when the peer acknowledges it */

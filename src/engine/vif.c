@@ -78,11 +78,9 @@ static void gone_mark(struct engine_vif *v, uint32_t eid, int on)
 int vif_post_gone(struct engine *e, struct engine_vif *v)
 {
   int posted = 0;
-  if (netback_busy(e))
-    return 0; /* netback still holds what a closed guest sent: it goes first */
   for (uint32_t i = 0; v->gone_count && i < ENGINE_MAX_ENDPOINTS; i++) {
-    if (!gone_test(v, i))
-      continue;
+    if (!gone_test(v, i) || netback_holds(e, i))
+      continue; /* netback still holds what i sent before it closed: that goes first */
     struct msg m = {.type = MSG_PEER_GONE, .peer_eid = i, .peer_nic = e->cfg.nic_id};
     int r = deliver_post(e, v, &m, NULL);
     if (r == 0)

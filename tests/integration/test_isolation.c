@@ -326,6 +326,10 @@ static int test_failed_vif_stays_failed(void)
 #define NEW 0x0e700000000ull
 #define STALE_EID 5
 #define MEDIUM 16384
+/* More than the receiver's ring holds (32 of them: two fragments each),
+ * fewer than that and netback's queue for the sender (64 fragments) hold
+ * together: the sender's library hands every one over and can leave. */
+#define OLD_MSGS 60
 
 /* A copy-datapath guest sends more than its receiver's ring holds, and
  * leaves: the rest waits in netback's queue. */
@@ -335,8 +339,8 @@ static int departing_sender(int idx, void *arg)
   mx_endpoint_t ep = harness_open((uint32_t)idx);
   mx_endpoint_addr_t to = harness_connect(ep, RECEIVER);
   static char buf[MEDIUM];
-  mx_request_t r[100];
-  for (uint64_t i = 0; i < 100; i++) {
+  mx_request_t r[OLD_MSGS];
+  for (uint64_t i = 0; i < OLD_MSGS; i++) {
     mx_segment_t s = {buf, sizeof(buf)};
     CHECK_MX(mx_isend(ep, &s, 1, to, OLD | i, NULL, &r[i]));
   }
@@ -380,7 +384,7 @@ static int late_receiver(int idx, void *arg)
   fprintf(stderr, "receiver: %d of the departed guest's messages, %d of the next owner's\n", old,
           fresh);
   CHECK(fresh == 3);
-  CHECK(old < 100); /* what was still queued when the id changed hands went nowhere */
+  CHECK(old < OLD_MSGS); /* what was still queued when the id changed hands went nowhere */
   mx_finalize();
   return 0;
 }
@@ -399,6 +403,98 @@ static int test_departed_guests_requests_never_go_out_as_the_next_owners(void)
   rc |= harness_wait(r);
   rc |= kill(be, 0) != 0;
   harness_backend_stop(be);
+  return rc;
+}
+
+/* --- one stalled copy-datapath guest stalls nobody else ------------------ */
+
+#define DEAF 2
+#define HONEST_RCV 4
+#define HONEST_MSGS 100
+
+static int stall_done = -1; /* eventfd: the honest pair finished */
+
+/* Opens its endpoint and takes nothing, until the honest pair is done:
+ * its event ring fills, then netback's queue for whoever sends to it. */
+static int deaf_receiver(int idx, void *arg)
+{
+  (void)arg;
+  harness_open((uint32_t)idx);
+  struct pollfd p = {.fd = stall_done, .events = POLLIN};
+  CHECK(poll(&p, 1, 20000) == 1); /* released by the honest pair, not by the timeout */
+  return 0;
+}
+
+/* A copy-datapath guest that sends its deaf peer more than it can take. */
+static int stalled_sender(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t to = harness_connect(ep, DEAF);
+  static char buf[MEDIUM];
+  mx_request_t r;
+  for (uint64_t i = 0; i < OLD_MSGS; i++) {
+    mx_segment_t s = {buf, sizeof(buf)};
+    CHECK_MX(mx_isend(ep, &s, 1, to, DATA, NULL, &r));
+  }
+  struct pollfd p = {.fd = stall_done, .events = POLLIN};
+  poll(&p, 1, 20000);
+  return 0;
+}
+
+/* Another copy-datapath guest, to an honest receiver, meanwhile. */
+static int honest_copy_sender(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t to = harness_connect(ep, HONEST_RCV);
+  static char buf[MEDIUM];
+  for (uint64_t i = 0; i < HONEST_MSGS; i++) {
+    harness_fill(buf, sizeof(buf), i);
+    harness_send(ep, to, buf, sizeof(buf), DATA + i);
+  }
+  mx_finalize();
+  return 0;
+}
+
+static int honest_copy_receiver(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  static char buf[MEDIUM];
+  for (uint64_t i = 0; i < HONEST_MSGS; i++) {
+    mx_status_t st = harness_recv(ep, buf, sizeof(buf), DATA + i, ~0ull);
+    CHECK(st.code == MX_STATUS_SUCCESS && st.xfer_length == sizeof(buf));
+    CHECK(harness_verify(buf, sizeof(buf), i));
+  }
+  uint64_t one = 1;
+  CHECK(write(stall_done, &one, sizeof(one)) == sizeof(one));
+  mx_finalize();
+  return 0;
+}
+
+static int test_a_stalled_copy_guest_stalls_nobody_else(void)
+{
+  stall_done = eventfd(0, 0);
+  CHECK(stall_done >= 0);
+  uint64_t many = 1; /* releases them even if the honest pair failed */
+  pid_t be = harness_backend_start();
+  setenv("MYRIXEN_DATAPATH", "engine", 1);
+  pid_t deaf = harness_guest(deaf_receiver, DEAF, NULL);
+  pid_t hr = harness_guest(honest_copy_receiver, HONEST_RCV, NULL);
+  usleep(100000);
+  setenv("MYRIXEN_DATAPATH", "copy", 1);
+  pid_t stalled = harness_guest(stalled_sender, ATTACKER, NULL);
+  usleep(300000); /* its messages fill the deaf receiver and netback's queue */
+  pid_t hs = harness_guest(honest_copy_sender, VICTIM, NULL);
+  int rc = harness_wait(hs);
+  rc |= harness_wait(hr);
+  CHECK(write(stall_done, &many, sizeof(many)) == sizeof(many));
+  rc |= harness_wait(deaf);
+  rc |= harness_wait(stalled);
+  rc |= kill(be, 0) != 0;
+  harness_backend_stop(be);
+  close(stall_done);
   return rc;
 }
 
@@ -637,6 +733,7 @@ static const struct harness_test tests[] = {
     {"pulls_one_guest_holds_are_bounded", test_pulls_one_guest_holds_are_bounded},
     {"control_connections_are_bounded_and_leak_nothing",
      test_control_connections_are_bounded_and_leak_nothing},
+    {"a_stalled_copy_guest_stalls_nobody_else", test_a_stalled_copy_guest_stalls_nobody_else},
     {"departed_guests_requests_never_go_out_as_the_next_owners",
      test_departed_guests_requests_never_go_out_as_the_next_owners},
     {NULL, NULL},

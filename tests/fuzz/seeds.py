@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Write the fuzz targets' seed corpora (tests/fuzz/corpus/*), each a
+well-formed exchange the fuzzer then mutates.  Run once by hand when the
+formats change; the seeds are kept in the repository."""
+import os
+import struct
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CTL_MAGIC, CTL_VERSION = 0x4D58434C, 1
+ANY = 0xFFFFFFFF
+(HELLO, OPEN, CLOSE, CONNECT, ATTACH, INFO, COUNTERS, ERROR, REPLY, RESOLVE,
+ PEERS, VIF_SET) = range(1, 13)
+
+
+def ctl(type_, body=b"", seq=7, text=b""):
+    """A control message: header, 128-byte body, text."""
+    hdr = struct.pack("<IHHIiII", CTL_MAGIC, CTL_VERSION, type_, seq, 0, len(text), 0)
+    return hdr + body.ljust(128, b"\0") + text
+
+
+def step(op, data):
+    return bytes([op]) + struct.pack("<H", len(data)) + data
+
+
+def write(kind, name, data):
+    d = os.path.join(HERE, "corpus", kind)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def control_seeds():
+    o = lambda eid, key: struct.pack("<III", 0, eid, key)
+    c = lambda vif, eid, nic, key, ch: struct.pack("<IIQII", vif, eid, nic, key, ch)
+    nic = 0xFA11FA11
+    for sock, mbox, dp in ((0, 2, 1), (1, 3, 0), (0, 2, 3)):
+        s = bytes([dp])
+        s += step(sock, ctl(OPEN, o(ANY, 5)))
+        s += step(1, ctl(OPEN, o(3, 9)))
+        s += step(sock, ctl(CONNECT, c(0, 3, nic, 9, 1)))
+        s += step(sock, ctl(CONNECT, c(0, 3, nic, 8, 0)))
+        s += step(4, b"")
+        s += step(mbox, ctl(INFO))
+        s += step(mbox, ctl(COUNTERS))
+        s += step(mbox, ctl(PEERS))
+        s += step(sock, ctl(RESOLVE, struct.pack("<QII", 0, 1, 0) + b"fuzzhost".ljust(64, b"\0")))
+        s += step(sock, ctl(RESOLVE, struct.pack("<QII", nic, 0, 0)))
+        s += step(mbox, ctl(VIF_SET, struct.pack("<IIQQ", 3, 0, 1000000, 10)))
+        s += step(sock, ctl(CLOSE, struct.pack("<I", 0)))
+        s += step(5, b"")
+        write("control", "exchange-%d-%d" % (sock, dp), s)
+    write("control", "hello-again", b"\1" + step(0, ctl(HELLO, struct.pack("<II", 1, 1) + b"again")))
+    write("control", "bad-framing", b"\1" + step(0, ctl(INFO, text=b"x" * 40)[:-20]))
+
+
+NIC, PEER = 0xFA11FA11, 0xBE00
+SMALL, FRAG, RNDV, SYNC_ACK, CTS, LARGE_DONE, PULL = range(1, 8)
+GRANT_READ, GRANT_WRITE = 1, 2
+
+
+def msg(type_, length=0, total=0, nic=0, eid=0, cookie=1, cookie2=0, grant=0, grant2=0,
+        flags=0, frag=0, data=b""):
+    """The first line of a request descriptor (struct msg)."""
+    line = struct.pack("<HBBIIIQQQIHH", 0, type_, flags, length, total, 0, 0x1234, cookie,
+                       nic, eid, frag, 0)
+    tail = struct.pack("<QII", cookie2, grant, grant2) if not data else data[:16].ljust(16, b"\0")
+    return line + tail
+
+
+def grant_entry(idx, how, addr, length, gen, flags, nic=0, eid=0):
+    return bytes([idx, how]) + struct.pack("<QQHHIQII", addr, length, gen, 1, flags, nic, eid, 0)
+
+
+def ref(idx, gen):
+    return gen << 16 | idx
+
+
+def ring_seeds():
+    for dp in (1, 3, 4):
+        small = step(1, b"\1" + msg(SMALL, 12, 12, data=b"hello, world"))
+        frag = step(1, b"\1" + msg(FRAG, 8192, 20000, frag=0))
+        rndv = step(2, grant_entry(1, 1, 0, 4096, 1, GRANT_READ, NIC, 1)) + \
+            step(1, b"\1" + msg(RNDV, 0, 4096, grant=ref(1, 1)))
+        pull = step(6, grant_entry(2, 1, 8192, 4096, 1, GRANT_WRITE)) + \
+            step(5, b"\1" + msg(PULL, 0, 4096, cookie2=9, grant=ref(1, 1), grant2=ref(2, 1)))
+        rounds, events = step(3, b""), step(4, b"")
+        write("ring", "messages-%d" % dp, bytes([dp]) + small + frag + rounds + events)
+        write("ring", "rendezvous-%d" % dp,
+              bytes([dp]) + rndv + rounds + events + pull + rounds + events + rounds)
+        write("ring", "reopen-%d" % dp, bytes([dp]) + small + rndv + step(7, b"") + rounds)
+        write("ring", "scribble-%d" % dp,
+              bytes([dp]) + small + step(0, b"\1\0" + b"\xff" * 64) + rounds)
+
+
+def pkt(type_, payload=b"", seq=0, reliable=True, dst_session=0, ack=0):
+    hdr = struct.pack("<HBBHHIIIIQQII", 0, 0, type_, 0, 1 if reliable else 0, 0, 1,
+                      dst_session, seq, 0, 0, ack, 0)
+    return hdr + payload
+
+
+def wire_seeds():
+    HELLO, ACK, CONNECT, DATA, PULL_REQ, NOTIFY, NACK = 11, 1, 4, 3, 6, 9, 10
+    hello = step(1, pkt(HELLO, b"peer".ljust(64, b"\0"), reliable=False))
+    connect = step(1, pkt(CONNECT, struct.pack("<IIII", 1, 0, 0, 0x77), seq=0))
+    desc = lambda t, length, total, grant=0: struct.pack("<BBHIIIQQII", t, 0, 0, length, total,
+                                                         0, 0x1234, 5, grant, 0)
+    ext = lambda length: struct.pack("<IIII", 0, 0, 0, length)
+    data = step(1, pkt(DATA, desc(SMALL, 8, 8) + ext(8) + b"12345678", seq=1))
+    rndv = step(1, pkt(DATA, desc(RNDV, 0, 4096, ref(1, 1)) + ext(0), seq=2))
+    grant = step(4, grant_entry(1, 1, 0, 4096, 1, GRANT_READ, PEER, 0))
+    pullreq = step(1, pkt(PULL_REQ, struct.pack("<QQIIII", 5, 6, 0, ref(1, 1), 0, 4096), seq=3))
+    notify = step(1, pkt(NOTIFY, struct.pack("<QQIIII", 5, 6, 0, 0, 4096, 0), seq=4))
+    nack = step(1, pkt(NACK, struct.pack("<QQIIII", 5, 0x1234, 0, 0, 3, 0), seq=5))
+    ack = step(1, pkt(ACK, reliable=False, ack=3))
+    push = step(3, b"\1" + msg(SMALL, 4, 4, data=b"ping"))
+    rounds, events = step(2, b""), step(5, b"")
+    write("wire", "stream", hello + connect + data + rndv + rounds + events + ack)
+    write("wire", "pull", hello + grant + push + rounds + pullreq + notify + nack + rounds + events)
+    write("wire", "raw-garbage", step(0, b"\x58\x4d\x04\x03" + b"\0" * 60))
+
+
+if __name__ == "__main__":
+    control_seeds()
+    ring_seeds()
+    wire_seeds()
