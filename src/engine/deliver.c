@@ -32,8 +32,11 @@ int deliver_ring_post(struct engine *e, struct engine_vif *dst, const struct msg
     vif_fail(e, dst, DROP_RING_CORRUPT);
     return -1;
   }
-  if (room == 0)
+  if (room == 0) {
+    dst->rx_wanted = 1;
     return 0;
+  }
+  dst->rx_wanted = 0;
   qprod_put(&dst->rx, m);
   if (m->type == MSG_FRAG)
     memcpy(qprod_eager(&dst->rx), eager, m->len);
@@ -172,7 +175,8 @@ int deliver_serve_vif(struct engine *e, struct engine_vif *src, int budget)
     }
     if (!limit_allows_msg(src, &m))
       break; /* over its rate: it waits in its own ring */
-    if (!deliver_request(e, src, &m, eager))
+    src->tx_blocked = !deliver_request(e, src, &m, eager);
+    if (src->tx_blocked)
       break;
     qcons_advance(&src->tx, &m);
     done++;

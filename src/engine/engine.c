@@ -56,18 +56,45 @@ int engine_round(struct engine *e, uint32_t *rr)
   return work;
 }
 
-/* Arm every request ring's data event; true when work arrived meanwhile. */
+int engine_arm_rx_space(struct engine_vif *v)
+{
+  struct ring_hdr *r = &v->vif->rx.ring;
+  return ring_arm_space_event(r, ring_load_cons(r));
+}
+
+/* Arm every request ring's data event, and the event rings something
+ * waits to go into; true when work arrived meanwhile.  A request that
+ * waits for a full destination is no work: the engine sleeps until that
+ * destination's guest frees room (it kicks), not spins on it. */
+/* True while a request waits for room at its destination: that guest is
+ * busy, or off its core, and comes back soon; a sleep would cost it a
+ * kick and us a wake-up, for each batch, while a guest that stays away
+ * costs us a yield loop until the sleep. */
+static int engine_blocked(struct engine *e)
+{
+  for (uint32_t k = 0; k < e->cfg.max_endpoints; k++)
+    if (e->vifs[k].in_use && e->vifs[k].tx_blocked)
+      return 1;
+  return 0;
+}
+
 static int engine_arm(struct engine *e)
 {
   int pending = e->pulls != NULL || netback_busy(e);
   for (uint32_t k = 0; k < e->cfg.max_endpoints; k++) {
     struct engine_vif *v = &e->vifs[k];
-    if (!vif_usable(v) || !v->dp->engine_serves_tx)
+    if (!vif_usable(v))
+      continue;
+    if (v->rx_wanted && v->dp->engine_serves_tx && engine_arm_rx_space(v))
+      pending = 1;
+    if (v->gone_count && !v->rx_wanted)
+      pending = 1;
+    if (!v->dp->engine_serves_tx)
       continue;
     int armed = qcons_arm(&v->tx);
     if (armed < 0)
       vif_fail(e, v, DROP_RING_CORRUPT); /* published what it never wrote */
-    if (armed != 0 || v->gone_count)
+    if (armed > 0 && !v->tx_blocked)
       pending = 1;
   }
   return pending;
@@ -145,7 +172,7 @@ static void *engine_main(void *arg)
   while (!atomic_load(&e->stop)) {
     pthread_mutex_lock(&e->lock);
     int work = engine_round(e, &rr);
-    int net_busy_now = net_busy(e);
+    int busy_now = net_busy(e) || engine_blocked(e);
     pthread_mutex_unlock(&e->lock);
     /* Work found after a sleep nobody ended: a request did not kick us. */
     if (work && timed_out)
@@ -155,7 +182,7 @@ static void *engine_main(void *arg)
       idle_since = clock_now_ns();
       continue;
     }
-    switch (poll_policy_step(net_busy_now ? &busy_pol : &pol, idle_since, clock_now_ns())) {
+    switch (poll_policy_step(busy_now ? &busy_pol : &pol, idle_since, clock_now_ns())) {
     case POLL_SPIN:
       for (int i = 0; i < 32; i++)
         cpu_relax();

@@ -63,6 +63,10 @@ struct engine_vif {
   struct qcons tx;              /* engine's cursor on the request ring */
   struct qprod rx;              /* engine's cursor on the event ring */
   int rx_dirty;                 /* produced this round: flush and maybe kick */
+  int tx_blocked;               /* its next request waits for room at its destination:
+                                 * no work for the engine until that room comes */
+  int rx_wanted;                /* something waits for room in its event ring: before
+                                 * sleeping, ask its guest for a kick when it frees some */
   uint8_t gone_pending[ENGINE_MAX_ENDPOINTS / 8]; /* PEER_GONE still to post */
   uint32_t gone_count;          /* bits set in gone_pending */
   int channels;                 /* direct channels set up */
@@ -196,6 +200,9 @@ void pull_free_all(struct engine *e);
 /* engine.c: one scheduling round of the engine thread (lock held): the
  * work done.  The fuzzers drive the engine through it, without threads. */
 int engine_round(struct engine *e, uint32_t *rr);
+/* Before sleeping on v's full event ring: ask its guest for a kick when
+ * it frees room; true when it freed some meanwhile. */
+int engine_arm_rx_space(struct engine_vif *v);
 
 /* netback.c: the copy datapaths' thread */
 /* Its queues and doorbell (engine_create), its thread (engine_start). */
@@ -214,6 +221,8 @@ int netback_busy(const struct engine *e);
  * anything said of eid afterwards: its PEER_GONE). */
 int netback_holds(const struct engine *e, uint32_t eid);
 int netback_doorbell(const struct engine *e);
+/* "netback":{...} of the counters report (lock held). */
+void netback_write_counters(struct engine *e, struct json *j);
 
 /* completion.c */
 int completion_init(struct engine *e);

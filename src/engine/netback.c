@@ -54,6 +54,7 @@ struct nb_item {
 struct nb_queue {
   struct nb_item *head, *tail;
   uint32_t len;
+  int blocked;                  /* tx: the head waits for room at its destination */
 };
 
 struct netback {
@@ -68,7 +69,7 @@ struct netback {
   int rx_kick;                  /* copy-batch events queued this engine round */
   uint64_t copies, bytes;       /* buffers copied, payload bytes */
   uint64_t engine_kicks, netback_kicks, guest_kicks;
-  _Atomic uint64_t sleeps;
+  _Atomic uint64_t rounds, sleeps;
 };
 
 /* Netback's buffers come from a pool, as a driver domain's do: once the
@@ -160,17 +161,22 @@ static int drain_queue(struct engine *e, uint32_t eid)
   struct netback *nb = e->nb;
   struct nb_queue *q = &nb->tx[eid];
   struct engine_vif *src = &e->vifs[eid];
+  int was_full = q->len >= NB_VIF_QUEUE_MAX;
   int n = 0;
   while (q->head) {
     struct nb_item *it = q->head;
     if (src->in_use && src->session != it->session)
       e->closed_drops[DROP_UNSENT]++; /* its id was opened again since */
-    else if (!deliver_request(e, src, &it->m, it->eager))
+    else if ((q->blocked = !deliver_request(e, src, &it->m, it->eager)))
       break; /* destination full: this VIF's buffers wait, in order; others go on */
     item_free(nb, FIFO_POP(&q->head, &q->tail, next));
     q->len--;
     nb->tx_total--;
     n++;
+  }
+  if (n && was_full) {
+    nb->netback_kicks++;
+    doorbell_ring(nb->doorbell); /* its ring has more for the room made */
   }
   return n;
 }
@@ -237,6 +243,7 @@ static int give_queue(struct engine *e, uint32_t eid, int budget)
   struct netback *nb = e->nb;
   struct nb_queue *q = &nb->rx[eid];
   struct engine_vif *dst = &e->vifs[eid];
+  int was_full = q->len >= NB_VIF_QUEUE_MAX;
   int n = 0;
   while (q->head && n < budget) {
     struct nb_item *it = q->head;
@@ -256,6 +263,10 @@ static int give_queue(struct engine *e, uint32_t eid, int budget)
     q->len--;
     nb->rx_total--;
     n++;
+  }
+  if (n && was_full) {
+    nb->engine_kicks++;
+    doorbell_ring(e->doorbell); /* a sender waits for this room (netback_post) */
   }
   if (n && dst->in_use && dst->owner.datapath == DP_COPY_BATCH && dst->rx_dirty) {
     dst->rx_dirty = 0;
@@ -301,14 +312,22 @@ int netback_round(struct engine *e, int *batching)
 
 static int nb_arm(struct engine *e)
 {
+  struct netback *nb = e->nb;
   int pending = 0;
   for (uint32_t i = 0; i < e->cfg.max_endpoints; i++) {
-    if (!nb_serves(&e->vifs[i]))
+    struct engine_vif *v = &e->vifs[i];
+    /* Events waiting for a full ring are no work until its guest frees
+     * room: it kicks us then (those of a closed VIF go at once). */
+    if (nb->rx[i].head && (!nb_serves(v) || !v->rx_wanted || engine_arm_rx_space(v)))
+      pending = 1;
+    if (!nb_serves(v))
       continue;
-    int armed = qcons_arm(&e->vifs[i].tx);
+    int armed = qcons_arm(&v->tx);
     if (armed < 0)
-      vif_fail(e, &e->vifs[i], DROP_RING_CORRUPT); /* published what it never wrote */
-    pending |= armed != 0;
+      vif_fail(e, v, DROP_RING_CORRUPT); /* published what it never wrote */
+    /* a full queue waits for the engine to deliver, which kicks us then */
+    if (armed > 0 && nb->tx[i].len < NB_VIF_QUEUE_MAX)
+      pending = 1;
   }
   return pending;
 }
@@ -322,6 +341,7 @@ static void *nb_main(void *arg)
     pthread_mutex_lock(&e->lock);
     int batching;
     int work = netback_round(e, &batching);
+    engine_count(&e->nb->rounds);
     /* copy-batch polls a little before sleeping, so that requests arriving
      * close together share a wake-up; copy sleeps at once */
     pol.yield_ns = batching ? 50000 : 0;
@@ -335,7 +355,7 @@ static void *nb_main(void *arg)
       continue;
     }
     pthread_mutex_lock(&e->lock);
-    int pending = nb_arm(e) || e->nb->rx_total;
+    int pending = nb_arm(e);
     int throttled = limit_any(e);
     pthread_mutex_unlock(&e->lock);
     if (!pending) {
@@ -372,9 +392,28 @@ const struct vif_datapath vif_dp_copy = {
     .take_all = netback_take_all,
 };
 
+void netback_write_counters(struct engine *e, struct json *j)
+{
+  struct netback *nb = e->nb;
+  json_obj(j, "netback");
+  json_u64(j, "rounds", atomic_load_explicit(&nb->rounds, memory_order_relaxed));
+  json_u64(j, "sleeps", atomic_load_explicit(&nb->sleeps, memory_order_relaxed));
+  json_u64(j, "copies", nb->copies);
+  json_u64(j, "bytes", nb->bytes);
+  json_u64(j, "engine_kicks", nb->engine_kicks);
+  json_u64(j, "netback_kicks", nb->netback_kicks);
+  json_u64(j, "guest_kicks", nb->guest_kicks);
+  json_u64(j, "queued_requests", nb->tx_total);
+  json_u64(j, "queued_events", nb->rx_total);
+  json_end(j);
+}
+
 int netback_busy(const struct engine *e)
 {
-  return e->nb->tx_total != 0;
+  for (uint32_t i = 0; e->nb->tx_total && i < e->cfg.max_endpoints; i++)
+    if (e->nb->tx[i].head && !e->nb->tx[i].blocked)
+      return 1;
+  return 0;
 }
 
 int netback_doorbell(const struct engine *e)

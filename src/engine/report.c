@@ -96,6 +96,7 @@ void engine_write_counters(struct engine *e, struct json *j)
   json_u64(j, "completions_dropped", e->done_dropped);
   write_drops(j, "drops_total", total_drops); /* open and closed endpoints */
   json_end(j);
+  netback_write_counters(e, j);
   pthread_mutex_unlock(&e->lock);
 }
 

@@ -153,6 +153,14 @@ static int chans_progress(struct mx_endpoint *ep)
   return work;
 }
 
+/* Give the event slots taken back to the engine; kick it when it asked
+ * (it sleeps with something waiting for this room). */
+static void release_events(struct mx_endpoint *ep)
+{
+  if (qcons_release(&ep->erx))
+    doorbell_ring(lib.engine_doorbell);
+}
+
 int progress_once(struct mx_endpoint *ep)
 {
   struct msg m;
@@ -176,7 +184,7 @@ int progress_once(struct mx_endpoint *ep)
   if (atomic_load_explicit(&lib.async_pending, memory_order_relaxed))
     reach_take_attached(ep);
   /* As a channel's (progress_channel): slots go back one call late. */
-  qcons_release(&ep->erx);
+  release_events(ep);
   while ((r = qcons_next(&ep->erx, &m, &eager)) > 0) {
     engine_event(ep, &m, eager);
     qcons_advance(&ep->erx, &m);
@@ -184,7 +192,7 @@ int progress_once(struct mx_endpoint *ep)
     if (ep->dead)
       return work;
     if (work % 32 == 0)
-      qcons_release(&ep->erx);
+      release_events(ep);
   }
   if (r < 0 || atomic_load_explicit(&ep->vif->state, memory_order_relaxed) != VIF_OPEN) {
     ep_die(ep, MX_STATUS_ENDPOINT_CLOSED);
@@ -198,9 +206,8 @@ int progress_once(struct mx_endpoint *ep)
 /* Arm every event source; true when something is already pending. */
 static int ep_arm(struct mx_endpoint *ep, struct pollfd *pfd, int *n, int max)
 {
-  /* Slots still held go back before we sleep (no kick: the engine never
-   * waits on a guest's event ring, it holds what does not fit). */
-  qcons_release(&ep->erx);
+  /* Slots still held go back before we sleep. */
+  release_events(ep);
   int pending = qcons_arm(&ep->erx);
   if (pending < 0) {
     ep_die(ep, MX_STATUS_ENDPOINT_CLOSED); /* the engine published what it never wrote */

@@ -498,6 +498,93 @@ static int test_a_stalled_copy_guest_stalls_nobody_else(void)
   return rc;
 }
 
+/* --- senders blocked on full receivers let the engine sleep ------------- */
+
+#define DEAF_COPY 5
+#define WATCHER 6
+
+/* A counter of the backend's report: the member name inside object obj. */
+static uint64_t counter(const char *obj, const char *name)
+{
+  struct ctl_msg req, rep;
+  char *text = NULL, key[64];
+  ctl_init(&req, CTL_COUNTERS, 0);
+  CHECK(ctl_call(&req, &rep, NULL, NULL, &text) == 0 && text);
+  snprintf(key, sizeof(key), "\"%s\":{", obj);
+  const char *o = strstr(text, key);
+  CHECK(o);
+  snprintf(key, sizeof(key), "\"%s\":", name);
+  const char *v = strstr(o, key);
+  CHECK(v);
+  uint64_t n = strtoull(v + strlen(key), NULL, 10);
+  free(text);
+  return n;
+}
+
+/* While both senders wait for deaf receivers, the engine and netback
+ * sleep (to their backstop, nothing to wake them), not spin. */
+static int watcher(int idx, void *arg)
+{
+  (void)arg;
+  harness_open((uint32_t)idx);
+  usleep(500000); /* the senders have filled what there is to fill */
+  uint64_t e0 = counter("engine", "sleeps"), n0 = counter("netback", "sleeps");
+  sleep(1);
+  uint64_t e1 = counter("engine", "sleeps"), n1 = counter("netback", "sleeps");
+  fprintf(stderr, "in 1 s with every sender blocked: the engine slept %llu times, netback %llu\n",
+          (unsigned long long)(e1 - e0), (unsigned long long)(n1 - n0));
+  CHECK(e1 - e0 >= 5); /* its backstop is 100 ms: a thread that spins never sleeps */
+  CHECK(n1 - n0 >= 5);
+  uint64_t one = 1;
+  CHECK(write(stall_done, &one, sizeof(one)) == sizeof(one));
+  mx_finalize();
+  return 0;
+}
+
+static int stalled_copy_sender(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t to = harness_connect(ep, DEAF_COPY);
+  static char buf[MEDIUM];
+  mx_request_t r;
+  for (uint64_t i = 0; i < OLD_MSGS; i++) {
+    mx_segment_t s = {buf, sizeof(buf)};
+    CHECK_MX(mx_isend(ep, &s, 1, to, DATA, NULL, &r));
+  }
+  struct pollfd p = {.fd = stall_done, .events = POLLIN};
+  poll(&p, 1, 20000);
+  return 0;
+}
+
+static int test_blocked_senders_let_the_engine_sleep(void)
+{
+  stall_done = eventfd(0, 0);
+  CHECK(stall_done >= 0);
+  uint64_t one = 1;
+  pid_t be = harness_backend_start();
+  setenv("MYRIXEN_DATAPATH", "engine", 1);
+  pid_t deaf = harness_guest(deaf_receiver, DEAF, NULL);
+  setenv("MYRIXEN_DATAPATH", "copy", 1);
+  pid_t deaf_copy = harness_guest(deaf_receiver, DEAF_COPY, NULL);
+  usleep(100000);
+  setenv("MYRIXEN_DATAPATH", "engine", 1);
+  pid_t s1 = harness_guest(stalled_sender, ATTACKER, NULL);
+  setenv("MYRIXEN_DATAPATH", "copy", 1);
+  pid_t s2 = harness_guest(stalled_copy_sender, VICTIM, NULL);
+  setenv("MYRIXEN_DATAPATH", "engine", 1);
+  int rc = harness_wait(harness_guest(watcher, WATCHER, NULL));
+  CHECK(write(stall_done, &one, sizeof(one)) == sizeof(one));
+  rc |= harness_wait(deaf);
+  rc |= harness_wait(deaf_copy);
+  rc |= harness_wait(s1);
+  rc |= harness_wait(s2);
+  rc |= kill(be, 0) != 0;
+  harness_backend_stop(be);
+  close(stall_done);
+  return rc;
+}
+
 /* --- a guest limits its own endpoints, never another's ------------------ */
 
 static int limit_call(uint32_t eid, uint64_t msgs_per_s)
@@ -734,6 +821,7 @@ static const struct harness_test tests[] = {
     {"control_connections_are_bounded_and_leak_nothing",
      test_control_connections_are_bounded_and_leak_nothing},
     {"a_stalled_copy_guest_stalls_nobody_else", test_a_stalled_copy_guest_stalls_nobody_else},
+    {"blocked_senders_let_the_engine_sleep", test_blocked_senders_let_the_engine_sleep},
     {"departed_guests_requests_never_go_out_as_the_next_owners",
      test_departed_guests_requests_never_go_out_as_the_next_owners},
     {NULL, NULL},
