@@ -64,10 +64,13 @@ $(ENGINE_A): $(call obj,$(ENGINE_SRC))
 	@echo "  AR  $@"
 	@rm -f $@ && ar rcs $@ $^
 
+# The engine's wire MAC (a cluster key) is libsodium's.
+ENGINE_LIBS := -lsodium
+
 $(BACKEND): $(call obj,$(BACKEND_SRC)) $(ENGINE_A)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
-	@$(CC) -o $@ $^ $(LDFLAGS)
+	@$(CC) -o $@ $^ $(LDFLAGS) $(ENGINE_LIBS)
 
 $(TOOL): $(call obj,$(TOOL_SRC)) $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -76,11 +79,19 @@ $(TOOL): $(call obj,$(TOOL_SRC)) $(LIB_A)
 
 HARNESS := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tools/spawn.o
 
+# A unit test of the engine's receive path, with a backend in its process
+# (the fuzz targets' tests/fuzz/fuzz.h).
+INPROC := $(BUILD)/obj/tests/fuzz/fuzz_common.o $(call obj,$(filter-out src/backend/main.c,$(BACKEND_SRC)))
+$(BUILD)/tests/test_wire_trust: $(BUILD)/obj/tests/unit/test_wire_trust.o $(INPROC) $(HARNESS) $(LIB_A) $(ENGINE_A)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) -o $@ $^ $(LDFLAGS) $(ENGINE_LIBS)
+
 # Unit tests may drive the engine's pieces alone (the reliable stream).
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HARNESS) $(LIB_A) $(ENGINE_A)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
-	@$(CC) -o $@ $^ $(LDFLAGS)
+	@$(CC) -o $@ $^ $(LDFLAGS) $(ENGINE_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(HARNESS) $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -96,13 +107,12 @@ $(BUILD)/mx/%: $(BUILD)/obj/tests/mx/%.o $(LIB_A)
 # libFuzzer targets (tests/fuzz): the backend's handlers and the engine,
 # in one process, built by clang with ASan and UBSan (make fuzz).
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
-BACKEND_CORE_SRC := $(filter-out src/backend/main.c,$(BACKEND_SRC))
 fuzzers: $(FUZZERS)
 
-$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/fuzz_common.o $(call obj,$(BACKEND_CORE_SRC)) $(ENGINE_A)
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(INPROC) $(ENGINE_A)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
-	@$(CC) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS)
+	@$(CC) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS) $(ENGINE_LIBS)
 
 # Each target runs FUZZ_SECONDS from the seeds in tests/fuzz/corpus (read
 # only) and what it found before (build/fuzz/corpus); a crash leaves its

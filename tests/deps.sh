@@ -11,6 +11,8 @@ command -v timeout >/dev/null 2>&1 || need="$need coreutils"
 # the bench report's plots, and libfabric's fi_pingpong for its peer rows
 command -v gnuplot >/dev/null 2>&1 || need="$need gnuplot-nox"
 command -v fi_pingpong >/dev/null 2>&1 || need="$need libfabric-bin"
+# the engine's wire MAC (a cluster key)
+[ -e /usr/include/sodium.h ] || need="$need libsodium-dev"
 # make analyze: clang's static analyzer (scan-build)
 command -v scan-build >/dev/null 2>&1 || need="$need clang-tools-14"
 command -v clang >/dev/null 2>&1 || need="$need clang"

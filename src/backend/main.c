@@ -29,6 +29,11 @@ static void usage(FILE *f)
           "  --port SPEC         a network port: udp:ADDR:PORT, udp:[ADDR6]:PORT or eth:IFNAME\n"
           "                      (repeat for several, up to 4); none: this host only\n"
           "  --peers FILE        other hosts: lines NIC_ID|- HOSTNAME udp:ADDR:PORT|eth:MAC\n"
+          "                      (and key-file PATH: the cluster key, as --key-file)\n"
+          "  --key-file FILE     the cluster key: a secret every host of the cluster shares\n"
+          "                      (mode 600; e.g. head -c 32 /dev/urandom); every packet then\n"
+          "                      carries a MAC, and one without it, or replayed, is dropped.\n"
+          "                      Without a key, the wire trusts the segment\n"
           "  --fault SPEC        inject faults on every port (env MYRIXEN_FAULT), e.g.\n"
           "                      loss=0.05,dup=0.01,reorder=0.02,delay_us=200,corrupt=0.001,seed=7\n"
           "  --peer-timeout-ms N give up on a peer that acknowledges nothing for N ms (10000)\n"
@@ -50,7 +55,7 @@ static int parse_options(int argc, char **argv, struct be_config *cfg, int *daem
       {"daemon", 0, 0, 'd'},   {"cpu", 1, 0, 'c'},   {"verbose", 0, 0, 'v'},    {"help", 0, 0, 'h'},
       {"port", 1, 0, 'p'},     {"peers", 1, 0, 'P'}, {"fault", 1, 0, 'f'},
       {"peer-timeout-ms", 1, 0, 'T'}, {"vif-rate", 1, 0, 'r'}, {"vif-msg-rate", 1, 0, 'm'},
-      {"no-discovery", 0, 0, 'D'},
+      {"no-discovery", 0, 0, 'D'}, {"key-file", 1, 0, 'K'},
       {0, 0, 0, 0}};
   struct engine_config *ec = &cfg->eng;
   int c;
@@ -73,6 +78,7 @@ static int parse_options(int argc, char **argv, struct be_config *cfg, int *daem
       ec->ports[ec->nports++] = optarg;
       break;
     case 'P': ec->peers_file = optarg; break;
+    case 'K': ec->key_file = optarg; break;
     case 'f': ec->fault = optarg; break;
     case 'T': ec->peer_timeout_ms = (uint32_t)atoi(optarg); break;
     case 'D': ec->no_discovery = 1; break;

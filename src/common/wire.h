@@ -49,6 +49,13 @@ enum wire_type {
 };
 
 #define WIRE_F_RELIABLE 0x1 /* on the ordered stream: seq is meaningful */
+#define WIRE_F_MAC 0x2      /* a MAC trailer follows the packet; no checksum (csum 0) */
+
+/* With a cluster key (docs/wire.md), every packet is followed by this
+ * trailer, at sizeof(wire_hdr) + len (a frame may be padded past it): the
+ * sender's packet counter, and a Poly1305 tag over the packet, under a key
+ * made for that packet from the cluster key, its src_nic and the counter. */
+#define WIRE_MAC_LEN 24
 
 struct wire_hdr {
   uint16_t magic;         /* WIRE_MAGIC */
@@ -172,7 +179,9 @@ static inline uint32_t wire_piece_max(uint32_t mtu)
 /* Fill in the checksum of a packet of len bytes (header included). */
 void wire_seal(struct wire_hdr *h, size_t len);
 /* Check framing, magic, version, type, length and checksum of a received
- * packet; 0 when it may be read, else a negative reason (wire_drop_name). */
+ * packet; 0 when it may be read, else a negative reason (wire_drop_name).
+ * A packet with WIRE_F_MAC has no checksum: the caller checks its MAC
+ * first (a backend without the key drops it). */
 int wire_check(const void *pkt, size_t len);
 
 enum wire_drop {

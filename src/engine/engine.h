@@ -48,7 +48,9 @@ struct engine_config {
   /* network: none when nports is 0 (a host of its own) */
   const char *ports[ENGINE_MAX_PORTS]; /* udp:ADDR:PORT, udp:[ADDR6]:PORT, eth:IFNAME */
   int nports;
-  const char *peers_file;       /* lines NIC_ID|- HOSTNAME ADDRESS */
+  const char *peers_file;       /* lines NIC_ID|- HOSTNAME ADDRESS, and key-file PATH */
+  const char *key_file;         /* the cluster key's secret: every packet carries a MAC
+                                 * (else the peers file's key-file, else none) */
   const char *fault;            /* fault spec for every port (fault.h) */
   uint32_t peer_timeout_ms;     /* give up on a silent peer (0: 10 s) */
   int no_discovery;             /* learn peers from the file and their packets only */

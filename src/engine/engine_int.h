@@ -49,6 +49,21 @@ extern const struct vif_datapath vif_dp_engine, vif_dp_copy;
 
 /* One open endpoint: its VIF in its guest's region, the engine's cursors on
  * its rings, and the engine's own state of it (never read from the region). */
+/* allow.c: endpoints of other hosts a VIF may hear from (lock held) */
+#define ALLOW_MAX 65536                /* per VIF: an MPI job's every other rank */
+struct allow_entry {
+  uint64_t nic;
+  uint32_t eid_plus1;           /* 0: an empty slot */
+};
+struct allow_set {
+  struct allow_entry *slots;
+  uint32_t cap, count;
+};
+int allow_has(const struct allow_set *s, uint64_t nic, uint32_t eid);
+/* 0, or -1 when the set is full (ALLOW_MAX) or memory is short. */
+int allow_add(struct allow_set *s, uint64_t nic, uint32_t eid);
+void allow_free(struct allow_set *s);
+
 struct engine_vif {
   int in_use;
   uint32_t eid;
@@ -74,6 +89,7 @@ struct engine_vif {
   uint32_t notices;             /* events waiting for room in its ring (VIF_NOTICES_MAX) */
   uint8_t chan_with[ENGINE_MAX_ENDPOINTS / 8]; /* peers we share a channel with */
   uint8_t may_send[ENGINE_MAX_ENDPOINTS / 8];  /* local peers connected with their key */
+  struct allow_set remote_ok;   /* endpoints of other hosts connected either way */
   struct vif_limit {            /* limit.c; 0: no limit */
     uint64_t bytes_per_s, msgs_per_s;
     double bytes, msgs;         /* tokens */

@@ -16,6 +16,24 @@
 
 #define RX_BATCH 64
 
+/* The cluster key's file: --key-file, or a "key-file PATH" line of the
+ * peers file (one file then configures the whole cluster). */
+static const char *key_file_of(const struct engine_config *cfg, char *buf, size_t len)
+{
+  if (cfg->key_file || !cfg->peers_file)
+    return cfg->key_file;
+  FILE *f = fopen(cfg->peers_file, "re");
+  const char *found = NULL;
+  char line[256], word[32];
+  while (f && !found && fgets(line, sizeof(line), f))
+    if (sscanf(line, "%31s %255s", word, buf) == 2 && !strcmp(word, "key-file"))
+      found = buf;
+  if (f)
+    fclose(f);
+  (void)len;
+  return found;
+}
+
 int net_setup(struct engine *e, char *err, size_t errlen)
 {
   const struct engine_config *cfg = &e->cfg;
@@ -27,6 +45,11 @@ int net_setup(struct engine *e, char *err, size_t errlen)
     return -1;
   }
   e->net = n;
+  char keybuf[256];
+  if (wireauth_setup(&n->auth, key_file_of(cfg, keybuf, sizeof(keybuf)), err, errlen) < 0)
+    return -1;
+  if (n->auth.on)
+    log_info("cluster key on: every packet carries a MAC");
   n->seed = (uint64_t)clock_now_ns() ^ ((uint64_t)getpid() << 32) ^ e->cfg.nic_id;
   n->peer_timeout_ns = (uint64_t)(cfg->peer_timeout_ms ? cfg->peer_timeout_ms : 10000) * 1000000ull;
   n->discovery = !cfg->no_discovery;
@@ -71,7 +94,8 @@ void net_teardown(struct engine *e)
 static void hello_send(struct engine *e, int port, const struct port_addr *to)
 {
   struct net *n = net_of(e);
-  _Alignas(struct wire_hdr) uint8_t pkt[sizeof(struct wire_hdr) + sizeof(struct wire_hello)];
+  _Alignas(struct wire_hdr) uint8_t pkt[sizeof(struct wire_hdr) + sizeof(struct wire_hello) +
+                                        WIRE_MAC_LEN];
   struct wire_hdr *h = (struct wire_hdr *)pkt;
   struct wire_hello *hi = (struct wire_hello *)(pkt + sizeof(*h));
   memset(pkt, 0, sizeof(pkt));
@@ -82,13 +106,13 @@ static void hello_send(struct engine *e, int port, const struct port_addr *to)
   h->src_session = 1; /* outside any relationship */
   h->src_nic = e->cfg.nic_id;
   snprintf(hi->hostname, sizeof(hi->hostname), "%s", e->cfg.hostname);
-  wire_seal(h, sizeof(pkt));
+  size_t len = wireauth_seal(&n->auth, pkt, sizeof(*h) + sizeof(*hi));
   for (int i = 0; i < n->nports; i++) {
     if (to && i != port)
       continue;
     const struct port_addr *dst = to ? to : &n->ports[i].broadcast;
     if ((to || n->ports[i].has_broadcast) &&
-        port_send(&n->ports[i], dst, pkt, sizeof(pkt), clock_now_ns(), 0) == 0)
+        port_send(&n->ports[i], dst, pkt, len, clock_now_ns(), 0) == 0)
       n->hellos_sent++;
   }
 }
@@ -122,17 +146,18 @@ static void reset_send(struct engine *e, int port, const struct port_addr *to,
 {
   struct net *n = net_of(e);
   struct net_peer *p = peer_by_nic(n, in->src_nic);
-  struct wire_hdr h;
-  memset(&h, 0, sizeof(h));
-  h.magic = WIRE_MAGIC;
-  h.version = WIRE_VERSION;
-  h.type = WIRE_RESET;
-  h.src_session = p ? p->rel.my_session : 0;
-  h.dst_session = in->src_session; /* the incarnation of theirs that must end */
-  h.src_nic = e->cfg.nic_id;
-  h.dst_nic = in->src_nic;
-  wire_seal(&h, sizeof(h));
-  port_send(&n->ports[port], to, &h, sizeof(h), clock_now_ns(), 0);
+  _Alignas(struct wire_hdr) uint8_t pkt[sizeof(struct wire_hdr) + WIRE_MAC_LEN];
+  struct wire_hdr *h = (struct wire_hdr *)pkt;
+  memset(h, 0, sizeof(*h));
+  h->magic = WIRE_MAGIC;
+  h->version = WIRE_VERSION;
+  h->type = WIRE_RESET;
+  h->src_session = p ? p->rel.my_session : 0;
+  h->dst_session = in->src_session; /* the incarnation of theirs that must end */
+  h->src_nic = e->cfg.nic_id;
+  h->dst_nic = in->src_nic;
+  size_t len = wireauth_seal(&n->auth, pkt, sizeof(*h));
+  port_send(&n->ports[port], to, pkt, len, clock_now_ns(), 0);
 }
 
 void net_input(struct engine *e, int port, const uint8_t *pkt, size_t len,
@@ -140,25 +165,54 @@ void net_input(struct engine *e, int port, const uint8_t *pkt, size_t len,
 {
   struct net *n = net_of(e);
   struct wire_hdr h;
-  int r = len > WIRE_MAX_PACKET ? WD_SHORT : wire_check(pkt, len);
+  uint64_t counter = 0;
+  if (len < sizeof(h) || len > WIRE_MAX_PACKET) {
+    n->drops[-WD_SHORT]++;
+    return;
+  }
+  int r = wire_check(pkt, len); /* framing only: it changes nothing */
   if (r < 0) {
     n->drops[-r]++;
     return;
   }
   memcpy(&h, pkt, sizeof(h));
+  /* With a cluster key, nothing in a packet counts before its MAC is
+   * checked; without one, a packet that has a MAC is from a cluster we are
+   * not part of. */
+  if (!!(h.flags & WIRE_F_MAC) != n->auth.on) {
+    if (n->auth.on)
+      n->auth_bad++;
+    else
+      n->auth_unexpected++;
+    return;
+  }
+  if (n->auth.on && wireauth_open(&n->auth, pkt, len, &counter) < 0) {
+    n->auth_bad++;
+    return;
+  }
+  struct net_peer *p = peer_by_nic(n, h.src_nic);
+  if (n->auth.on && p && wireauth_replay(&p->replay, counter) < 0) {
+    n->replayed++; /* an authentic packet, sent before: it changes nothing twice */
+    return;
+  }
   if (h.type == WIRE_HELLO && h.dst_nic == 0) {
     if (n->discovery)
       hello_heard(e, port, &h, pkt + sizeof(h), from);
+    if (!p && n->auth.on && (p = peer_by_nic(n, h.src_nic)))
+      wireauth_replay(&p->replay, counter); /* learnt now: its counters start here */
     return;
   }
   if (h.dst_nic != e->cfg.nic_id || h.src_nic == e->cfg.nic_id || !h.src_session) {
     n->unknown_peer++;
     return;
   }
-  struct net_peer *p = peer_by_nic(n, h.src_nic);
-  if (!p && !(p = peer_learn(e, h.src_nic, port, from))) {
-    n->unknown_peer++;
-    return;
+  if (!p) {
+    if (!(p = peer_learn(e, h.src_nic, port, from))) {
+      n->unknown_peer++;
+      return;
+    }
+    if (n->auth.on)
+      wireauth_replay(&p->replay, counter);
   }
   if (h.type == WIRE_RESET) {
     if (h.dst_session == p->rel.my_session) {

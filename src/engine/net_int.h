@@ -20,6 +20,30 @@
 #define NET_HELLO_EVERY_NS 2000000000ull /* discovery: a hello on each port this often */
 #define NET_PULLS_OUT_MAX 256       /* pulls one peer may stream from us at once */
 
+/* wireauth.c: the cluster key, and what each peer sent under it */
+#define WIRE_REPLAY 2048            /* packet counters a receiver remembers per peer */
+struct wire_auth {
+  int on;
+  uint8_t key[32];
+  uint64_t counter;             /* of the last packet sent */
+};
+struct wire_replay {
+  uint64_t top;                 /* highest counter accepted */
+  uint64_t bits[WIRE_REPLAY / 64]; /* counters in (top - WIRE_REPLAY, top] accepted */
+};
+/* Off without key_file; else the key made from the file's secret.  0, or
+ * -1 with err set. */
+int wireauth_setup(struct wire_auth *a, const char *key_file, char *err, size_t errlen);
+/* Seal the packet of len bytes: its checksum, or with a key its MAC
+ * trailer (the buffer has WIRE_MAC_LEN bytes of room past len).  The
+ * length to send. */
+size_t wireauth_seal(struct wire_auth *a, uint8_t *pkt, size_t len);
+/* A received packet's MAC: 0 and the sender's *counter, or -1. */
+int wireauth_open(const struct wire_auth *a, const uint8_t *pkt, size_t len, uint64_t *counter);
+/* 0: counter is new from this peer (now remembered); -1: a replay, or
+ * too old to tell. */
+int wireauth_replay(struct wire_replay *r, uint64_t counter);
+
 enum peer_state { PEER_NEW = 0, PEER_UP = 1, PEER_FAILED = 2 };
 
 /* An eager fragment arriving in pieces, or a message waiting for room in
@@ -43,6 +67,7 @@ struct net_peer {
   struct rel_stream rel;        /* the reliable stream to it (reliable.h) */
   struct net_inbound asm_;      /* fragment being reassembled */
   struct net_inbound stalled;   /* complete, waiting for ring room */
+  struct wire_replay replay;    /* with a cluster key: the counters it sent */
   uint64_t resets, failures;
 };
 
@@ -72,6 +97,7 @@ struct net_connect_wait {
   uint32_t req_id;
   uint32_t guest_id;
   uint32_t seq;                 /* the guest's control request */
+  uint32_t eid, session;        /* the endpoint that asked */
   uint64_t deadline_ns;
   struct net_peer *peer;
 };
@@ -95,6 +121,10 @@ struct net {
   uint8_t rxbuf[WIRE_MAX_PACKET + 1];
   uint64_t drops[8];            /* received packets refused, by -wire_drop */
   uint64_t unknown_peer, stale_session, malformed;
+  struct wire_auth auth;
+  uint64_t auth_bad;            /* with a key: no MAC, or a wrong one */
+  uint64_t auth_unexpected;     /* without one: a packet with a MAC */
+  uint64_t replayed;            /* with a key: a packet counter seen before, or too old */
   int discovery;
   uint64_t next_hello_ns;
   uint64_t hellos_sent, hellos_heard;
@@ -103,6 +133,12 @@ struct net {
 static inline struct net *net_of(struct engine *e)
 {
   return e->net;
+}
+
+/* The largest packet the engine builds for a port, before its trailer. */
+static inline uint32_t net_mtu(const struct net *n, int port)
+{
+  return n->ports[port].mtu - (n->auth.on ? WIRE_MAC_LEN : 0);
 }
 
 /* peer.c */
@@ -149,7 +185,7 @@ void rpull_free_all(struct net *n);
 int netconn_start(struct engine *e, uint32_t guest_id, uint32_t seq, uint32_t eid, uint64_t nic,
                   uint32_t peer_eid, uint32_t key);
 int netconn_on_request(struct engine *e, struct net_peer *p, const struct wire_connect *c);
-int netconn_on_reply(struct engine *e, const struct wire_connect_reply *r);
+int netconn_on_reply(struct engine *e, struct net_peer *p, const struct wire_connect_reply *r);
 int netconn_timers(struct engine *e, uint64_t now);
 void netconn_drop_peer(struct engine *e, struct net_peer *p);
 void netconn_free_all(struct net *n);

@@ -49,6 +49,8 @@ int netconn_start(struct engine *e, uint32_t guest_id, uint32_t seq, uint32_t ei
   w->req_id = ++n->next_req_id;
   w->guest_id = guest_id;
   w->seq = seq;
+  w->eid = eid;
+  w->session = e->vifs[eid].session;
   w->peer = p;
   w->deadline_ns = clock_now_ns() + NET_CONNECT_WAIT_NS;
   w->next = n->connects;
@@ -72,20 +74,29 @@ int netconn_on_request(struct engine *e, struct net_peer *p, const struct wire_c
     r.status = MX_CONNECTION_FAILED;
   else if (v->key != c->key)
     r.status = MX_BAD_CONNECTION_KEY;
+  else if (allow_add(&v->remote_ok, p->nic, c->src_eid) < 0)
+    r.status = MX_NO_RESOURCES;
   else
     r.status = MX_SUCCESS, r.ep_session = v->session;
   rel_send(&p->rel, WIRE_CONNECT_REPLY, &r, sizeof(r), NULL, 0);
   return 1;
 }
 
-int netconn_on_reply(struct engine *e, const struct wire_connect_reply *r)
+int netconn_on_reply(struct engine *e, struct net_peer *p, const struct wire_connect_reply *r)
 {
-  for (struct net_connect_wait *w = net_of(e)->connects; w; w = w->next)
-    if (w->req_id == r->req_id) {
-      answer(e, w, r->status, r->eid, r->ep_session);
-      wait_free(e, w);
-      break;
-    }
+  for (struct net_connect_wait *w = net_of(e)->connects; w; w = w->next) {
+    if (w->req_id != r->req_id)
+      continue;
+    if (w->peer != p)
+      break; /* an answer to a question we never asked it */
+    int status = r->status;
+    struct engine_vif *v = vif_find(e, w->eid, w->session);
+    if (status == MX_SUCCESS && (!v || allow_add(&v->remote_ok, p->nic, r->eid) < 0))
+      status = v ? MX_NO_RESOURCES : MX_CONNECTION_FAILED; /* it may answer us now */
+    answer(e, w, status, r->eid, r->ep_session);
+    wait_free(e, w);
+    break;
+  }
   return 1;
 }
 

@@ -43,8 +43,10 @@ static void link_send(void *ctx, struct rel_stream *s, void *buf, uint32_t len, 
                       uint64_t now)
 {
   struct engine *e = ctx;
+  struct net *n = net_of(e);
   struct net_peer *p = peer_of(s);
-  port_send(&net_of(e)->ports[p->port], &p->addr, buf, len, now, stable ? PORT_STABLE : 0);
+  len = (uint32_t)wireauth_seal(&n->auth, buf, len);
+  port_send(&n->ports[p->port], &p->addr, buf, len, now, stable ? PORT_STABLE : 0);
   if (stable && p->state != PEER_UP)
     p->state = PEER_UP; /* a reliable packet out: the relationship is on */
 }
@@ -104,7 +106,7 @@ static struct net_peer *peer_add(struct engine *e, uint64_t nic, const char *hos
     snprintf(p->hostname, sizeof(p->hostname), "%s", host);
     p->port = port;
     p->addr = *addr;
-    rel_init(&p->rel, &peer_link, e, e->cfg.nic_id, nic, n->ports[port].mtu, n->peer_timeout_ns,
+    rel_init(&p->rel, &peer_link, e, e->cfg.nic_id, nic, net_mtu(n, port), n->peer_timeout_ns,
              peer_random32(n));
     return p;
   }
@@ -178,6 +180,8 @@ int peer_file_load(struct engine *e, const char *path, char *err, size_t errlen)
     int k = sscanf(line, "%31s %63s %127s", nicw, host, addr);
     if (k <= 0)
       continue;
+    if (k == 2 && !strcmp(nicw, "key-file"))
+      continue; /* the cluster key: read by net_setup first */
     if (k != 3)
       goto bad;
     uint64_t nic = strcmp(nicw, "-") ? strtoull(nicw, NULL, 16) & 0xffffffffffffull

@@ -102,8 +102,7 @@ static void xmit(struct rel_stream *s, uint8_t *buf, uint32_t len, int stable, u
   h->ack = s->rcv_next;
   h->sack = sack_bits(s);
   h->dst_session = s->peer_session;
-  wire_seal(h, len);
-  s->io->send(s->ctx, s, buf, len, stable, now);
+  s->io->send(s->ctx, s, buf, len, stable, now); /* the link seals it */
   s->tx_packets++;
   s->rx_unacked = 0;
   s->ack_due_ns = 0;
@@ -114,8 +113,9 @@ static void xmit(struct rel_stream *s, uint8_t *buf, uint32_t len, int stable, u
  * 1500-byte link. */
 static int win_alloc(struct rel_stream *s)
 {
-  /* rounded up to a cache line: headers stay aligned, slots apart */
-  uint32_t slot = (s->mtu + 63) & ~63u;
+  /* room for the link's trailer; rounded up to a cache line: headers
+   * stay aligned, slots apart */
+  uint32_t slot = (s->mtu + WIRE_MAC_LEN + 63) & ~63u;
   s->win = calloc(WIRE_WINDOW, sizeof(*s->win));
   s->win_bufs = malloc((size_t)WIRE_WINDOW * slot);
   if (!s->win || !s->win_bufs) {
@@ -171,9 +171,9 @@ struct rel_pkt *rel_send(struct rel_stream *s, uint8_t type, const void *a, uint
 
 void rel_send_ack(struct rel_stream *s)
 {
-  struct wire_hdr h;
-  fill_header(s, &h, WIRE_ACK, 0);
-  xmit(s, (uint8_t *)&h, sizeof(h), 0, s->io->now(s->ctx));
+  _Alignas(struct wire_hdr) uint8_t pkt[sizeof(struct wire_hdr) + WIRE_MAC_LEN];
+  fill_header(s, (struct wire_hdr *)pkt, WIRE_ACK, 0);
+  xmit(s, pkt, sizeof(struct wire_hdr), 0, s->io->now(s->ctx));
 }
 
 /* Everything up to ack (exclusive) arrived: free it, tell the notes. */

@@ -55,8 +55,9 @@ struct rel_stream;
 
 /* The link under a stream, and its user above.  ctx is the user's. */
 struct rel_io {
-  /* Send a sealed packet; stable: buf stays unchanged until the user's next
-   * flush (a window slot), so it may be queued by reference. */
+  /* Seal (checksum or MAC) and send a packet; buf has WIRE_MAC_LEN bytes
+   * of room past len for a trailer.  stable: buf stays unchanged until the
+   * user's next flush (a window slot), so it may be queued by reference. */
   void (*send)(void *ctx, struct rel_stream *s, void *buf, uint32_t len, int stable,
                uint64_t now);
   /* The next in-order reliable packet: 1 when taken, 0 when it must come

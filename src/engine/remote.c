@@ -36,7 +36,7 @@ int remote_send(struct engine *e, struct engine_vif *src, struct msg *m,
     refuse_local(e, src, m, MSG_ST_UNREACHABLE);
     return 1;
   }
-  uint32_t piece_max = wire_piece_max(n->ports[p->port].mtu);
+  uint32_t piece_max = wire_piece_max(net_mtu(n, p->port));
   uint32_t bytes = m->type == MSG_SMALL || m->type == MSG_FRAG ? m->len : 0;
   uint32_t pieces = bytes ? (bytes + piece_max - 1) / piece_max : 1;
   if (rel_room(&p->rel) < pieces)
@@ -82,6 +82,11 @@ static void send_nack(struct net_peer *p, const struct msg *m, uint32_t src_eid,
 static void post_inbound(struct engine *e, struct net_peer *p, struct net_inbound *in)
 {
   struct engine_vif *dst = vif_lookup(e, e->cfg.nic_id, in->dst_eid);
+  if (dst && dst->in_use && !allow_has(&dst->remote_ok, p->nic, in->m.peer_eid)) {
+    vif_count_drop(dst, DROP_NOT_CONNECTED); /* no connect either way, with the key */
+    in->active = 0;
+    return;
+  }
   int r = deliver_post(e, dst, &in->m, in->eager);
   if (r < 0) {
     send_nack(p, &in->m, in->m.peer_eid, in->dst_eid);
@@ -199,7 +204,7 @@ int remote_deliver(struct engine *e, struct net_peer *p, const struct wire_hdr *
     break;
   case WIRE_CONNECT_REPLY:
     if (payload_as(&u.cr, sizeof(u.cr), h, payload, 1))
-      r = netconn_on_reply(e, &u.cr);
+      r = netconn_on_reply(e, p, &u.cr);
     break;
   case WIRE_PULL_REQ:
     if (payload_as(&u.pr, sizeof(u.pr), h, payload, 1))

@@ -162,7 +162,11 @@ static void write_net_counters(struct json *j, const struct net *n)
   json_u64(j, "not_for_us", n ? n->unknown_peer : 0);
   json_u64(j, "stale_session", n ? n->stale_session : 0);
   json_u64(j, "malformed", n ? n->malformed : 0);
+  json_u64(j, "auth_failed", n ? n->auth_bad : 0);
+  json_u64(j, "auth_unexpected", n ? n->auth_unexpected : 0);
+  json_u64(j, "replayed", n ? n->replayed : 0);
   json_end(j);
+  json_int(j, "cluster_key", n ? n->auth.on : 0);
   json_obj(j, "discovery");
   json_int(j, "on", n ? n->discovery : 0);
   json_u64(j, "hellos_sent", n ? n->hellos_sent : 0);

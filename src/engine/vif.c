@@ -173,6 +173,7 @@ void vif_close(struct engine *e, struct engine_vif *v)
   for (int d = 0; d < DROP_MAX; d++)
     e->closed_drops[d] += v->c.drops[d];
   log_info("endpoint %u closed (guest %u)", v->eid, v->owner.guest_id);
+  allow_free(&v->remote_ok);
   v->in_use = 0;
   v->vif = NULL;
   doorbell_ring(e->doorbell);

@@ -32,7 +32,8 @@ uint16_t fuzz_u16(struct fuzz_input *in);
 
 /* A backend with an engine of 8 endpoints and, when port is not NULL,
  * that network port (in a network namespace of the fuzzer's own: see
- * fuzz_private_net). */
+ * fuzz_private_net); with the cluster key of be->cfg.eng.key_file when the
+ * caller set it. */
 void fuzz_backend_up(struct backend *be, const char *port);
 void fuzz_backend_down(struct backend *be);
 /* Move the fuzzer into a network namespace of its own with loopback up,

@@ -94,8 +94,10 @@ void fuzz_backend_up(struct backend *be, const char *port)
     signal(SIGPIPE, SIG_IGN);
     logs_set = 1;
   }
+  const char *key_file = be->cfg.eng.key_file; /* the caller's choice, kept */
   memset(be, 0, sizeof(*be));
   struct engine_config *ec = &be->cfg.eng;
+  ec->key_file = key_file;
   ec->nic_id = 0x0000fa11fa11ull;
   snprintf(ec->hostname, sizeof(ec->hostname), "fuzzhost");
   ec->max_endpoints = 8;

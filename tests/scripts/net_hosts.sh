@@ -209,6 +209,45 @@ fi
 pair "backend serves after forged packets" b a mx_pingpong -e 1 -n 1 -- -e 2 -d b -r 1 -n 1
 stop_backend a; stop_backend b
 
+# the cluster key: every class under faults between keyed hosts (named in
+# the peers file for a, on the command line for b); then a host with
+# another key, and one with none, are not heard (and do not hear)
+head -c 32 /dev/urandom > "$TMP/key"; head -c 32 /dev/urandom > "$TMP/key2"
+chmod 600 "$TMP/key" "$TMP/key2"
+cp "$TMP/peers" "$TMP/peers.plain"
+echo "key-file $TMP/key" >> "$TMP/peers"
+backend a udp:198.18.0.1:2315 --fault $F,seed=5 &&
+  backend b udp:198.18.0.2:2315 --key-file "$TMP/key" --fault $F,seed=6 || exit 1
+classes "udp keyed, faults" a b
+sa=$(on a "$BIN/bin/myrixen" peers --json)
+if [ "$(json_num "$sa" cluster_key)" = 1 ] && [ "$(json_num "$sa" auth_failed)" -ge 1 ] &&
+   [ "$(json_num "$sa" bad_checksum)" = 0 ]; then
+  ok "keyed: corrupted packets fail their MAC ($(json_num "$sa" auth_failed) refused)"
+else
+  bad "keyed counters: $sa"
+fi
+stop_backend b
+backend b udp:198.18.0.2:2315 --key-file "$TMP/key2" --peers "$TMP/peers.plain" || exit 1
+sleep 2.5 # each has announced itself on the segment
+sa=$(on a "$BIN/bin/myrixen" peers --json); sb=$(on b "$BIN/bin/myrixen" peers --json)
+if [ "$(json_num "$sa" auth_failed)" -ge 1 ] && [ "$(json_num "$sb" auth_failed)" -ge 1 ] &&
+   ! on b timeout 5 "$MX/mx_pingpong" -e 2 -d a -r 1 -n 1 > /dev/null 2>&1; then
+  ok "another key: neither hears the other, a connect fails"
+else
+  bad "another key: a $sa / b $sb"
+fi
+stop_backend b
+backend b udp:198.18.0.2:2315 --peers "$TMP/peers.plain" || exit 1
+sleep 2.5
+sa=$(on a "$BIN/bin/myrixen" peers --json); sb=$(on b "$BIN/bin/myrixen" peers --json)
+if [ "$(json_num "$sb" auth_unexpected)" -ge 1 ] && [ "$(json_num "$sb" cluster_key)" = 0 ]; then
+  ok "no key: keyed packets refused ($(json_num "$sb" auth_unexpected))"
+else
+  bad "no key: b $sb"
+fi
+stop_backend a; stop_backend b
+cp "$TMP/peers.plain" "$TMP/peers"
+
 # discover TAG PORT_A PORT_B: no peers file; each backend announces itself
 # on the segment (IPv4 broadcast, IPv6 all-nodes multicast), and the two
 # learn each other and talk

@@ -68,6 +68,7 @@ static void io_send(void *ctx, struct rel_stream *s, void *buf, uint32_t len, in
   (void)stable;
   struct end *e = ctx;
   struct link *l = &e->out;
+  wire_seal(buf, len);
   l->sent++;
   if ((l->drop && l->drop(l, buf)) || rnd(l) < l->loss) {
     l->dropped++;

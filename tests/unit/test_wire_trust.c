@@ -1,0 +1,236 @@
+/*
+ * test_wire_trust.c - what the engine believes of a packet: the cluster
+ * key's MAC and replay window, keys on data from other hosts, and connect
+ * replies from the host that was asked.  The engine runs in this process
+ * (tests/fuzz/fuzz.h: a backend, guests whose memory is a sleeping child),
+ * with a UDP port in a network namespace of the test's own; packets are
+ * made here, as another host (or an attacker on the segment) would, and
+ * handed to the engine's receive path.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../include/myriexpress.h"
+#include "../../src/common/clock.h"
+#include "../../src/engine/net_int.h"
+#include "../fuzz/fuzz.h"
+#include "../harness.h"
+
+#define PEER 0x0000000be001ull
+#define OTHER 0x0000000be002ull
+#define KEY 0x77
+#define EID 0
+
+static struct backend be;
+static struct wire_auth peer_auth;  /* what the peer seals with */
+static uint32_t peer_seq[2];        /* PEER's and OTHER's position on their streams to us */
+
+static void write_key(const char *path, const char *secret)
+{
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  CHECK(fd >= 0 && write(fd, secret, strlen(secret)) == (ssize_t)strlen(secret));
+  close(fd);
+}
+
+/* An engine with a port (keyed when key_file is set), a guest with an
+ * endpoint open, and a peer that seals with peer_key_file. */
+static void up(struct fuzz_side *g, const char *key_file, const char *peer_key_file)
+{
+  char err[256];
+  fuzz_private_net();
+  be.cfg.eng.key_file = key_file;
+  fuzz_backend_up(&be, "udp:127.0.0.1:2315");
+  CHECK(wireauth_setup(&peer_auth, peer_key_file, err, sizeof(err)) == 0);
+  peer_seq[0] = peer_seq[1] = 0;
+  g->g = fuzz_guest(&be, DP_ENGINE, &g->peer);
+  fuzz_side_open(&be, g, EID, KEY);
+  CHECK(g->vif);
+}
+
+/* A reliable packet from nic, sealed by auth; its length. */
+static size_t packet(uint8_t *buf, uint64_t nic, struct wire_auth *auth, uint8_t type,
+                     const void *payload, uint16_t len)
+{
+  struct wire_hdr *h = (struct wire_hdr *)buf;
+  memset(h, 0, sizeof(*h));
+  h->magic = WIRE_MAGIC;
+  h->version = WIRE_VERSION;
+  h->type = type;
+  h->len = len;
+  h->flags = WIRE_F_RELIABLE;
+  h->src_session = 7;
+  h->seq = peer_seq[nic == OTHER]++;
+  h->src_nic = nic;
+  h->dst_nic = be.cfg.eng.nic_id;
+  memcpy(buf + sizeof(*h), payload, len);
+  return wireauth_seal(auth, buf, sizeof(*h) + len);
+}
+
+static void input(const uint8_t *pkt, size_t len)
+{
+  struct port_addr from = {0};
+  struct sockaddr_in *sin = (struct sockaddr_in *)&from.ss;
+  sin->sin_family = AF_INET;
+  sin->sin_port = htons(2315);
+  sin->sin_addr.s_addr = htonl(0xc6120002); /* 198.18.0.2: nowhere, in this namespace */
+  from.sslen = sizeof(*sin);
+  pthread_mutex_lock(&be.engine->lock);
+  net_input(be.engine, 0, pkt, len, &from, clock_now_ns());
+  pthread_mutex_unlock(&be.engine->lock);
+  fuzz_rounds(&be, 2);
+}
+
+static size_t small(uint8_t *buf, uint64_t nic, struct wire_auth *auth, const char *text)
+{
+  uint8_t p[WIRE_DATA_OVERHEAD + 16] = {0};
+  struct wire_desc d = {.type = MSG_SMALL, .len = 16, .total = 16, .match = 0x1234};
+  struct wire_data_ext x = {.src_eid = 3, .dst_eid = EID, .piece_len = 16};
+  memcpy(p, &d, sizeof(d));
+  memcpy(p + WIRE_DATA_HDR, &x, sizeof(x));
+  memcpy(p + WIRE_DATA_OVERHEAD, text, strnlen(text, 16));
+  return packet(buf, nic, auth, WIRE_DATA, p, sizeof(p));
+}
+
+static size_t connect_req(uint8_t *buf, uint32_t key)
+{
+  struct wire_connect c = {.req_id = 1, .src_eid = 3, .dst_eid = EID, .key = key};
+  return packet(buf, PEER, &peer_auth, WIRE_CONNECT, &c, sizeof(c));
+}
+
+/* Events waiting in the guest's ring, taken. */
+static int events(struct fuzz_side *g)
+{
+  struct msg m;
+  const uint8_t *eager;
+  int n = 0;
+  while (qcons_next(&g->rx, &m, &eager) > 0) {
+    n += m.type == MSG_SMALL;
+    qcons_advance(&g->rx, &m);
+  }
+  qcons_release(&g->rx);
+  return n;
+}
+
+static uint64_t not_connected(void)
+{
+  struct engine_vif_info info;
+  CHECK(engine_vif_get(be.engine, EID, &info) == 0);
+  return info.c.drops[DROP_NOT_CONNECTED];
+}
+
+static int test_keyed_packets_are_checked_before_anything_counts(void)
+{
+  struct fuzz_side g = {0};
+  struct wire_auth none = {0}, wrong;
+  char err[256];
+  uint8_t pkt[WIRE_MAX_PACKET], copy[WIRE_MAX_PACKET];
+  write_key("/tmp/myrixen-test-key", "the cluster's secret, 32 bytes!!");
+  write_key("/tmp/myrixen-test-key2", "somebody else's secret, 32 bytes");
+  up(&g, "/tmp/myrixen-test-key", "/tmp/myrixen-test-key");
+  CHECK(wireauth_setup(&wrong, "/tmp/myrixen-test-key2", err, sizeof(err)) == 0);
+  struct net *n = net_of(be.engine);
+
+  input(pkt, small(pkt, PEER, &none, "no mac"));
+  CHECK(n->auth_bad == 1 && !peer_by_nic(n, PEER)); /* no peer learnt from it */
+  input(pkt, small(pkt, PEER, &wrong, "another key"));
+  CHECK(n->auth_bad == 2 && !peer_by_nic(n, PEER));
+  peer_seq[0] = 0; /* what was refused never reached the stream */
+  size_t len = connect_req(pkt, KEY);
+  memcpy(copy, pkt, len);
+  copy[60] ^= 1; /* a bit flipped on the way */
+  input(copy, len);
+  CHECK(n->auth_bad == 3 && !peer_by_nic(n, PEER));
+  input(pkt, len); /* the same packet, as sent */
+  CHECK(peer_by_nic(n, PEER) != NULL);
+  input(pkt, len); /* and again: a replay */
+  CHECK(n->replayed == 1);
+  input(pkt, small(pkt, PEER, &peer_auth, "hello, keyed"));
+  CHECK(events(&g) == 1 && n->replayed == 1 && n->auth_bad == 3);
+  /* An engine without the key hears nothing of a keyed cluster. */
+  fuzz_backend_down(&be);
+  be.cfg.eng.key_file = NULL;
+  fuzz_backend_up(&be, "udp:127.0.0.1:2315");
+  n = net_of(be.engine);
+  input(pkt, small(pkt, PEER, &peer_auth, "keyed"));
+  CHECK(n->auth_unexpected == 1 && !peer_by_nic(n, PEER));
+  fuzz_backend_down(&be);
+  unlink("/tmp/myrixen-test-key");
+  unlink("/tmp/myrixen-test-key2");
+  return 0;
+}
+
+static int test_replay_window_keeps_order_and_refuses_the_old(void)
+{
+  struct wire_replay r = {0};
+  uint64_t base = 1000000;
+  CHECK(wireauth_replay(&r, base) == 0);
+  CHECK(wireauth_replay(&r, base) < 0);
+  CHECK(wireauth_replay(&r, base + 5) == 0);
+  CHECK(wireauth_replay(&r, base + 3) == 0); /* late, inside the window: fine once */
+  CHECK(wireauth_replay(&r, base + 3) < 0);
+  CHECK(wireauth_replay(&r, base + 5 + WIRE_REPLAY) == 0);
+  CHECK(wireauth_replay(&r, base + 5) < 0); /* fell out of the window: refused */
+  CHECK(wireauth_replay(&r, base + 6 + 3) == 0); /* slots moved into are clear */
+  return 0;
+}
+
+static int test_data_from_another_host_needs_a_connect_with_the_key(void)
+{
+  struct fuzz_side g = {0};
+  uint8_t pkt[WIRE_MAX_PACKET];
+  up(&g, NULL, NULL);
+  input(pkt, small(pkt, PEER, &peer_auth, "uninvited"));
+  CHECK(events(&g) == 0 && not_connected() == 1);
+  input(pkt, connect_req(pkt, KEY + 1)); /* the wrong key */
+  input(pkt, small(pkt, PEER, &peer_auth, "still uninvited"));
+  CHECK(events(&g) == 0 && not_connected() == 2);
+  input(pkt, connect_req(pkt, KEY));
+  input(pkt, small(pkt, PEER, &peer_auth, "connected"));
+  CHECK(events(&g) == 1 && not_connected() == 2);
+  /* another host is not let in by that connect */
+  input(pkt, small(pkt, OTHER, &peer_auth, "from elsewhere"));
+  CHECK(events(&g) == 0 && not_connected() == 3);
+  fuzz_backend_down(&be);
+  return 0;
+}
+
+static int test_connect_replies_come_from_the_host_asked(void)
+{
+  struct fuzz_side g = {0};
+  struct engine_completion c;
+  uint8_t pkt[WIRE_MAX_PACKET];
+  up(&g, NULL, NULL);
+  /* both hosts known (they said something) */
+  input(pkt, small(pkt, PEER, &peer_auth, "x"));
+  input(pkt, small(pkt, OTHER, &peer_auth, "y"));
+  CHECK(engine_connect_remote(be.engine, g.g->id, 42, EID, PEER, 3, KEY) == 0);
+  uint32_t req_id = net_of(be.engine)->next_req_id;
+  struct wire_connect_reply r = {.req_id = req_id, .status = MX_SUCCESS, .eid = 3,
+                                 .ep_session = 9};
+  input(pkt, packet(pkt, OTHER, &peer_auth, WIRE_CONNECT_REPLY, &r, sizeof(r)));
+  CHECK(engine_completion_take(be.engine, &c) == 0); /* not from the host we asked */
+  input(pkt, small(pkt, OTHER, &peer_auth, "z"));
+  CHECK(events(&g) == 0); /* and that forged answer let nothing in */
+  input(pkt, packet(pkt, PEER, &peer_auth, WIRE_CONNECT_REPLY, &r, sizeof(r)));
+  CHECK(engine_completion_take(be.engine, &c) == 1 && c.seq == 42 && c.status == MX_SUCCESS);
+  input(pkt, small(pkt, PEER, &peer_auth, "reply"));
+  CHECK(events(&g) == 1); /* the host we connected to may answer */
+  fuzz_backend_down(&be);
+  return 0;
+}
+
+static const struct harness_test tests[] = {
+    {"keyed_packets_are_checked_before_anything_counts",
+     test_keyed_packets_are_checked_before_anything_counts},
+    {"replay_window_keeps_order_and_refuses_the_old",
+     test_replay_window_keeps_order_and_refuses_the_old},
+    {"data_from_another_host_needs_a_connect_with_the_key",
+     test_data_from_another_host_needs_a_connect_with_the_key},
+    {"connect_replies_come_from_the_host_asked", test_connect_replies_come_from_the_host_asked},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) { return harness_main(argc, argv, tests); }
