@@ -12,7 +12,9 @@ int iov_range(const struct iovec *in, uint32_t n, uint64_t off, uint64_t len,
       continue;
     }
     uint64_t take = l - off < len ? l - off : len;
-    out[k].iov_base = (char *)in[i].iov_base + off;
+    /* an address in another process (a guest's grant), maybe 0: integer
+     * arithmetic, never a pointer's */
+    out[k].iov_base = (void *)((uintptr_t)in[i].iov_base + off);
     out[k].iov_len = take;
     k++;
     len -= take;

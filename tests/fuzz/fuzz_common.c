@@ -154,9 +154,15 @@ struct be_guest *fuzz_guest(struct backend *be, uint32_t dp, int *peer)
   m.u.hello.datapath = dp % DP_MAX;
   snprintf(m.u.hello.name, sizeof(m.u.hello.name), "fuzz");
   control_dispatch(be, g, &m);
+  if (!g->region) { /* an honest hello must be admitted: say why not */
+    static char buf[sizeof(struct ctl_msg) + CTL_TEXT_MAX];
+    int fds[CTL_MAX_FDS], nfds;
+    struct ctl_msg *rep = (struct ctl_msg *)buf;
+    if (ctl_recv(*peer, rep, sizeof(buf), fds, &nfds) > 0 && rep->type == CTL_ERROR)
+      fprintf(stderr, "fuzz: hello refused: %.*s\n", (int)rep->len, rep->text);
+    abort();
+  }
   fuzz_drain(*peer);
-  if (!g->region)
-    abort(); /* an honest hello must be admitted */
   return g;
 }
 

@@ -5,8 +5,10 @@
  * a local guest whose endpoint sends, grants and pulls.
  *
  * The engine has a UDP port on loopback, in a network namespace of the
- * fuzzer's own: what it answers goes nowhere.  The input is a series of
- * steps [op][len:2][bytes]:
+ * fuzzer's own: what it answers goes nowhere.  The input's first byte
+ * says whether the cluster has a key (bit 0: then the engine checks every
+ * packet's MAC and replay window, and the harness seals with that key).
+ * The rest is a series of steps [op][len:2][bytes]:
  *   0 a packet exactly as given
  *   1 a packet from one of two fuzzed peers: the harness sets magic,
  *     version, length, nics and a non-zero session, then the checksum, so
@@ -18,32 +20,41 @@
  * The engine must count and drop what is wrong and stay whole.
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../../src/common/clock.h"
 #include "../../src/common/wire.h"
-#include "../../src/engine/engine_int.h"
+#include "../../src/engine/net_int.h"
 #include "../../src/port/port.h"
 #include "fuzz.h"
 
 #define PEER_NIC 0x00000000be00ull
 
+#define KEY_FILE "/tmp/myrixen-fuzz-wire.key"
+
 static struct backend be;
+static struct wire_auth sealer; /* the other hosts' key, when the cluster has one */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
   (void)argc;
   (void)argv;
   fuzz_private_net();
+  int fd = open(KEY_FILE, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0 || write(fd, "the fuzzed cluster's own secret!", 32) != 32)
+    abort();
+  close(fd);
   return 0;
 }
 
 static void packet(const uint8_t *bytes, size_t len, int fix)
 {
   static _Alignas(8) uint8_t pkt[WIRE_MAX_PACKET + 64];
-  if (len > sizeof(pkt))
-    len = sizeof(pkt);
+  if (len > WIRE_MAX_PACKET - WIRE_MAC_LEN)
+    len = WIRE_MAX_PACKET - WIRE_MAC_LEN;
   memcpy(pkt, bytes, len);
   if (fix) {
     if (len < sizeof(struct wire_hdr))
@@ -58,7 +69,8 @@ static void packet(const uint8_t *bytes, size_t len, int fix)
     if (h->type != WIRE_HELLO || h->dst_nic)
       h->dst_nic = be.cfg.eng.nic_id;
     h->src_session = h->src_session % 3 + 1; /* a few incarnations */
-    wire_seal(h, len);
+    h->flags &= (uint16_t)~WIRE_F_MAC;
+    len = wireauth_seal(&sealer, pkt, len);
   }
   struct port_addr from = {0};
   struct sockaddr_in *sin = (struct sockaddr_in *)&from.ss;
@@ -75,6 +87,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   struct fuzz_input in = {data, size};
   struct fuzz_side a = {0};
+  char err[256];
+  int keyed = fuzz_byte(&in) & 1;
+  be.cfg.eng.key_file = keyed ? KEY_FILE : NULL;
+  if (wireauth_setup(&sealer, be.cfg.eng.key_file, err, sizeof(err)) < 0)
+    abort();
   fuzz_backend_up(&be, "udp:127.0.0.1:2315");
   a.g = fuzz_guest(&be, DP_ENGINE, &a.peer);
   fuzz_side_open(&be, &a, 0, 0x77);

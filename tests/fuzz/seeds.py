@@ -115,9 +115,12 @@ def wire_seeds():
     ack = step(1, pkt(ACK, reliable=False, ack=3))
     push = step(3, b"\1" + msg(SMALL, 4, 4, data=b"ping"))
     rounds, events = step(2, b""), step(5, b"")
-    write("wire", "stream", hello + connect + data + rndv + rounds + events + ack)
-    write("wire", "pull", hello + grant + push + rounds + pullreq + notify + nack + rounds + events)
-    write("wire", "raw-garbage", step(0, b"\x58\x4d\x04\x03" + b"\0" * 60))
+    for keyed in (0, 1):
+        k = bytes([keyed])
+        write("wire", "stream-%d" % keyed, k + hello + connect + data + rndv + rounds + events + ack)
+        write("wire", "pull-%d" % keyed,
+              k + hello + grant + push + rounds + pullreq + notify + nack + rounds + events)
+        write("wire", "raw-garbage-%d" % keyed, k + step(0, b"\x58\x4d\x04\x03" + b"\0" * 60))
 
 
 if __name__ == "__main__":
