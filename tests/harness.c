@@ -26,10 +26,15 @@ const char *harness_bin(const char *name)
 
 pid_t harness_backend_start(void)
 {
+  return harness_backend_start_with(NULL);
+}
+
+pid_t harness_backend_start_with(const char *const *options)
+{
   static char sock[128];
   snprintf(sock, sizeof(sock), "/tmp/myrixen-test-%d-%ld.sock", (int)getpid(), (long)time(NULL));
   setenv("MYRIXEN_SOCKET", sock, 1);
-  pid_t pid = backend_spawn(harness_bin("myrixend"), sock);
+  pid_t pid = backend_spawn(harness_bin("myrixend"), sock, options);
   if (pid < 0) {
     fprintf(stderr, "backend did not start\n");
     exit(1);

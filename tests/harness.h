@@ -24,6 +24,8 @@ mx_status_t harness_recv(mx_endpoint_t ep, void *buf, uint32_t len, uint64_t mat
 
 /* Start myrixend on a private socket; sets MYRIXEN_SOCKET.  Returns pid. */
 pid_t harness_backend_start(void);
+/* ... with these options too (NULL-terminated). */
+pid_t harness_backend_start_with(const char *const *options);
 void harness_backend_stop(pid_t pid);
 /* Run fn(arg, index) in a child guest process. */
 pid_t harness_guest(int (*fn)(int idx, void *arg), int idx, void *arg);

@@ -11,7 +11,7 @@
 
 #define SPAWN_WAIT_TRIES 500 /* 10 ms each */
 
-pid_t backend_spawn(const char *bin, const char *sock)
+pid_t backend_spawn(const char *bin, const char *sock, const char *const *extra)
 {
   fflush(NULL);
   pid_t pid = fork();
@@ -20,7 +20,12 @@ pid_t backend_spawn(const char *bin, const char *sock)
   if (pid == 0) {
     const char *level = getenv("MYRIXEN_LOG");
     setenv("MYRIXEN_LOG", level ? level : "warn", 1);
-    execl(bin, bin, "--socket", sock, (char *)NULL);
+    const char *argv[32] = {bin, "--socket", sock};
+    int n = 3;
+    for (; extra && *extra && n < 31; extra++)
+      argv[n++] = *extra;
+    argv[n] = NULL;
+    execv(bin, (char *const *)argv);
     perror("exec myrixend");
     _exit(127);
   }
@@ -43,7 +48,7 @@ pid_t backend_spawn_private(const char *tag)
   exe[n] = 0;
   strcpy(strrchr(exe, '/') + 1, "myrixend");
   setenv("MYRIXEN_SOCKET", sock, 1);
-  return backend_spawn(exe, sock);
+  return backend_spawn(exe, sock, NULL);
 }
 
 void backend_stop(pid_t pid)

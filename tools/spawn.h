@@ -6,8 +6,9 @@
 #include <sys/types.h>
 
 /* Run the backend binary bin on socket sock (quiet: MYRIXEN_LOG=warn unless
- * set) and wait until it listens.  Returns its pid, or -1. */
-pid_t backend_spawn(const char *bin, const char *sock);
+ * set), with the options extra (NULL-terminated, or NULL), and wait until
+ * it listens.  Returns its pid, or -1. */
+pid_t backend_spawn(const char *bin, const char *sock, const char *const *extra);
 
 /* A private backend: the myrixend beside this binary, on a socket of its
  * own (/tmp/myrixen-TAG-PID.sock), which MYRIXEN_SOCKET then names for this

@@ -50,6 +50,7 @@ struct be_config {
   const char *socket_path;
   struct engine_config eng;     /* nic id, hostname, endpoints, ports, ... */
   uint32_t small_max;
+  uint32_t endpoints_per_user;  /* endpoints the guests of one uid may hold at once */
   int verbose;
 };
 
@@ -62,6 +63,7 @@ struct backend {
   uint64_t ctl_errors;          /* malformed control messages answered */
   uint64_t conns_refused;       /* connections over a table or per-process limit */
   uint64_t conns_silent;        /* connections closed for saying no hello in time */
+  uint64_t endpoints_refused;   /* opens over a user's share (endpoints_per_user) */
 };
 
 /* identity.c */

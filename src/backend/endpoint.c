@@ -26,6 +26,20 @@ int endpoint_vif(const struct be_guest *g, uint32_t eid, uint32_t *vif_idx)
   return -1;
 }
 
+/* Endpoints open by guests of user uid. */
+static uint32_t endpoints_of_user(const struct backend *be, uid_t uid)
+{
+  uint32_t n = 0;
+  for (int i = 0; i < BE_MAX_GUESTS; i++) {
+    const struct be_guest *o = &be->guests[i];
+    if (!o->in_use || o->uid != uid)
+      continue;
+    for (uint32_t k = 0; k < REGION_VIFS; k++)
+      n += o->vif_eid[k] != 0;
+  }
+  return n;
+}
+
 /* Open an endpoint for g.  Returns MX_SUCCESS or an MX return code. */
 int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open *req,
                   uint32_t *vif_idx, struct engine_vif_info *info)
@@ -37,6 +51,10 @@ int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open 
     ;
   if (idx == REGION_VIFS)
     return MX_NO_RESOURCES;
+  if (endpoints_of_user(be, g->uid) >= be->cfg.endpoints_per_user) {
+    be->endpoints_refused++; /* one user does not take every endpoint id */
+    return MX_NO_RESOURCES;
+  }
   struct engine_owner owner = {.guest_id = g->id, .pid = g->pid, .mem_fd = g->mem_fd,
                                .uid = g->uid, .gid = g->gid,
                                .datapath = g->datapath};

@@ -23,6 +23,8 @@ static void usage(FILE *f)
           "  --nic-id HEX        48-bit nic id of board 0 (default: from the hostname)\n"
           "  --hostname NAME     name peers resolve (default: gethostname)\n"
           "  --max-endpoints N   endpoints on this host (default 64, max %d)\n"
+          "  --endpoints-per-user N  endpoints the guests of one user may hold at once\n"
+          "                      (default: three quarters of --max-endpoints)\n"
           "  --small-max BYTES   largest inline message (default 128, max %d)\n"
           "  --medium-max BYTES  largest eager message (default 32768, max %d)\n"
           "  --cpu N             pin the engine thread to core N (give it a core of its own)\n"
@@ -55,7 +57,7 @@ static int parse_options(int argc, char **argv, struct be_config *cfg, int *daem
       {"daemon", 0, 0, 'd'},   {"cpu", 1, 0, 'c'},   {"verbose", 0, 0, 'v'},    {"help", 0, 0, 'h'},
       {"port", 1, 0, 'p'},     {"peers", 1, 0, 'P'}, {"fault", 1, 0, 'f'},
       {"peer-timeout-ms", 1, 0, 'T'}, {"vif-rate", 1, 0, 'r'}, {"vif-msg-rate", 1, 0, 'm'},
-      {"no-discovery", 0, 0, 'D'}, {"key-file", 1, 0, 'K'},
+      {"no-discovery", 0, 0, 'D'}, {"key-file", 1, 0, 'K'}, {"endpoints-per-user", 1, 0, 'U'},
       {0, 0, 0, 0}};
   struct engine_config *ec = &cfg->eng;
   int c;
@@ -79,6 +81,7 @@ static int parse_options(int argc, char **argv, struct be_config *cfg, int *daem
       break;
     case 'P': ec->peers_file = optarg; break;
     case 'K': ec->key_file = optarg; break;
+    case 'U': cfg->endpoints_per_user = (uint32_t)atoi(optarg); break;
     case 'f': ec->fault = optarg; break;
     case 'T': ec->peer_timeout_ms = (uint32_t)atoi(optarg); break;
     case 'D': ec->no_discovery = 1; break;
@@ -97,6 +100,8 @@ static int parse_options(int argc, char **argv, struct be_config *cfg, int *daem
   }
   if (!ec->nic_id)
     ec->nic_id = wire_nic_from_name(ec->hostname);
+  if (!cfg->endpoints_per_user)
+    cfg->endpoints_per_user = ec->max_endpoints - ec->max_endpoints / 4;
   return -1;
 }
 

@@ -23,6 +23,11 @@
 #include "engine_int.h"
 
 #define PULL_CHUNK (256 * 1024)
+/* Bytes all pulls together copy in one engine round: the lock is held
+ * while they do, and every other guest's messages wait for it.  A pull
+ * copies one chunk a round, and the round after the budget ran out starts
+ * with the pulls that got none. */
+#define PULL_ROUND_BYTES (4 * PULL_CHUNK)
 
 struct pull_side {
   uint32_t eid, session;
@@ -144,14 +149,36 @@ static int pull_report(struct engine *e, struct pull *p)
   return p->told_src && p->told_dst;
 }
 
+/* Make p the head of the list (those before it go to the tail). */
+static void pulls_rotate(struct engine *e, struct pull *p)
+{
+  struct pull **pp = &e->pulls, *tail;
+  if (!p || e->pulls == p)
+    return;
+  while (*pp && *pp != p)
+    pp = &(*pp)->next;
+  if (!*pp)
+    return;
+  *pp = NULL; /* the list ends before p now ... */
+  for (tail = p; tail->next; tail = tail->next)
+    ;
+  tail->next = e->pulls; /* ... and p's run is followed by the old head */
+  e->pulls = p;
+}
+
 int pull_progress(struct engine *e)
 {
   int work = 0;
+  uint64_t budget = PULL_ROUND_BYTES;
+  struct pull *unserved = NULL; /* the first pull the budget did not reach */
   if (!e->pull_bounce && !(e->pull_bounce = malloc(PULL_CHUNK)))
     return 0;
   for (struct pull **pp = &e->pulls; *pp;) {
     struct pull *p = *pp;
-    if (!p->finished) {
+    if (!p->finished && !budget && p->done < p->len) {
+      if (!unserved)
+        unserved = p;
+    } else if (!p->finished) {
       struct engine_vif *s = side_endpoint(e, &p->src), *d = side_endpoint(e, &p->dst);
       if (!s || !d) {
         p->status = MSG_ST_ABORTED;
@@ -169,6 +196,7 @@ int pull_progress(struct engine *e)
           p->finished = 1;
         } else {
           p->done += (uint64_t)n;
+          budget -= (uint64_t)n < budget ? (uint64_t)n : budget;
         }
       }
       if (!p->finished && p->done == p->len) {
@@ -188,6 +216,7 @@ int pull_progress(struct engine *e)
     }
     pp = &p->next;
   }
+  pulls_rotate(e, unserved);
   return work;
 }
 

@@ -109,6 +109,7 @@ void fuzz_backend_up(struct backend *be, const char *port)
     ec->nports = 1;
   }
   be->cfg.small_max = 128;
+  be->cfg.endpoints_per_user = 6; /* of 8: the refusal is reached too */
   for (int i = 0; i < BE_MAX_GUESTS; i++)
     be->guests[i].sock = -1;
   if (engine_create(ec, &be->engine, err, sizeof(err)) < 0) {

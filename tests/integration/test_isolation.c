@@ -585,6 +585,41 @@ static int test_blocked_senders_let_the_engine_sleep(void)
   return rc;
 }
 
+/* --- one user holds its share of the endpoint ids, no more -------------- */
+
+static int greedy_guest(int idx, void *arg)
+{
+  (void)idx;
+  (void)arg;
+  mx_endpoint_t ep[REGION_VIFS];
+  int n = 0;
+  mx_set_error_handler(MX_ERRORS_RETURN);
+  CHECK_MX(mx_init());
+  while (n < REGION_VIFS &&
+         mx_open_endpoint(0, MX_ANY_ENDPOINT, HARNESS_KEY, NULL, 0, &ep[n]) == MX_SUCCESS)
+    n++;
+  fprintf(stderr, "one user opened %d endpoints of 8, its share 6\n", n);
+  CHECK(n == 6);
+  struct ctl_msg req, rep;
+  char *text = NULL;
+  ctl_init(&req, CTL_COUNTERS, 0);
+  CHECK(ctl_call(&req, &rep, NULL, NULL, &text) == 0 && text);
+  CHECK(strstr(text, "\"endpoints_refused\":1") != NULL);
+  free(text);
+  mx_finalize();
+  return 0;
+}
+
+static int test_one_user_holds_its_share_of_endpoints(void)
+{
+  static const char *const opts[] = {"--max-endpoints", "8", NULL}; /* share: 6 */
+  pid_t be = harness_backend_start_with(opts);
+  int rc = harness_wait(harness_guest(greedy_guest, 0, NULL));
+  rc |= kill(be, 0) != 0;
+  harness_backend_stop(be);
+  return rc;
+}
+
 /* --- a guest limits its own endpoints, never another's ------------------ */
 
 static int limit_call(uint32_t eid, uint64_t msgs_per_s)
@@ -821,6 +856,7 @@ static const struct harness_test tests[] = {
     {"control_connections_are_bounded_and_leak_nothing",
      test_control_connections_are_bounded_and_leak_nothing},
     {"a_stalled_copy_guest_stalls_nobody_else", test_a_stalled_copy_guest_stalls_nobody_else},
+    {"one_user_holds_its_share_of_endpoints", test_one_user_holds_its_share_of_endpoints},
     {"blocked_senders_let_the_engine_sleep", test_blocked_senders_let_the_engine_sleep},
     {"departed_guests_requests_never_go_out_as_the_next_owners",
      test_departed_guests_requests_never_go_out_as_the_next_owners},
