@@ -53,6 +53,9 @@ pid_t fuzz_memory_pid(void)
   if (memory_pid > 0 && waitpid(memory_pid, &status, WNOHANG) == 0)
     return memory_pid;
   /* A fuzzed grant may have written over the last one until it died. */
+  int ready[2];
+  if (pipe(ready) < 0)
+    abort();
   memory_pid = fork();
   if (memory_pid < 0) {
     perror("fork");
@@ -60,10 +63,22 @@ pid_t fuzz_memory_pid(void)
   }
   if (memory_pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* it goes with the fuzzer */
-    syscall(SYS_close_range, 3, ~0u, 0); /* and holds none of its sockets */
+    /* it holds none of the fuzzer's sockets (a port must be free to
+     * open again), and says so before the fuzzer goes on */
+    int w = ready[1];
+    syscall(SYS_close_range, 3, (unsigned)w - 1, 0);
+    syscall(SYS_close_range, (unsigned)w + 1, ~0u, 0);
+    if (write(w, "", 1) != 1)
+      _exit(1);
+    close(w);
     for (;;)
       pause();
   }
+  close(ready[1]);
+  char c;
+  if (read(ready[0], &c, 1) != 1)
+    abort();
+  close(ready[0]);
   return memory_pid;
 }
 
