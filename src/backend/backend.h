@@ -51,12 +51,16 @@ struct be_config {
   struct engine_config eng;     /* nic id, hostname, endpoints, ports, ... */
   uint32_t small_max;
   uint32_t endpoints_per_user;  /* endpoints the guests of one uid may hold at once */
+  const char *user;             /* run as this user, with three capabilities (privilege.c) */
+  const char *socket_group;     /* the control socket's group, and mode: who may be a guest */
+  unsigned socket_mode;
   int verbose;
 };
 
 struct backend {
   struct be_config cfg;
   struct engine *engine;
+  int lsock;                    /* the control socket (server_listen) */
   struct be_guest guests[BE_MAX_GUESTS];
   uint32_t next_guest_id;
   uint64_t started_ns;
@@ -124,6 +128,15 @@ char *report_counters(struct backend *be);
 char *report_peers(struct backend *be);
 
 /* server.c */
+/* Bind the control socket, give it its group and mode: 0 or -1 (logged). */
+int server_listen(struct backend *be);
 int server_run(struct backend *be);
+
+/* privilege.c */
+int privilege_socket_access(const char *path, const char *group, unsigned mode, char *err,
+                            size_t errlen);
+/* Become user, keeping CAP_SYS_PTRACE, CAP_SETUID, CAP_SETGID only (before
+ * any thread starts).  0, or -1 with err set. */
+int privilege_drop(const char *user, char *err, size_t errlen);
 
 #endif

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -85,9 +86,19 @@ int identity_open_memory(struct be_guest *g)
   if (!pid)
     return -ESRCH;
   snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+  /* Opened as the guest (file system ids: this thread's alone): the file
+   * is its own, so a backend without CAP_DAC_OVERRIDE (--user) may open
+   * it, and the kernel refuses what the guest could not open itself. */
+  uid_t my_fsuid = (uid_t)setfsuid((uid_t)-1);
+  gid_t my_fsgid = (gid_t)setfsgid((gid_t)-1);
+  setfsgid(g->gid);
+  setfsuid(g->uid);
   int fd = open(path, O_RDWR | O_CLOEXEC);
+  int err = errno;
+  setfsuid(my_fsuid);
+  setfsgid(my_fsgid);
   if (fd < 0)
-    return -errno;
+    return -err;
   /* Checked after the open: the descriptor is bound to the address space
    * of whatever process had the pid then.  It is the one that connected
    * if that one still lives (its pid cannot have changed hands), and it is

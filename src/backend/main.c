@@ -43,6 +43,11 @@ static void usage(FILE *f)
           "                      nor learn hosts from their announcements\n"
           "  --vif-rate MBPS     limit what the engine takes from each VIF (MB/s; 0: none)\n"
           "  --vif-msg-rate N    ... and how many messages a second (0: none)\n"
+          "  --user NAME         run as NAME once ports and socket are open, keeping only\n"
+          "                      CAP_SYS_PTRACE, CAP_SETUID and CAP_SETGID (docs/security.md)\n"
+          "  --socket-group G    the control socket's group (with --socket-mode 0660: only\n"
+          "                      its members may become guests)\n"
+          "  --socket-mode MODE  the control socket's mode, octal (default 0666)\n"
           "  --daemon            detach and run in the background\n"
           "  -v, --verbose       log every guest and endpoint event\n",
           CTL_DEFAULT_SOCKET, ENGINE_MAX_ENDPOINTS, MSG_INLINE_MAX, EAGER_SLOTS * EAGER_SIZE / 2);
@@ -58,6 +63,7 @@ static int parse_options(int argc, char **argv, struct be_config *cfg, int *daem
       {"port", 1, 0, 'p'},     {"peers", 1, 0, 'P'}, {"fault", 1, 0, 'f'},
       {"peer-timeout-ms", 1, 0, 'T'}, {"vif-rate", 1, 0, 'r'}, {"vif-msg-rate", 1, 0, 'm'},
       {"no-discovery", 0, 0, 'D'}, {"key-file", 1, 0, 'K'}, {"endpoints-per-user", 1, 0, 'U'},
+      {"user", 1, 0, 'u'}, {"socket-group", 1, 0, 'g'}, {"socket-mode", 1, 0, 'o'},
       {0, 0, 0, 0}};
   struct engine_config *ec = &cfg->eng;
   int c;
@@ -82,6 +88,9 @@ static int parse_options(int argc, char **argv, struct be_config *cfg, int *daem
     case 'P': ec->peers_file = optarg; break;
     case 'K': ec->key_file = optarg; break;
     case 'U': cfg->endpoints_per_user = (uint32_t)atoi(optarg); break;
+    case 'u': cfg->user = optarg; break;
+    case 'g': cfg->socket_group = optarg; break;
+    case 'o': cfg->socket_mode = (unsigned)strtoul(optarg, NULL, 8) & 0777; break;
     case 'f': ec->fault = optarg; break;
     case 'T': ec->peer_timeout_ms = (uint32_t)atoi(optarg); break;
     case 'D': ec->no_discovery = 1; break;
@@ -118,6 +127,7 @@ int main(int argc, char **argv)
   be.cfg.small_max = 128;
   ec->medium_max = 32768;
   ec->engine_cpu = -1;
+  be.cfg.socket_mode = 0666;
   gethostname(ec->hostname, sizeof(ec->hostname) - 1);
   int status = parse_options(argc, argv, &be.cfg, &daemonize);
   if (status >= 0)
@@ -137,6 +147,15 @@ int main(int argc, char **argv)
   be.started_ns = clock_now_ns();
   if (engine_create(ec, &be.engine, err, sizeof(err)) < 0) {
     log_err("%s", err);
+    return 1;
+  }
+  if (server_listen(&be) < 0) {
+    engine_destroy(be.engine);
+    return 1;
+  }
+  if (be.cfg.user && privilege_drop(be.cfg.user, err, sizeof(err)) < 0) {
+    log_err("%s", err);
+    engine_destroy(be.engine);
     return 1;
   }
   int r = engine_start(be.engine);

@@ -74,8 +74,23 @@ static int listen_socket(const char *path)
     close(s);
     return e;
   }
-  chmod(path, 0666);
   return s;
+}
+
+int server_listen(struct backend *be)
+{
+  be->lsock = listen_socket(be->cfg.socket_path);
+  if (be->lsock < 0) {
+    log_err("cannot listen on %s: %s", be->cfg.socket_path, strerror(-be->lsock));
+    return -1;
+  }
+  char err[256];
+  if (privilege_socket_access(be->cfg.socket_path, be->cfg.socket_group, be->cfg.socket_mode,
+                              err, sizeof(err)) < 0) {
+    log_err("%s", err);
+    return -1;
+  }
+  return 0;
 }
 
 /* Tell every guest the backend is going: their libraries fail pending
@@ -171,11 +186,7 @@ int server_run(struct backend *be)
 {
   struct pollfd pfd[POLL_MAX];
   int map[POLL_MAX];
-  int lsock = listen_socket(be->cfg.socket_path);
-  if (lsock < 0) {
-    log_err("cannot listen on %s: %s", be->cfg.socket_path, strerror(-lsock));
-    return 1;
-  }
+  int lsock = be->lsock;
   int fixed[POLL_FIXED] = {lsock, signal_fd(), engine_completion_fd(be->engine)};
   log_info("listening on %s (nic %012llx, host %s)", be->cfg.socket_path,
            (unsigned long long)be->cfg.eng.nic_id, be->cfg.eng.hostname);

@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/capability.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -40,15 +41,47 @@ ssize_t guestmem_read(const struct guest_mem *g, const struct iovec *local, unsi
   return n;
 }
 
-/* This thread takes ids uid/gid for a copy (saved uid 0 kept, so that it
- * can come back): 1 when it switched, 0 when it had nothing to switch (a
- * guest of the backend's own ids, or a backend that is not root). */
+/* This thread's effective capabilities: all it is permitted, or those
+ * less CAP_SYS_PTRACE.  (A backend run as root gets the same from the
+ * kernel: its effective set empties as its euid leaves 0.) */
+static int ptrace_cap(int on)
+{
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  if (syscall(SYS_capget, &hdr, data) < 0)
+    return -1;
+  data[0].effective = data[0].permitted & (on ? ~0u : ~(1u << CAP_SYS_PTRACE));
+  data[1].effective = data[1].permitted;
+  return (int)syscall(SYS_capset, &hdr, data);
+}
+
+/* This thread takes ids uid/gid for a copy, its own ids kept as the
+ * saved ones to come back to: 1 when it switched, 0 when it had nothing
+ * to switch (a guest of the backend's own ids), -1 when it may not (a
+ * backend of one user, without CAP_SETUID, serves that user's guests
+ * only).  Run as root, the kernel empties the effective capabilities as
+ * the euid leaves 0; run as a user (privilege.c: the uid changes leave
+ * them alone), CAP_SYS_PTRACE is put off by hand. */
+static gid_t getresgid_saved(void)
+{
+  gid_t r, e, s;
+  getresgid(&r, &e, &s);
+  return s;
+}
+
 static int ids_enter(uid_t uid, gid_t gid)
 {
-  if (geteuid() != 0 || (uid == 0 && gid == 0))
+  uid_t me = geteuid();
+  if (uid == me && gid == getegid())
     return 0;
-  if (syscall(SYS_setresgid, gid, gid, 0) < 0 || syscall(SYS_setresuid, uid, uid, 0) < 0) {
-    syscall(SYS_setresgid, 0, 0, 0);
+  /* (root's guests keep it: root itself could write anywhere it does) */
+  int drop = me != 0 && uid != 0;
+  if (drop && ptrace_cap(0) < 0)
+    return -1;
+  if (syscall(SYS_setresgid, gid, gid, -1) < 0 || syscall(SYS_setresuid, uid, uid, -1) < 0) {
+    syscall(SYS_setresgid, getresgid_saved(), getresgid_saved(), -1);
+    if (drop)
+      ptrace_cap(1);
     return -1;
   }
   return 1;
@@ -56,8 +89,14 @@ static int ids_enter(uid_t uid, gid_t gid)
 
 static void ids_leave(void)
 {
-  syscall(SYS_setresuid, 0, 0, 0);
-  syscall(SYS_setresgid, 0, 0, 0);
+  uid_t ru, eu, su;
+  gid_t rg, eg, sg;
+  getresuid(&ru, &eu, &su);
+  getresgid(&rg, &eg, &sg);
+  syscall(SYS_setresuid, su, su, -1); /* the backend's ids were kept as the saved ones */
+  syscall(SYS_setresgid, sg, sg, -1);
+  if (su != 0)
+    ptrace_cap(1);
 }
 
 ssize_t guestmem_write(const struct guest_mem *g, const struct iovec *local, unsigned long nl,
