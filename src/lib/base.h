@@ -65,6 +65,20 @@ void partial_replace(struct mx_endpoint *ep, struct req *old, struct req *r);
 void partial_remove(struct mx_endpoint *ep, struct req *r);
 struct req *partial_find(struct mx_endpoint *ep, const struct conn *c, uint32_t seq);
 
+/* attach.c: our attachment to the backend (the socket, the hello, the
+ * region) */
+/* Attach: MX_SUCCESS, or an MX code and *why. */
+int attach_backend(const char **why);
+/* True when the backend we are attached to stopped or died. */
+int attach_gone(void);
+/* If it did, attach to the one there now: MX_SUCCESS, or an MX code and
+ * *why (none there yet: MX_NO_DRIVER). */
+int attach_again(const char **why);
+/* An endpoint of attachment n closed (its old region may go). */
+void attach_endpoint_closed(uint32_t attachment);
+/* mx_finalize: let go of everything. */
+void attach_end(void);
+
 /* ctlclient.c */
 int ctl_call(struct ctl_msg *req, struct ctl_msg *rep, int *fds, int *nfds, char **text);
 void ctl_poll_async(void);

@@ -62,11 +62,17 @@ EXPORT mx_return_t mx_open_endpoint(uint32_t board, uint32_t eid, uint32_t key,
     free(ep);
     return lib_error(NULL, pr, "mx_open_endpoint: bad parameter");
   }
+  const char *why = NULL;
+  int r = attach_again(&why); /* our backend died or stopped: the one there now */
+  if (r != MX_SUCCESS) {
+    free(ep);
+    return lib_error(NULL, r, "mx_open_endpoint: the backend is gone: %s", why);
+  }
   ctl_init(&req, CTL_OPEN, 0);
   req.u.open.board = board;
   req.u.open.eid = eid;
   req.u.open.key = key;
-  int r = ctl_call(&req, &rep, fds, &nfds, NULL);
+  r = ctl_call(&req, &rep, fds, &nfds, NULL);
   if (r == 0 && (nfds != 1 || rep.u.open_reply.vif >= REGION_VIFS))
     r = MX_BAD_BAD_BAD;
   if (r != 0) {
@@ -85,6 +91,9 @@ EXPORT mx_return_t mx_open_endpoint(uint32_t board, uint32_t eid, uint32_t key,
   ep->vif_idx = rep.u.open_reply.vif;
   ep->session = rep.u.open_reply.session;
   ep->doorbell = fds[0];
+  ep->attachment = lib.attachment;
+  ep->region = lib.region;
+  ep->sock = lib.sock;
   ep->vif = region_vif_at(&lib.layout, lib.region, ep->vif_idx);
   ep->ctl_seq_seen = atomic_load(&ep->vif->ctl_seq);
   txq_init(&ep->etx, &ep->vif->tx, lib.engine_doorbell);
@@ -133,9 +142,12 @@ EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
   pthread_mutex_unlock(&lib.eps_lock);
   pthread_mutex_lock(&ep->lock);
   progress_wait(ep, CLOSE_FLUSH_MS, sends_flushed, NULL);
-  ctl_init(&req, CTL_CLOSE, 0);
-  req.u.close.vif = ep->vif_idx;
-  ctl_call(&req, &rep, NULL, NULL, NULL); /* a dead backend closed it already */
+  if (ep->attachment == lib.attachment) { /* a dead backend closed it already */
+    ctl_init(&req, CTL_CLOSE, 0);
+    req.u.close.vif = ep->vif_idx;
+    ctl_call(&req, &rep, NULL, NULL, NULL);
+  }
+  uint32_t attachment = ep->attachment;
   while (ep->chans)
     chan_close(ep, ep->chans);
   for (uint32_t i = 0; i < ep->nhandles; i++)
@@ -161,6 +173,7 @@ EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
   pthread_mutex_destroy(&ep->lock);
   pthread_cond_destroy(&ep->progress_on);
   free(ep);
+  attach_endpoint_closed(attachment);
   return MX_SUCCESS;
 }
 

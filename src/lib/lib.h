@@ -160,6 +160,11 @@ struct mx_endpoint {
   uint32_t wakeup_gen;
   uint32_t ctl_seq_seen;
   int dead;                     /* VIF failed or backend gone */
+  uint32_t attachment;          /* lib.attachment it was opened on (attach.c) ... */
+  void *region;                 /* ... that attachment's region and socket */
+  int sock;
+  uint32_t passes;              /* progress passes (a dead backend's socket is looked at
+                                 * every 1024th: a guest that only polls learns it too) */
   mx_status_code_t dead_code;
   mx_error_handler_t handler;
   int sleepers;
@@ -191,10 +196,19 @@ struct mx_endpoint {
 
 #define CHANNEL_SPIN_NS 20000ull
 
+#define ATTACH_STALE_MAX 8
+
 struct lib_state {
   int initialized;
   int sock;
   void *region;
+  uint32_t attachment;          /* how many times we attached (attach.c) */
+  pthread_mutex_t attach_lock;
+  struct {                      /* regions of earlier attachments, still mapped for their */
+    void *region;               /* open endpoints */
+    uint32_t attachment;
+  } stale[ATTACH_STALE_MAX];
+  int nstale;
   struct region_hdr layout;     /* the region's header as published, checked */
   int engine_doorbell;
   struct mailbox *mbox;         /* the region's control mailbox, once checked */
@@ -220,7 +234,7 @@ extern struct lib_state lib;
  * recv.h, unexp.h, reach.h, progress.h) and each file includes those it
  * uses.  Each file calls only files of its own rank or lower, and files of one
  * rank form no cycle (tests/scripts/layers.sh checks it on the objects):
- *   0  state errors ep seg match grant req partial ctlclient
+ *   0  state errors ep seg match grant req partial ctlclient attach
  *   1  txq
  *   2  channel conn
  *   3  send recv unexp reach

@@ -161,6 +161,13 @@ static void release_events(struct mx_endpoint *ep)
     doorbell_ring(lib.engine_doorbell);
 }
 
+/* The backend died without a word: its end of our socket is closed. */
+static int backend_died(struct mx_endpoint *ep)
+{
+  struct pollfd p = {.fd = ep->sock, .events = 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
+}
+
 int progress_once(struct mx_endpoint *ep)
 {
   struct msg m;
@@ -171,7 +178,7 @@ int progress_once(struct mx_endpoint *ep)
     return 0;
   if (ep->connecting || ep->timers)
     work += ep_timers(ep);
-  struct region_hdr *hdr = lib.region;
+  struct region_hdr *hdr = ep->region;
   if (atomic_load_explicit(&hdr->backend_state, memory_order_relaxed) != BACKEND_RUNNING) {
     ep_die(ep, MX_STATUS_ENDPOINT_CLOSED);
     return 1;
@@ -200,6 +207,10 @@ int progress_once(struct mx_endpoint *ep)
   }
   work += chans_progress(ep);
   work += txq_drain(ep, &ep->etx);
+  if (++ep->passes % 1024 == 0 && backend_died(ep)) {
+    ep_die(ep, MX_STATUS_ENDPOINT_CLOSED); /* a guest that only polls learns it too */
+    return 1;
+  }
   return work;
 }
 
@@ -216,7 +227,7 @@ static int ep_arm(struct mx_endpoint *ep, struct pollfd *pfd, int *n, int max)
   if (ep->etx.bl_head)
     pending |= ring_arm_space_event(&ep->etx.p.q->ring, ring_load_cons(&ep->etx.p.q->ring));
   pfd[(*n)++] = (struct pollfd){.fd = ep->doorbell, .events = POLLIN};
-  pfd[(*n)++] = (struct pollfd){.fd = lib.sock, .events = POLLIN};
+  pfd[(*n)++] = (struct pollfd){.fd = ep->sock, .events = POLLIN};
   for (struct chan *ch = ep->chans; ch; ch = ch->next) {
     chan_release(ch);
     int armed = qcons_arm(&ch->rx);

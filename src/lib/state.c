@@ -7,6 +7,10 @@
 
 struct lib_state lib = {
     .sock = -1,
+    .engine_doorbell = -1,
+    .mbox_kick = -1,
+    .mbox_bell = -1,
+    .attach_lock = PTHREAD_MUTEX_INITIALIZER,
     .ctl_lock = PTHREAD_MUTEX_INITIALIZER,
     .eps_lock = PTHREAD_MUTEX_INITIALIZER,
 };
