@@ -25,6 +25,7 @@ TOOL_SRC    := $(wildcard tools/*.c)
 UNIT_SRC    := $(wildcard tests/unit/*.c)
 ITEST_SRC   := $(wildcard tests/integration/*.c)
 MXPROG_SRC  := $(wildcard tests/mx/*.c)
+SOAK_SRC    := $(wildcard tests/soak/*.c)
 FUZZ_SRC    := $(filter-out tests/fuzz/fuzz_common.c,$(wildcard tests/fuzz/fuzz_*.c))
 HEADERS     := $(wildcard include/*.h src/*/*.h tests/*.h tests/mx/*.h tests/fuzz/*.h)
 
@@ -39,10 +40,11 @@ TOOL    := $(BUILD)/bin/myrixen
 UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ITESTS  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 MXPROGS := $(patsubst tests/mx/%.c,$(BUILD)/mx/%,$(MXPROG_SRC))
+SOAKPROGS := $(patsubst tests/soak/%.c,$(BUILD)/soak/%,$(SOAK_SRC))
 
 .SECONDARY:
-.PHONY: all check check-plain check-asan check-tsan analyze demo deps clean fuzz fuzzers
-all: $(LIB_A) $(LIB_SO) $(ENGINE_A) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS) $(MXPROGS)
+.PHONY: all check check-plain check-asan check-tsan analyze demo deps clean fuzz fuzzers soak
+all: $(LIB_A) $(LIB_SO) $(ENGINE_A) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS) $(MXPROGS) $(SOAKPROGS)
 
 $(BUILD)/obj/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
@@ -98,6 +100,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(HARNESS) $(LIB_A)
 	@echo "  LD  $@"
 	@$(CC) -o $@ $^ $(LDFLAGS)
 
+# The soak's hostile guest (it writes into its rings through the library).
+$(BUILD)/soak/%: $(BUILD)/obj/tests/soak/%.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) -o $@ $^ $(LDFLAGS)
+
 # MX programs: public headers only, linked as an MX user links them.
 $(BUILD)/mx/%: $(BUILD)/obj/tests/mx/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -122,6 +130,12 @@ FUZZ_BUILD := build/fuzz
 fuzz: deps
 	$(MAKE) fuzzers BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined"
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_BUILD)
+
+# The soak, long: 16 guests on two hosts under faults, hostile guests
+# beside them (tests/scripts/soak.sh; make check runs it for 60 s).
+SOAK_SECONDS ?= 600
+soak: deps all
+	SOAK_SECONDS=$(SOAK_SECONDS) bash tests/scripts/soak.sh $(BUILD)
 
 # Set-up: what the build and the tests need on a fresh Debian 12.
 deps:
