@@ -66,8 +66,8 @@ $(ENGINE_A): $(call obj,$(ENGINE_SRC))
 	@echo "  AR  $@"
 	@rm -f $@ && ar rcs $@ $^
 
-# The engine's wire MAC (a cluster key) is libsodium's.
-ENGINE_LIBS := -lsodium
+# The engine's wire MAC (a cluster key) is OpenSSL's (libcrypto).
+ENGINE_LIBS := -lcrypto
 
 $(BACKEND): $(call obj,$(BACKEND_SRC)) $(ENGINE_A)
 	@mkdir -p $(dir $@)

@@ -12,7 +12,7 @@ command -v timeout >/dev/null 2>&1 || need="$need coreutils"
 command -v gnuplot >/dev/null 2>&1 || need="$need gnuplot-nox"
 command -v fi_pingpong >/dev/null 2>&1 || need="$need libfabric-bin"
 # the engine's wire MAC (a cluster key)
-[ -e /usr/include/sodium.h ] || need="$need libsodium-dev"
+[ -e /usr/include/openssl/evp.h ] || need="$need libssl-dev"
 # make analyze: clang's static analyzer (scan-build)
 command -v scan-build >/dev/null 2>&1 || need="$need clang-tools-14"
 command -v clang >/dev/null 2>&1 || need="$need clang"

@@ -7,7 +7,10 @@
 #
 #   tools/bench_hosts.sh [--port udp|eth] [--mtu N] [--sizes LIST] [--iters N]
 #                        [--cores A,B | --cores none] [--patterns "pingpong stream"]
-#                        [--no-baselines]
+#                        [--no-baselines] [--key]
+#
+# --key: the two hosts share a cluster key (every packet carries a MAC):
+# run with and without it to see what authentication costs.
 #
 # A host is a namespace and a core: everything of host a (its backend, the
 # benchmark client, the baselines' client side) runs on core A, all of b on
@@ -17,7 +20,7 @@
 # first.
 BIN=$(cd "$(dirname "$0")/../build/bin" && pwd) || exit 1
 KIND=udp MTU=1500 SIZES=8,64,1024,65536,1048576 ITERS=2000 CORES=0,1
-PATTERNS="pingpong stream" EXTRA=()
+PATTERNS="pingpong stream" EXTRA=() KEY=0
 while [ $# -gt 0 ]; do
   case $1 in
     --port) KIND=$2; shift ;;
@@ -27,8 +30,9 @@ while [ $# -gt 0 ]; do
     --cores) CORES=$2; shift ;;
     --patterns) PATTERNS=$2; shift ;;
     --no-baselines) EXTRA+=(--no-baselines) ;;
+    --key) KEY=1 ;;
     *) echo "usage: $0 [--port udp|eth] [--mtu N] [--sizes LIST] [--iters N] [--cores A,B|none]" \
-            "[--patterns LIST] [--no-baselines]" >&2
+            "[--patterns LIST] [--no-baselines] [--key]" >&2
        exit 2 ;;
   esac
   shift
@@ -71,6 +75,10 @@ if [ "$KIND" = eth ]; then
 else
   printf -- "- a udp:198.18.0.1:2315\n- b udp:198.18.0.2:2315\n" > "$TMP/peers"
   PA=udp:198.18.0.1:2315 PB=udp:198.18.0.2:2315
+fi
+if [ "$KEY" = 1 ]; then
+  head -c 32 /dev/urandom > "$TMP/key" && chmod 600 "$TMP/key"
+  echo "key-file $TMP/key" >> "$TMP/peers"
 fi
 set +e
 for h in a b; do

@@ -73,3 +73,21 @@ void allow_free(struct allow_set *s)
   free(s->slots);
   *s = (struct allow_set){0};
 }
+
+void allow_forget_nic(struct allow_set *s, uint64_t nic)
+{
+  if (!s->count)
+    return;
+  struct allow_set kept = {.slots = calloc(s->cap, sizeof(*kept.slots)), .cap = s->cap};
+  if (!kept.slots) { /* no memory to rebuild: forget them all (they connect anew) */
+    allow_free(s);
+    return;
+  }
+  for (uint32_t i = 0; i < s->cap; i++)
+    if (s->slots[i].eid_plus1 && s->slots[i].nic != nic) {
+      *allow_slot(&kept, s->slots[i].nic, s->slots[i].eid_plus1 - 1) = s->slots[i];
+      kept.count++;
+    }
+  free(s->slots);
+  *s = kept;
+}

@@ -63,6 +63,9 @@ int allow_has(const struct allow_set *s, uint64_t nic, uint32_t eid);
 /* 0, or -1 when the set is full (ALLOW_MAX) or memory is short. */
 int allow_add(struct allow_set *s, uint64_t nic, uint32_t eid);
 void allow_free(struct allow_set *s);
+/* Forget every endpoint of host nic (it restarted or failed: whoever has
+ * those ids there now must connect anew). */
+void allow_forget_nic(struct allow_set *s, uint64_t nic);
 
 struct engine_vif {
   int in_use;

@@ -55,13 +55,6 @@ static int ptrace_cap(int on)
   return (int)syscall(SYS_capset, &hdr, data);
 }
 
-/* This thread takes ids uid/gid for a copy, its own ids kept as the
- * saved ones to come back to: 1 when it switched, 0 when it had nothing
- * to switch (a guest of the backend's own ids), -1 when it may not (a
- * backend of one user, without CAP_SETUID, serves that user's guests
- * only).  Run as root, the kernel empties the effective capabilities as
- * the euid leaves 0; run as a user (privilege.c: the uid changes leave
- * them alone), CAP_SYS_PTRACE is put off by hand. */
 static gid_t getresgid_saved(void)
 {
   gid_t r, e, s;
@@ -69,33 +62,50 @@ static gid_t getresgid_saved(void)
   return s;
 }
 
+/* What ids_enter changed, for ids_leave to undo. */
+enum { IDS_SWITCHED = 1, IDS_PTRACE_OFF = 2 };
+
+/* This thread writes as the guest of ids uid/gid: it takes those ids (its
+ * own kept as the saved ones, to come back to), and an unprivileged
+ * backend (privilege.c: its uid changes leave its capabilities alone)
+ * puts CAP_SYS_PTRACE off, even for a guest of its own ids: the kernel
+ * must refuse what the guest itself could not do, such as writing into
+ * the setuid program it exec'd (run as root, the kernel empties the
+ * effective set as the euid leaves 0).  Root's guests are written as root:
+ * root could write anywhere itself.  What changed (IDS_*), or -1 when the
+ * backend may not (one of a user, without CAP_SETUID, serves that user's
+ * guests only). */
 static int ids_enter(uid_t uid, gid_t gid)
 {
   uid_t me = geteuid();
+  int done = 0;
+  if (me != 0 && uid != 0) {
+    if (ptrace_cap(0) < 0)
+      return -1;
+    done |= IDS_PTRACE_OFF;
+  }
   if (uid == me && gid == getegid())
-    return 0;
-  /* (root's guests keep it: root itself could write anywhere it does) */
-  int drop = me != 0 && uid != 0;
-  if (drop && ptrace_cap(0) < 0)
-    return -1;
+    return done;
   if (syscall(SYS_setresgid, gid, gid, -1) < 0 || syscall(SYS_setresuid, uid, uid, -1) < 0) {
     syscall(SYS_setresgid, getresgid_saved(), getresgid_saved(), -1);
-    if (drop)
+    if (done & IDS_PTRACE_OFF)
       ptrace_cap(1);
     return -1;
   }
-  return 1;
+  return done | IDS_SWITCHED;
 }
 
-static void ids_leave(void)
+static void ids_leave(int done)
 {
-  uid_t ru, eu, su;
-  gid_t rg, eg, sg;
-  getresuid(&ru, &eu, &su);
-  getresgid(&rg, &eg, &sg);
-  syscall(SYS_setresuid, su, su, -1); /* the backend's ids were kept as the saved ones */
-  syscall(SYS_setresgid, sg, sg, -1);
-  if (su != 0)
+  if (done & IDS_SWITCHED) {
+    uid_t ru, eu, su;
+    gid_t rg, eg, sg;
+    getresuid(&ru, &eu, &su);
+    getresgid(&rg, &eg, &sg);
+    syscall(SYS_setresuid, su, su, -1); /* the backend's ids were kept as the saved ones */
+    syscall(SYS_setresgid, sg, sg, -1);
+  }
+  if (done & IDS_PTRACE_OFF)
     ptrace_cap(1);
 }
 
@@ -107,15 +117,14 @@ ssize_t guestmem_write(const struct guest_mem *g, const struct iovec *local, uns
     errno = ESRCH;
     return -1;
   }
-  int switched = ids_enter(g->uid, g->gid);
-  if (switched < 0) {
+  int done = ids_enter(g->uid, g->gid);
+  if (done < 0) {
     errno = EPERM;
     return -1;
   }
   ssize_t n = process_vm_writev(g->pid, local, nl, remote, nr, 0);
   int e = errno;
-  if (switched)
-    ids_leave();
+  ids_leave(done);
   if (n > 0 && pread(g->mem_fd, &probe, 1, (off_t)(uintptr_t)remote[0].iov_base) != 1) {
     errno = ESRCH;
     return -1;

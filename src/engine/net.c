@@ -80,8 +80,11 @@ void net_teardown(struct engine *e)
     return;
   for (int i = 0; i < n->nports; i++)
     port_close(&n->ports[i]);
-  for (int i = 0; i < NET_MAX_PEERS; i++)
+  for (int i = 0; i < NET_MAX_PEERS; i++) {
     rel_free(&n->peers[i].rel);
+    wireauth_peer_free(&n->peers[i].mac_ctx);
+  }
+  wireauth_free(&n->auth);
   rpull_free_all(n);
   netconn_free_all(n);
   notify_free_all(n);
@@ -160,6 +163,21 @@ static void reset_send(struct engine *e, int port, const struct port_addr *to,
   port_send(&n->ports[port], to, pkt, len, clock_now_ns(), 0);
 }
 
+/* With a cluster key, a peer is where its newest authentic packet came
+ * from (as WireGuard's roaming): one recorded and sent again from
+ * elsewhere is older than the peer's next, which takes it back. */
+static void peer_roam(struct net *n, struct net_peer *p, uint64_t counter, int port,
+                      const struct port_addr *from)
+{
+  if (counter != p->replay.top || (p->port == port && port_addr_equal(&n->ports[port], &p->addr, from)))
+    return;
+  char a[80];
+  port_format_addr(&n->ports[port], from, a, sizeof(a));
+  log_info("peer %s (%012llx) is at %s now", p->hostname, (unsigned long long)p->nic, a);
+  p->port = port;
+  p->addr = *from;
+}
+
 void net_input(struct engine *e, int port, const uint8_t *pkt, size_t len,
                       const struct port_addr *from, uint64_t now)
 {
@@ -186,24 +204,27 @@ void net_input(struct engine *e, int port, const uint8_t *pkt, size_t len,
       n->auth_unexpected++;
     return;
   }
-  if (n->auth.on && wireauth_open(&n->auth, pkt, len, &counter) < 0) {
+  struct net_peer *p = peer_by_nic(n, h.src_nic); /* a lookup: nothing changes */
+  if (n->auth.on && wireauth_open(&n->auth, p ? &p->mac_ctx : NULL, pkt, len, &counter) < 0) {
     n->auth_bad++;
     return;
   }
-  struct net_peer *p = peer_by_nic(n, h.src_nic);
-  if (n->auth.on && p && wireauth_replay(&p->replay, counter) < 0) {
+  int hello = h.type == WIRE_HELLO && h.dst_nic == 0;
+  if (!hello && (h.dst_nic != e->cfg.nic_id || h.src_nic == e->cfg.nic_id || !h.src_session)) {
+    n->unknown_peer++; /* (before the replay window: one meant for another moves nothing) */
+    return;
+  }
+  if (n->auth.on && (p ? wireauth_replay(&p->replay, counter) < 0 : counter < wireauth_floor())) {
     n->replayed++; /* an authentic packet, sent before: it changes nothing twice */
     return;
   }
-  if (h.type == WIRE_HELLO && h.dst_nic == 0) {
+  if (hello) {
     if (n->discovery)
       hello_heard(e, port, &h, pkt + sizeof(h), from);
     if (!p && n->auth.on && (p = peer_by_nic(n, h.src_nic)))
       wireauth_replay(&p->replay, counter); /* learnt now: its counters start here */
-    return;
-  }
-  if (h.dst_nic != e->cfg.nic_id || h.src_nic == e->cfg.nic_id || !h.src_session) {
-    n->unknown_peer++;
+    else if (p && n->auth.on)
+      peer_roam(n, p, counter, port, from);
     return;
   }
   if (!p) {
@@ -213,6 +234,8 @@ void net_input(struct engine *e, int port, const uint8_t *pkt, size_t len,
     }
     if (n->auth.on)
       wireauth_replay(&p->replay, counter);
+  } else if (n->auth.on) {
+    peer_roam(n, p, counter, port, from);
   }
   if (h.type == WIRE_RESET) {
     if (h.dst_session == p->rel.my_session) {

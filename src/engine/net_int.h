@@ -22,10 +22,15 @@
 
 /* wireauth.c: the cluster key, and what each peer sent under it */
 #define WIRE_REPLAY 2048            /* packet counters a receiver remembers per peer */
+#define WIRE_MAX_AGE_S 60           /* older packets are refused (the clocks of a cluster
+                                     * agree to better than that) */
 struct wire_auth {
   int on;
   uint8_t key[32];
   uint64_t counter;             /* of the last packet sent */
+  void *tx;                     /* our packets' MAC context (OpenSSL's), for tx_nic */
+  uint64_t tx_nic;
+  void *scratch;                /* an unknown sender's, made for its packet */
 };
 struct wire_replay {
   uint64_t top;                 /* highest counter accepted */
@@ -38,8 +43,16 @@ int wireauth_setup(struct wire_auth *a, const char *key_file, char *err, size_t 
  * trailer (the buffer has WIRE_MAC_LEN bytes of room past len).  The
  * length to send. */
 size_t wireauth_seal(struct wire_auth *a, uint8_t *pkt, size_t len);
-/* A received packet's MAC: 0 and the sender's *counter, or -1. */
-int wireauth_open(const struct wire_auth *a, const uint8_t *pkt, size_t len, uint64_t *counter);
+/* A received packet's MAC: 0 and the sender's *counter, or -1.  peer_ctx:
+ * where the known sender's MAC context is kept (made at its first
+ * packet), or NULL for a sender not known yet. */
+int wireauth_open(struct wire_auth *a, void **peer_ctx, const uint8_t *pkt, size_t len,
+                  uint64_t *counter);
+void wireauth_free(struct wire_auth *a);
+void wireauth_peer_free(void **ctx);
+/* The oldest counter a peer first heard of now may send: its window's
+ * start (WIRE_MAX_AGE_S ago, by the wall clock). */
+uint64_t wireauth_floor(void);
 /* 0: counter is new from this peer (now remembered); -1: a replay, or
  * too old to tell. */
 int wireauth_replay(struct wire_replay *r, uint64_t counter);
@@ -67,7 +80,8 @@ struct net_peer {
   struct rel_stream rel;        /* the reliable stream to it (reliable.h) */
   struct net_inbound asm_;      /* fragment being reassembled */
   struct net_inbound stalled;   /* complete, waiting for ring room */
-  struct wire_replay replay;    /* with a cluster key: the counters it sent */
+  struct wire_replay replay;    /* with a cluster key: the counters it sent ... */
+  void *mac_ctx;                /* ... and its MAC context (wireauth.c) */
   uint64_t resets, failures;
 };
 

@@ -108,6 +108,8 @@ static struct net_peer *peer_add(struct engine *e, uint64_t nic, const char *hos
     p->addr = *addr;
     rel_init(&p->rel, &peer_link, e, e->cfg.nic_id, nic, net_mtu(n, port), n->peer_timeout_ns,
              peer_random32(n));
+    if (n->auth.on)
+      p->replay.top = wireauth_floor(); /* nothing recorded before now - max age */
     return p;
   }
   return NULL;
@@ -151,6 +153,9 @@ void peer_fail(struct engine *e, struct net_peer *p, const char *why)
   rpull_drop_peer(e, p);
   netconn_drop_peer(e, p);
   broadcast_gone(e, p->nic);
+  for (uint32_t i = 0; i < e->cfg.max_endpoints; i++)
+    if (e->vifs[i].in_use) /* its endpoint ids may have new owners when it is back */
+      allow_forget_nic(&e->vifs[i].remote_ok, p->nic);
   /* afresh: new incarnation on our side, theirs unknown */
   p->state = PEER_FAILED;
   rel_reset(&p->rel, peer_random32(n));

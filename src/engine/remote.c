@@ -15,9 +15,9 @@
 
 /* Tell a local sender its message cannot go (when it waits for an answer). */
 static void refuse_local(struct engine *e, struct engine_vif *src, const struct msg *m,
-                         uint32_t status)
+                         uint32_t status, enum drop_reason why)
 {
-  vif_count_drop(src, DROP_UNREACHABLE);
+  vif_count_drop(src, why);
   if (m->type != MSG_RNDV && !(m->flags & (MSG_F_SYNC | MSG_F_ACKREQ)))
     return;
   if (m->type == MSG_FRAG && (uint64_t)m->frag * EAGER_SIZE + m->len < m->total)
@@ -33,7 +33,13 @@ int remote_send(struct engine *e, struct engine_vif *src, struct msg *m,
   struct net *n = net_of(e);
   struct net_peer *p = n ? peer_by_nic(n, m->peer_nic) : NULL;
   if (!p) {
-    refuse_local(e, src, m, MSG_ST_UNREACHABLE);
+    refuse_local(e, src, m, MSG_ST_UNREACHABLE, DROP_UNREACHABLE);
+    return 1;
+  }
+  if (!allow_has(&src->remote_ok, m->peer_nic, m->peer_eid)) {
+    /* this host keeps its own endpoints to their connects, as the other
+     * host does at delivery (a keyed cluster trusts each host for both) */
+    refuse_local(e, src, m, MSG_ST_CLOSED, DROP_NOT_CONNECTED);
     return 1;
   }
   uint32_t piece_max = wire_piece_max(net_mtu(n, p->port));

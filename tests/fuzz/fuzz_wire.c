@@ -118,6 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   }
   fuzz_rounds(&be, 2);
   fuzz_backend_down(&be);
+  wireauth_free(&sealer);
   close(a.peer);
   return 0;
 }

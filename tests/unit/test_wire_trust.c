@@ -43,6 +43,7 @@ static void up(struct fuzz_side *g, const char *key_file, const char *peer_key_f
   fuzz_private_net();
   be.cfg.eng.key_file = key_file;
   fuzz_backend_up(&be, "udp:127.0.0.1:2315");
+  wireauth_free(&peer_auth);
   CHECK(wireauth_setup(&peer_auth, peer_key_file, err, sizeof(err)) == 0);
   peer_seq[0] = peer_seq[1] = 0;
   g->g = fuzz_guest(&be, DP_ENGINE, &g->peer);
@@ -69,19 +70,30 @@ static size_t packet(uint8_t *buf, uint64_t nic, struct wire_auth *auth, uint8_t
   return wireauth_seal(auth, buf, sizeof(*h) + len);
 }
 
-static void input(const uint8_t *pkt, size_t len)
+#define PEER_IP 0xc6120002u     /* 198.18.0.2: nowhere, in this namespace */
+#define ATTACKER_IP 0xc6130606u /* 198.19.6.6 */
+
+static struct port_addr addr_of(uint32_t ip)
 {
-  struct port_addr from = {0};
-  struct sockaddr_in *sin = (struct sockaddr_in *)&from.ss;
+  struct port_addr a = {0};
+  struct sockaddr_in *sin = (struct sockaddr_in *)&a.ss;
   sin->sin_family = AF_INET;
   sin->sin_port = htons(2315);
-  sin->sin_addr.s_addr = htonl(0xc6120002); /* 198.18.0.2: nowhere, in this namespace */
-  from.sslen = sizeof(*sin);
+  sin->sin_addr.s_addr = htonl(ip);
+  a.sslen = sizeof(*sin);
+  return a;
+}
+
+static void input_from(const uint8_t *pkt, size_t len, uint32_t ip)
+{
+  struct port_addr from = addr_of(ip);
   pthread_mutex_lock(&be.engine->lock);
   net_input(be.engine, 0, pkt, len, &from, clock_now_ns());
   pthread_mutex_unlock(&be.engine->lock);
   fuzz_rounds(&be, 2);
 }
+
+static void input(const uint8_t *pkt, size_t len) { input_from(pkt, len, PEER_IP); }
 
 static size_t small(uint8_t *buf, uint64_t nic, struct wire_auth *auth, const char *text)
 {
@@ -157,6 +169,8 @@ static int test_keyed_packets_are_checked_before_anything_counts(void)
   input(pkt, small(pkt, PEER, &peer_auth, "keyed"));
   CHECK(n->auth_unexpected == 1 && !peer_by_nic(n, PEER));
   fuzz_backend_down(&be);
+  wireauth_free(&wrong);
+  wireauth_free(&peer_auth);
   unlink("/tmp/myrixen-test-key");
   unlink("/tmp/myrixen-test-key2");
   return 0;
@@ -222,7 +236,71 @@ static int test_connect_replies_come_from_the_host_asked(void)
   return 0;
 }
 
+/* A host that restarts comes back with its endpoint ids free for anyone:
+ * what the old owner of one was allowed is not the new owner's. */
+static int test_a_restarted_host_connects_anew(void)
+{
+  struct fuzz_side g = {0};
+  uint8_t pkt[WIRE_MAX_PACKET];
+  up(&g, NULL, NULL);
+  input(pkt, connect_req(pkt, KEY));
+  input(pkt, small(pkt, PEER, &peer_auth, "connected"));
+  CHECK(events(&g) == 1);
+  peer_seq[0] = 0; /* its new incarnation's stream */
+  size_t len = small(pkt, PEER, &peer_auth, "new owner");
+  ((struct wire_hdr *)pkt)->src_session = 99;
+  wire_seal((struct wire_hdr *)pkt, len);
+  input(pkt, len);
+  CHECK(peer_by_nic(net_of(be.engine), PEER)->failures == 1); /* it restarted: seen */
+  CHECK(events(&g) == 0 && not_connected() == 1);
+  fuzz_backend_down(&be);
+  return 0;
+}
+
+static size_t hello(uint8_t *pkt, struct wire_auth *auth)
+{
+  struct wire_hdr *h = (struct wire_hdr *)pkt;
+  memset(pkt, 0, sizeof(*h) + sizeof(struct wire_hello));
+  h->magic = WIRE_MAGIC;
+  h->version = WIRE_VERSION;
+  h->type = WIRE_HELLO;
+  h->len = sizeof(struct wire_hello);
+  h->src_session = 1;
+  h->src_nic = PEER;
+  snprintf(((struct wire_hello *)(pkt + sizeof(*h)))->hostname, 64, "peerhost");
+  return wireauth_seal(auth, pkt, sizeof(*h) + sizeof(struct wire_hello));
+}
+
+/* Keyed: a hello recorded and sent again from elsewhere takes the peer's
+ * address only until the peer's next packet; a packet recorded before the
+ * engine's window (a day ago) is refused. */
+static int test_recorded_packets_steal_nothing(void)
+{
+  struct fuzz_side g = {0};
+  uint8_t pkt[512];
+  write_key("/tmp/myrixen-test-key", "the cluster's secret, 32 bytes!!");
+  up(&g, "/tmp/myrixen-test-key", "/tmp/myrixen-test-key");
+  struct net *n = net_of(be.engine);
+  input_from(pkt, hello(pkt, &peer_auth), ATTACKER_IP); /* replayed by the attacker first */
+  input_from(pkt, hello(pkt, &peer_auth), PEER_IP);     /* the peer's next hello */
+  struct net_peer *p = peer_by_nic(n, PEER);
+  struct port_addr real = addr_of(PEER_IP);
+  CHECK(p && port_addr_equal(&n->ports[p->port], &p->addr, &real));
+  fuzz_backend_down(&be);
+  up(&g, "/tmp/myrixen-test-key", "/tmp/myrixen-test-key");
+  n = net_of(be.engine);
+  peer_auth.counter -= 86400ull * 1000000000ull; /* sealed yesterday */
+  input(pkt, connect_req(pkt, KEY));
+  CHECK(!peer_by_nic(n, PEER) && n->replayed == 1);
+  fuzz_backend_down(&be);
+  wireauth_free(&peer_auth);
+  unlink("/tmp/myrixen-test-key");
+  return 0;
+}
+
 static const struct harness_test tests[] = {
+    {"a_restarted_host_connects_anew", test_a_restarted_host_connects_anew},
+    {"recorded_packets_steal_nothing", test_recorded_packets_steal_nothing},
     {"keyed_packets_are_checked_before_anything_counts",
      test_keyed_packets_are_checked_before_anything_counts},
     {"replay_window_keeps_order_and_refuses_the_old",
