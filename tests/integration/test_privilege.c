@@ -7,12 +7,20 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../../src/common/ctl.h"
+#include "../../src/common/doorbell.h"
+#include "../../src/lib/base.h"
 #include "../harness.h"
 
 #define BIG (1u << 20)
@@ -125,10 +133,152 @@ static int test_socket_mode_decides_who_is_a_guest(void)
   return rc;
 }
 
+/* --- a guest that execs a setuid program: nothing is written into it ----- */
+
+#define VICTIM_EID 5
+#define ATTACKER_EID 6
+#define SECRET "ROOT-ONLY-SECRET"
+
+static char secret[64]; /* the setuid program's memory */
+
+/* This binary, setuid root: holds a secret, says where, and after a line
+ * on its input says what it holds then. */
+static int setuid_victim(void)
+{
+  char line[8];
+  snprintf(secret, sizeof(secret), "%s", SECRET);
+  printf("%p\n", (void *)secret); /* the layout an attacker would know or leak */
+  fflush(stdout);
+  if (!fgets(line, sizeof(line), stdin))
+    return 1;
+  printf("%s\n", secret);
+  fflush(stdout);
+  return 0;
+}
+
+static int ctl_exchange(int s, struct ctl_msg *m, int *fds, int *nfds)
+{
+  static char buf[sizeof(struct ctl_msg) + CTL_TEXT_MAX];
+  struct ctl_msg *r = (struct ctl_msg *)buf;
+  if (ctl_send(s, m, NULL, 0) < 0)
+    return -1;
+  while (ctl_recv(s, r, sizeof(buf), fds, nfds) > 0)
+    if (r->seq == m->seq) {
+      memcpy(m, r, sizeof(*m));
+      return r->type == CTL_REPLY ? 0 : -1;
+    }
+  return -1;
+}
+
+/* The guest: admitted, an endpoint open, its region handed to the
+ * attacker (its parent); then it execs the setuid program, keeping its
+ * control socket, so that the backend still holds it for a guest. */
+static void becomes_setuid(const char *prog, int give, int in, int out)
+{
+  int s = ctl_connect(ctl_socket_path(), 0), fds[CTL_MAX_FDS], nfds;
+  struct ctl_msg m;
+  ctl_init(&m, CTL_HELLO, 1);
+  m.u.hello.role = CTL_ROLE_GUEST;
+  m.u.hello.datapath = DP_ENGINE;
+  CHECK(s >= 0 && ctl_exchange(s, &m, fds, &nfds) == 0 && nfds == 4);
+  int region = fds[0];
+  ctl_init(&m, CTL_OPEN, 2);
+  m.u.open.eid = VICTIM_EID;
+  m.u.open.key = HARNESS_KEY;
+  CHECK(ctl_exchange(s, &m, fds, &nfds) == 0);
+  struct ctl_msg give_it;
+  ctl_init(&give_it, CTL_REPLY, m.u.open_reply.vif);
+  CHECK(ctl_send(give, &give_it, &region, 1) == 0);
+  CHECK(fcntl(s, F_SETFD, 0) == 0); /* the socket outlives the exec */
+  dup2(in, 0);
+  dup2(out, 1);
+  execl(prog, prog, "--setuid-victim", (char *)NULL);
+  _exit(127);
+}
+
+/* A user (the backend's own) that tries to write into the setuid program
+ * its guest became, through the engine: a pull into that guest's grant. */
+static int writes_through_the_engine(int idx, void *arg)
+{
+  (void)idx;
+  become(65534);
+  int give[2], to_v[2], from_v[2];
+  CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, give) == 0 && pipe(to_v) == 0 && pipe(from_v) == 0);
+  pid_t g = fork();
+  if (g == 0)
+    becomes_setuid(arg, give[1], to_v[0], from_v[1]);
+  FILE *vout = fdopen(from_v[0], "r");
+  char line[128];
+  CHECK(vout && fgets(line, sizeof(line), vout)); /* it runs, setuid */
+  uint64_t addr = strtoull(line, NULL, 16);
+  static char buf[sizeof(struct ctl_msg) + CTL_TEXT_MAX];
+  int fds[CTL_MAX_FDS], nfds;
+  CHECK(ctl_recv(give[0], (struct ctl_msg *)buf, sizeof(buf), fds, &nfds) > 0 && nfds == 1);
+  struct vif *gv = region_vif(mmap(NULL, REGION_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0],
+                                   0), ((struct ctl_msg *)buf)->seq);
+  mx_endpoint_t ep = harness_open(ATTACKER_EID);
+  uint64_t nic = lib.hello.nic_id;
+  static char payload[sizeof(SECRET)] = "WRITTEN-BY-NOBODY";
+  ep->vif->grants[200] = (struct grant){.addr = (uintptr_t)payload, .len = sizeof(payload),
+                                        .gen = 7, .nseg = 1, .flags = GRANT_READ,
+                                        .peer_nic = nic, .peer_eid = VICTIM_EID};
+  gv->grants[10] = (struct grant){.addr = addr, .len = sizeof(payload), .gen = 9, .nseg = 1,
+                                  .flags = GRANT_WRITE};
+  struct qprod q;
+  qprod_init(&q, &gv->tx);
+  struct msg m = {.type = MSG_PULL, .peer_eid = ATTACKER_EID, .peer_nic = nic,
+                  .total = sizeof(payload), .cookie = 3, .cookie2 = 4,
+                  .grant = GRANT_REF(200, 7), .grant2 = GRANT_REF(10, 9)};
+  CHECK(qprod_reserve(&q, 1, 0) == 1);
+  qprod_put(&q, &m);
+  qprod_commit(&q, 0);
+  qprod_flush(&q);
+  doorbell_ring(lib.engine_doorbell);
+  usleep(500000);
+  CHECK(write(to_v[1], "?\n", 2) == 2);
+  CHECK(fgets(line, sizeof(line), vout));
+  line[strcspn(line, "\n")] = 0;
+  fprintf(stderr, "the setuid program holds '%s'\n", line);
+  CHECK(!strcmp(line, SECRET)); /* nothing was written into it */
+  waitpid(g, NULL, 0);
+  mx_finalize();
+  return 0;
+}
+
+static int test_a_guest_turned_setuid_is_written_nothing(void)
+{
+  static const char *const opts[] = {"--user", "nobody", NULL};
+  char prog[] = "/tmp/myrixen-setuid-XXXXXX", self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  CHECK(n > 0);
+  self[n] = 0;
+  int out = mkstemp(prog), in = open(self, O_RDONLY);
+  CHECK(out >= 0 && in >= 0);
+  char chunk[65536];
+  while ((n = read(in, chunk, sizeof(chunk))) > 0)
+    CHECK(write(out, chunk, (size_t)n) == n);
+  close(in);
+  CHECK(fchown(out, 0, 0) == 0 && fchmod(out, 04755) == 0); /* setuid root */
+  close(out);
+  pid_t be = harness_backend_start_with(opts);
+  int rc = harness_wait(harness_guest(writes_through_the_engine, 0, prog));
+  rc |= kill(be, 0) != 0;
+  harness_backend_stop(be);
+  unlink(prog);
+  unlink(getenv("MYRIXEN_SOCKET"));
+  return rc;
+}
+
 static const struct harness_test tests[] = {
+    {"a_guest_turned_setuid_is_written_nothing", test_a_guest_turned_setuid_is_written_nothing},
     {"backend_as_nobody_serves_every_user", test_backend_as_nobody_serves_every_user},
     {"socket_mode_decides_who_is_a_guest", test_socket_mode_decides_who_is_a_guest},
     {NULL, NULL},
 };
 
-int main(int argc, char **argv) { return harness_main(argc, argv, tests); }
+int main(int argc, char **argv)
+{
+  if (argc == 2 && !strcmp(argv[1], "--setuid-victim"))
+    return setuid_victim();
+  return harness_main(argc, argv, tests);
+}
