@@ -29,6 +29,9 @@ size_t fuzz_take(struct fuzz_input *in, void *out, size_t len);
 /* One byte, or 0 at the end. */
 uint8_t fuzz_byte(struct fuzz_input *in);
 uint16_t fuzz_u16(struct fuzz_input *in);
+/* The next step of a target's input, [op][len:2][len bytes]: op, and the
+ * bytes as *step (fewer at the input's end). */
+uint8_t fuzz_step(struct fuzz_input *in, struct fuzz_input *step);
 
 /* A backend with an engine of 8 endpoints and, when port is not NULL,
  * that network port (in a network namespace of the fuzzer's own: see

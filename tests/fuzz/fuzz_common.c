@@ -45,6 +45,16 @@ uint16_t fuzz_u16(struct fuzz_input *in)
   return v;
 }
 
+uint8_t fuzz_step(struct fuzz_input *in, struct fuzz_input *step)
+{
+  uint8_t op = fuzz_byte(in);
+  size_t len = fuzz_u16(in);
+  *step = (struct fuzz_input){in->p, len < in->n ? len : in->n};
+  in->p += step->n;
+  in->n -= step->n;
+  return op;
+}
+
 static pid_t memory_pid;
 
 pid_t fuzz_memory_pid(void)

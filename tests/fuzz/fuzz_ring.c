@@ -42,11 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   fuzz_connect(&be, b.g, (uint32_t)b.vif_idx, EID_A, KEY_A);
   static uint8_t buf[sizeof(struct vif)];
   while (in.n) {
-    uint8_t op = fuzz_byte(&in) % 8;
-    size_t len = fuzz_u16(&in);
-    struct fuzz_input step = {in.p, len < in.n ? len : in.n};
-    in.p += step.n;
-    in.n -= step.n;
+    struct fuzz_input step;
+    uint8_t op = fuzz_step(&in, &step) % 8;
     switch (op) {
     case 0: fuzz_side_scribble(&a, buf, fuzz_take(&step, buf, sizeof(buf))); break;
     case 1: fuzz_side_push(&a, &step, be.cfg.eng.nic_id, EID_B); break;

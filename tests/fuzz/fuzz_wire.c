@@ -97,11 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   fuzz_side_open(&be, &a, 0, 0x77);
   static uint8_t buf[WIRE_MAX_PACKET + 64];
   while (in.n) {
-    uint8_t op = fuzz_byte(&in) % 6;
-    size_t len = fuzz_u16(&in);
-    struct fuzz_input step = {in.p, len < in.n ? len : in.n};
-    in.p += step.n;
-    in.n -= step.n;
+    struct fuzz_input step;
+    uint8_t op = fuzz_step(&in, &step) % 6;
     switch (op) {
     case 0:
     case 1: {

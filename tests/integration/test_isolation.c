@@ -425,12 +425,11 @@ static int deaf_receiver(int idx, void *arg)
   return 0;
 }
 
-/* A copy-datapath guest that sends its deaf peer more than it can take. */
+/* A guest that sends its deaf peer (DEAF, or *arg) more than it can take. */
 static int stalled_sender(int idx, void *arg)
 {
-  (void)arg;
   mx_endpoint_t ep = harness_open((uint32_t)idx);
-  mx_endpoint_addr_t to = harness_connect(ep, DEAF);
+  mx_endpoint_addr_t to = harness_connect(ep, arg ? *(uint32_t *)arg : DEAF);
   static char buf[MEDIUM];
   mx_request_t r;
   for (uint64_t i = 0; i < OLD_MSGS; i++) {
@@ -541,22 +540,6 @@ static int watcher(int idx, void *arg)
   return 0;
 }
 
-static int stalled_copy_sender(int idx, void *arg)
-{
-  (void)arg;
-  mx_endpoint_t ep = harness_open((uint32_t)idx);
-  mx_endpoint_addr_t to = harness_connect(ep, DEAF_COPY);
-  static char buf[MEDIUM];
-  mx_request_t r;
-  for (uint64_t i = 0; i < OLD_MSGS; i++) {
-    mx_segment_t s = {buf, sizeof(buf)};
-    CHECK_MX(mx_isend(ep, &s, 1, to, DATA, NULL, &r));
-  }
-  struct pollfd p = {.fd = stall_done, .events = POLLIN};
-  poll(&p, 1, 20000);
-  return 0;
-}
-
 static int test_blocked_senders_let_the_engine_sleep(void)
 {
   stall_done = eventfd(0, 0);
@@ -571,7 +554,8 @@ static int test_blocked_senders_let_the_engine_sleep(void)
   setenv("MYRIXEN_DATAPATH", "engine", 1);
   pid_t s1 = harness_guest(stalled_sender, ATTACKER, NULL);
   setenv("MYRIXEN_DATAPATH", "copy", 1);
-  pid_t s2 = harness_guest(stalled_copy_sender, VICTIM, NULL);
+  static uint32_t deaf_copy_eid = DEAF_COPY;
+  pid_t s2 = harness_guest(stalled_sender, VICTIM, &deaf_copy_eid);
   setenv("MYRIXEN_DATAPATH", "engine", 1);
   int rc = harness_wait(harness_guest(watcher, WATCHER, NULL));
   CHECK(write(stall_done, &one, sizeof(one)) == sizeof(one));
