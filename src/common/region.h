@@ -24,7 +24,7 @@
 #include "ring.h"
 
 #define REGION_MAGIC 0x4d59524955524547ull /* "GERUIRYM" */
-#define REGION_VERSION 6
+#define REGION_VERSION 7
 #define CHANNEL_MAGIC 0x4d59524e4e414843ull
 #define CHANNEL_VERSION 3
 
@@ -153,9 +153,9 @@ struct grant {
   uint16_t gen;       /* must equal the reference's generation; 0: revoked */
   uint16_t nseg;      /* first entry of a run: number of entries */
   uint32_t flags;     /* GRANT_READ | GRANT_WRITE */
-  uint64_t peer_nic;  /* first entry of a GRANT_READ run: who may pull it */
-  uint32_t peer_eid;
-  uint32_t pad;
+  uint64_t peer_nic;  /* first entry of a GRANT_READ run: who may pull it: that */
+  uint32_t peer_eid;  /* endpoint, in that incarnation (its session; 0: any, for a */
+  uint32_t peer_session; /* reply to a source never connected to) */
 };
 _Static_assert(sizeof(struct grant) == 40, "grant entry");
 _Static_assert(offsetof(struct grant, gen) == 16 && offsetof(struct grant, flags) == 20,

@@ -27,7 +27,7 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-endian");
 
 #define WIRE_MAGIC 0x4d58u     /* "XM" */
-#define WIRE_VERSION 4
+#define WIRE_VERSION 5
 #define WIRE_ETHERTYPE 0x86dfu /* the EtherType of MX over Ethernet */
 #define WIRE_UDP_PORT 2315     /* default UDP port of a backend */
 #define WIRE_MAX_PACKET 9216   /* jumbo frames; a port's MTU may be lower */
@@ -97,6 +97,8 @@ struct wire_data_ext {    /* follows the descriptor */
   uint32_t dst_eid;
   uint32_t piece_off;     /* offset of these bytes in the fragment / inline data */
   uint32_t piece_len;
+  uint32_t src_session;   /* the sending endpoint's incarnation (its connects are its own) */
+  uint32_t pad;
 };
 #define WIRE_DATA_OVERHEAD (WIRE_DATA_HDR + sizeof(struct wire_data_ext))
 
@@ -105,6 +107,8 @@ struct wire_connect {
   uint32_t src_eid;
   uint32_t dst_eid;
   uint32_t key;
+  uint32_t src_session;   /* the connecting endpoint's incarnation */
+  uint32_t pad;
 };
 
 struct wire_connect_reply {
@@ -119,8 +123,10 @@ struct wire_pull_req {
   uint64_t cookie2;       /* receiver's request */
   uint32_t snd_eid;       /* endpoint that sent the rendezvous (on the packet's receiver) */
   uint32_t grant;         /* its grant */
-  uint32_t rcv_eid;       /* endpoint that pulls */
+  uint32_t rcv_eid;       /* endpoint that pulls ... */
   uint32_t total;         /* bytes wanted */
+  uint32_t rcv_session;   /* ... in this incarnation (the grant names it) */
+  uint32_t pad;
 };
 
 struct wire_pull_data {
@@ -153,10 +159,10 @@ struct wire_hello {       /* dst_nic is 0: for everybody on the segment */
 
 _Static_assert(sizeof(struct wire_desc) == 40, "wire_desc");
 _Static_assert(offsetof(struct wire_desc, match) == 16, "wire_desc.match");
-_Static_assert(sizeof(struct wire_data_ext) == 16, "wire_data_ext");
-_Static_assert(sizeof(struct wire_connect) == 16, "wire_connect");
+_Static_assert(sizeof(struct wire_data_ext) == 24, "wire_data_ext");
+_Static_assert(sizeof(struct wire_connect) == 24, "wire_connect");
 _Static_assert(sizeof(struct wire_connect_reply) == 16, "wire_connect_reply");
-_Static_assert(sizeof(struct wire_pull_req) == 32, "wire_pull_req");
+_Static_assert(sizeof(struct wire_pull_req) == 40, "wire_pull_req");
 _Static_assert(sizeof(struct wire_pull_data) == 16, "wire_pull_data");
 _Static_assert(sizeof(struct wire_pull_end) == 32, "wire_pull_end");
 _Static_assert(sizeof(struct wire_nack) == 32, "wire_nack");

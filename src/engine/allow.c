@@ -32,9 +32,12 @@ static struct allow_entry *allow_slot(const struct allow_set *s, uint64_t nic, u
   }
 }
 
-int allow_has(const struct allow_set *s, uint64_t nic, uint32_t eid)
+int allow_has(const struct allow_set *s, uint64_t nic, uint32_t eid, uint32_t session)
 {
-  return s->count && allow_slot(s, nic, eid)->eid_plus1 != 0;
+  if (!s->count)
+    return 0;
+  const struct allow_entry *a = allow_slot(s, nic, eid);
+  return a->eid_plus1 != 0 && (!session || a->session == session);
 }
 
 static int allow_grow(struct allow_set *s)
@@ -55,15 +58,18 @@ static int allow_grow(struct allow_set *s)
   return 0;
 }
 
-int allow_add(struct allow_set *s, uint64_t nic, uint32_t eid)
+int allow_add(struct allow_set *s, uint64_t nic, uint32_t eid, uint32_t session)
 {
-  if (allow_has(s, nic, eid))
+  if (allow_has(s, nic, eid, 0)) {
+    allow_slot(s, nic, eid)->session = session; /* connected again: that incarnation now */
     return 0;
+  }
   if (s->count >= ALLOW_MAX)
     return -1;
   if ((s->count + 1) * 2 > s->cap && allow_grow(s) < 0)
     return -1; /* kept at most half full: every probe ends */
-  *allow_slot(s, nic, eid) = (struct allow_entry){.nic = nic, .eid_plus1 = eid + 1};
+  *allow_slot(s, nic, eid) =
+      (struct allow_entry){.nic = nic, .eid_plus1 = eid + 1, .session = session};
   s->count++;
   return 0;
 }

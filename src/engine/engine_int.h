@@ -54,14 +54,18 @@ extern const struct vif_datapath vif_dp_engine, vif_dp_copy;
 struct allow_entry {
   uint64_t nic;
   uint32_t eid_plus1;           /* 0: an empty slot */
+  uint32_t session;             /* the remote endpoint's incarnation that connected */
 };
 struct allow_set {
   struct allow_entry *slots;
   uint32_t cap, count;
 };
-int allow_has(const struct allow_set *s, uint64_t nic, uint32_t eid);
-/* 0, or -1 when the set is full (ALLOW_MAX) or memory is short. */
-int allow_add(struct allow_set *s, uint64_t nic, uint32_t eid);
+/* Is (nic, eid) in the set: in any incarnation (session 0), or in that
+ * one? */
+int allow_has(const struct allow_set *s, uint64_t nic, uint32_t eid, uint32_t session);
+/* (nic, eid) in incarnation session (the latest connect says which): 0,
+ * or -1 when the set is full (ALLOW_MAX) or memory is short. */
+int allow_add(struct allow_set *s, uint64_t nic, uint32_t eid, uint32_t session);
 void allow_free(struct allow_set *s);
 /* Forget every endpoint of host nic (it restarted or failed: whoever has
  * those ids there now must connect anew). */
@@ -206,6 +210,7 @@ ssize_t guestmem_write(const struct guest_mem *g, const struct iovec *local, uns
 struct grant_puller {
   uint64_t nic;
   uint32_t eid;
+  uint32_t session;             /* the pulling endpoint's incarnation */
 };
 int grant_load(struct engine_vif *v, uint32_t ref, uint32_t need_flag, uint64_t len,
                const struct grant_puller *puller, struct iovec *seg, int *nseg);

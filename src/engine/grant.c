@@ -24,7 +24,8 @@ int grant_load(struct engine_vif *v, uint32_t ref, uint32_t need_flag, uint64_t 
   if (gen == 0 || first.gen != gen || first.nseg == 0 || first.nseg > GRANT_MAX_SEGS ||
       idx + first.nseg > REGION_GRANTS)
     return -1;
-  if (puller && (first.peer_nic != puller->nic || first.peer_eid != puller->eid))
+  if (puller && (first.peer_nic != puller->nic || first.peer_eid != puller->eid ||
+                 (first.peer_session && first.peer_session != puller->session)))
     return -1; /* another endpoint's rendezvous */
   *nseg = 0;
   for (uint32_t i = 0; i < first.nseg; i++) {

@@ -65,6 +65,7 @@ struct net_inbound {
   int active;
   struct msg m;                 /* header as posted (source stamped) */
   uint32_t dst_eid;
+  uint32_t src_session;         /* the sending endpoint's incarnation */
   uint32_t got;
   uint8_t eager[EAGER_SIZE];
 };

@@ -56,7 +56,7 @@ int netconn_start(struct engine *e, uint32_t guest_id, uint32_t seq, uint32_t ei
   w->next = n->connects;
   n->connects = w;
   struct wire_connect wc = {.req_id = w->req_id, .src_eid = eid, .dst_eid = peer_eid,
-                            .key = key};
+                            .key = key, .src_session = w->session};
   rel_send(&p->rel, WIRE_CONNECT, &wc, sizeof(wc), NULL, 0);
   net_flush(e); /* the control thread's packet: the engine may e asleep */
   return 0;
@@ -74,7 +74,7 @@ int netconn_on_request(struct engine *e, struct net_peer *p, const struct wire_c
     r.status = MX_CONNECTION_FAILED;
   else if (v->key != c->key)
     r.status = MX_BAD_CONNECTION_KEY;
-  else if (allow_add(&v->remote_ok, p->nic, c->src_eid) < 0)
+  else if (allow_add(&v->remote_ok, p->nic, c->src_eid, c->src_session) < 0)
     r.status = MX_NO_RESOURCES;
   else
     r.status = MX_SUCCESS, r.ep_session = v->session;
@@ -91,7 +91,8 @@ int netconn_on_reply(struct engine *e, struct net_peer *p, const struct wire_con
       break; /* an answer to a question we never asked it */
     int status = r->status;
     struct engine_vif *v = vif_find(e, w->eid, w->session);
-    if (status == MX_SUCCESS && (!v || allow_add(&v->remote_ok, p->nic, r->eid) < 0))
+    if (status == MX_SUCCESS &&
+        (!v || allow_add(&v->remote_ok, p->nic, r->eid, r->ep_session) < 0))
       status = v ? MX_NO_RESOURCES : MX_CONNECTION_FAILED; /* it may answer us now */
     answer(e, w, status, r->eid, r->ep_session);
     wait_free(e, w);

@@ -70,7 +70,7 @@ static void pull_fail_request(struct engine *e, struct engine_vif *rcv, const st
 int pull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m)
 {
   struct engine_vif *snd = vif_lookup(e, m->peer_nic, m->peer_eid);
-  struct grant_puller puller = {e->cfg.nic_id, rcv->eid};
+  struct grant_puller puller = {e->cfg.nic_id, rcv->eid, rcv->session};
   struct pull *p;
 
   /* A pull netback took before its guest left: nobody waits for it, and

@@ -36,7 +36,7 @@ int remote_send(struct engine *e, struct engine_vif *src, struct msg *m,
     refuse_local(e, src, m, MSG_ST_UNREACHABLE, DROP_UNREACHABLE);
     return 1;
   }
-  if (!allow_has(&src->remote_ok, m->peer_nic, m->peer_eid)) {
+  if (!allow_has(&src->remote_ok, m->peer_nic, m->peer_eid, 0)) {
     /* this host keeps its own endpoints to their connects, as the other
      * host does at delivery (a keyed cluster trusts each host for both) */
     refuse_local(e, src, m, MSG_ST_CLOSED, DROP_NOT_CONNECTED);
@@ -48,7 +48,8 @@ int remote_send(struct engine *e, struct engine_vif *src, struct msg *m,
   if (rel_room(&p->rel) < pieces)
     return 0;
   uint8_t hdr[WIRE_DATA_OVERHEAD];
-  struct wire_data_ext x = {.src_eid = src->eid, .dst_eid = m->peer_eid};
+  struct wire_data_ext x = {.src_eid = src->eid, .dst_eid = m->peer_eid,
+                            .src_session = src->session};
   const uint8_t *data = m->type == MSG_SMALL ? m->data : eager;
   int last_of_msg = m->type != MSG_FRAG || (uint64_t)m->frag * EAGER_SIZE + m->len >= m->total;
   struct rel_pkt *k = NULL;
@@ -88,7 +89,8 @@ static void send_nack(struct net_peer *p, const struct msg *m, uint32_t src_eid,
 static void post_inbound(struct engine *e, struct net_peer *p, struct net_inbound *in)
 {
   struct engine_vif *dst = vif_lookup(e, e->cfg.nic_id, in->dst_eid);
-  if (dst && dst->in_use && !allow_has(&dst->remote_ok, p->nic, in->m.peer_eid)) {
+  if (dst && dst->in_use &&
+      !allow_has(&dst->remote_ok, p->nic, in->m.peer_eid, in->src_session ? in->src_session : ~0u)) {
     vif_count_drop(dst, DROP_NOT_CONNECTED); /* no connect either way, with the key */
     in->active = 0;
     return;
@@ -133,6 +135,7 @@ static int data_in(struct engine *e, struct net_peer *p, const uint8_t *payload,
   if (x.piece_len != len - WIRE_DATA_OVERHEAD)
     return -1;
   m->peer_eid = x.src_eid; /* the source, as the receiving guest sees it */
+  tmp.src_session = x.src_session;
   m->peer_nic = p->nic;
   switch (m->type) {
   case MSG_SMALL:
@@ -148,6 +151,7 @@ static int data_in(struct engine *e, struct net_peer *p, const uint8_t *payload,
       p->asm_.active = 1;
       p->asm_.m = *m;
       p->asm_.dst_eid = x.dst_eid;
+      p->asm_.src_session = x.src_session;
       p->asm_.got = 0;
     } else if (!p->asm_.active || p->asm_.m.seq != m->seq || p->asm_.m.frag != m->frag ||
                p->asm_.got != x.piece_off) {

@@ -96,7 +96,8 @@ int rpull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m)
     return 1;
   }
   struct wire_pull_req r = {.cookie = m->cookie, .cookie2 = m->cookie2, .snd_eid = m->peer_eid,
-                            .grant = m->grant, .rcv_eid = rcv->eid, .total = m->total};
+                            .grant = m->grant, .rcv_eid = rcv->eid, .total = m->total,
+                            .rcv_session = rcv->session};
   rpull_take(rp, &r, rcv);
   rcv->pulls++;
   rel_send(&p->rel, WIRE_PULL_REQ, &r, sizeof(r), NULL, 0);
@@ -135,7 +136,7 @@ int rpull_on_request(struct engine *e, struct net_peer *p, const struct wire_pul
   if (!rp)
     return 0;
   /* the pull must come from the rendezvous's receiver: that host, that endpoint */
-  struct grant_puller puller = {p->nic, r->rcv_eid};
+  struct grant_puller puller = {p->nic, r->rcv_eid, r->rcv_session};
   if (grant_load(snd, r->grant, GRANT_READ, r->total, &puller, rp->seg, &rp->nseg) < 0) {
     log_warn("pull from %s of endpoint %u: grant check failed", p->hostname, snd->eid);
     vif_count_drop(snd, DROP_BAD_GRANT);

@@ -30,6 +30,7 @@ uint32_t grant_segments(struct mx_endpoint *ep, struct req *r, uint32_t flags)
       /* a rendezvous's data may be pulled by its receiver alone */
       g->peer_nic = flags == GRANT_READ && r->conn ? r->conn->nic : 0;
       g->peer_eid = flags == GRANT_READ && r->conn ? r->conn->eid : 0;
+      g->peer_session = flags == GRANT_READ && r->conn ? r->conn->session : 0;
       g->gen = gen;
       ep->grant_used[i + k] = 1;
     }

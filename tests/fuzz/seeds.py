@@ -69,7 +69,7 @@ def msg(type_, length=0, total=0, nic=0, eid=0, cookie=1, cookie2=0, grant=0, gr
 
 
 def grant_entry(idx, how, addr, length, gen, flags, nic=0, eid=0):
-    return bytes([idx, how]) + struct.pack("<QQHHIQII", addr, length, gen, 1, flags, nic, eid, 0)
+    return bytes([idx, how]) + struct.pack("<QQHHIQII", addr, length, gen, 1, flags, nic, eid, 0)  # session 0: any
 
 
 def ref(idx, gen):
@@ -102,14 +102,15 @@ def pkt(type_, payload=b"", seq=0, reliable=True, dst_session=0, ack=0):
 def wire_seeds():
     HELLO, ACK, CONNECT, DATA, PULL_REQ, NOTIFY, NACK = 11, 1, 4, 3, 6, 9, 10
     hello = step(1, pkt(HELLO, b"peer".ljust(64, b"\0"), reliable=False))
-    connect = step(1, pkt(CONNECT, struct.pack("<IIII", 1, 0, 0, 0x77), seq=0))
+    connect = step(1, pkt(CONNECT, struct.pack("<IIIIII", 1, 0, 0, 0x77, 3, 0), seq=0))
     desc = lambda t, length, total, grant=0: struct.pack("<BBHIIIQQII", t, 0, 0, length, total,
                                                          0, 0x1234, 5, grant, 0)
-    ext = lambda length: struct.pack("<IIII", 0, 0, 0, length)
+    ext = lambda length: struct.pack("<IIIIII", 0, 0, 0, length, 3, 0)
     data = step(1, pkt(DATA, desc(SMALL, 8, 8) + ext(8) + b"12345678", seq=1))
     rndv = step(1, pkt(DATA, desc(RNDV, 0, 4096, ref(1, 1)) + ext(0), seq=2))
     grant = step(4, grant_entry(1, 1, 0, 4096, 1, GRANT_READ, PEER, 0))
-    pullreq = step(1, pkt(PULL_REQ, struct.pack("<QQIIII", 5, 6, 0, ref(1, 1), 0, 4096), seq=3))
+    pullreq = step(1, pkt(PULL_REQ, struct.pack("<QQIIIIII", 5, 6, 0, ref(1, 1), 0, 4096, 3, 0),
+                          seq=3))
     notify = step(1, pkt(NOTIFY, struct.pack("<QQIIII", 5, 6, 0, 0, 4096, 0), seq=4))
     nack = step(1, pkt(NACK, struct.pack("<QQIIII", 5, 0x1234, 0, 0, 3, 0), seq=5))
     ack = step(1, pkt(ACK, reliable=False, ack=3))

@@ -156,6 +156,73 @@ static int test_rendezvous_is_pulled_by_its_receiver_alone(void)
   return run_three(victim_large_send, receiver_after_signal, attacker_pulls_live_grant);
 }
 
+/* --- the next owner of the receiver's endpoint id pulls nothing --------- */
+
+static int pipe_gone[2]; /* receiver -> next owner: the receiver's endpoint is closed */
+
+/* A large send to the receiver, then no progress for a while: its grant
+ * stays live although the receiver leaves (the PEER_GONE that would make
+ * the library revoke it waits unread). */
+static int victim_sends_and_sleeps(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  char *buf = malloc(BIG);
+  harness_fill(buf, BIG, 41);
+  mx_endpoint_addr_t to = harness_connect(ep, RECEIVER);
+  mx_segment_t s = {buf, BIG};
+  mx_request_t r;
+  CHECK_MX(mx_isend(ep, &s, 1, to, DATA, NULL, &r));
+  signal_to(ep, RECEIVER);
+  sleep(2);
+  mx_finalize();
+  return 0;
+}
+
+static int receiver_leaves(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  wait_signal(ep); /* the rendezvous is announced (unexpected here) */
+  mx_finalize();
+  CHECK(write(pipe_gone[1], "g", 1) == 1);
+  return 0;
+}
+
+/* Opens the receiver's endpoint id after it, and pulls with every
+ * generation of the victim's first grant: the grant names the receiver's
+ * incarnation, not just its id. */
+static int next_owner_pulls(int idx, void *arg)
+{
+  (void)idx;
+  (void)arg;
+  char c;
+  CHECK(read(pipe_gone[0], &c, 1) == 1);
+  usleep(100000); /* the backend has closed it */
+  mx_endpoint_t ep = harness_open(RECEIVER);
+  char *buf = malloc(BIG);
+  memset(buf, CANARY, BIG);
+  pull_victim(ep, buf, BIG, 0, 40);
+  CHECK(all_canary(buf, BIG));
+  mx_finalize();
+  return 0;
+}
+
+static int test_the_next_owner_of_an_endpoint_id_pulls_nothing(void)
+{
+  CHECK(pipe(pipe_gone) == 0);
+  pid_t be = harness_backend_start();
+  setenv("MYRIXEN_DATAPATH", "engine", 1);
+  pid_t r = harness_guest(receiver_leaves, RECEIVER, NULL);
+  pid_t a = harness_guest(next_owner_pulls, ATTACKER, NULL);
+  usleep(100000);
+  pid_t v = harness_guest(victim_sends_and_sleeps, VICTIM, NULL);
+  int rc = harness_wait(r) | harness_wait(a) | harness_wait(v);
+  rc |= kill(be, 0) != 0;
+  harness_backend_stop(be);
+  return rc;
+}
+
 /* --- a revoked grant reads nothing --------------------------------------- */
 
 static int victim_then_rewrites(int idx, void *arg)
@@ -831,6 +898,8 @@ static int test_data_needs_a_connect_with_the_key(void)
 
 static const struct harness_test tests[] = {
     {"rendezvous_is_pulled_by_its_receiver_alone", test_rendezvous_is_pulled_by_its_receiver_alone},
+    {"the_next_owner_of_an_endpoint_id_pulls_nothing",
+     test_the_next_owner_of_an_endpoint_id_pulls_nothing},
     {"revoked_grant_reads_nothing", test_revoked_grant_reads_nothing},
     {"forged_completions_complete_nothing", test_forged_completions_complete_nothing},
     {"failed_vif_stays_failed", test_failed_vif_stays_failed},

@@ -95,20 +95,31 @@ static void input_from(const uint8_t *pkt, size_t len, uint32_t ip)
 
 static void input(const uint8_t *pkt, size_t len) { input_from(pkt, len, PEER_IP); }
 
-static size_t small(uint8_t *buf, uint64_t nic, struct wire_auth *auth, const char *text)
+#define SRC_SESSION 7 /* the remote endpoint's incarnation that connects */
+
+/* A small message from endpoint 3 of nic, in incarnation session. */
+static size_t small_from(uint8_t *buf, uint64_t nic, struct wire_auth *auth, const char *text,
+                         uint32_t session)
 {
   uint8_t p[WIRE_DATA_OVERHEAD + 16] = {0};
   struct wire_desc d = {.type = MSG_SMALL, .len = 16, .total = 16, .match = 0x1234};
-  struct wire_data_ext x = {.src_eid = 3, .dst_eid = EID, .piece_len = 16};
+  struct wire_data_ext x = {.src_eid = 3, .dst_eid = EID, .piece_len = 16,
+                            .src_session = session};
   memcpy(p, &d, sizeof(d));
   memcpy(p + WIRE_DATA_HDR, &x, sizeof(x));
   memcpy(p + WIRE_DATA_OVERHEAD, text, strnlen(text, 16));
   return packet(buf, nic, auth, WIRE_DATA, p, sizeof(p));
 }
 
+static size_t small(uint8_t *buf, uint64_t nic, struct wire_auth *auth, const char *text)
+{
+  return small_from(buf, nic, auth, text, SRC_SESSION);
+}
+
 static size_t connect_req(uint8_t *buf, uint32_t key)
 {
-  struct wire_connect c = {.req_id = 1, .src_eid = 3, .dst_eid = EID, .key = key};
+  struct wire_connect c = {.req_id = 1, .src_eid = 3, .dst_eid = EID, .key = key,
+                           .src_session = SRC_SESSION};
   return packet(buf, PEER, &peer_auth, WIRE_CONNECT, &c, sizeof(c));
 }
 
@@ -204,9 +215,13 @@ static int test_data_from_another_host_needs_a_connect_with_the_key(void)
   input(pkt, connect_req(pkt, KEY));
   input(pkt, small(pkt, PEER, &peer_auth, "connected"));
   CHECK(events(&g) == 1 && not_connected() == 2);
+  /* nor the next incarnation of that endpoint (closed and opened again
+   * there, by whoever) */
+  input(pkt, small_from(pkt, PEER, &peer_auth, "reopened", SRC_SESSION + 1));
+  CHECK(events(&g) == 0 && not_connected() == 3);
   /* another host is not let in by that connect */
   input(pkt, small(pkt, OTHER, &peer_auth, "from elsewhere"));
-  CHECK(events(&g) == 0 && not_connected() == 3);
+  CHECK(events(&g) == 0 && not_connected() == 4);
   fuzz_backend_down(&be);
   return 0;
 }
@@ -223,7 +238,7 @@ static int test_connect_replies_come_from_the_host_asked(void)
   CHECK(engine_connect_remote(be.engine, g.g->id, 42, EID, PEER, 3, KEY) == 0);
   uint32_t req_id = net_of(be.engine)->next_req_id;
   struct wire_connect_reply r = {.req_id = req_id, .status = MX_SUCCESS, .eid = 3,
-                                 .ep_session = 9};
+                                 .ep_session = SRC_SESSION};
   input(pkt, packet(pkt, OTHER, &peer_auth, WIRE_CONNECT_REPLY, &r, sizeof(r)));
   CHECK(engine_completion_take(be.engine, &c) == 0); /* not from the host we asked */
   input(pkt, small(pkt, OTHER, &peer_auth, "z"));
