@@ -52,12 +52,17 @@ static int accept_guest(struct backend *be, int lsock)
   return 0;
 }
 
-static int listen_socket(const char *path)
+/* The control socket, listening, at path; it appears there (a rename)
+ * only once it listens and has its group and mode, so that a client that
+ * sees the file can connect, and none connects to it unguarded. */
+static int listen_socket(const char *path, const char *group, unsigned mode)
 {
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  if (strlen(path) >= sizeof(sa.sun_path))
+  char tmp[sizeof(sa.sun_path)];
+  if (strlen(path) + 5 >= sizeof(sa.sun_path))
     return -ENAMETOOLONG;
-  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+  snprintf(tmp, sizeof(tmp), "%s.new", path);
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", tmp);
   char dir[sizeof(sa.sun_path)];
   snprintf(dir, sizeof(dir), "%s", path);
   char *slash = strrchr(dir, '/');
@@ -68,26 +73,25 @@ static int listen_socket(const char *path)
   int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (s < 0)
     return -errno;
-  unlink(path);
-  if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 64) < 0) {
+  unlink(tmp);
+  char err[256];
+  if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 64) < 0 ||
+      privilege_socket_access(tmp, group, mode, err, sizeof(err)) < 0 || rename(tmp, path) < 0) {
     int e = -errno;
     close(s);
-    return e;
+    unlink(tmp);
+    return e ? e : -EPERM;
   }
   return s;
 }
 
 int server_listen(struct backend *be)
 {
-  be->lsock = listen_socket(be->cfg.socket_path);
+  be->lsock = listen_socket(be->cfg.socket_path, be->cfg.socket_group, be->cfg.socket_mode);
   if (be->lsock < 0) {
-    log_err("cannot listen on %s: %s", be->cfg.socket_path, strerror(-be->lsock));
-    return -1;
-  }
-  char err[256];
-  if (privilege_socket_access(be->cfg.socket_path, be->cfg.socket_group, be->cfg.socket_mode,
-                              err, sizeof(err)) < 0) {
-    log_err("%s", err);
+    log_err("cannot listen on %s (group %s, mode %o): %s", be->cfg.socket_path,
+            be->cfg.socket_group ? be->cfg.socket_group : "-", be->cfg.socket_mode,
+            strerror(-be->lsock));
     return -1;
   }
   return 0;

@@ -8,6 +8,10 @@
 # in make soak).  Then: both backends alive, their memory flat.
 BUILD=${1:-build}
 SECS=${SOAK_SECONDS:-60}
+# Under ASan, freed memory waits in a quarantine (256 MB by default) before
+# it is used again: a small one, so that the RSS of the backend says
+# whether memory is kept (other builds ignore the option).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4:thread_local_quarantine_size_kb=64"
 . "$(dirname "$0")/lib/hosts.sh"
 
 host a; host b
@@ -33,16 +37,21 @@ round() {
 }
 
 round 1 engine || { bad "soak: warm-up round"; exit 1; }
-rss_a=$(rss a); rss_b=$(rss b)
 on a "$BIN/soak/hostile" "$SECS" 1 > "$TMP/hostile-a.out" 2>&1 & ha=$!
 on b "$BIN/soak/hostile" "$SECS" 2 > "$TMP/hostile-b.out" 2>&1 & hb=$!
-end=$(( $(date +%s) + SECS ))
-rounds=0; failures=0
+start=$(date +%s); end=$((start + SECS))
+rounds=0; failures=0; rss_a=; rss_b=
 dps=(bypass engine copy-batch)
 while [ "$(date +%s)" -lt "$end" ]; do
   rounds=$((rounds + 1))
   round $((rounds + 1)) "${dps[$((rounds % 3))]}" || failures=$((failures + 1))
+  # memory is measured from a quarter in: by then every pool, cache and
+  # allocator arena the work needs has grown to its size
+  if [ -z "$rss_a" ] && [ "$(date +%s)" -ge $((start + SECS / 4)) ]; then
+    rss_a=$(rss a); rss_b=$(rss b)
+  fi
 done
+[ -n "$rss_a" ] || { rss_a=$(rss a); rss_b=$(rss b); }
 wait $ha $hb
 alive=0
 kill -0 "$(cat "$TMP/a.pid")" 2>/dev/null && kill -0 "$(cat "$TMP/b.pid")" 2>/dev/null && alive=1
@@ -51,9 +60,9 @@ deeds=$(cat "$TMP"/hostile-*.out | awk '/misdeeds/ {s += $2} END {print s + 0}')
 sa=$(on a "$BIN/bin/myrixen" peers --json)
 summary="$rounds rounds of 16 ranks x 40 messages ($((rounds * 640)) checked), $deeds hostile misdeeds, \
 retransmits $(json_num "$sa" retransmits), auth refused $(json_num "$sa" auth_failed); \
-backend RSS growth a ${grow_a} kB, b ${grow_b} kB"
+backend RSS growth (from a quarter in) a ${grow_a} kB, b ${grow_b} kB"
 if [ "$failures" = 0 ] && [ "$alive" = 1 ] && [ "$deeds" -gt 0 ] &&
-   [ "$grow_a" -lt 16384 ] && [ "$grow_b" -lt 16384 ]; then
+   [ "$grow_a" -lt 8192 ] && [ "$grow_b" -lt 8192 ]; then
   ok "soak ${SECS} s: $summary"
 else
   bad "soak ${SECS} s: $failures rounds failed, backends alive: $alive; $summary"
