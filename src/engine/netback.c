@@ -37,7 +37,8 @@
 #include "engine_int.h"
 
 #define NB_BATCH 64
-#define NB_VIF_QUEUE_MAX 64      /* buffers in flight each way per VIF: then back-pressure */
+#define NB_VIF_QUEUE_MAX 256     /* buffers in flight each way per VIF: then back-pressure */
+#define NB_VIF_EAGER_MAX 64      /* ... of which with an eager payload (8 KiB each) */
 #define NB_SLEEP_MS 100
 
 struct nb_item {
@@ -53,7 +54,7 @@ struct nb_item {
  * never the other copy-mode guests (head-of-line blocking). */
 struct nb_queue {
   struct nb_item *head, *tail;
-  uint32_t len;
+  uint32_t len, sized;          /* buffers; those with an eager payload */
   int blocked;                  /* tx: the head waits for room at its destination */
 };
 
@@ -75,7 +76,8 @@ struct netback {
 /* Netback's buffers come from a pool, as a driver domain's do: once the
  * queues have been as deep as they get, no message allocates.  Two sizes:
  * a descriptor alone, or with room for a whole eager fragment.  The pool
- * never holds more than the queues' peak (NB_VIF_QUEUE_MAX per VIF each way). */
+ * never holds more than the queues' peak (NB_VIF_QUEUE_MAX per VIF each way,
+ * NB_VIF_EAGER_MAX of them sized). */
 static struct nb_item *item_new(struct netback *nb, const struct engine_vif *v,
                                 const struct msg *m, const void *eager)
 {
@@ -102,6 +104,38 @@ static void item_free(struct netback *nb, struct nb_item *it)
   nb->pool[sized] = it;
 }
 
+static int item_sized(const struct msg *m)
+{
+  return m->type == MSG_FRAG && m->len > 0;
+}
+
+/* No room in q for m (a queue of 64 small messages holds ~20 KiB; of 64
+ * fragments, 512 KiB: a VIF's share is bounded either way). */
+static int queue_full(const struct nb_queue *q, const struct msg *m)
+{
+  return q->len >= NB_VIF_QUEUE_MAX || (item_sized(m) && q->sized >= NB_VIF_EAGER_MAX);
+}
+
+static int queue_was_full(const struct nb_queue *q)
+{
+  return q->len >= NB_VIF_QUEUE_MAX || q->sized >= NB_VIF_EAGER_MAX;
+}
+
+static void queue_push(struct nb_queue *q, struct nb_item *it)
+{
+  FIFO_PUSH(&q->head, &q->tail, it, next);
+  q->len++;
+  q->sized += item_sized(&it->m);
+}
+
+static struct nb_item *queue_pop(struct nb_queue *q)
+{
+  struct nb_item *it = FIFO_POP(&q->head, &q->tail, next);
+  q->len--;
+  q->sized -= item_sized(&it->m);
+  return it;
+}
+
 /* --- guest to engine ------------------------------------------------------ */
 
 /* Copy what waits in v's request ring (up to max) into backend buffers
@@ -116,7 +150,7 @@ static int take_requests(struct engine *e, struct engine_vif *v, int max)
   const uint8_t *eager;
   while (n < max && q->len < NB_VIF_QUEUE_MAX) {
     int r = qcons_next(&v->tx, &m, &eager);
-    if (r == 0)
+    if (r == 0 || (r > 0 && queue_full(q, &m)))
       break;
     if (r < 0 || !deliver_request_valid(e, &m)) {
       vif_fail(e, v, r < 0 ? DROP_RING_CORRUPT : DROP_BAD_REQUEST);
@@ -127,8 +161,7 @@ static int take_requests(struct engine *e, struct engine_vif *v, int max)
     struct nb_item *it = item_new(nb, v, &m, eager);
     if (!it)
       break;
-    FIFO_PUSH(&q->head, &q->tail, it, next);
-    q->len++;
+    queue_push(q, it);
     nb->tx_total++;
     qcons_advance(&v->tx, &m);
     nb->copies++;
@@ -161,7 +194,7 @@ static int drain_queue(struct engine *e, uint32_t eid)
   struct netback *nb = e->nb;
   struct nb_queue *q = &nb->tx[eid];
   struct engine_vif *src = &e->vifs[eid];
-  int was_full = q->len >= NB_VIF_QUEUE_MAX;
+  int was_full = queue_was_full(q);
   int n = 0;
   while (q->head) {
     struct nb_item *it = q->head;
@@ -169,8 +202,7 @@ static int drain_queue(struct engine *e, uint32_t eid)
       e->closed_drops[DROP_UNSENT]++; /* its id was opened again since */
     else if ((q->blocked = !deliver_request(e, src, &it->m, it->eager)))
       break; /* destination full: this VIF's buffers wait, in order; others go on */
-    item_free(nb, FIFO_POP(&q->head, &q->tail, next));
-    q->len--;
+    item_free(nb, queue_pop(q));
     nb->tx_total--;
     n++;
   }
@@ -209,13 +241,12 @@ static int netback_post(struct engine *e, struct engine_vif *dst, const struct m
 {
   struct netback *nb = e->nb;
   struct nb_queue *q = &nb->rx[dst->eid];
-  if (q->len >= NB_VIF_QUEUE_MAX)
+  if (queue_full(q, m))
     return 0; /* its guest takes no events: the sender waits, nobody else */
   struct nb_item *it = item_new(nb, dst, m, eager);
   if (!it)
     return 0;
-  FIFO_PUSH(&q->head, &q->tail, it, next);
-  q->len++;
+  queue_push(q, it);
   nb->rx_total++;
   nb->copies++;
   if (dst->owner.datapath == DP_COPY) {
@@ -243,7 +274,7 @@ static int give_queue(struct engine *e, uint32_t eid, int budget)
   struct netback *nb = e->nb;
   struct nb_queue *q = &nb->rx[eid];
   struct engine_vif *dst = &e->vifs[eid];
-  int was_full = q->len >= NB_VIF_QUEUE_MAX;
+  int was_full = queue_was_full(q);
   int n = 0;
   while (q->head && n < budget) {
     struct nb_item *it = q->head;
@@ -259,8 +290,7 @@ static int give_queue(struct engine *e, uint32_t eid, int budget)
         doorbell_ring(dst->doorbell);
       }
     }
-    item_free(nb, FIFO_POP(&q->head, &q->tail, next));
-    q->len--;
+    item_free(nb, queue_pop(q));
     nb->rx_total--;
     n++;
   }
@@ -326,7 +356,7 @@ static int nb_arm(struct engine *e)
     if (armed < 0)
       vif_fail(e, v, DROP_RING_CORRUPT); /* published what it never wrote */
     /* a full queue waits for the engine to deliver, which kicks us then */
-    if (armed > 0 && nb->tx[i].len < NB_VIF_QUEUE_MAX)
+    if (armed > 0 && !queue_was_full(&nb->tx[i]))
       pending = 1;
   }
   return pending;
