@@ -144,6 +144,7 @@ int deliver_request(struct engine *e, struct engine_vif *src, struct msg *m,
   }
   if (r == 0) {
     src->c.stalls++;
+    src->tx_blocked = 1; /* until dst's guest frees room: it kicks (engine_arm) */
     return 0;
   }
   src->c.tx_msgs++;
@@ -175,9 +176,9 @@ int deliver_serve_vif(struct engine *e, struct engine_vif *src, int budget)
     }
     if (!limit_allows_msg(src, &m))
       break; /* over its rate: it waits in its own ring */
-    src->tx_blocked = !deliver_request(e, src, &m, eager);
-    if (src->tx_blocked)
-      break;
+    if (!deliver_request(e, src, &m, eager))
+      break; /* a full destination here (tx_blocked), or the network's window */
+    src->tx_blocked = 0;
     qcons_advance(&src->tx, &m);
     done++;
   }

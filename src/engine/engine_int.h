@@ -85,8 +85,10 @@ struct engine_vif {
   struct qcons tx;              /* engine's cursor on the request ring */
   struct qprod rx;              /* engine's cursor on the event ring */
   int rx_dirty;                 /* produced this round: flush and maybe kick */
-  int tx_blocked;               /* its next request waits for room at its destination:
-                                 * no work for the engine until that room comes */
+  int tx_blocked;               /* its next request waits for room at a destination of
+                                 * this host: no work for the engine until that room
+                                 * comes (one waiting for the network's window is: the
+                                 * acks that open it are polled for) */
   int rx_wanted;                /* something waits for room in its event ring: before
                                  * sleeping, ask its guest for a kick when it frees some */
   uint8_t gone_pending[ENGINE_MAX_ENDPOINTS / 8]; /* PEER_GONE still to post */

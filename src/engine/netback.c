@@ -202,6 +202,8 @@ static int drain_queue(struct engine *e, uint32_t eid)
       e->closed_drops[DROP_UNSENT]++; /* its id was opened again since */
     else if ((q->blocked = !deliver_request(e, src, &it->m, it->eager)))
       break; /* destination full: this VIF's buffers wait, in order; others go on */
+    else
+      src->tx_blocked = 0;
     item_free(nb, queue_pop(q));
     nb->tx_total--;
     n++;
