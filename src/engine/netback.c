@@ -223,8 +223,10 @@ static int drain_queue(struct engine *e, uint32_t eid)
 int netback_drain(struct engine *e)
 {
   struct netback *nb = e->nb;
-  uint32_t max = e->cfg.max_endpoints;
+  uint32_t max = e->cfg.max_endpoints; /* engine_create checked: 1..ENGINE_MAX_ENDPOINTS */
   int n = 0;
+  if (max == 0)
+    return 0;
   for (uint32_t k = 0; nb->tx_total && k < max; k++)
     n += drain_queue(e, (nb->tx_rr + k) % max);
   nb->tx_rr = (nb->tx_rr + 1) % max;

@@ -66,7 +66,7 @@ static int survivor(int idx, void *arg)
   else
     CHECK_MX(mx_irecv(ep, &s, 1, UNSENT, ~0ull, NULL, &pending));
   CHECK(write(ready[1], "r", 1) == 1);
-  mx_status_t st;
+  mx_status_t st = {0};
   uint32_t result = 0;
   if (sending) { /* one only polls (it never sleeps on the socket), one waits */
     time_t give_up = time(NULL) + 20;
