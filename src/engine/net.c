@@ -18,7 +18,7 @@
 
 /* The cluster key's file: --key-file, or a "key-file PATH" line of the
  * peers file (one file then configures the whole cluster). */
-static const char *key_file_of(const struct engine_config *cfg, char *buf, size_t len)
+static const char *key_file_of(const struct engine_config *cfg, char buf[256])
 {
   if (cfg->key_file || !cfg->peers_file)
     return cfg->key_file;
@@ -30,7 +30,6 @@ static const char *key_file_of(const struct engine_config *cfg, char *buf, size_
       found = buf;
   if (f)
     fclose(f);
-  (void)len;
   return found;
 }
 
@@ -46,7 +45,7 @@ int net_setup(struct engine *e, char *err, size_t errlen)
   }
   e->net = n;
   char keybuf[256];
-  if (wireauth_setup(&n->auth, key_file_of(cfg, keybuf, sizeof(keybuf)), err, errlen) < 0)
+  if (wireauth_setup(&n->auth, key_file_of(cfg, keybuf), err, errlen) < 0)
     return -1;
   if (n->auth.on)
     log_info("cluster key on: every packet carries a MAC");

@@ -55,6 +55,18 @@ static void raw_post(mx_endpoint_t ep, const struct msg *m)
   pthread_mutex_unlock(&ep->lock);
 }
 
+/* True when the backend's counters report (JSON) holds text. */
+static int counters_say(const char *text)
+{
+  struct ctl_msg req, rep;
+  char *report = NULL;
+  ctl_init(&req, CTL_COUNTERS, 0);
+  CHECK(ctl_call(&req, &rep, NULL, NULL, &report) == 0 && report);
+  int found = strstr(report, text) != NULL;
+  free(report);
+  return found;
+}
+
 /* A write grant of our own, for buf: the reference. */
 static uint32_t own_write_grant(mx_endpoint_t ep, void *buf, uint32_t len)
 {
@@ -481,6 +493,13 @@ static int test_departed_guests_requests_never_go_out_as_the_next_owners(void)
 
 static int stall_done = -1; /* eventfd: the honest pair finished */
 
+/* Let the deaf and the stalled go (they poll stall_done). */
+static void release_stalled(void)
+{
+  uint64_t one = 1;
+  CHECK(write(stall_done, &one, sizeof(one)) == sizeof(one));
+}
+
 /* Opens its endpoint and takes nothing, until the honest pair is done:
  * its event ring fills, then netback's queue for whoever sends to it. */
 static int deaf_receiver(int idx, void *arg)
@@ -533,8 +552,7 @@ static int honest_copy_receiver(int idx, void *arg)
     CHECK(st.code == MX_STATUS_SUCCESS && st.xfer_length == sizeof(buf));
     CHECK(harness_verify(buf, sizeof(buf), i));
   }
-  uint64_t one = 1;
-  CHECK(write(stall_done, &one, sizeof(one)) == sizeof(one));
+  release_stalled();
   mx_finalize();
   return 0;
 }
@@ -543,7 +561,6 @@ static int test_a_stalled_copy_guest_stalls_nobody_else(void)
 {
   stall_done = eventfd(0, 0);
   CHECK(stall_done >= 0);
-  uint64_t many = 1; /* releases them even if the honest pair failed */
   pid_t be = harness_backend_start();
   setenv("MYRIXEN_DATAPATH", "engine", 1);
   pid_t deaf = harness_guest(deaf_receiver, DEAF, NULL);
@@ -555,7 +572,7 @@ static int test_a_stalled_copy_guest_stalls_nobody_else(void)
   pid_t hs = harness_guest(honest_copy_sender, VICTIM, NULL);
   int rc = harness_wait(hs);
   rc |= harness_wait(hr);
-  CHECK(write(stall_done, &many, sizeof(many)) == sizeof(many));
+  release_stalled(); /* even if the honest pair failed */
   rc |= harness_wait(deaf);
   rc |= harness_wait(stalled);
   rc |= kill(be, 0) != 0;
@@ -601,8 +618,7 @@ static int watcher(int idx, void *arg)
           (unsigned long long)(e1 - e0), (unsigned long long)(n1 - n0));
   CHECK(e1 - e0 >= 5); /* its backstop is 100 ms: a thread that spins never sleeps */
   CHECK(n1 - n0 >= 5);
-  uint64_t one = 1;
-  CHECK(write(stall_done, &one, sizeof(one)) == sizeof(one));
+  release_stalled();
   mx_finalize();
   return 0;
 }
@@ -611,7 +627,6 @@ static int test_blocked_senders_let_the_engine_sleep(void)
 {
   stall_done = eventfd(0, 0);
   CHECK(stall_done >= 0);
-  uint64_t one = 1;
   pid_t be = harness_backend_start();
   setenv("MYRIXEN_DATAPATH", "engine", 1);
   pid_t deaf = harness_guest(deaf_receiver, DEAF, NULL);
@@ -625,7 +640,7 @@ static int test_blocked_senders_let_the_engine_sleep(void)
   pid_t s2 = harness_guest(stalled_sender, VICTIM, &deaf_copy_eid);
   setenv("MYRIXEN_DATAPATH", "engine", 1);
   int rc = harness_wait(harness_guest(watcher, WATCHER, NULL));
-  CHECK(write(stall_done, &one, sizeof(one)) == sizeof(one));
+  release_stalled();
   rc |= harness_wait(deaf);
   rc |= harness_wait(deaf_copy);
   rc |= harness_wait(s1);
@@ -651,12 +666,7 @@ static int greedy_guest(int idx, void *arg)
     n++;
   fprintf(stderr, "one user opened %d endpoints of 8, its share 6\n", n);
   CHECK(n == 6);
-  struct ctl_msg req, rep;
-  char *text = NULL;
-  ctl_init(&req, CTL_COUNTERS, 0);
-  CHECK(ctl_call(&req, &rep, NULL, NULL, &text) == 0 && text);
-  CHECK(strstr(text, "\"endpoints_refused\":1") != NULL);
-  free(text);
+  CHECK(counters_say("\"endpoints_refused\":1"));
   mx_finalize();
   return 0;
 }
@@ -881,12 +891,7 @@ static int attacker_without_key(int idx, void *arg)
   memcpy(m.data, "evil", 4);
   raw_post(ep, &m);
   usleep(300000);
-  struct ctl_msg req, rep;
-  char *text = NULL;
-  ctl_init(&req, CTL_COUNTERS, 0);
-  CHECK(ctl_call(&req, &rep, NULL, NULL, &text) == 0 && text);
-  CHECK(strstr(text, "\"not_connected\":1") != NULL);
-  free(text);
+  CHECK(counters_say("\"not_connected\":1"));
   mx_finalize();
   return 0;
 }
