@@ -16,6 +16,9 @@ command -v fi_pingpong >/dev/null 2>&1 || need="$need libfabric-bin"
 # make analyze: clang's static analyzer (scan-build)
 command -v scan-build >/dev/null 2>&1 || need="$need clang-tools-14"
 command -v clang >/dev/null 2>&1 || need="$need clang"
+# make fuzz: libFuzzer's runtime
+ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
+  need="$need libclang-rt-14-dev"
 # TSan and ASan runtimes come with gcc's libtsan2 / libasan8 on Debian 12.
 [ -e /usr/lib/x86_64-linux-gnu/libtsan.so.2 ] || need="$need libtsan2"
 [ -e /usr/lib/x86_64-linux-gnu/libasan.so.8 ] || need="$need libasan8"
