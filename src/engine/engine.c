@@ -172,7 +172,8 @@ static void *engine_main(void *arg)
   while (!atomic_load(&e->stop)) {
     pthread_mutex_lock(&e->lock);
     int work = engine_round(e, &rr);
-    int busy_now = net_busy(e) || engine_blocked(e);
+    /* (asked only when the round found nothing: the policy needs it then) */
+    int busy_now = !work && (net_busy(e) || engine_blocked(e));
     pthread_mutex_unlock(&e->lock);
     /* Work found after a sleep nobody ended: a request did not kick us. */
     if (work && timed_out)
