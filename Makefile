@@ -26,8 +26,9 @@ UNIT_SRC    := $(wildcard tests/unit/*.c)
 ITEST_SRC   := $(wildcard tests/integration/*.c)
 MXPROG_SRC  := $(wildcard tests/mx/*.c)
 SOAK_SRC    := $(wildcard tests/soak/*.c)
+VMPROG_SRC  := $(wildcard tests/vm/*.c)
 FUZZ_SRC    := $(filter-out tests/fuzz/fuzz_common.c,$(wildcard tests/fuzz/fuzz_*.c))
-HEADERS     := $(wildcard include/*.h src/*/*.h tests/*.h tests/mx/*.h tests/fuzz/*.h)
+HEADERS     := $(wildcard include/*.h src/*/*.h tests/*.h tests/mx/*.h tests/fuzz/*.h tests/vm/*.h)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -42,7 +43,13 @@ ITESTS  := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRC))
 MXPROGS := $(patsubst tests/mx/%.c,$(BUILD)/mx/%,$(MXPROG_SRC))
 SOAKPROGS := $(patsubst tests/soak/%.c,$(BUILD)/soak/%,$(SOAK_SRC))
 
+# What a VM guest image carries (myrixen vm image): the MX programs and the
+# VM benches, linked statically (the image has no C library of its own).
+STATICPROGS := $(patsubst tests/mx/%.c,$(BUILD)/static/%,$(MXPROG_SRC)) \
+               $(patsubst tests/vm/%.c,$(BUILD)/static/%,$(VMPROG_SRC)) $(BUILD)/static/hostile
+
 .SECONDARY:
+.PHONY: vm-image check-vm
 .PHONY: all check check-plain check-asan check-tsan analyze demo deps clean fuzz fuzzers soak
 all: $(LIB_A) $(LIB_SO) $(ENGINE_A) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS) $(MXPROGS) $(SOAKPROGS)
 
@@ -111,6 +118,25 @@ $(BUILD)/mx/%: $(BUILD)/obj/tests/mx/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
 	@$(CC) -o $@ $^ $(LDFLAGS)
+
+$(BUILD)/static/%: $(BUILD)/obj/tests/mx/%.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@ (static)"
+	@$(CC) -static -o $@ $^ $(LDFLAGS)
+
+$(BUILD)/static/hostile: $(BUILD)/obj/tests/soak/hostile.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@ (static)"
+	@$(CC) -static -o $@ $^ $(LDFLAGS)
+
+$(BUILD)/static/%: $(BUILD)/obj/tests/vm/%.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@ (static)"
+	@$(CC) -static -o $@ $^ $(LDFLAGS)
+
+# The guest image of `myrixen vm run` (kernel and busybox from Debian).
+vm-image: deps all $(STATICPROGS)
+	$(BUILD)/bin/myrixen vm image --out $(BUILD)/vm
 
 # libFuzzer targets (tests/fuzz): the backend's handlers and the engine,
 # in one process, built by clang with ASan and UBSan (make fuzz).

@@ -19,6 +19,10 @@ command -v clang >/dev/null 2>&1 || need="$need clang"
 # make fuzz: libFuzzer's runtime
 ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
   need="$need libclang-rt-14-dev"
+# VMs as guests (myrixen vm): QEMU, and what a guest image is built from
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need="$need qemu-system-x86"
+[ -x /bin/busybox ] || need="$need busybox-static"
+command -v cpio >/dev/null 2>&1 || need="$need cpio"
 # TSan and ASan runtimes come with gcc's libtsan2 / libasan8 on Debian 12.
 [ -e /usr/lib/x86_64-linux-gnu/libtsan.so.2 ] || need="$need libtsan2"
 [ -e /usr/lib/x86_64-linux-gnu/libasan.so.8 ] || need="$need libasan8"

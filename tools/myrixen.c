@@ -22,6 +22,9 @@ static void usage(FILE *f)
              "  vif set EID [--rate MBPS] [--msg-rate N]   limit what the engine takes from a VIF\n"
              "  bench pingpong|stream [--sizes LIST] [--iters N] [--datapath D|all]\n"
              "                       [--cpus A,B] [--json] [--spawn-backend]\n"
+             "  vm image [--out DIR] build a guest image (Debian kernel, busybox, MX programs)\n"
+             "  vm run --name NAME [--mem 256M] [--kvm] -- CMD ARGS...\n"
+             "                       boot a QEMU VM as a guest, run CMD in it, return its status\n"
              "The backend is found at $MYRIXEN_SOCKET or /run/myrixen/backend.sock.\n");
 }
 
@@ -39,6 +42,8 @@ int main(int argc, char **argv)
     return cmd_vif(argc - 1, argv + 1);
   if (!strcmp(argv[1], "peers"))
     return cmd_peers(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "vm"))
+    return cmd_vm(argc - 1, argv + 1);
   if (!strcmp(argv[1], "bench"))
     return cmd_bench(argc - 1, argv + 1);
   fprintf(stderr, "myrixen: unknown command '%s'\n", argv[1]);

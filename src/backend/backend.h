@@ -44,6 +44,15 @@ struct be_guest {
   uint64_t mbox_calls;          /* exchanges through the mailbox */
   uint32_t vif_eid[REGION_VIFS];/* endpoint id + 1 open on each VIF of the region; 0: free */
   uint64_t accepted_ns;         /* when it connected (it must say hello in time) */
+  const char *kind;             /* "process", "container" (other pid namespace), "vm" */
+  uint64_t region_len;          /* bytes of its region file (a VM's: a power of two) */
+  /* A VM (role CTL_ROLE_VM): its launcher holds sock; its RAM is ram_fd,
+   * sealed, mapped at ram; the library inside says hello through the
+   * mailbox, which the control loop polls (a VM cannot kick). */
+  int ram_fd;
+  void *ram;
+  uint64_t ram_size;
+  int vm_attached;              /* the library in the VM said hello */
 };
 
 struct be_config {
@@ -89,6 +98,10 @@ struct be_guest *guest_by_id(struct backend *be, uint32_t id);
 /* A message to g: on its socket, or in its mailbox when the request came
  * there (seq has CTL_SEQ_MAILBOX).  0 or -1. */
 int guest_send(struct be_guest *g, const struct ctl_msg *m, const int *fds, int nfds);
+
+/* A VM's library (in the VM, through the mailbox) says hello: whatever an
+ * earlier program of that VM left open is closed. */
+void guest_vm_attach(struct backend *be, struct be_guest *g, const struct ctl_hello *h);
 
 /* mailbox.c: the region's control mailbox */
 void mailbox_serve(struct backend *be, struct be_guest *g);

@@ -60,20 +60,58 @@ static void reply_ok(struct be_guest *g, const struct ctl_msg *req)
   guest_send(g, &rep, NULL, 0);
 }
 
+/* The backend's side of the hello reply: what a guest needs to know. */
+static void hello_fill(struct backend *be, struct ctl_hello_reply *hr)
+{
+  hr->nic_id = be->cfg.eng.nic_id;
+  hr->max_endpoints = be->cfg.eng.max_endpoints;
+  hr->small_max = be->cfg.small_max;
+  hr->medium_max = be->cfg.eng.medium_max;
+  snprintf(hr->hostname, sizeof(hr->hostname), "%s", be->cfg.eng.hostname);
+}
+
+/* The library inside a VM, through its mailbox: the VM's launcher said
+ * hello on the socket already. */
+static void hello_from_vm(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
+{
+  struct ctl_msg rep;
+  if (req->u.hello.role != CTL_ROLE_GUEST) {
+    control_reply_error(be, g, req, MX_BAD_BAD_BAD, "hello: a VM's program is a guest");
+    return;
+  }
+  guest_vm_attach(be, g, &req->u.hello);
+  ctl_init(&rep, CTL_REPLY, req->seq);
+  struct ctl_hello_reply *hr = &rep.u.hello_reply;
+  hr->guest_id = g->id;
+  hr->region_version = REGION_VERSION;
+  hr->region_size = g->region_len;
+  hello_fill(be, hr);
+  guest_send(g, &rep, NULL, 0);
+}
+
 static void handle_hello(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
 {
   const struct ctl_hello *h = &req->u.hello;
   struct ctl_msg rep;
+  if (g->role == CTL_ROLE_VM && (req->seq & CTL_SEQ_MAILBOX)) {
+    hello_from_vm(be, g, req);
+    return;
+  }
   if (g->role) {
     control_reply_error(be, g, req, MX_BAD_BAD_BAD, "hello sent twice");
     return;
   }
-  if (h->role != CTL_ROLE_GUEST && h->role != CTL_ROLE_MONITOR) {
+  if (h->role != CTL_ROLE_GUEST && h->role != CTL_ROLE_MONITOR && h->role != CTL_ROLE_VM) {
     control_reply_error(be, g, req, MX_BAD_BAD_BAD, "hello: unknown role %u", h->role);
     return;
   }
   if (h->datapath >= DP_MAX) {
     control_reply_error(be, g, req, MX_BAD_BAD_BAD, "hello: unknown datapath %u", h->datapath);
+    return;
+  }
+  if (h->role == CTL_ROLE_VM && (h->vm_mem_mb == 0 || h->vm_mem_mb > CTL_VM_MEM_MAX_MB)) {
+    control_reply_error(be, g, req, MX_BAD_BAD_BAD, "hello: VM memory %u MiB (1..%u)",
+                        h->vm_mem_mb, CTL_VM_MEM_MAX_MB);
     return;
   }
   ctl_init(&rep, CTL_REPLY, req->seq);
@@ -84,12 +122,12 @@ static void handle_hello(struct backend *be, struct be_guest *g, const struct ct
     g->role = 0;
     return;
   }
-  struct ctl_hello_reply *hr = &rep.u.hello_reply;
-  hr->nic_id = be->cfg.eng.nic_id;
-  hr->max_endpoints = be->cfg.eng.max_endpoints;
-  hr->small_max = be->cfg.small_max;
-  hr->medium_max = be->cfg.eng.medium_max;
-  snprintf(hr->hostname, sizeof(hr->hostname), "%s", be->cfg.eng.hostname);
+  hello_fill(be, &rep.u.hello_reply);
+  if (g->role == CTL_ROLE_VM) {
+    int fds[2] = {g->memfd, g->ram_fd};
+    guest_send(g, &rep, fds, 2);
+    return;
+  }
   int fds[4] = {g->memfd, engine_doorbell(be->engine, h->datapath), g->mbox_kick, g->mbox_bell};
   guest_send(g, &rep, fds, g->role == CTL_ROLE_GUEST ? 4 : 0);
 }
@@ -109,7 +147,8 @@ static void handle_open(struct backend *be, struct be_guest *g, const struct ctl
   rep.u.open_reply.eid = info.eid;
   rep.u.open_reply.vif = vif_idx;
   rep.u.open_reply.session = info.session;
-  guest_send(g, &rep, &info.doorbell, 1);
+  /* a VM has no use for a doorbell: it polls */
+  guest_send(g, &rep, &info.doorbell, g->role == CTL_ROLE_VM ? 0 : 1);
 }
 
 static void handle_close(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
@@ -127,7 +166,7 @@ static void handle_close(struct backend *be, struct be_guest *g, const struct ct
 static int may_set_limits(const struct be_guest *g, uint32_t eid)
 {
   uint32_t vif_idx;
-  if (g->role == CTL_ROLE_GUEST)
+  if (g->role == CTL_ROLE_GUEST || g->role == CTL_ROLE_VM)
     return endpoint_vif(g, eid, &vif_idx) == 0;
   return g->uid == 0 || g->uid == geteuid();
 }
@@ -179,7 +218,7 @@ static void handle_resolve(struct backend *be, struct be_guest *g, const struct 
 
 /* The checks every message passes before its handler: 0 to go on, 1 when
  * answered with an error, -1 when g must be dropped. */
-static int ctl_admissible(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
+static int ctl_admissible(struct backend *be, struct be_guest *g, struct ctl_msg *req)
 {
   if (req->magic != CTL_MAGIC) {
     control_reply_error(be, g, req, MX_BAD_BAD_BAD, "bad magic 0x%08x", req->magic);
@@ -195,13 +234,24 @@ static int ctl_admissible(struct backend *be, struct be_guest *g, const struct c
     control_reply_error(be, g, req, MX_NOT_INITIALIZED, "message type %u before hello", req->type);
     return 1;
   }
-  if ((req->seq & CTL_SEQ_MAILBOX) && ctl_needs_socket(req)) {
+  /* A VM's mailbox is its only channel: it makes every exchange there,
+   * and its replies carry no descriptors (no doorbell, no direct channel). */
+  int vm = g->role == CTL_ROLE_VM;
+  if (vm && (req->seq & CTL_SEQ_MAILBOX) && req->type == CTL_CONNECT)
+    req->u.connect.want_channel = 0;
+  if (!vm && (req->seq & CTL_SEQ_MAILBOX) && ctl_needs_socket(req)) {
     control_reply_error(be, g, req, MX_BAD_BAD_BAD,
                     "message type %u passes descriptors: it needs the control socket", req->type);
     return 1;
   }
+  if (vm && (req->seq & CTL_SEQ_MAILBOX) && !g->vm_attached && req->type != CTL_HELLO) {
+    control_reply_error(be, g, req, MX_NOT_INITIALIZED, "message type %u before hello", req->type);
+    return 1;
+  }
+  /* a VM's endpoints are the VM's business, not its launcher's */
+  int guest = g->role == CTL_ROLE_GUEST || (vm && (req->seq & CTL_SEQ_MAILBOX));
   int guest_only = req->type == CTL_OPEN || req->type == CTL_CLOSE || req->type == CTL_CONNECT;
-  if (guest_only && g->role != CTL_ROLE_GUEST) {
+  if (guest_only && !guest) {
     control_reply_error(be, g, req, MX_NO_PERM, "message type %u needs a guest", req->type);
     return 1;
   }

@@ -3,8 +3,8 @@
  * from it, replies written into it (guest_send routes them here).
  *
  * A guest may make any exchange that passes no descriptors through its
- * mailbox instead of its socket; a VM guest, which has no socket, will make
- * all of them there.  The request is copied out of the region once and
+ * mailbox instead of its socket; a VM guest, which has no socket, makes
+ * all of them there, and cannot kick: the control loop polls its mailbox.  The request is copied out of the region once and
  * goes through the same checks and handlers as a socket message
  * (control_dispatch); its seq is marked CTL_SEQ_MAILBOX, so every reply to it,
  * even one the engine sends later (a remote connect), comes back here.
@@ -34,7 +34,7 @@ int mailbox_reply(struct be_guest *g, const struct ctl_msg *m)
 void mailbox_serve(struct backend *be, struct be_guest *g)
 {
   uint64_t kicks;
-  if (read(g->mbox_kick, &kicks, sizeof(kicks)) < 0) {
+  if (g->mbox_kick >= 0 && read(g->mbox_kick, &kicks, sizeof(kicks)) < 0) {
     /* EAGAIN: a kick already taken; the sequence number decides anyway */
   }
   if (!g->region)

@@ -186,6 +186,35 @@ static int close_silent(struct backend *be)
   return next == UINT64_MAX ? -1 : (int)((next - now) / 1000000 + 1);
 }
 
+/* VMs cannot kick: their mailboxes are polled, every VM_POLL_MS while a
+ * VM is admitted, and their regions' beats bumped (a VM learns that the
+ * backend died by its beat standing still).  Returns how long the loop
+ * may sleep (ms), or -1 with no VM. */
+#define VM_POLL_MS 1
+static int serve_vms(struct backend *be)
+{
+  static uint64_t last_beat;
+  uint64_t now = clock_now_ns();
+  int beat = now - last_beat >= REGION_BEAT_MS * 1000000ull, vms = 0;
+  if (beat)
+    last_beat = now;
+  for (int i = 0; i < BE_MAX_GUESTS; i++) {
+    struct be_guest *g = &be->guests[i];
+    if (!g->in_use || g->role != CTL_ROLE_VM || !g->region)
+      continue;
+    vms++;
+    if (beat)
+      atomic_fetch_add(&((struct region_hdr *)g->region)->beat, 1);
+    mailbox_serve(be, g);
+  }
+  return vms ? VM_POLL_MS : -1;
+}
+
+static int min_timeout(int a, int b)
+{
+  return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
 int server_run(struct backend *be)
 {
   struct pollfd pfd[POLL_MAX];
@@ -196,7 +225,7 @@ int server_run(struct backend *be)
            (unsigned long long)be->cfg.eng.nic_id, be->cfg.eng.hostname);
   for (;;) {
     int n = poll_set(be, pfd, map, fixed);
-    if (poll(pfd, (nfds_t)n, close_silent(be)) < 0) {
+    if (poll(pfd, (nfds_t)n, min_timeout(close_silent(be), serve_vms(be))) < 0) {
       if (errno == EINTR)
         continue;
       log_err("poll: %s", strerror(errno));

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define CTL_MAGIC 0x4d58434cu /* "LCXM" */
-#define CTL_VERSION 1
+#define CTL_VERSION 2
 #define CTL_MAX_FDS 4
 #define CTL_TEXT_MAX 65536
 #define CTL_DEFAULT_SOCKET "/run/myrixen/backend.sock"
@@ -28,7 +28,8 @@
 
 enum ctl_type {
   CTL_HELLO = 1,          /* G->B: admit me; reply: region memfd, engine doorbell,
-                           * mailbox kick (G->B) and bell (B->G) */
+                           * mailbox kick (G->B) and bell (B->G); to a VM's launcher:
+                           * region memfd, RAM memfd; to a VM: nothing */
   CTL_OPEN = 2,           /* G->B: open endpoint; reply: vif index, vif doorbell */
   CTL_CLOSE = 3,          /* G->B: close endpoint */
   CTL_CONNECT = 4,        /* G->B: resolve a peer; reply: maybe a channel */
@@ -42,7 +43,15 @@ enum ctl_type {
   CTL_VIF_SET = 12,       /* tool->B: set a VIF's rate limits */
 };
 
-enum ctl_role { CTL_ROLE_GUEST = 1, CTL_ROLE_MONITOR = 2 };
+/* A VM guest is admitted in two steps.  Its launcher (myrixen vm run)
+ * says hello on the socket as CTL_ROLE_VM: the backend creates the VM's
+ * region and RAM (sealed memfds, passed back for QEMU to map), and the
+ * guest lives as long as that connection.  Then the library inside the VM
+ * finds the region on its ivshmem device and says hello through its
+ * mailbox, as CTL_ROLE_GUEST; every exchange after that goes there too. */
+enum ctl_role { CTL_ROLE_GUEST = 1, CTL_ROLE_MONITOR = 2, CTL_ROLE_VM = 3 };
+
+#define CTL_VM_MEM_MAX_MB 2048 /* q35 maps RAM linearly below 2 GiB, no hole to skip */
 
 /* Datapath a guest asks for (MYRIXEN_DATAPATH).  The copy datapaths are
  * the classic split driver, for comparison: the backend's netback thread
@@ -72,7 +81,9 @@ static inline int datapath_uses_channels(uint32_t dp)
 struct ctl_hello {
   uint32_t role;          /* enum ctl_role */
   uint32_t datapath;      /* enum datapath */
-  char name[32];          /* guest's name for logs (program name) */
+  char name[32];          /* guest's name for logs (program name; a VM's name) */
+  uint32_t vm_mem_mb;     /* CTL_ROLE_VM: the VM's RAM (1..CTL_VM_MEM_MAX_MB) */
+  uint32_t pad;
 };
 
 struct ctl_hello_reply {
@@ -175,7 +186,7 @@ static inline int ctl_needs_socket(const struct ctl_msg *m)
          (m->type == CTL_CONNECT && m->u.connect.want_channel);
 }
 
-_Static_assert(sizeof(struct ctl_hello) == 40, "ctl_hello");
+_Static_assert(sizeof(struct ctl_hello) == 48, "ctl_hello");
 _Static_assert(sizeof(struct ctl_hello_reply) == 104, "ctl_hello_reply");
 _Static_assert(offsetof(struct ctl_hello_reply, hostname) == 40, "ctl_hello_reply.hostname");
 _Static_assert(sizeof(struct ctl_open) == 12, "ctl_open");

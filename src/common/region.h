@@ -24,7 +24,7 @@
 #include "ring.h"
 
 #define REGION_MAGIC 0x4d59524955524547ull /* "GERUIRYM" */
-#define REGION_VERSION 7
+#define REGION_VERSION 8
 #define CHANNEL_MAGIC 0x4d59524e4e414843ull
 #define CHANNEL_VERSION 3
 
@@ -35,7 +35,8 @@
 #define EAGER_SIZE 8192
 #define MSG_INLINE_MAX 208 /* 256-byte slot less the 48-byte descriptor */
 #define REGION_VIFS 8       /* endpoints per guest */
-#define REGION_GRANTS 256   /* grant entries per VIF */
+#define REGION_GRANTS 1024  /* grant entries per VIF: a VM's grant names each physically
+                             * contiguous run of its buffer's pages (4 MiB, scattered) */
 
 /* Message descriptor types.  TX = guest to engine (request ring),
  * RX = engine to guest (event ring); channel queues carry the data types. */
@@ -199,14 +200,17 @@ struct region_hdr {
   uint32_t vif_stride;       /* B: sizeof(struct vif) */
   _Atomic uint32_t backend_state; /* B: enum backend_state */
   uint32_t mbox_offset;      /* B: offset of the control mailbox */
-  uint8_t pad[RING_CACHELINE - 44];
+  _Atomic uint32_t beat;     /* B: bumped while the backend serves the guest: a VM, which
+                              * has no socket to see close, learns of its death by this */
+  uint8_t pad[RING_CACHELINE - 48];
 };
 _Static_assert(sizeof(struct region_hdr) == RING_CACHELINE, "region header");
 _Static_assert(offsetof(struct region_hdr, size) == 16 && offsetof(struct region_hdr, nvif) == 24 &&
                    offsetof(struct region_hdr, vif_offset) == 28 &&
                    offsetof(struct region_hdr, vif_stride) == 32 &&
                    offsetof(struct region_hdr, backend_state) == 36 &&
-                   offsetof(struct region_hdr, mbox_offset) == 40,
+                   offsetof(struct region_hdr, mbox_offset) == 40 &&
+                   offsetof(struct region_hdr, beat) == 44,
                "region header fields");
 
 /* The control mailbox: the region's own control channel, one exchange at
@@ -237,6 +241,18 @@ _Static_assert(sizeof(struct ctl_msg) % 8 == 0, "mailbox messages stay aligned")
 #define REGION_SIZE (REGION_MBOX_OFFSET + sizeof(struct mailbox))
 
 #define REGION_VIF_OFFSET sizeof(struct region_hdr)
+
+/* A VM's region is the BAR2 of an ivshmem-plain device, and a PCI BAR's
+ * size is a power of two: its file is REGION_SIZE rounded up. */
+static inline uint64_t region_bar_size(void)
+{
+  uint64_t n = 1;
+  while (n < REGION_SIZE)
+    n <<= 1;
+  return n;
+}
+#define REGION_BEAT_MS 100   /* how often the backend bumps beat */
+#define REGION_BEAT_DEAD_MS 3000 /* a beat this still means the backend is gone */
 
 /* The backend's view: the layout it wrote, never the header a guest could
  * have scribbled on since. */

@@ -94,6 +94,13 @@ struct engine_owner {
                                  * The client keeps it open while the VIF is. */
   uint32_t datapath;            /* enum datapath: copy ones go through netback */
   char name[32];                /* for logs */
+  /* A VM guest (pid 0, mem_fd -1): its RAM as the client mapped it, a
+   * sealed file QEMU maps as the machine's memory.  Its grants name
+   * guest-physical addresses, offsets into this mapping; the client keeps
+   * it mapped while the VIF is open.  The engine polls a VM's rings (it
+   * cannot ring a doorbell) while one is open. */
+  void *ram;
+  uint64_t ram_size;
 };
 
 /* A VIF as its client sees it. */

@@ -128,6 +128,8 @@ struct engine {
   struct engine_vif vifs[ENGINE_MAX_ENDPOINTS];
   uint32_t next_session;
   int doorbell;                 /* eventfd guests ring when the engine sleeps */
+  uint32_t vm_vifs;             /* open VIFs of VM guests: they cannot ring it, so the
+                                 * engine's sleeps are short polls while any is open */
   atomic_int stop;
   pthread_t thread;
   int started;
@@ -190,15 +192,29 @@ int limit_allows(struct engine_vif *v, uint32_t bytes);
 int limit_allows_msg(struct engine_vif *v, const struct msg *m);
 int limit_any(const struct engine *e);
 
-/* guestmem.c: a guest's memory, reached through the /proc/PID/mem its
- * client opened at admission (bound to that address space): bytes copied,
- * or -1 (errno ESRCH: the guest exited or runs another program now). */
+/* guestmem.c: a guest's memory.  A process's is reached through the
+ * /proc/PID/mem its client opened at admission (bound to that address
+ * space); a VM's is its RAM file, mapped, and a remote address is a
+ * guest-physical one.  Bytes copied, or -1 (errno ESRCH: the process
+ * exited or runs another program now; EFAULT: outside the VM's RAM). */
 struct guest_mem {
   pid_t pid;                    /* copies by pid, checked through mem_fd afterwards */
   int mem_fd;
   uid_t uid;                    /* writes are made with these ids */
   gid_t gid;
+  uint8_t *ram;                 /* a VM: its RAM (then pid and mem_fd are unused) */
+  uint64_t ram_size;
 };
+static inline struct guest_mem guest_mem_of(const struct engine_owner *o)
+{
+  return (struct guest_mem){o->pid, o->mem_fd, o->uid, o->gid, o->ram, o->ram_size};
+}
+/* True when [addr, addr + len) lies in g's memory as far as the engine
+ * can tell before copying (a VM's RAM; any range for a process). */
+static inline int guestmem_covers(const struct guest_mem *g, uint64_t addr, uint64_t len)
+{
+  return !g->ram || (addr <= g->ram_size && len <= g->ram_size - addr);
+}
 ssize_t guestmem_read(const struct guest_mem *g, const struct iovec *local, unsigned long nl,
                       const struct iovec *remote, unsigned long nr);
 ssize_t guestmem_write(const struct guest_mem *g, const struct iovec *local, unsigned long nl,
@@ -208,7 +224,7 @@ ssize_t guestmem_write(const struct guest_mem *g, const struct iovec *local, uns
  * checked (index, live generation, flags, count, length >= len, and when
  * puller is given, that it names the puller) into seg[] (GRANT_MAX_SEGS
  * entries).  0, or -1 when it fails the check. */
-#define GRANT_MAX_SEGS 256
+#define GRANT_MAX_SEGS REGION_GRANTS
 struct grant_puller {
   uint64_t nic;
   uint32_t eid;

@@ -32,6 +32,9 @@ int grant_load(struct engine_vif *v, uint32_t ref, uint32_t need_flag, uint64_t 
     memcpy(&g, &v->vif->grants[idx + i], sizeof(g));
     if (g.gen != gen || !(g.flags & need_flag) || g.len > UINT32_MAX)
       return -1;
+    struct guest_mem mem = guest_mem_of(&v->owner);
+    if (!guestmem_covers(&mem, g.addr, g.len))
+      return -1; /* a VM's grant names RAM it does not have */
     seg[*nseg].iov_base = (void *)(uintptr_t)g.addr;
     seg[*nseg].iov_len = g.len;
     (*nseg)++;

@@ -53,7 +53,7 @@ static int pull_side_load(struct engine_vif *v, uint32_t ref, uint32_t need_flag
     return -1;
   side->eid = v->eid;
   side->session = v->session;
-  side->mem = (struct guest_mem){v->owner.pid, v->owner.mem_fd, v->owner.uid, v->owner.gid};
+  side->mem = guest_mem_of(&v->owner);
   return 0;
 }
 

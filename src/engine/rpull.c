@@ -55,8 +55,7 @@ static void rpull_take(struct net_rpull *rp, const struct wire_pull_req *r,
   rp->total = r->total;
   rp->local_eid = local->eid;
   rp->local_session = local->session;
-  rp->mem = (struct guest_mem){local->owner.pid, local->owner.mem_fd, local->owner.uid,
-                               local->owner.gid};
+  rp->mem = guest_mem_of(&local->owner);
 }
 
 static struct engine_vif *rpull_endpoint(struct engine *e, const struct net_rpull *rp)

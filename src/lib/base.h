@@ -65,6 +65,18 @@ void partial_replace(struct mx_endpoint *ep, struct req *old, struct req *r);
 void partial_remove(struct mx_endpoint *ep, struct req *r);
 struct req *partial_find(struct mx_endpoint *ep, const struct conn *c, uint32_t seq);
 
+/* vmdev.c: the platform, and a VM's ivshmem device and physical pages */
+/* True in a VM (an ivshmem-plain device is present), or as
+ * MYRIXEN_PLATFORM=process|vm forces. */
+int vmdev_platform_vm(void);
+/* The device's BAR2 mapped (its length in *len), or NULL and *why. */
+void *vmdev_map(size_t *len, const char **why);
+/* The locked guest-physical runs under a buffer, at most max into out:
+ * how many, or -1. */
+int vmdev_phys_runs(const void *addr, size_t len, int write, struct iovec *out, int max);
+/* True when the backend's beat stood still for REGION_BEAT_DEAD_MS. */
+int vmdev_backend_silent(void);
+
 /* attach.c: our attachment to the backend (the socket, the hello, the
  * region) */
 /* Attach: MX_SUCCESS, or an MX code and *why. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/doorbell.h"
@@ -41,6 +42,35 @@ static void async_queue(const struct ctl_msg *m, int *fds, int nfds)
   atomic_store(&lib.async_pending, 1);
 }
 
+/* The reply in the mailbox, with its text, into buf. */
+static int mbox_take(struct ctl_msg *buf)
+{
+  struct mailbox *mb = lib.mbox;
+  memcpy(buf, mb->rep, sizeof(*buf));
+  if (buf->len > MBOX_TEXT_MAX)
+    buf->len = MBOX_TEXT_MAX;
+  memcpy(buf->text, mb->rep + sizeof(*buf), buf->len);
+  return 0;
+}
+
+/* In a VM nothing rings: the backend polls the mailbox (every
+ * millisecond), and we poll the reply's seq, asleep between looks.  0, or
+ * -1 when the backend stopped or its beat stood still. */
+static int mbox_poll(uint32_t seq)
+{
+  struct mailbox *mb = lib.mbox;
+  struct region_hdr *hdr = lib.region;
+  lib.beat_ns = 0;
+  for (uint32_t n = 0; atomic_load_explicit(&mb->rep_seq, memory_order_acquire) != seq; n++) {
+    if (atomic_load_explicit(&hdr->backend_state, memory_order_relaxed) != BACKEND_RUNNING ||
+        vmdev_backend_silent())
+      return -1;
+    struct timespec ts = {0, n < 100 ? 20000 : 200000};
+    nanosleep(&ts, NULL);
+  }
+  return 0;
+}
+
 /* One exchange through the region's mailbox (region.h): the reply, with
  * its text, into buf.  0, or -1 when the backend is gone. */
 static int mbox_call(const struct ctl_msg *req, struct ctl_msg *buf)
@@ -49,6 +79,8 @@ static int mbox_call(const struct ctl_msg *req, struct ctl_msg *buf)
   struct region_hdr *hdr = lib.region;
   memcpy(mb->req, req, sizeof(*req));
   atomic_store_explicit(&mb->req_seq, req->seq, memory_order_release);
+  if (lib.vm)
+    return mbox_poll(req->seq) < 0 ? -1 : mbox_take(buf);
   doorbell_ring(lib.mbox_kick);
   /* The control path: sleep on the bell, and watch the socket only for
    * the backend's death (its messages wait there for ctl_poll_async). */
@@ -63,11 +95,7 @@ static int mbox_call(const struct ctl_msg *req, struct ctl_msg *buf)
       /* EAGAIN: no ring yet */
     }
   }
-  memcpy(buf, mb->rep, sizeof(*buf));
-  if (buf->len > MBOX_TEXT_MAX)
-    buf->len = MBOX_TEXT_MAX;
-  memcpy(buf->text, mb->rep + sizeof(*buf), buf->len);
-  return 0;
+  return mbox_take(buf);
 }
 
 /* One exchange on the socket: send req, read until the reply with its
@@ -105,7 +133,7 @@ int ctl_call(struct ctl_msg *req, struct ctl_msg *rep, int *fds, int *nfds, char
     return MX_NO_RESOURCES;
   pthread_mutex_lock(&lib.ctl_lock);
   req->seq = ++lib.ctl_seq & ~CTL_SEQ_MAILBOX;
-  int mailbox = lib.mbox && !ctl_needs_socket(req);
+  int mailbox = lib.mbox && (lib.vm || !ctl_needs_socket(req)); /* a VM has only that */
   if (mailbox)
     req->seq |= CTL_SEQ_MAILBOX;
   if ((mailbox ? mbox_call(req, buf) : sock_call(req, buf, myfds, &n)) < 0) {

@@ -200,12 +200,18 @@ struct mx_endpoint {
 
 struct lib_state {
   int initialized;
+  int vm;                       /* in a VM: the region is an ivshmem BAR, no socket, no
+                                 * descriptors; waits poll; grants name physical pages */
   int sock;
   void *region;
+  size_t region_len;            /* bytes mapped (a VM's BAR is larger than the region) */
+  uint32_t beat_seen;           /* a VM: the backend's last beat, and when it changed */
+  uint64_t beat_ns;
   uint32_t attachment;          /* how many times we attached (attach.c) */
   pthread_mutex_t attach_lock;
   struct {                      /* regions of earlier attachments, still mapped for their */
     void *region;               /* open endpoints */
+    size_t len;
     uint32_t attachment;
   } stale[ATTACH_STALE_MAX];
   int nstale;

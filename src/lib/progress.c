@@ -161,9 +161,12 @@ static void release_events(struct mx_endpoint *ep)
     doorbell_ring(lib.engine_doorbell);
 }
 
-/* The backend died without a word: its end of our socket is closed. */
+/* The backend died without a word: its end of our socket is closed (in a
+ * VM: its beat stands still). */
 static int backend_died(struct mx_endpoint *ep)
 {
+  if (lib.vm)
+    return vmdev_backend_silent();
   struct pollfd p = {.fd = ep->sock, .events = 0};
   return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
 }
@@ -297,10 +300,22 @@ static void wait_held_off(struct mx_endpoint *ep)
 
 /* Nothing came for a while: arm every event source and sleep (lock
  * dropped) until one fires, the deadline, or a second. */
+/* In a VM nothing can wake us (ivshmem-plain has no interrupts we could
+ * take in user space): a sleep is a short nap, and the rings are looked
+ * at again after it. */
+#define WAIT_VM_NAP_NS 50000
 static void wait_sleep(struct mx_endpoint *ep, uint64_t now, uint64_t deadline)
 {
   struct pollfd pfd[WAIT_FDS];
   int n = 0;
+  if (lib.vm) {
+    uint64_t ns = deadline - now < WAIT_VM_NAP_NS ? deadline - now : WAIT_VM_NAP_NS;
+    struct timespec ts = {0, (long)ns};
+    pthread_mutex_unlock(&ep->lock);
+    nanosleep(&ts, NULL);
+    pthread_mutex_lock(&ep->lock);
+    return;
+  }
   if (ep->dead) {
     /* nothing will ever arrive: just wait for the deadline or a wakeup */
     pfd[n++] = (struct pollfd){.fd = ep->doorbell, .events = POLLIN};

@@ -22,7 +22,7 @@ allowed = {
 # Ranks of the files of a layered folder: a file calls its own rank or lower.
 # lib: the frontend's layers, as lib.h lists them.
 lib_ranks = [
-    "state errors ep seg match grant req partial ctlclient attach",
+    "state errors ep seg match grant req partial ctlclient attach vmdev",
     "txq",
     "channel conn",
     "send recv unexp reach",

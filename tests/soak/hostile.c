@@ -4,7 +4,7 @@
  * it likes into its own request ring and grant table (through the
  * library's internals), pulls grants it was never given, sends to
  * endpoints it never connected to, sends malformed and foreign control
- * messages, and comes and goes.  It checks nothing: the soak checks that
+ * messages, scribbles over its control mailbox, and comes and goes.  It checks nothing: the soak checks that
  * the honest guests beside it lose, duplicate and corrupt nothing, and
  * that the backend lives with flat memory.
  *   hostile SECONDS SEED
@@ -17,6 +17,7 @@
 
 #include "../../src/common/ctl.h"
 #include "../../src/lib/base.h"
+#include "../../src/lib/lib.h"
 #include "../../src/lib/txq.h"
 
 static uint64_t rng;
@@ -41,7 +42,24 @@ static void misdeed(mx_endpoint_t ep, uint64_t nic, char *buf)
 {
   struct msg m = {0};
   uint32_t eid = (uint32_t)(rnd() % 64);
-  switch (rnd() % 6) {
+  switch (rnd() % 7) {
+  case 6: { /* garbage in the control mailbox, and a spare kick (a VM cannot kick: polled) */
+    struct mailbox *mb = lib.mbox;
+    if (!mb)
+      return;
+    pthread_mutex_lock(&lib.ctl_lock);
+    for (size_t i = 0; i < sizeof(mb->req); i++)
+      mb->req[i] = (uint8_t)rnd();
+    atomic_store(&mb->req_seq, (uint32_t)rnd());
+    if (lib.mbox_kick >= 0) {
+      uint64_t one = 1;
+      if (write(lib.mbox_kick, &one, sizeof(one)) < 0) {
+        /* saturated: the backend is being kicked anyway */
+      }
+    }
+    pthread_mutex_unlock(&lib.ctl_lock);
+    return;
+  }
   case 0: /* a pull of somebody's grant, guessed */
     ep->vif->grants[200] = (struct grant){.addr = (uint64_t)(uintptr_t)buf, .len = 65536,
                                           .gen = 3, .nseg = 1, .flags = GRANT_WRITE};
