@@ -173,12 +173,18 @@ deps:
 check: deps
 	$(MAKE) analyze
 	$(MAKE) check-plain
+	$(MAKE) check-vm
 	$(MAKE) check-asan
 	$(MAKE) check-tsan
 	$(MAKE) fuzz FUZZ_SECONDS=20
 
 check-plain: all
 	sh tests/run.sh $(BUILD)
+
+# VMs as guests, under QEMU's TCG (about two minutes): once, on the plain
+# build; the guests' programs are linked statically into the VM's image.
+check-vm: all $(STATICPROGS)
+	bash tests/vm/run.sh $(BUILD)
 
 check-asan:
 	$(MAKE) all BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined"

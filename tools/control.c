@@ -89,16 +89,18 @@ int cmd_info(int argc, char **argv)
   json_field(t, "nic_id", nic, sizeof(nic));
   json_field(t, "uptime_s", up, sizeof(up));
   printf("myrixend %s on %s, up %s s\nports:\n  board 0  loop  nic %s\n", v, h, up, nic);
-  printf("guests:\n  %-5s %-16s %-8s %-10s %s\n", "id", "name", "pid", "datapath", "mailbox");
+  printf("guests:\n  %-5s %-10s %-16s %-8s %-10s %s\n", "id", "kind", "name", "pid", "datapath",
+         "mailbox");
   const char *end = strstr(t, "\"endpoints\":");
   for (const char *p = strstr(t, "\"guests\":"); p && (p = strstr(p, "{\"id\"")) && (!end || p < end);) {
-    char id[16], name[40], pid[16], dp[16], mb[24];
+    char id[16], kind[16], name[40], pid[16], dp[16], mb[24];
     json_field(p, "id", id, sizeof(id));
+    json_field(p, "kind", kind, sizeof(kind));
     json_field(p, "name", name, sizeof(name));
     json_field(p, "pid", pid, sizeof(pid));
     json_field(p, "datapath", dp, sizeof(dp));
     p = json_field(p, "mailbox_calls", mb, sizeof(mb));
-    printf("  %-5s %-16s %-8s %-10s %s\n", id, name, pid, dp, mb);
+    printf("  %-5s %-10s %-16s %-8s %-10s %s\n", id, kind, name, pid, dp, mb);
   }
   printf("endpoints:\n  %-5s %-6s %-8s %-7s %-8s %s\n", "eid", "guest", "pid", "state", "datapath", "channels");
   for (const char *p = strstr(t, "\"endpoints\":"); p && (p = strstr(p, "{\"eid\""));) {

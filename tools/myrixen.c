@@ -25,6 +25,9 @@ static void usage(FILE *f)
              "  vm image [--out DIR] build a guest image (Debian kernel, busybox, MX programs)\n"
              "  vm run --name NAME [--mem 256M] [--kvm] -- CMD ARGS...\n"
              "                       boot a QEMU VM as a guest, run CMD in it, return its status\n"
+             "  run --container [--name NAME] -- CMD ARGS...\n"
+             "                       run CMD as a guest in its own user, mount, PID, network\n"
+             "                       and UTS namespaces, with only the backend's socket\n"
              "The backend is found at $MYRIXEN_SOCKET or /run/myrixen/backend.sock.\n");
 }
 
@@ -42,6 +45,8 @@ int main(int argc, char **argv)
     return cmd_vif(argc - 1, argv + 1);
   if (!strcmp(argv[1], "peers"))
     return cmd_peers(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "run"))
+    return cmd_run(argc - 1, argv + 1);
   if (!strcmp(argv[1], "vm"))
     return cmd_vm(argc - 1, argv + 1);
   if (!strcmp(argv[1], "bench"))

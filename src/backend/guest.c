@@ -178,6 +178,8 @@ void guest_vm_attach(struct backend *be, struct be_guest *g, const struct ctl_he
     log_info("VM %u '%s': a new program attached; the last one's endpoints close", g->id,
              g->name);
   endpoint_close_all(be, g);
+  /* the backend's word in the header again, whatever a program left there */
+  region_publish(g);
   g->vm_attached = 1; /* the VM keeps its name; the program's is only logged */
   log_info("VM %u '%s': program '%.31s' attached", g->id, g->name, h->name);
 }

@@ -12,8 +12,11 @@ static void write_guest(struct json *j, const struct be_guest *g)
 {
   json_obj(j, NULL);
   json_u64(j, "id", g->id);
+  json_str(j, "kind", g->kind);
   json_str(j, "name", g->name);
-  json_int(j, "pid", g->pid);
+  json_int(j, "pid", g->pid); /* a VM's: its launcher's */
+  if (g->ram)
+    json_u64(j, "vm_mem_mb", g->ram_size >> 20);
   json_str(j, "datapath", datapath_name(g->datapath));
   json_u64(j, "mailbox_calls", g->mbox_calls);
   json_end(j);
@@ -45,7 +48,8 @@ static void write_info(void *arg, struct json *j)
   json_end(j);
   json_arr(j, "guests");
   for (int i = 0; i < BE_MAX_GUESTS; i++)
-    if (be->guests[i].in_use && be->guests[i].role == CTL_ROLE_GUEST)
+    if (be->guests[i].in_use &&
+        (be->guests[i].role == CTL_ROLE_GUEST || be->guests[i].role == CTL_ROLE_VM))
       write_guest(j, &be->guests[i]);
   json_end(j);
   engine_write_endpoints(be->engine, j);

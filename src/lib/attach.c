@@ -187,7 +187,7 @@ static void attach_release(void)
 {
   /* Its endpoints' progress sees this (the backend's word if it stopped,
    * ours if it died) before their descriptors' numbers go to others. */
-  if (lib.region)
+  if (lib.region && !lib.vm) /* (a VM's region outlives us: the next program's) */
     atomic_store(&((struct region_hdr *)lib.region)->backend_state, BACKEND_STOPPED);
   pthread_mutex_lock(&lib.ctl_lock); /* no exchange is under way on them */
   lib.mbox = NULL;
