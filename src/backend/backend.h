@@ -60,6 +60,7 @@ struct be_config {
   struct engine_config eng;     /* nic id, hostname, endpoints, ports, ... */
   uint32_t small_max;
   uint32_t endpoints_per_user;  /* endpoints the guests of one uid may hold at once */
+  uint64_t vm_mem_per_user_mb;  /* RAM the VMs of one uid may hold at once */
   const char *user;             /* run as this user, with three capabilities (privilege.c) */
   const char *socket_group;     /* the control socket's group, and mode: who may be a guest */
   unsigned socket_mode;
@@ -77,6 +78,7 @@ struct backend {
   uint64_t conns_refused;       /* connections over a table or per-process limit */
   uint64_t conns_silent;        /* connections closed for saying no hello in time */
   uint64_t endpoints_refused;   /* opens over a user's share (endpoints_per_user) */
+  uint64_t vms_refused;         /* VMs over a user's share of RAM (vm_mem_per_user_mb) */
 };
 
 /* identity.c */

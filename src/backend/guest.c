@@ -103,11 +103,27 @@ static void guest_name(struct be_guest *g, const char *name)
       *c = '?';
 }
 
-/* A VM: its region (a power of two, for a BAR) and its RAM. */
-static int vm_admit(struct be_guest *g, const struct ctl_hello *h)
+/* RAM held by the VMs of user uid (MiB). */
+static uint64_t vm_mem_of_user(const struct backend *be, uid_t uid)
+{
+  uint64_t mb = 0;
+  for (int i = 0; i < BE_MAX_GUESTS; i++)
+    if (be->guests[i].in_use && be->guests[i].uid == uid)
+      mb += be->guests[i].ram_size >> 20;
+  return mb;
+}
+
+/* A VM: its region (a power of two, for a BAR) and its RAM, within its
+ * user's share: the RAM is ours, a memfd, and one user does not take all
+ * the host's memory through it. */
+static int vm_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *h)
 {
   if (h->vm_mem_mb == 0 || h->vm_mem_mb > CTL_VM_MEM_MAX_MB)
     return -EINVAL;
+  if (vm_mem_of_user(be, g->uid) + h->vm_mem_mb > be->cfg.vm_mem_per_user_mb) {
+    be->vms_refused++;
+    return -EDQUOT;
+  }
   g->kind = "vm";
   g->datapath = DP_ENGINE; /* a VM has no descriptors to take a direct channel's */
   g->region_len = region_bar_size();
@@ -121,7 +137,6 @@ static int vm_admit(struct be_guest *g, const struct ctl_hello *h)
 int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *h,
                 struct ctl_hello_reply *r)
 {
-  (void)be;
   g->role = h->role;
   g->datapath = h->datapath;
   guest_name(g, h->name);
@@ -129,7 +144,7 @@ int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *
   if (h->role == CTL_ROLE_MONITOR)
     return 0;
   if (h->role == CTL_ROLE_VM) {
-    err = vm_admit(g, h);
+    err = vm_admit(be, g, h);
   } else {
     g->kind = process_kind(g->pid);
     g->mem_fd = identity_open_memory(g);

@@ -25,6 +25,8 @@ static void usage(FILE *f)
           "  --max-endpoints N   endpoints on this host (default 64, max %d)\n"
           "  --endpoints-per-user N  endpoints the guests of one user may hold at once\n"
           "                      (default: three quarters of --max-endpoints)\n"
+          "  --vm-mem-per-user MB  RAM the VM guests of one user may hold at once\n"
+          "                      (default 8192; a VM's RAM is the backend's memfd)\n"
           "  --small-max BYTES   largest inline message (default 128, max %d)\n"
           "  --medium-max BYTES  largest eager message (default 32768, max %d)\n"
           "  --cpu N             pin the engine thread to core N (give it a core of its own)\n"
@@ -64,7 +66,7 @@ static int parse_options(int argc, char **argv, struct be_config *cfg, int *daem
       {"peer-timeout-ms", 1, 0, 'T'}, {"vif-rate", 1, 0, 'r'}, {"vif-msg-rate", 1, 0, 'm'},
       {"no-discovery", 0, 0, 'D'}, {"key-file", 1, 0, 'K'}, {"endpoints-per-user", 1, 0, 'U'},
       {"user", 1, 0, 'u'}, {"socket-group", 1, 0, 'g'}, {"socket-mode", 1, 0, 'o'},
-      {0, 0, 0, 0}};
+      {"vm-mem-per-user", 1, 0, 'V'}, {0, 0, 0, 0}};
   struct engine_config *ec = &cfg->eng;
   int c;
   while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
@@ -88,6 +90,7 @@ static int parse_options(int argc, char **argv, struct be_config *cfg, int *daem
     case 'P': ec->peers_file = optarg; break;
     case 'K': ec->key_file = optarg; break;
     case 'U': cfg->endpoints_per_user = (uint32_t)atoi(optarg); break;
+    case 'V': cfg->vm_mem_per_user_mb = strtoull(optarg, NULL, 10); break;
     case 'u': cfg->user = optarg; break;
     case 'g': cfg->socket_group = optarg; break;
     case 'o': cfg->socket_mode = (unsigned)strtoul(optarg, NULL, 8) & 0777; break;
@@ -109,6 +112,8 @@ static int parse_options(int argc, char **argv, struct be_config *cfg, int *daem
   }
   if (!ec->nic_id)
     ec->nic_id = wire_nic_from_name(ec->hostname);
+  if (!cfg->vm_mem_per_user_mb)
+    cfg->vm_mem_per_user_mb = 8192;
   if (!cfg->endpoints_per_user)
     cfg->endpoints_per_user = ec->max_endpoints - ec->max_endpoints / 4;
   return -1;

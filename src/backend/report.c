@@ -66,6 +66,7 @@ static void write_counters(void *arg, struct json *j)
   json_u64(j, "connections_refused", be->conns_refused);
   json_u64(j, "connections_silent", be->conns_silent);
   json_u64(j, "endpoints_refused", be->endpoints_refused);
+  json_u64(j, "vms_refused", be->vms_refused);
   json_end(j);
   json_end(j);
 }

@@ -46,6 +46,9 @@ void fuzz_private_net(void);
 /* A guest admitted with a hello of datapath dp, the way a socket's would
  * be; the other end of its socket in *peer. */
 struct be_guest *fuzz_guest(struct backend *be, uint32_t dp, int *peer);
+/* fuzz_guest's dp (mod DP_MAX + 1) for a VM guest: admitted as its
+ * launcher is, then attached through its mailbox; its grants name its RAM. */
+#define FUZZ_VM DP_MAX
 /* Open an endpoint on g by a control message: its VIF index, or -1. */
 int fuzz_open(struct backend *be, struct be_guest *g, uint32_t eid, uint32_t key);
 /* Connect g's endpoint on vif to endpoint eid of this host, with key. */

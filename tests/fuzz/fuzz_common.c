@@ -135,6 +135,7 @@ void fuzz_backend_up(struct backend *be, const char *port)
   }
   be->cfg.small_max = 128;
   be->cfg.endpoints_per_user = 6; /* of 8: the refusal is reached too */
+  be->cfg.vm_mem_per_user_mb = 2; /* two VMs of 1 MiB, not three */
   for (int i = 0; i < BE_MAX_GUESTS; i++)
     be->guests[i].sock = -1;
   if (engine_create(ec, &be->engine, err, sizeof(err)) < 0) {
@@ -160,6 +161,25 @@ void fuzz_drain(int peer)
     ctl_close_fds(fds, nfds);
 }
 
+/* A VM guest: its launcher's hello on the socket, then the VM's own
+ * through the mailbox (its RAM: 1 MiB, the backend's memfd). */
+static void fuzz_vm_hello(struct backend *be, struct be_guest *g)
+{
+  struct ctl_msg m;
+  ctl_init(&m, CTL_HELLO, 1);
+  m.u.hello.role = CTL_ROLE_VM;
+  m.u.hello.datapath = DP_ENGINE;
+  m.u.hello.vm_mem_mb = 1;
+  snprintf(m.u.hello.name, sizeof(m.u.hello.name), "fuzzvm");
+  control_dispatch(be, g, &m);
+  if (!g->region)
+    return;
+  ctl_init(&m, CTL_HELLO, 1 | CTL_SEQ_MAILBOX);
+  m.u.hello.role = CTL_ROLE_GUEST;
+  snprintf(m.u.hello.name, sizeof(m.u.hello.name), "fuzz");
+  control_dispatch(be, g, &m);
+}
+
 struct be_guest *fuzz_guest(struct backend *be, uint32_t dp, int *peer)
 {
   int sv[2];
@@ -175,11 +195,15 @@ struct be_guest *fuzz_guest(struct backend *be, uint32_t dp, int *peer)
   g->pidfd = (int)syscall(SYS_pidfd_open, cr.pid, 0);
   *peer = sv[1];
   struct ctl_msg m;
-  ctl_init(&m, CTL_HELLO, 1);
-  m.u.hello.role = CTL_ROLE_GUEST;
-  m.u.hello.datapath = dp % DP_MAX;
-  snprintf(m.u.hello.name, sizeof(m.u.hello.name), "fuzz");
-  control_dispatch(be, g, &m);
+  if (dp % (DP_MAX + 1) == FUZZ_VM) {
+    fuzz_vm_hello(be, g);
+  } else {
+    ctl_init(&m, CTL_HELLO, 1);
+    m.u.hello.role = CTL_ROLE_GUEST;
+    m.u.hello.datapath = dp % (DP_MAX + 1);
+    snprintf(m.u.hello.name, sizeof(m.u.hello.name), "fuzz");
+    control_dispatch(be, g, &m);
+  }
   if (!g->region) { /* an honest hello must be admitted: say why not */
     static char buf[sizeof(struct ctl_msg) + CTL_TEXT_MAX];
     int fds[CTL_MAX_FDS], nfds;
@@ -192,10 +216,16 @@ struct be_guest *fuzz_guest(struct backend *be, uint32_t dp, int *peer)
   return g;
 }
 
+/* A VM speaks only through its mailbox. */
+static uint32_t fuzz_seq(const struct be_guest *g, uint32_t seq)
+{
+  return g->role == CTL_ROLE_VM ? seq | CTL_SEQ_MAILBOX : seq;
+}
+
 int fuzz_open(struct backend *be, struct be_guest *g, uint32_t eid, uint32_t key)
 {
   struct ctl_msg m;
-  ctl_init(&m, CTL_OPEN, 2);
+  ctl_init(&m, CTL_OPEN, fuzz_seq(g, 2));
   m.u.open.eid = eid;
   m.u.open.key = key;
   control_dispatch(be, g, &m);
@@ -207,7 +237,7 @@ void fuzz_connect(struct backend *be, struct be_guest *g, uint32_t vif, uint32_t
                   uint32_t key)
 {
   struct ctl_msg m;
-  ctl_init(&m, CTL_CONNECT, 3);
+  ctl_init(&m, CTL_CONNECT, fuzz_seq(g, 3));
   m.u.connect.vif = vif;
   m.u.connect.eid = eid;
   m.u.connect.nic_id = be->cfg.eng.nic_id;
@@ -272,7 +302,10 @@ void fuzz_side_grant(struct fuzz_side *s, struct fuzz_input *in)
   fuzz_take(in, &gr, sizeof(gr));
   if (!s->vif)
     return;
-  if (how & 1) { /* inside the guest's own buffer */
+  if ((how & 1) && s->g->ram) { /* a VM: inside its RAM (guest-physical) */
+    gr.addr %= s->g->ram_size;
+    gr.len %= s->g->ram_size - gr.addr + 1;
+  } else if (how & 1) { /* inside the guest's own buffer */
     uint64_t off = gr.addr % sizeof(guest_area);
     gr.addr = (uint64_t)(uintptr_t)guest_area + off;
     gr.len %= sizeof(guest_area) - off + 1;

@@ -34,7 +34,7 @@ def control_seeds():
     o = lambda eid, key: struct.pack("<III", 0, eid, key)
     c = lambda vif, eid, nic, key, ch: struct.pack("<IIQII", vif, eid, nic, key, ch)
     nic = 0xFA11FA11
-    for sock, mbox, dp in ((0, 2, 1), (1, 3, 0), (0, 2, 3)):
+    for sock, mbox, dp in ((0, 2, 1), (1, 3, 0), (0, 2, 3), (2, 2, 5)):  # 5: a VM (mailbox only)
         s = bytes([dp])
         s += step(sock, ctl(OPEN, o(ANY, 5)))
         s += step(1, ctl(OPEN, o(3, 9)))
@@ -77,7 +77,7 @@ def ref(idx, gen):
 
 
 def ring_seeds():
-    for dp in (1, 3, 4):
+    for dp in (1, 3, 4, 5):  # 5: a VM, whose grants name its RAM
         small = step(1, b"\1" + msg(SMALL, 12, 12, data=b"hello, world"))
         frag = step(1, b"\1" + msg(FRAG, 8192, 20000, frag=0))
         rndv = step(2, grant_entry(1, 1, 0, 4096, 1, GRANT_READ, NIC, 1)) + \
