@@ -2,15 +2,18 @@
  * vm.c - `myrixen vm`: QEMU virtual machines as guests.
  *
  *   myrixen vm image [--out DIR]
- *   myrixen vm run --name NAME [--mem 256M] [--kvm] [--image DIR]
+ *   myrixen vm run --name NAME [--mem 256M] [--kvm] [--plain] [--image DIR]
  *                  [--net listen:PORT|connect:PORT --ip ADDR/LEN] [--timeout S] -- CMD ARGS...
  *
  * `run` is the VM's launcher.  It says hello to the backend as a VM
  * (CTL_ROLE_VM) and gets two sealed memfds: the VM's region and its RAM.
  * QEMU maps both: the RAM as the machine's memory (so the engine reaches
  * the VM's buffers by guest-physical address, with no copy through the
- * hypervisor), the region as the BAR2 of an ivshmem-plain device (where
- * the VM's libmyrixen finds its rings and mailbox).  The VM lives as long
+ * hypervisor), the region as the BAR2 of an ivshmem device (where the
+ * VM's libmyrixen finds its rings and mailbox).  The device is
+ * ivshmem-doorbell, this launcher its server (ivshmem_server.c): the VM
+ * rings the engine through it.  With --plain it is ivshmem-plain, which
+ * has no doorbell: the engine then polls the VM's rings.  The VM lives as long
  * as this connection: when QEMU exits, however it exits, the launcher
  * exits and the backend reclaims the VM; if the launcher dies, QEMU dies
  * with it (PR_SET_PDEATHSIG).  The guest's /init prints the command's
@@ -33,6 +36,7 @@
 
 #include "../src/common/clock.h"
 #include "../src/common/ctl.h"
+#include "ivshmem_server.h"
 #include "tool.h"
 
 #define STATUS_MARK "myrixen-vm: exit status "
@@ -83,6 +87,7 @@ struct vm_opts {
   const char *name, *image, *net, *ip;
   uint32_t mem_mb;
   int kvm;
+  int plain;                    /* ivshmem-plain: no doorbell, the engine polls */
   int timeout_s;
   char **cmd;
 };
@@ -101,7 +106,7 @@ static uint32_t parse_mem(const char *s)
 /* Admission: the backend's region and RAM for this VM, and the socket
  * whose life is the VM's.  0, or -1 (said why). */
 static int vm_admit(const struct vm_opts *o, int *sock, int *region_fd, int *ram_fd,
-                    uint64_t *region_len)
+                    int *doorbell, uint64_t *region_len)
 {
   const char *path = ctl_socket_path();
   *sock = ctl_connect(path, 0);
@@ -116,6 +121,7 @@ static int vm_admit(const struct vm_opts *o, int *sock, int *region_fd, int *ram
   m.u.hello.role = CTL_ROLE_VM;
   m.u.hello.datapath = DP_ENGINE;
   m.u.hello.vm_mem_mb = o->mem_mb;
+  m.u.hello.vm_flags = o->plain ? 0 : CTL_VM_DOORBELL;
   snprintf(m.u.hello.name, sizeof(m.u.hello.name), "%s", o->name);
   if (!rep || ctl_send(*sock, &m, NULL, 0) < 0 ||
       ctl_recv(*sock, rep, sizeof(*rep) + CTL_TEXT_MAX, fds, &n) <= 0) {
@@ -123,7 +129,7 @@ static int vm_admit(const struct vm_opts *o, int *sock, int *region_fd, int *ram
     free(rep);
     return -1;
   }
-  if (rep->type != CTL_REPLY || n != 2) {
+  if (rep->type != CTL_REPLY || n != 3) {
     fprintf(stderr, "myrixen vm: the backend refused the VM: %.*s\n",
             rep->type == CTL_ERROR ? (int)rep->len : 0, rep->text);
     ctl_close_fds(fds, n);
@@ -132,6 +138,7 @@ static int vm_admit(const struct vm_opts *o, int *sock, int *region_fd, int *ram
   }
   *region_fd = fds[0];
   *ram_fd = fds[1];
+  *doorbell = fds[2];
   *region_len = rep->u.hello_reply.region_size;
   free(rep);
   return 0;
@@ -195,10 +202,10 @@ static pid_t qemu_pid;
 /* QEMU, with the region and the RAM as the descriptors it inherits, its
  * console on out (a pipe).  Its pid, or -1. */
 static pid_t qemu_start(const struct vm_opts *o, int region_fd, int ram_fd, uint64_t region_len,
-                        int out)
+                        const char *server, int out)
 {
   char kernel[PATH_MAX], initrd[PATH_MAX], mem[64], ram_obj[256], rg_obj[256], append[2048],
-      netdev[128];
+      netdev[128], chardev[PATH_MAX + 64];
   int long_path = (size_t)snprintf(kernel, sizeof(kernel), "%s/vmlinuz", o->image) >=
                       sizeof(kernel) ||
                   (size_t)snprintf(initrd, sizeof(initrd), "%s/initrd.gz", o->image) >=
@@ -230,10 +237,19 @@ static pid_t qemu_start(const struct vm_opts *o, int region_fd, int ram_fd, uint
   argv[n++] = mem;
   argv[n++] = "-object";
   argv[n++] = ram_obj;
-  argv[n++] = "-object";
-  argv[n++] = rg_obj;
-  argv[n++] = "-device";
-  argv[n++] = "ivshmem-plain,memdev=myrixen";
+  if (o->plain) {
+    argv[n++] = "-object";
+    argv[n++] = rg_obj;
+    argv[n++] = "-device";
+    argv[n++] = "ivshmem-plain,memdev=myrixen";
+  } else {
+    /* the region comes from the server (this launcher), with the doorbell */
+    snprintf(chardev, sizeof(chardev), "socket,id=myrixen,path=%s", server);
+    argv[n++] = "-chardev";
+    argv[n++] = chardev;
+    argv[n++] = "-device";
+    argv[n++] = "ivshmem-doorbell,chardev=myrixen,vectors=1";
+  }
   argv[n++] = "-kernel";
   argv[n++] = kernel;
   argv[n++] = "-initrd";
@@ -356,8 +372,8 @@ static int cmd_vm_run(int argc, char **argv)
   int i;
   for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--kvm")) {
-      o.kvm = 1;
+    if (!strcmp(a, "--kvm") || !strcmp(a, "--plain")) {
+      *(a[2] == 'k' ? &o.kvm : &o.plain) = 1;
       continue;
     }
     if (!v)
@@ -385,12 +401,15 @@ static int cmd_vm_run(int argc, char **argv)
     goto usage;
   o.cmd = argv + i + 1;
 
-  int sock, region_fd, ram_fd, pipefd[2];
+  int sock, region_fd, ram_fd, doorbell, pipefd[2];
   uint64_t region_len;
-  if (vm_admit(&o, &sock, &region_fd, &ram_fd, &region_len) < 0)
+  struct ivshmem_server srv = {.lsock = -1, .conn = -1, .own = -1};
+  if (vm_admit(&o, &sock, &region_fd, &ram_fd, &doorbell, &region_len) < 0)
     return 1;
-  if (pipe2(pipefd, O_CLOEXEC) < 0)
+  if (pipe2(pipefd, O_CLOEXEC) < 0 || (!o.plain && ivshmem_listen(&srv) < 0)) {
+    fprintf(stderr, "myrixen vm: cannot set up: %s\n", strerror(errno));
     return 1;
+  }
   struct sigaction sa = {.sa_handler = on_signal};
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
@@ -398,7 +417,12 @@ static int cmd_vm_run(int argc, char **argv)
   sigaction(SIGALRM, &sa, NULL);
   if (o.timeout_s > 0)
     alarm((unsigned)o.timeout_s);
-  qemu_pid = qemu_start(&o, region_fd, ram_fd, region_len, pipefd[1]);
+  qemu_pid = qemu_start(&o, region_fd, ram_fd, region_len, srv.path, pipefd[1]);
+  if (qemu_pid > 0 && !o.plain && ivshmem_serve(&srv, region_fd, doorbell, 30000) < 0) {
+    fprintf(stderr, "myrixen vm: %s: QEMU did not take its ivshmem device\n", o.name);
+    kill(qemu_pid, SIGKILL);
+  }
+  close(doorbell);
   close(pipefd[1]);
   close(region_fd);
   close(ram_fd);
@@ -414,6 +438,7 @@ static int cmd_vm_run(int argc, char **argv)
   if (qemu_pid > 0)
     waitpid(qemu_pid, &ws, 0);
   close(pipefd[0]);
+  ivshmem_close(&srv);
   close(sock); /* the backend reclaims the VM */
   if (status >= 0)
     return status;
@@ -423,7 +448,7 @@ static int cmd_vm_run(int argc, char **argv)
             WIFSIGNALED(ws) ? WTERMSIG(ws) : WEXITSTATUS(ws));
   return stop_signal == SIGINT ? 130 : 255;
 usage:
-  fprintf(stderr, "usage: myrixen vm run --name NAME [--mem 256M] [--kvm] [--image DIR]\n"
+  fprintf(stderr, "usage: myrixen vm run --name NAME [--mem 256M] [--kvm] [--plain] [--image DIR]\n"
                   "         [--net listen:PORT|connect:PORT --ip ADDR/LEN] [--timeout S]"
                   " -- CMD ARGS...\n"
                   "  NAME: letters, digits, - and _ (31 at most); memory up to %u MiB\n",

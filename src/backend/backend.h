@@ -53,6 +53,9 @@ struct be_guest {
   void *ram;
   uint64_t ram_size;
   int vm_attached;              /* the library in the VM said hello */
+  int vm_polled;                /* it has no doorbell (ivshmem-plain): the engine polls */
+  uint32_t vm_beat_seen;        /* the program's beat (region guest_beat), and when it */
+  uint64_t vm_beat_ns;          /* last moved */
 };
 
 struct be_config {
@@ -104,6 +107,10 @@ int guest_send(struct be_guest *g, const struct ctl_msg *m, const int *fds, int 
 /* A VM's library (in the VM, through the mailbox) says hello: whatever an
  * earlier program of that VM left open is closed. */
 void guest_vm_attach(struct backend *be, struct be_guest *g, const struct ctl_hello *h);
+/* The program in VM g is gone if its beat stood still for
+ * REGION_GUEST_BEAT_DEAD_MS: its endpoints close (its grants with them).
+ * now: clock_now_ns(). */
+void guest_vm_check(struct backend *be, struct be_guest *g, uint64_t now);
 
 /* mailbox.c: the region's control mailbox */
 void mailbox_serve(struct backend *be, struct be_guest *g);

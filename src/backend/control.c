@@ -124,8 +124,8 @@ static void handle_hello(struct backend *be, struct be_guest *g, const struct ct
   }
   hello_fill(be, &rep.u.hello_reply);
   if (g->role == CTL_ROLE_VM) {
-    int fds[2] = {g->memfd, g->ram_fd};
-    guest_send(g, &rep, fds, 2);
+    int fds[3] = {g->memfd, g->ram_fd, engine_doorbell(be->engine, DP_ENGINE)};
+    guest_send(g, &rep, fds, 3);
     return;
   }
   int fds[4] = {g->memfd, engine_doorbell(be->engine, h->datapath), g->mbox_kick, g->mbox_bell};
@@ -163,12 +163,23 @@ static void handle_close(struct backend *be, struct be_guest *g, const struct ct
 
 /* Who may limit an endpoint: its own guest, or the operator (a monitor
  * running as root or as the backend's user); no guest limits another. */
+static int is_operator(const struct be_guest *g)
+{
+  return g->role == CTL_ROLE_MONITOR && (g->uid == 0 || g->uid == geteuid());
+}
+
 static int may_set_limits(const struct be_guest *g, uint32_t eid)
 {
   uint32_t vif_idx;
   if (g->role == CTL_ROLE_GUEST || g->role == CTL_ROLE_VM)
     return endpoint_vif(g, eid, &vif_idx) == 0;
-  return g->uid == 0 || g->uid == geteuid();
+  return is_operator(g);
+}
+
+/* A guest may tighten its own limits, never loosen them (0: none). */
+static int tighter(uint64_t now, uint64_t want)
+{
+  return now == 0 || (want != 0 && want <= now);
 }
 
 static void handle_vif_set(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
@@ -176,6 +187,14 @@ static void handle_vif_set(struct backend *be, struct be_guest *g, const struct 
   const struct ctl_vif_set *v = &req->u.vif_set;
   if (!may_set_limits(g, v->eid)) {
     control_reply_error(be, g, req, MX_NO_PERM, "vif set: endpoint %u is not yours", v->eid);
+    return;
+  }
+  struct engine_vif_info info;
+  if (!is_operator(g) && engine_vif_get(be->engine, v->eid, &info) == 0 &&
+      (!tighter(info.limit_bytes_per_s, v->bytes_per_s) ||
+       !tighter(info.limit_msgs_per_s, v->msgs_per_s))) {
+    control_reply_error(be, g, req, MX_NO_PERM,
+                        "vif set: endpoint %u may lower its limits, not raise them", v->eid);
     return;
   }
   if (engine_vif_set_limit(be->engine, v->eid, v->bytes_per_s, v->msgs_per_s) < 0) {
@@ -246,6 +265,13 @@ static int ctl_admissible(struct backend *be, struct be_guest *g, struct ctl_msg
   }
   if (vm && (req->seq & CTL_SEQ_MAILBOX) && !g->vm_attached && req->type != CTL_HELLO) {
     control_reply_error(be, g, req, MX_NOT_INITIALIZED, "message type %u before hello", req->type);
+    return 1;
+  }
+  /* What the backend knows of other guests is the host's business, not a
+   * VM's (its launcher, on the host, may ask) */
+  int report = req->type == CTL_INFO || req->type == CTL_COUNTERS || req->type == CTL_PEERS;
+  if (vm && (req->seq & CTL_SEQ_MAILBOX) && report) {
+    control_reply_error(be, g, req, MX_NO_PERM, "message type %u: not from inside a VM", req->type);
     return 1;
   }
   /* a VM's endpoints are the VM's business, not its launcher's */

@@ -58,7 +58,7 @@ int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open 
   struct engine_owner owner = {.guest_id = g->id, .pid = g->pid, .mem_fd = g->mem_fd,
                                .uid = g->uid, .gid = g->gid,
                                .datapath = g->datapath, .ram = g->ram,
-                               .ram_size = g->ram_size};
+                               .ram_size = g->ram_size, .polled = g->vm_polled};
   _Static_assert(sizeof(owner.name) == sizeof(g->name), "guest names");
   memcpy(owner.name, g->name, sizeof(owner.name));
   int r = engine_vif_open(be->engine, &owner, region_vif(g->region, idx), req->eid, req->key,

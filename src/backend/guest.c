@@ -125,6 +125,7 @@ static int vm_admit(struct backend *be, struct be_guest *g, const struct ctl_hel
     return -EDQUOT;
   }
   g->kind = "vm";
+  g->vm_polled = !(h->vm_flags & CTL_VM_DOORBELL);
   g->datapath = DP_ENGINE; /* a VM has no descriptors to take a direct channel's */
   g->region_len = region_bar_size();
   g->ram_size = (uint64_t)h->vm_mem_mb << 20;
@@ -196,7 +197,34 @@ void guest_vm_attach(struct backend *be, struct be_guest *g, const struct ctl_he
   /* the backend's word in the header again, whatever a program left there */
   region_publish(g);
   g->vm_attached = 1; /* the VM keeps its name; the program's is only logged */
-  log_info("VM %u '%s': program '%.31s' attached", g->id, g->name, h->name);
+  g->vm_beat_seen = atomic_load(&((struct region_hdr *)g->region)->guest_beat);
+  g->vm_beat_ns = clock_now_ns();
+  char prog[sizeof(h->name)];
+  memcpy(prog, h->name, sizeof(prog));
+  prog[sizeof(prog) - 1] = 0;
+  for (char *c = prog; *c; c++) /* logged, not kept: printable all the same */
+    if (*c < 0x20 || *c > 0x7e)
+      *c = '?';
+  log_info("VM %u '%s': program '%s' attached", g->id, g->name, prog);
+}
+
+void guest_vm_check(struct backend *be, struct be_guest *g, uint64_t now)
+{
+  if (!g->vm_attached)
+    return;
+  uint32_t beat = atomic_load_explicit(&((struct region_hdr *)g->region)->guest_beat,
+                                       memory_order_relaxed);
+  if (beat != g->vm_beat_seen) {
+    g->vm_beat_seen = beat;
+    g->vm_beat_ns = now;
+    return;
+  }
+  if (now - g->vm_beat_ns < REGION_GUEST_BEAT_DEAD_MS * 1000000ull)
+    return;
+  log_warn("VM %u '%s': its program's beat stood still for %u ms: its endpoints close", g->id,
+           g->name, REGION_GUEST_BEAT_DEAD_MS);
+  endpoint_close_all(be, g);
+  g->vm_attached = 0;
 }
 
 /* The guest left (or died; a VM: its launcher, and with it QEMU): close
@@ -213,6 +241,13 @@ void guest_reclaim(struct backend *be, struct be_guest *g)
     munmap(gone.region, REGION_SIZE);
   if (gone.ram)
     munmap(gone.ram, gone.ram_size);
+  /* A VM's launcher may keep its memfds past the VM: whatever it keeps is
+   * empty, and the host's memory (which the engine's copies allocated in
+   * the backend's name) is given back now. */
+  if (gone.ram_fd >= 0)
+    fallocate(gone.ram_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)gone.ram_size);
+  if (gone.ram_fd >= 0 && gone.memfd >= 0)
+    fallocate(gone.memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)gone.region_len);
   guest_close_fd(&gone.memfd);
   guest_close_fd(&gone.ram_fd);
   guest_close_fd(&gone.mbox_kick);

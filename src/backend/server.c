@@ -203,8 +203,10 @@ static int serve_vms(struct backend *be)
     if (!g->in_use || g->role != CTL_ROLE_VM || !g->region)
       continue;
     vms++;
-    if (beat)
+    if (beat) {
       atomic_fetch_add(&((struct region_hdr *)g->region)->beat, 1);
+      guest_vm_check(be, g, now);
+    }
     mailbox_serve(be, g);
   }
   return vms ? VM_POLL_MS : -1;

@@ -29,7 +29,8 @@
 enum ctl_type {
   CTL_HELLO = 1,          /* G->B: admit me; reply: region memfd, engine doorbell,
                            * mailbox kick (G->B) and bell (B->G); to a VM's launcher:
-                           * region memfd, RAM memfd; to a VM: nothing */
+                           * region memfd, RAM memfd, engine doorbell; to a VM:
+                           * nothing */
   CTL_OPEN = 2,           /* G->B: open endpoint; reply: vif index, vif doorbell */
   CTL_CLOSE = 3,          /* G->B: close endpoint */
   CTL_CONNECT = 4,        /* G->B: resolve a peer; reply: maybe a channel */
@@ -83,8 +84,12 @@ struct ctl_hello {
   uint32_t datapath;      /* enum datapath */
   char name[32];          /* guest's name for logs (program name; a VM's name) */
   uint32_t vm_mem_mb;     /* CTL_ROLE_VM: the VM's RAM (1..CTL_VM_MEM_MAX_MB) */
-  uint32_t pad;
+  uint32_t vm_flags;      /* CTL_ROLE_VM: CTL_VM_* */
 };
+/* The VM's device is ivshmem-doorbell, its launcher the ivshmem server
+ * that hands QEMU the engine's doorbell: the VM rings it as a process
+ * does, and the engine need not poll its rings. */
+#define CTL_VM_DOORBELL 1u
 
 struct ctl_hello_reply {
   uint32_t guest_id;

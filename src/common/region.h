@@ -202,7 +202,9 @@ struct region_hdr {
   uint32_t mbox_offset;      /* B: offset of the control mailbox */
   _Atomic uint32_t beat;     /* B: bumped while the backend serves the guest: a VM, which
                               * has no socket to see close, learns of its death by this */
-  uint8_t pad[RING_CACHELINE - 48];
+  _Atomic uint32_t guest_beat; /* G: in a VM, bumped while the program that said hello
+                              * lives: the backend learns of its end by this */
+  uint8_t pad[RING_CACHELINE - 52];
 };
 _Static_assert(sizeof(struct region_hdr) == RING_CACHELINE, "region header");
 _Static_assert(offsetof(struct region_hdr, size) == 16 && offsetof(struct region_hdr, nvif) == 24 &&
@@ -210,7 +212,8 @@ _Static_assert(offsetof(struct region_hdr, size) == 16 && offsetof(struct region
                    offsetof(struct region_hdr, vif_stride) == 32 &&
                    offsetof(struct region_hdr, backend_state) == 36 &&
                    offsetof(struct region_hdr, mbox_offset) == 40 &&
-                   offsetof(struct region_hdr, beat) == 44,
+                   offsetof(struct region_hdr, beat) == 44 &&
+                   offsetof(struct region_hdr, guest_beat) == 48,
                "region header fields");
 
 /* The control mailbox: the region's own control channel, one exchange at
@@ -253,6 +256,7 @@ static inline uint64_t region_bar_size(void)
 }
 #define REGION_BEAT_MS 100   /* how often the backend bumps beat */
 #define REGION_BEAT_DEAD_MS 3000 /* a beat this still means the backend is gone */
+#define REGION_GUEST_BEAT_DEAD_MS 2000 /* a VM program's beat this still: it is gone */
 
 /* The backend's view: the layout it wrote, never the header a guest could
  * have scribbled on since. */

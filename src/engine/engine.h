@@ -97,10 +97,11 @@ struct engine_owner {
   /* A VM guest (pid 0, mem_fd -1): its RAM as the client mapped it, a
    * sealed file QEMU maps as the machine's memory.  Its grants name
    * guest-physical addresses, offsets into this mapping; the client keeps
-   * it mapped while the VIF is open.  The engine polls a VM's rings (it
-   * cannot ring a doorbell) while one is open. */
+   * it mapped while the VIF is open. */
   void *ram;
   uint64_t ram_size;
+  int polled;                   /* it cannot ring the doorbell (a VM on ivshmem-plain):
+                                 * the engine's sleeps are short polls while it is open */
 };
 
 /* A VIF as its client sees it. */

@@ -128,8 +128,10 @@ struct engine {
   struct engine_vif vifs[ENGINE_MAX_ENDPOINTS];
   uint32_t next_session;
   int doorbell;                 /* eventfd guests ring when the engine sleeps */
-  uint32_t vm_vifs;             /* open VIFs of VM guests: they cannot ring it, so the
-                                 * engine's sleeps are short polls while any is open */
+  uint32_t vm_vifs;             /* open VIFs of VMs: the engine then sleeps at once when
+                                 * idle, leaving the cores to their vCPUs */
+  uint32_t polled_vifs;         /* open VIFs whose guests cannot ring it (VMs on
+                                 * ivshmem-plain): the engine's sleeps are short polls */
   atomic_int stop;
   pthread_t thread;
   int started;
@@ -222,8 +224,8 @@ ssize_t guestmem_write(const struct guest_mem *g, const struct iovec *local, uns
 
 /* grant.c: the grant run ref of v's VIF, copied once from the region and
  * checked (index, live generation, flags, count, length >= len, and when
- * puller is given, that it names the puller) into seg[] (GRANT_MAX_SEGS
- * entries).  0, or -1 when it fails the check. */
+ * puller is given, that it names the puller) into *seg, allocated to fit
+ * (the caller frees it).  0, or -1 when it fails the check. */
 #define GRANT_MAX_SEGS REGION_GRANTS
 struct grant_puller {
   uint64_t nic;
@@ -231,7 +233,7 @@ struct grant_puller {
   uint32_t session;             /* the pulling endpoint's incarnation */
 };
 int grant_load(struct engine_vif *v, uint32_t ref, uint32_t need_flag, uint64_t len,
-               const struct grant_puller *puller, struct iovec *seg, int *nseg);
+               const struct grant_puller *puller, struct iovec **seg, int *nseg);
 
 /* pull.c: rendezvous on this host (lock held) */
 int pull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m);

@@ -96,7 +96,7 @@ struct net_rpull {
   uint32_t local_eid, local_session; /* the endpoint on this host */
   struct guest_mem mem;         /* the local guest's memory */
   int nseg;
-  struct iovec seg[GRANT_MAX_SEGS];
+  struct iovec *seg;            /* grant_load's, freed with the pull */
   uint32_t total, done;         /* bytes sent (out) or received (in) */
   int ended;                    /* in: a write into the guest failed, or it is gone */
   /* in: pieces taken but not yet written into the guest, [done - pend_len,

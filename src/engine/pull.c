@@ -33,7 +33,7 @@ struct pull_side {
   uint32_t eid, session;
   struct guest_mem mem;
   int nseg;
-  struct iovec seg[GRANT_MAX_SEGS];
+  struct iovec *seg;         /* grant_load's, freed with the pull */
 };
 
 struct pull {
@@ -49,12 +49,19 @@ struct pull {
 static int pull_side_load(struct engine_vif *v, uint32_t ref, uint32_t need_flag, uint64_t len,
                           const struct grant_puller *puller, struct pull_side *side)
 {
-  if (grant_load(v, ref, need_flag, len, puller, side->seg, &side->nseg) < 0)
+  if (grant_load(v, ref, need_flag, len, puller, &side->seg, &side->nseg) < 0)
     return -1;
   side->eid = v->eid;
   side->session = v->session;
   side->mem = guest_mem_of(&v->owner);
   return 0;
+}
+
+static void pull_free(struct pull *p)
+{
+  free(p->src.seg);
+  free(p->dst.seg);
+  free(p);
 }
 
 static void pull_fail_request(struct engine *e, struct engine_vif *rcv, const struct msg *m,
@@ -95,7 +102,7 @@ int pull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m)
     log_warn("pull by endpoint %u from %u: grant check failed", rcv->eid, snd->eid);
     vif_count_drop(rcv, DROP_BAD_GRANT);
     pull_fail_request(e, rcv, m, MSG_ST_BAD_GRANT);
-    free(p);
+    pull_free(p);
     return 1;
   }
   p->cookie = m->cookie;
@@ -211,7 +218,7 @@ int pull_progress(struct engine *e)
       if (d)
         d->pulls--;
       *pp = p->next;
-      free(p);
+      pull_free(p);
       continue;
     }
     pp = &p->next;

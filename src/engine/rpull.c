@@ -41,6 +41,7 @@ static void rpull_free(struct engine *e, struct net_rpull *rp)
       *pp = rp->next;
       break;
     }
+  free(rp->seg);
   free(rp);
 }
 
@@ -88,7 +89,7 @@ int rpull_start(struct engine *e, struct engine_vif *rcv, const struct msg *m)
   struct net_rpull *rp = rpull_new(e, p, 0);
   if (!rp)
     return 0;
-  if (grant_load(rcv, m->grant2, GRANT_WRITE, m->total, NULL, rp->seg, &rp->nseg) < 0) {
+  if (grant_load(rcv, m->grant2, GRANT_WRITE, m->total, NULL, &rp->seg, &rp->nseg) < 0) {
     vif_count_drop(rcv, DROP_BAD_GRANT);
     pull_done_local(e, rcv, m->cookie, m->cookie2, MSG_ST_BAD_GRANT, 0, m->peer_eid, p->nic);
     rpull_free(e, rp);
@@ -136,7 +137,7 @@ int rpull_on_request(struct engine *e, struct net_peer *p, const struct wire_pul
     return 0;
   /* the pull must come from the rendezvous's receiver: that host, that endpoint */
   struct grant_puller puller = {p->nic, r->rcv_eid, r->rcv_session};
-  if (grant_load(snd, r->grant, GRANT_READ, r->total, &puller, rp->seg, &rp->nseg) < 0) {
+  if (grant_load(snd, r->grant, GRANT_READ, r->total, &puller, &rp->seg, &rp->nseg) < 0) {
     log_warn("pull from %s of endpoint %u: grant check failed", p->hostname, snd->eid);
     vif_count_drop(snd, DROP_BAD_GRANT);
     send_end(p, NULL, r->cookie, r->cookie2, r->snd_eid, r->rcv_eid, MSG_ST_BAD_GRANT);

@@ -140,6 +140,7 @@ int vif_open(struct engine *e, const struct engine_owner *owner, struct vif *sha
   qcons_arm(&v->tx);
   v->state = VIF_OPEN;
   atomic_store(&shared->state, VIF_OPEN);
+  e->polled_vifs += owner->polled != 0;
   e->vm_vifs += owner->ram != NULL;
   *out = v;
   log_info("guest %u '%s' opened endpoint %u (session %u)", owner->guest_id, owner->name, eid,
@@ -175,6 +176,7 @@ void vif_close(struct engine *e, struct engine_vif *v)
     e->closed_drops[d] += v->c.drops[d];
   log_info("endpoint %u closed (guest %u)", v->eid, v->owner.guest_id);
   allow_free(&v->remote_ok);
+  e->polled_vifs -= v->owner.polled != 0;
   e->vm_vifs -= v->owner.ram != NULL;
   v->in_use = 0;
   v->vif = NULL;

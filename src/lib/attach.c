@@ -93,7 +93,11 @@ static int attach_vm(const char **why)
     if (r == 0 && rep.u.hello_reply.region_version != REGION_VERSION)
       r = MX_BAD_LIB_VERSION;
     if (r == 0)
-      return attach_accept(&rep.u.hello_reply, len, why);
+      r = attach_accept(&rep.u.hello_reply, len, why);
+    if (r == MX_SUCCESS) {
+      vmdev_beat_start(lib.region);
+      return r;
+    }
     *why = r == MX_NO_DRIVER ? "the backend does not answer in the mailbox" : "backend refused us";
   } else {
     *why = "the ivshmem device holds no MyriXen region of this version";
@@ -189,6 +193,8 @@ static void attach_release(void)
    * ours if it died) before their descriptors' numbers go to others. */
   if (lib.region && !lib.vm) /* (a VM's region outlives us: the next program's) */
     atomic_store(&((struct region_hdr *)lib.region)->backend_state, BACKEND_STOPPED);
+  if (lib.vm)
+    vmdev_beat_stop();
   pthread_mutex_lock(&lib.ctl_lock); /* no exchange is under way on them */
   lib.mbox = NULL;
   if (lib.sock >= 0) {

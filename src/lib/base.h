@@ -3,6 +3,7 @@
 #ifndef MYRIXEN_LIB_BASE_H
 #define MYRIXEN_LIB_BASE_H
 
+#include "../common/doorbell.h"
 #include "lib.h"
 
 /* errors.c: route a failing call through the endpoint's or global handler */
@@ -71,6 +72,20 @@ struct req *partial_find(struct mx_endpoint *ep, const struct conn *c, uint32_t 
 int vmdev_platform_vm(void);
 /* The device's BAR2 mapped (its length in *len), or NULL and *why. */
 void *vmdev_map(size_t *len, const char **why);
+/* A VM program's beat (region guest_beat), from attach to release. */
+void vmdev_beat_start(void *region);
+void vmdev_beat_stop(void);
+/* Ring the engine from a VM (the ivshmem Doorbell register). */
+void vmdev_kick(void);
+/* Ring a doorbell: an eventfd, or in a VM the engine's through the
+ * device (fd -1). */
+static inline void lib_kick(int fd)
+{
+  if (fd >= 0)
+    doorbell_ring(fd);
+  else if (lib.vm)
+    vmdev_kick();
+}
 /* The locked guest-physical runs under a buffer, at most max into out:
  * how many, or -1. */
 int vmdev_phys_runs(const void *addr, size_t len, int write, struct iovec *out, int max);

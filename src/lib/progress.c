@@ -158,7 +158,7 @@ static int chans_progress(struct mx_endpoint *ep)
 static void release_events(struct mx_endpoint *ep)
 {
   if (qcons_release(&ep->erx))
-    doorbell_ring(lib.engine_doorbell);
+    lib_kick(lib.engine_doorbell);
 }
 
 /* The backend died without a word: its end of our socket is closed (in a
@@ -303,13 +303,20 @@ static void wait_held_off(struct mx_endpoint *ep)
 /* In a VM nothing can wake us (ivshmem-plain has no interrupts we could
  * take in user space): a sleep is a short nap, and the rings are looked
  * at again after it. */
-#define WAIT_VM_NAP_NS 50000
-static void wait_sleep(struct mx_endpoint *ep, uint64_t now, uint64_t deadline)
+#define WAIT_VM_NAP_MIN_NS 50000ull
+#define WAIT_VM_NAP_MAX_NS 1000000ull
+static void wait_sleep(struct mx_endpoint *ep, uint64_t now, uint64_t deadline,
+                       uint64_t idle_since)
 {
   struct pollfd pfd[WAIT_FDS];
   int n = 0;
   if (lib.vm) {
-    uint64_t ns = deadline - now < WAIT_VM_NAP_NS ? deadline - now : WAIT_VM_NAP_NS;
+    /* naps grow with the idle time: an idle program does not keep its
+     * vCPU awake 20000 times a second */
+    uint64_t ns = (now - idle_since) / 16;
+    ns = ns < WAIT_VM_NAP_MIN_NS ? WAIT_VM_NAP_MIN_NS : ns > WAIT_VM_NAP_MAX_NS ? WAIT_VM_NAP_MAX_NS : ns;
+    if (deadline - now < ns)
+      ns = deadline - now;
     struct timespec ts = {0, (long)ns};
     pthread_mutex_unlock(&ep->lock);
     nanosleep(&ts, NULL);
@@ -399,8 +406,10 @@ int progress_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
       now = wait_clock(&clock_on, &idle_since, &deadline, timeout_ms);
       if (now >= deadline)
         return 0;
-      wait_sleep(ep, now, deadline);
-      idle_since = now = clock_now_ns();
+      wait_sleep(ep, now, deadline, idle_since);
+      now = clock_now_ns();
+      if (!lib.vm) /* (a VM's nap is a poll: the idle time goes on) */
+        idle_since = now;
       break;
     }
   }

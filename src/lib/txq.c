@@ -108,7 +108,7 @@ static void emitted(struct mx_endpoint *ep, struct req *r)
 static void kick(struct txq *t)
 {
   if (qprod_flush(&t->p))
-    doorbell_ring(t->kick_fd);
+    lib_kick(t->kick_fd);
 }
 
 /* A plain small send to a direct channel, written straight from the

@@ -2,8 +2,9 @@
  * vmdev.c - the platform this library runs on, and, in a VM, the region
  * on its ivshmem-plain PCI device and the physical pages of its buffers.
  *
- * In a QEMU VM the region is the BAR2 of an ivshmem-plain device (vendor
- * 0x1af4, device 0x1110).  It is found by its ids, not its slot (the slot
+ * In a QEMU VM the region is the BAR2 of an ivshmem device (vendor
+ * 0x1af4, device 0x1110: ivshmem-plain, or ivshmem-doorbell, whose
+ * Doorbell register rings the engine as a process rings its eventfd).  It is found by its ids, not its slot (the slot
  * differs between machine types), enabled, and mapped through sysfs
  * (resource2): no driver, no hypervisor call.  The engine reaches this
  * VM's memory through its RAM file, by guest-physical address: a grant
@@ -12,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/clock.h"
@@ -79,11 +82,38 @@ int vmdev_platform_vm(void)
   return vmdev_present();
 }
 
+/* BAR0 of the device: its registers.  On ivshmem-doorbell, a write of
+ * (peer << 16 | vector) to Doorbell makes QEMU ring that peer's eventfd:
+ * peer 0 is the backend, its eventfd the engine's doorbell.  On
+ * ivshmem-plain the write goes nowhere (there are no peers). */
+#define IVSHMEM_REG_DOORBELL 12
+#define IVSHMEM_BACKEND_PEER 0
+static volatile uint32_t *registers;
+
+static void vmdev_map_registers(const char *dir)
+{
+  char path[600];
+  snprintf(path, sizeof(path), "%s/resource0", dir);
+  int fd = open(path, O_RDWR | O_SYNC | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  if (p != MAP_FAILED)
+    registers = p;
+}
+
+void vmdev_kick(void)
+{
+  if (registers)
+    registers[IVSHMEM_REG_DOORBELL / 4] = IVSHMEM_BACKEND_PEER << 16 | 0;
+}
+
 void *vmdev_map(size_t *len, const char **why)
 {
   char dir[512], path[600];
   if (vmdev_find(dir, sizeof(dir)) < 0) {
-    *why = "no ivshmem-plain device (1af4:1110) in this VM";
+    *why = "no ivshmem device (1af4:1110) in this VM";
     return NULL;
   }
   /* A device the kernel has no driver for starts disabled: its BARs do
@@ -96,6 +126,8 @@ void *vmdev_map(size_t *len, const char **why)
     }
     close(fd);
   }
+  if (!registers)
+    vmdev_map_registers(dir);
   snprintf(path, sizeof(path), "%s/resource2", dir);
   fd = open(path, O_RDWR | O_SYNC | O_CLOEXEC);
   struct stat st;
@@ -145,10 +177,19 @@ int vmdev_phys_runs(const void *addr, size_t len, int write, struct iovec *out, 
   if (pagemap < 0)
     return -1;
   int n = 0;
+  uint64_t ents[512]; /* the pagemap is read 512 pages (2 MiB) at a time */
+  uintptr_t have = first, upto = first;
   for (uintptr_t p = first; p < end; p += PAGE) {
-    uint64_t ent;
-    if (pread(pagemap, &ent, sizeof(ent), (off_t)(p / PAGE * sizeof(ent))) != sizeof(ent))
-      return -1;
+    if (p >= upto) {
+      size_t k = (end - p + PAGE - 1) / PAGE;
+      k = k > 512 ? 512 : k;
+      if (pread(pagemap, ents, k * sizeof(ents[0]), (off_t)(p / PAGE * sizeof(ents[0]))) !=
+          (ssize_t)(k * sizeof(ents[0])))
+        return -1;
+      have = p;
+      upto = p + k * PAGE;
+    }
+    uint64_t ent = ents[(p - have) / PAGE];
     if (!(ent & PM_PRESENT) || !(ent & PFN_MASK)) {
       errno = EFAULT; /* not resident, or frame numbers hidden (not root) */
       return -1;
@@ -181,4 +222,38 @@ int vmdev_backend_silent(void)
     return 0;
   }
   return now - lib.beat_ns > REGION_BEAT_DEAD_MS * 1000000ull;
+}
+
+/* The program's beat: a thread of ours bumps guest_beat while we live
+ * (the backend cannot see a program in a VM exit: it closes the program's
+ * endpoints, and so revokes its grants, once the beat stands still). */
+static pthread_t beat_thread;
+static _Atomic int beat_run;
+static struct region_hdr *beat_hdr;
+
+static void *beat_main(void *arg)
+{
+  (void)arg;
+  while (atomic_load(&beat_run)) {
+    atomic_fetch_add_explicit(&beat_hdr->guest_beat, 1, memory_order_relaxed);
+    struct timespec ts = {0, REGION_BEAT_MS * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  return NULL;
+}
+
+void vmdev_beat_start(void *region)
+{
+  beat_hdr = region;
+  atomic_fetch_add(&beat_hdr->guest_beat, 1);
+  atomic_store(&beat_run, 1);
+  if (pthread_create(&beat_thread, NULL, beat_main, NULL) != 0)
+    atomic_store(&beat_run, 0);
+}
+
+void vmdev_beat_stop(void)
+{
+  if (!atomic_exchange(&beat_run, 0))
+    return;
+  pthread_join(beat_thread, NULL);
 }

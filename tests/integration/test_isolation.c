@@ -681,7 +681,7 @@ static int test_one_user_holds_its_share_of_endpoints(void)
   return rc;
 }
 
-/* --- a guest limits its own endpoints, never another's ------------------ */
+/* --- a guest tightens its own endpoints' limits, never another's -------- */
 
 static int limit_call(uint32_t eid, uint64_t msgs_per_s)
 {
@@ -699,6 +699,9 @@ static int attacker_throttles(int idx, void *arg)
   usleep(200000); /* the victim is open */
   CHECK(limit_call(VICTIM, 1) == MX_NO_PERM);
   CHECK(limit_call(ATTACKER, 1000) == 0); /* its own: yes */
+  CHECK(limit_call(ATTACKER, 2000) == MX_NO_PERM); /* but no looser, */
+  CHECK(limit_call(ATTACKER, 0) == MX_NO_PERM);    /* nor lifted: the operator's call */
+  CHECK(limit_call(ATTACKER, 500) == 0);
   mx_finalize();
   return 0;
 }

@@ -67,6 +67,15 @@ static void udp(int port, const char *peer, size_t len, int iters)
   }
   struct sockaddr_in to = addr_of(peer, port);
   memset(buf, 0x5a, len);
+  /* the server may not be up yet: the first datagram is sent again until
+   * it is answered */
+  for (int answered = 0; !answered;) {
+    if (sendto(s, buf, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+      DIE("sendto");
+    socklen_t fl = sizeof(from);
+    for (double t = now_us(); !answered && now_us() - t < 200000;)
+      answered = recvfrom(s, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl) >= 0;
+  }
   double t0 = 0;
   for (int i = -iters / 10 - 1; i < iters; i++) {
     if (i == 0)

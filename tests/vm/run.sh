@@ -27,7 +27,7 @@ backend a udp:198.18.0.1:2315 && backend b udp:198.18.0.2:2315 || exit 1
 vm() {
   local name=$1 h=$2; shift 2
   ip netns exec "$TAG$h" env MYRIXEN_SOCKET="$TMP/$h.sock" \
-    "$MYRIXEN" vm run --name "$name" --mem 256M --timeout 150 -- "$@" > "$TMP/vm-$name.out" 2>&1 &
+    "$MYRIXEN" vm run --name "$name" --mem 256M --timeout 150 ${VM_OPTS:-} -- "$@" > "$TMP/vm-$name.out" 2>&1 &
   echo $! > "$TMP/vm-$name.pid"
 }
 # vm_wait NAME: its launcher's status (the guest command's)
@@ -102,11 +102,25 @@ if grep -q '"kind":"container"' <<< "$(info)"; then ok "myrixen info tells a con
 vm_wait w; wrc=$?; proc_wait; prc=$?
 if [ $wrc = 0 ] && [ $prc = 0 ]; then ok "a container and a VM: every class both ways"; else bad "container and VM (vm $wrc, container $prc)"; show; fi
 
-# 6. Across hosts: a VM on host a, a process on host b, through the wire.
-vm v a sh -c "mx_pingpong -e 7 -d b -r 8 -n 1 && $(send_all mx_stream 20 b 10)"
+# 6. Across hosts: a VM on host a (on ivshmem-plain: no doorbell, the
+#    engine polls it), a process on host b, through the wire.
+VM_OPTS=--plain vm v a sh -c "mx_pingpong -e 7 -d b -r 8 -n 1 && $(send_all mx_stream 20 b 10)"
 proc b sh -c "'$MX/mx_pingpong' -e 8 -n 1 && $(recv_all "'$MX/mx_stream'" 10)"
 vm_wait v; vrc=$?; proc_wait; prc=$?
-if [ $vrc = 0 ] && [ $prc = 0 ]; then ok "a VM on one host, a process on another: every class through the wire"; else bad "VM across hosts (vm $vrc, process $prc)"; show; tail -n 10 "$TMP/b.log"; fi
+if [ $vrc = 0 ] && [ $prc = 0 ]; then ok "a VM (ivshmem-plain) on one host, a process on another: every class through the wire"; else bad "VM across hosts (vm $vrc, process $prc)"; show; tail -n 10 "$TMP/b.log"; fi
+
+# 8. A program killed inside a VM that lives on: its beat stops, the
+#    backend closes its endpoints (and so revokes its grants), its peer's
+#    sends end with an MX error, and the VM's next program works.
+vm p a sh -c 'mx_stream -e 60 -l 300000 -n 1000000 & s=$!; sleep 15; kill -9 $s; sleep 4; mx_pingpong -e 61 -n 1'
+on a "$MX/mx_stream" -e 62 -d a -r 60 -l 300000 -n 1000000 -k > "$TMP/proc.out" 2>&1; krc=$?
+on a "$MX/mx_pingpong" -e 63 -d a -r 61 -n 1 >> "$TMP/proc.out" 2>&1; prc=$?
+vm_wait p; vrc=$?
+if [ $krc = 0 ] && [ $prc = 0 ] && [ $vrc = 0 ] && grep -q "beat stood still" "$TMP/a.log"; then
+  ok "a program killed in a live VM: its endpoints close, its peer's sends fail as MX says, the next program works"
+else
+  bad "program killed in a VM (peer $krc, next $prc, vm $vrc)"; show
+fi
 
 # 7. The random loop: one rank in a VM, two in processes, every class
 #    between every pair (itself included).

@@ -71,7 +71,9 @@ echo 0 > /proc/sys/vm/compact_unevictable_allowed
 hostname "${myrixen_name:-vm}"
 # myrixen_ip=ADDR/LEN: virtio-net up, for the split-driver baseline.
 if [ -n "${myrixen_ip:-}" ]; then
-  for m in $(cat /lib/modules/order); do insmod /lib/modules/$m 2>/dev/null; done
+  # twice: without depmod the order is a guess, and a module whose
+  # dependency came later loads on the second pass
+  for pass in 1 2; do for m in $(cat /lib/modules/order); do insmod /lib/modules/$m 2>/dev/null; done; done
   ip link set lo up
   ip link set eth0 up && ip addr add "$myrixen_ip" dev eth0
 fi
