@@ -49,7 +49,7 @@ STATICPROGS := $(patsubst tests/mx/%.c,$(BUILD)/static/%,$(MXPROG_SRC)) \
                $(patsubst tests/vm/%.c,$(BUILD)/static/%,$(VMPROG_SRC)) $(BUILD)/static/hostile
 
 .SECONDARY:
-.PHONY: vm-image check-vm
+.PHONY: vm-image check-vm check-vm-asan
 .PHONY: all check check-plain check-asan check-tsan analyze demo deps clean fuzz fuzzers soak
 all: $(LIB_A) $(LIB_SO) $(ENGINE_A) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS) $(MXPROGS) $(SOAKPROGS)
 
@@ -175,6 +175,7 @@ check: deps
 	$(MAKE) check-plain
 	$(MAKE) check-vm
 	$(MAKE) check-asan
+	$(MAKE) check-vm-asan
 	$(MAKE) check-tsan
 	$(MAKE) fuzz FUZZ_SECONDS=20
 
@@ -185,6 +186,12 @@ check-plain: all
 # build; the guests' programs are linked statically into the VM's image.
 check-vm: all $(STATICPROGS)
 	bash tests/vm/run.sh $(BUILD)
+
+# The same with the ASan+UBSan backend and tools (after check-asan and
+# check-vm: the VMs' programs are the plain build's, linked statically).
+check-vm-asan:
+	ASAN_OPTIONS=abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  bash tests/vm/run.sh build/asan $(BUILD)
 
 check-asan:
 	$(MAKE) all BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined"

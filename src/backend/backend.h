@@ -113,7 +113,8 @@ void guest_vm_attach(struct backend *be, struct be_guest *g, const struct ctl_he
 void guest_vm_check(struct backend *be, struct be_guest *g, uint64_t now);
 
 /* mailbox.c: the region's control mailbox */
-void mailbox_serve(struct backend *be, struct be_guest *g);
+/* 1 when a request was taken, 0 when none waited. */
+int mailbox_serve(struct backend *be, struct be_guest *g);
 int mailbox_reply(struct be_guest *g, const struct ctl_msg *m);
 
 /* endpoint.c: g's endpoints, each a VIF of its region opened in the engine */

@@ -221,8 +221,12 @@ void guest_vm_check(struct backend *be, struct be_guest *g, uint64_t now)
   }
   if (now - g->vm_beat_ns < REGION_GUEST_BEAT_DEAD_MS * 1000000ull)
     return;
-  log_warn("VM %u '%s': its program's beat stood still for %u ms: its endpoints close", g->id,
-           g->name, REGION_GUEST_BEAT_DEAD_MS);
+  int open = 0;
+  for (uint32_t k = 0; k < REGION_VIFS; k++)
+    open += g->vif_eid[k] != 0;
+  if (open) /* (none: the program closed them, and ended as it should) */
+    log_warn("VM %u '%s': its program's beat stood still for %u ms: its %d endpoints close",
+             g->id, g->name, REGION_GUEST_BEAT_DEAD_MS, open);
   endpoint_close_all(be, g);
   g->vm_attached = 0;
 }

@@ -31,18 +31,18 @@ int mailbox_reply(struct be_guest *g, const struct ctl_msg *m)
   return 0;
 }
 
-void mailbox_serve(struct backend *be, struct be_guest *g)
+int mailbox_serve(struct backend *be, struct be_guest *g)
 {
   uint64_t kicks;
   if (g->mbox_kick >= 0 && read(g->mbox_kick, &kicks, sizeof(kicks)) < 0) {
     /* EAGAIN: a kick already taken; the sequence number decides anyway */
   }
   if (!g->region)
-    return; /* a monitor has no mailbox */
+    return 0; /* a monitor has no mailbox */
   struct mailbox *mb = region_mailbox(g->region);
   uint32_t seq = atomic_load_explicit(&mb->req_seq, memory_order_acquire);
   if (seq == g->mbox_seen)
-    return; /* nothing new: a spare kick */
+    return 0; /* nothing new: a spare kick */
   g->mbox_seen = seq;
   g->mbox_calls++;
   struct ctl_msg req;
@@ -50,4 +50,5 @@ void mailbox_serve(struct backend *be, struct be_guest *g)
   req.seq = seq | CTL_SEQ_MAILBOX;    /* the reply comes back here, whatever it says */
   req.len = 0;                        /* requests carry no text */
   control_dispatch(be, g, &req);
+  return 1;
 }

@@ -186,14 +186,17 @@ static int close_silent(struct backend *be)
   return next == UINT64_MAX ? -1 : (int)((next - now) / 1000000 + 1);
 }
 
-/* VMs cannot kick: their mailboxes are polled, every VM_POLL_MS while a
- * VM is admitted, and their regions' beats bumped (a VM learns that the
- * backend died by its beat standing still).  Returns how long the loop
- * may sleep (ms), or -1 with no VM. */
+/* VMs cannot kick: their mailboxes are polled while a VM is admitted,
+ * every VM_POLL_MS while they talk (a request in the last VM_BUSY_MS),
+ * every VM_IDLE_POLL_MS otherwise; and their regions' beats are bumped (a
+ * VM learns that the backend died by its beat standing still).  Returns
+ * how long the loop may sleep (ms), or -1 with no VM. */
 #define VM_POLL_MS 1
+#define VM_IDLE_POLL_MS 10
+#define VM_BUSY_MS 200
 static int serve_vms(struct backend *be)
 {
-  static uint64_t last_beat;
+  static uint64_t last_beat, last_request;
   uint64_t now = clock_now_ns();
   int beat = now - last_beat >= REGION_BEAT_MS * 1000000ull, vms = 0;
   if (beat)
@@ -207,9 +210,12 @@ static int serve_vms(struct backend *be)
       atomic_fetch_add(&((struct region_hdr *)g->region)->beat, 1);
       guest_vm_check(be, g, now);
     }
-    mailbox_serve(be, g);
+    if (mailbox_serve(be, g))
+      last_request = now;
   }
-  return vms ? VM_POLL_MS : -1;
+  if (!vms)
+    return -1;
+  return now - last_request < VM_BUSY_MS * 1000000ull ? VM_POLL_MS : VM_IDLE_POLL_MS;
 }
 
 static int min_timeout(int a, int b)

@@ -276,7 +276,7 @@ static int mailbox_guest(int idx, void *arg)
   CHECK(ctl_call(&req, &rep, NULL, NULL, &text) == 0 && text);
   CHECK(strstr(text, "\"mailbox_calls\":6}"));
   free(text);
-  /* myrixen info lists this guest, with its pid and its exchanges */
+  /* myrixen info lists this guest, with its kind, pid and exchanges */
   char cmd[4200], out[8192] = {0}, line[64];
   snprintf(cmd, sizeof(cmd), "%s info", harness_bin("myrixen"));
   FILE *f = popen(cmd, "r");
@@ -287,9 +287,10 @@ static int mailbox_guest(int idx, void *arg)
        l = strtok(NULL, "\n")) {
     int id, pid;
     unsigned long calls;
-    char dp[16];
-    if (sscanf(l, "%d %63s %d %15s %lu", &id, line, &pid, dp, &calls) == 5 && pid == getpid())
-      found = !strcmp(dp, "bypass") && calls == 6;
+    char dp[16], kind[16];
+    if (sscanf(l, "%d %15s %63s %d %15s %lu", &id, kind, line, &pid, dp, &calls) == 6 &&
+        pid == getpid())
+      found = !strcmp(kind, "process") && !strcmp(dp, "bypass") && calls == 6;
   }
   CHECK(found);
   /* ... and the guest goes on: its endpoint talks to a peer */

@@ -4,14 +4,19 @@
 # one host and across two namespace hosts.  Every program checks its
 # payloads; this script checks exit statuses, the backend's state and its
 # counters.  Run once by make check (make check-vm), on the plain build.
-#   tests/vm/run.sh BUILD
+#   tests/vm/run.sh BUILD [IMAGE_BUILD]
+# BUILD's backend, tool and MX programs on the host; the VM image of
+# IMAGE_BUILD (default BUILD), whose programs are linked statically (a
+# sanitizer build's cannot be: make check runs this on the plain build and
+# again with the ASan+UBSan backend).
 BUILD=${1:-build}
+IMAGE_BIN=$(cd "${2:-$BUILD}" && pwd)
 source tests/scripts/lib/hosts.sh
 MYRIXEN=$BIN/bin/myrixen
-export MYRIXEN_VM_IMAGE=$BIN/vm
+export MYRIXEN_VM_IMAGE=$IMAGE_BIN/vm
 
-if [ ! -f "$MYRIXEN_VM_IMAGE/initrd.gz" ] || [ -n "$(find "$BIN/static" -newer "$MYRIXEN_VM_IMAGE/initrd.gz" 2>/dev/null)" ]; then
-  "$MYRIXEN" vm image --out "$MYRIXEN_VM_IMAGE" || { bad "vm image"; exit 1; }
+if [ ! -f "$MYRIXEN_VM_IMAGE/initrd.gz" ] || [ -n "$(find "$IMAGE_BIN/static" -newer "$MYRIXEN_VM_IMAGE/initrd.gz" 2>/dev/null)" ]; then
+  "$IMAGE_BIN/bin/myrixen" vm image --out "$MYRIXEN_VM_IMAGE" || { bad "vm image"; exit 1; }
 fi
 ok "vm image: Debian's kernel, busybox-static, the static MX programs"
 
@@ -130,6 +135,19 @@ for rank in 1 2; do on a "$MX/mx_randloop" -d a -b 50 -p 3 -i $rank -m 60 -s 3 >
 rl=0; for p in "${pids[@]}"; do wait "$p" || rl=1; done
 vm_wait r; rrc=$?
 if [ $rrc = 0 ] && [ $rl = 0 ]; then ok "mx_randloop: a rank in a VM, two in processes"; else bad "randloop with a VM (vm $rrc, processes $rl)"; show; tail -n 3 "$TMP"/rank*.out; fi
+
+# 9. Ctrl-C to a launcher: QEMU goes, the backend reclaims the VM, the
+#    launcher says so with 130.
+vm c a sleep 300
+for _ in $(seq 600); do grep -q '"name":"c"' <<< "$(info)" && pgrep -f "qemu-system-x86_64.*myrixen_name=c " > /dev/null && break; sleep 0.1; done
+sleep 1
+kill -INT "$(cat "$TMP/vm-c.pid")"; vm_wait c; crc=$?
+sleep 0.5
+if [ $crc = 130 ] && ! pgrep -f "qemu-system-x86_64.*myrixen_name=c " > /dev/null && ! grep -q '"name":"c"' <<< "$(info)"; then
+  ok "Ctrl-C to a VM's launcher: QEMU stopped, the VM reclaimed, status 130"
+else
+  bad "Ctrl-C to a launcher (status $crc)"; show
+fi
 
 if pgrep -f "qemu-system-x86_64.*myrixen_name=" > /dev/null; then bad "a QEMU is left behind"; else ok "no QEMU left behind"; fi
 echo "vm: $failed failed"
