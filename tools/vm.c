@@ -225,43 +225,32 @@ static pid_t qemu_start(const struct vm_opts *o, int region_fd, int ram_fd, uint
     fprintf(stderr, "myrixen vm: the command is too long for a kernel command line\n");
     return -1;
   }
-  const char *argv[40];
+  const char *argv[48];
   int n = 0;
+#define ARG2(a, b) (argv[n++] = (a), argv[n++] = (b))
   argv[n++] = "qemu-system-x86_64";
-  argv[n++] = o->kvm ? "-enable-kvm" : "-accel";
-  if (!o->kvm)
-    argv[n++] = "tcg";
-  argv[n++] = "-machine";
-  argv[n++] = "q35,memory-backend=mem";
-  argv[n++] = "-m";
-  argv[n++] = mem;
-  argv[n++] = "-object";
-  argv[n++] = ram_obj;
+  if (o->kvm)
+    argv[n++] = "-enable-kvm";
+  else
+    ARG2("-accel", "tcg");
+  ARG2("-machine", "q35,memory-backend=mem");
+  ARG2("-m", mem);
+  ARG2("-object", ram_obj);
   if (o->plain) {
-    argv[n++] = "-object";
-    argv[n++] = rg_obj;
-    argv[n++] = "-device";
-    argv[n++] = "ivshmem-plain,memdev=myrixen";
+    ARG2("-object", rg_obj);
+    ARG2("-device", "ivshmem-plain,memdev=myrixen");
   } else {
     /* the region comes from the server (this launcher), with the doorbell */
     snprintf(chardev, sizeof(chardev), "socket,id=myrixen,path=%s", server);
-    argv[n++] = "-chardev";
-    argv[n++] = chardev;
-    argv[n++] = "-device";
-    argv[n++] = "ivshmem-doorbell,chardev=myrixen,vectors=1";
+    ARG2("-chardev", chardev);
+    ARG2("-device", "ivshmem-doorbell,chardev=myrixen,vectors=1");
   }
-  argv[n++] = "-kernel";
-  argv[n++] = kernel;
-  argv[n++] = "-initrd";
-  argv[n++] = initrd;
-  argv[n++] = "-append";
-  argv[n++] = append;
-  argv[n++] = "-display";
-  argv[n++] = "none";
-  argv[n++] = "-serial";
-  argv[n++] = "stdio";
-  argv[n++] = "-monitor";
-  argv[n++] = "none";
+  ARG2("-kernel", kernel);
+  ARG2("-initrd", initrd);
+  ARG2("-append", append);
+  ARG2("-display", "none");
+  ARG2("-serial", "stdio");
+  ARG2("-monitor", "none");
   argv[n++] = "-no-reboot";
   argv[n++] = "-nodefaults";
   if (o->net) {
@@ -270,11 +259,10 @@ static pid_t qemu_start(const struct vm_opts *o, int region_fd, int ram_fd, uint
     const char *port = strchr(o->net, ':');
     snprintf(netdev, sizeof(netdev), "socket,id=n0,%s=127.0.0.1:%s",
              !strncmp(o->net, "listen", 6) ? "listen" : "connect", port ? port + 1 : "0");
-    argv[n++] = "-netdev";
-    argv[n++] = netdev;
-    argv[n++] = "-device";
-    argv[n++] = "virtio-net-pci,netdev=n0";
+    ARG2("-netdev", netdev);
+    ARG2("-device", "virtio-net-pci,netdev=n0");
   }
+#undef ARG2
   argv[n] = NULL;
   pid_t pid = fork();
   if (pid != 0)
@@ -372,8 +360,12 @@ static int cmd_vm_run(int argc, char **argv)
   int i;
   for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--kvm") || !strcmp(a, "--plain")) {
-      *(a[2] == 'k' ? &o.kvm : &o.plain) = 1;
+    if (!strcmp(a, "--kvm")) {
+      o.kvm = 1;
+      continue;
+    }
+    if (!strcmp(a, "--plain")) {
+      o.plain = 1;
       continue;
     }
     if (!v)

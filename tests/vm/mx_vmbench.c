@@ -47,6 +47,19 @@ static void serve(mx_endpoint_t ep, uint8_t *buf, uint32_t max)
   }
 }
 
+/* An end of len bytes (0 or 1), and the server's answer: a one-byte end
+ * closes a stream, an empty one tells the server to stop. */
+static void end_exchange(mx_endpoint_t ep, mx_endpoint_addr_t peer, uint32_t len)
+{
+  uint8_t one = 1;
+  mx_segment_t es = {&one, len}, rs = {&one, 1};
+  mx_request_t s, r;
+  CHECK_MX(mx_irecv(ep, &rs, 1, M_DONE, MX_MATCH_MASK_NONE, NULL, &r));
+  CHECK_MX(mx_isend(ep, &es, 1, peer, M_END, NULL, &s));
+  mxtest_wait(ep, &s);
+  mxtest_wait(ep, &r);
+}
+
 static void pingpong(mx_endpoint_t ep, mx_endpoint_addr_t peer, uint8_t *sbuf, uint8_t *rbuf,
                      uint32_t len, int iters)
 {
@@ -82,29 +95,10 @@ static void stream(mx_endpoint_t ep, mx_endpoint_addr_t peer, uint8_t *sbuf, uin
   }
   for (int i = iters < WINDOW ? 0 : iters - WINDOW; i < iters; i++)
     mxtest_wait(ep, &win[i % WINDOW]);
-  /* the server answers an end only after everything before it */
-  uint8_t one = 1;
-  mx_segment_t es = {&one, 1}, rs = {&one, 1};
-  mx_request_t s, r;
-  CHECK_MX(mx_irecv(ep, &rs, 1, M_DONE, MX_MATCH_MASK_NONE, NULL, &r));
-  CHECK_MX(mx_isend(ep, &es, 1, peer, M_END, NULL, &s));
-  mxtest_wait(ep, &s);
-  mxtest_wait(ep, &r);
+  end_exchange(ep, peer, 1); /* answered only after everything before it */
   double us = now_us() - t0;
   printf("mx_vmbench stream %u B: %.1f MB/s (%d messages)\n", len, (double)len * iters / us,
          iters);
-}
-
-/* An empty end tells the server to stop. */
-static void finish(mx_endpoint_t ep, mx_endpoint_addr_t peer)
-{
-  uint8_t one;
-  mx_segment_t es = {&one, 0}, rs = {&one, 1};
-  mx_request_t s, r;
-  CHECK_MX(mx_irecv(ep, &rs, 1, M_DONE, MX_MATCH_MASK_NONE, NULL, &r));
-  CHECK_MX(mx_isend(ep, &es, 1, peer, M_END, NULL, &s));
-  mxtest_wait(ep, &s);
-  mxtest_wait(ep, &r);
 }
 
 int main(int argc, char **argv)
@@ -140,7 +134,7 @@ int main(int argc, char **argv)
       stream(ep, peer, sbuf, len, iters);
     else
       pingpong(ep, peer, sbuf, rbuf, len, iters);
-    finish(ep, peer);
+    end_exchange(ep, peer, 0);
   }
   mx_close_endpoint(ep);
   mx_finalize();
