@@ -158,11 +158,13 @@ int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *
     g->mbox_kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     g->mbox_bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     err = g->mbox_kick < 0 || g->mbox_bell < 0
-              ? -errno
+              ? -EMFILE
               : sealed_area("myrixen-region", REGION_SIZE, REGION_SIZE, &g->memfd, &g->region);
   }
-  if (err < 0)
+  if (err < 0 || !g->region) {
+    err = err < 0 ? err : -ENOMEM; /* (sealed_area maps it when it succeeds) */
     goto fail;
+  }
   region_publish(g);
   r->guest_id = g->id;
   r->region_version = REGION_VERSION;
