@@ -118,7 +118,9 @@ static void handle_hello(struct backend *be, struct be_guest *g, const struct ct
   int r = guest_admit(be, g, h, &rep.u.hello_reply);
   if (r < 0) {
     control_reply_error(be, g, req, r == -EPERM ? MX_NO_PERM : MX_NO_RESOURCES,
-                        "cannot admit this guest: %s", strerror(-r));
+                        "cannot admit this guest: %s",
+                        r == -EDQUOT ? "its user's VMs would hold more RAM than "
+                                       "--vm-mem-per-user allows" : strerror(-r));
     g->role = 0;
     return;
   }

@@ -205,8 +205,8 @@ struct lib_state {
   int sock;
   void *region;
   size_t region_len;            /* bytes mapped (a VM's BAR is larger than the region) */
-  uint32_t beat_seen;           /* a VM: the backend's last beat, and when it changed */
-  uint64_t beat_ns;
+  _Atomic uint32_t beat_seen;   /* a VM: the backend's last beat, and when it changed */
+  _Atomic uint64_t beat_ns;     /* (any endpoint's thread may look: relaxed, last wins) */
   uint32_t attachment;          /* how many times we attached (attach.c) */
   pthread_mutex_t attach_lock;
   struct {                      /* regions of earlier attachments, still mapped for their */

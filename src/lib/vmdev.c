@@ -216,12 +216,13 @@ int vmdev_backend_silent(void)
   struct region_hdr *hdr = lib.region;
   uint32_t beat = atomic_load_explicit(&hdr->beat, memory_order_relaxed);
   uint64_t now = clock_now_ns();
-  if (beat != lib.beat_seen || !lib.beat_ns) {
-    lib.beat_seen = beat;
-    lib.beat_ns = now;
+  uint64_t seen_ns = atomic_load_explicit(&lib.beat_ns, memory_order_relaxed);
+  if (beat != atomic_load_explicit(&lib.beat_seen, memory_order_relaxed) || !seen_ns) {
+    atomic_store_explicit(&lib.beat_seen, beat, memory_order_relaxed);
+    atomic_store_explicit(&lib.beat_ns, now, memory_order_relaxed);
     return 0;
   }
-  return now - lib.beat_ns > REGION_BEAT_DEAD_MS * 1000000ull;
+  return now - seen_ns > REGION_BEAT_DEAD_MS * 1000000ull;
 }
 
 /* The program's beat: a thread of ours bumps guest_beat while we live
