@@ -1,6 +1,11 @@
 /* test_units.c - rings (wrap-around, suppression, full/empty), matching
- * (masks, wildcards, order), segment lists. */
+ * (masks, wildcards, order), segment lists, a VM grant's physical runs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../../src/common/crc32c.h"
 #include "../../src/common/iov.h"
@@ -194,6 +199,53 @@ static uint32_t crc32c_bitwise(const uint8_t *p, size_t len)
   return ~c;
 }
 
+/* A VM's grant names the guest-physical runs under a buffer (vmdev.c).
+ * A process reads its own /proc/self/pagemap the same way (as root: the
+ * tests run as root), so the translation is checked here, page by page,
+ * against the pagemap read independently. */
+static uint64_t frame_of(int pagemap, const void *p)
+{
+  uint64_t ent = 0;
+  CHECK(pread(pagemap, &ent, sizeof(ent), (off_t)((uintptr_t)p / 4096 * 8)) == sizeof(ent));
+  return ent & ((1ull << 55) - 1);
+}
+
+static int test_physical_runs_cover_a_buffer(void)
+{
+  enum { PAGES = 64, OFF = 123, LEN = PAGES * 4096 + 100 };
+  uint8_t *area = aligned_alloc(4096, (PAGES + 2) * 4096);
+  CHECK(area);
+  uint8_t *buf = area + OFF;
+  struct iovec runs[PAGES + 2];
+  int n = vmdev_phys_runs(buf, LEN, 1, runs, PAGES + 2);
+  CHECK(n >= 1 && n <= PAGES + 1);
+  int pagemap = open("/proc/self/pagemap", O_RDONLY);
+  CHECK(pagemap >= 0);
+  /* every byte where its page's frame says, in order, nothing more */
+  uint64_t at = 0;
+  for (int r = 0; r < n; r++) {
+    uint64_t phys = (uint64_t)(uintptr_t)runs[r].iov_base;
+    for (uint64_t k = 0; k < runs[r].iov_len;) {
+      const uint8_t *v = buf + at + k;
+      CHECK(frame_of(pagemap, v) * 4096 + (uintptr_t)v % 4096 == phys + k);
+      k += 4096 - (uintptr_t)v % 4096; /* the next page's first byte */
+    }
+    /* runs merge what is contiguous: the next one starts elsewhere */
+    if (r + 1 < n)
+      CHECK((uint64_t)(uintptr_t)runs[r + 1].iov_base != phys + runs[r].iov_len);
+    at += runs[r].iov_len;
+  }
+  CHECK(at == LEN);
+  /* too many runs for the room given: refused, not cut short */
+  if (n > 1)
+    CHECK(vmdev_phys_runs(buf, LEN, 0, runs, n - 1) < 0 && errno == ENOSPC);
+  CHECK(vmdev_phys_runs(buf, 0, 0, runs, 1) == 0);
+  close(pagemap);
+  munlock(area, (PAGES + 2) * 4096);
+  free(area);
+  return 0;
+}
+
 static int test_crc32c(void)
 {
   CHECK(crc32c(0, "123456789", 9) == 0xe3069283u); /* the check value of CRC-32C */
@@ -213,6 +265,7 @@ static int test_crc32c(void)
 
 static const struct harness_test tests[] = {
     {"crc32c", test_crc32c},
+    {"physical_runs_cover_a_buffer", test_physical_runs_cover_a_buffer},
     {"ring_indices_wrap_around", test_ring_indices_wrap_around},
     {"ring_full_and_empty", test_ring_full_and_empty},
     {"ring_slot_tags", test_ring_slot_tags},
