@@ -4,7 +4,9 @@
  * namespaces: it is PID 1 of its PID namespace, has only a loopback
  * interface, is root of its user namespace (mapped to the caller), and
  * sees the host's files but for /run and /tmp, which are empty tmpfs but
- * for the backend's socket, bind-mounted at /run/myrixen/backend.sock.
+ * for the backend's socket, bind-mounted at /run/myrixen/backend.sock, and
+ * the directories given with --bind (at their own paths: a program built
+ * under /tmp runs there too).
  * It reaches the backend, and through it every other guest, as any guest
  * does; the backend sees a process of another PID namespace and calls it a
  * container (myrixen info).
@@ -53,8 +55,30 @@ static int map_ids(uid_t uid, gid_t gid)
 
 #define FAIL(what) do { fprintf(stderr, "myrixen run --container: %s: %s\n", what, strerror(errno)); _exit(126); } while (0)
 
+#define MAX_BINDS 8
+struct bind {
+  char path[PATH_MAX];
+  int fd;                       /* O_PATH, opened before /tmp and /run are covered */
+};
+
+/* mkdir -p path (in the container's fresh tmpfs). */
+static void make_path(const char *path)
+{
+  char p[PATH_MAX];
+  if ((size_t)snprintf(p, sizeof(p), "%s", path) >= sizeof(p))
+    return;
+  for (char *c = p + 1; *c; c++)
+    if (*c == '/') {
+      *c = 0;
+      mkdir(p, 0755);
+      *c = '/';
+    }
+  mkdir(p, 0755);
+}
+
 /* PID 1 of the container: its file system, then the command. */
-static void container_init(const char *stage, const char *name, char **cmd)
+static void container_init(const char *stage, const char *name, const struct bind *binds,
+                           int nbinds, char **cmd)
 {
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
     FAIL("private mounts");
@@ -70,6 +94,16 @@ static void container_init(const char *stage, const char *name, char **cmd)
     FAIL("the backend's socket into the container");
   if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
     FAIL("a tmpfs on /tmp");
+  /* --bind: the host's directories the command needs, where /tmp or /run
+   * now hide them (elsewhere they are visible as they are) */
+  for (int i = 0; i < nbinds; i++) {
+    char from[64];
+    snprintf(from, sizeof(from), "/proc/self/fd/%d", binds[i].fd);
+    make_path(binds[i].path);
+    if (mount(from, binds[i].path, NULL, MS_BIND | MS_REC, NULL) < 0)
+      FAIL(binds[i].path);
+    close(binds[i].fd);
+  }
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
     FAIL("/proc of the new PID namespace");
   if (sethostname(name, strlen(name)) < 0)
@@ -83,17 +117,26 @@ static void container_init(const char *stage, const char *name, char **cmd)
 int cmd_run(int argc, char **argv)
 {
   const char *name = "container";
-  int i, container = 0;
+  static struct bind binds[MAX_BINDS];
+  int i, container = 0, nbinds = 0;
   for (i = 1; i < argc && strcmp(argv[i], "--"); i++) {
-    if (!strcmp(argv[i], "--container"))
+    if (!strcmp(argv[i], "--container")) {
       container = 1;
-    else if (!strcmp(argv[i], "--name") && i + 1 < argc)
+    } else if (!strcmp(argv[i], "--name") && i + 1 < argc) {
       name = argv[++i];
-    else
+    } else if (!strcmp(argv[i], "--bind") && i + 1 < argc && nbinds < MAX_BINDS) {
+      struct bind *b = &binds[nbinds];
+      if (!realpath(argv[++i], b->path)) {
+        fprintf(stderr, "myrixen run: --bind %s: %s\n", argv[i], strerror(errno));
+        return 2;
+      }
+      nbinds++;
+    } else {
       break;
+    }
   }
   if (!container || i >= argc - 1 || strcmp(argv[i], "--")) {
-    fprintf(stderr, "usage: myrixen run --container [--name NAME] -- CMD ARGS...\n");
+    fprintf(stderr, "usage: myrixen run --container [--name NAME] [--bind DIR]... -- CMD ARGS...\n");
     return 2;
   }
   char **cmd = argv + i + 1;
@@ -126,9 +169,16 @@ int cmd_run(int argc, char **argv)
     close(tmp);
     return 1;
   }
+  /* (opened in the new mount namespace: a bind's source must be its own) */
+  for (int b = 0; b < nbinds; b++)
+    if ((binds[b].fd = open(binds[b].path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+      fprintf(stderr, "myrixen run --container: --bind %s: %s\n", binds[b].path, strerror(errno));
+      unlinkat(tmp, strrchr(stage, '/') + 1, 0);
+      return 1;
+    }
   pid_t pid = fork(); /* PID 1 of the new PID namespace */
   if (pid == 0)
-    container_init(stage, name, cmd);
+    container_init(stage, name, binds, nbinds, cmd);
   if (pid > 0) {
     signal(SIGINT, SIG_IGN); /* the container's init has it (a terminal's ^C reaches both) */
     int ws;

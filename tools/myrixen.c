@@ -25,7 +25,7 @@ static void usage(FILE *f)
              "  vm image [--out DIR] build a guest image (Debian kernel, busybox, MX programs)\n"
              "  vm run --name NAME [--mem 256M] [--kvm] -- CMD ARGS...\n"
              "                       boot a QEMU VM as a guest, run CMD in it, return its status\n"
-             "  run --container [--name NAME] -- CMD ARGS...\n"
+             "  run --container [--name NAME] [--bind DIR]... -- CMD ARGS...\n"
              "                       run CMD as a guest in its own user, mount, PID, network\n"
              "                       and UTS namespaces, with only the backend's socket\n"
              "The backend is found at $MYRIXEN_SOCKET or /run/myrixen/backend.sock.\n");

@@ -103,7 +103,7 @@ if [ $zrc = 0 ] && [ $prc = 0 ]; then ok "a VM and a process: every class both w
 vm w a sh -c "mx_pingpong -e 3 -n 1 && $(recv_all mx_stream 10) && mx_pingpong -e 5 -d a -r 4 -n 1"
 # (LeakSanitizer cannot stop the world as PID 1 of a user namespace: under
 # ASan, the programs in the container run without it, nothing else does)
-proc a env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$MYRIXEN" run --container -- sh -c "'$MX/mx_pingpong' -e 6 -d a -r 3 -n 1 && $(send_all "'$MX/mx_stream'" 20 a 10) && '$MX/mx_pingpong' -e 4 -n 1"
+proc a env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$MYRIXEN" run --container --bind "$BIN" -- sh -c "'$MX/mx_pingpong' -e 6 -d a -r 3 -n 1 && $(send_all "'$MX/mx_stream'" 20 a 10) && '$MX/mx_pingpong' -e 4 -n 1"
 for _ in $(seq 300); do grep -q '"kind":"container"' <<< "$(info)" && break; sleep 0.1; done
 if grep -q '"kind":"container"' <<< "$(info)"; then ok "myrixen info tells a container's guest from a process"; else bad "info: no container kind"; fi
 vm_wait w; wrc=$?; proc_wait; prc=$?
