@@ -38,15 +38,26 @@ pid_t backend_spawn(const char *bin, const char *sock, const char *const *extra)
   return -1;
 }
 
+int beside_self(const char *rel, char *out, size_t len)
+{
+  char exe[2048];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0)
+    return -1;
+  exe[n] = 0;
+  char *slash = strrchr(exe, '/');
+  if (!slash)
+    return -1;
+  *slash = 0;
+  return (size_t)snprintf(out, len, "%s/%s", exe, rel) < len ? 0 : -1;
+}
+
 pid_t backend_spawn_private(const char *tag)
 {
   static char sock[96], exe[4096];
   snprintf(sock, sizeof(sock), "/tmp/myrixen-%s-%d.sock", tag, (int)getpid());
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 16);
-  if (n < 0)
+  if (beside_self("myrixend", exe, sizeof(exe)) < 0)
     return -1;
-  exe[n] = 0;
-  strcpy(strrchr(exe, '/') + 1, "myrixend");
   setenv("MYRIXEN_SOCKET", sock, 1);
   return backend_spawn(exe, sock, NULL);
 }

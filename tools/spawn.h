@@ -3,12 +3,17 @@
 #ifndef MYRIXEN_SPAWN_H
 #define MYRIXEN_SPAWN_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Run the backend binary bin on socket sock (quiet: MYRIXEN_LOG=warn unless
  * set), with the options extra (NULL-terminated, or NULL), and wait until
  * it listens.  Returns its pid, or -1. */
 pid_t backend_spawn(const char *bin, const char *sock, const char *const *extra);
+
+/* rel, relative to the directory of this program's binary, into out: 0,
+ * or -1 (too long, or no /proc/self/exe). */
+int beside_self(const char *rel, char *out, size_t len);
 
 /* A private backend: the myrixend beside this binary, on a socket of its
  * own (/tmp/myrixen-TAG-PID.sock), which MYRIXEN_SOCKET then names for this

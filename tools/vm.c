@@ -37,25 +37,18 @@
 #include "../src/common/clock.h"
 #include "../src/common/ctl.h"
 #include "ivshmem_server.h"
+#include "spawn.h"
 #include "tool.h"
 
 #define STATUS_MARK "myrixen-vm: exit status "
 #define RUN_MARK "myrixen-vm: running "
 
-/* The directory the image lives in by default: build/vm beside this
- * binary's build/bin (or $MYRIXEN_VM_IMAGE). */
+/* What lives beside this binary's build/bin: build/LEAF. */
 static void default_dir(char *out, size_t len, const char *leaf)
 {
-  char exe[PATH_MAX / 2];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  exe[n > 0 ? n : 0] = 0;
-  char *slash = strrchr(exe, '/'); /* build/bin/myrixen -> build */
-  if (slash)
-    *slash = 0;
-  slash = strrchr(exe, '/');
-  if (slash)
-    *slash = 0;
-  if ((size_t)snprintf(out, len, "%s/%s", exe, leaf) >= len)
+  char rel[256];
+  snprintf(rel, sizeof(rel), "../%s", leaf);
+  if (beside_self(rel, out, len) < 0)
     out[0] = 0;
 }
 
@@ -197,7 +190,6 @@ static int vm_append(const struct vm_opts *o, char *buf, size_t len)
   return k < len ? 0 : -1;
 }
 
-static pid_t qemu_pid;
 
 /* QEMU, with the region and the RAM as the descriptors it inherits, its
  * console on out (a pipe).  Its pid, or -1. */
@@ -409,7 +401,7 @@ static int cmd_vm_run(int argc, char **argv)
   sigaction(SIGALRM, &sa, NULL);
   if (o.timeout_s > 0)
     alarm((unsigned)o.timeout_s);
-  qemu_pid = qemu_start(&o, region_fd, ram_fd, region_len, srv.path, pipefd[1]);
+  pid_t qemu_pid = qemu_start(&o, region_fd, ram_fd, region_len, srv.path, pipefd[1]);
   if (qemu_pid > 0 && !o.plain && ivshmem_serve(&srv, region_fd, doorbell, 30000) < 0) {
     fprintf(stderr, "myrixen vm: %s: QEMU did not take its ivshmem device\n", o.name);
     kill(qemu_pid, SIGKILL);

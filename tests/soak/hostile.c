@@ -16,8 +16,7 @@
 #include <unistd.h>
 
 #include "../../src/common/ctl.h"
-#include "../../src/lib/base.h"
-#include "../../src/lib/lib.h"
+#include "../../src/lib/base.h" /* (and lib.h: the library's state) */
 #include "../../src/lib/txq.h"
 
 static uint64_t rng;
