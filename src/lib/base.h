@@ -88,7 +88,7 @@ static inline void lib_kick(int fd)
 }
 /* The locked guest-physical runs under a buffer, at most max into out:
  * how many, or -1. */
-int vmdev_phys_runs(const void *addr, size_t len, struct iovec *out, int max);
+int vmdev_phys_runs(const void *addr, size_t len, int write, struct iovec *out, int max);
 /* True when the backend's beat stood still for REGION_BEAT_DEAD_MS. */
 int vmdev_backend_silent(void);
 

@@ -13,7 +13,7 @@
  * engine copies by our virtual addresses), or in a VM the physical runs
  * under them (the engine copies through the VM's RAM).  The number of
  * entries, or -1 when they would not fit the table. */
-static int grant_ranges(const struct req *r, struct iovec *out)
+static int grant_ranges(const struct req *r, uint32_t flags, struct iovec *out)
 {
   if (!r->nseg) {
     out[0] = (struct iovec){NULL, 0};
@@ -27,7 +27,8 @@ static int grant_ranges(const struct req *r, struct iovec *out)
   }
   int n = 0;
   for (uint32_t s = 0; s < r->nseg; s++) {
-    int k = vmdev_phys_runs(r->segs[s].iov_base, r->segs[s].iov_len, out + n, REGION_GRANTS - n);
+    int k = vmdev_phys_runs(r->segs[s].iov_base, r->segs[s].iov_len, flags == GRANT_WRITE,
+                            out + n, REGION_GRANTS - n);
     if (k < 0)
       return -1;
     n += k;
@@ -40,7 +41,7 @@ static int grant_ranges(const struct req *r, struct iovec *out)
 uint32_t grant_segments(struct mx_endpoint *ep, struct req *r, uint32_t flags)
 {
   static __thread struct iovec range[REGION_GRANTS];
-  int nr = grant_ranges(r, range);
+  int nr = grant_ranges(r, flags, range);
   if (nr < 0)
     return 0;
   uint32_t n = (uint32_t)nr;

@@ -153,10 +153,10 @@ void *vmdev_map(size_t *len, const char **why)
 
 /* The guest-physical runs under [addr, addr + len): at most max of them
  * into out (a run per physically contiguous stretch), locked first so that
- * they stay where they are (and, in a writable mapping, are our own pages,
- * not the shared zero page: the engine may write there).  The number of runs,
+ * they stay where they are.  write: the engine will write there (the pages
+ * must be our own, not the zero page a read leaves).  The number of runs,
  * or -1 (errno: ENOSPC when more than max). */
-int vmdev_phys_runs(const void *addr, size_t len, struct iovec *out, int max)
+int vmdev_phys_runs(const void *addr, size_t len, int write, struct iovec *out, int max)
 {
   static int pagemap = -1;
   if (len == 0)
@@ -169,6 +169,12 @@ int vmdev_phys_runs(const void *addr, size_t len, struct iovec *out, int max)
    * another request's lock on a shared page. */
   if (mlock((void *)first, end - first) < 0)
     return -1;
+  /* The touch is needed: mlock faults the pages in only where it is
+   * mlock (a sanitizer's runtime makes it a no-op), and the engine must
+   * find its frames present and, to write there, our own. */
+  if (write)
+    for (uintptr_t p = first; p < end; p += PAGE)
+      __atomic_fetch_add((volatile uint8_t *)(p < a ? a : p), 0, __ATOMIC_RELAXED);
   if (pagemap < 0)
     pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   if (pagemap < 0)

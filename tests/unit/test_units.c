@@ -217,7 +217,7 @@ static int test_physical_runs_cover_a_buffer(void)
   CHECK(area);
   uint8_t *buf = area + OFF;
   struct iovec runs[PAGES + 2];
-  int n = vmdev_phys_runs(buf, LEN, runs, PAGES + 2);
+  int n = vmdev_phys_runs(buf, LEN, 1, runs, PAGES + 2);
   CHECK(n >= 1 && n <= PAGES + 1);
   int pagemap = open("/proc/self/pagemap", O_RDONLY);
   CHECK(pagemap >= 0);
@@ -238,8 +238,8 @@ static int test_physical_runs_cover_a_buffer(void)
   CHECK(at == LEN);
   /* too many runs for the room given: refused, not cut short */
   if (n > 1)
-    CHECK(vmdev_phys_runs(buf, LEN, runs, n - 1) < 0 && errno == ENOSPC);
-  CHECK(vmdev_phys_runs(buf, 0, runs, 1) == 0);
+    CHECK(vmdev_phys_runs(buf, LEN, 0, runs, n - 1) < 0 && errno == ENOSPC);
+  CHECK(vmdev_phys_runs(buf, 0, 0, runs, 1) == 0);
   close(pagemap);
   munlock(area, (PAGES + 2) * 4096);
   free(area);
