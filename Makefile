@@ -21,6 +21,7 @@ COMMON_SRC  := $(wildcard src/common/*.c)
 LIB_SRC     := $(wildcard src/lib/*.c) $(COMMON_SRC)
 ENGINE_SRC  := $(wildcard src/engine/*.c) $(wildcard src/port/*.c) $(COMMON_SRC)
 BACKEND_SRC := $(wildcard src/backend/*.c)
+FI_SRC      := $(wildcard src/fi/*.c)
 TOOL_SRC    := $(wildcard tools/*.c)
 UNIT_SRC    := $(wildcard tests/unit/*.c)
 ITEST_SRC   := $(wildcard tests/integration/*.c)
@@ -36,6 +37,9 @@ LIB_A   := $(BUILD)/lib/libmyrixen.a
 LIB_SO  := $(BUILD)/lib/libmyrixen.so
 # The NIC engine as a library (engine/engine.h), for myrixend and the tests.
 ENGINE_A := $(BUILD)/lib/libmyrixen-engine.a
+# The libfabric provider `myrixen` (FI_PROVIDER_PATH=$(BUILD)/lib/libfabric),
+# with libmyrixen inside it: Open MPI's processes need nothing else.
+FI_PROV := $(BUILD)/lib/libfabric/libmyrixen-fi.so
 BACKEND := $(BUILD)/bin/myrixend
 TOOL    := $(BUILD)/bin/myrixen
 UNITS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -51,7 +55,8 @@ STATICPROGS := $(patsubst tests/mx/%.c,$(BUILD)/static/%,$(MXPROG_SRC)) \
 .SECONDARY:
 .PHONY: vm-image check-vm check-vm-asan
 .PHONY: all check check-plain check-asan check-tsan analyze demo deps clean fuzz fuzzers soak
-all: $(LIB_A) $(LIB_SO) $(ENGINE_A) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS) $(MXPROGS) $(SOAKPROGS)
+all: $(LIB_A) $(LIB_SO) $(ENGINE_A) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS) $(MXPROGS) $(SOAKPROGS) \
+     $(FI_PROV)
 
 $(BUILD)/obj/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
@@ -67,6 +72,11 @@ $(LIB_SO): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
 	@$(CC) -shared -o $@ $^ $(LDFLAGS)
+
+$(FI_PROV): $(call obj,$(FI_SRC)) $(call obj,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) -shared -Wl,-z,defs -o $@ $^ $(LDFLAGS) -lfabric
 
 $(ENGINE_A): $(call obj,$(ENGINE_SRC))
 	@mkdir -p $(dir $@)

@@ -72,6 +72,22 @@ mx_return_t mx_decompose_endpoint_addr2(mx_endpoint_addr_t endpoint_addr,
 mx_return_t mx_set_endpoint_addr_context(mx_endpoint_addr_t endpoint_addr, void *context);
 mx_return_t mx_get_endpoint_addr_context(mx_endpoint_addr_t endpoint_addr, void **context);
 
+/* MyriXen: a receive, and a probe, that take only messages from source
+ * (an address of this endpoint; NULL: any source, as mx_irecv and
+ * mx_iprobe).  The source is the one the engine or the direct channel
+ * stamped on the message, never what the sender claims.  A receive from
+ * one source does not overtake that source's older messages, and leaves
+ * other sources' messages to other receives.  MX_BAD_ADDR_LIST when source
+ * is not an address of this endpoint. */
+#define MYRIXEN_HAS_IRECV_FROM 1
+mx_return_t mx_irecv_from(mx_endpoint_t endpoint, mx_segment_t *segments_list,
+                          uint32_t segments_count, uint64_t match_info, uint64_t match_mask,
+                          const mx_endpoint_addr_t *source, void *context,
+                          mx_request_t *request);
+mx_return_t mx_iprobe_from(mx_endpoint_t endpoint, uint64_t match_info, uint64_t match_mask,
+                           const mx_endpoint_addr_t *source, mx_status_t *status,
+                           uint32_t *result);
+
 /* Run the progress engine of the endpoint once, without blocking. */
 mx_return_t mx_progress(mx_endpoint_t endpoint);
 

@@ -11,6 +11,10 @@ command -v timeout >/dev/null 2>&1 || need="$need coreutils"
 # the bench report's plots, and libfabric's fi_pingpong for its peer rows
 command -v gnuplot >/dev/null 2>&1 || need="$need gnuplot-nox"
 command -v fi_pingpong >/dev/null 2>&1 || need="$need libfabric-bin"
+# the libfabric provider (its headers), and Open MPI to run MPI over it
+[ -e /usr/include/rdma/providers/fi_prov.h ] || need="$need libfabric-dev"
+command -v mpirun >/dev/null 2>&1 || need="$need openmpi-bin"
+command -v mpicc >/dev/null 2>&1 || need="$need libopenmpi-dev"
 # the engine's wire MAC (a cluster key)
 [ -e /usr/include/openssl/evp.h ] || need="$need libssl-dev"
 # make analyze: clang's static analyzer (scan-build)

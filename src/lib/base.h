@@ -39,8 +39,9 @@ mx_return_t seg_args_check(struct mx_endpoint *ep, const mx_segment_t *segs, uin
 
 /* match.c */
 int match_accepts(uint64_t incoming, uint64_t match, uint64_t mask);
-struct req *match_find(struct req_list *l, uint64_t incoming);
-struct req *match_find_unexp(struct req_list *l, uint64_t match, uint64_t mask);
+struct req *match_find(struct req_list *l, uint64_t incoming, const struct conn *c);
+struct req *match_find_unexp(struct req_list *l, uint64_t match, uint64_t mask,
+                             const struct conn *from);
 
 /* grant.c: grant the engine access to r's segments; the ref, or 0 when
  * the table is full.  grant_release revokes it. */

@@ -59,6 +59,7 @@ struct req {
   struct iovec seg1;            /* storage when nseg <= 1 */
   uint64_t len;                 /* capacity (recv) or length (send) */
   uint64_t match, mask;
+  struct conn *from;            /* recv: the only peer it takes (mx_irecv_from), or NULL */
   struct conn *conn;            /* peer */
   /* sending */
   uint8_t type;                 /* MSG_SMALL / MSG_FRAG / MSG_RNDV */

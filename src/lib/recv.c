@@ -145,7 +145,7 @@ void recv_incoming(struct mx_endpoint *ep, struct chan *via, const struct msg *m
     }
     return;
   }
-  struct req *r = match_find(&ep->posted, m->match);
+  struct req *r = match_find(&ep->posted, m->match, c);
   if (r)
     reqlist_remove(&ep->posted, r);
   else if (ep->unexp_handler)
@@ -211,22 +211,30 @@ void recv_event(struct mx_endpoint *ep, const struct msg *m)
   req_complete(ep, r, code);
 }
 
-EXPORT mx_return_t mx_irecv(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n, uint64_t match,
-                            uint64_t mask, void *ctx, mx_request_t *out)
+/* mx_irecv, and mx_irecv_from when source is not NULL. */
+static mx_return_t irecv(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n, uint64_t match,
+                         uint64_t mask, const mx_endpoint_addr_t *source, void *ctx,
+                         mx_request_t *out, const char *fn)
 {
   if (!ep_valid(ep))
-    return lib_error(NULL, MX_BAD_ENDPOINT, "mx_irecv: bad endpoint");
+    return lib_error(NULL, MX_BAD_ENDPOINT, "%s: bad endpoint", fn);
   if (match & ~mask)
     return lib_error(ep, MX_BAD_MATCH_MASK,
-                     "mx_irecv: match info 0x%llx has bits outside mask 0x%llx",
+                     "%s: match info 0x%llx has bits outside mask 0x%llx", fn,
                      (unsigned long long)match, (unsigned long long)mask);
-  mx_return_t rc = ep_check_ctxid(ep, mask, "mx_irecv");
+  mx_return_t rc = ep_check_ctxid(ep, mask, fn);
   if (rc != MX_SUCCESS)
     return rc;
-  rc = seg_args_check(ep, segs, n, out, "mx_irecv");
+  rc = seg_args_check(ep, segs, n, out, fn);
   if (rc != MX_SUCCESS)
     return rc;
   pthread_mutex_lock(&ep->lock);
+  struct conn *from = NULL;
+  if (source && !(from = conn_from_addr(ep, source))) {
+    pthread_mutex_unlock(&ep->lock);
+    return lib_error(ep, MX_BAD_ADDR_LIST, "%s: source is not an address of this endpoint",
+                     fn);
+  }
   struct req *r = req_new(ep, REQ_RECV);
   if (!r || req_set_segments(r, segs, n) < 0) {
     if (r)
@@ -236,12 +244,13 @@ EXPORT mx_return_t mx_irecv(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n, ui
   }
   r->match = match;
   r->mask = mask;
+  r->from = from;
   r->status.context = ctx;
   *out = (mx_request_t)r;
   if (ep->dead) {
     req_complete(ep, r, ep->dead_code);
   } else {
-    struct req *u = match_find_unexp(&ep->unexp, match, mask);
+    struct req *u = match_find_unexp(&ep->unexp, match, mask, from);
     if (u) {
       recv_matched(ep, r, u);
     } else {
@@ -251,4 +260,17 @@ EXPORT mx_return_t mx_irecv(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n, ui
   }
   pthread_mutex_unlock(&ep->lock);
   return MX_SUCCESS;
+}
+
+EXPORT mx_return_t mx_irecv(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n, uint64_t match,
+                            uint64_t mask, void *ctx, mx_request_t *out)
+{
+  return irecv(ep, segs, n, match, mask, NULL, ctx, out, "mx_irecv");
+}
+
+EXPORT mx_return_t mx_irecv_from(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n,
+                                 uint64_t match, uint64_t mask,
+                                 const mx_endpoint_addr_t *source, void *ctx, mx_request_t *out)
+{
+  return irecv(ep, segs, n, match, mask, source, ctx, out, "mx_irecv_from");
 }

@@ -50,7 +50,7 @@ struct req *unexp_handler_run(struct mx_endpoint *ep, struct conn *c, const stru
   pthread_cond_broadcast(&ep->progress_on);
   if (act == MX_RECV_FINISHED)
     return discard_recv(ep);
-  struct req *r = match_find(&ep->posted, m->match);
+  struct req *r = match_find(&ep->posted, m->match, c);
   if (r)
     reqlist_remove(&ep->posted, r);
   return r;

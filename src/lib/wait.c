@@ -7,6 +7,7 @@
 #include "../common/clock.h"
 #include "lib.h"
 #include "base.h"
+#include "conn.h"
 #include "progress.h"
 
 /* Check ep and *request, and take ep's lock.  On failure the lock is not
@@ -176,6 +177,7 @@ EXPORT mx_return_t mx_peek(mx_endpoint_t ep, uint32_t timeout, mx_request_t *req
 
 struct probe_arg {
   uint64_t match, mask;
+  const struct conn *from;      /* mx_iprobe_from: only this peer's messages */
   mx_status_t *status;
 };
 
@@ -185,7 +187,7 @@ static int probe_done(struct mx_endpoint *ep, void *arg)
 {
   struct probe_arg *p = arg;
   for (struct req *u = ep->unexp.head; u; u = u->next) {
-    if (!match_accepts(u->match, p->match, p->mask))
+    if (!match_accepts(u->match, p->match, p->mask) || (p->from && u->conn != p->from))
       continue;
     if (u->type != MSG_RNDV && u->got < u->msg_len)
       continue;
@@ -200,14 +202,20 @@ static int probe_done(struct mx_endpoint *ep, void *arg)
   return 0;
 }
 
-/* mx_iprobe and mx_probe. */
+/* mx_iprobe, mx_probe and mx_iprobe_from (source not NULL). */
 static mx_return_t probe(struct mx_endpoint *ep, int wait, uint32_t timeout, uint64_t match,
-                         uint64_t mask, mx_status_t *status, uint32_t *result, const char *fn)
+                         uint64_t mask, const mx_endpoint_addr_t *source, mx_status_t *status,
+                         uint32_t *result, const char *fn)
 {
-  struct probe_arg p = {match, mask, status};
+  struct probe_arg p = {match, mask, NULL, status};
   mx_return_t rc = match_enter(ep, match, mask, fn);
   if (rc != MX_SUCCESS)
     return rc;
+  if (source && !(p.from = conn_from_addr(ep, source))) {
+    pthread_mutex_unlock(&ep->lock);
+    return lib_error(ep, MX_BAD_ADDR_LIST, "%s: source is not an address of this endpoint",
+                     fn);
+  }
   *result = poll_or_wait(ep, wait, timeout, probe_done, &p);
   pthread_mutex_unlock(&ep->lock);
   return MX_SUCCESS;
@@ -216,13 +224,20 @@ static mx_return_t probe(struct mx_endpoint *ep, int wait, uint32_t timeout, uin
 EXPORT mx_return_t mx_iprobe(mx_endpoint_t ep, uint64_t match, uint64_t mask,
                              mx_status_t *status, uint32_t *result)
 {
-  return probe(ep, 0, 0, match, mask, status, result, "mx_iprobe");
+  return probe(ep, 0, 0, match, mask, NULL, status, result, "mx_iprobe");
+}
+
+EXPORT mx_return_t mx_iprobe_from(mx_endpoint_t ep, uint64_t match, uint64_t mask,
+                                  const mx_endpoint_addr_t *source, mx_status_t *status,
+                                  uint32_t *result)
+{
+  return probe(ep, 0, 0, match, mask, source, status, result, "mx_iprobe_from");
 }
 
 EXPORT mx_return_t mx_probe(mx_endpoint_t ep, uint32_t timeout, uint64_t match, uint64_t mask,
                             mx_status_t *status, uint32_t *result)
 {
-  return probe(ep, 1, timeout, match, mask, status, result, "mx_probe");
+  return probe(ep, 1, timeout, match, mask, NULL, status, result, "mx_probe");
 }
 
 EXPORT mx_return_t mx_cancel(mx_endpoint_t ep, mx_request_t *request, uint32_t *result)

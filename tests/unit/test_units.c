@@ -153,20 +153,29 @@ static int test_match_masks_and_order(void)
   reqlist_push(&l, &a);
   reqlist_push(&l, &b);
   reqlist_push(&l, &c);
-  CHECK(match_find(&l, 0x5512) == &a); /* first posted wins */
-  CHECK(match_find(&l, 0x5513) == &b);
+  CHECK(match_find(&l, 0x5512, NULL) == &a); /* first posted wins */
+  CHECK(match_find(&l, 0x5513, NULL) == &b);
   reqlist_remove(&l, &a);
-  CHECK(match_find(&l, 0x5512) == &b);
+  CHECK(match_find(&l, 0x5512, NULL) == &b);
   reqlist_remove(&l, &b);
-  CHECK(match_find(&l, 0x5512) == &c);
-  CHECK(match_find(&l, 0x13) == NULL);
+  CHECK(match_find(&l, 0x5512, NULL) == &c);
+  CHECK(match_find(&l, 0x13, NULL) == NULL);
+  /* a receive from one source (mx_irecv_from) takes only its messages */
+  struct conn p1 = {0}, p2 = {0};
+  struct req d = {.match = 0, .mask = 0, .from = &p1};
+  reqlist_push(&l, &d);
+  CHECK(match_find(&l, 0x13, &p2) == NULL);
+  CHECK(match_find(&l, 0x13, &p1) == &d);
+  CHECK(match_find(&l, 0x5512, &p1) == &c); /* still in posting order */
   /* unexpected side: the oldest message a receive accepts */
-  struct req u1 = {.match = 7}, u2 = {.match = 8};
+  struct req u1 = {.match = 7, .conn = &p1}, u2 = {.match = 8, .conn = &p2};
   struct req_list ul = {0};
   reqlist_push(&ul, &u1);
   reqlist_push(&ul, &u2);
-  CHECK(match_find_unexp(&ul, 8, ~0ull) == &u2);
-  CHECK(match_find_unexp(&ul, 0, 0) == &u1);
+  CHECK(match_find_unexp(&ul, 8, ~0ull, NULL) == &u2);
+  CHECK(match_find_unexp(&ul, 0, 0, NULL) == &u1);
+  CHECK(match_find_unexp(&ul, 0, 0, &p2) == &u2);
+  CHECK(match_find_unexp(&ul, 7, ~0ull, &p2) == NULL);
   return 0;
 }
 
