@@ -138,7 +138,8 @@ struct engine {
   struct pull *pulls;           /* rendezvous copies in progress */
   char *pull_bounce;            /* their bounce buffer */
   struct engine_counters ec;
-  uint64_t closed_drops[DROP_MAX]; /* drops of endpoints since closed */
+  struct vif_counters closed;   /* counters of endpoints since closed (their drops too) */
+  uint64_t closed_channels;     /* direct channels those endpoints had set up */
   struct net *net;              /* ports and peers, or NULL */
   struct netback *nb;
   /* completions for the client (completion.c) */
@@ -165,6 +166,7 @@ int vif_open(struct engine *e, const struct engine_owner *owner, struct vif *sha
              uint32_t want, uint32_t key, struct engine_vif **out);
 void vif_close(struct engine *e, struct engine_vif *v);
 void vif_info(const struct engine_vif *v, struct engine_vif_info *info);
+void vif_counters_add(struct vif_counters *sum, const struct vif_counters *c);
 int vif_has_channel(const struct engine_vif *v, uint32_t peer);
 /* May v deliver data to local endpoint peer (a connect made it so)? */
 int vif_may_send(const struct engine_vif *v, uint32_t peer);

@@ -199,7 +199,7 @@ static int drain_queue(struct engine *e, uint32_t eid)
   while (q->head) {
     struct nb_item *it = q->head;
     if (src->in_use && src->session != it->session)
-      e->closed_drops[DROP_UNSENT]++; /* its id was opened again since */
+      e->closed.drops[DROP_UNSENT]++; /* its id was opened again since */
     else if ((q->blocked = !deliver_request(e, src, &it->m, it->eager)))
       break; /* destination full: this VIF's buffers wait, in order; others go on */
     else

@@ -172,8 +172,8 @@ void vif_close(struct engine *e, struct engine_vif *v)
   }
   doorbell_ring(v->doorbell); /* the guest may already be gone: no matter */
   close(v->doorbell);
-  for (int d = 0; d < DROP_MAX; d++)
-    e->closed_drops[d] += v->c.drops[d];
+  vif_counters_add(&e->closed, &v->c);
+  e->closed_channels += (uint64_t)v->channels;
   log_info("endpoint %u closed (guest %u)", v->eid, v->owner.guest_id);
   allow_free(&v->remote_ok);
   e->polled_vifs -= v->owner.polled != 0;
@@ -181,6 +181,21 @@ void vif_close(struct engine *e, struct engine_vif *v)
   v->in_use = 0;
   v->vif = NULL;
   doorbell_ring(e->doorbell);
+}
+
+void vif_counters_add(struct vif_counters *sum, const struct vif_counters *c)
+{
+  sum->tx_msgs += c->tx_msgs;
+  sum->tx_bytes += c->tx_bytes;
+  sum->rx_msgs += c->rx_msgs;
+  sum->rx_bytes += c->rx_bytes;
+  sum->pulls += c->pulls;
+  sum->pull_bytes += c->pull_bytes;
+  sum->stalls += c->stalls;
+  sum->kicks += c->kicks;
+  sum->throttled += c->throttled;
+  for (int d = 0; d < DROP_MAX; d++)
+    sum->drops[d] += c->drops[d];
 }
 
 void vif_info(const struct engine_vif *v, struct engine_vif_info *info)

@@ -100,8 +100,13 @@ static int chan_pipes(struct mx_endpoint *ep, struct chan *ch)
     if (r->got < r->xfer) {
       int n = iov_range(r->segs, r->nseg, r->got, r->xfer - r->got, iov, CHAN_IOV);
       ssize_t k = vmsplice(ch->pipe_out, iov, (unsigned long)n, SPLICE_F_NONBLOCK);
+      if (k < 0 && errno != EAGAIN)
+        return -1;
+      /* A full pipe must not keep us from reading ours: the peer may be
+       * waiting for room in its own pipe to us (both sides sending large
+       * messages at once deadlocked here). */
       if (k < 0)
-        return errno == EAGAIN ? work : -1;
+        break;
       r->got += (uint64_t)k;
       work++;
       if (r->got < r->xfer)
