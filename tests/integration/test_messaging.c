@@ -83,6 +83,114 @@ static int test_every_class_direct_path(void) { return run_pair(classes_guest, "
 static int test_every_class_copy_path(void) { return run_pair(classes_guest, "copy"); }
 static int test_every_class_copy_batch_path(void) { return run_pair(classes_guest, "copy-batch"); }
 
+/* Both guests send each other several large messages at once: on a
+ * direct channel each side's pipe to the other fills while the other's
+ * pipe to it fills too (a guest that stopped at its own full pipe never
+ * read the other one: both waited forever). */
+#define BOTH_WAYS_N 8
+#define BOTH_WAYS_LEN (4u << 20)
+static int both_ways_guest(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t peer = harness_connect(ep, (uint32_t)(1 - idx));
+  uint8_t *in = malloc(BOTH_WAYS_N * BOTH_WAYS_LEN), *out = malloc(BOTH_WAYS_N * BOTH_WAYS_LEN);
+  CHECK(in && out);
+  mx_request_t r[2 * BOTH_WAYS_N];
+  for (int k = 0; k < BOTH_WAYS_N; k++) {
+    mx_segment_t seg = {in + (size_t)k * BOTH_WAYS_LEN, BOTH_WAYS_LEN};
+    CHECK_MX(mx_irecv(ep, &seg, 1, (uint64_t)k, ~0ull, NULL, &r[k]));
+  }
+  for (int k = 0; k < BOTH_WAYS_N; k++) {
+    uint8_t *b = out + (size_t)k * BOTH_WAYS_LEN;
+    harness_fill(b, BOTH_WAYS_LEN, (uint64_t)(idx * 100 + k));
+    mx_segment_t seg = {b, BOTH_WAYS_LEN};
+    CHECK_MX(mx_isend(ep, &seg, 1, peer, (uint64_t)k, NULL, &r[BOTH_WAYS_N + k]));
+  }
+  for (int k = 0; k < 2 * BOTH_WAYS_N; k++) {
+    mx_status_t st;
+    uint32_t res = 0;
+    CHECK_MX(mx_wait(ep, &r[k], HARNESS_WAIT_MS, &st, &res));
+    CHECK(res && st.code == MX_STATUS_SUCCESS);
+  }
+  for (int k = 0; k < BOTH_WAYS_N; k++)
+    CHECK(harness_verify(in + (size_t)k * BOTH_WAYS_LEN, BOTH_WAYS_LEN,
+                         (uint64_t)((1 - idx) * 100 + k)));
+  free(in);
+  free(out);
+  CHECK_MX(mx_finalize());
+  return 0;
+}
+
+static int test_large_messages_both_ways_direct(void) { return run_pair(both_ways_guest, "direct"); }
+static int test_large_messages_both_ways_engine(void) { return run_pair(both_ways_guest, "engine"); }
+
+/* mx_irecv_from and mx_iprobe_from: guests 1 and 2 send guest 0 messages
+ * with the same match info; a receive from guest 2 takes only guest 2's,
+ * though guest 1's arrived first, and leaves guest 1's in order. */
+static int from_guest(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  uint8_t buf[64];
+  if (idx > 0) {
+    mx_endpoint_addr_t zero = harness_connect(ep, 0);
+    if (idx == 2) /* after guest 1's messages are in */
+      harness_recv(ep, buf, sizeof(buf), 0x77, ~0ull);
+    for (int k = 0; k < 2; k++) {
+      harness_fill(buf, sizeof(buf), (uint64_t)(idx * 10 + k));
+      harness_send(ep, zero, buf, sizeof(buf), 0x42);
+    }
+    harness_recv(ep, buf, sizeof(buf), 0x99, ~0ull); /* stay until guest 0 is done */
+    CHECK_MX(mx_finalize());
+    return 0;
+  }
+  mx_endpoint_addr_t one = harness_connect(ep, 1), two = harness_connect(ep, 2);
+  mx_status_t st;
+  uint32_t res = 0;
+  while (!res) /* guest 1's first message */
+    CHECK_MX(mx_iprobe_from(ep, 0x42, ~0ull, &one, &st, &res));
+  res = 0;
+  CHECK_MX(mx_iprobe_from(ep, 0x42, ~0ull, &two, &st, &res));
+  CHECK(!res); /* guest 2 has sent nothing yet */
+  harness_send(ep, two, buf, 0, 0x77);
+  mx_request_t r;
+  mx_segment_t seg = {buf, sizeof(buf)};
+  for (int k = 0; k < 2; k++) {
+    CHECK_MX(mx_irecv_from(ep, &seg, 1, 0x42, ~0ull, &two, NULL, &r));
+    CHECK_MX(mx_wait(ep, &r, HARNESS_WAIT_MS, &st, &res));
+    uint64_t nic;
+    uint32_t eid;
+    mx_decompose_endpoint_addr(st.source, &nic, &eid);
+    CHECK(res && st.code == MX_STATUS_SUCCESS && eid == 2);
+    CHECK(harness_verify(buf, sizeof(buf), (uint64_t)(20 + k)));
+  }
+  for (int k = 0; k < 2; k++) {
+    st = harness_recv(ep, buf, sizeof(buf), 0x42, ~0ull);
+    CHECK(harness_verify(buf, sizeof(buf), (uint64_t)(10 + k))); /* guest 1's, in order */
+  }
+  mx_set_error_handler(MX_ERRORS_RETURN);
+  CHECK(mx_irecv_from(ep, &seg, 1, 0x42, ~0ull, &(mx_endpoint_addr_t){{0, 0}}, NULL, &r) ==
+        MX_BAD_ADDR_LIST);
+  harness_send(ep, one, buf, 0, 0x99);
+  harness_send(ep, two, buf, 0, 0x99);
+  CHECK_MX(mx_finalize());
+  return 0;
+}
+
+static int test_receive_from_one_source(void)
+{
+  pid_t be = harness_backend_start();
+  int rc = 0;
+  pid_t g[3];
+  for (int i = 0; i < 3; i++)
+    g[i] = harness_guest(from_guest, i, NULL);
+  for (int i = 0; i < 3; i++)
+    rc |= harness_wait(g[i]);
+  harness_backend_stop(be);
+  return rc;
+}
+
 static int truncation_guest(int idx, void *arg)
 {
   (void)arg;
@@ -515,6 +623,9 @@ static const struct harness_test tests[] = {
     {"messages_queued_before_finalize_are_delivered", test_messages_queued_before_finalize_are_delivered},
     {"backlogged_sends_keep_their_order", test_backlogged_sends_keep_their_order},
     {"every_class_engine_path", test_every_class_engine_path},
+    {"large_messages_both_ways_direct", test_large_messages_both_ways_direct},
+    {"large_messages_both_ways_engine", test_large_messages_both_ways_engine},
+    {"receive_from_one_source", test_receive_from_one_source},
     {"every_class_direct_path", test_every_class_direct_path},
     {"every_class_copy_path", test_every_class_copy_path},
     {"every_class_copy_batch_path", test_every_class_copy_batch_path},
