@@ -53,7 +53,7 @@ STATICPROGS := $(patsubst tests/mx/%.c,$(BUILD)/static/%,$(MXPROG_SRC)) \
                $(patsubst tests/vm/%.c,$(BUILD)/static/%,$(VMPROG_SRC)) $(BUILD)/static/hostile
 
 .SECONDARY:
-.PHONY: vm-image check-vm check-vm-asan
+.PHONY: vm-image check-vm check-vm-asan check-mpi mpiprogs
 .PHONY: all check check-plain check-asan check-tsan analyze demo deps clean fuzz fuzzers soak
 all: $(LIB_A) $(LIB_SO) $(ENGINE_A) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS) $(MXPROGS) $(SOAKPROGS) \
      $(FI_PROV)
@@ -73,10 +73,11 @@ $(LIB_SO): $(call obj,$(LIB_SRC))
 	@echo "  LD  $@"
 	@$(CC) -shared -o $@ $^ $(LDFLAGS)
 
-$(FI_PROV): $(call obj,$(FI_SRC)) $(call obj,$(LIB_SRC))
+$(FI_PROV): $(call obj,$(FI_SRC)) $(call obj,$(LIB_SRC)) src/fi/exports.map
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
-	@$(CC) -shared -Wl,-z,defs -o $@ $^ $(LDFLAGS) -lfabric
+	@$(CC) -shared -Wl,-z,defs -Wl,--version-script=src/fi/exports.map -o $@ \
+	  $(call obj,$(FI_SRC)) $(call obj,$(LIB_SRC)) $(LDFLAGS) -lfabric
 
 $(ENGINE_A): $(call obj,$(ENGINE_SRC))
 	@mkdir -p $(dir $@)
@@ -144,6 +145,16 @@ $(BUILD)/static/%: $(BUILD)/obj/tests/vm/%.o $(LIB_A)
 	@echo "  LD  $@ (static)"
 	@$(CC) -static -o $@ $^ $(LDFLAGS)
 
+# MPI programs (tests/mpi), built by Open MPI's mpicc: they run over the
+# myrixen provider (make check-mpi).
+MPI_SRC  := $(wildcard tests/mpi/*.c)
+MPIPROGS := $(patsubst tests/mpi/%.c,$(BUILD)/mpi/%,$(MPI_SRC))
+mpiprogs: $(MPIPROGS)
+$(BUILD)/mpi/%: tests/mpi/%.c Makefile
+	@mkdir -p $(dir $@)
+	@echo "  MPICC $<"
+	@mpicc -O2 -g -Wall -Wextra -Werror -o $@ $<
+
 # The guest image of `myrixen vm run` (kernel and busybox from Debian).
 vm-image: deps all $(STATICPROGS)
 	$(BUILD)/bin/myrixen vm image --out $(BUILD)/vm
@@ -183,6 +194,7 @@ deps:
 check: deps
 	$(MAKE) analyze
 	$(MAKE) check-plain
+	$(MAKE) check-mpi
 	$(MAKE) check-vm
 	$(MAKE) check-asan
 	$(MAKE) check-vm-asan
@@ -191,6 +203,12 @@ check: deps
 
 check-plain: all
 	sh tests/run.sh $(BUILD)
+
+# libfabric's fi_info and fi_pingpong, and Open MPI, over the provider: on
+# one host and across two namespace hosts (plain build: Open MPI's own
+# processes are not built with sanitizers).
+check-mpi: all mpiprogs
+	bash tests/mpi/run.sh $(BUILD)
 
 # VMs as guests, under QEMU's TCG (about two minutes): once, on the plain
 # build; the guests' programs are linked statically into the VM's image.

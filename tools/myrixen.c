@@ -28,6 +28,8 @@ static void usage(FILE *f)
              "  run --container [--name NAME] [--bind DIR]... -- CMD ARGS...\n"
              "                       run CMD as a guest in its own user, mount, PID, network\n"
              "                       and UTS namespaces, with only the backend's socket\n"
+             "  mpirun [--spawn-backend] MPIRUN-ARGS...\n"
+             "                       Open MPI over the myrixen libfabric provider\n"
              "The backend is found at $MYRIXEN_SOCKET or /run/myrixen/backend.sock.\n");
 }
 
@@ -47,6 +49,8 @@ int main(int argc, char **argv)
     return cmd_peers(argc - 1, argv + 1);
   if (!strcmp(argv[1], "run"))
     return cmd_run(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "mpirun"))
+    return cmd_mpirun(argc - 1, argv + 1);
   if (!strcmp(argv[1], "vm"))
     return cmd_vm(argc - 1, argv + 1);
   if (!strcmp(argv[1], "bench"))

@@ -8,6 +8,7 @@ int cmd_peers(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_vm(int argc, char **argv);       /* vm.c */
 int cmd_run(int argc, char **argv);      /* container.c */
+int cmd_mpirun(int argc, char **argv);   /* mpirun.c */
 
 /* jsonread.c: the value of "key" in JSON text, from `from` on: a string's
  * characters or a number's text into out; returns the point just past the
