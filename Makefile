@@ -113,6 +113,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(HARNESS) $(LIB_A) $(ENGINE_A)
 	@echo "  LD  $@"
 	@$(CC) -o $@ $^ $(LDFLAGS) $(ENGINE_LIBS)
 
+# The provider through libfabric, as an application uses it.
+$(BUILD)/tests/test_fabric: $(BUILD)/obj/tests/integration/test_fabric.o $(HARNESS) $(LIB_A) | $(FI_PROV)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) -o $@ $^ $(LDFLAGS) -lfabric
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(HARNESS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"

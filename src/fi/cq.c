@@ -62,10 +62,13 @@ void fxn_cq_push(struct fxn_cq *cq, struct op *o)
   efd_update(cq);
 }
 
+/* Every endpoint of the domain, not only those bound to this queue: an
+ * endpoint whose own queue nobody reads (a sender that posted and went on)
+ * still has its part done, such as a same-host rendezvous' copy. */
 static void progress_all(struct fxn_cq *cq)
 {
-  for (int i = 0; i < cq->neps; i++)
-    fxn_progress(cq->eps[i]);
+  for (struct fxn_ep *ep = cq->dom->eps; ep; ep = ep->next)
+    fxn_progress(ep);
 }
 
 int fxn_cq_bind_ep(struct fxn_cq *cq, struct fxn_ep *ep)

@@ -84,6 +84,11 @@ static int ep_close(struct fid *fid)
     fxn_cq_unbind_ep(ep->rxcq, ep);
   if (ep->av)
     ep->av->ep = NULL;
+  for (struct fxn_ep **pp = &d->eps; *pp; pp = &(*pp)->next)
+    if (*pp == ep) {
+      *pp = ep->next;
+      break;
+    }
   /* Closing drops every request still pending: their records go too. */
   mx_close_endpoint(ep->mx);
   for (struct op *o; (o = oplist_pop(&ep->active)) || (o = oplist_pop(&ep->claims));) {
@@ -291,6 +296,8 @@ int fxn_ep_open(struct fid_domain *domain, struct fi_info *info, struct fid_ep *
   ep->ep.tagged = &fxn_tagged_ops;
   pthread_mutex_lock(&d->lock);
   d->refs++;
+  ep->next = d->eps;
+  d->eps = ep;
   pthread_mutex_unlock(&d->lock);
   *fep = &ep->ep;
   return 0;

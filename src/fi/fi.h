@@ -121,6 +121,7 @@ struct fxn_domain {
   pthread_mutex_t lock;
   int refs;                     /* objects opened on it */
   struct op *free_ops;          /* op records for reuse */
+  struct fxn_ep *eps;           /* its endpoints: reading any queue progresses them all */
 };
 
 struct av_entry {
@@ -174,6 +175,7 @@ struct fxn_ep {
   int enabled;
   struct op_list active;        /* operations whose MX request is not reaped */
   struct op_list claims;        /* messages taken by FI_PEEK|FI_CLAIM, not yet received */
+  struct fxn_ep *next;          /* the domain's list */
 };
 
 /* domain.c */
