@@ -153,9 +153,13 @@ $(BUILD)/static/%: $(BUILD)/obj/tests/vm/%.o $(LIB_A)
 
 # MPI programs (tests/mpi), built by Open MPI's mpicc: they run over the
 # myrixen provider (make check-mpi).
-MPI_SRC  := $(wildcard tests/mpi/*.c)
-MPIPROGS := $(patsubst tests/mpi/%.c,$(BUILD)/mpi/%,$(MPI_SRC))
+MPI_SRC  := $(wildcard tests/mpi/*.c tools/mpi/*.c)
+MPIPROGS := $(patsubst %.c,$(BUILD)/mpi/%,$(notdir $(MPI_SRC)))
 mpiprogs: $(MPIPROGS)
+$(BUILD)/mpi/%: tools/mpi/%.c Makefile
+	@mkdir -p $(dir $@)
+	@echo "  MPICC $<"
+	@mpicc -O2 -g -Wall -Wextra -Werror -o $@ $<
 $(BUILD)/mpi/%: tests/mpi/%.c Makefile
 	@mkdir -p $(dir $@)
 	@echo "  MPICC $<"

@@ -422,6 +422,8 @@ int cmd_bench(int argc, char **argv)
                          .remote_eid = 9, .udp_port = 2399, .baselines = 1};
   if (argc >= 2 && !strcmp(argv[1], "serve"))
     return cmd_bench_serve(argc, argv);
+  if (argc >= 2 && !strcmp(argv[1], "mpi"))
+    return cmd_bench_mpi(argc - 1, argv + 1);
   if (argc >= 2 && !strcmp(argv[1], "report"))
     return cmd_bench_report(argc, argv);
   if (argc < 2 || (strcmp(argv[1], "pingpong") && strcmp(argv[1], "stream")))

@@ -22,6 +22,7 @@ static void usage(FILE *f)
              "  vif set EID [--rate MBPS] [--msg-rate N]   limit what the engine takes from a VIF\n"
              "  bench pingpong|stream [--sizes LIST] [--iters N] [--datapath D|all]\n"
              "                       [--cpus A,B] [--json] [--spawn-backend]\n"
+             "  bench mpi [--rounds N] [--sizes LIST]   Open MPI over MyriXen, vader, tcp\n"
              "  vm image [--out DIR] build a guest image (Debian kernel, busybox, MX programs)\n"
              "  vm run --name NAME [--mem 256M] [--kvm] -- CMD ARGS...\n"
              "                       boot a QEMU VM as a guest, run CMD in it, return its status\n"

@@ -39,6 +39,9 @@ int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes
                  int json, uint32_t eid, int udp_port, int baselines);
 int cmd_bench_serve(int argc, char **argv);
 
+/* bench_mpi.c: Open MPI over the provider against vader and tcp;ofi_rxm */
+int cmd_bench_mpi(int argc, char **argv);
+
 /* report.c: the whole comparison (datapaths, sizes, guest counts, peers) */
 int cmd_bench_report(int argc, char **argv);
 

@@ -47,7 +47,7 @@ struct op *op_new(struct fxn_domain *d, enum op_kind kind, struct fxn_ep *ep, vo
     d->free_ops = o->next;
   else if (!(o = malloc(sizeof(*o))))
     return NULL;
-  memset(o, 0, sizeof(*o));
+  memset(o, 0, offsetof(struct op, inline_copy));
   o->kind = kind;
   o->ep = ep;
   o->ctx = ctx;
@@ -57,7 +57,8 @@ struct op *op_new(struct fxn_domain *d, enum op_kind kind, struct fxn_ep *ep, vo
 
 void op_free(struct fxn_domain *d, struct op *o)
 {
-  free(o->bounce);
+  if (o->bounce != o->inline_copy)
+    free(o->bounce);
   o->bounce = NULL;
   o->next = d->free_ops;
   d->free_ops = o;

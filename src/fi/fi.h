@@ -77,6 +77,10 @@ enum op_kind {
 struct fxn_ep;
 struct fxn_cq;
 
+/* Injected messages up to this size are copied into the operation record
+ * (MX's inline messages are at most 208 bytes). */
+#define FXN_INLINE_COPY 256
+
 struct op {
   enum op_kind kind;
   struct fxn_ep *ep;
@@ -87,7 +91,7 @@ struct op {
   void *buf;                    /* first buffer, for FI_CQ_FORMAT_DATA's buf */
   mx_request_t req;             /* NULL once reaped */
   mx_status_t status;           /* once reaped */
-  uint8_t *bounce;              /* OP_INJECT / OP_CLAIM: owned copy */
+  uint8_t *bounce;              /* OP_INJECT / OP_CLAIM: owned copy (inline_copy when small) */
   uint64_t bounce_len;
   int done;                     /* OP_CLAIM: the bounce is filled */
   struct op *claimer;           /* OP_CLAIM: the receive that takes it, once posted */
@@ -98,6 +102,7 @@ struct op {
   uint64_t len, olen, tag;
   fi_addr_t src;
   struct op *prev, *next;       /* a CQ's queue, or the endpoint's posted/claim lists */
+  uint8_t inline_copy[FXN_INLINE_COPY]; /* what an inject copies, without malloc */
 };
 
 struct op_list {

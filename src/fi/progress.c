@@ -1,6 +1,6 @@
 /*
  * progress.c - reaping: every MX request of an endpoint that completed
- * (mx_ipeek, mx_test) becomes an entry of the completion queue its
+ * (mx_test_any) becomes an entry of the completion queue its
  * operation reports to, or is dropped when nobody asked for it.  The MX
  * request's context is the operation record.
  */
@@ -115,13 +115,12 @@ void fxn_progress(struct fxn_ep *ep)
 {
   if (!ep->mx)
     return;
+  /* mx_test_any with an empty mask reaps any completed request: one
+   * call a completion (mx_ipeek then mx_test would be two). */
   for (;;) {
-    mx_request_t r;
-    uint32_t got = 0;
-    if (mx_ipeek(ep->mx, &r, &got) != MX_SUCCESS || !got)
-      return;
     mx_status_t st;
-    if (mx_test(ep->mx, &r, &st, &got) != MX_SUCCESS || !got)
+    uint32_t got = 0;
+    if (mx_test_any(ep->mx, 0, 0, &st, &got) != MX_SUCCESS || !got)
       return;
     complete(ep, st.context, &st);
   }
