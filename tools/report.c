@@ -368,6 +368,43 @@ static void md_targets(FILE *f, const int *gcounts, int ng)
             bm->bw / fm->bw);
 }
 
+static const char *const mpi_transports[] = {"myrixen", "vader", "tcp-rxm"};
+#define NMPI 3
+
+static void md_mpi(FILE *f, const unsigned *sizes, int nsizes)
+{
+  if (!find("mpi", "myrixen", sizes[0], 2, 0)) {
+    fprintf(f, "## MPI\n\nOpen MPI or the MPI bench program is not installed: not measured.\n\n");
+    return;
+  }
+  fprintf(f, "## MPI: Open MPI, 2 ranks on this host (`myrixen bench mpi`)\n\n"
+             "| size | myrixen µs | vader µs | tcp;ofi_rxm µs | myrixen MB/s | vader MB/s | "
+             "tcp;ofi_rxm MB/s |\n|---|---|---|---|---|---|---|\n");
+  for (int k = 0; k < nsizes; k++) {
+    fprintf(f, "| %u |", sizes[k]);
+    for (int p = 0; p < 2; p++)
+      for (int t = 0; t < NMPI; t++) {
+        const struct row *r = find("mpi", mpi_transports[t], sizes[k], 2, 0);
+        if (!r)
+          fprintf(f, " — |");
+        else
+          fprintf(f, p ? " %.1f |" : " %.3f |", p ? r->bw : r->lat);
+      }
+    fprintf(f, "\n");
+  }
+  const struct row *m8 = find("mpi", "myrixen", 8, 2, 0), *v8 = find("mpi", "vader", 8, 2, 0),
+                   *t8 = find("mpi", "tcp-rxm", 8, 2, 0);
+  const struct row *m1 = find("mpi", "myrixen", 1048576, 2, 0),
+                   *v1 = find("mpi", "vader", 1048576, 2, 0);
+  fprintf(f, "\n| MPI target | this run |\n|---|---|\n");
+  if (m8 && v8 && t8)
+    fprintf(f, "| 8 B ≤ 1.5× vader | %.2f× |\n| 8 B ≥ 5× lower than tcp;ofi_rxm | %.1f× |\n",
+            m8->lat / v8->lat, t8->lat / m8->lat);
+  if (m1 && v1)
+    fprintf(f, "| 1 MiB bandwidth ≥ 1.0× vader | %.2f× |\n", m1->bw / v1->bw);
+  fprintf(f, "\n");
+}
+
 static void write_md(const char *dir, const unsigned *sizes, int nsizes, const int *gcounts,
                      int ng)
 {
@@ -382,7 +419,10 @@ static void write_md(const char *dir, const unsigned *sizes, int nsizes, const i
   md_remote(f);
   md_scaling(f, gcounts, ng);
   md_targets(f, gcounts, ng);
-  fprintf(f, "\nPlots: latency.png/svg, bandwidth.png/svg, scaling.png/svg; every row in results.json.\n");
+  fprintf(f, "\n");
+  md_mpi(f, sizes, nsizes);
+  fprintf(f, "Plots: latency.png/svg, bandwidth.png/svg, scaling.png/svg, mpi.png/svg; every row "
+             "in results.json.\n");
   fclose(f);
 }
 
@@ -424,7 +464,7 @@ static int plan_from_args(struct plan *pl, int argc, char **argv)
   for (int k = 0; k < pl->nsizes; k++)
     snprintf(pl->sizelist + strlen(pl->sizelist), sizeof(pl->sizelist) - strlen(pl->sizelist),
              "%s%u", k ? "," : "", pl->sizes[k]);
-  pl->total = 2 * NDP + pl->ng + 4 + (pl->remote ? 2 : 0);
+  pl->total = 2 * NDP + pl->ng + 5 + (pl->remote ? 2 : 0);
   return 0;
 }
 
@@ -491,6 +531,67 @@ static void run_peer_rows(struct plan *pl)
   progress(pl->done, pl->total, "done");
 }
 
+/* Open MPI over the provider beside vader and tcp;ofi_rxm, where Open MPI
+ * and the MPI bench program are there (`myrixen bench mpi`). */
+static int mpi_available(void)
+{
+  char prog[4096];
+  return beside_self("../mpi/mpi_bench", prog, sizeof(prog)) == 0 && access(prog, X_OK) == 0 &&
+         system("command -v mpirun >/dev/null 2>&1") == 0;
+}
+
+static int run_mpi_rows(struct plan *pl)
+{
+  step(pl, "Open MPI: myrixen, vader, tcp;ofi_rxm");
+  if (!mpi_available())
+    return 0;
+  char *av[] = {"myrixen", "bench", "mpi", "--json", "--rounds", pl->quick ? "1" : "3", "--sizes",
+                pl->sizelist, "--iters", pl->quick ? "1000" : "10000", NULL};
+  return measure(av) < 0;
+}
+
+/* mpi.png/svg: latency and bandwidth by size, a line a transport. */
+static int plot_mpi(const struct plan *pl)
+{
+  if (!find("mpi", "myrixen", pl->sizes[0], 2, 0))
+    return 0;
+  char path[512];
+  FILE *f;
+  snprintf(path, sizeof(path), "%s/mpi.dat", pl->dir);
+  if (!(f = fopen(path, "w")))
+    return 1;
+  fprintf(f, "# size, then latency_us and bandwidth_MBps of myrixen, vader, tcp-rxm\n");
+  for (int k = 0; k < pl->nsizes; k++) {
+    fprintf(f, "%u", pl->sizes[k]);
+    for (int p = 0; p < 2; p++)
+      for (int t = 0; t < NMPI; t++) {
+        const struct row *r = find("mpi", mpi_transports[t], pl->sizes[k], 2, 0);
+        fprintf(f, " %.4f", r ? (p ? r->bw : r->lat) : 0.0);
+      }
+    fprintf(f, "\n");
+  }
+  fclose(f);
+  snprintf(path, sizeof(path), "%s/mpi.gp", pl->dir);
+  if (!(f = fopen(path, "w")))
+    return 1;
+  for (int fmt = 0; fmt < 2; fmt++)
+    fprintf(f,
+            "set terminal %s size 1000,450\nset output '%s/mpi.%s'\nset multiplot layout 1,2\n"
+            "set logscale x 2\nset logscale y 10\nset grid\nset key left top\nset xlabel 'bytes'\n"
+            "set title 'MPI ping-pong, half round trip'\nset ylabel 'us'\n"
+            "plot '%s/mpi.dat' using 1:2 with linespoints title 'myrixen', "
+            "'' using 1:3 with linespoints title 'vader', '' using 1:4 with linespoints title 'tcp;ofi_rxm'\n"
+            "set title 'MPI bandwidth (osu_bw window)'\nset ylabel 'MB/s'\n"
+            "plot '%s/mpi.dat' using 1:5 with linespoints title 'myrixen', "
+            "'' using 1:6 with linespoints title 'vader', '' using 1:7 with linespoints title 'tcp;ofi_rxm'\n"
+            "unset multiplot\n",
+            fmt ? "svg" : "pngcairo", pl->dir, fmt ? "svg" : "png", pl->dir, pl->dir);
+  fclose(f);
+  char cmd[600];
+  snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>/dev/null", path);
+  return system(cmd) != 0;
+}
+
 static void write_json(const struct plan *pl)
 {
   char path[512];
@@ -550,6 +651,7 @@ static int write_outputs(const struct plan *pl)
   int plots = plot(pl->dir, "latency", "ping-pong, half round trip", "us", nl, "bytes", 1);
   plots |= plot(pl->dir, "bandwidth", "stream bandwidth", "MB/s", nb, "bytes", 1);
   plots |= plot_scaling(pl);
+  plots |= plot_mpi(pl);
   return plots;
 }
 
@@ -573,6 +675,7 @@ int cmd_bench_report(int argc, char **argv)
     return 1;
   }
   failed |= run_datapath_rows(&pl);
+  failed |= run_mpi_rows(&pl);
   run_peer_rows(&pl);
   backend_stop(be);
   int plots = write_outputs(&pl);
