@@ -53,7 +53,7 @@ STATICPROGS := $(patsubst tests/mx/%.c,$(BUILD)/static/%,$(MXPROG_SRC)) \
                $(patsubst tests/vm/%.c,$(BUILD)/static/%,$(VMPROG_SRC)) $(BUILD)/static/hostile
 
 .SECONDARY:
-.PHONY: vm-image check-vm check-vm-asan check-mpi mpiprogs
+.PHONY: vm-image check-vm check-vm-asan check-mpi mpiprogs install uninstall
 .PHONY: all check check-plain check-asan check-tsan analyze demo deps clean fuzz fuzzers soak
 all: $(LIB_A) $(LIB_SO) $(ENGINE_A) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS) $(MXPROGS) $(SOAKPROGS) \
      $(FI_PROV)
@@ -150,6 +150,29 @@ $(BUILD)/static/%: $(BUILD)/obj/tests/vm/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@ (static)"
 	@$(CC) -static -o $@ $^ $(LDFLAGS)
+
+# Install (PREFIX, DESTDIR): the commands, the library and its headers,
+# the libfabric provider in $(PREFIX)/lib/libfabric (FI_PROVIDER_PATH;
+# `myrixen mpirun` finds it there by itself) and the MPI bench program.
+PREFIX ?= /usr/local
+INSTALLED := bin/myrixen sbin/myrixend lib/libmyrixen.so lib/libmyrixen.a \
+             lib/libfabric/libmyrixen-fi.so lib/myrixen/mpi_bench \
+             include/myriexpress.h include/mx_extensions.h include/myrixen.h
+install: all $(BUILD)/mpi/mpi_bench
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/lib/libfabric $(DESTDIR)$(PREFIX)/lib/myrixen
+	install -m 755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/myrixen
+	install -m 755 $(BACKEND) $(DESTDIR)$(PREFIX)/sbin/myrixend
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libmyrixen.so
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libmyrixen.a
+	install -m 755 $(FI_PROV) $(DESTDIR)$(PREFIX)/lib/libfabric/libmyrixen-fi.so
+	install -m 755 $(BUILD)/mpi/mpi_bench $(DESTDIR)$(PREFIX)/lib/myrixen/mpi_bench
+	install -m 644 include/myriexpress.h include/mx_extensions.h include/myrixen.h \
+	  $(DESTDIR)$(PREFIX)/include/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
+	-rmdir $(DESTDIR)$(PREFIX)/lib/libfabric $(DESTDIR)$(PREFIX)/lib/myrixen 2>/dev/null
 
 # MPI programs (tests/mpi), built by Open MPI's mpicc: they run over the
 # myrixen provider (make check-mpi).

@@ -125,7 +125,10 @@ int cmd_bench_mpi(int argc, char **argv)
        t = strtok_r(NULL, ",", &save))
     sizes[nsizes++] = (unsigned)strtoul(t, NULL, 10);
   char prog[4096], path[4096];
-  if (beside_self("../mpi/mpi_bench", prog, sizeof(prog)) < 0 || access(prog, X_OK) != 0) {
+  /* beside this binary in the build tree, or where make install put it */
+  if ((beside_self("../mpi/mpi_bench", prog, sizeof(prog)) < 0 || access(prog, X_OK) != 0) &&
+      (beside_self("../lib/myrixen/mpi_bench", prog, sizeof(prog)) < 0 ||
+       access(prog, X_OK) != 0)) {
     fprintf(stderr, "myrixen bench mpi: no mpi_bench beside this binary (make mpiprogs)\n");
     return 1;
   }

@@ -104,6 +104,21 @@ if env -u MYRIXEN_SOCKET -u FI_PROVIDER -u FI_PROVIDER_PATH MYRIXEN_SOCKET=$TMP/
 else
   bad "myrixen mpirun --spawn-backend"; tail -5 "$TMP/wrap.out"
 fi
+# installed: the provider where make install puts it, found by fi_info
+# through FI_PROVIDER_PATH and by myrixen mpirun beside itself
+make -s -C "$(dirname "$0")/../.." install BUILD="$BUILD" DESTDIR="$TMP/dest" PREFIX=/usr/local \
+  > "$TMP/install.out" 2>&1 || { bad "make install"; tail -5 "$TMP/install.out"; }
+D=$TMP/dest/usr/local
+if FI_PROVIDER_PATH=$D/lib/libfabric fi_info -p myrixen 2>&1 | grep -q "provider: myrixen" &&
+   env -u FI_PROVIDER_PATH "$D/bin/myrixen" mpirun --allow-run-as-root --oversubscribe -np 2 \
+     "$MPIBIN/mpi_p2p" 2>&1 | grep -q "mpi_p2p: ok"; then
+  ok "installed: fi_info -p myrixen (FI_PROVIDER_PATH=\$PREFIX/lib/libfabric), myrixen mpirun"
+else
+  bad "installed provider"
+fi
+make -s -C "$(dirname "$0")/../.." uninstall BUILD="$BUILD" DESTDIR="$TMP/dest" PREFIX=/usr/local
+left=$(find "$D" -type f | wc -l)
+[ "$left" = 0 ] && ok "make uninstall removes what was installed" || bad "uninstall left $left files"
 kill "$(cat "$TMP/local.pid")"; rm -f "$TMP/local.pid"
 unset MYRIXEN_SOCKET
 
