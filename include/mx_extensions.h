@@ -86,7 +86,26 @@ mx_return_t mx_irecv_from(mx_endpoint_t endpoint, mx_segment_t *segments_list,
                           mx_request_t *request);
 mx_return_t mx_iprobe_from(mx_endpoint_t endpoint, uint64_t match_info, uint64_t match_mask,
                            const mx_endpoint_addr_t *source, mx_status_t *status,
-                           uint32_t *result);
+                           uint32_t *imm, uint32_t *has_imm, uint32_t *result);
+
+/* MyriXen: a 32-bit immediate with a message, outside its match info and
+ * its data (what libfabric calls remote CQ data).  Lengths reported on
+ * either side are the application's, without it.  mx_test_any_imm is
+ * mx_test_any that also gives the reaped request's immediate (*has_imm 1
+ * when its message had one; a send reports its own); mx_iprobe_from gives
+ * the probed message's.  imm and has_imm may be NULL.  At most
+ * MX_MAX_SEGMENTS - 1 segments with an immediate. */
+#define MYRIXEN_HAS_IMM 1
+mx_return_t mx_isend_imm(mx_endpoint_t endpoint, mx_segment_t *segments_list,
+                         uint32_t segments_count, mx_endpoint_addr_t dest_endpoint,
+                         uint64_t match_info, uint32_t imm, void *context, mx_request_t *request);
+mx_return_t mx_issend_imm(mx_endpoint_t endpoint, mx_segment_t *segments_list,
+                          uint32_t segments_count, mx_endpoint_addr_t dest_endpoint,
+                          uint64_t match_info, uint32_t imm, void *context,
+                          mx_request_t *request);
+mx_return_t mx_test_any_imm(mx_endpoint_t endpoint, uint64_t match_info, uint64_t match_mask,
+                            mx_status_t *status, uint32_t *imm, uint32_t *has_imm,
+                            uint32_t *result);
 
 /* Run the progress engine of the endpoint once, without blocking. */
 mx_return_t mx_progress(mx_endpoint_t endpoint);

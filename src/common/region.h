@@ -24,7 +24,7 @@
 #include "ring.h"
 
 #define REGION_MAGIC 0x4d59524955524547ull /* "GERUIRYM" */
-#define REGION_VERSION 8
+#define REGION_VERSION 9
 #define CHANNEL_MAGIC 0x4d59524e4e414843ull
 #define CHANNEL_VERSION 3
 
@@ -58,6 +58,9 @@ enum msg_type {
 
 #define MSG_F_SYNC 0x01  /* sender wants MSG_SYNC_ACK when matched (issend) */
 #define MSG_F_ACKREQ 0x02 /* to another host: post MSG_NOTIFY once it is acknowledged */
+#define MSG_F_IMM 0x04    /* the message carries a 32-bit immediate (mx_isend_imm): its
+                           * first 4 bytes of data, which are not the application's; a
+                           * rendezvous also carries it in grant2, for probes */
 #define MSG_EID_ALL 0xffffffffu /* MSG_PEER_GONE: every endpoint of peer_nic */
 
 /* Descriptor status codes carried in msg.status (wire values, not MX's). */
@@ -97,7 +100,8 @@ struct msg {
     struct {
       uint64_t cookie2; /* receiver's request handle (CTS, PULL, PULL_DONE) */
       uint32_t grant;   /* RNDV: sender's grant ref; PULL: sender's grant ref */
-      uint32_t grant2;  /* PULL: receiver's own grant ref */
+      uint32_t grant2;  /* PULL: receiver's own grant ref; RNDV with MSG_F_IMM: the
+                         * immediate */
     };
   };
 };

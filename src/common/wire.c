@@ -65,8 +65,10 @@ void wire_desc_from_msg(struct wire_desc *d, const struct msg *m)
   *d = (struct wire_desc){.type = m->type, .flags = m->flags, .frag = m->frag, .len = m->len,
                           .total = m->total, .seq = m->seq, .match = m->match,
                           .cookie = m->cookie};
-  if (m->type == MSG_RNDV)
+  if (m->type == MSG_RNDV) {
     d->grant = m->grant;
+    d->imm = m->grant2;
+  }
 }
 
 void wire_desc_to_msg(const struct wire_desc *d, struct msg *m)
@@ -80,6 +82,8 @@ void wire_desc_to_msg(const struct wire_desc *d, struct msg *m)
   m->seq = d->seq;
   m->match = d->match;
   m->cookie = d->cookie;
-  if (d->type == MSG_RNDV)
+  if (d->type == MSG_RNDV) {
     m->grant = d->grant;
+    m->grant2 = d->imm;
+  }
 }

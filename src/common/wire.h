@@ -27,7 +27,7 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-endian");
 
 #define WIRE_MAGIC 0x4d58u     /* "XM" */
-#define WIRE_VERSION 5
+#define WIRE_VERSION 6
 #define WIRE_ETHERTYPE 0x86dfu /* the EtherType of MX over Ethernet */
 #define WIRE_UDP_PORT 2315     /* default UDP port of a backend */
 #define WIRE_MAX_PACKET 9216   /* jumbo frames; a port's MTU may be lower */
@@ -89,7 +89,7 @@ struct wire_desc {
   uint64_t match;         /* match info */
   uint64_t cookie;        /* the sender's request, echoed in answers */
   uint32_t grant;         /* RNDV: the sender's grant */
-  uint32_t pad;
+  uint32_t imm;           /* RNDV with MSG_F_IMM: the immediate (msg.grant2) */
 };
 #define WIRE_DATA_HDR sizeof(struct wire_desc)
 struct wire_data_ext {    /* follows the descriptor */

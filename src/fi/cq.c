@@ -103,7 +103,7 @@ static void write_entry(struct fxn_cq *cq, void *buf, const struct op *o)
     .flags = o->flags,
     .len = o->len,
     .buf = (o->flags & FI_RECV) ? o->buf : NULL,
-    .data = 0,
+    .data = o->data,
     .tag = o->tag,
   };
   memcpy(buf, &e, cq->entry_size);
@@ -160,7 +160,7 @@ static ssize_t cq_readerr(struct fid_cq *fcq, struct fi_cq_err_entry *buf, uint6
   buf->flags = o->flags;
   buf->len = o->len;
   buf->buf = (o->flags & FI_RECV) ? o->buf : NULL;
-  buf->data = 0;
+  buf->data = o->data;
   buf->tag = o->tag;
   buf->olen = o->olen;
   buf->err = o->err;

@@ -100,6 +100,7 @@ struct op {
   /* what the completion entry says, once known */
   int err;                      /* 0, or a positive FI_E* */
   uint64_t len, olen, tag;
+  uint64_t data;                /* remote CQ data (FI_REMOTE_CQ_DATA in flags when there) */
   fi_addr_t src;
   struct op *prev, *next;       /* a CQ's queue, or the endpoint's posted/claim lists */
   uint8_t inline_copy[FXN_INLINE_COPY]; /* what an inject copies, without malloc */

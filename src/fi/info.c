@@ -65,7 +65,7 @@ static struct fi_info *offer(uint32_t board_nr, const struct board *b)
   d->av_type = FI_AV_UNSPEC;
   d->mr_mode = 0;
   d->mr_iov_limit = 1;
-  d->cq_data_size = 0;
+  d->cq_data_size = 4; /* an MX immediate (mx_isend_imm) */
   d->cq_cnt = 64;
   d->ep_cnt = b->endpoints;
   d->tx_ctx_cnt = b->endpoints;
@@ -166,9 +166,8 @@ static int domain_ok(const struct fi_domain_attr *w, const struct fi_domain_attr
     return MISMATCH("av_type");
   if (!subset(w->caps, h->caps | SECONDARY_CAPS))
     return MISMATCH("domain caps");
-  /* No remote CQ data yet: a request for it is answered with 0 bytes, as
-   * Open MPI's tag mode "auto" expects (it reads the size back and then
-   * carries the source in the tag). */
+  if (w->cq_data_size > h->cq_data_size)
+    return MISMATCH("cq_data_size (4 bytes)");
   if (w->max_ep_tx_ctx > 1 || w->max_ep_rx_ctx > 1 || w->max_ep_stx_ctx || w->max_ep_srx_ctx)
     return MISMATCH("scalable or shared contexts");
   if (w->cntr_cnt)

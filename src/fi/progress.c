@@ -1,6 +1,6 @@
 /*
  * progress.c - reaping: every MX request of an endpoint that completed
- * (mx_test_any) becomes an entry of the completion queue its
+ * (mx_test_any_imm) becomes an entry of the completion queue its
  * operation reports to, or is dropped when nobody asked for it.  The MX
  * request's context is the operation record.
  */
@@ -50,8 +50,13 @@ static void report(struct fxn_ep *ep, struct op *o, struct fxn_cq *cq, int wante
   op_free(ep->dom, o);
 }
 
-static void fill_recv(struct fxn_ep *ep, struct op *o, const mx_status_t *st)
+static void fill_recv(struct fxn_ep *ep, struct op *o, const mx_status_t *st, uint32_t imm,
+                      uint32_t has_imm)
 {
+  if (has_imm) {
+    o->data = imm;
+    o->flags |= FI_REMOTE_CQ_DATA;
+  }
   o->tag = st->match_info & FXN_TAG_MASK;
   o->len = st->xfer_length;
   o->olen = st->msg_length > st->xfer_length ? st->msg_length - st->xfer_length : 0;
@@ -70,7 +75,7 @@ void fxn_claim_deliver(struct fxn_ep *ep, struct op *claim)
     off += n;
   }
   r->status = claim->status;
-  fill_recv(ep, r, &claim->status);
+  fill_recv(ep, r, &claim->status, (uint32_t)claim->data, (claim->flags & FI_REMOTE_CQ_DATA) != 0);
   r->len = off;
   r->olen = claim->status.msg_length - off;
   r->err = claim->status.code != MX_STATUS_SUCCESS ? errno_of(claim->status.code)
@@ -83,7 +88,8 @@ void fxn_claim_deliver(struct fxn_ep *ep, struct op *claim)
   report(ep, r, r->cq, r->wanted);
 }
 
-static void complete(struct fxn_ep *ep, struct op *o, const mx_status_t *st)
+static void complete(struct fxn_ep *ep, struct op *o, const mx_status_t *st, uint32_t imm,
+                     uint32_t has_imm)
 {
   o->req = NULL;
   o->status = *st;
@@ -100,11 +106,15 @@ static void complete(struct fxn_ep *ep, struct op *o, const mx_status_t *st)
     return;
   case OP_RECV:
     oplist_remove(&ep->active, o);
-    fill_recv(ep, o, st);
+    fill_recv(ep, o, st, imm, has_imm);
     report(ep, o, o->cq, o->wanted);
     return;
   case OP_CLAIM:
     o->done = 1;
+    if (has_imm) {
+      o->data = imm;
+      o->flags |= FI_REMOTE_CQ_DATA;
+    }
     if (o->claimer)
       fxn_claim_deliver(ep, o);
     return;
@@ -119,9 +129,9 @@ void fxn_progress(struct fxn_ep *ep)
    * call a completion (mx_ipeek then mx_test would be two). */
   for (;;) {
     mx_status_t st;
-    uint32_t got = 0;
-    if (mx_test_any(ep->mx, 0, 0, &st, &got) != MX_SUCCESS || !got)
+    uint32_t got = 0, imm = 0, has_imm = 0;
+    if (mx_test_any_imm(ep->mx, 0, 0, &st, &imm, &has_imm, &got) != MX_SUCCESS || !got)
       return;
-    complete(ep, st.context, &st);
+    complete(ep, st.context, &st, imm, has_imm);
   }
 }

@@ -19,6 +19,8 @@ struct xfer {
   uint64_t flags;               /* FI_* operation flags in force */
   int tagged;
   int inject;                   /* fi_inject: buffered, never reported */
+  int has_data;                 /* remote CQ data: the message's immediate */
+  uint64_t data;
 };
 
 static int to_segments(const struct iovec *iov, size_t n, mx_segment_t *segs, uint64_t *total)
@@ -54,6 +56,8 @@ static ssize_t post_send(struct fxn_ep *ep, const struct xfer *x)
     return rc;
   if (x->tagged && (x->tag & FXN_TAGGED_BIT))
     return -FI_EINVAL; /* outside mem_tag_format */
+  if (x->has_data && (x->data >> 32 || x->n >= MX_MAX_SEGMENTS))
+    return -FI_EINVAL; /* cq_data_size is 4 */
   uint64_t match = x->tagged ? FXN_TAGGED_BIT | x->tag : 0;
   int buffered = x->inject || (x->flags & FI_INJECT);
   struct fxn_domain *d = ep->dom;
@@ -91,10 +95,14 @@ static ssize_t post_send(struct fxn_ep *ep, const struct xfer *x)
     nseg = total ? 1 : 0;
   }
   mx_return_t mrc;
-  if (x->flags & (FI_TRANSMIT_COMPLETE | FI_DELIVERY_COMPLETE))
-    mrc = mx_issend(ep->mx, segs, nseg, *dest, match, o, &o->req);
+  int sync = (x->flags & (FI_TRANSMIT_COMPLETE | FI_DELIVERY_COMPLETE)) != 0;
+  uint32_t imm = (uint32_t)x->data;
+  if (x->has_data)
+    mrc = sync ? mx_issend_imm(ep->mx, segs, nseg, *dest, match, imm, o, &o->req)
+               : mx_isend_imm(ep->mx, segs, nseg, *dest, match, imm, o, &o->req);
   else
-    mrc = mx_isend(ep->mx, segs, nseg, *dest, match, o, &o->req);
+    mrc = sync ? mx_issend(ep->mx, segs, nseg, *dest, match, o, &o->req)
+               : mx_isend(ep->mx, segs, nseg, *dest, match, o, &o->req);
   if (mrc != MX_SUCCESS) {
     op_free(d, o);
     pthread_mutex_unlock(&d->lock);
@@ -149,9 +157,9 @@ static ssize_t peek(struct fxn_ep *ep, const struct xfer *x)
     return rc;
   struct fxn_domain *d = ep->dom;
   mx_status_t st;
-  uint32_t found = 0;
+  uint32_t found = 0, imm = 0, has_imm = 0;
   pthread_mutex_lock(&d->lock);
-  mx_return_t mrc = mx_iprobe_from(ep->mx, match, mask, src, &st, &found);
+  mx_return_t mrc = mx_iprobe_from(ep->mx, match, mask, src, &st, &imm, &has_imm, &found);
   if (mrc != MX_SUCCESS) {
     pthread_mutex_unlock(&d->lock);
     return mx_error(mrc, "peek");
@@ -172,6 +180,10 @@ static ssize_t peek(struct fxn_ep *ep, const struct xfer *x)
   }
   o->tag = st.match_info & FXN_TAG_MASK;
   o->len = st.msg_length;
+  if (has_imm) {
+    o->data = imm;
+    o->flags |= FI_REMOTE_CQ_DATA;
+  }
   o->src = (ep->caps & FI_SOURCE) ? fxn_av_source(ep->av, st.source) : FI_ADDR_NOTAVAIL;
   if (x->flags & (FI_CLAIM | FI_DISCARD)) {
     /* Take exactly this message: the oldest with its match info from its
@@ -287,7 +299,7 @@ static ssize_t msg_recv(struct fid_ep *e, void *buf, size_t len, void *desc, fi_
                         void *ctx)
 {
   (void)desc;
-  struct xfer x = {ONE(buf, len), 1, src, 0, 0, ctx, EP(e)->rx_op_flags, 0, 0};
+  struct xfer x = {ONE(buf, len), 1, src, 0, 0, ctx, EP(e)->rx_op_flags, 0, 0, 0, 0};
   return post_recv(EP(e), &x);
 }
 
@@ -295,13 +307,13 @@ static ssize_t msg_recvv(struct fid_ep *e, const struct iovec *iov, void **desc,
                          fi_addr_t src, void *ctx)
 {
   (void)desc;
-  struct xfer x = {iov, count, src, 0, 0, ctx, EP(e)->rx_op_flags, 0, 0};
+  struct xfer x = {iov, count, src, 0, 0, ctx, EP(e)->rx_op_flags, 0, 0, 0, 0};
   return post_recv(EP(e), &x);
 }
 
 static ssize_t msg_recvmsg(struct fid_ep *e, const struct fi_msg *m, uint64_t flags)
 {
-  struct xfer x = {m->msg_iov, m->iov_count, m->addr, 0, 0, m->context, flags, 0, 0};
+  struct xfer x = {m->msg_iov, m->iov_count, m->addr, 0, 0, m->context, flags, 0, 0, 0, 0};
   return post_recv(EP(e), &x);
 }
 
@@ -309,7 +321,7 @@ static ssize_t msg_send(struct fid_ep *e, const void *buf, size_t len, void *des
                         fi_addr_t dest, void *ctx)
 {
   (void)desc;
-  struct xfer x = {ONE(buf, len), 1, dest, 0, 0, ctx, EP(e)->tx_op_flags, 0, 0};
+  struct xfer x = {ONE(buf, len), 1, dest, 0, 0, ctx, EP(e)->tx_op_flags, 0, 0, 0, 0};
   return post_send(EP(e), &x);
 }
 
@@ -317,36 +329,36 @@ static ssize_t msg_sendv(struct fid_ep *e, const struct iovec *iov, void **desc,
                          fi_addr_t dest, void *ctx)
 {
   (void)desc;
-  struct xfer x = {iov, count, dest, 0, 0, ctx, EP(e)->tx_op_flags, 0, 0};
+  struct xfer x = {iov, count, dest, 0, 0, ctx, EP(e)->tx_op_flags, 0, 0, 0, 0};
   return post_send(EP(e), &x);
 }
 
 static ssize_t msg_sendmsg(struct fid_ep *e, const struct fi_msg *m, uint64_t flags)
 {
-  if (flags & FI_REMOTE_CQ_DATA)
-    return -FI_EINVAL; /* cq_data_size is 0 */
-  struct xfer x = {m->msg_iov, m->iov_count, m->addr, 0, 0, m->context, flags, 0, 0};
+  struct xfer x = {m->msg_iov, m->iov_count, m->addr, 0, 0, m->context, flags, 0, 0,
+                   (flags & FI_REMOTE_CQ_DATA) != 0, m->data};
   return post_send(EP(e), &x);
 }
 
 static ssize_t msg_inject(struct fid_ep *e, const void *buf, size_t len, fi_addr_t dest)
 {
-  struct xfer x = {ONE(buf, len), 1, dest, 0, 0, NULL, 0, 0, 1};
+  struct xfer x = {ONE(buf, len), 1, dest, 0, 0, NULL, 0, 0, 1, 0, 0};
   return post_send(EP(e), &x);
 }
 
 static ssize_t msg_senddata(struct fid_ep *e, const void *buf, size_t len, void *desc,
                             uint64_t data, fi_addr_t dest, void *ctx)
 {
-  (void)e, (void)buf, (void)len, (void)desc, (void)data, (void)dest, (void)ctx;
-  return -FI_EINVAL; /* cq_data_size is 0 */
+  (void)desc;
+  struct xfer x = {ONE(buf, len), 1, dest, 0, 0, ctx, EP(e)->tx_op_flags, 0, 0, 1, data};
+  return post_send(EP(e), &x);
 }
 
 static ssize_t msg_injectdata(struct fid_ep *e, const void *buf, size_t len, uint64_t data,
                               fi_addr_t dest)
 {
-  (void)e, (void)buf, (void)len, (void)data, (void)dest;
-  return -FI_EINVAL;
+  struct xfer x = {ONE(buf, len), 1, dest, 0, 0, NULL, 0, 0, 1, 1, data};
+  return post_send(EP(e), &x);
 }
 
 struct fi_ops_msg fxn_msg_ops = {
@@ -368,7 +380,7 @@ static ssize_t tag_recv(struct fid_ep *e, void *buf, size_t len, void *desc, fi_
                         uint64_t tag, uint64_t ignore, void *ctx)
 {
   (void)desc;
-  struct xfer x = {ONE(buf, len), 1, src, tag, ignore, ctx, EP(e)->rx_op_flags, 1, 0};
+  struct xfer x = {ONE(buf, len), 1, src, tag, ignore, ctx, EP(e)->rx_op_flags, 1, 0, 0, 0};
   return post_recv(EP(e), &x);
 }
 
@@ -376,13 +388,13 @@ static ssize_t tag_recvv(struct fid_ep *e, const struct iovec *iov, void **desc,
                          fi_addr_t src, uint64_t tag, uint64_t ignore, void *ctx)
 {
   (void)desc;
-  struct xfer x = {iov, count, src, tag, ignore, ctx, EP(e)->rx_op_flags, 1, 0};
+  struct xfer x = {iov, count, src, tag, ignore, ctx, EP(e)->rx_op_flags, 1, 0, 0, 0};
   return post_recv(EP(e), &x);
 }
 
 static ssize_t tag_recvmsg(struct fid_ep *e, const struct fi_msg_tagged *m, uint64_t flags)
 {
-  struct xfer x = {m->msg_iov, m->iov_count, m->addr, m->tag, m->ignore, m->context, flags, 1, 0};
+  struct xfer x = {m->msg_iov, m->iov_count, m->addr, m->tag, m->ignore, m->context, flags, 1, 0, 0, 0};
   return post_recv(EP(e), &x);
 }
 
@@ -390,7 +402,7 @@ static ssize_t tag_send(struct fid_ep *e, const void *buf, size_t len, void *des
                         fi_addr_t dest, uint64_t tag, void *ctx)
 {
   (void)desc;
-  struct xfer x = {ONE(buf, len), 1, dest, tag, 0, ctx, EP(e)->tx_op_flags, 1, 0};
+  struct xfer x = {ONE(buf, len), 1, dest, tag, 0, ctx, EP(e)->tx_op_flags, 1, 0, 0, 0};
   return post_send(EP(e), &x);
 }
 
@@ -398,37 +410,37 @@ static ssize_t tag_sendv(struct fid_ep *e, const struct iovec *iov, void **desc,
                          fi_addr_t dest, uint64_t tag, void *ctx)
 {
   (void)desc;
-  struct xfer x = {iov, count, dest, tag, 0, ctx, EP(e)->tx_op_flags, 1, 0};
+  struct xfer x = {iov, count, dest, tag, 0, ctx, EP(e)->tx_op_flags, 1, 0, 0, 0};
   return post_send(EP(e), &x);
 }
 
 static ssize_t tag_sendmsg(struct fid_ep *e, const struct fi_msg_tagged *m, uint64_t flags)
 {
-  if (flags & FI_REMOTE_CQ_DATA)
-    return -FI_EINVAL;
-  struct xfer x = {m->msg_iov, m->iov_count, m->addr, m->tag, 0, m->context, flags, 1, 0};
+  struct xfer x = {m->msg_iov, m->iov_count, m->addr, m->tag, 0, m->context, flags, 1, 0,
+                   (flags & FI_REMOTE_CQ_DATA) != 0, m->data};
   return post_send(EP(e), &x);
 }
 
 static ssize_t tag_inject(struct fid_ep *e, const void *buf, size_t len, fi_addr_t dest,
                           uint64_t tag)
 {
-  struct xfer x = {ONE(buf, len), 1, dest, tag, 0, NULL, 0, 1, 1};
+  struct xfer x = {ONE(buf, len), 1, dest, tag, 0, NULL, 0, 1, 1, 0, 0};
   return post_send(EP(e), &x);
 }
 
 static ssize_t tag_senddata(struct fid_ep *e, const void *buf, size_t len, void *desc,
                             uint64_t data, fi_addr_t dest, uint64_t tag, void *ctx)
 {
-  (void)e, (void)buf, (void)len, (void)desc, (void)data, (void)dest, (void)tag, (void)ctx;
-  return -FI_EINVAL;
+  (void)desc;
+  struct xfer x = {ONE(buf, len), 1, dest, tag, 0, ctx, EP(e)->tx_op_flags, 1, 0, 1, data};
+  return post_send(EP(e), &x);
 }
 
 static ssize_t tag_injectdata(struct fid_ep *e, const void *buf, size_t len, uint64_t data,
                               fi_addr_t dest, uint64_t tag)
 {
-  (void)e, (void)buf, (void)len, (void)data, (void)dest, (void)tag;
-  return -FI_EINVAL;
+  struct xfer x = {ONE(buf, len), 1, dest, tag, 0, NULL, 0, 1, 1, 1, data};
+  return post_send(EP(e), &x);
 }
 
 struct fi_ops_tagged fxn_tagged_ops = {

@@ -57,6 +57,7 @@ struct req {
   struct iovec *segs;
   uint32_t nseg;
   struct iovec seg1;            /* storage when nseg <= 1 */
+  struct iovec seg_imm[2];      /* ... and when an immediate's is put before it */
   uint64_t len;                 /* capacity (recv) or length (send) */
   uint64_t match, mask;
   struct conn *from;            /* recv: the only peer it takes (mx_irecv_from), or NULL */
@@ -77,6 +78,10 @@ struct req {
   uint32_t peer_grant;          /* rendezvous: sender's grant */
   struct chan *via;             /* channel the message came through, or NULL */
   uint8_t want_ack;             /* the sender wants MSG_SYNC_ACK */
+  uint8_t has_imm;              /* the message carries an immediate (MSG_F_IMM) ... */
+  uint32_t imm;                 /* ... which a rendezvous announced (REQ_UNEXP) */
+  uint8_t imm_buf[4];           /* the immediate as data: what a send prepends, what a
+                                 * receive takes into the segment put before its own */
   struct msg *ctl;              /* REQ_CTL: the descriptor to emit (owned; kept out of
                                  * line so that every other request stays small) */
   /* timeouts (mx_set_request_timeout) and connecting */

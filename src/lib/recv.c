@@ -26,9 +26,46 @@ static void send_sync_ack(struct mx_endpoint *ep, struct req *r)
   txq_send_ctl(ep, reply_queue(ep, r), &a);
 }
 
+/* A receive takes a message with an immediate: its segments get a 4-byte
+ * one in front, so that every class and path fills the immediate as the
+ * data it is. */
+static void take_imm(struct req *r)
+{
+  struct iovec *s = r->nseg <= 1 ? r->seg_imm : malloc((r->nseg + 1) * sizeof(*s));
+  if (!s) {
+    r->status.code = MX_STATUS_NO_RESOURCES; /* its bytes come one place off */
+    return;
+  }
+  s[0] = (struct iovec){r->imm_buf, 4};
+  memcpy(s + 1, r->segs, r->nseg * sizeof(*s));
+  if (r->segs != &r->seg1)
+    free(r->segs);
+  r->segs = s;
+  r->nseg++;
+  r->len += 4;
+  r->has_imm = 1;
+}
+
+/* The lengths a receive reports: the application's, not the immediate's. */
+static void app_lengths(struct req *r)
+{
+  uint32_t k = r->has_imm ? 4 : 0;
+  r->status.msg_length = (uint32_t)r->msg_len - k;
+  r->status.xfer_length = (uint32_t)r->xfer - k;
+}
+
 /* Fill r's status from what the sender announced. */
 static void take_header(struct req *r, struct conn *c, struct chan *via, const struct msg *m)
 {
+  /* A forged flag on a message too short to hold one is ignored. */
+  if ((m->flags & MSG_F_IMM) && m->total >= 4) {
+    if (r->kind == REQ_UNEXP)
+      r->has_imm = 1;
+    else
+      take_imm(r);
+    if (m->type == MSG_RNDV)
+      r->imm = m->grant2;
+  }
   r->conn = c;
   r->via = via;
   r->msg_len = m->total;
@@ -40,8 +77,7 @@ static void take_header(struct req *r, struct conn *c, struct chan *via, const s
   r->type = m->type;
   r->match = m->match;
   r->status.match_info = m->match;
-  r->status.msg_length = m->total;
-  r->status.xfer_length = (uint32_t)r->xfer;
+  app_lengths(r);
   if (r->xfer < m->total)
     r->status.code = MX_STATUS_TRUNCATED;
   conn_to_addr(c, &r->status.source);
@@ -167,6 +203,10 @@ void recv_matched(struct mx_endpoint *ep, struct req *r, struct req *u)
   ep->unexp_count--;
   ep->counters[EPC_RECVS]++;
   ep->counters[EPC_BYTES_RECEIVED] += u->msg_len;
+  if (u->has_imm) {
+    take_imm(r);
+    r->imm = u->imm;
+  }
   r->conn = u->conn;
   r->via = u->via;
   r->msg_len = u->msg_len;
@@ -177,8 +217,7 @@ void recv_matched(struct mx_endpoint *ep, struct req *r, struct req *u)
   r->type = u->type;
   r->want_ack = u->want_ack;
   r->status.match_info = u->match;
-  r->status.msg_length = (uint32_t)u->msg_len;
-  r->status.xfer_length = (uint32_t)r->xfer;
+  app_lengths(r);
   r->status.source = u->status.source;
   if (r->xfer < u->msg_len)
     r->status.code = MX_STATUS_TRUNCATED;

@@ -78,7 +78,7 @@ void req_free(struct mx_endpoint *ep, struct req *r)
   ep->handles[r->handle] = NULL;
   if (r->handle < ep->free_handle)
     ep->free_handle = r->handle;
-  if (r->segs != &r->seg1)
+  if (r->segs != &r->seg1 && r->segs != r->seg_imm)
     free(r->segs);
   free(r->buf);
   free(r->ctl);

@@ -16,10 +16,11 @@
 /* What mx_test/mx_wait will report of send r, and the counters. */
 static void send_status(struct mx_endpoint *ep, struct req *r, void *ctx)
 {
+  uint32_t app_len = (uint32_t)r->len - (r->has_imm ? 4 : 0); /* not the immediate */
   r->status.context = ctx;
   r->status.match_info = r->match;
-  r->status.msg_length = (uint32_t)r->len;
-  r->status.xfer_length = (uint32_t)r->len; /* no ack can have come yet: we hold the lock */
+  r->status.msg_length = app_len;
+  r->status.xfer_length = app_len; /* no ack can have come yet: we hold the lock */
   conn_to_addr(r->conn, &r->status.source);
   ep->counters[EPC_SENDS]++;
   ep->counters[EPC_BYTES_SENT] += r->len;
@@ -41,18 +42,33 @@ static int send_small_early(struct mx_endpoint *ep, struct conn *c, const mx_seg
 
 mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
                       mx_endpoint_addr_t dest, uint64_t match, void *ctx, int sync,
-                      mx_request_t *out)
+                      const uint32_t *imm, mx_request_t *out)
 {
   mx_return_t rc = seg_args_check(ep, segs, n, out, sync ? "mx_issend" : "mx_isend");
   if (rc != MX_SUCCESS)
     return rc;
+  if (imm && n == MX_MAX_SEGMENTS)
+    return lib_error(ep, MX_BAD_SEG_CNT, "mx_isend_imm: %u segments (max %d with an immediate)",
+                     n, MX_MAX_SEGMENTS - 1);
   struct conn *c = conn_from_addr(ep, &dest);
   if (!c)
     return lib_error(ep, MX_BAD_ENDPOINT, "mx_isend: destination address not valid");
   if (c->path == PATH_NONE)
     c->path = c->ch && datapath_uses_channels(lib.datapath) ? PATH_CHANNEL : PATH_ENGINE;
-  int early = !sync && send_small_early(ep, c, segs, n, match);
+  int early = !sync && !imm && send_small_early(ep, c, segs, n, match);
   struct req *r = req_new(ep, REQ_SEND);
+  /* An immediate travels as the message's first 4 bytes (MSG_F_IMM): every
+   * class and path carries it as data, with nothing of its own. */
+  mx_segment_t with_imm[MX_MAX_SEGMENTS];
+  if (r && imm) {
+    memcpy(r->imm_buf, imm, 4);
+    r->has_imm = 1;
+    r->imm = *imm;
+    with_imm[0] = (mx_segment_t){r->imm_buf, 4};
+    memcpy(with_imm + 1, segs, n * sizeof(*segs));
+    segs = with_imm;
+    n++;
+  }
   if (!r || req_set_segments(r, segs, n) < 0) {
     if (r)
       req_free(ep, r);
@@ -111,20 +127,22 @@ void send_acked(struct mx_endpoint *ep, const struct msg *m, mx_status_code_t co
     return;
   if (m->type == MSG_NOTIFY || m->type == MSG_LARGE_DONE) {
     uint32_t x = m->total < r->len ? m->total : (uint32_t)r->len;
-    r->status.xfer_length = x;
+    uint32_t imm_len = r->has_imm ? 4 : 0;
+    r->status.xfer_length = x > imm_len ? x - imm_len : 0;
   }
   req_complete(ep, r, code);
 }
 
-/* mx_isend and mx_issend differ only in waiting for the match. */
+/* mx_isend and mx_issend differ only in waiting for the match; the _imm
+ * ones carry an immediate. */
 static mx_return_t send_call(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
                              mx_endpoint_addr_t dest, uint64_t match, void *ctx, int sync,
-                             mx_request_t *req)
+                             const uint32_t *imm, mx_request_t *req)
 {
   mx_return_t r = ep_enter(ep, sync ? "mx_issend" : "mx_isend");
   if (r != MX_SUCCESS)
     return r;
-  r = send_post(ep, segs, n, dest, match, ctx, sync, req);
+  r = send_post(ep, segs, n, dest, match, ctx, sync, imm, req);
   pthread_mutex_unlock(&ep->lock);
   return r;
 }
@@ -133,12 +151,26 @@ EXPORT mx_return_t mx_isend(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n,
                             mx_endpoint_addr_t dest, uint64_t match, void *ctx,
                             mx_request_t *req)
 {
-  return send_call(ep, segs, n, dest, match, ctx, 0, req);
+  return send_call(ep, segs, n, dest, match, ctx, 0, NULL, req);
 }
 
 EXPORT mx_return_t mx_issend(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n,
                              mx_endpoint_addr_t dest, uint64_t match, void *ctx,
                              mx_request_t *req)
 {
-  return send_call(ep, segs, n, dest, match, ctx, 1, req);
+  return send_call(ep, segs, n, dest, match, ctx, 1, NULL, req);
+}
+
+EXPORT mx_return_t mx_isend_imm(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n,
+                                mx_endpoint_addr_t dest, uint64_t match, uint32_t imm, void *ctx,
+                                mx_request_t *req)
+{
+  return send_call(ep, segs, n, dest, match, ctx, 0, &imm, req);
+}
+
+EXPORT mx_return_t mx_issend_imm(mx_endpoint_t ep, mx_segment_t *segs, uint32_t n,
+                                 mx_endpoint_addr_t dest, uint64_t match, uint32_t imm,
+                                 void *ctx, mx_request_t *req)
+{
+  return send_call(ep, segs, n, dest, match, ctx, 1, &imm, req);
 }

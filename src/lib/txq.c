@@ -40,7 +40,7 @@ static void put_header(struct msg *s, const struct conn *c, uint8_t type, uint8_
 
 static void fill_header(struct msg *s, const struct req *r, uint8_t type)
 {
-  uint8_t flags = r->sync ? MSG_F_SYNC : 0;
+  uint8_t flags = (r->sync ? MSG_F_SYNC : 0) | (r->has_imm ? MSG_F_IMM : 0);
   if (r->conn->remote && !r->sync && r->type != MSG_RNDV)
     flags |= MSG_F_ACKREQ; /* complete when the other host has it, or fail */
   put_header(s, r->conn, type, flags, (uint32_t)r->len, r->match, req_cookie(r), r->seq);
@@ -70,6 +70,7 @@ static int emit(struct txq *t, struct req *r)
   case MSG_RNDV:
     fill_header(s, r, MSG_RNDV);
     s->grant = r->grant;
+    s->grant2 = r->has_imm ? r->imm : 0; /* for a probe before the data comes */
     qprod_commit(&t->p, 0);
     return 1;
   default: /* MSG_FRAG */

@@ -38,13 +38,17 @@ struct req *unexp_handler_run(struct mx_endpoint *ep, struct conn *c, const stru
     data = m->data;
   else if (m->type == MSG_FRAG && m->len == m->total)
     data = eager;
+  /* The handler sees the application's bytes, not an immediate. */
+  uint32_t k = (m->flags & MSG_F_IMM) && m->total >= 4 ? 4 : 0;
+  if (data)
+    data = (const uint8_t *)data + k;
   mx_unexp_handler_t h = ep->unexp_handler;
   void *ctx = ep->unexp_ctx;
   ep->counters[EPC_HANDLER_CALLS]++;
   ep->progress_off |= PROGRESS_OFF_HANDLER;
   ep->handler_thread = pthread_self();
   pthread_mutex_unlock(&ep->lock);
-  mx_unexp_handler_action_t act = h(ctx, source, m->match, m->total, (void *)data);
+  mx_unexp_handler_action_t act = h(ctx, source, m->match, m->total - k, (void *)data);
   pthread_mutex_lock(&ep->lock);
   ep->progress_off &= ~PROGRESS_OFF_HANDLER;
   pthread_cond_broadcast(&ep->progress_on);

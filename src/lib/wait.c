@@ -44,6 +44,25 @@ static mx_return_t match_enter(struct mx_endpoint *ep, uint64_t match, uint64_t 
   return MX_SUCCESS;
 }
 
+/* The immediate a request's message carried: a receive has it as data,
+ * a message still unexpected in its buffer (or, a rendezvous, announced). */
+static void imm_of(const struct req *r, uint32_t *imm, uint32_t *has_imm)
+{
+  uint32_t v = 0;
+  if (r->has_imm) {
+    if (r->kind == REQ_UNEXP && r->type != MSG_RNDV && r->buf && r->got >= 4)
+      memcpy(&v, r->buf, 4);
+    else if (r->kind == REQ_UNEXP || r->kind == REQ_SEND)
+      v = r->imm;
+    else
+      memcpy(&v, r->imm_buf, 4);
+  }
+  if (imm)
+    *imm = v;
+  if (has_imm)
+    *has_imm = r->has_imm;
+}
+
 /* Hand a completed request's status to the caller and free it. */
 static void reap(struct mx_endpoint *ep, struct req *r, mx_status_t *status)
 {
@@ -114,17 +133,20 @@ static int any_done(struct mx_endpoint *ep, void *arg)
   return 0;
 }
 
-/* mx_test_any and mx_wait_any. */
+/* mx_test_any, mx_wait_any and mx_test_any_imm (imm, has_imm not NULL). */
 static mx_return_t test_any(struct mx_endpoint *ep, int wait, uint32_t timeout, uint64_t match,
-                            uint64_t mask, mx_status_t *status, uint32_t *result, const char *fn)
+                            uint64_t mask, mx_status_t *status, uint32_t *imm,
+                            uint32_t *has_imm, uint32_t *result, const char *fn)
 {
   struct any_arg a = {match, mask, NULL};
   mx_return_t rc = match_enter(ep, match, mask, fn);
   if (rc != MX_SUCCESS)
     return rc;
   *result = poll_or_wait(ep, wait, timeout, any_done, &a);
-  if (*result)
+  if (*result) {
+    imm_of(a.found, imm, has_imm);
     reap(ep, a.found, status);
+  }
   pthread_mutex_unlock(&ep->lock);
   return MX_SUCCESS;
 }
@@ -132,13 +154,20 @@ static mx_return_t test_any(struct mx_endpoint *ep, int wait, uint32_t timeout, 
 EXPORT mx_return_t mx_test_any(mx_endpoint_t ep, uint64_t match, uint64_t mask,
                                mx_status_t *status, uint32_t *result)
 {
-  return test_any(ep, 0, 0, match, mask, status, result, "mx_test_any");
+  return test_any(ep, 0, 0, match, mask, status, NULL, NULL, result, "mx_test_any");
 }
 
 EXPORT mx_return_t mx_wait_any(mx_endpoint_t ep, uint32_t timeout, uint64_t match, uint64_t mask,
                                mx_status_t *status, uint32_t *result)
 {
-  return test_any(ep, 1, timeout, match, mask, status, result, "mx_wait_any");
+  return test_any(ep, 1, timeout, match, mask, status, NULL, NULL, result, "mx_wait_any");
+}
+
+EXPORT mx_return_t mx_test_any_imm(mx_endpoint_t ep, uint64_t match, uint64_t mask,
+                                   mx_status_t *status, uint32_t *imm, uint32_t *has_imm,
+                                   uint32_t *result)
+{
+  return test_any(ep, 0, 0, match, mask, status, imm, has_imm, result, "mx_test_any_imm");
 }
 
 static int peek_done(struct mx_endpoint *ep, void *arg)
@@ -179,6 +208,7 @@ struct probe_arg {
   uint64_t match, mask;
   const struct conn *from;      /* mx_iprobe_from: only this peer's messages */
   mx_status_t *status;
+  uint32_t *imm, *has_imm;      /* mx_iprobe_from: the message's immediate */
 };
 
 /* An unexpected message is visible to probe once it is whole (MX reports
@@ -194,9 +224,11 @@ static int probe_done(struct mx_endpoint *ep, void *arg)
     if (p->status) {
       *p->status = u->status;
       p->status->code = MX_STATUS_SUCCESS;
-      p->status->xfer_length = (uint32_t)u->msg_len;
+      p->status->msg_length = (uint32_t)u->msg_len - (u->has_imm ? 4 : 0);
+      p->status->xfer_length = p->status->msg_length;
       p->status->context = NULL;
     }
+    imm_of(u, p->imm, p->has_imm);
     return 1;
   }
   return 0;
@@ -205,9 +237,9 @@ static int probe_done(struct mx_endpoint *ep, void *arg)
 /* mx_iprobe, mx_probe and mx_iprobe_from (source not NULL). */
 static mx_return_t probe(struct mx_endpoint *ep, int wait, uint32_t timeout, uint64_t match,
                          uint64_t mask, const mx_endpoint_addr_t *source, mx_status_t *status,
-                         uint32_t *result, const char *fn)
+                         uint32_t *imm, uint32_t *has_imm, uint32_t *result, const char *fn)
 {
-  struct probe_arg p = {match, mask, NULL, status};
+  struct probe_arg p = {match, mask, NULL, status, imm, has_imm};
   mx_return_t rc = match_enter(ep, match, mask, fn);
   if (rc != MX_SUCCESS)
     return rc;
@@ -224,20 +256,20 @@ static mx_return_t probe(struct mx_endpoint *ep, int wait, uint32_t timeout, uin
 EXPORT mx_return_t mx_iprobe(mx_endpoint_t ep, uint64_t match, uint64_t mask,
                              mx_status_t *status, uint32_t *result)
 {
-  return probe(ep, 0, 0, match, mask, NULL, status, result, "mx_iprobe");
+  return probe(ep, 0, 0, match, mask, NULL, status, NULL, NULL, result, "mx_iprobe");
 }
 
 EXPORT mx_return_t mx_iprobe_from(mx_endpoint_t ep, uint64_t match, uint64_t mask,
                                   const mx_endpoint_addr_t *source, mx_status_t *status,
-                                  uint32_t *result)
+                                  uint32_t *imm, uint32_t *has_imm, uint32_t *result)
 {
-  return probe(ep, 0, 0, match, mask, source, status, result, "mx_iprobe_from");
+  return probe(ep, 0, 0, match, mask, source, status, imm, has_imm, result, "mx_iprobe_from");
 }
 
 EXPORT mx_return_t mx_probe(mx_endpoint_t ep, uint32_t timeout, uint64_t match, uint64_t mask,
                             mx_status_t *status, uint32_t *result)
 {
-  return probe(ep, 1, timeout, match, mask, NULL, status, result, "mx_probe");
+  return probe(ep, 1, timeout, match, mask, NULL, status, NULL, NULL, result, "mx_probe");
 }
 
 EXPORT mx_return_t mx_cancel(mx_endpoint_t ep, mx_request_t *request, uint32_t *result)

@@ -60,6 +60,7 @@ static struct fi_info *hints(void)
   h->rx_attr->msg_order = FI_ORDER_SAS;
   h->tx_attr->op_flags = FI_COMPLETION;
   h->rx_attr->op_flags = FI_COMPLETION;
+  h->domain_attr->cq_data_size = 4;
   h->fabric_attr->prov_name = strdup("myrixen");
   return h;
 }
@@ -150,6 +151,7 @@ static int getinfo_guest(int idx, void *arg)
   CHECK(fi->domain_attr->threading == FI_THREAD_SAFE);
   CHECK(fi->domain_attr->data_progress == FI_PROGRESS_AUTO);
   CHECK(fi->tx_attr->inject_size > 0 && fi->ep_attr->mem_tag_format == 0x7fffffffffffffffull);
+  CHECK(fi->domain_attr->cq_data_size == 4);
   fi_freeinfo(fi);
   /* what it is not: connected endpoints, RMA, an old API, a named other */
   h->ep_attr->type = FI_EP_MSG;
@@ -198,6 +200,15 @@ static int messages_guest(int idx, void *arg)
     CHECK(src == b->peer[0]); /* FI_SOURCE: the sender's index in b's vector */
     CHECK(harness_verify(buf, sizes[k], k));
     CHECK(wait_one(a->cq, &e, NULL, NULL) == 1);
+    /* the same with 4 bytes of remote CQ data */
+    memset(buf, 0, sizes[k]);
+    CHECK_FI(fi_trecv(b->ep, buf, sizes[k], NULL, FI_ADDR_UNSPEC, 0x1200, 0xff, &ctx[0]));
+    CHECK_FI(fi_tsenddata(a->ep, out, sizes[k], NULL, 0xfeed0000u + k, a->peer[1], 0x1234,
+                          &ctx[1]));
+    CHECK(wait_one(b->cq, &e, &src, NULL) == 1);
+    CHECK(e.len == sizes[k] && e.flags == (FI_RECV | FI_TAGGED | FI_REMOTE_CQ_DATA));
+    CHECK(e.data == 0xfeed0000u + k && harness_verify(buf, sizes[k], k));
+    CHECK(wait_one(a->cq, &e, NULL, NULL) == 1);
     CHECK(e.op_context == &ctx[1] && (e.flags & FI_SEND));
     /* untagged: a tagged receive does not take it */
     CHECK_FI(fi_trecv(b->ep, buf, sizes[k], NULL, FI_ADDR_UNSPEC, 0, ~0ull, &ctx[2]));
@@ -225,7 +236,15 @@ static int messages_guest(int idx, void *arg)
   memset(out, 0, 64);
   CHECK_FI(fi_trecv(b->ep, buf, 64, NULL, FI_ADDR_UNSPEC, 8, 0, &ctx[0]));
   CHECK(wait_one(b->cq, &e, NULL, NULL) == 1 && e.len == 64 && harness_verify(buf, 64, 11));
+  CHECK(!(e.flags & FI_REMOTE_CQ_DATA));
+  harness_fill(out, 64, 12);
+  CHECK_FI(fi_tinjectdata(a->ep, out, 64, 42, a->peer[1], 8));
+  CHECK_FI(fi_trecv(b->ep, buf, 64, NULL, FI_ADDR_UNSPEC, 8, 0, &ctx[0]));
+  CHECK(wait_one(b->cq, &e, NULL, NULL) == 1 && e.len == 64 && harness_verify(buf, 64, 12));
+  CHECK((e.flags & FI_REMOTE_CQ_DATA) && e.data == 42);
   CHECK(nothing_in(a->cq));
+  /* more than 4 bytes of data: refused */
+  CHECK(fi_tinjectdata(a->ep, out, 8, 1ull << 32, a->peer[1], 8) == -FI_EINVAL);
   free(buf);
   free(out);
   world_close(&w);
@@ -274,13 +293,14 @@ static int matching_guest(int idx, void *arg)
   peekmsg.tag = 6;
   CHECK_FI(fi_trecvmsg(a->ep, &peekmsg, FI_PEEK));
   CHECK(wait_one(a->cq, &e, NULL, &err) == -FI_ENOMSG && err.op_context == &ctx[3]);
-  /* FI_PEEK|FI_CLAIM of a large message, then FI_CLAIM receives it */
+  /* FI_PEEK|FI_CLAIM of a large message, then FI_CLAIM receives it; its
+   * remote CQ data is known to the peek already */
   harness_fill(out, sizeof(out), 3);
-  CHECK_FI(fi_tsend(b->ep, out, sizeof(out), NULL, b->peer[0], 6, &ctx[0]));
+  CHECK_FI(fi_tsenddata(b->ep, out, sizeof(out), NULL, 1234, b->peer[0], 6, &ctx[0]));
   do
     CHECK_FI(fi_trecvmsg(a->ep, &peekmsg, FI_PEEK | FI_CLAIM));
   while (wait_one(a->cq, &e, NULL, &err) != 1);
-  CHECK(e.len == sizeof(out) && e.tag == 6);
+  CHECK(e.len == sizeof(out) && e.tag == 6 && e.data == 1234 && (e.flags & FI_REMOTE_CQ_DATA));
   /* a second receive of tag 6 must not get it: it is claimed */
   uint8_t small[10];
   harness_fill(small, 10, 4); /* (out is b's, until its send completes) */
@@ -293,6 +313,7 @@ static int matching_guest(int idx, void *arg)
   memset(buf, 0, sizeof(buf));
   CHECK_FI(fi_trecvmsg(a->ep, &claim, FI_CLAIM));
   CHECK(wait_one(a->cq, &e, NULL, NULL) == 1 && e.op_context == &ctx[3] && e.len == sizeof(out));
+  CHECK(e.data == 1234);
   CHECK(harness_verify(buf, sizeof(out), 3));
   CHECK(wait_one(b->cq, &e, NULL, NULL) == 1 && wait_one(c->cq, &e, NULL, NULL) == 1);
   /* FI_PEEK|FI_DISCARD drops the message */

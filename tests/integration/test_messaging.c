@@ -149,9 +149,9 @@ static int from_guest(int idx, void *arg)
   mx_status_t st;
   uint32_t res = 0;
   while (!res) /* guest 1's first message */
-    CHECK_MX(mx_iprobe_from(ep, 0x42, ~0ull, &one, &st, &res));
+    CHECK_MX(mx_iprobe_from(ep, 0x42, ~0ull, &one, &st, NULL, NULL, &res));
   res = 0;
-  CHECK_MX(mx_iprobe_from(ep, 0x42, ~0ull, &two, &st, &res));
+  CHECK_MX(mx_iprobe_from(ep, 0x42, ~0ull, &two, &st, NULL, NULL, &res));
   CHECK(!res); /* guest 2 has sent nothing yet */
   harness_send(ep, two, buf, 0, 0x77);
   mx_request_t r;
@@ -190,6 +190,76 @@ static int test_receive_from_one_source(void)
   harness_backend_stop(be);
   return rc;
 }
+
+/* Immediates (mx_isend_imm): every class, expected and unexpected,
+ * probed, truncated, synchronous; lengths are the application's and the
+ * immediate comes back whole. */
+static int imm_guest(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t peer = harness_connect(ep, (uint32_t)(1 - idx));
+  uint8_t *buf = malloc(4u << 20);
+  CHECK(buf);
+  mx_request_t r;
+  mx_status_t st;
+  uint32_t res, imm, has;
+  for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]) && sizes[k] <= (4u << 20); k++) {
+    uint32_t len = sizes[k], want = 0xabc00000u + (uint32_t)k;
+    if (idx == 0) {
+      harness_fill(buf, len, k);
+      mx_segment_t seg = {buf, len};
+      CHECK_MX((k % 2 ? mx_issend_imm : mx_isend_imm)(ep, &seg, 1, peer, 0x500 + k, want, NULL, &r));
+      CHECK_MX(mx_wait(ep, &r, HARNESS_WAIT_MS, &st, &res));
+      CHECK(res && st.code == MX_STATUS_SUCCESS && st.msg_length == len);
+      harness_recv(ep, buf, 0, 0x600 + k, ~0ull); /* the receiver's go-ahead */
+      continue;
+    }
+    /* the first message of each size arrives unexpected: probe it */
+    res = 0;
+    while (!res)
+      CHECK_MX(mx_iprobe_from(ep, 0x500 + k, ~0ull, &peer, &st, &imm, &has, &res));
+    CHECK(st.msg_length == len && has == 1 && imm == want);
+    memset(buf, 0, len);
+    mx_segment_t seg = {buf, len};
+    CHECK_MX(mx_irecv(ep, &seg, 1, 0x500 + k, ~0ull, NULL, &r));
+    res = 0;
+    while (!res)
+      CHECK_MX(mx_test_any_imm(ep, 0x500 + k, ~0ull, &st, &imm, &has, &res));
+    CHECK(st.code == MX_STATUS_SUCCESS && st.msg_length == len && st.xfer_length == len);
+    CHECK(has == 1 && imm == want && harness_verify(buf, len, k));
+    harness_send(ep, peer, buf, 0, 0x600 + k);
+  }
+  /* truncated: 100000 bytes into 1000 */
+  if (idx == 0) {
+    harness_fill(buf, 100000, 3);
+    mx_segment_t seg = {buf, 100000};
+    CHECK_MX(mx_isend_imm(ep, &seg, 1, peer, 0x700, 77, NULL, &r));
+    CHECK_MX(mx_wait(ep, &r, HARNESS_WAIT_MS, &st, &res));
+    /* and one without an immediate: it has none */
+    harness_send(ep, peer, buf, 10, 0x701);
+  } else {
+    mx_segment_t seg = {buf, 1000};
+    CHECK_MX(mx_irecv(ep, &seg, 1, 0x700, ~0ull, NULL, &r));
+    res = 0;
+    while (!res)
+      CHECK_MX(mx_test_any_imm(ep, 0x700, ~0ull, &st, &imm, &has, &res));
+    CHECK(st.code == MX_STATUS_TRUNCATED && st.msg_length == 100000 && st.xfer_length == 1000);
+    CHECK(has && imm == 77 && harness_verify(buf, 1000, 3));
+    CHECK_MX(mx_irecv(ep, &seg, 1, 0x701, ~0ull, NULL, &r));
+    res = 0;
+    while (!res)
+      CHECK_MX(mx_test_any_imm(ep, 0x701, ~0ull, &st, &imm, &has, &res));
+    CHECK(st.msg_length == 10 && !has);
+  }
+  free(buf);
+  CHECK_MX(mx_finalize());
+  return 0;
+}
+
+static int test_immediates_engine_path(void) { return run_pair(imm_guest, "engine"); }
+static int test_immediates_direct_path(void) { return run_pair(imm_guest, "direct"); }
+static int test_immediates_copy_path(void) { return run_pair(imm_guest, "copy"); }
 
 static int truncation_guest(int idx, void *arg)
 {
@@ -626,6 +696,9 @@ static const struct harness_test tests[] = {
     {"large_messages_both_ways_direct", test_large_messages_both_ways_direct},
     {"large_messages_both_ways_engine", test_large_messages_both_ways_engine},
     {"receive_from_one_source", test_receive_from_one_source},
+    {"immediates_engine_path", test_immediates_engine_path},
+    {"immediates_direct_path", test_immediates_direct_path},
+    {"immediates_copy_path", test_immediates_copy_path},
     {"every_class_direct_path", test_every_class_direct_path},
     {"every_class_copy_path", test_every_class_copy_path},
     {"every_class_copy_batch_path", test_every_class_copy_batch_path},
