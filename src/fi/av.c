@@ -30,7 +30,7 @@ int fxn_av_resolve(struct fxn_av *av)
     return -FI_ENOMEM;
   for (size_t i = 0; i < av->n; i++) {
     struct av_entry *e = &av->tab[i];
-    if (!e->used || e->resolved)
+    if (!e->used || e->resolved || e->dead)
       continue;
     if (mx_iconnect(ep->mx, e->name.nic, e->name.eid, e->name.key, 0, (void *)(i + 1),
                     &reqs[n]) == MX_SUCCESS)
@@ -49,6 +49,7 @@ int fxn_av_resolve(struct fxn_av *av)
       FI_WARN(&fxn_prov, FI_LOG_AV, "connecting to endpoint %u of nic %llx: %s\n",
               av->tab[i].name.eid, (unsigned long long)av->tab[i].name.nic,
               mx_strstatus(st.code));
+      av->tab[i].dead = 1; /* not tried again: each try may take the connect timeout */
       failed++;
       continue;
     }

@@ -56,10 +56,37 @@ static void efd_update(struct fxn_cq *cq)
   }
 }
 
+/* Threads asleep for cq wake up: an entry came that their own endpoint's
+ * requests would not tell them of (another thread reaped it). */
+static void wake_sleepers(struct fxn_cq *cq)
+{
+  for (int i = 0; i < cq->neps; i++)
+    if (cq->eps[i]->sleepers)
+      mx_wakeup(cq->eps[i]->mx);
+}
+
 void fxn_cq_push(struct fxn_cq *cq, struct op *o)
 {
   oplist_push(o->err ? &cq->errors : &cq->done, o);
   efd_update(cq);
+  if (cq->sleepers)
+    wake_sleepers(cq);
+}
+
+/* With the domain's lock held; dropped while asleep. */
+void fxn_sleep_on(struct fxn_domain *d, struct fxn_ep *ep, uint32_t ms)
+{
+  if (!ms || ms > CQ_SLEEP_SLICE_MS)
+    ms = CQ_SLEEP_SLICE_MS;
+  mx_endpoint_t mx = ep->mx;
+  ep->sleepers++;
+  pthread_mutex_unlock(&d->lock);
+  mx_request_t r;
+  uint32_t got = 0;
+  mx_peek(mx, ms, &r, &got);
+  pthread_mutex_lock(&d->lock);
+  ep->sleepers--;
+  pthread_cond_broadcast(&d->woke);
 }
 
 /* Every endpoint of the domain, not only those bound to this queue: an
@@ -89,10 +116,10 @@ void fxn_cq_unbind_ep(struct fxn_cq *cq, struct fxn_ep *ep)
       cq->eps[i] = cq->eps[--cq->neps];
       break;
     }
-  /* Let the helper leave an mx_peek on this endpoint before it closes. */
-  while ((cq->waiter_running && cq->waiter_ep == ep) || cq->sleepers) {
+  /* Let every thread asleep on this endpoint leave before it closes. */
+  while (ep->sleepers) {
     mx_wakeup(ep->mx);
-    pthread_cond_wait(&cq->drained, &cq->dom->lock);
+    pthread_cond_wait(&cq->dom->woke, &cq->dom->lock);
   }
 }
 
@@ -122,8 +149,8 @@ static ssize_t cq_readfrom(struct fid_cq *fcq, void *buf, size_t count, fi_addr_
       src[n] = o->src;
     op_free(cq->dom, o);
   }
-  if (!n && cq->errors.head)
-    n = -FI_EAVAIL;
+  if (cq->errors.head)
+    n = n ? n : -FI_EAVAIL; /* an error is reported at the next read at the latest */
   else if (!n)
     n = -FI_EAGAIN;
   efd_update(cq);
@@ -181,27 +208,20 @@ static uint64_t now_ms(void)
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Sleep until an MX request of some endpoint of cq completes, up to ms
- * (0: a short nap when there are several endpoints to watch). */
+/* Sleep until an MX request of cq's endpoint completes, or an entry is
+ * pushed, up to ms (0: a slice); with several endpoints, a short nap. */
 static void cq_sleep(struct fxn_cq *cq, uint32_t ms)
 {
-  struct fxn_ep *ep = cq->neps == 1 ? cq->eps[0] : NULL;
-  if (!ep) {
+  if (cq->neps != 1) {
     pthread_mutex_unlock(&cq->dom->lock);
     struct timespec ts = {0, 200000};
     nanosleep(&ts, NULL);
     pthread_mutex_lock(&cq->dom->lock);
     return;
   }
-  mx_endpoint_t mx = ep->mx;
   cq->sleepers++;
-  pthread_mutex_unlock(&cq->dom->lock);
-  mx_request_t r;
-  uint32_t got = 0;
-  mx_peek(mx, ms ? ms : MX_INFINITE, &r, &got);
-  pthread_mutex_lock(&cq->dom->lock);
+  fxn_sleep_on(cq->dom, cq->eps[0], ms);
   cq->sleepers--;
-  pthread_cond_broadcast(&cq->drained);
 }
 
 static ssize_t cq_sreadfrom(struct fid_cq *fcq, void *buf, size_t count, fi_addr_t *src,
@@ -245,8 +265,7 @@ static int cq_signal(struct fid_cq *fcq)
   struct fxn_cq *cq = container_of(fcq, struct fxn_cq, cq);
   pthread_mutex_lock(&cq->dom->lock);
   cq->signals++;
-  for (int i = 0; i < cq->neps; i++)
-    mx_wakeup(cq->eps[i]->mx);
+  wake_sleepers(cq);
   pthread_mutex_unlock(&cq->dom->lock);
   return 0;
 }
@@ -283,15 +302,7 @@ static void *waiter_main(void *arg)
       progress_all(cq);
       continue;
     }
-    struct fxn_ep *ep = cq->eps[0];
-    cq->waiter_ep = ep;
-    pthread_mutex_unlock(&cq->dom->lock);
-    mx_request_t r;
-    uint32_t got = 0;
-    mx_peek(ep->mx, 100, &r, &got);
-    pthread_mutex_lock(&cq->dom->lock);
-    cq->waiter_ep = NULL;
-    pthread_cond_broadcast(&cq->drained);
+    fxn_sleep_on(cq->dom, cq->eps[0], CQ_SLEEP_SLICE_MS);
     progress_all(cq);
   }
   pthread_mutex_unlock(&cq->dom->lock);

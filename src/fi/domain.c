@@ -75,6 +75,7 @@ static int domain_close(struct fid *fid)
     free(o);
   }
   pthread_mutex_destroy(&d->lock);
+  pthread_cond_destroy(&d->woke);
   free(d);
   return 0;
 }
@@ -236,6 +237,7 @@ int fxn_domain_open(struct fid_fabric *fabric, struct fi_info *info, struct fid_
   if (!d)
     return -FI_ENOMEM;
   pthread_mutex_init(&d->lock, NULL);
+  pthread_cond_init(&d->woke, NULL);
   d->fab = container_of(fabric, struct fxn_fabric, fabric);
   d->board = board;
   d->domain.fid.fclass = FI_CLASS_DOMAIN;

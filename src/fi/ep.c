@@ -63,7 +63,9 @@ static int ep_control(struct fid *fid, int command, void *arg)
     return -FI_ENOSYS;
   pthread_mutex_lock(&ep->dom->lock);
   int rc = 0;
-  if (!ep->av || ((ep->caps & FI_SEND) && !ep->txcq) || ((ep->caps & FI_RECV) && !ep->rxcq))
+  if (!ep->av)
+    rc = -FI_ENOAV;
+  else if (((ep->caps & FI_SEND) && !ep->txcq) || ((ep->caps & FI_RECV) && !ep->rxcq))
     rc = -FI_ENOCQ; /* it would have nowhere to report */
   else {
     ep->enabled = 1;
@@ -91,7 +93,12 @@ static int ep_close(struct fid *fid)
     }
   /* Closing drops every request still pending: their records go too. */
   mx_close_endpoint(ep->mx);
+  fxn_open_endpoints--;
   for (struct op *o; (o = oplist_pop(&ep->active)) || (o = oplist_pop(&ep->claims));) {
+    if (o->kind == OP_CLAIM && o->claimer) { /* its receive is on no list */
+      free(o->claimer->iov);
+      op_free(d, o->claimer);
+    }
     free(o->iov);
     op_free(d, o);
   }
@@ -123,7 +130,7 @@ static ssize_t ep_cancel(fid_t fid, void *context)
       continue;
     uint32_t gone = 0;
     rc = 0;
-    if (mx_cancel(ep->mx, &o->req, &gone) == MX_SUCCESS && gone) {
+    if (mx_cancel(ep->mx, &o->req, &gone) == MX_SUCCESS && gone && o->cq) {
       oplist_remove(&ep->active, o);
       o->req = NULL;
       o->err = FI_ECANCELED;
@@ -276,6 +283,7 @@ int fxn_ep_open(struct fid_domain *domain, struct fi_info *info, struct fid_ep *
     free(ep);
     return rc == MX_NO_RESOURCES || rc == MX_BUSY ? -FI_EAGAIN : -FI_ENODEV;
   }
+  fxn_open_endpoints++;
   mx_endpoint_addr_t self;
   mx_get_endpoint_addr(ep->mx, &self);
   ep->name.magic = FXN_NAME_MAGIC;
@@ -286,6 +294,7 @@ int fxn_ep_open(struct fid_domain *domain, struct fi_info *info, struct fid_ep *
   if (!(ep->caps & (FI_SEND | FI_RECV)))
     ep->caps |= FI_SEND | FI_RECV;
   ep->tx_op_flags = info->tx_attr ? info->tx_attr->op_flags : 0;
+  ep->inject_size = info->tx_attr ? info->tx_attr->inject_size : 0;
   ep->rx_op_flags = info->rx_attr ? info->rx_attr->op_flags : 0;
   ep->ep.fid.fclass = FI_CLASS_EP;
   ep->ep.fid.context = context;

@@ -47,6 +47,7 @@
 #endif
 
 extern struct fi_provider fxn_prov;
+extern _Atomic int fxn_open_endpoints; /* prov.c: endpoints not closed yet */
 
 /* --- match info: bit 63 tells tagged (1) from untagged (0) messages; the
  * other 63 bits carry the tag, so fi_tsend and fi_send never match each
@@ -128,12 +129,14 @@ struct fxn_domain {
   int refs;                     /* objects opened on it */
   struct op *free_ops;          /* op records for reuse */
   struct fxn_ep *eps;           /* its endpoints: reading any queue progresses them all */
+  pthread_cond_t woke;          /* a thread came back from sleeping in mx_peek */
 };
 
 struct av_entry {
   struct fxn_name name;
   mx_endpoint_addr_t addr;      /* valid in av->ep's MX endpoint */
   int resolved;
+  int dead;                     /* its connect failed */
   int used;
 };
 
@@ -163,9 +166,8 @@ struct fxn_cq {
   int efd_set;
   pthread_t waiter;             /* FI_WAIT_FD: turns MX events into efd */
   int waiter_running, closing;
-  struct fxn_ep *waiter_ep;     /* the endpoint the helper sleeps on, if it does */
-  int sleepers;                 /* threads in fi_cq_sread's mx_peek */
-  pthread_cond_t drained;       /* the queue emptied, or a sleeper woke */
+  int sleepers;                 /* threads asleep in mx_peek for this queue */
+  pthread_cond_t drained;       /* the queue emptied (the FD helper waits for it) */
 };
 
 struct fxn_ep {
@@ -179,6 +181,8 @@ struct fxn_ep {
   struct fxn_cq *txcq, *rxcq;
   int tx_selective, rx_selective;
   int enabled;
+  size_t inject_size;           /* what fi_inject and FI_INJECT take at most */
+  int sleepers;                 /* threads asleep in mx_peek on it (fi_cq_sread, FD helper) */
   struct op_list active;        /* operations whose MX request is not reaped */
   struct op_list claims;        /* messages taken by FI_PEEK|FI_CLAIM, not yet received */
   struct fxn_ep *next;          /* the domain's list */
@@ -218,6 +222,11 @@ int fxn_ep_open(struct fid_domain *domain, struct fi_info *info, struct fid_ep *
 /* xfer.c */
 extern struct fi_ops_msg fxn_msg_ops;
 extern struct fi_ops_tagged fxn_tagged_ops;
+
+/* cq.c: sleeping on an endpoint's MX requests, at most CQ_SLEEP_SLICE_MS at
+ * a time (a wakeup that comes just before the sleep is then late, not lost). */
+#define CQ_SLEEP_SLICE_MS 50
+void fxn_sleep_on(struct fxn_domain *d, struct fxn_ep *ep, uint32_t ms);
 
 /* progress.c */
 void fxn_progress(struct fxn_ep *ep);

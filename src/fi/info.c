@@ -243,6 +243,11 @@ static void narrow(struct fi_info *fi, const struct fi_info *w)
   } else {
     fi->domain_attr->av_type = FI_AV_TABLE;
   }
+  /* The info's op_flags are an endpoint's defaults: what was asked, or just
+   * FI_COMPLETION (not every flag we could honour: that would make every
+   * send synchronous). */
+  fi->tx_attr->op_flags = FI_COMPLETION;
+  fi->rx_attr->op_flags = FI_COMPLETION;
   if (w->tx_attr) {
     if (w->tx_attr->op_flags)
       fi->tx_attr->op_flags = w->tx_attr->op_flags;
@@ -309,6 +314,8 @@ int fxn_getinfo(uint32_t version, const char *node, const char *service, uint64_
       }
     } else {
       fi->domain_attr->av_type = FI_AV_TABLE;
+      fi->tx_attr->op_flags = FI_COMPLETION;
+      fi->rx_attr->op_flags = FI_COMPLETION;
     }
     if (tail)
       tail->next = fi;

@@ -81,6 +81,11 @@ void fxn_claim_deliver(struct fxn_ep *ep, struct op *claim)
   r->err = claim->status.code != MX_STATUS_SUCCESS ? errno_of(claim->status.code)
            : r->olen                               ? FI_ETRUNC
                                                    : 0;
+  if (r->kind == OP_DISCARD) { /* FI_CLAIM|FI_DISCARD: gone, as asked */
+    r->kind = OP_RECV;
+    r->len = r->olen = 0;
+    r->err = 0;
+  }
   free(r->iov);
   r->iov = NULL;
   oplist_remove(&ep->claims, claim);
@@ -95,8 +100,11 @@ static void complete(struct fxn_ep *ep, struct op *o, const mx_status_t *st, uin
   o->status = *st;
   o->err = errno_of(st->code);
   switch (o->kind) {
+  case OP_DISCARD: /* a message FI_PEEK|FI_DISCARD dropped: its truncation is the point */
+    oplist_remove(&ep->active, o);
+    op_free(ep->dom, o);
+    return;
   case OP_INJECT:
-  case OP_DISCARD:
     oplist_remove(&ep->active, o);
     report(ep, o, NULL, 0);
     return;

@@ -8,6 +8,7 @@
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static int mx_state;            /* 0: not tried, 1: up, -1: no backend */
+_Atomic int fxn_open_endpoints;
 
 /* Reach the backend once.  Errors must come back as codes, not abort the
  * program that merely asked libfabric what it has (mx_init reports through
@@ -27,10 +28,13 @@ int fxn_mx_ready(void)
   return up;
 }
 
+/* From libfabric's destructor, at exit too.  With endpoints still open
+ * (a program that exits without closing them, threads perhaps asleep in
+ * them) we leave the library as it is: the backend sees this guest go. */
 static void fxn_cleanup(void)
 {
   pthread_mutex_lock(&init_lock);
-  if (mx_state > 0)
+  if (mx_state > 0 && fxn_open_endpoints == 0)
     mx_finalize();
   mx_state = 0;
   pthread_mutex_unlock(&init_lock);

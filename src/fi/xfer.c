@@ -23,6 +23,8 @@ struct xfer {
   uint64_t data;
 };
 
+/* iov as MX segments; a message (what we send, or what a receive can
+ * take) is at most 2 GiB - 1: MX lengths are 32-bit, its status' signed. */
 static int to_segments(const struct iovec *iov, size_t n, mx_segment_t *segs, uint64_t *total)
 {
   if (n > MX_MAX_SEGMENTS)
@@ -60,6 +62,8 @@ static ssize_t post_send(struct fxn_ep *ep, const struct xfer *x)
     return -FI_EINVAL; /* cq_data_size is 4 */
   uint64_t match = x->tagged ? FXN_TAGGED_BIT | x->tag : 0;
   int buffered = x->inject || (x->flags & FI_INJECT);
+  if (buffered && total > ep->inject_size)
+    return -FI_EINVAL; /* the copy is for inline messages only */
   struct fxn_domain *d = ep->dom;
   pthread_mutex_lock(&d->lock);
   const mx_endpoint_addr_t *dest = fxn_av_addr(ep->av, x->addr);
@@ -95,7 +99,10 @@ static ssize_t post_send(struct fxn_ep *ep, const struct xfer *x)
     nseg = total ? 1 : 0;
   }
   mx_return_t mrc;
-  int sync = (x->flags & (FI_TRANSMIT_COMPLETE | FI_DELIVERY_COMPLETE)) != 0;
+  /* FI_TRANSMIT_COMPLETE is what a plain MX send gives (an eager message
+   * is in the peer's ring, or acknowledged by its host; a large one was
+   * pulled); FI_DELIVERY_COMPLETE waits for the match, as mx_issend. */
+  int sync = (x->flags & FI_DELIVERY_COMPLETE) != 0;
   uint32_t imm = (uint32_t)x->data;
   if (x->has_data)
     mrc = sync ? mx_issend_imm(ep->mx, segs, nseg, *dest, match, imm, o, &o->req)
@@ -149,6 +156,8 @@ static int source_of(struct fxn_ep *ep, const struct xfer *x, const mx_endpoint_
  * same context; with FI_DISCARD it is dropped. */
 static ssize_t peek(struct fxn_ep *ep, const struct xfer *x)
 {
+  if (!ep->rxcq)
+    return -FI_ENOCQ;
   uint64_t match, mask;
   const mx_endpoint_addr_t *src;
   match_of(x, &match, &mask);
@@ -239,6 +248,7 @@ static ssize_t claim(struct fxn_ep *ep, const struct xfer *x)
   r->cq = ep->rxcq;
   r->wanted = !ep->rx_selective || (x->flags & FI_COMPLETION);
   r->buf = x->n ? x->iov[0].iov_base : NULL;
+  r->kind = (x->flags & FI_DISCARD) ? OP_DISCARD : OP_RECV;
   if (!(x->flags & FI_DISCARD)) {
     memcpy(r->iov, x->iov, x->n * sizeof(*r->iov));
     r->iov_n = x->n;
@@ -252,6 +262,8 @@ static ssize_t claim(struct fxn_ep *ep, const struct xfer *x)
 
 static ssize_t post_recv(struct fxn_ep *ep, const struct xfer *x)
 {
+  if (!ep->enabled)
+    return -FI_EOPBADSTATE;
   if (x->flags & FI_PEEK)
     return peek(ep, x);
   if (x->flags & FI_CLAIM)

@@ -66,6 +66,14 @@ void conn_fail(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code)
       req_complete(ep, r, code);
     }
   }
+  /* Receives that take only this peer's messages will get none. */
+  for (struct req *r = ep->posted.head, *nx; r; r = nx) {
+    nx = r->next;
+    if (r->from == c) {
+      reqlist_remove(&ep->posted, r);
+      req_complete(ep, r, code);
+    }
+  }
   for (struct req *u = ep->unexp.head, *nx; u; u = nx) {
     nx = u->next;
     if (u->conn == c && u->got < u->msg_len && u->type != MSG_RNDV) {

@@ -100,7 +100,8 @@ static void emitted(struct mx_endpoint *ep, struct req *r)
     req_free(ep, r);
     return;
   }
-  r->buffered = 1;
+  /* A rendezvous' data stays the receiver's to pull until it completes. */
+  r->buffered = r->type != MSG_RNDV;
   r->state = RS_ACTIVE;
   if (r->type != MSG_RNDV && !r->sync && !r->conn->remote)
     req_complete(ep, r, MX_STATUS_SUCCESS);

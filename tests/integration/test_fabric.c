@@ -153,6 +153,13 @@ static int getinfo_guest(int idx, void *arg)
   CHECK(fi->tx_attr->inject_size > 0 && fi->ep_attr->mem_tag_format == 0x7fffffffffffffffull);
   CHECK(fi->domain_attr->cq_data_size == 4);
   fi_freeinfo(fi);
+  /* asked for no operation flags, an endpoint's default is FI_COMPLETION
+   * (not every flag it could honour: sends would all be synchronous) */
+  h->tx_attr->op_flags = h->rx_attr->op_flags = 0;
+  CHECK_FI(fi_getinfo(FI_VERSION(1, 17), NULL, NULL, 0, h, &fi));
+  CHECK(fi->tx_attr->op_flags == FI_COMPLETION && fi->rx_attr->op_flags == FI_COMPLETION);
+  fi_freeinfo(fi);
+  h->tx_attr->op_flags = h->rx_attr->op_flags = FI_COMPLETION;
   /* what it is not: connected endpoints, RMA, an old API, a named other */
   h->ep_attr->type = FI_EP_MSG;
   CHECK(fi_getinfo(FI_VERSION(1, 17), NULL, NULL, 0, h, &fi) == -FI_ENODATA);
@@ -243,6 +250,8 @@ static int messages_guest(int idx, void *arg)
   CHECK(wait_one(b->cq, &e, NULL, NULL) == 1 && e.len == 64 && harness_verify(buf, 64, 12));
   CHECK((e.flags & FI_REMOTE_CQ_DATA) && e.data == 42);
   CHECK(nothing_in(a->cq));
+  /* inject takes what fits inline, and no more */
+  CHECK(fi_tinject(a->ep, out, w.info->tx_attr->inject_size + 1, a->peer[1], 8) == -FI_EINVAL);
   /* more than 4 bytes of data: refused */
   CHECK(fi_tinjectdata(a->ep, out, 8, 1ull << 32, a->peer[1], 8) == -FI_EINVAL);
   free(buf);
@@ -316,6 +325,18 @@ static int matching_guest(int idx, void *arg)
   CHECK(e.data == 1234);
   CHECK(harness_verify(buf, sizeof(out), 3));
   CHECK(wait_one(b->cq, &e, NULL, NULL) == 1 && wait_one(c->cq, &e, NULL, NULL) == 1);
+  /* FI_PEEK|FI_CLAIM, then FI_CLAIM|FI_DISCARD: gone, and no error */
+  CHECK_FI(fi_tsend(b->ep, out, 70, NULL, b->peer[0], 10, &ctx[0]));
+  CHECK(wait_one(b->cq, &e, NULL, NULL) == 1);
+  peekmsg.tag = 10;
+  do
+    CHECK_FI(fi_trecvmsg(a->ep, &peekmsg, FI_PEEK | FI_CLAIM));
+  while (wait_one(a->cq, &e, NULL, &err) != 1);
+  claim.tag = 10;
+  CHECK_FI(fi_trecvmsg(a->ep, &claim, FI_CLAIM | FI_DISCARD));
+  CHECK(wait_one(a->cq, &e, NULL, &err) == 1 && e.op_context == &ctx[3] && e.len == 0);
+  CHECK_FI(fi_trecvmsg(a->ep, &peekmsg, FI_PEEK));
+  CHECK(wait_one(a->cq, &e, NULL, &err) == -FI_ENOMSG);
   /* FI_PEEK|FI_DISCARD drops the message */
   CHECK_FI(fi_tsend(b->ep, out, 50, NULL, b->peer[0], 9, &ctx[0]));
   peekmsg.tag = 9;
