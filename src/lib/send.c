@@ -30,14 +30,14 @@ static void send_status(struct mx_endpoint *ep, struct req *r, void *ctx)
  * first and gets its request after, when making that request cannot fail
  * (a cached request, a free handle: nothing to allocate).  1: it is out. */
 static int send_small_early(struct mx_endpoint *ep, struct conn *c, const mx_segment_t *segs,
-                            uint32_t n, uint64_t match)
+                            uint32_t n, uint64_t match, const uint32_t *imm)
 {
-  if (n != 1 || segs[0].segment_length > lib.small_max || ep->dead || c->dead ||
+  if (n != 1 || segs[0].segment_length + (imm ? 4 : 0) > lib.small_max || ep->dead || c->dead ||
       c->path != PATH_CHANNEL || !c->ch || ep->req_timeout_ms || !ep->req_cache ||
       ep->free_handle >= ep->nhandles)
     return 0;
   return txq_write_small(&c->ch->tx, c, segs[0].segment_ptr, segs[0].segment_length, match,
-                         ep->next_seq);
+                         ep->next_seq, imm);
 }
 
 mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
@@ -55,7 +55,7 @@ mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
     return lib_error(ep, MX_BAD_ENDPOINT, "mx_isend: destination address not valid");
   if (c->path == PATH_NONE)
     c->path = c->ch && datapath_uses_channels(lib.datapath) ? PATH_CHANNEL : PATH_ENGINE;
-  int early = !sync && !imm && send_small_early(ep, c, segs, n, match);
+  int early = !sync && send_small_early(ep, c, segs, n, match, imm);
   struct req *r = req_new(ep, REQ_SEND);
   /* An immediate travels as the message's first 4 bytes (MSG_F_IMM): every
    * class and path carries it as data, with nothing of its own. */

@@ -119,14 +119,17 @@ static void kick(struct txq *t)
  * non-synchronous small message.  1: written (not yet published), 0: it
  * must take the ordinary way (backlog, full ring, broken queue). */
 int txq_write_small(struct txq *t, const struct conn *c, const void *buf, uint32_t len,
-                    uint64_t match, uint32_t seq)
+                    uint64_t match, uint32_t seq, const uint32_t *imm)
 {
   if (t->bl_head || t->broken || qprod_reserve(&t->p, 1, 0) != 1)
     return 0;
   struct msg *s = qprod_slot(&t->p);
-  put_header(s, c, MSG_SMALL, 0, len, match, 0, seq);
-  s->len = len;
-  memcpy(s->data, buf, len);
+  uint32_t k = imm ? 4 : 0; /* an immediate is the message's first 4 bytes */
+  put_header(s, c, MSG_SMALL, imm ? MSG_F_IMM : 0, len + k, match, 0, seq);
+  s->len = len + k;
+  if (imm)
+    memcpy(s->data, imm, 4);
+  memcpy(s->data + k, buf, len);
   qprod_commit(&t->p, 0);
   return 1;
 }

@@ -8,7 +8,7 @@
 void txq_init(struct txq *t, struct queue *q, int kick_fd);
 void txq_submit(struct mx_endpoint *ep, struct txq *t, struct req *r);
 int txq_write_small(struct txq *t, const struct conn *c, const void *buf, uint32_t len,
-                    uint64_t match, uint32_t seq);
+                    uint64_t match, uint32_t seq, const uint32_t *imm);
 void txq_sent_early(struct mx_endpoint *ep, struct txq *t, struct req *r);
 void txq_send_ctl(struct mx_endpoint *ep, struct txq *t, const struct msg *m);
 int txq_drain(struct mx_endpoint *ep, struct txq *t);
