@@ -27,7 +27,7 @@
     ssize_t rc_ = (call);                                                               \
     if (rc_ < 0) {                                                                      \
       fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, fi_strerror((int)-rc_)); \
-      return 1;                                                                         \
+      exit(1); /* as CHECK: the test runs in a guest process of its own */              \
     }                                                                                   \
   } while (0)
 
