@@ -83,14 +83,14 @@ static int av_insert(struct fid_av *fav, const void *addr, size_t count, fi_addr
   (void)flags, (void)context;
   struct fxn_av *av = container_of(fav, struct fxn_av, av);
   const struct fxn_name *names = addr;
-  pthread_mutex_lock(&av->dom->lock);
+  dom_lock(av->dom);
   if (av->n + count > av->cap) {
     size_t cap = av->cap ? av->cap : 16;
     while (cap < av->n + count)
       cap *= 2;
     struct av_entry *t = realloc(av->tab, cap * sizeof(*t));
     if (!t) {
-      pthread_mutex_unlock(&av->dom->lock);
+      dom_unlock(av->dom);
       return -FI_ENOMEM;
     }
     memset(t + av->cap, 0, (cap - av->cap) * sizeof(*t));
@@ -115,7 +115,7 @@ static int av_insert(struct fid_av *fav, const void *addr, size_t count, fi_addr
       fi_addr[k] = ok ? (fi_addr_t)(first + k) : FI_ADDR_NOTAVAIL;
     inserted += ok;
   }
-  pthread_mutex_unlock(&av->dom->lock);
+  dom_unlock(av->dom);
   return inserted;
 }
 
@@ -142,7 +142,7 @@ static int av_remove(struct fid_av *fav, fi_addr_t *fi_addr, size_t count, uint6
   (void)flags;
   struct fxn_av *av = container_of(fav, struct fxn_av, av);
   int rc = 0;
-  pthread_mutex_lock(&av->dom->lock);
+  dom_lock(av->dom);
   for (size_t k = 0; k < count; k++) {
     if (fi_addr[k] >= av->n || !av->tab[fi_addr[k]].used) {
       rc = -FI_EINVAL;
@@ -153,19 +153,19 @@ static int av_remove(struct fid_av *fav, fi_addr_t *fi_addr, size_t count, uint6
       mx_set_endpoint_addr_context(e->addr, NULL);
     e->used = e->resolved = 0;
   }
-  pthread_mutex_unlock(&av->dom->lock);
+  dom_unlock(av->dom);
   return rc;
 }
 
 static int av_lookup(struct fid_av *fav, fi_addr_t fi_addr, void *addr, size_t *addrlen)
 {
   struct fxn_av *av = container_of(fav, struct fxn_av, av);
-  pthread_mutex_lock(&av->dom->lock);
+  dom_lock(av->dom);
   int found = fi_addr < av->n && av->tab[fi_addr].used;
   struct fxn_name name;
   if (found)
     name = av->tab[fi_addr].name;
-  pthread_mutex_unlock(&av->dom->lock);
+  dom_unlock(av->dom);
   if (!found)
     return -FI_ENOENT;
   size_t room = *addrlen;
@@ -196,13 +196,13 @@ static int no_av_set(struct fid_av *av, struct fi_av_set_attr *attr, struct fid_
 static int av_close(struct fid *fid)
 {
   struct fxn_av *av = container_of(fid, struct fxn_av, av.fid);
-  pthread_mutex_lock(&av->dom->lock);
+  dom_lock(av->dom);
   if (av->ep) {
-    pthread_mutex_unlock(&av->dom->lock);
+    dom_unlock(av->dom);
     return -FI_EBUSY;
   }
   av->dom->refs--;
-  pthread_mutex_unlock(&av->dom->lock);
+  dom_unlock(av->dom);
   free(av->tab);
   free(av);
   return 0;
@@ -246,9 +246,9 @@ int fxn_av_open(struct fid_domain *domain, struct fi_av_attr *attr, struct fid_a
   av->av.fid.context = context;
   av->av.fid.ops = &av_fi_ops;
   av->av.ops = &av_ops;
-  pthread_mutex_lock(&d->lock);
+  dom_lock(d);
   d->refs++;
-  pthread_mutex_unlock(&d->lock);
+  dom_unlock(d);
   *fav = &av->av;
   return 0;
 }

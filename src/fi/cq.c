@@ -80,11 +80,11 @@ void fxn_sleep_on(struct fxn_domain *d, struct fxn_ep *ep, uint32_t ms)
     ms = CQ_SLEEP_SLICE_MS;
   mx_endpoint_t mx = ep->mx;
   ep->sleepers++;
-  pthread_mutex_unlock(&d->lock);
+  dom_unlock(d);
   mx_request_t r;
   uint32_t got = 0;
   mx_peek(mx, ms, &r, &got);
-  pthread_mutex_lock(&d->lock);
+  dom_lock(d);
   ep->sleepers--;
   pthread_cond_broadcast(&d->woke);
 }
@@ -117,7 +117,7 @@ void fxn_cq_unbind_ep(struct fxn_cq *cq, struct fxn_ep *ep)
       break;
     }
   /* Let every thread asleep on this endpoint leave before it closes. */
-  while (ep->sleepers) {
+  while (ep->sleepers && cq->dom->locking) {
     mx_wakeup(ep->mx);
     pthread_cond_wait(&cq->dom->woke, &cq->dom->lock);
   }
@@ -140,7 +140,7 @@ static ssize_t cq_readfrom(struct fid_cq *fcq, void *buf, size_t count, fi_addr_
 {
   struct fxn_cq *cq = container_of(fcq, struct fxn_cq, cq);
   ssize_t n = 0;
-  pthread_mutex_lock(&cq->dom->lock);
+  dom_lock(cq->dom);
   if (!cq->done.head)
     progress_all(cq);
   for (struct op *o; (size_t)n < count && (o = oplist_pop(&cq->done)); n++) {
@@ -157,7 +157,7 @@ static ssize_t cq_readfrom(struct fid_cq *fcq, void *buf, size_t count, fi_addr_
   int idle = n == -FI_EAGAIN && ++cq->empty_reads % CQ_YIELD_EVERY == 0;
   if (n != -FI_EAGAIN)
     cq->empty_reads = 0;
-  pthread_mutex_unlock(&cq->dom->lock);
+  dom_unlock(cq->dom);
   /* A reader that spins on an empty queue must leave the engine's thread
    * a turn when they share a core: without it, messages that go through
    * the engine wait for the scheduler's tick (2 ms per round trip on this
@@ -176,10 +176,10 @@ static ssize_t cq_readerr(struct fid_cq *fcq, struct fi_cq_err_entry *buf, uint6
 {
   (void)flags;
   struct fxn_cq *cq = container_of(fcq, struct fxn_cq, cq);
-  pthread_mutex_lock(&cq->dom->lock);
+  dom_lock(cq->dom);
   struct op *o = oplist_pop(&cq->errors);
   if (!o) {
-    pthread_mutex_unlock(&cq->dom->lock);
+    dom_unlock(cq->dom);
     return -FI_EAGAIN;
   }
   size_t room = buf->err_data_size;
@@ -197,7 +197,7 @@ static ssize_t cq_readerr(struct fid_cq *fcq, struct fi_cq_err_entry *buf, uint6
   buf->err_data_size = 0;
   op_free(cq->dom, o);
   efd_update(cq);
-  pthread_mutex_unlock(&cq->dom->lock);
+  dom_unlock(cq->dom);
   return 1;
 }
 
@@ -213,10 +213,10 @@ static uint64_t now_ms(void)
 static void cq_sleep(struct fxn_cq *cq, uint32_t ms)
 {
   if (cq->neps != 1) {
-    pthread_mutex_unlock(&cq->dom->lock);
+    dom_unlock(cq->dom);
     struct timespec ts = {0, 200000};
     nanosleep(&ts, NULL);
-    pthread_mutex_lock(&cq->dom->lock);
+    dom_lock(cq->dom);
     return;
   }
   cq->sleepers++;
@@ -234,23 +234,23 @@ static ssize_t cq_sreadfrom(struct fid_cq *fcq, void *buf, size_t count, fi_addr
     ssize_t n = cq_readfrom(fcq, buf, count, src);
     if (n != -FI_EAGAIN)
       return n;
-    pthread_mutex_lock(&cq->dom->lock);
+    dom_lock(cq->dom);
     if (cq->signals) {
       cq->signals--;
-      pthread_mutex_unlock(&cq->dom->lock);
+      dom_unlock(cq->dom);
       return -FI_EAGAIN;
     }
     uint32_t ms = 0;
     if (timeout >= 0) {
       uint64_t t = now_ms();
       if (t >= deadline) {
-        pthread_mutex_unlock(&cq->dom->lock);
+        dom_unlock(cq->dom);
         return -FI_EAGAIN;
       }
       ms = (uint32_t)(deadline - t);
     }
     cq_sleep(cq, ms);
-    pthread_mutex_unlock(&cq->dom->lock);
+    dom_unlock(cq->dom);
   }
 }
 
@@ -263,10 +263,10 @@ static ssize_t cq_sread(struct fid_cq *fcq, void *buf, size_t count, const void 
 static int cq_signal(struct fid_cq *fcq)
 {
   struct fxn_cq *cq = container_of(fcq, struct fxn_cq, cq);
-  pthread_mutex_lock(&cq->dom->lock);
+  dom_lock(cq->dom);
   cq->signals++;
   wake_sleepers(cq);
-  pthread_mutex_unlock(&cq->dom->lock);
+  dom_unlock(cq->dom);
   return 0;
 }
 
@@ -288,7 +288,7 @@ static const char *cq_strerror(struct fid_cq *cq, int prov_errno, const void *er
 static void *waiter_main(void *arg)
 {
   struct fxn_cq *cq = arg;
-  pthread_mutex_lock(&cq->dom->lock);
+  dom_lock(cq->dom);
   while (!cq->closing) {
     if (cq->done.head || cq->errors.head || !cq->neps) {
       struct timespec ts;
@@ -305,7 +305,7 @@ static void *waiter_main(void *arg)
     fxn_sleep_on(cq->dom, cq->eps[0], CQ_SLEEP_SLICE_MS);
     progress_all(cq);
   }
-  pthread_mutex_unlock(&cq->dom->lock);
+  dom_unlock(cq->dom);
   return NULL;
 }
 
@@ -315,6 +315,12 @@ static int waiter_start(struct fxn_cq *cq)
     return -FI_ENOSYS;
   if (cq->waiter_running)
     return 0;
+  if (!cq->dom->locking) {
+    /* A thread of ours will share the domain from now on: lock, here
+     * already (our caller's unlock is the matching one). */
+    pthread_mutex_lock(&cq->dom->lock);
+    cq->dom->locking = 1;
+  }
   if (pthread_create(&cq->waiter, NULL, waiter_main, cq))
     return -FI_ENOMEM;
   cq->waiter_running = 1;
@@ -323,13 +329,13 @@ static int waiter_start(struct fxn_cq *cq)
 
 int fxn_cq_ready(struct fxn_cq *cq)
 {
-  pthread_mutex_lock(&cq->dom->lock);
+  dom_lock(cq->dom);
   progress_all(cq);
   int rc = waiter_start(cq);
   if (rc == 0)
     rc = cq->done.head || cq->errors.head;
   efd_update(cq);
-  pthread_mutex_unlock(&cq->dom->lock);
+  dom_unlock(cq->dom);
   return rc;
 }
 
@@ -337,7 +343,7 @@ static int cq_control(struct fid *fid, int command, void *arg)
 {
   struct fxn_cq *cq = container_of(fid, struct fxn_cq, cq.fid);
   int rc = 0;
-  pthread_mutex_lock(&cq->dom->lock);
+  dom_lock(cq->dom);
   switch (command) {
   case FI_GETWAIT:
     rc = waiter_start(cq);
@@ -350,29 +356,29 @@ static int cq_control(struct fid *fid, int command, void *arg)
   default:
     rc = -FI_ENOSYS;
   }
-  pthread_mutex_unlock(&cq->dom->lock);
+  dom_unlock(cq->dom);
   return rc;
 }
 
 static int cq_close(struct fid *fid)
 {
   struct fxn_cq *cq = container_of(fid, struct fxn_cq, cq.fid);
-  pthread_mutex_lock(&cq->dom->lock);
+  dom_lock(cq->dom);
   if (cq->neps) {
-    pthread_mutex_unlock(&cq->dom->lock);
+    dom_unlock(cq->dom);
     return -FI_EBUSY;
   }
   cq->closing = 1;
   pthread_cond_broadcast(&cq->drained);
   int joined = cq->waiter_running;
-  pthread_mutex_unlock(&cq->dom->lock);
+  dom_unlock(cq->dom);
   if (joined)
     pthread_join(cq->waiter, NULL);
-  pthread_mutex_lock(&cq->dom->lock);
+  dom_lock(cq->dom);
   for (struct op *o; (o = oplist_pop(&cq->done)) || (o = oplist_pop(&cq->errors));)
     op_free(cq->dom, o);
   cq->dom->refs--;
-  pthread_mutex_unlock(&cq->dom->lock);
+  dom_unlock(cq->dom);
   if (cq->efd >= 0)
     close(cq->efd);
   pthread_cond_destroy(&cq->drained);
@@ -438,9 +444,9 @@ int fxn_cq_open(struct fid_domain *domain, struct fi_cq_attr *attr, struct fid_c
   cq->cq.fid.context = context;
   cq->cq.fid.ops = &cq_fi_ops;
   cq->cq.ops = &cq_ops;
-  pthread_mutex_lock(&d->lock);
+  dom_lock(d);
   d->refs++;
-  pthread_mutex_unlock(&d->lock);
+  dom_unlock(d);
   *fcq = &cq->cq;
   return 0;
 }

@@ -240,6 +240,7 @@ int fxn_domain_open(struct fid_fabric *fabric, struct fi_info *info, struct fid_
   pthread_cond_init(&d->woke, NULL);
   d->fab = container_of(fabric, struct fxn_fabric, fabric);
   d->board = board;
+  d->locking = !info || !info->domain_attr || info->domain_attr->threading != FI_THREAD_DOMAIN;
   d->domain.fid.fclass = FI_CLASS_DOMAIN;
   d->domain.fid.context = context;
   d->domain.fid.ops = &domain_fi_ops;

@@ -12,7 +12,7 @@ static int ep_bind(struct fid *fid, struct fid *bfid, uint64_t flags)
 {
   struct fxn_ep *ep = container_of(fid, struct fxn_ep, ep.fid);
   int rc = 0;
-  pthread_mutex_lock(&ep->dom->lock);
+  dom_lock(ep->dom);
   switch (bfid->fclass) {
   case FI_CLASS_AV: {
     struct fxn_av *av = container_of(bfid, struct fxn_av, av.fid);
@@ -51,7 +51,7 @@ static int ep_bind(struct fid *fid, struct fid *bfid, uint64_t flags)
   default:
     rc = -FI_ENOSYS; /* counters */
   }
-  pthread_mutex_unlock(&ep->dom->lock);
+  dom_unlock(ep->dom);
   return rc;
 }
 
@@ -61,7 +61,7 @@ static int ep_control(struct fid *fid, int command, void *arg)
   struct fxn_ep *ep = container_of(fid, struct fxn_ep, ep.fid);
   if (command != FI_ENABLE)
     return -FI_ENOSYS;
-  pthread_mutex_lock(&ep->dom->lock);
+  dom_lock(ep->dom);
   int rc = 0;
   if (!ep->av)
     rc = -FI_ENOAV;
@@ -71,7 +71,7 @@ static int ep_control(struct fid *fid, int command, void *arg)
     ep->enabled = 1;
     fxn_av_resolve(ep->av);
   }
-  pthread_mutex_unlock(&ep->dom->lock);
+  dom_unlock(ep->dom);
   return rc;
 }
 
@@ -79,7 +79,7 @@ static int ep_close(struct fid *fid)
 {
   struct fxn_ep *ep = container_of(fid, struct fxn_ep, ep.fid);
   struct fxn_domain *d = ep->dom;
-  pthread_mutex_lock(&d->lock);
+  dom_lock(d);
   if (ep->txcq)
     fxn_cq_unbind_ep(ep->txcq, ep);
   if (ep->rxcq && ep->rxcq != ep->txcq)
@@ -103,7 +103,7 @@ static int ep_close(struct fid *fid)
     op_free(d, o);
   }
   d->refs--;
-  pthread_mutex_unlock(&d->lock);
+  dom_unlock(d);
   free(ep);
   return 0;
 }
@@ -124,7 +124,7 @@ static ssize_t ep_cancel(fid_t fid, void *context)
 {
   struct fxn_ep *ep = container_of(fid, struct fxn_ep, ep.fid);
   ssize_t rc = -FI_ENOENT;
-  pthread_mutex_lock(&ep->dom->lock);
+  dom_lock(ep->dom);
   for (struct op *o = ep->active.head; o; o = o->next) {
     if (o->kind != OP_RECV || o->ctx != context)
       continue;
@@ -140,7 +140,7 @@ static ssize_t ep_cancel(fid_t fid, void *context)
     }
     break;
   }
-  pthread_mutex_unlock(&ep->dom->lock);
+  dom_unlock(ep->dom);
   return rc;
 }
 
@@ -303,11 +303,11 @@ int fxn_ep_open(struct fid_domain *domain, struct fi_info *info, struct fid_ep *
   ep->ep.cm = &ep_cm_ops;
   ep->ep.msg = &fxn_msg_ops;
   ep->ep.tagged = &fxn_tagged_ops;
-  pthread_mutex_lock(&d->lock);
+  dom_lock(d);
   d->refs++;
   ep->next = d->eps;
   d->eps = ep;
-  pthread_mutex_unlock(&d->lock);
+  dom_unlock(d);
   *fep = &ep->ep;
   return 0;
 }

@@ -65,15 +65,15 @@ static ssize_t post_send(struct fxn_ep *ep, const struct xfer *x)
   if (buffered && total > ep->inject_size)
     return -FI_EINVAL; /* the copy is for inline messages only */
   struct fxn_domain *d = ep->dom;
-  pthread_mutex_lock(&d->lock);
+  dom_lock(d);
   const mx_endpoint_addr_t *dest = fxn_av_addr(ep->av, x->addr);
   if (!dest || !ep->enabled) {
-    pthread_mutex_unlock(&d->lock);
+    dom_unlock(d);
     return !ep->enabled ? -FI_EOPBADSTATE : -FI_EINVAL;
   }
   struct op *o = op_new(d, x->inject ? OP_INJECT : OP_SEND, ep, x->ctx);
   if (!o) {
-    pthread_mutex_unlock(&d->lock);
+    dom_unlock(d);
     return -FI_EAGAIN;
   }
   o->flags = FI_SEND | (x->tagged ? FI_TAGGED : FI_MSG);
@@ -86,7 +86,7 @@ static ssize_t post_send(struct fxn_ep *ep, const struct xfer *x)
     o->bounce = total <= sizeof(o->inline_copy) ? o->inline_copy : malloc(total);
     if (!o->bounce) {
       op_free(d, o);
-      pthread_mutex_unlock(&d->lock);
+      dom_unlock(d);
       return -FI_EAGAIN;
     }
     uint64_t off = 0;
@@ -112,7 +112,7 @@ static ssize_t post_send(struct fxn_ep *ep, const struct xfer *x)
                : mx_isend(ep->mx, segs, nseg, *dest, match, o, &o->req);
   if (mrc != MX_SUCCESS) {
     op_free(d, o);
-    pthread_mutex_unlock(&d->lock);
+    dom_unlock(d);
     return mx_error(mrc, "send");
   }
   uint32_t out = 0;
@@ -121,11 +121,11 @@ static ssize_t post_send(struct fxn_ep *ep, const struct xfer *x)
     /* Already out (an inline message is copied as it is posted): nobody
      * will hear of it, so nothing is left to reap. */
     op_free(d, o);
-    pthread_mutex_unlock(&d->lock);
+    dom_unlock(d);
     return 0;
   }
   oplist_push(&ep->active, o);
-  pthread_mutex_unlock(&d->lock);
+  dom_unlock(d);
   return 0;
 }
 
@@ -167,15 +167,15 @@ static ssize_t peek(struct fxn_ep *ep, const struct xfer *x)
   struct fxn_domain *d = ep->dom;
   mx_status_t st;
   uint32_t found = 0, imm = 0, has_imm = 0;
-  pthread_mutex_lock(&d->lock);
+  dom_lock(d);
   mx_return_t mrc = mx_iprobe_from(ep->mx, match, mask, src, &st, &imm, &has_imm, &found);
   if (mrc != MX_SUCCESS) {
-    pthread_mutex_unlock(&d->lock);
+    dom_unlock(d);
     return mx_error(mrc, "peek");
   }
   struct op *o = op_new(d, OP_RECV, ep, x->ctx);
   if (!o) {
-    pthread_mutex_unlock(&d->lock);
+    dom_unlock(d);
     return -FI_EAGAIN;
   }
   o->flags = FI_RECV | (x->tagged ? FI_TAGGED : FI_MSG);
@@ -184,7 +184,7 @@ static ssize_t peek(struct fxn_ep *ep, const struct xfer *x)
     o->err = FI_ENOMSG;
     o->status.code = MX_STATUS_SUCCESS;
     fxn_cq_push(ep->rxcq, o);
-    pthread_mutex_unlock(&d->lock);
+    dom_unlock(d);
     return 0;
   }
   o->tag = st.match_info & FXN_TAG_MASK;
@@ -205,7 +205,7 @@ static ssize_t peek(struct fxn_ep *ep, const struct xfer *x)
     }
     if (!c) {
       op_free(d, o);
-      pthread_mutex_unlock(&d->lock);
+      dom_unlock(d);
       return -FI_EAGAIN;
     }
     seg.segment_ptr = c->bounce;
@@ -214,13 +214,13 @@ static ssize_t peek(struct fxn_ep *ep, const struct xfer *x)
     if (mrc != MX_SUCCESS) {
       op_free(d, c);
       op_free(d, o);
-      pthread_mutex_unlock(&d->lock);
+      dom_unlock(d);
       return mx_error(mrc, "claim");
     }
     oplist_push(c->kind == OP_CLAIM ? &ep->claims : &ep->active, c);
   }
   fxn_cq_push(ep->rxcq, o);
-  pthread_mutex_unlock(&d->lock);
+  dom_unlock(d);
   return 0;
 }
 
@@ -229,19 +229,19 @@ static ssize_t peek(struct fxn_ep *ep, const struct xfer *x)
 static ssize_t claim(struct fxn_ep *ep, const struct xfer *x)
 {
   struct fxn_domain *d = ep->dom;
-  pthread_mutex_lock(&d->lock);
+  dom_lock(d);
   struct op *c = ep->claims.head;
   while (c && c->ctx != x->ctx)
     c = c->next;
   if (!c || c->claimer) {
-    pthread_mutex_unlock(&d->lock);
+    dom_unlock(d);
     return -FI_EINVAL;
   }
   struct op *r = op_new(d, OP_RECV, ep, x->ctx);
   if (!r || (x->n && !(r->iov = malloc(x->n * sizeof(*r->iov))))) {
     if (r)
       op_free(d, r);
-    pthread_mutex_unlock(&d->lock);
+    dom_unlock(d);
     return -FI_EAGAIN;
   }
   r->flags = FI_RECV | (x->tagged ? FI_TAGGED : FI_MSG);
@@ -256,7 +256,7 @@ static ssize_t claim(struct fxn_ep *ep, const struct xfer *x)
   c->claimer = r;
   if (c->done)
     fxn_claim_deliver(ep, c);
-  pthread_mutex_unlock(&d->lock);
+  dom_unlock(d);
   return 0;
 }
 
@@ -276,14 +276,14 @@ static ssize_t post_recv(struct fxn_ep *ep, const struct xfer *x)
     return rc;
   match_of(x, &match, &mask);
   struct fxn_domain *d = ep->dom;
-  pthread_mutex_lock(&d->lock);
+  dom_lock(d);
   if ((rc = source_of(ep, x, &src)) < 0) {
-    pthread_mutex_unlock(&d->lock);
+    dom_unlock(d);
     return rc;
   }
   struct op *o = op_new(d, OP_RECV, ep, x->ctx);
   if (!o) {
-    pthread_mutex_unlock(&d->lock);
+    dom_unlock(d);
     return -FI_EAGAIN;
   }
   o->flags = FI_RECV | (x->tagged ? FI_TAGGED : FI_MSG);
@@ -294,11 +294,11 @@ static ssize_t post_recv(struct fxn_ep *ep, const struct xfer *x)
                         : mx_irecv(ep->mx, segs, (uint32_t)x->n, match, mask, o, &o->req);
   if (mrc != MX_SUCCESS) {
     op_free(d, o);
-    pthread_mutex_unlock(&d->lock);
+    dom_unlock(d);
     return mx_error(mrc, "receive");
   }
   oplist_push(&ep->active, o);
-  pthread_mutex_unlock(&d->lock);
+  dom_unlock(d);
   return 0;
 }
 
