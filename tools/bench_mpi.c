@@ -124,11 +124,8 @@ int cmd_bench_mpi(int argc, char **argv)
   for (char *save = NULL, *t = strtok_r(list, ",", &save); t && nsizes < MAX_SIZES;
        t = strtok_r(NULL, ",", &save))
     sizes[nsizes++] = (unsigned)strtoul(t, NULL, 10);
-  char prog[4096], path[4096];
-  /* beside this binary in the build tree, or where make install put it */
-  if ((beside_self("../mpi/mpi_bench", prog, sizeof(prog)) < 0 || access(prog, X_OK) != 0) &&
-      (beside_self("../lib/myrixen/mpi_bench", prog, sizeof(prog)) < 0 ||
-       access(prog, X_OK) != 0)) {
+  char prog[4096];
+  if (mpi_bench_path(prog, sizeof(prog)) < 0) {
     fprintf(stderr, "myrixen bench mpi: no mpi_bench beside this binary (make mpiprogs)\n");
     return 1;
   }
@@ -136,8 +133,7 @@ int cmd_bench_mpi(int argc, char **argv)
     fprintf(stderr, "myrixen bench mpi: no mpirun (Debian: apt-get install openmpi-bin)\n");
     return 1;
   }
-  if (!getenv("FI_PROVIDER_PATH") && beside_self("../lib/libfabric", path, sizeof(path)) == 0)
-    setenv("FI_PROVIDER_PATH", path, 1);
+  provider_path_setenv(); /* (else libfabric's own default, or the caller's) */
   pid_t backend = spawn ? backend_spawn_private("bench-mpi") : -1;
   if (spawn && backend < 0) {
     fprintf(stderr, "myrixen bench mpi: the private backend did not start\n");

@@ -56,13 +56,9 @@ int cmd_mpirun(int argc, char **argv)
     usage(stderr);
     return 2;
   }
-  char path[4096];
-  if (!getenv("FI_PROVIDER_PATH")) {
-    if (beside_self("../lib/libfabric", path, sizeof(path)) < 0) {
-      fprintf(stderr, "myrixen mpirun: cannot find the provider; set FI_PROVIDER_PATH\n");
-      return 1;
-    }
-    setenv("FI_PROVIDER_PATH", path, 1);
+  if (provider_path_setenv() < 0) {
+    fprintf(stderr, "myrixen mpirun: cannot find the provider; set FI_PROVIDER_PATH\n");
+    return 1;
   }
   setenv("FI_PROVIDER", "myrixen", 1);
   if (!getenv("MYRIXEN_SOCKET"))

@@ -246,6 +246,14 @@ static int write_dat(const char *dir, const char *name, const char *pattern, con
   return ncols;
 }
 
+/* Draw the plots a gnuplot script describes: 0, or -1. */
+static int gnuplot(const char *script)
+{
+  char cmd[600];
+  snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>/dev/null", script);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
 static int plot(const char *dir, const char *name, const char *title, const char *ylabel,
                 int ncols, const char *xlabel, int logx)
 {
@@ -265,9 +273,7 @@ static int plot(const char *dir, const char *name, const char *title, const char
             ncols + 1, dir, name);
   }
   fclose(f);
-  char cmd[600];
-  snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>/dev/null", path);
-  return system(cmd) == 0 ? 0 : -1;
+  return gnuplot(path);
 }
 
 /* The same-host tables: a column a datapath (and the peers, for ping-pong). */
@@ -536,7 +542,7 @@ static void run_peer_rows(struct plan *pl)
 static int mpi_available(void)
 {
   char prog[4096];
-  return beside_self("../mpi/mpi_bench", prog, sizeof(prog)) == 0 && access(prog, X_OK) == 0 &&
+  return mpi_bench_path(prog, sizeof(prog)) == 0 &&
          system("command -v mpirun >/dev/null 2>&1") == 0;
 }
 
@@ -587,9 +593,7 @@ static int plot_mpi(const struct plan *pl)
             "unset multiplot\n",
             fmt ? "svg" : "pngcairo", pl->dir, fmt ? "svg" : "png", pl->dir, pl->dir);
   fclose(f);
-  char cmd[600];
-  snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>/dev/null", path);
-  return system(cmd) != 0;
+  return gnuplot(path) != 0;
 }
 
 static void write_json(const struct plan *pl)
@@ -636,9 +640,7 @@ static int plot_scaling(const struct plan *pl)
             "'' using 1:3 axes x1y2 with linespoints title 'Jain fairness'\n",
             fmt ? "svg" : "pngcairo", pl->dir, fmt ? "svg" : "png", pl->dir);
   fclose(f);
-  char cmd[600];
-  snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>/dev/null", path);
-  return system(cmd) != 0;
+  return gnuplot(path) != 0;
 }
 
 /* Every file of the report; 0 when every plot was drawn. */

@@ -38,6 +38,25 @@ pid_t backend_spawn(const char *bin, const char *sock, const char *const *extra)
   return -1;
 }
 
+int provider_path_setenv(void)
+{
+  char path[4096];
+  if (getenv("FI_PROVIDER_PATH"))
+    return 0;
+  if (beside_self("../lib/libfabric", path, sizeof(path)) < 0)
+    return -1;
+  return setenv("FI_PROVIDER_PATH", path, 1);
+}
+
+int mpi_bench_path(char *out, size_t len)
+{
+  static const char *const where[] = {"../mpi/mpi_bench", "../lib/myrixen/mpi_bench"};
+  for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++)
+    if (beside_self(where[i], out, len) == 0 && access(out, X_OK) == 0)
+      return 0;
+  return -1;
+}
+
 int beside_self(const char *rel, char *out, size_t len)
 {
   char exe[2048];

@@ -290,6 +290,9 @@ int fxn_getinfo(uint32_t version, const char *node, const char *service, uint64_
   if (hints && hints->ep_attr && hints->ep_attr->type != FI_EP_UNSPEC &&
       hints->ep_attr->type != FI_EP_RDM)
     return -FI_ENODATA; /* (ofi_rxm and ofi_rxd ask for MSG and DGRAM) */
+  if (hints && hints->fabric_attr && hints->fabric_attr->prov_name &&
+      !strstr(hints->fabric_attr->prov_name, FXN_NAME))
+    return -FI_ENODATA; /* asked for another provider: no need to reach the backend */
   if (!fxn_mx_ready())
     return -FI_ENODATA;
   uint32_t boards = 0;

@@ -62,7 +62,7 @@ static ssize_t post_send(struct fxn_ep *ep, const struct xfer *x)
     return -FI_EINVAL; /* cq_data_size is 4 */
   uint64_t match = x->tagged ? FXN_TAGGED_BIT | x->tag : 0;
   int buffered = x->inject || (x->flags & FI_INJECT);
-  if (buffered && total > ep->inject_size)
+  if (buffered && (total > ep->inject_size || total > FXN_INLINE_COPY))
     return -FI_EINVAL; /* the copy is for inline messages only */
   struct fxn_domain *d = ep->dom;
   dom_lock(d);
@@ -83,12 +83,7 @@ static ssize_t post_send(struct fxn_ep *ep, const struct xfer *x)
   uint32_t nseg = (uint32_t)x->n;
   if (buffered) {
     /* The caller may reuse its buffer at once: send from a copy. */
-    o->bounce = total <= sizeof(o->inline_copy) ? o->inline_copy : malloc(total);
-    if (!o->bounce) {
-      op_free(d, o);
-      dom_unlock(d);
-      return -FI_EAGAIN;
-    }
+    o->bounce = o->inline_copy;
     uint64_t off = 0;
     for (size_t i = 0; i < x->n; i++) {
       memcpy(o->bounce + off, x->iov[i].iov_base, x->iov[i].iov_len);

@@ -140,6 +140,15 @@ static int nothing_in(struct fid_cq *cq)
   return 1;
 }
 
+/* fn in a guest of its own, against a backend of its own. */
+static int alone(int (*fn)(int, void *))
+{
+  pid_t be = harness_backend_start();
+  int rc = harness_wait(harness_guest(fn, 0, NULL));
+  harness_backend_stop(be);
+  return rc;
+}
+
 static int getinfo_guest(int idx, void *arg)
 {
   (void)idx, (void)arg;
@@ -176,10 +185,7 @@ static int getinfo_guest(int idx, void *arg)
 
 static int test_getinfo_offers_and_refuses(void)
 {
-  pid_t be = harness_backend_start();
-  int rc = harness_wait(harness_guest(getinfo_guest, 0, NULL));
-  harness_backend_stop(be);
-  return rc;
+  return alone(getinfo_guest);
 }
 
 static const size_t sizes[] = {0, 1, 100, 2000, 40000, 300000, 4 << 20};
@@ -262,10 +268,7 @@ static int messages_guest(int idx, void *arg)
 
 static int test_messages_every_class(void)
 {
-  pid_t be = harness_backend_start();
-  int rc = harness_wait(harness_guest(messages_guest, 0, NULL));
-  harness_backend_stop(be);
-  return rc;
+  return alone(messages_guest);
 }
 
 /* Directed receives, FI_PEEK, FI_CLAIM and FI_DISCARD. */
@@ -351,10 +354,7 @@ static int matching_guest(int idx, void *arg)
 
 static int test_directed_peek_claim_discard(void)
 {
-  pid_t be = harness_backend_start();
-  int rc = harness_wait(harness_guest(matching_guest, 0, NULL));
-  harness_backend_stop(be);
-  return rc;
+  return alone(matching_guest);
 }
 
 static uint64_t ms_now(void)
@@ -422,10 +422,7 @@ static int completion_guest(int idx, void *arg)
 
 static int test_completion_control_and_waiting(void)
 {
-  pid_t be = harness_backend_start();
-  int rc = harness_wait(harness_guest(completion_guest, 0, NULL));
-  harness_backend_stop(be);
-  return rc;
+  return alone(completion_guest);
 }
 
 /* No backend: getinfo declines, the program goes on. */
