@@ -53,7 +53,7 @@ STATICPROGS := $(patsubst tests/mx/%.c,$(BUILD)/static/%,$(MXPROG_SRC)) \
                $(patsubst tests/vm/%.c,$(BUILD)/static/%,$(VMPROG_SRC)) $(BUILD)/static/hostile
 
 .SECONDARY:
-.PHONY: vm-image check-vm check-vm-asan check-mpi mpiprogs install uninstall
+.PHONY: vm-image check-vm check-vm-asan check-mpi check-mpi-long mpiprogs install uninstall
 .PHONY: all check check-plain check-asan check-tsan analyze demo deps clean fuzz fuzzers soak
 all: $(LIB_A) $(LIB_SO) $(ENGINE_A) $(BACKEND) $(TOOL) $(UNITS) $(ITESTS) $(MXPROGS) $(SOAKPROGS) \
      $(FI_PROV)
@@ -242,6 +242,10 @@ check-plain: all
 # processes are not built with sanitizers).
 check-mpi: all mpiprogs
 	bash tests/mpi/run.sh $(BUILD)
+
+# The same, with two ranks on each of the two hosts as well.
+check-mpi-long: all mpiprogs
+	MPI_CROSS_NP="2 4" bash tests/mpi/run.sh $(BUILD)
 
 # VMs as guests, under QEMU's TCG (about two minutes): once, on the plain
 # build; the guests' programs are linked statically into the VM's image.
