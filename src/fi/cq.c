@@ -17,9 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
+#include "../lib/provider.h"
 #include "fi.h"
 
-#define CQ_YIELD_EVERY 16
+/* An empty read looks at the clock every CQ_CLOCK_EVERY times (a clock
+ * read costs as much as a read of an empty queue). */
+#define CQ_CLOCK_EVERY 16
 
 static size_t entry_size(enum fi_cq_format f)
 {
@@ -136,6 +140,29 @@ static void write_entry(struct fxn_cq *cq, void *buf, const struct op *o)
   memcpy(buf, &e, cq->entry_size);
 }
 
+/* The reader found the queue empty again: does it yield the core now?
+ * It spins as long as libmyrixen's own waiters would on these endpoints
+ * (lib_spin_ns): for direct channels, whose peer is a guest on another
+ * core, a yield costs as much as the message; for the engine, which may
+ * share the reader's core, the reader yields from the start, or messages
+ * through it wait for the scheduler's tick (2 ms per round trip on this
+ * 2-core machine). */
+static int idle_yields(struct fxn_cq *cq)
+{
+  if (++cq->empty_reads % CQ_CLOCK_EVERY)
+    return 0;
+  uint64_t now = clock_now_ns();
+  if (!cq->idle_since) {
+    cq->idle_since = now;
+    cq->spin_ns = UINT64_MAX;
+    for (struct fxn_ep *ep = cq->dom->eps; ep; ep = ep->next) {
+      uint64_t ns = ep->mx ? lib_spin_ns(ep->mx) : 0;
+      cq->spin_ns = ns < cq->spin_ns ? ns : cq->spin_ns;
+    }
+  }
+  return now - cq->idle_since >= cq->spin_ns;
+}
+
 static ssize_t cq_readfrom(struct fid_cq *fcq, void *buf, size_t count, fi_addr_t *src)
 {
   struct fxn_cq *cq = container_of(fcq, struct fxn_cq, cq);
@@ -154,15 +181,15 @@ static ssize_t cq_readfrom(struct fid_cq *fcq, void *buf, size_t count, fi_addr_
   else if (!n)
     n = -FI_EAGAIN;
   efd_update(cq);
-  int idle = n == -FI_EAGAIN && ++cq->empty_reads % CQ_YIELD_EVERY == 0;
-  if (n != -FI_EAGAIN)
+  int yield = 0;
+  if (n == -FI_EAGAIN)
+    yield = idle_yields(cq);
+  else {
     cq->empty_reads = 0;
+    cq->idle_since = 0;
+  }
   dom_unlock(cq->dom);
-  /* A reader that spins on an empty queue must leave the engine's thread
-   * a turn when they share a core: without it, messages that go through
-   * the engine wait for the scheduler's tick (2 ms per round trip on this
-   * 2-core machine).  A yield with nothing else to run costs ~0.3 us. */
-  if (idle)
+  if (yield)
     sched_yield();
   return n;
 }

@@ -180,6 +180,7 @@ struct fxn_cq {
   struct fxn_ep *eps[CQ_EPS_MAX];
   int neps;
   uint32_t empty_reads;         /* fi_cq_read found nothing this many times in a row */
+  uint64_t idle_since, spin_ns; /* since when it found nothing; how long to spin */
   uint32_t signals;             /* fi_cq_signal calls not yet seen by sread */
   int efd;                      /* FI_WAIT_FD: readable while entries wait */
   int efd_set;

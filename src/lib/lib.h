@@ -169,6 +169,7 @@ struct mx_endpoint {
   uint32_t attachment;          /* lib.attachment it was opened on (attach.c) ... */
   void *region;                 /* ... that attachment's region and socket */
   int sock;
+  uint32_t test_polls;          /* mx_test* calls: every WAIT_FULL_EVERY-th gets a full pass */
   uint32_t passes;              /* progress passes (a dead backend's socket is looked at
                                  * every 1024th: a guest that only polls learns it too) */
   mx_status_code_t dead_code;

@@ -17,6 +17,7 @@
 #include "../common/clock.h"
 #include "../common/poll_policy.h"
 #include "lib.h"
+#include "provider.h"
 #include "base.h"
 #include "txq.h"
 #include "channel.h"
@@ -268,6 +269,11 @@ static int ep_progress_light(struct mx_endpoint *ep)
   return chans_progress(ep);
 }
 
+int progress_poll(struct mx_endpoint *ep)
+{
+  return ++ep->test_polls % WAIT_FULL_EVERY == 1 ? progress_once(ep) : ep_progress_light(ep);
+}
+
 #define WAIT_FDS 64
 #define WAIT_CLOCK_EVERY 16
 
@@ -355,12 +361,25 @@ static void wait_sleep(struct mx_endpoint *ep, uint64_t now, uint64_t deadline,
     ep_disarm(ep);
 }
 
+static uint64_t ep_spin_ns(const struct mx_endpoint *ep)
+{
+  return ep->chans ? lib.channel_spin_ns : lib.wait_policy.spin_ns;
+}
+
+uint64_t lib_spin_ns(mx_endpoint_t ep)
+{
+  pthread_mutex_lock(&ep->lock);
+  uint64_t ns = ep_spin_ns(ep);
+  pthread_mutex_unlock(&ep->lock);
+  return ns;
+}
+
 int progress_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
                   int (*done)(struct mx_endpoint *, void *), void *arg)
 {
-  struct poll_policy chan_pol = lib.wait_policy;
-  chan_pol.spin_ns = lib.channel_spin_ns;
-  const struct poll_policy *pol = ep->chans ? &chan_pol : &lib.wait_policy;
+  struct poll_policy policy = lib.wait_policy;
+  policy.spin_ns = ep_spin_ns(ep);
+  const struct poll_policy *pol = &policy;
   uint32_t gen = ep->wakeup_gen;
   /* The clock starts at the WAIT_CLOCK_EVERY-th poll, not at the call: a
    * clock read costs 20 ns here, and a waiter that reads it first polls

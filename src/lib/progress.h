@@ -6,6 +6,9 @@
 
 /* progress.c */
 int progress_once(struct mx_endpoint *ep);
+/* The pass of a caller that polls (mx_test and its kind): as a waiter's
+ * poll, light between full passes. */
+int progress_poll(struct mx_endpoint *ep);
 /* Wait (lock held) until done(ep, arg) or timeout_ms (0: forever) or an
  * mx_wakeup.  Returns 1 when done, 0 on timeout or wakeup. */
 int progress_wait(struct mx_endpoint *ep, uint32_t timeout_ms,

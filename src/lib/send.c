@@ -12,6 +12,7 @@
 #include "txq.h"
 #include "conn.h"
 #include "send.h"
+#include "provider.h"
 
 /* What mx_test/mx_wait will report of send r, and the counters. */
 static void send_status(struct mx_endpoint *ep, struct req *r, void *ctx)
@@ -173,4 +174,27 @@ EXPORT mx_return_t mx_issend_imm(mx_endpoint_t ep, mx_segment_t *segs, uint32_t 
                                  void *ctx, mx_request_t *req)
 {
   return send_call(ep, segs, n, dest, match, ctx, 1, &imm, req);
+}
+
+mx_return_t lib_inject(mx_endpoint_t ep, const void *buf, uint32_t len, mx_endpoint_addr_t dest,
+                       uint64_t match, const uint32_t *imm)
+{
+  mx_return_t rc = ep_enter(ep, "fi_inject");
+  if (rc != MX_SUCCESS)
+    return rc;
+  rc = MX_NO_RESOURCES;
+  struct conn *c = conn_from_addr(ep, &dest);
+  if (c && c->path == PATH_NONE)
+    c->path = c->ch && datapath_uses_channels(lib.datapath) ? PATH_CHANNEL : PATH_ENGINE;
+  uint32_t total = len + (imm ? 4 : 0);
+  if (c && total <= lib.small_max && !ep->dead && !c->dead && c->path == PATH_CHANNEL && c->ch &&
+      txq_write_small(&c->ch->tx, c, buf, len, match, ep->next_seq, imm)) {
+    ep->next_seq++;
+    txq_publish(&c->ch->tx);
+    ep->counters[EPC_SENDS]++;
+    ep->counters[EPC_BYTES_SENT] += total;
+    rc = MX_SUCCESS;
+  }
+  pthread_mutex_unlock(&ep->lock);
+  return rc;
 }

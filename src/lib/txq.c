@@ -142,6 +142,11 @@ void txq_sent_early(struct mx_endpoint *ep, struct txq *t, struct req *r)
   kick(t);
 }
 
+void txq_publish(struct txq *t)
+{
+  kick(t);
+}
+
 void txq_submit(struct mx_endpoint *ep, struct txq *t, struct req *r)
 {
   if (t->broken) {

@@ -10,6 +10,8 @@ void txq_submit(struct mx_endpoint *ep, struct txq *t, struct req *r);
 int txq_write_small(struct txq *t, const struct conn *c, const void *buf, uint32_t len,
                     uint64_t match, uint32_t seq, const uint32_t *imm);
 void txq_sent_early(struct mx_endpoint *ep, struct txq *t, struct req *r);
+/* Publish what txq_write_small wrote, with no request (lib_inject). */
+void txq_publish(struct txq *t);
 void txq_send_ctl(struct mx_endpoint *ep, struct txq *t, const struct msg *m);
 int txq_drain(struct mx_endpoint *ep, struct txq *t);
 /* Complete with MX_STATUS_TIMEOUT the backlogged sends past their deadline

@@ -79,7 +79,7 @@ static uint32_t poll_or_wait(struct mx_endpoint *ep, int wait, uint32_t timeout,
 {
   if (wait)
     return (uint32_t)progress_wait(ep, timeout, pred, arg);
-  progress_once(ep);
+  progress_poll(ep);
   return (uint32_t)pred(ep, arg);
 }
 
