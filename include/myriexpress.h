@@ -15,6 +15,9 @@
 #ifndef MYRIEXPRESS_H
 #define MYRIEXPRESS_H
 
+/* As Myricom's header: MX programs print and scan match info with
+ * PRIx64/SCNx64 and include neither <inttypes.h> nor <stdint.h>. */
+#include <inttypes.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -52,7 +55,7 @@ typedef struct {
 typedef void *mx_segment_ptr_t;
 /* One piece of a message buffer; messages are segment lists of up to
  * MX_MAX_SEGMENTS pieces, gathered on send and scattered on receive. */
-typedef struct {
+typedef struct mx_segment {
   mx_segment_ptr_t segment_ptr;
   uint32_t segment_length;
 } mx_segment_t;
