@@ -7,15 +7,23 @@
  * The server is a reflector: an MX endpoint that answers every ping of
  * match 1 with the same length, acknowledges the end of a stream (match 3)
  * and stops on match 4; a UDP socket that does the same for the raw
- * socket baseline; and a TCP sink on the same port number that counts a
- * stream's bytes and answers their count (the TCP baseline, as iperf3
- * measures it).  The client prints, for each size, MyriXen's figures
- * beside the raw UDP figures between the same two hosts, measured in the
- * same run, and their ratio.
+ * socket baselines; and a TCP server on the same port number that either
+ * counts a stream's bytes and answers their count (as iperf3 measures a
+ * stream) or answers pings (TCP_NODELAY, busy-polled).
+ *
+ * The baselines are the kernel's fastest honest versions: UDP both
+ * blocking (every datagram wakes a sleeping receiver) and busy-polled
+ * (non-blocking receives in a loop on both ends, SO_BUSY_POLL where the
+ * device has it, as sockperf --busy-poll measures), TCP ping-pong and
+ * stream.  The reflector spins only while a busy-polled run asks it to, so
+ * it leaves its core to the backend in MyriXen's rounds.  Each ratio is
+ * taken against the best baseline of its size, and named.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,9 +48,36 @@
 
 /* --- the reflector ------------------------------------------------------- */
 
-/* TCP sink: each connection sends a 8-byte length, then that many bytes;
- * the sink answers when it has them all. */
-static void tcp_sink(int port)
+/* What a TCP baseline connection asks for, its first bytes. */
+struct tcp_hello {
+  uint64_t total;               /* stream: bytes that follow; ping-pong: pings */
+  uint32_t size;                /* ping-pong: bytes per ping */
+  uint32_t pingpong;
+};
+
+/* Exactly len bytes, spinning (MSG_DONTWAIT) or blocking: 0, or -1. */
+static int tcp_full(int s, char *buf, size_t len, int spin, int out)
+{
+  for (size_t done = 0; done < len;) {
+    ssize_t k = out ? send(s, buf + done, len - done, 0)
+                    : recv(s, buf + done, len - done, spin ? MSG_DONTWAIT : 0);
+    if (k > 0)
+      done += (size_t)k;
+    else if (k == 0 || (errno != EAGAIN && errno != EINTR))
+      return -1;
+  }
+  return 0;
+}
+
+static void busy_poll(int s)
+{
+  int us = 50;
+  setsockopt(s, SOL_SOCKET, SO_BUSY_POLL, &us, sizeof(us)); /* where the device has it */
+}
+
+/* TCP: a stream's bytes counted and their count answered, or pings
+ * answered with the same bytes, busy-polled as the client does. */
+static void tcp_server(int port)
 {
   int s = socket(AF_INET6, SOCK_STREAM, 0), off = 0, one = 1;
   setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
@@ -51,14 +86,21 @@ static void tcp_sink(int port)
                            .sin6_addr = in6addr_any};
   if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 4) < 0)
     _exit(1);
-  static char buf[1 << 20];
+  static char buf[MAX_MSG];
   for (;;) {
     int c = accept(s, NULL, NULL);
-    uint64_t want = 0, got = 0;
+    struct tcp_hello h;
     if (c < 0)
       continue;
-    if (recv(c, &want, sizeof(want), MSG_WAITALL) == sizeof(want)) {
-      while (got < want) {
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (tcp_full(c, (char *)&h, sizeof(h), 0, 0) == 0 && h.pingpong && h.size <= MAX_MSG) {
+      busy_poll(c);
+      for (uint64_t i = 0; i < h.total; i++)
+        if (tcp_full(c, buf, h.size, 1, 0) < 0 || tcp_full(c, buf, h.size, 0, 1) < 0)
+          break;
+    } else if (!h.pingpong) {
+      uint64_t got = 0;
+      while (got < h.total) {
         ssize_t n = recv(c, buf, sizeof(buf), 0);
         if (n <= 0)
           break;
@@ -69,6 +111,10 @@ static void tcp_sink(int port)
     close(c);
   }
 }
+
+/* UDP-only message kinds beside measure.h's: a ping of a busy-polled run
+ * (the reflector spins from then on) and the end of that run. */
+enum { M_PING_BUSY = 8, M_BUSY_END = 9 };
 
 static void udp_reflector(int port)
 {
@@ -83,15 +129,29 @@ static void udp_reflector(int port)
     perror("myrixen bench serve: udp");
     _exit(1);
   }
+  busy_poll(s);
   static char buf[65536];
-  uint64_t stream_bytes = 0;
+  uint64_t stream_bytes = 0, idle = 0, last_ping = 0;
+  int spin = 0; /* a busy-polled run is on: poll without sleeping */
   for (;;) {
     struct sockaddr_storage from;
     socklen_t fl = sizeof(from);
-    ssize_t n = recvfrom(s, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
-    if (n < 1)
+    ssize_t n = recvfrom(s, buf, sizeof(buf), spin ? MSG_DONTWAIT : 0, (struct sockaddr *)&from,
+                         &fl);
+    if (n < 1) {
+      /* a client that died mid-run must not leave us spinning */
+      if (spin && ++idle % 4096 == 0 && clock_now_ns() - last_ping > 1000000000ull)
+        spin = 0;
       continue;
-    if (buf[0] == M_PING) {
+    }
+    idle = 0;
+    if (buf[0] == M_PING_BUSY) {
+      spin = 1;
+      last_ping = clock_now_ns();
+    } else if (buf[0] == M_BUSY_END) {
+      spin = 0;
+    }
+    if (buf[0] == M_PING || buf[0] == M_PING_BUSY) {
       sendto(s, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
     } else if (buf[0] == M_DATA) {
       stream_bytes += (uint64_t)n;
@@ -122,7 +182,7 @@ int cmd_bench_serve(int argc, char **argv)
     udp_reflector(port);
   pid_t tcp = fork();
   if (tcp == 0)
-    tcp_sink(port);
+    tcp_server(port);
   mx_endpoint_t ep;
   mx_return_t r;
   if ((r = mx_init()) || (r = mx_open_endpoint(0, eid, KEY, NULL, 0, &ep)))
@@ -225,69 +285,106 @@ static struct remote_row mx_run(mx_endpoint_t ep, mx_endpoint_addr_t peer, int s
   return (struct remote_row){m.lat_us, m.mbps};
 }
 
+/* One datagram of up to len bytes within a second: blocking (poll) or
+ * busy-polled (non-blocking receives in a loop).  >= 0, or -1. */
+static ssize_t udp_recv(int s, char *buf, size_t len, int busy)
+{
+  if (!busy) {
+    struct pollfd pfd = {.fd = s, .events = POLLIN};
+    return poll(&pfd, 1, 1000) <= 0 ? -1 : recv(s, buf, len, 0);
+  }
+  uint64_t deadline = clock_now_ns() + 1000000000ull;
+  for (uint32_t i = 1;; i++) {
+    ssize_t k = recv(s, buf, len, MSG_DONTWAIT);
+    if (k >= 0 || (errno != EAGAIN && errno != EINTR))
+      return k;
+    if (i % 1024 == 0 && clock_now_ns() > deadline)
+      return -1;
+  }
+}
+
 /* The raw socket baseline: the same exchange in UDP datagrams (a message
- * larger than UDP_CHUNK goes as several, as MyriXen's fragments do). */
-static struct remote_row udp_run(int s, int stream, uint32_t size, int n, char *buf)
+ * larger than UDP_CHUNK goes as several, as MyriXen's fragments do);
+ * busy: both ends busy-poll. */
+static struct remote_row udp_run(int s, int stream, int busy, uint32_t size, int n, char *buf)
 {
   int warm = n / 10 + 1;
   uint64_t t0 = 0;
   uint32_t chunks = size > UDP_CHUNK ? (size + UDP_CHUNK - 1) / UDP_CHUNK : 1;
   uint32_t clen = size > UDP_CHUNK ? UDP_CHUNK : (size ? size : 1);
-  buf[0] = stream ? M_DATA : M_PING;
+  char ping = busy ? M_PING_BUSY : M_PING;
+  struct remote_row row = {-1, -1}; /* a datagram lost: no figure */
+  buf[0] = stream ? M_DATA : ping;
   for (int i = 0; i < n + warm; i++) {
     if (i == warm)
       t0 = clock_now_ns();
     for (uint32_t c = 0; c < chunks; c++)
       if (send(s, buf, clen, 0) < 0)
-        return (struct remote_row){0, 0};
+        goto out;
     if (!stream) {
-      for (uint32_t c = 0; c < chunks; c++) {
-        struct pollfd pfd = {.fd = s, .events = POLLIN};
-        if (poll(&pfd, 1, 1000) <= 0 || recv(s, buf + 1, UDP_CHUNK, 0) < 0)
-          return (struct remote_row){-1, -1}; /* a datagram lost: no figure */
-      }
-      buf[0] = M_PING;
+      for (uint32_t c = 0; c < chunks; c++)
+        if (udp_recv(s, buf + 1, UDP_CHUNK, busy) < 0)
+          goto out;
+      buf[0] = ping;
     }
   }
   uint64_t got = (uint64_t)size * (uint64_t)n;
   if (stream) {
     char end = M_END;
     uint64_t bytes = 0;
-    struct pollfd pfd = {.fd = s, .events = POLLIN};
     send(s, &end, 1, 0);
-    if (poll(&pfd, 1, 2000) <= 0 || recv(s, &bytes, sizeof(bytes), 0) != sizeof(bytes))
-      return (struct remote_row){-1, -1};
+    if (udp_recv(s, (char *)&bytes, sizeof(bytes), 0) != sizeof(bytes))
+      goto out;
     got = bytes * (uint64_t)n / (uint64_t)(n + warm); /* what arrived, of the timed part */
   }
   double secs = (double)(clock_now_ns() - t0) / 1e9;
-  struct remote_row row = {stream ? secs / n * 1e6 : secs / n / 2 * 1e6,
-                           (double)got / secs / 1e6 * (stream ? 1 : 2)};
+  row = (struct remote_row){stream ? secs / n * 1e6 : secs / n / 2 * 1e6,
+                            (double)got / secs / 1e6 * (stream ? 1 : 2)};
+out:
+  if (busy) {
+    char end = M_BUSY_END; /* the reflector goes back to sleeping */
+    send(s, &end, 1, 0);
+  }
   return row;
 }
 
-/* The TCP baseline: bytes of n messages of size, one connection, MB/s. */
-static double tcp_run(const struct sockaddr_storage *ss, socklen_t sl, uint32_t size, int n,
-                      char *buf)
+/* The TCP baselines, one connection each: a stream of n messages of size
+ * in large writes (as iperf3), or n ping-pongs with TCP_NODELAY, both
+ * ends busy-polling. */
+static struct remote_row tcp_run(const struct sockaddr_storage *ss, socklen_t sl, int stream,
+                                 uint32_t size, int n, char *buf)
 {
-  int s = socket(ss->ss_family, SOCK_STREAM, 0);
+  struct remote_row row = {-1, -1};
+  int s = socket(ss->ss_family, SOCK_STREAM, 0), one = 1;
   if (s < 0 || connect(s, (const struct sockaddr *)ss, sl) < 0) {
     if (s >= 0)
       close(s);
-    return -1;
+    return row;
   }
-  uint64_t total = (uint64_t)size * (uint64_t)n, got = 0;
-  uint64_t t0 = clock_now_ns();
-  int ok = send(s, &total, sizeof(total), 0) == sizeof(total);
-  for (uint64_t sent = 0; ok && sent < total;) {
-    size_t chunk = total - sent < MAX_MSG ? (size_t)(total - sent) : MAX_MSG;
-    ssize_t k = send(s, buf, chunk, 0);
-    ok = k > 0;
-    sent += ok ? (uint64_t)k : 0;
+  setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  busy_poll(s);
+  uint32_t len = size ? size : 1;
+  struct tcp_hello h = {stream ? (uint64_t)size * (uint64_t)n : (uint64_t)n, len, !stream};
+  uint64_t t0 = clock_now_ns(), got = 0;
+  int ok = tcp_full(s, (char *)&h, sizeof(h), 0, 1) == 0;
+  if (stream) {
+    for (uint64_t sent = 0; ok && sent < h.total;) {
+      size_t chunk = h.total - sent < MAX_MSG ? (size_t)(h.total - sent) : MAX_MSG;
+      ssize_t k = send(s, buf, chunk, 0);
+      ok = k > 0;
+      sent += ok ? (uint64_t)k : 0;
+    }
+    ok = ok && recv(s, &got, sizeof(got), MSG_WAITALL) == sizeof(got) && got == h.total;
+  } else {
+    for (int i = 0; ok && i < n; i++)
+      ok = tcp_full(s, buf, len, 0, 1) == 0 && tcp_full(s, buf, len, 1, 0) == 0;
   }
-  ok = ok && recv(s, &got, sizeof(got), MSG_WAITALL) == sizeof(got) && got == total;
   double secs = (double)(clock_now_ns() - t0) / 1e9;
   close(s);
-  return ok ? (double)total / secs / 1e6 : -1;
+  if (ok)
+    row = stream ? (struct remote_row){secs / n * 1e6, (double)h.total / secs / 1e6}
+                 : (struct remote_row){secs / n / 2 * 1e6, 2.0 * len * n / secs / 1e6};
+  return row;
 }
 
 /* A UDP socket connected to the host's reflector, for the baselines; -1
@@ -316,40 +413,65 @@ struct remote_link {
   socklen_t sl;
 };
 
+/* The baselines, in rows and JSON keys. */
+enum { B_UDP, B_UDP_BUSY, B_TCP, NBASE };
+static const char *const base_name[NBASE] = {"udp", "udp-busy", "tcp"};
+static const char *const base_key[NBASE] = {"udp", "udp_busy", "tcp"};
+
 /* One size, n messages: rounds alternate MyriXen and the baselines, and
  * the medians are compared: on a shared machine the cores' placement
  * moves every figure several fold within seconds, and alternating exposes
- * all three to the same moves. */
+ * all of them to the same moves.  A stream has no busy-polled UDP row:
+ * its sender never waits, and its receiver is the reflector. */
 static void remote_size(struct remote_link *l, int stream, const char *host, uint32_t size,
                         int n, int json, char *buf)
 {
   int per = n / REMOTE_ROUNDS < 20 ? 20 : n / REMOTE_ROUNDS;
-  double ml[REMOTE_ROUNDS], mb[REMOTE_ROUNDS], ul[REMOTE_ROUNDS], ub[REMOTE_ROUNDS];
-  double tb[REMOTE_ROUNDS];
+  double ml[REMOTE_ROUNDS], mb[REMOTE_ROUNDS], bl[NBASE][REMOTE_ROUNDS], bb[NBASE][REMOTE_ROUNDS];
   for (int round = 0; round < REMOTE_ROUNDS; round++) {
     struct remote_row m = mx_run(l->ep, l->peer, stream, size, per, buf);
-    struct remote_row u = l->udp >= 0 ? udp_run(l->udp, stream, size, per, buf)
-                                      : (struct remote_row){-1, -1};
     ml[round] = m.lat_us;
     mb[round] = m.mbps;
-    ul[round] = u.lat_us;
-    ub[round] = u.mbps;
-    tb[round] = stream && l->udp >= 0 ? tcp_run(&l->ss, l->sl, size, per, buf) : -1;
+    for (int b = 0; b < NBASE; b++) {
+      struct remote_row r = {-1, -1};
+      if (l->udp >= 0 && b == B_TCP)
+        r = tcp_run(&l->ss, l->sl, stream, size, per, buf);
+      else if (l->udp >= 0 && !(stream && b == B_UDP_BUSY))
+        r = udp_run(l->udp, stream, b == B_UDP_BUSY, size, per, buf);
+      bl[b][round] = r.lat_us;
+      bb[b][round] = r.mbps;
+    }
   }
-  struct remote_row m = {median_of(ml, REMOTE_ROUNDS), median_of(mb, REMOTE_ROUNDS)};
-  struct remote_row u = {median_of(ul, REMOTE_ROUNDS), median_of(ub, REMOTE_ROUNDS)};
-  double tcp = median_of(tb, REMOTE_ROUNDS);
+  struct remote_row m = {median_of(ml, REMOTE_ROUNDS), median_of(mb, REMOTE_ROUNDS)}, base[NBASE];
+  int best_lat = -1, best_bw = -1;
+  for (int b = 0; b < NBASE; b++) {
+    base[b] = (struct remote_row){median_of(bl[b], REMOTE_ROUNDS), median_of(bb[b], REMOTE_ROUNDS)};
+    if (base[b].lat_us > 0 && (best_lat < 0 || base[b].lat_us < base[best_lat].lat_us))
+      best_lat = b;
+    if (base[b].mbps > 0 && (best_bw < 0 || base[b].mbps > base[best_bw].mbps))
+      best_bw = b;
+  }
+  double xlat = best_lat >= 0 ? m.lat_us / base[best_lat].lat_us : 0;
+  double xbw = best_bw >= 0 ? m.mbps / base[best_bw].mbps : 0;
+  const char *nlat = best_lat >= 0 ? base_name[best_lat] : "none";
+  const char *nbw = best_bw >= 0 ? base_name[best_bw] : "none";
   if (json) {
-    printf("{\"pattern\":\"%s\",\"datapath\":\"remote\",\"remote\":\"%s\",\"size\":%u,\"iters\":%d,"
-           "\"rounds\":%d,\"latency_us\":%.3f,\"bandwidth_MBps\":%.1f,\"msgs_per_s\":%.0f,"
-           "\"udp_latency_us\":%.3f,\"udp_bandwidth_MBps\":%.1f,\"tcp_bandwidth_MBps\":%.1f}\n",
+    printf("{\"pattern\":\"%s\",\"datapath\":\"remote\",\"remote\":\"%s\",\"size\":%u,"
+           "\"iters\":%d,\"rounds\":%d,\"latency_us\":%.3f,\"bandwidth_MBps\":%.1f,"
+           "\"msgs_per_s\":%.0f",
            stream ? "stream" : "pingpong", host, size, per * REMOTE_ROUNDS, REMOTE_ROUNDS,
-           m.lat_us, m.mbps, 1e6 / m.lat_us, u.lat_us, u.mbps, tcp);
+           m.lat_us, m.mbps, 1e6 / m.lat_us);
+    for (int b = 0; b < NBASE; b++)
+      printf(",\"%s_latency_us\":%.3f,\"%s_bandwidth_MBps\":%.1f", base_key[b], base[b].lat_us,
+             base_key[b], base[b].mbps);
+    printf(",\"latency_baseline\":\"%s\",\"latency_ratio\":%.3f,\"bandwidth_baseline\":\"%s\","
+           "\"bandwidth_ratio\":%.3f}\n",
+           nlat, xlat, nbw, xbw);
   } else {
-    double best = u.mbps > tcp ? u.mbps : tcp;
-    printf("%-9s    %-10s %10u %12.3f %14.1f | %12.3f %14.1f %10.1f | %8.2f %8.2f\n", "", "",
-           size, m.lat_us, m.mbps, u.lat_us, u.mbps, tcp, u.lat_us > 0 ? m.lat_us / u.lat_us : 0,
-           best > 0 ? m.mbps / best : 0);
+    printf("%-9s    %-10s %10u %12.3f %14.1f |", "", "", size, m.lat_us, m.mbps);
+    for (int b = 0; b < NBASE; b++)
+      printf(" %9.3f %9.1f", base[b].lat_us, base[b].mbps);
+    printf(" | %6.2f %-8s %6.2f %-8s\n", xlat, nlat, xbw, nbw);
   }
   fflush(stdout);
 }
@@ -371,9 +493,10 @@ int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes
   char *buf = malloc(MAX_MSG + UDP_CHUNK + 1);
   memset(buf, 0x5a, MAX_MSG + UDP_CHUNK + 1);
   if (!json)
-    printf("%-9s to %-10s %10s %12s %14s | %12s %14s %10s | %8s %8s\n",
+    printf("%-9s to %-10s %10s %12s %14s | %9s %9s %9s %9s %9s %9s | %15s %15s\n",
            stream ? "stream" : "pingpong", host, "size", "latency_us", "bandwidth_MBps",
-           "udp_lat_us", "udp_MBps", "tcp_MBps", "x lat", "x best bw");
+           "udp_us", "udp_MBps", "busy_us", "busy_MBps", "tcp_us", "tcp_MBps",
+           "x best lat", "x best bw");
   for (int k = 0; k < nsizes && sizes[k] <= MAX_MSG; k++) {
     int n = sizes[k] ? (int)((1024ull << 20) / sizes[k]) : iters;
     remote_size(&l, stream, host, sizes[k], n > iters ? iters : n, json, buf);

@@ -23,6 +23,35 @@ EOF
 backend a udp:198.18.0.1:2315 && backend b udp:198.18.0.2:2315 || exit 1
 classes "udp" a b
 randloop "udp random loop, 4 ranks on 2 hosts" a,b 4
+# the cross-host bench beside honest baselines: UDP blocking and
+# busy-polled, TCP ping-pong and stream, each ratio naming its baseline
+on b "$BIN/bin/myrixen" bench serve > "$TMP/serve.out" 2>&1 & serve=$!
+sleep 0.5
+remote_bench() { # pattern, then env for the client
+  local pat=$1; shift
+  on a env "$@" "$BIN/bin/myrixen" bench "$pat" --remote b --sizes 8,4096 \
+    --iters 200 --json > "$TMP/remote_$pat.json" 2> "$TMP/remote_$pat.err"
+}
+remote_bench pingpong; remote_bench stream MYRIXEN_BENCH_STOP_SERVER=1
+wait $serve
+pp=$(grep '"size":8,' "$TMP/remote_pingpong.json"); st=$(grep '"size":4096,' "$TMP/remote_stream.json")
+fields_ok=1
+for k in udp_latency_us udp_busy_latency_us tcp_latency_us; do
+  v=$(json_num "$pp" "$k"); [ -n "$v" ] && [ "${v%%.*}" -ge 0 ] 2>/dev/null || { fields_ok=0; echo "pingpong $k: '$v'"; }
+done
+for k in udp_bandwidth_MBps tcp_bandwidth_MBps; do
+  v=$(json_num "$st" "$k"); [ -n "$v" ] && [ "${v%%.*}" -ge 0 ] 2>/dev/null || { fields_ok=0; echo "stream $k: '$v'"; }
+done
+lb=$(echo "$pp" | grep -o '"latency_baseline":"[a-z-]*"' | cut -d'"' -f4)
+bb=$(echo "$st" | grep -o '"bandwidth_baseline":"[a-z-]*"' | cut -d'"' -f4)
+case "$lb" in udp|udp-busy|tcp) ;; *) fields_ok=0; echo "latency_baseline '$lb'" ;; esac
+case "$bb" in udp|tcp) ;; *) fields_ok=0; echo "bandwidth_baseline '$bb'" ;; esac
+if [ $fields_ok = 1 ] && [ -n "$(json_num "$pp" latency_ratio)" ] && [ -n "$(json_num "$st" bandwidth_ratio)" ]; then
+  ratio() { grep -o "\"$2\":[0-9.]*" <<< "$1" | cut -d: -f2; }
+  ok "bench --remote beside UDP (blocking, busy-polled) and TCP (ping-pong, stream): 8 B x$(ratio "$pp" latency_ratio) of $lb, 4 KiB stream x$(ratio "$st" bandwidth_ratio) of $bb"
+else
+  bad "bench --remote baselines"; cat "$TMP"/remote_*.json "$TMP"/remote_*.err "$TMP/serve.out" | tail -8
+fi
 # large messages leave b in GSO runs and reach a in GRO runs (batch.c)
 sb=$(on b "$BIN/bin/myrixen" peers --json); sa=$(on a "$BIN/bin/myrixen" peers --json)
 txp=$(json_num "$sb" tx_packets); txs=$(json_num "$sb" tx_sends)
