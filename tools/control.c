@@ -117,6 +117,42 @@ int cmd_info(int argc, char **argv)
   return 0;
 }
 
+/* A flat JSON object of counters ("name":N,...) at obj (its '{'): calls
+ * each(name, value, arg) for every non-zero one; their sum.  Where the
+ * object ends (past its '}'), in *end. */
+static uint64_t nonzero_counts(const char *obj, const char **end,
+                               void (*each)(const char *, uint64_t, void *), void *arg)
+{
+  uint64_t sum = 0;
+  const char *p = obj + 1;
+  while (*p && *p != '}') {
+    char name[64];
+    unsigned long long v;
+    int n = 0;
+    if (sscanf(p, " \"%63[^\"]\" : %llu%n", name, &v, &n) != 2 || n == 0)
+      break;
+    p += n;
+    sum += v;
+    if (v && each)
+      each(name, v, arg);
+    p += *p == ',';
+  }
+  const char *close = strchr(p, '}');
+  *end = close ? close + 1 : p;
+  return sum;
+}
+
+static void print_reason(const char *name, uint64_t v, void *arg)
+{
+  printf("  %-5s %-20s %12llu\n", (const char *)arg, name, (unsigned long long)v);
+}
+
+static void print_inline(const char *name, uint64_t v, void *arg)
+{
+  (void)arg;
+  printf(" %s %llu", name, (unsigned long long)v);
+}
+
 int cmd_counters(int argc, char **argv)
 {
   char *t = backend_text(CTL_COUNTERS);
@@ -125,20 +161,37 @@ int cmd_counters(int argc, char **argv)
     free(t);
     return 0;
   }
-  printf("%-5s %10s %12s %10s %12s %7s %8s %7s %9s %s\n", "eid", "tx_msgs", "tx_bytes", "rx_msgs",
+  printf("%-5s %10s %12s %10s %12s %7s %8s %7s %9s %6s\n", "eid", "tx_msgs", "tx_bytes", "rx_msgs",
          "rx_bytes", "pulls", "stalls", "share", "throttled", "drops");
+  enum { MAX_REASON_ROWS = 256 };
+  struct reason_row {
+    const char *obj;
+    char eid[32];
+  } reasons[MAX_REASON_ROWS];
+  int nreasons = 0;
   for (const char *p = t; (p = strstr(p, "{\"eid\""));) {
-    char f[9][32], d[256];
+    char f[9][32];
     static const char *const k[] = {"eid", "tx_msgs", "tx_bytes", "rx_msgs", "rx_bytes",
                                     "pulls", "stalls", "share", "throttled"};
     for (int i = 0; i < 9; i++)
       json_field(p, k[i], f[i], sizeof(f[i]));
-    const char *dp = strstr(p, "\"drops\":{");
-    const char *end = dp ? strchr(dp, '}') : NULL;
-    snprintf(d, sizeof(d), "%.*s", dp && end ? (int)(end - dp - 9) : 0, dp ? dp + 9 : "");
-    printf("%-5s %10s %12s %10s %12s %7s %8s %7s %9s %s\n", f[0], f[1], f[2], f[3], f[4], f[5],
-           f[6], f[7], f[8], d);
+    const char *dp = strstr(p, "\"drops\":{"), *end = NULL;
+    uint64_t drops = dp ? nonzero_counts(dp + 8, &end, NULL, NULL) : 0;
+    printf("%-5s %10s %12s %10s %12s %7s %8s %7s %9s %6llu\n", f[0], f[1], f[2], f[3], f[4], f[5],
+           f[6], f[7], f[8], (unsigned long long)drops);
+    if (drops && nreasons < MAX_REASON_ROWS) {
+      reasons[nreasons].obj = dp + 8;
+      snprintf(reasons[nreasons].eid, sizeof(reasons[nreasons].eid), "%s", f[0]);
+      nreasons++;
+    }
     p = end ? end : p + 1;
+  }
+  if (nreasons) {
+    printf("drops by reason (the non-zero ones):\n  %-5s %-20s %12s\n", "eid", "reason", "count");
+    for (int i = 0; i < nreasons; i++) {
+      const char *end;
+      nonzero_counts(reasons[i].obj, &end, print_reason, reasons[i].eid);
+    }
   }
   char r[32], s[32], w[32], late[32];
   const char *e = strstr(t, "\"engine\":");
@@ -184,9 +237,13 @@ int cmd_peers(int argc, char **argv)
            f[6], f[7], f[8]);
     p++;
   }
-  const char *d = strstr(t, "\"rx_dropped\":");
-  if (d)
-    printf("received and dropped: %s", d + 13);
+  const char *d = strstr(t, "\"rx_dropped\":{"), *end;
+  if (d) {
+    printf("received and dropped:");
+    if (!nonzero_counts(d + 13, &end, print_inline, NULL))
+      printf(" none");
+    printf("\n");
+  }
   free(t);
   return 0;
 }

@@ -73,8 +73,14 @@ static void remote_baselines(struct row *r, const char *line)
 }
 static int nrows;
 
+/* A bar redrawn in place on a terminal; elsewhere (a pipe, a log) one
+ * plain line a step, not a line of carriage returns. */
 static void progress(int done, int total, const char *what)
 {
+  if (!isatty(2)) {
+    fprintf(stderr, "myrixen bench report: %d/%d %s\n", done, total, what);
+    return;
+  }
   char bar[41];
   int fill = total ? done * 40 / total : 40;
   for (int i = 0; i < 40; i++)
@@ -238,8 +244,11 @@ static const struct row *find(const char *pattern, const char *dp, unsigned size
   return NULL;
 }
 
+/* name.dat: a row a size, a column each of cols (filled here; the
+ * header line is a comment for readers, the plot names its lines itself:
+ * gnuplot's columnhead would take the first data row for titles). */
 static int write_dat(const char *dir, const char *name, const char *pattern, const unsigned *sizes,
-                     int nsizes, int latency)
+                     int nsizes, int latency, const char **cols)
 {
   char path[512];
   snprintf(path, sizeof(path), "%s/%s.dat", dir, name);
@@ -247,7 +256,6 @@ static int write_dat(const char *dir, const char *name, const char *pattern, con
   if (!f)
     return -1;
   fprintf(f, "# size");
-  const char *cols[NDP + NPEERS];
   int ncols = 0;
   for (int d = 0; d < NDP; d++)
     cols[ncols++] = datapaths[d];
@@ -278,7 +286,7 @@ static int gnuplot(const char *script)
 }
 
 static int plot(const char *dir, const char *name, const char *title, const char *ylabel,
-                int ncols, const char *xlabel, int logx)
+                const char **cols, int ncols, const char *xlabel, int logx)
 {
   char path[512];
   snprintf(path, sizeof(path), "%s/%s.gp", dir, name);
@@ -292,8 +300,10 @@ static int plot(const char *dir, const char *name, const char *title, const char
             title, xlabel, ylabel);
     if (logx)
       fprintf(f, "set logscale x 2\nset logscale y 10\n");
-    fprintf(f, "plot for [c=2:%d] '%s/%s.dat' using 1:c with linespoints title columnhead(c)\n",
-            ncols + 1, dir, name);
+    for (int c = 0; c < ncols; c++)
+      fprintf(f, "%s '%s/%s.dat' using 1:%d with linespoints title '%s'", c ? "," : "plot", dir,
+              name, c + 2, cols[c]);
+    fprintf(f, "\n");
   }
   fclose(f);
   return gnuplot(path);
@@ -676,10 +686,11 @@ static int write_outputs(const struct plan *pl)
 {
   write_json(pl);
   write_md(pl->dir, pl->sizes, pl->nsizes, pl->gcounts, pl->ng);
-  int nl = write_dat(pl->dir, "latency", "pingpong", pl->sizes, pl->nsizes, 1);
-  int nb = write_dat(pl->dir, "bandwidth", "stream", pl->sizes, pl->nsizes, 0);
-  int plots = plot(pl->dir, "latency", "ping-pong, half round trip", "us", nl, "bytes", 1);
-  plots |= plot(pl->dir, "bandwidth", "stream bandwidth", "MB/s", nb, "bytes", 1);
+  const char *lcols[NDP + NPEERS], *bcols[NDP + NPEERS];
+  int nl = write_dat(pl->dir, "latency", "pingpong", pl->sizes, pl->nsizes, 1, lcols);
+  int nb = write_dat(pl->dir, "bandwidth", "stream", pl->sizes, pl->nsizes, 0, bcols);
+  int plots = plot(pl->dir, "latency", "ping-pong, half round trip", "us", lcols, nl, "bytes", 1);
+  plots |= plot(pl->dir, "bandwidth", "stream bandwidth", "MB/s", bcols, nb, "bytes", 1);
   plots |= plot_scaling(pl);
   plots |= plot_mpi(pl);
   return plots;

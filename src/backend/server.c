@@ -7,12 +7,15 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -85,8 +88,50 @@ static int listen_socket(const char *path, const char *group, unsigned mode)
   return s;
 }
 
+/* One backend per socket: a live backend holds an exclusive lock on
+ * PATH.lock (with its pid in it) for as long as it runs, so a second one
+ * refuses instead of taking the socket and orphaning the first one's
+ * guests.  A backend that died released its lock with its descriptors:
+ * its socket is stale and is taken over.  The lock file stays (removing it
+ * would let two newcomers lock two different files). */
+static int claim_socket(const char *path)
+{
+  char lock[PATH_MAX];
+  if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock))
+    return -ENAMETOOLONG;
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof(dir), "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash && slash != dir) {
+    *slash = 0;
+    mkdir(dir, 0755);
+  }
+  int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    log_err("cannot open %s: %s", lock, strerror(errno));
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    char pid[32] = "";
+    ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+    pid[n > 0 ? n : 0] = 0;
+    pid[strcspn(pid, "\n")] = 0;
+    log_err("a backend already serves %s, pid %s: not starting a second one", path,
+            pid[0] ? pid : "unknown");
+    close(fd);
+    return -1;
+  }
+  char pid[32];
+  int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+  if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+    log_warn("cannot write our pid into %s: %s", lock, strerror(errno));
+  return fd; /* held, and never closed, until we exit */
+}
+
 int server_listen(struct backend *be)
 {
+  if (claim_socket(be->cfg.socket_path) < 0)
+    return -1;
   be->lsock = listen_socket(be->cfg.socket_path, be->cfg.socket_group, be->cfg.socket_mode);
   if (be->lsock < 0) {
     log_err("cannot listen on %s (group %s, mode %o): %s", be->cfg.socket_path,

@@ -895,6 +895,20 @@ static int attacker_without_key(int idx, void *arg)
   raw_post(ep, &m);
   usleep(300000);
   CHECK(counters_say("\"not_connected\":1"));
+  /* and `myrixen counters` shows it as a row of its drop reasons, no JSON */
+  char cmd[600], line[256];
+  snprintf(cmd, sizeof(cmd), "%s counters", harness_bin("myrixen"));
+  FILE *f = popen(cmd, "r");
+  CHECK(f);
+  int row = 0, json = 0;
+  while (fgets(line, sizeof(line), f)) {
+    char eid[16], reason[32];
+    unsigned long long n;
+    json |= strchr(line, '"') != NULL;
+    row |= sscanf(line, " %15s %31s %llu", eid, reason, &n) == 3 &&
+           !strcmp(reason, "not_connected") && n == 1;
+  }
+  CHECK(pclose(f) == 0 && row && !json);
   mx_finalize();
   return 0;
 }

@@ -2,7 +2,8 @@
 # `myrixen bench report --quick` must write every file, each non-empty and
 # well formed: results.json with rows of every datapath and pattern,
 # results.md with its tables and targets, the .dat files the plots come
-# from, and every plot as PNG and SVG.
+# from, and every plot as PNG and SVG, whose lines are titled by datapath
+# and start at the smallest size.
 BUILD=${1:-build}
 OUT=$(mktemp -d /tmp/myrixen-report-XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
@@ -40,6 +41,28 @@ for name in ("latency", "bandwidth", "scaling"):
     svg = open(os.path.join(out, name + ".svg")).read()
     if "<svg" not in svg or "</svg>" not in svg:
         fail.append(f"{name}.svg is not an SVG")
+# The plots read right: every datapath names a line in the legend (not the
+# numbers of a data row taken for titles), and the smallest size is drawn
+# (gnuplot's own table of what it plots, from the report's script).
+import re, subprocess
+for name in ("latency", "bandwidth"):
+    svg = open(os.path.join(out, name + ".svg")).read()
+    titles = re.findall(r">([^<>]+)</tspan>", svg) + re.findall(r"<text[^>]*>([^<>]+)</text>", svg)
+    for dp in ("bypass", "engine", "copy", "copy-batch"):
+        if dp not in [t.strip() for t in titles]:
+            fail.append(f"{name}.svg: no line titled {dp}")
+    if any(re.fullmatch(r"\d+\.\d{4}", t.strip()) for t in titles):
+        fail.append(f"{name}.svg: a title is a number (a data row read as the header)")
+    gp = open(os.path.join(out, name + ".gp")).read().split("set terminal")[1]
+    table = os.path.join(out, name + ".table")
+    script = "set table '%s'\n" % table + "\n".join(
+        l for l in gp.splitlines()[1:] if not l.startswith("set output"))
+    subprocess.run(["gnuplot"], input=script.encode(), check=True)
+    xs = [float(l.split()[0]) for l in open(table) if l.strip() and not l.startswith("#")]
+    smallest = min(float(l.split()[0]) for l in open(os.path.join(out, name + ".dat"))
+                   if not l.startswith("#"))
+    if not xs or min(xs) != smallest:
+        fail.append(f"{name}: smallest size {smallest} not plotted (from {min(xs) if xs else None})")
 for f in fail:
     print("FAIL:", f)
 print(f"ok   bench report --quick: {len(rows)} rows, tables, plots" if not fail else "")
