@@ -155,6 +155,9 @@ static void print_inline(const char *name, uint64_t v, void *arg)
 
 int cmd_counters(int argc, char **argv)
 {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--watch"))
+      return cmd_counters_watch(argc, argv);
   char *t = backend_text(CTL_COUNTERS);
   if (argc > 1 && !strcmp(argv[1], "--json")) {
     fputs(t, stdout);

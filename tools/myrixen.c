@@ -18,6 +18,8 @@ static void usage(FILE *f)
   fprintf(f, "usage: myrixen <command> [options]\n"
              "  info [--json]        backend version, ports, guests, endpoints\n"
              "  counters [--json]    per-VIF and engine counters, drops by reason\n"
+             "  counters --watch [--interval S] [--count N]\n"
+             "                       live rates per VIF, per peer and in total\n"
              "  peers [--json]       ports, other hosts' backends: state, rtt, retransmissions\n"
              "  vif set EID [--rate MBPS] [--msg-rate N]   limit what the engine takes from a VIF\n"
              "  bench pingpong|stream [--sizes LIST] [--iters N] [--datapath D|all]\n"

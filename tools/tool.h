@@ -4,6 +4,7 @@
 
 int cmd_info(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
+int cmd_counters_watch(int argc, char **argv); /* watch.c */
 int cmd_peers(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_vm(int argc, char **argv);       /* vm.c */

@@ -23,6 +23,21 @@ ms=$(( (t1 - t0) / 1000000 ))
 if [ $rc = 0 ] && [ $ms -ge 550 ]; then echo "ok   3000 messages under a 5000/s limit took $ms ms"
 else echo "FAIL limited stream: rc $rc, $ms ms (at least 550 expected)"; failed=1; fi
 
+# counters --watch into a pipe: plain lines (no carriage returns, no
+# terminal codes), a rate per VIF that moves with a stream and stays
+# within the 5000 messages a second the VIFs are held to
+"$BUILD/mx/mx_stream" -e 6 -l 64 -n 2500 -w 0 > /dev/null & R=$!
+"$BUILD/mx/mx_stream" -e 7 -d lim -r 6 -l 64 -n 2500 > /dev/null & S=$!
+sleep 0.1
+"$BUILD/bin/myrixen" counters --watch --interval 0.15 --count 3 > "$SOCK.watch" 2>&1
+wait $S; wait $R
+lines=$(grep -cE '^T\+[0-9.]+s (total|vif [0-9]+) tx [0-9]+ msg/s [0-9.]+ MB/s rx [0-9]+ msg/s [0-9.]+ MB/s drops [0-9]+$' "$SOCK.watch")
+rate=$(grep -E '^T\+[0-9.]+s vif 7 tx' "$SOCK.watch" | awk '{print $5}' | sort -n | tail -1)
+if [ "$lines" -ge 9 ] && ! grep -q $'[\r\033]' "$SOCK.watch" && [ "${rate:-0}" -gt 0 ] && [ "$rate" -le 6000 ]; then
+  echo "ok   counters --watch in a pipe: plain lines, vif 7 at up to $rate msg/s (limit 5000/s)"
+else echo "FAIL counters --watch: $lines lines, rate '${rate}'"; cat "$SOCK.watch"; failed=1; fi
+rm -f "$SOCK.watch"
+
 # the copy datapath's netback takes requests under the same limits
 MYRIXEN_DATAPATH=copy "$BUILD/mx/mx_stream" -e 4 -l 64 -n 1500 -w 0 > /dev/null & R=$!
 t0=$(date +%s%N)
