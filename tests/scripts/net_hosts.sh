@@ -151,8 +151,13 @@ else
 fi
 stop_backend b
 backend b udp:198.18.0.2:2315 --key-file "$TMP/key2" --peers "$TMP/peers.plain" || exit 1
-sleep 2.5 # each has announced itself on the segment
-sa=$(on a "$BIN/bin/myrixen" peers --json); sb=$(on b "$BIN/bin/myrixen" peers --json)
+# each announces itself on the segment every 2 s: wait (up to 10 s, a
+# loaded machine) for a hello each way
+for _ in $(seq 50); do
+  sa=$(on a "$BIN/bin/myrixen" peers --json); sb=$(on b "$BIN/bin/myrixen" peers --json)
+  [ "$(json_num "$sa" auth_failed)" -ge 1 ] && [ "$(json_num "$sb" auth_failed)" -ge 1 ] && break
+  sleep 0.2
+done
 if [ "$(json_num "$sa" auth_failed)" -ge 1 ] && [ "$(json_num "$sb" auth_failed)" -ge 1 ] &&
    ! on b timeout 5 "$MX/mx_pingpong" -e 2 -d a -r 1 -n 1 > /dev/null 2>&1; then
   ok "another key: neither hears the other, a connect fails"
@@ -161,8 +166,11 @@ else
 fi
 stop_backend b
 backend b udp:198.18.0.2:2315 --peers "$TMP/peers.plain" || exit 1
-sleep 2.5
-sa=$(on a "$BIN/bin/myrixen" peers --json); sb=$(on b "$BIN/bin/myrixen" peers --json)
+for _ in $(seq 50); do # a's next hello, keyed
+  sb=$(on b "$BIN/bin/myrixen" peers --json)
+  [ "$(json_num "$sb" auth_unexpected)" -ge 1 ] && break
+  sleep 0.2
+done
 if [ "$(json_num "$sb" auth_unexpected)" -ge 1 ] && [ "$(json_num "$sb" cluster_key)" = 0 ]; then
   ok "no key: keyed packets refused ($(json_num "$sb" auth_unexpected))"
 else
