@@ -33,8 +33,15 @@ HEADERS     := $(wildcard include/*.h src/*/*.h tests/*.h tests/mx/*.h tests/fuz
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-LIB_A   := $(BUILD)/lib/libmyrixen.a
-LIB_SO  := $(BUILD)/lib/libmyrixen.so
+# The package's version (include/myrixen.h) and the library's ABI: programs
+# link against libmyrixen.so.$(SO_MAJOR); bump SO_MINOR when calls are
+# added, SO_MAJOR (and start SO_MINOR again) when the ABI breaks.
+VERSION  := $(shell sed -n 's/^\#define MYRIXEN_VERSION_STRING "\(.*\)"/\1/p' include/myrixen.h)
+SO_MAJOR := 1
+SO_MINOR := 0.0
+LIB_A    := $(BUILD)/lib/libmyrixen.a
+LIB_REAL := $(BUILD)/lib/libmyrixen.so.$(SO_MAJOR).$(SO_MINOR)
+LIB_SO   := $(BUILD)/lib/libmyrixen.so
 # The NIC engine as a library (engine/engine.h), for myrixend and the tests.
 ENGINE_A := $(BUILD)/lib/libmyrixen-engine.a
 # The libfabric provider `myrixen` (FI_PROVIDER_PATH=$(BUILD)/lib/libfabric),
@@ -68,10 +75,16 @@ $(LIB_A): $(call obj,$(LIB_SRC))
 	@echo "  AR  $@"
 	@rm -f $@ && ar rcs $@ $^
 
-$(LIB_SO): $(call obj,$(LIB_SRC))
+$(LIB_REAL): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"
-	@$(CC) -shared -o $@ $^ $(LDFLAGS)
+	@$(CC) -shared -Wl,-soname,libmyrixen.so.$(SO_MAJOR) -o $@ $^ $(LDFLAGS)
+
+# libmyrixen.so (what -lmyrixen finds) and libmyrixen.so.1 (what programs
+# load) name the real file, in the build as once installed.
+$(LIB_SO): $(LIB_REAL)
+	@ln -sf $(notdir $(LIB_REAL)) $(dir $@)libmyrixen.so.$(SO_MAJOR)
+	@ln -sf libmyrixen.so.$(SO_MAJOR) $@
 
 $(FI_PROV): $(call obj,$(FI_SRC)) $(call obj,$(LIB_SRC)) src/fi/exports.map
 	@mkdir -p $(dir $@)
@@ -151,28 +164,36 @@ $(BUILD)/static/%: $(BUILD)/obj/tests/vm/%.o $(LIB_A)
 	@echo "  LD  $@ (static)"
 	@$(CC) -static -o $@ $^ $(LDFLAGS)
 
-# Install (PREFIX, DESTDIR): the commands, the library and its headers,
-# the libfabric provider in $(PREFIX)/lib/libfabric (FI_PROVIDER_PATH;
+# Install (PREFIX, DESTDIR): the commands, the library (shared with its
+# soname, and static) with its headers and a pkg-config file, the
+# libfabric provider in $(PREFIX)/lib/libfabric (FI_PROVIDER_PATH;
 # `myrixen mpirun` finds it there by itself) and the MPI bench program.
 PREFIX ?= /usr/local
-INSTALLED := bin/myrixen sbin/myrixend lib/libmyrixen.so lib/libmyrixen.a \
-             lib/libfabric/libmyrixen-fi.so lib/myrixen/mpi_bench \
+LIBDIR := $(PREFIX)/lib
+INSTALLED := bin/myrixen sbin/myrixend lib/libmyrixen.so lib/libmyrixen.so.$(SO_MAJOR) \
+             lib/libmyrixen.so.$(SO_MAJOR).$(SO_MINOR) lib/libmyrixen.a \
+             lib/pkgconfig/myrixen.pc lib/libfabric/libmyrixen-fi.so lib/myrixen/mpi_bench \
              include/myriexpress.h include/mx_extensions.h include/myrixen.h
 install: all $(BUILD)/mpi/mpi_bench
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/include \
-	  $(DESTDIR)$(PREFIX)/lib/libfabric $(DESTDIR)$(PREFIX)/lib/myrixen
+	  $(DESTDIR)$(LIBDIR)/libfabric $(DESTDIR)$(LIBDIR)/myrixen $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/myrixen
 	install -m 755 $(BACKEND) $(DESTDIR)$(PREFIX)/sbin/myrixend
-	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libmyrixen.so
-	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libmyrixen.a
-	install -m 755 $(FI_PROV) $(DESTDIR)$(PREFIX)/lib/libfabric/libmyrixen-fi.so
-	install -m 755 $(BUILD)/mpi/mpi_bench $(DESTDIR)$(PREFIX)/lib/myrixen/mpi_bench
+	install -m 755 $(LIB_REAL) $(DESTDIR)$(LIBDIR)/
+	ln -sf libmyrixen.so.$(SO_MAJOR).$(SO_MINOR) $(DESTDIR)$(LIBDIR)/libmyrixen.so.$(SO_MAJOR)
+	ln -sf libmyrixen.so.$(SO_MAJOR) $(DESTDIR)$(LIBDIR)/libmyrixen.so
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libmyrixen.a
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@VERSION@|$(VERSION)|' \
+	  myrixen.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/myrixen.pc
+	install -m 755 $(FI_PROV) $(DESTDIR)$(LIBDIR)/libfabric/libmyrixen-fi.so
+	install -m 755 $(BUILD)/mpi/mpi_bench $(DESTDIR)$(LIBDIR)/myrixen/mpi_bench
 	install -m 644 include/myriexpress.h include/mx_extensions.h include/myrixen.h \
 	  $(DESTDIR)$(PREFIX)/include/
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
-	-rmdir $(DESTDIR)$(PREFIX)/lib/libfabric $(DESTDIR)$(PREFIX)/lib/myrixen 2>/dev/null
+	-rmdir $(DESTDIR)$(LIBDIR)/libfabric $(DESTDIR)$(LIBDIR)/myrixen \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig 2>/dev/null
 
 # MPI programs (tests/mpi), built by Open MPI's mpicc: they run over the
 # myrixen provider (make check-mpi).

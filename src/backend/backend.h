@@ -17,11 +17,12 @@
 #include "../common/ctl.h"
 #include "../common/region.h"
 #include "../engine/engine.h"
+#include "../../include/myrixen.h"
 
 #define BE_MAX_GUESTS 128
 #define BE_CONNS_PER_PROCESS 4        /* control connections one process may hold */
 #define BE_HELLO_TIMEOUT_NS 5000000000ull /* a connection says hello within this, or goes */
-#define MYRIXEN_VERSION "0.1.0"
+#define MYRIXEN_VERSION MYRIXEN_VERSION_STRING /* one version: the public header's */
 
 struct be_guest {
   int in_use;
