@@ -170,10 +170,14 @@ $(BUILD)/static/%: $(BUILD)/obj/tests/vm/%.o $(LIB_A)
 # `myrixen mpirun` finds it there by itself) and the MPI bench program.
 PREFIX ?= /usr/local
 LIBDIR := $(PREFIX)/lib
+# man/NAME.N goes to share/man/manN/NAME.N
+MANPAGES := $(foreach p,$(wildcard man/*.[1-8]),man/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
 INSTALLED := bin/myrixen sbin/myrixend lib/libmyrixen.so lib/libmyrixen.so.$(SO_MAJOR) \
              lib/libmyrixen.so.$(SO_MAJOR).$(SO_MINOR) lib/libmyrixen.a \
              lib/pkgconfig/myrixen.pc lib/libfabric/libmyrixen-fi.so lib/myrixen/mpi_bench \
-             include/myriexpress.h include/mx_extensions.h include/myrixen.h
+             include/myriexpress.h include/mx_extensions.h include/myrixen.h \
+             lib/systemd/system/myrixend.service share/doc/myrixen/myrixend.conf.example \
+             $(MANPAGES:man/%=share/man/%)
 install: all $(BUILD)/mpi/mpi_bench
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(LIBDIR)/libfabric $(DESTDIR)$(LIBDIR)/myrixen $(DESTDIR)$(LIBDIR)/pkgconfig
@@ -189,11 +193,18 @@ install: all $(BUILD)/mpi/mpi_bench
 	install -m 755 $(BUILD)/mpi/mpi_bench $(DESTDIR)$(LIBDIR)/myrixen/mpi_bench
 	install -m 644 include/myriexpress.h include/mx_extensions.h include/myrixen.h \
 	  $(DESTDIR)$(PREFIX)/include/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/myrixen
+	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' dist/myrixend.service.in \
+	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/myrixend.service
+	install -m 644 dist/myrixend.conf $(DESTDIR)$(PREFIX)/share/doc/myrixen/myrixend.conf.example
+	for p in $(MANPAGES); do \
+	  install -D -m 644 man/$$(basename $$p) $(DESTDIR)$(PREFIX)/share/$$p || exit 1; done
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
 	-rmdir $(DESTDIR)$(LIBDIR)/libfabric $(DESTDIR)$(LIBDIR)/myrixen \
-	  $(DESTDIR)$(LIBDIR)/pkgconfig 2>/dev/null
+	  $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	  $(DESTDIR)$(PREFIX)/lib/systemd $(DESTDIR)$(PREFIX)/share/doc/myrixen 2>/dev/null; true
 
 # MPI programs (tests/mpi), built by Open MPI's mpicc: they run over the
 # myrixen provider (make check-mpi).

@@ -27,6 +27,12 @@ ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need="$need qemu-system-x86"
 [ -x /bin/busybox ] || need="$need busybox-static"
 command -v cpio >/dev/null 2>&1 || need="$need cpio"
+# the product: pkg-config for installed programs, manual pages, the unit
+command -v pkg-config >/dev/null 2>&1 || need="$need pkgconf"
+command -v groff >/dev/null 2>&1 || need="$need groff-base"
+command -v man >/dev/null 2>&1 || need="$need man-db"
+command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
+command -v readelf >/dev/null 2>&1 || need="$need binutils"
 # TSan and ASan runtimes come with gcc's libtsan2 / libasan8 on Debian 12.
 [ -e /usr/lib/x86_64-linux-gnu/libtsan.so.2 ] || need="$need libtsan2"
 [ -e /usr/lib/x86_64-linux-gnu/libasan.so.8 ] || need="$need libasan8"

@@ -66,10 +66,23 @@ struct be_config {
   uint32_t endpoints_per_user;  /* endpoints the guests of one uid may hold at once */
   uint64_t vm_mem_per_user_mb;  /* RAM the VMs of one uid may hold at once */
   const char *user;             /* run as this user, with three capabilities (privilege.c) */
-  const char *socket_group;     /* the control socket's group, and mode: who may be a guest */
+  const char *socket_owner;     /* the control socket's owner, group and mode: who may be */
+  const char *socket_group;     /* a guest */
   unsigned socket_mode;
   int verbose;
 };
+
+/* options.c: the configuration file, then the command line. */
+struct be_options {
+  struct be_config *cfg;        /* filled */
+  int daemonize, log_level, check_only;
+  int ports_from_flags;         /* the flags named ports: the file's are dropped */
+};
+/* -1: go on; else the exit status (help printed, --check-config done, or
+ * a bad setting reported). */
+int options_parse(struct be_options *o, int argc, char **argv);
+/* notify.c: tell systemd (Type=notify) that the backend serves. */
+void notify_ready(void);
 
 struct backend {
   struct be_config cfg;
@@ -157,7 +170,8 @@ int server_listen(struct backend *be);
 int server_run(struct backend *be);
 
 /* privilege.c */
-int privilege_socket_access(const char *path, const char *group, unsigned mode, char *err,
+int privilege_socket_access(const char *path, const char *owner, const char *group,
+                            unsigned mode, char *err,
                             size_t errlen);
 /* Become user, keeping CAP_SYS_PTRACE, CAP_SETUID, CAP_SETGID only (before
  * any thread starts).  0, or -1 with err set. */

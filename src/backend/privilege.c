@@ -34,10 +34,19 @@
 
 #define KEPT_CAPS ((1u << CAP_SYS_PTRACE) | (1u << CAP_SETUID) | (1u << CAP_SETGID))
 
-int privilege_socket_access(const char *path, const char *group, unsigned mode, char *err,
-                            size_t errlen)
+int privilege_socket_access(const char *path, const char *owner, const char *group,
+                            unsigned mode, char *err, size_t errlen)
 {
+  uid_t uid = (uid_t)-1;
   gid_t gid = (gid_t)-1;
+  if (owner) {
+    struct passwd *pw = getpwnam(owner);
+    if (!pw) {
+      snprintf(err, errlen, "no user %s", owner);
+      return -1;
+    }
+    uid = pw->pw_uid;
+  }
   if (group) {
     struct group *gr = getgrnam(group);
     if (!gr) {
@@ -46,7 +55,8 @@ int privilege_socket_access(const char *path, const char *group, unsigned mode, 
     }
     gid = gr->gr_gid;
   }
-  if ((gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) || chmod(path, mode) < 0) {
+  if (((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) ||
+      chmod(path, mode) < 0) {
     snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
     return -1;
   }

@@ -58,7 +58,8 @@ static int accept_guest(struct backend *be, int lsock)
 /* The control socket, listening, at path; it appears there (a rename)
  * only once it listens and has its group and mode, so that a client that
  * sees the file can connect, and none connects to it unguarded. */
-static int listen_socket(const char *path, const char *group, unsigned mode)
+static int listen_socket(const char *path, const char *owner, const char *group,
+                         unsigned mode)
 {
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
   char tmp[sizeof(sa.sun_path)];
@@ -79,7 +80,7 @@ static int listen_socket(const char *path, const char *group, unsigned mode)
   unlink(tmp);
   char err[256];
   if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 64) < 0 ||
-      privilege_socket_access(tmp, group, mode, err, sizeof(err)) < 0 || rename(tmp, path) < 0) {
+      privilege_socket_access(tmp, owner, group, mode, err, sizeof(err)) < 0 || rename(tmp, path) < 0) {
     int e = -errno;
     close(s);
     unlink(tmp);
@@ -132,7 +133,8 @@ int server_listen(struct backend *be)
 {
   if (claim_socket(be->cfg.socket_path) < 0)
     return -1;
-  be->lsock = listen_socket(be->cfg.socket_path, be->cfg.socket_group, be->cfg.socket_mode);
+  be->lsock = listen_socket(be->cfg.socket_path, be->cfg.socket_owner, be->cfg.socket_group,
+                           be->cfg.socket_mode);
   if (be->lsock < 0) {
     log_err("cannot listen on %s (group %s, mode %o): %s", be->cfg.socket_path,
             be->cfg.socket_group ? be->cfg.socket_group : "-", be->cfg.socket_mode,

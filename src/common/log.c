@@ -78,9 +78,16 @@ void log_msg(enum log_level level, const char *fmt, ...)
   if (held)
     fprintf(stderr, "%s: %lu log lines suppressed (more than %.0f a second)\n", log_name, held,
             LOG_RATE);
-  clock_gettime(CLOCK_REALTIME, &ts);
-  n = snprintf(line, sizeof(line), "%s[%ld.%03ld] %s: ", log_name, (long)(ts.tv_sec % 100000),
-               ts.tv_nsec / 1000000, tag[level]);
+  /* Under systemd stderr is the journal's (JOURNAL_STREAM): the level goes
+   * as a syslog priority it reads ("<3>"), and it keeps its own time. */
+  static const int priority[] = {3, 4, 6, 7};
+  if (getenv("JOURNAL_STREAM")) {
+    n = snprintf(line, sizeof(line), "<%d>%s: ", priority[level], tag[level]);
+  } else {
+    clock_gettime(CLOCK_REALTIME, &ts);
+    n = snprintf(line, sizeof(line), "%s[%ld.%03ld] %s: ", log_name, (long)(ts.tv_sec % 100000),
+                 ts.tv_nsec / 1000000, tag[level]);
+  }
   va_start(ap, fmt);
   vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
   va_end(ap);

@@ -1,0 +1,71 @@
+#!/bin/bash
+# myrixend's configuration file: a good one starts the backend with its
+# settings (and a flag wins over the file), --check-config says so and
+# exits; a file with bad lines is refused, each line named with its number
+# and what is wrong, and the backend does not start.
+BUILD=${1:-build}
+T=$(mktemp -d /tmp/myrixen-config-XXXXXX)
+trap 'kill $BE 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
+failed=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; failed=$((failed + 1)); }
+cat > "$T/good.conf" <<CONF
+# a backend of this test
+socket = $T/be.sock
+hostname = fromfile   # a comment after a value
+max-endpoints = 32
+socket-mode = 0660
+log-level = warn
+no-discovery = yes
+vif-msg-rate = 0
+CONF
+if out=$("$BUILD/bin/myrixend" --config "$T/good.conf" --check-config 2>&1) && [[ "$out" == *"is valid"* ]] &&
+   [ ! -e "$T/be.sock" ]; then
+  ok "--check-config: $out"
+else
+  bad "--check-config on a good file: $out"
+fi
+"$BUILD/bin/myrixend" --config "$T/good.conf" > "$T/be.log" 2>&1 & BE=$!
+for _ in $(seq 100); do [ -S "$T/be.sock" ] && break; sleep 0.05; done
+info=$(MYRIXEN_SOCKET=$T/be.sock "$BUILD/bin/myrixen" info 2>&1 | head -1)
+mode=$(stat -c %a "$T/be.sock" 2>/dev/null)
+if [[ "$info" == *" on fromfile,"* ]] && [ "$mode" = 660 ]; then
+  ok "a good file starts the backend with its settings ($info; socket mode $mode)"
+else
+  bad "the backend of a good file: '$info', mode '$mode'"; cat "$T/be.log"
+fi
+kill $BE; wait $BE 2>/dev/null
+"$BUILD/bin/myrixend" --config "$T/good.conf" --hostname fromflag > "$T/be.log" 2>&1 & BE=$!
+for _ in $(seq 100); do [ -S "$T/be.sock" ] && break; sleep 0.05; done
+info=$(MYRIXEN_SOCKET=$T/be.sock "$BUILD/bin/myrixen" info 2>&1 | head -1)
+[[ "$info" == *" on fromflag,"* ]] && ok "a flag wins over the file ($info)" || bad "flag over file: '$info'"
+kill $BE; wait $BE 2>/dev/null
+# every kind of bad line, each on its own line number
+cat > "$T/bad.conf" <<CONF
+socket = $T/bad.sock
+bogus-key = 1
+max-endpoints = many
+daemon = maybe
+socket-mode = 999
+a line without an equals sign
+port = tcp:198.18.0.1:1
+log-level =
+medium-max = -5
+CONF
+"$BUILD/bin/myrixend" --config "$T/bad.conf" > "$T/bad.out" 2>&1; rc=$?
+want=(2:bogus-key 3:max-endpoints 4:daemon 5:socket-mode "6:not key = value" 7:port 8:log-level 9:medium-max)
+missing=
+for w in "${want[@]}"; do
+  grep -qF "$T/bad.conf:${w%%:*}: ${w#*:}" "$T/bad.out" || missing="$missing ${w%%:*}"
+done
+if [ $rc != 0 ] && [ -z "$missing" ] && [ ! -e "$T/bad.sock" ] &&
+   [ "$(grep -c "bad.conf:" "$T/bad.out")" = 8 ]; then
+  ok "a bad file is refused, every bad line named: $(grep -o 'bad.conf:[0-9]*: [^:]*' "$T/bad.out" | sed 's/.*conf://' | tr '\n' ',' )"
+else
+  bad "bad file: rc $rc, lines not reported:$missing"; cat "$T/bad.out"
+fi
+"$BUILD/bin/myrixend" --config "$T/missing.conf" > "$T/missing.out" 2>&1 && bad "a missing --config file accepted" ||
+  ok "a missing --config file is refused: $(head -1 "$T/missing.out")"
+"$BUILD/bin/myrixend" --config "$T/good.conf" --max-endpoints 0 > "$T/flag.out" 2>&1 &&
+  bad "a bad flag value accepted" || ok "a bad flag value is refused: $(head -1 "$T/flag.out")"
+[ $failed = 0 ]
