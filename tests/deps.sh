@@ -33,6 +33,9 @@ command -v groff >/dev/null 2>&1 || need="$need groff-base"
 command -v man >/dev/null 2>&1 || need="$need man-db"
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 command -v readelf >/dev/null 2>&1 || need="$need binutils"
+# the metrics endpoint's test parses the exposition with Prometheus' own
+# parser (Debian's python3, whatever python3 comes first in PATH)
+/usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || need="$need python3-prometheus-client"
 # TSan and ASan runtimes come with gcc's libtsan2 / libasan8 on Debian 12.
 [ -e /usr/lib/x86_64-linux-gnu/libtsan.so.2 ] || need="$need libtsan2"
 [ -e /usr/lib/x86_64-linux-gnu/libasan.so.8 ] || need="$need libasan8"

@@ -16,29 +16,15 @@
 static struct ctl_msg *exchange(struct ctl_msg *req)
 {
   const char *path = ctl_socket_path();
-  int s = ctl_connect(path, 0);
-  if (s < 0) {
-    fprintf(stderr, "myrixen: cannot reach the backend at %s (is myrixend running?)\n", path);
-    exit(1);
-  }
   struct ctl_msg *buf = malloc(sizeof(*buf) + CTL_TEXT_MAX);
-  int fds[CTL_MAX_FDS], n;
-  struct ctl_msg m;
-  ctl_init(&m, CTL_HELLO, 1);
-  m.u.hello.role = CTL_ROLE_MONITOR;
-  snprintf(m.u.hello.name, sizeof(m.u.hello.name), "myrixen");
-  if (!buf || ctl_send(s, &m, NULL, 0) < 0 ||
-      ctl_recv(s, buf, sizeof(*buf) + CTL_TEXT_MAX, fds, &n) <= 0 || buf->type != CTL_REPLY) {
-    fprintf(stderr, "myrixen: backend refused the hello\n");
-    exit(1);
-  }
-  req->seq = 2;
-  if (ctl_send(s, req, NULL, 0) < 0 || ctl_recv(s, buf, sizeof(*buf) + CTL_TEXT_MAX, fds, &n) <= 0) {
-    fprintf(stderr, "myrixen: no answer from the backend\n");
-    exit(1);
-  }
-  close(s);
-  return buf;
+  int rc = buf ? ctl_monitor_call(path, "myrixen", req, buf, sizeof(*buf) + CTL_TEXT_MAX) : -3;
+  if (rc == 0)
+    return buf;
+  if (rc == -1)
+    fprintf(stderr, "myrixen: cannot reach the backend at %s (is myrixend running?)\n", path);
+  else
+    fprintf(stderr, "myrixen: %s\n", rc == -2 ? "backend refused the hello" : "no answer from the backend");
+  exit(1);
 }
 
 char *backend_text(enum ctl_type type)

@@ -11,12 +11,8 @@ int cmd_vm(int argc, char **argv);       /* vm.c */
 int cmd_run(int argc, char **argv);      /* container.c */
 int cmd_mpirun(int argc, char **argv);   /* mpirun.c */
 
-/* jsonread.c: the value of "key" in JSON text, from `from` on: a string's
- * characters or a number's text into out; returns the point just past the
- * value (to go on scanning), or NULL (out "") when the key is not there. */
-const char *json_get(const char *from, const char *key, char *out, size_t cap);
-/* A number's value, or 0 when the key is not there. */
-double json_get_num(const char *from, const char *key);
+/* json_get, json_get_num: reading the backend's JSON */
+#include "../src/common/json.h"
 
 /* A bench cannot go on: what failed and the MX code, then exit 1. */
 __attribute__((noreturn)) void tool_fail(const char *what, int mx_code);

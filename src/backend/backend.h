@@ -69,6 +69,7 @@ struct be_config {
   const char *socket_owner;     /* the control socket's owner, group and mode: who may be */
   const char *socket_group;     /* a guest */
   unsigned socket_mode;
+  const char *metrics;          /* --metrics unix:PATH|tcp:ADDR:PORT, or NULL */
   int verbose;
 };
 
@@ -81,6 +82,9 @@ struct be_options {
 /* -1: go on; else the exit status (help printed, --check-config done, or
  * a bad setting reported). */
 int options_parse(struct be_options *o, int argc, char **argv);
+/* metrics.c: serve Prometheus' text format at spec from a thread of its
+ * own, reading the backend's reports on its control socket.  0 or -1. */
+int metrics_start(const char *spec, const char *control);
 /* notify.c: tell systemd (Type=notify) that the backend serves. */
 void notify_ready(void);
 

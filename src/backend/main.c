@@ -51,7 +51,8 @@ int main(int argc, char **argv)
     log_err("%s", err);
     return 1;
   }
-  if (server_listen(&be) < 0) {
+  if (server_listen(&be) < 0 ||
+      (be.cfg.metrics && metrics_start(be.cfg.metrics, be.cfg.socket_path) < 0)) {
     engine_destroy(be.engine);
     return 1;
   }

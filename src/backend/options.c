@@ -31,7 +31,7 @@ enum opt_code {
   O_SOCKET = 256, O_NIC_ID, O_HOSTNAME, O_MAX_ENDPOINTS, O_SMALL_MAX, O_MEDIUM_MAX, O_DAEMON,
   O_CPU, O_VERBOSE, O_HELP, O_PORT, O_PEERS, O_FAULT, O_PEER_TIMEOUT, O_VIF_RATE,
   O_VIF_MSG_RATE, O_NO_DISCOVERY, O_KEY_FILE, O_ENDPOINTS_PER_USER, O_USER, O_SOCKET_OWNER,
-  O_SOCKET_GROUP, O_SOCKET_MODE, O_VM_MEM, O_LOG_LEVEL, O_CONFIG, O_CHECK_CONFIG,
+  O_SOCKET_GROUP, O_SOCKET_MODE, O_VM_MEM, O_LOG_LEVEL, O_METRICS, O_CONFIG, O_CHECK_CONFIG,
 };
 
 /* has_arg: 1 a value; 0 a switch (in the file: a yes/no value). file: a
@@ -52,7 +52,8 @@ static const struct {
     {"endpoints-per-user", 1, O_ENDPOINTS_PER_USER, 1}, {"user", 1, O_USER, 1},
     {"socket-owner", 1, O_SOCKET_OWNER, 1}, {"socket-group", 1, O_SOCKET_GROUP, 1},
     {"socket-mode", 1, O_SOCKET_MODE, 1}, {"vm-mem-per-user", 1, O_VM_MEM, 1},
-    {"log-level", 1, O_LOG_LEVEL, 1},     {"config", 1, O_CONFIG, 0},
+    {"log-level", 1, O_LOG_LEVEL, 1},     {"metrics", 1, O_METRICS, 1},
+    {"config", 1, O_CONFIG, 0},
     {"check-config", 0, O_CHECK_CONFIG, 0},
 };
 #define NOPTIONS (int)(sizeof(options) / sizeof(options[0]))
@@ -97,6 +98,8 @@ static void usage(FILE *f)
           "                      its members may become guests)\n"
           "  --socket-mode MODE  the control socket's mode, octal (default 0666)\n"
           "  --log-level L       error, warn, info (default) or debug\n"
+          "  --metrics ADDR      serve Prometheus metrics (GET /metrics) at unix:PATH or\n"
+          "                      tcp:ADDR:PORT (e.g. tcp:127.0.0.1:9477; they name guests)\n"
           "  --daemon            detach and run in the background\n"
           "  -v, --verbose       log every guest and endpoint event (--log-level debug)\n",
           DEFAULT_CONFIG, CTL_DEFAULT_SOCKET, ENGINE_MAX_ENDPOINTS, MSG_INLINE_MAX,
@@ -246,6 +249,11 @@ static int apply(struct be_options *o, int code, const char *v, int from_file, c
     if (parse_u64(v, 8, 0777, &n) < 0)
       return *why = "not an octal mode", -1;
     cfg->socket_mode = (unsigned)n;
+    return 0;
+  case O_METRICS:
+    if (strncmp(v, "unix:", 5) && strncmp(v, "tcp:", 4))
+      return *why = "not unix:PATH or tcp:ADDR:PORT", -1;
+    cfg->metrics = strdup(v);
     return 0;
   case O_LOG_LEVEL:
     if (parse_level(v, &b) < 0)

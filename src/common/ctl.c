@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -125,4 +126,25 @@ int ctl_connect(const char *path, int flags)
     return e;
   }
   return s;
+}
+
+int ctl_monitor_call(const char *path, const char *name, struct ctl_msg *req,
+                     struct ctl_msg *rep, size_t cap)
+{
+  int s = ctl_connect(path, 0);
+  if (s < 0)
+    return -1;
+  int fds[CTL_MAX_FDS], n, rc = 0;
+  struct ctl_msg m;
+  ctl_init(&m, CTL_HELLO, 1);
+  m.u.hello.role = CTL_ROLE_MONITOR;
+  snprintf(m.u.hello.name, sizeof(m.u.hello.name), "%s", name);
+  if (ctl_send(s, &m, NULL, 0) < 0 || ctl_recv(s, rep, cap, fds, &n) <= 0 ||
+      rep->type != CTL_REPLY)
+    rc = -2;
+  req->seq = 2;
+  if (!rc && (ctl_send(s, req, NULL, 0) < 0 || ctl_recv(s, rep, cap, fds, &n) <= 0))
+    rc = -3;
+  close(s);
+  return rc;
 }

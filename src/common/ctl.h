@@ -33,6 +33,14 @@ const char *ctl_socket_path(void);
  * The socket, or -errno. */
 int ctl_connect(const char *path, int flags);
 
+/* One request to the backend at path as a monitor (no region, no
+ * endpoint: `myrixen info`, the metrics exporter): hello as name, send req,
+ * receive the reply into rep (capacity cap, at least sizeof(struct
+ * ctl_msg)).  0; -1 no backend answers at path; -2 it refused the hello;
+ * -3 no reply to req. */
+int ctl_monitor_call(const char *path, const char *name, struct ctl_msg *req,
+                     struct ctl_msg *rep, size_t cap);
+
 /* Fill a message header. */
 void ctl_init(struct ctl_msg *m, enum ctl_type type, uint32_t seq);
 

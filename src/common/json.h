@@ -42,4 +42,12 @@ void json_nic(struct json *j, const char *key, uint64_t nic);
 /* Run write(arg, &j) into a string (the caller frees it); NULL without memory. */
 char *json_to_string(void (*write)(void *arg, struct json *j), void *arg);
 
+/* jsonread.c: reading that JSON back (the tools, the metrics exporter).
+ * The value of "key" from `from` on: a string's characters or a number's
+ * text into out; returns the point just past the value (to go on
+ * scanning), or NULL (out "") when the key is not there. */
+const char *json_get(const char *from, const char *key, char *out, size_t cap);
+/* A number's value, or 0 when the key is not there. */
+double json_get_num(const char *from, const char *key);
+
 #endif

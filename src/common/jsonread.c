@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tool.h"
+#include "json.h"
 
 const char *json_get(const char *from, const char *key, char *out, size_t cap)
 {
