@@ -107,7 +107,9 @@ int main(void)
          (int)addr.stuff[0] + (st.context != NULL) + (int)st.msg_length + (int)st.xfer_length;
 }
 C
-if cc -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude "$out/dropin.c" -o "$out/dropin" \
+. "$(dirname "$0")/lib/sanitizer.sh"
+if cc -std=c99 -pedantic -Wall -Wextra -Werror $(san_flags "$BUILD/lib/libmyrixen.so") \
+     -Iinclude "$out/dropin.c" -o "$out/dropin" \
      -L"$BUILD/lib" -lmyrixen -Wl,-rpath,"$(cd "$BUILD/lib" && pwd)" &&
    "$out/dropin" > "$out/dropin.out" && grep -q "^match 0123456789abcdef" "$out/dropin.out"; then
   echo "ok   myriexpress.h as a drop-in: an MX program using only what Myricom's header brings ($(cat "$out/dropin.out"))"

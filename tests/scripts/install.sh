@@ -49,12 +49,8 @@ int main(void)
 C
 export PKG_CONFIG_PATH=$D/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$T/dest
 flags=$(pkg-config --cflags --libs myrixen 2>&1)
-# a sanitizer build's library needs its runtime in the program too
-san=
-case "$(readelf -d "$D/lib/libmyrixen.so.1.0.0")" in
-  *libasan*) san="-fsanitize=address,undefined" ;;
-  *libtsan*) san="-fsanitize=thread" ;;
-esac
+. "$(dirname "$0")/lib/sanitizer.sh"
+san=$(san_flags "$D/lib/libmyrixen.so.1.0.0")
 if cc -Wall -Werror $san -o "$T/app" "$T/app.c" $flags 2> "$T/cc.err"; then
   ok "cc app.c \$(pkg-config --cflags --libs myrixen): $flags (version $(pkg-config --modversion myrixen))"
 else
