@@ -23,7 +23,7 @@
 /* One row's counters at a sample: a VIF (id "vif 3"), a peer ("peer b")
  * or the backend's totals ("total"). */
 struct row {
-  char id[80];
+  char id[112];
   double v[4];                  /* counters whose rate is shown */
   double drops, retrans, rtt_us;
 };
@@ -69,9 +69,10 @@ static void take(struct sample *s)
   const char *peers = strstr(p, "\"peers\":");
   for (const char *q = peers; q && s->n < MAX_ROWS && (q = strstr(q, "{\"nic_id\":")); q++) {
     struct row *r = &s->r[s->n++];
-    char host[64];
+    char host[64], nic[32];
     json_get(q, "hostname", host, sizeof(host));
-    snprintf(r->id, sizeof(r->id), "peer %s", host);
+    json_get(q, "nic_id", nic, sizeof(nic));
+    snprintf(r->id, sizeof(r->id), "peer %s/%s", host, nic); /* a name can be given twice */
     for (int k = 0; k < 4; k++)
       r->v[k] = peer_keys[k] ? json_get_num(q, peer_keys[k]) : 0;
     r->retrans = json_get_num(q, "retransmits");

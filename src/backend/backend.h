@@ -76,7 +76,7 @@ struct be_config {
 /* options.c: the configuration file, then the command line. */
 struct be_options {
   struct be_config *cfg;        /* filled */
-  int daemonize, log_level, check_only;
+  int daemonize, log_level, verbose, check_only;
   int ports_from_flags;         /* the flags named ports: the file's are dropped */
 };
 /* -1: go on; else the exit status (help printed, --check-config done, or
@@ -84,7 +84,10 @@ struct be_options {
 int options_parse(struct be_options *o, int argc, char **argv);
 /* metrics.c: serve Prometheus' text format at spec from a thread of its
  * own, reading the backend's reports on its control socket.  0 or -1. */
-int metrics_start(const char *spec, const char *control);
+int metrics_open(const char *spec, const char *control); /* listen, connect: before --user */
+int metrics_run(void);   /* the thread: after --user, so that it runs as the rest */
+void metrics_stop(void); /* at exit: a unix: listener's path goes */
+int metrics_check(const char *spec); /* a valid address: 0, else -1 */
 /* notify.c: tell systemd (Type=notify) that the backend serves. */
 void notify_ready(void);
 
@@ -161,7 +164,7 @@ void connect_handle(struct backend *be, struct be_guest *g, const struct ctl_msg
 
 /* channel.c */
 int channel_create(const struct engine_vif_info *a, const struct engine_vif_info *b,
-                   int fds_a[4], int fds_b[4]);
+                   int fds_a[CHANNEL_FDS], int fds_b[CHANNEL_FDS]);
 
 /* report.c: JSON of the backend's state */
 char *report_info(struct backend *be);

@@ -1,7 +1,7 @@
 /*
  * channel.c - direct guest-to-guest channels on one host.  Only the channel
  * is shared between the two guests, never the rest of either region: a
- * memfd with two queues, a pipe per direction for large messages, and each
+ * memfd with two queues, two pipes per direction for large messages, and each
  * side's doorbell.  The backend keeps none of it: once passed, the channel
  * belongs to the two guests, and a closed pipe tells one that the other died.
  */
@@ -23,12 +23,13 @@ static void pipe_grow(int fd)
     fcntl(fd, F_SETPIPE_SZ, 1 << 20);
 }
 
-/* fds_x[]: channel memfd, my pipe's write end, the other's read end, the
- * peer's doorbell.  The caller sends them and closes them. */
+/* fds_x[CHANNEL_FDS]: the channel's memfd, the write ends of x's two pipes
+ * to the other, the read ends of the other's two pipes to x, the peer's
+ * doorbell (region.h).  The caller sends them and closes them. */
 int channel_create(const struct engine_vif_info *a, const struct engine_vif_info *b,
-                   int fds_a[4], int fds_b[4])
+                   int fds_a[CHANNEL_FDS], int fds_b[CHANNEL_FDS])
 {
-  int memfd = -1, p_ab[2] = {-1, -1}, p_ba[2] = {-1, -1};
+  int memfd = -1, p_ab[2][2] = {{-1, -1}, {-1, -1}}, p_ba[2][2] = {{-1, -1}, {-1, -1}};
   struct channel *ch = MAP_FAILED;
 
   memfd = memfd_create("myrixen-channel", MFD_CLOEXEC);
@@ -42,29 +43,36 @@ int channel_create(const struct engine_vif_info *a, const struct engine_vif_info
   ch->hdr.eid[0] = a->eid;
   ch->hdr.eid[1] = b->eid;
   munmap(ch, CHANNEL_SIZE);
-  if (pipe2(p_ab, O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(p_ba, O_CLOEXEC | O_NONBLOCK) < 0)
-    goto fail;
-  pipe_grow(p_ab[1]);
-  pipe_grow(p_ba[1]);
+  for (int k = 0; k < 2; k++) {
+    if (pipe2(p_ab[k], O_CLOEXEC | O_NONBLOCK) < 0 || pipe2(p_ba[k], O_CLOEXEC | O_NONBLOCK) < 0)
+      goto fail;
+    pipe_grow(p_ab[k][1]);
+    pipe_grow(p_ba[k][1]);
+  }
   fds_a[0] = memfd;
-  fds_a[1] = p_ab[1];
-  fds_a[2] = p_ba[0];
+  fds_a[1] = p_ab[0][1];
+  fds_a[2] = p_ba[0][0];
   fds_a[3] = dup(b->doorbell);
+  fds_a[4] = p_ab[1][1];
+  fds_a[5] = p_ba[1][0];
   fds_b[0] = dup(memfd);
-  fds_b[1] = p_ba[1];
-  fds_b[2] = p_ab[0];
+  fds_b[1] = p_ba[0][1];
+  fds_b[2] = p_ab[0][0];
   fds_b[3] = dup(a->doorbell);
+  fds_b[4] = p_ba[1][1];
+  fds_b[5] = p_ab[1][0];
   log_info("direct channel %u <-> %u", a->eid, b->eid);
   return 0;
 fail:;
   int err = -errno;
   if (memfd >= 0)
     close(memfd);
-  for (int i = 0; i < 2; i++) {
-    if (p_ab[i] >= 0)
-      close(p_ab[i]);
-    if (p_ba[i] >= 0)
-      close(p_ba[i]);
-  }
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < 2; i++) {
+      if (p_ab[k][i] >= 0)
+        close(p_ab[k][i]);
+      if (p_ba[k][i] >= 0)
+        close(p_ba[k][i]);
+    }
   return err;
 }

@@ -25,7 +25,7 @@ static void send_attach(struct backend *be, const struct engine_vif_info *me,
   m.u.attach.peer_eid = me->eid;
   m.u.attach.side = 1;
   m.u.attach.peer_session = me->session;
-  guest_send(pg, &m, fds, 4);
+  guest_send(pg, &m, fds, CHANNEL_FDS);
   atomic_fetch_add(&region_vif(pg->region, vif_idx)->ctl_seq, 1);
   doorbell_ring(peer->doorbell);
 }
@@ -34,9 +34,9 @@ static void send_attach(struct backend *be, const struct engine_vif_info *me,
  * side's descriptors (-1s without), peer's guest is sent the other. */
 static int channel_offer(struct backend *be, const struct ctl_connect *c,
                          const struct engine_vif_info *me, const struct engine_vif_info *peer,
-                         int fa[4])
+                         int fa[CHANNEL_FDS])
 {
-  int fb[4] = {-1, -1, -1, -1};
+  int fb[CHANNEL_FDS] = {-1, -1, -1, -1, -1, -1};
   int want = c->want_channel && peer->eid != me->eid &&
              !engine_vif_has_channel(be->engine, me->eid, peer->eid) &&
              datapath_uses_channels(peer->owner.datapath);
@@ -45,7 +45,7 @@ static int channel_offer(struct backend *be, const struct ctl_connect *c,
   engine_vif_channel(be->engine, me->eid, peer->eid);
   log_info("direct channel %u <-> %u", me->eid, peer->eid);
   send_attach(be, me, peer, fb);
-  ctl_close_fds(fb, 4);
+  ctl_close_fds(fb, CHANNEL_FDS);
   return 1;
 }
 
@@ -68,7 +68,7 @@ void connect_handle(struct backend *be, struct be_guest *g, const struct ctl_msg
 {
   const struct ctl_connect *c = &req->u.connect;
   struct engine_vif_info me, peer;
-  int fa[4] = {-1, -1, -1, -1};
+  int fa[CHANNEL_FDS] = {-1, -1, -1, -1, -1, -1};
   const char *why = "";
   uint32_t my_eid;
   int status;
@@ -102,6 +102,6 @@ void connect_handle(struct backend *be, struct be_guest *g, const struct ctl_msg
   rep.u.connect_reply.session = peer.session;
   rep.u.connect_reply.has_channel = (uint32_t)channel_offer(be, c, &me, &peer, fa);
   rep.u.connect_reply.side = 0;
-  guest_send(g, &rep, fa, rep.u.connect_reply.has_channel ? 4 : 0);
-  ctl_close_fds(fa, 4);
+  guest_send(g, &rep, fa, rep.u.connect_reply.has_channel ? CHANNEL_FDS : 0);
+  ctl_close_fds(fa, CHANNEL_FDS);
 }

@@ -33,6 +33,8 @@ int main(int argc, char **argv)
   if (status >= 0)
     return status;
   daemonize = opt.daemonize;
+  if (opt.verbose)
+    opt.log_level = LOG_DEBUG;
   be.cfg.verbose = opt.log_level >= LOG_DEBUG;
   log_setup("myrixend", (enum log_level)opt.log_level);
   if (daemonize && daemon(0, 0) < 0) {
@@ -51,8 +53,12 @@ int main(int argc, char **argv)
     log_err("%s", err);
     return 1;
   }
-  if (server_listen(&be) < 0 ||
-      (be.cfg.metrics && metrics_start(be.cfg.metrics, be.cfg.socket_path) < 0)) {
+  if (server_listen(&be) < 0) {
+    engine_destroy(be.engine);
+    return 1;
+  }
+  if (be.cfg.metrics && metrics_open(be.cfg.metrics, be.cfg.socket_path) < 0) {
+    unlink(be.cfg.socket_path);
     engine_destroy(be.engine);
     return 1;
   }
@@ -67,8 +73,14 @@ int main(int argc, char **argv)
     engine_destroy(be.engine);
     return 1;
   }
+  if (metrics_run() < 0) {
+    unlink(be.cfg.socket_path);
+    engine_destroy(be.engine);
+    return 1;
+  }
   notify_ready();
   int rc = server_run(&be);
+  metrics_stop();
   engine_destroy(be.engine);
   log_info("stopped");
   return rc;

@@ -4,15 +4,19 @@
  * system to scrape (GET /metrics over HTTP/1.x).
  *
  * A thread of its own answers the scrapes, one connection at a time, and
- * gets the figures as any tool does: a monitor's request on the backend's
- * own control socket (info, counters, peers).  So it shares no state with
- * the control loop or the engine, and a scraper that stalls holds up only
- * this thread (for at most its receive timeout).  Bind a TCP address to
- * loopback unless the network is trusted: the figures name guests.
+ * gets the figures as any tool does: a monitor's requests on the backend's
+ * control socket (info, counters, peers), on a connection it opened before
+ * the backend gave up root (--user) and keeps.  So it shares no state with
+ * the control loop or the engine; a scraper that stalls holds up only this
+ * thread, 2 s at most a request; and scrapes closer than a second apart
+ * get the same text, so a scraper in a loop does not load the backend.
+ * Bind a TCP address to loopback unless the network is trusted: the
+ * figures name guests and hosts.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,82 +24,140 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/ctl.h"
 #include "../common/json.h"
 #include "../common/log.h"
 #include "backend.h"
 
+#define SCRAPE_DEADLINE_MS 2000
+#define CACHE_NS 1000000000ull
+
 struct metrics {
   int lsock;
+  int mon;                      /* our monitor connection to the control loop, or -1 */
   const char *control;          /* the backend's control socket */
+  /* a unix: listener's path, removed at exit */
+  char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+  char *cache;                  /* the last exposition, and when it was made */
+  size_t cache_len;
+  uint64_t cache_ns;
 };
 
-/* unix:PATH or tcp:ADDR:PORT (ADDR IPv4, or [IPv6]), listening; -1. */
-static int metrics_listen(const char *spec)
+/* spec as an address: unix:PATH, tcp:IPV4:PORT or tcp:[IPV6]:PORT.  0, or
+ * -1 with errno EINVAL. */
+static int metrics_addr(const char *spec, struct sockaddr_storage *ss, socklen_t *sl)
 {
-  int s = -1, one = 1;
+  memset(ss, 0, sizeof(*ss));
+  errno = EINVAL;
   if (!strncmp(spec, "unix:", 5)) {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(spec + 5) >= sizeof(sa.sun_path) || !spec[5])
+    struct sockaddr_un *a = (struct sockaddr_un *)ss;
+    if (!spec[5] || strlen(spec + 5) >= sizeof(a->sun_path))
       return -1;
-    strcpy(sa.sun_path, spec + 5);
-    unlink(sa.sun_path);
-    s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s >= 0 && bind(s, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(s, 8) == 0)
-      return s;
-  } else if (!strncmp(spec, "tcp:", 4)) {
-    char host[64];
-    const char *colon = strrchr(spec + 4, ':');
-    if (!colon || colon - (spec + 4) >= (int)sizeof(host))
-      return -1;
-    snprintf(host, sizeof(host), "%.*s", (int)(colon - (spec + 4)), spec + 4);
-    int port = atoi(colon + 1);
-    struct sockaddr_storage ss = {0};
-    socklen_t sl;
-    size_t hl = strlen(host);
-    if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
-      struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-      host[hl - 1] = 0;
-      a->sin6_family = AF_INET6;
-      a->sin6_port = htons((uint16_t)port);
-      sl = sizeof(*a);
-      if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
-        return -1;
-    } else {
-      struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-      a->sin_family = AF_INET;
-      a->sin_port = htons((uint16_t)port);
-      sl = sizeof(*a);
-      if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-        return -1;
-    }
-    if (port <= 0 || port > 65535)
-      return -1;
-    s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s >= 0)
-      setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (s >= 0 && bind(s, (struct sockaddr *)&ss, sl) == 0 && listen(s, 8) == 0)
-      return s;
+    a->sun_family = AF_UNIX;
+    strcpy(a->sun_path, spec + 5);
+    *sl = sizeof(*a);
+    return 0;
   }
+  if (strncmp(spec, "tcp:", 4))
+    return -1;
+  char host[64], *end;
+  const char *colon = strrchr(spec + 4, ':');
+  if (!colon || colon - (spec + 4) >= (int)sizeof(host))
+    return -1;
+  long port = strtol(colon + 1, &end, 10);
+  if (*end || port <= 0 || port > 65535)
+    return -1;
+  snprintf(host, sizeof(host), "%.*s", (int)(colon - (spec + 4)), spec + 4);
+  size_t hl = strlen(host);
+  if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+    host[hl - 1] = 0;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((uint16_t)port);
+    *sl = sizeof(*a);
+    return inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1 ? 0 : -1;
+  }
+  struct sockaddr_in *a = (struct sockaddr_in *)ss;
+  a->sin_family = AF_INET;
+  a->sin_port = htons((uint16_t)port);
+  *sl = sizeof(*a);
+  return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
+}
+
+int metrics_check(const char *spec)
+{
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  return metrics_addr(spec, &ss, &sl);
+}
+
+/* Listening at spec; -1 (errno, *why).  A unix: path is never the control
+ * socket's nor its lock's, and what is there is replaced only if it is a
+ * socket (a stale one of ours): never a file of someone's. */
+static int metrics_listen(struct metrics *m, const char *spec, const char **why)
+{
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  int one = 1;
+  *why = "not unix:PATH or tcp:IPV4:PORT or tcp:[IPV6]:PORT";
+  if (metrics_addr(spec, &ss, &sl) < 0)
+    return -1;
+  if (ss.ss_family == AF_UNIX) {
+    const char *path = ((struct sockaddr_un *)&ss)->sun_path;
+    char lock[PATH_MAX];
+    snprintf(lock, sizeof(lock), "%s.lock", m->control);
+    struct stat st;
+    *why = "the control socket's own path";
+    if (!strcmp(path, m->control) || !strcmp(path, lock))
+      return errno = EINVAL, -1;
+    *why = "something that is not a socket is there";
+    if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+      return errno = EEXIST, -1;
+    unlink(path);
+    memcpy(m->unix_path, path, strlen(path) + 1); /* it fits: metrics_addr checked */
+  }
+  *why = "cannot listen there";
+  int s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s >= 0 && ss.ss_family != AF_UNIX)
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (s >= 0 && bind(s, (struct sockaddr *)&ss, sl) == 0 && listen(s, 8) == 0)
+    return s;
+  int e = errno;
   if (s >= 0)
     close(s);
+  m->unix_path[0] = 0;
+  errno = e;
   return -1;
 }
 
-/* The JSON report of one kind, from the backend's control socket; NULL. */
-static char *report(const struct metrics *m, enum ctl_type type)
+/* The JSON report of one kind, on our monitor connection (opened again
+ * if the control loop closed it); NULL. */
+static char *report(struct metrics *m, enum ctl_type type)
 {
   struct ctl_msg req, *rep = malloc(sizeof(*rep) + CTL_TEXT_MAX);
-  ctl_init(&req, type, 2);
   char *text = NULL;
-  if (rep && ctl_monitor_call(m->control, "metrics", &req, rep, sizeof(*rep) + CTL_TEXT_MAX) == 0 &&
-      rep->type == CTL_REPLY && rep->len)
-    text = strndup(rep->text, rep->len);
+  for (int attempt = 0; rep && !text && attempt < 2; attempt++) {
+    if (m->mon < 0)
+      m->mon = ctl_monitor_open(m->control, "metrics");
+    if (m->mon < 0)
+      break;
+    ctl_init(&req, type, 2);
+    if (ctl_monitor_request(m->mon, &req, rep, sizeof(*rep) + CTL_TEXT_MAX) == 0) {
+      if (rep->type == CTL_REPLY && rep->len)
+        text = strndup(rep->text, rep->len);
+      break;
+    }
+    close(m->mon);
+    m->mon = -1;
+  }
   free(rep);
   return text;
 }
@@ -161,7 +223,7 @@ static void label_value(char *out, size_t cap, const char *in)
   out[j] = 0;
 }
 
-static void exposition(const struct metrics *m, struct out *o)
+static void exposition(struct metrics *m, struct out *o)
 {
   char *info = report(m, CTL_INFO), *cnt = report(m, CTL_COUNTERS), *peers = report(m, CTL_PEERS);
   put(o, "# myrixend metrics\n");
@@ -239,9 +301,12 @@ static void exposition(const struct metrics *m, struct out *o)
     for (int f = 0; f < 3; f++) {
       help(o, peer_fams[f].name, peer_fams[f].type, peer_fams[f].help);
       for (const char *p = strstr(peers, "\"peers\":"); p && (p = strstr(p, "{\"nic_id\":")); p++) {
-        char host[64], h[140];
+        char host[64], nic[32], h[200];
         json_get(p, "hostname", host, sizeof(host));
-        label_value(h, sizeof(h), host);
+        json_get(p, "nic_id", nic, sizeof(nic));
+        label_value(h, sizeof(h) - 48, host);
+        /* a name is what a host says it is: the nic id tells two apart */
+        snprintf(h + strlen(h), 48, "\",nic_id=\"%.20s", nic);
         if (f == 0)
           put(o, "myrixen_peer_rtt_seconds{peer=\"%s\"} %g\n", h, json_get_num(p, "rtt_us") / 1e6);
         else if (f == 1)
@@ -262,31 +327,40 @@ static void exposition(const struct metrics *m, struct out *o)
   free(peers);
 }
 
-/* One scrape: the request (its first line is enough), then the answer. */
-static void serve(const struct metrics *m, int c)
+/* One scrape: the request (SCRAPE_DEADLINE_MS for all of it, 4 KiB at
+ * most: headers are read, not used), then the answer. */
+static void serve(struct metrics *m, int c)
 {
-  struct timeval tv = {2, 0}; /* a scraper that stalls holds us this long */
-  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  struct timeval tv = {SCRAPE_DEADLINE_MS / 1000, 0};
   setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
   char req[4096];
   size_t got = 0;
-  while (got + 1 < sizeof(req)) {
-    ssize_t n = recv(c, req + got, sizeof(req) - 1 - got, 0);
+  uint64_t deadline = clock_now_ns() + SCRAPE_DEADLINE_MS * 1000000ull;
+  req[0] = 0;
+  while (got + 1 < sizeof(req) && !strstr(req, "\r\n\r\n") && !strstr(req, "\n\n")) {
+    uint64_t now = clock_now_ns();
+    struct pollfd pfd = {.fd = c, .events = POLLIN};
+    if (now >= deadline || poll(&pfd, 1, (int)((deadline - now) / 1000000) + 1) <= 0)
+      break;
+    ssize_t n = recv(c, req + got, sizeof(req) - 1 - got, MSG_DONTWAIT);
     if (n <= 0)
       break;
     got += (size_t)n;
     req[got] = 0;
-    if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
-      break;
   }
-  req[got] = 0;
   struct out body = {0};
   const char *status = "200 OK";
   if (strncmp(req, "GET ", 4)) {
     status = "405 Method Not Allowed";
     put(&body, "GET /metrics\n");
+  } else if (m->cache && clock_now_ns() - m->cache_ns < CACHE_NS) {
+    put(&body, "%.*s", (int)m->cache_len, m->cache);
   } else {
     exposition(m, &body);
+    free(m->cache);
+    m->cache = body.p ? strndup(body.p, body.len) : NULL;
+    m->cache_len = m->cache ? body.len : 0;
+    m->cache_ns = clock_now_ns();
   }
   char head[256];
   int hn = snprintf(head, sizeof(head),
@@ -301,9 +375,15 @@ static void serve(const struct metrics *m, int c)
 static void *metrics_thread(void *arg)
 {
   struct metrics *m = arg;
+  if (m->mon >= 0 && ctl_monitor_hello(m->mon, "metrics") < 0) {
+    close(m->mon);
+    m->mon = -1;
+  }
   for (;;) {
     int c = accept4(m->lsock, NULL, NULL, SOCK_CLOEXEC);
     if (c < 0) {
+      if (errno == EMFILE || errno == ENFILE)
+        usleep(10000); /* out of descriptors: not a spin */
       if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE)
         continue;
       break;
@@ -314,28 +394,48 @@ static void *metrics_thread(void *arg)
   return NULL;
 }
 
-int metrics_start(const char *spec, const char *control)
+static struct metrics the_metrics = {.lsock = -1, .mon = -1};
+
+int metrics_open(const char *spec, const char *control)
 {
-  static struct metrics m;
-  m.control = control;
-  m.lsock = metrics_listen(spec);
-  if (m.lsock < 0) {
-    log_err("--metrics %s: cannot listen there (unix:PATH or tcp:ADDR:PORT): %s", spec,
-            strerror(errno));
+  struct metrics *m = &the_metrics;
+  const char *why;
+  m->control = control;
+  m->lsock = metrics_listen(m, spec, &why);
+  if (m->lsock < 0) {
+    log_err("--metrics %s: %s (%s)", spec, why, strerror(errno));
     return -1;
   }
+  /* connected now, while we may (the socket's group and mode may not let
+   * the --user we become in); the hello when the control loop runs */
+  m->mon = ctl_connect(control, 0);
+  if (m->mon < 0)
+    log_warn("--metrics: cannot reach our own control socket: myrixen_up will say 0");
+  return 0;
+}
+
+int metrics_run(void)
+{
+  struct metrics *m = &the_metrics;
+  if (m->lsock < 0)
+    return 0;
   pthread_t t;
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old); /* signals are the control loop's */
-  int rc = pthread_create(&t, NULL, metrics_thread, &m);
+  int rc = pthread_create(&t, NULL, metrics_thread, m);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (rc) {
     log_err("--metrics: no thread: %s", strerror(rc));
-    close(m.lsock);
     return -1;
   }
   pthread_detach(t);
-  log_info("metrics at %s", spec);
+  log_info("metrics served");
   return 0;
+}
+
+void metrics_stop(void)
+{
+  if (the_metrics.unix_path[0])
+    unlink(the_metrics.unix_path);
 }

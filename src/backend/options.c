@@ -168,7 +168,7 @@ static int apply(struct be_options *o, int code, const char *v, int from_file, c
     if (code == O_DAEMON)
       o->daemonize = b;
     else if (code == O_VERBOSE)
-      o->log_level = b ? LOG_DEBUG : LOG_INFO;
+      o->verbose = b; /* debug whatever log-level says */
     else
       ec->no_discovery = b;
     return 0;
@@ -223,8 +223,8 @@ static int apply(struct be_options *o, int code, const char *v, int from_file, c
     ec->peer_timeout_ms = (uint32_t)n;
     return 0;
   case O_VIF_RATE:
-    if (parse_double(v, &d) < 0)
-      return *why = "not a rate in MB/s", -1;
+    if (parse_double(v, &d) < 0 || (d > 0 && d * 1e6 < 1))
+      return *why = "not a rate in MB/s (0: none; at least a byte a second)", -1;
     ec->vif_bytes_per_s = (uint64_t)(d * 1e6);
     return 0;
   case O_VIF_MSG_RATE:
@@ -251,8 +251,8 @@ static int apply(struct be_options *o, int code, const char *v, int from_file, c
     cfg->socket_mode = (unsigned)n;
     return 0;
   case O_METRICS:
-    if (strncmp(v, "unix:", 5) && strncmp(v, "tcp:", 4))
-      return *why = "not unix:PATH or tcp:ADDR:PORT", -1;
+    if (metrics_check(v) < 0)
+      return *why = "not unix:PATH or tcp:IPV4:PORT or tcp:[IPV6]:PORT", -1;
     cfg->metrics = strdup(v);
     return 0;
   case O_LOG_LEVEL:
@@ -284,10 +284,17 @@ static int read_file(struct be_options *o, const char *path, int must_exist)
     fprintf(stderr, "myrixend: %s: %s\n", path, strerror(errno));
     return -1;
   }
-  char line[1024];
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
   int ln = 0, rc = 0;
-  while (fgets(line, sizeof(line), f)) {
+  while ((len = getline(&line, &cap, f)) >= 0) {
     ln++;
+    if ((size_t)len != strlen(line)) {
+      fprintf(stderr, "myrixend: %s:%d: a NUL byte in the line\n", path, ln);
+      rc = -1;
+      continue;
+    }
     char *hash = strchr(line, '#');
     if (hash)
       *hash = 0;
@@ -314,6 +321,7 @@ static int read_file(struct be_options *o, const char *path, int must_exist)
     }
     rc = -1; /* every bad line is reported, then the backend stops */
   }
+  free(line);
   fclose(f);
   return rc;
 }
@@ -325,20 +333,21 @@ int options_parse(struct be_options *o, int argc, char **argv)
     lo[i] = (struct option){options[i].name, options[i].has_arg, 0, options[i].code};
   lo[NOPTIONS] = (struct option){0, 0, 0, 0};
   /* First the file (named by --config, or the default), then the flags. */
+  /* A first pass for --config and --check-config, read as the second
+   * reads them (getopt takes unambiguous abbreviations: --check, --conf). */
   const char *config = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--config") && i + 1 < argc)
-      config = argv[i + 1];
-    else if (!strncmp(argv[i], "--config=", 9))
-      config = argv[i] + 9;
-    else if (!strcmp(argv[i], "--check-config"))
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+    if (c == O_CONFIG)
+      config = optarg;
+    else if (c == O_CHECK_CONFIG)
       o->check_only = 1;
   }
+  optind = 0; /* the second pass from the start, getopt's state reset */
   if (read_file(o, config ? config : DEFAULT_CONFIG, config != NULL) < 0)
     return 2;
-  int c;
   const char *why;
-  opterr = 0;
   while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
     if (c == 'h' || c == O_HELP)
       return usage(stdout), 0;

@@ -107,9 +107,17 @@ static int claim_socket(const char *path)
     *slash = 0;
     mkdir(dir, 0755);
   }
-  int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    log_err("cannot open %s: %s", lock, strerror(errno));
+  /* Not through a link, and ours alone: in a directory others may write,
+   * a link planted there would have us truncate its target, and a lock
+   * others may open would let them hold it against our next start. */
+  int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+      ((st.st_mode & 077) && fchmod(fd, 0600) < 0)) {
+    log_err("cannot use %s as our lock: %s", lock,
+            fd < 0 ? strerror(errno) : "not a regular file of ours");
+    if (fd >= 0)
+      close(fd);
     return -1;
   }
   if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -297,8 +305,13 @@ int server_run(struct backend *be)
     for (int k = POLL_FIXED; k < n; k++)
       if (pfd[k].revents)
         serve_guest(be, &pfd[k], map[k]);
-    if (pfd[POLL_LISTEN].revents & POLLIN)
-      accept_guest(be, lsock);
+    if ((pfd[POLL_LISTEN].revents & POLLIN) && accept_guest(be, lsock) < 0 &&
+        (errno == EMFILE || errno == ENFILE)) {
+      /* out of descriptors: the pending connection stays readable, and
+       * polling again at once would spin; guests that leave free some */
+      log_warn("out of file descriptors: a connection waits");
+      usleep(10000);
+    }
   }
   shutdown_guests(be);
   close(lsock);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -128,23 +129,50 @@ int ctl_connect(const char *path, int flags)
   return s;
 }
 
-int ctl_monitor_call(const char *path, const char *name, struct ctl_msg *req,
-                     struct ctl_msg *rep, size_t cap)
+int ctl_monitor_open(const char *path, const char *name)
 {
   int s = ctl_connect(path, 0);
   if (s < 0)
     return -1;
-  int fds[CTL_MAX_FDS], n, rc = 0;
-  struct ctl_msg m;
+  if (ctl_monitor_hello(s, name) < 0) {
+    close(s);
+    return -2;
+  }
+  return s;
+}
+
+int ctl_monitor_hello(int s, const char *name)
+{
+  /* a control loop that does not answer holds us this long, not forever */
+  struct timeval tv = {5, 0};
+  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  struct ctl_msg m, rep;
   ctl_init(&m, CTL_HELLO, 1);
   m.u.hello.role = CTL_ROLE_MONITOR;
   snprintf(m.u.hello.name, sizeof(m.u.hello.name), "%s", name);
-  if (ctl_send(s, &m, NULL, 0) < 0 || ctl_recv(s, rep, cap, fds, &n) <= 0 ||
-      rep->type != CTL_REPLY)
-    rc = -2;
+  int fds[CTL_MAX_FDS], n = 0;
+  ssize_t k = ctl_send(s, &m, NULL, 0) < 0 ? -1 : ctl_recv(s, &rep, sizeof(rep), fds, &n);
+  ctl_close_fds(fds, n);
+  return k > 0 && rep.type == CTL_REPLY ? 0 : -2;
+}
+
+int ctl_monitor_request(int s, struct ctl_msg *req, struct ctl_msg *rep, size_t cap)
+{
+  int fds[CTL_MAX_FDS], n = 0;
   req->seq = 2;
-  if (!rc && (ctl_send(s, req, NULL, 0) < 0 || ctl_recv(s, rep, cap, fds, &n) <= 0))
-    rc = -3;
+  ssize_t k = ctl_send(s, req, NULL, 0) < 0 ? -1 : ctl_recv(s, rep, cap, fds, &n);
+  ctl_close_fds(fds, n); /* a monitor takes none */
+  return k > 0 ? 0 : -3;
+}
+
+int ctl_monitor_call(const char *path, const char *name, struct ctl_msg *req,
+                     struct ctl_msg *rep, size_t cap)
+{
+  int s = ctl_monitor_open(path, name);
+  if (s < 0)
+    return s;
+  int rc = ctl_monitor_request(s, req, rep, cap);
   close(s);
   return rc;
 }

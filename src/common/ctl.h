@@ -40,6 +40,13 @@ int ctl_connect(const char *path, int flags);
  * -3 no reply to req. */
 int ctl_monitor_call(const char *path, const char *name, struct ctl_msg *req,
                      struct ctl_msg *rep, size_t cap);
+/* The same in two steps, for a monitor that keeps its connection (the
+ * metrics exporter): connected and greeted (the socket, -1 or -2), then
+ * any number of requests on it (0 or -3).  Replies wait 5 s at most. */
+int ctl_monitor_open(const char *path, const char *name);
+/* The hello alone, on a socket connected with ctl_connect: 0 or -2. */
+int ctl_monitor_hello(int sock, const char *name);
+int ctl_monitor_request(int sock, struct ctl_msg *req, struct ctl_msg *rep, size_t cap);
 
 /* Fill a message header. */
 void ctl_init(struct ctl_msg *m, enum ctl_type type, uint32_t seq);

@@ -18,7 +18,7 @@
 
 #define CTL_MAGIC 0x4d58434cu /* "LCXM" */
 #define CTL_VERSION 2
-#define CTL_MAX_FDS 4
+#define CTL_MAX_FDS 6 /* a direct channel's (CHANNEL_FDS) */
 #define CTL_TEXT_MAX 65536
 #define CTL_DEFAULT_SOCKET "/run/myrixen/backend.sock"
 /* The seq of an exchange through the region's control mailbox (region.h):

@@ -26,7 +26,7 @@
 #define REGION_MAGIC 0x4d59524955524547ull /* "GERUIRYM" */
 #define REGION_VERSION 9
 #define CHANNEL_MAGIC 0x4d59524e4e414843ull
-#define CHANNEL_VERSION 3
+#define CHANNEL_VERSION 4
 
 /* Geometry (powers of two).  A queue is one direction of traffic: a ring of
  * message descriptors plus a ring of eager buffers for medium fragments. */
@@ -304,9 +304,17 @@ static inline struct mailbox *region_mailbox_at(const struct region_hdr *h, void
 
 /* A direct channel between two endpoints on one host: side 0 is the
  * endpoint that connected, side 1 the one it connected to.  q[s] carries
- * side s's messages to the other side.  Large messages travel through a
- * pipe per direction (vmsplice by the sender, read by the receiver), passed
- * beside the channel's memfd. */
+ * side s's messages to the other side.  Large messages travel through two
+ * pipes per direction (vmsplice by the sender, read by the receiver), in
+ * pieces of CHANNEL_PIECE bytes that alternate between them: the pipe's
+ * mutex is held both while the sender pins pages and while the receiver
+ * copies, so with one pipe the two take turns; with two, the sender pins
+ * the next piece while the receiver copies this one.  The pipes pass
+ * beside the channel's memfd: CHANNEL_FDS descriptors a side, [0] the
+ * memfd, [1] and [4] its pipes' write ends, [2] and [5] the peer's pipes'
+ * read ends, [3] the peer's doorbell. */
+#define CHANNEL_FDS 6
+#define CHANNEL_PIECE (256u << 10)
 struct channel_hdr {
   uint64_t magic;            /* B: CHANNEL_MAGIC */
   uint32_t version;          /* B */

@@ -128,6 +128,13 @@ static void hello_heard(struct engine *e, int port, const struct wire_hdr *h,
     return;
   memcpy(&hi, payload, sizeof(hi));
   hi.hostname[sizeof(hi.hostname) - 1] = 0;
+  /* Anyone on the segment may say hello (without a cluster key): the name
+   * reaches reports, metrics and terminals, so it keeps a host name's
+   * characters only. */
+  for (char *c = hi.hostname; *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+          *c == '-' || *c == '.' || *c == '_'))
+      *c = '_';
   n->hellos_heard++;
   struct net_peer *p = peer_by_nic(n, h->src_nic);
   if (!p) {

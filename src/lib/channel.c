@@ -5,10 +5,12 @@
  * Small and medium messages go through the channel's queues exactly as they
  * would through a VIF (same descriptors, same eager slots), but the peer's
  * library consumes them: no engine, no backend, no syscall.  Large messages
- * use a pipe per direction: after the receiver's CTS, the sender vmsplices
- * its pages into the pipe (no copy) and the receiver reads them straight
- * into its buffer: one copy, by the receiver, and no access by either guest
- * to anything but what the other put in the channel.
+ * use two pipes per direction: after the receiver's CTS, the sender
+ * vmsplices its pages into them (no copy), a piece into each in turn, and
+ * the receiver reads them straight into its buffer: one copy, by the
+ * receiver, and no access by either guest to anything but what the other
+ * put in the channel.  (With one pipe, the pipe's mutex made the sender's
+ * pinning and the receiver's copy take turns.)
  *
  * The peer is not trusted: every descriptor is copied, checked and stamped
  * with the peer's identity (it cannot claim to be anyone else).
@@ -44,15 +46,17 @@ int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds)
     if (mem != MAP_FAILED)
       munmap(mem, CHANNEL_SIZE);
     free(ch);
-    for (int i = 1; i < 4; i++)
+    for (int i = 1; i < CHANNEL_FDS; i++)
       close(fds[i]);
     return -1;
   }
   ch->mem = mem;
   ch->side = side;
-  ch->pipe_out = fds[1];
-  ch->pipe_in = fds[2];
+  ch->pipe_out[0] = fds[1];
+  ch->pipe_in[0] = fds[2];
   ch->peer_doorbell = fds[3];
+  ch->pipe_out[1] = fds[4];
+  ch->pipe_in[1] = fds[5];
   txq_init(&ch->tx, &mem->q[side], ch->peer_doorbell);
   qcons_init(&ch->rx, &mem->q[1 - side]);
   ch->conn = c;
@@ -74,8 +78,10 @@ void chan_close(struct mx_endpoint *ep, struct chan *ch)
   if (ch->conn)
     ch->conn->ch = NULL;
   munmap(ch->mem, CHANNEL_SIZE);
-  close(ch->pipe_out);
-  close(ch->pipe_in);
+  for (int k = 0; k < 2; k++) {
+    close(ch->pipe_out[k]);
+    close(ch->pipe_in[k]);
+  }
   close(ch->peer_doorbell);
   free(ch);
 }
@@ -89,6 +95,15 @@ void chan_large_ready(struct mx_endpoint *ep, struct chan *ch, struct req *r)
   FIFO_PUSH(&ch->read_head, &ch->read_tail, r, lnext);
 }
 
+/* The bytes of r's current piece still to move at offset got: a message
+ * is cut into CHANNEL_PIECE pieces from its start, the same on both sides,
+ * and the pieces of the channel alternate between its two pipes. */
+static uint64_t piece_left(const struct req *r)
+{
+  uint64_t in_piece = CHANNEL_PIECE - r->got % CHANNEL_PIECE;
+  return r->xfer - r->got < in_piece ? r->xfer - r->got : in_piece;
+}
+
 /* Move what the pipes allow.  Returns work done, -1 when the peer is gone. */
 static int chan_pipes(struct mx_endpoint *ep, struct chan *ch)
 {
@@ -97,38 +112,42 @@ static int chan_pipes(struct mx_endpoint *ep, struct chan *ch)
 
   while (ch->splice_head) {
     struct req *r = ch->splice_head;
-    if (r->got < r->xfer) {
-      int n = iov_range(r->segs, r->nseg, r->got, r->xfer - r->got, iov, CHAN_IOV);
-      ssize_t k = vmsplice(ch->pipe_out, iov, (unsigned long)n, SPLICE_F_NONBLOCK);
+    while (r->got < r->xfer) {
+      uint64_t want = piece_left(r);
+      int n = iov_range(r->segs, r->nseg, r->got, want, iov, CHAN_IOV);
+      ssize_t k = vmsplice(ch->pipe_out[ch->piece_out & 1], iov, (unsigned long)n,
+                           SPLICE_F_NONBLOCK);
       if (k < 0 && errno != EAGAIN)
         return -1;
       /* A full pipe must not keep us from reading ours: the peer may be
        * waiting for room in its own pipe to us (both sides sending large
        * messages at once deadlocked here). */
       if (k < 0)
-        break;
+        goto read;
       r->got += (uint64_t)k;
       work++;
-      if (r->got < r->xfer)
-        break;
+      if ((uint64_t)k == want)
+        ch->piece_out++; /* the next piece goes into the other pipe */
     }
     /* All spliced: the sender completes at LARGE_DONE, when the receiver
      * has read the pages (the pipe holds references to them until then). */
     FIFO_POP(&ch->splice_head, &ch->splice_tail, lnext);
   }
+read:
   while (ch->read_head) {
     struct req *r = ch->read_head;
-    if (r->got < r->xfer) {
-      int n = iov_range(r->segs, r->nseg, r->got, r->xfer - r->got, iov, CHAN_IOV);
-      ssize_t k = readv(ch->pipe_in, iov, n);
+    while (r->got < r->xfer) {
+      uint64_t want = piece_left(r);
+      int n = iov_range(r->segs, r->nseg, r->got, want, iov, CHAN_IOV);
+      ssize_t k = readv(ch->pipe_in[ch->piece_in & 1], iov, n);
       if (k == 0 || (k < 0 && errno != EAGAIN))
         return -1;
       if (k < 0)
-        break;
+        return work;
       r->got += (uint64_t)k;
       work++;
-      if (r->got < r->xfer)
-        break;
+      if ((uint64_t)k == want)
+        ch->piece_in++;
     }
     FIFO_POP(&ch->read_head, &ch->read_tail, lnext);
     struct msg done = {.type = MSG_LARGE_DONE, .cookie = r->peer_cookie,
@@ -163,7 +182,7 @@ int chan_move(struct mx_endpoint *ep, struct chan *ch)
 void chan_arm(struct chan *ch, struct pollfd *pfd, int *n)
 {
   if (ch->read_head)
-    pfd[(*n)++] = (struct pollfd){.fd = ch->pipe_in, .events = POLLIN};
+    pfd[(*n)++] = (struct pollfd){.fd = ch->pipe_in[ch->piece_in & 1], .events = POLLIN};
   if (ch->splice_head)
-    pfd[(*n)++] = (struct pollfd){.fd = ch->pipe_out, .events = POLLOUT};
+    pfd[(*n)++] = (struct pollfd){.fd = ch->pipe_out[ch->piece_out & 1], .events = POLLOUT};
 }

@@ -127,7 +127,9 @@ static int sock_call(const struct ctl_msg *req, struct ctl_msg *buf, int *fds, i
  * when the backend is gone. */
 int ctl_call(struct ctl_msg *req, struct ctl_msg *rep, int *fds, int *nfds, char **text)
 {
-  int myfds[CTL_MAX_FDS] = {-1, -1, -1, -1}, n = 0, ret;
+  int myfds[CTL_MAX_FDS], n = 0, ret;
+  for (int i = 0; i < CTL_MAX_FDS; i++)
+    myfds[i] = -1;
   struct ctl_msg *buf = malloc(sizeof(*buf) + CTL_TEXT_MAX);
   if (!buf)
     return MX_NO_RESOURCES;

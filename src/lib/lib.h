@@ -127,7 +127,8 @@ struct chan {
   int side;
   struct txq tx;                /* my messages to the peer */
   struct qcons rx;              /* the peer's messages to me */
-  int pipe_out, pipe_in;
+  int pipe_out[2], pipe_in[2];  /* large messages, a piece at a time (region.h) */
+  uint64_t piece_out, piece_in; /* pieces sent and received: the next one's pipe */
   int peer_doorbell;
   struct conn *conn;
   struct req *splice_head, *splice_tail; /* my large sends, CTS received */

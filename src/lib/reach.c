@@ -48,7 +48,7 @@ int reach_once(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, uint32_t key,
     if (!c->ch)
       c->path = PATH_NONE;
   }
-  if (rep.u.connect_reply.has_channel && nfds == 4 && !c->ch)
+  if (rep.u.connect_reply.has_channel && nfds == CHANNEL_FDS && !c->ch)
     chan_attach(ep, c, (int)rep.u.connect_reply.side, fds);
   else
     ctl_close_fds(fds, nfds);
@@ -111,7 +111,7 @@ void reach_take_attached(struct mx_endpoint *ep)
   int fds[CTL_MAX_FDS], nfds;
   while (ctl_async_take(ep->vif_idx, &m, fds, &nfds)) {
     struct conn *c = conn_get(ep, lib.hello.nic_id, m.u.attach.peer_eid, 1);
-    if (nfds == 4 && c && !c->ch) {
+    if (nfds == CHANNEL_FDS && c && !c->ch) {
       c->session = m.u.attach.peer_session;
       c->dead = 0;
       chan_attach(ep, c, (int)m.u.attach.side, fds); /* closes them on failure */

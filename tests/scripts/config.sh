@@ -64,6 +64,19 @@ if [ $rc != 0 ] && [ -z "$missing" ] && [ ! -e "$T/bad.sock" ] &&
 else
   bad "bad file: rc $rc, lines not reported:$missing"; cat "$T/bad.out"
 fi
+# a line longer than any buffer stays one line (its commented tail is no
+# setting), a NUL byte is refused, and --check (an abbreviation getopt
+# takes) checks rather than starts
+{ printf '# %01500d metrics = tcp:127.0.0.1:1\n' 0; echo "socket = $T/long.sock"; } > "$T/long.conf"
+printf 'hostname = a\0b\n' > "$T/nul.conf"
+if out=$("$BUILD/bin/myrixend" --config "$T/long.conf" --check 2>&1) && [[ "$out" == *valid* ]] &&
+   ! grep -q metrics <<< "$out" && [ ! -e "$T/long.sock" ] &&
+   ! "$BUILD/bin/myrixend" --config "$T/nul.conf" --check-config > "$T/nul.out" 2>&1 &&
+   grep -q "nul.conf:1: a NUL byte" "$T/nul.out"; then
+  ok "a 1500-byte comment stays a comment, a NUL byte is refused, --check only checks"
+else
+  bad "long line / NUL / --check: $out $(cat "$T/nul.out")"
+fi
 "$BUILD/bin/myrixend" --config "$T/missing.conf" > "$T/missing.out" 2>&1 && bad "a missing --config file accepted" ||
   ok "a missing --config file is refused: $(head -1 "$T/missing.out")"
 "$BUILD/bin/myrixend" --config "$T/good.conf" --max-endpoints 0 > "$T/flag.out" 2>&1 &&

@@ -96,4 +96,8 @@ kill $BE; wait $BE 2>/dev/null
 if "$BUILD/bin/myrixend" --socket "$T/x.sock" --metrics "tcp:no-such-address:1" > "$T/bad.log" 2>&1; then
   echo "FAIL a bad metrics address was accepted"; rc=1
 else echo "ok   a bad metrics address is refused: $(head -1 "$T/bad.log")"; fi
+if "$BUILD/bin/myrixend" --socket "$T/y.sock" --metrics "unix:$T/y.sock" > "$T/own.log" 2>&1 ||
+   [ -e "$T/y.sock" ]; then
+  echo "FAIL metrics on the control socket's own path: $(cat "$T/own.log")"; rc=1
+else echo "ok   metrics on the control socket's own path are refused, nothing left: $(head -1 "$T/own.log")"; fi
 exit $rc

@@ -40,4 +40,13 @@ if started && "$BUILD/bin/myrixen" info 2>/dev/null | grep -q " on third,"; then
 else
   bad "stale socket not taken over: $(cat "$DIR/third.log")"
 fi
+# a lock planted as a link is not followed: its target is left as it was
+echo precious > "$DIR/target"
+ln -s "$DIR/target" "$DIR/planted.sock.lock"
+if ! timeout 10 "$BUILD/bin/myrixend" --socket "$DIR/planted.sock" > "$DIR/planted.log" 2>&1 &&
+   [ "$(cat "$DIR/target")" = precious ] && grep -q "cannot use .*planted.sock.lock" "$DIR/planted.log"; then
+  ok "a lock planted as a link is refused, its target untouched"
+else
+  bad "planted lock: $(cat "$DIR/planted.log"), target '$(cat "$DIR/target")'"
+fi
 [ $failed = 0 ]
