@@ -204,6 +204,14 @@ struct be_guest *fuzz_guest(struct backend *be, uint32_t dp, int *peer)
     snprintf(m.u.hello.name, sizeof(m.u.hello.name), "fuzz");
     control_dispatch(be, g, &m);
   }
+  if (!g->region && waitpid(memory_pid, &(int){0}, WNOHANG) != 0) {
+    /* The memory child died between our look and the admission (a fuzzed
+     * pull the engine was still writing over it): the backend rightly
+     * refused a guest that is gone.  Another guest, with a new child. */
+    guest_reclaim(be, g);
+    close(*peer);
+    return fuzz_guest(be, dp, peer);
+  }
   if (!g->region) { /* an honest hello must be admitted: say why not */
     static char buf[sizeof(struct ctl_msg) + CTL_TEXT_MAX];
     int fds[CTL_MAX_FDS], nfds;
