@@ -31,7 +31,8 @@ enum opt_code {
   O_SOCKET = 256, O_NIC_ID, O_HOSTNAME, O_MAX_ENDPOINTS, O_SMALL_MAX, O_MEDIUM_MAX, O_DAEMON,
   O_CPU, O_VERBOSE, O_HELP, O_PORT, O_PEERS, O_FAULT, O_PEER_TIMEOUT, O_VIF_RATE,
   O_VIF_MSG_RATE, O_NO_DISCOVERY, O_KEY_FILE, O_ENDPOINTS_PER_USER, O_USER, O_SOCKET_OWNER,
-  O_SOCKET_GROUP, O_SOCKET_MODE, O_VM_MEM, O_LOG_LEVEL, O_METRICS, O_CONFIG, O_CHECK_CONFIG,
+  O_SOCKET_GROUP, O_SOCKET_MODE, O_VM_MEM, O_LOG_LEVEL, O_METRICS, O_SPIN, O_YIELD, O_CONFIG,
+  O_CHECK_CONFIG,
 };
 
 /* has_arg: 1 a value; 0 a switch (in the file: a yes/no value). file: a
@@ -53,6 +54,7 @@ static const struct {
     {"socket-owner", 1, O_SOCKET_OWNER, 1}, {"socket-group", 1, O_SOCKET_GROUP, 1},
     {"socket-mode", 1, O_SOCKET_MODE, 1}, {"vm-mem-per-user", 1, O_VM_MEM, 1},
     {"log-level", 1, O_LOG_LEVEL, 1},     {"metrics", 1, O_METRICS, 1},
+    {"engine-spin-us", 1, O_SPIN, 1},     {"engine-yield-us", 1, O_YIELD, 1},
     {"config", 1, O_CONFIG, 0},
     {"check-config", 0, O_CHECK_CONFIG, 0},
 };
@@ -76,6 +78,9 @@ static void usage(FILE *f)
           "  --small-max BYTES   largest inline message (default 128, max %d)\n"
           "  --medium-max BYTES  largest eager message (default 32768, max %d)\n"
           "  --cpu N             pin the engine thread to core N (give it a core of its own)\n"
+          "  --engine-spin-us N, --engine-yield-us N  how long the idle engine spins, then\n"
+          "                      yields its core, before it sleeps (defaults: 50 and 200;\n"
+          "                      0 and 20 with network ports)\n"
           "  --port SPEC         a network port: udp:ADDR:PORT, udp:[ADDR6]:PORT or eth:IFNAME\n"
           "                      (repeat for several, up to %d); none: this host only\n"
           "  --peers FILE        other hosts: lines NIC_ID|- HOSTNAME udp:ADDR:PORT|eth:MAC\n"
@@ -250,6 +255,18 @@ static int apply(struct be_options *o, int code, const char *v, int from_file, c
       return *why = "not an octal mode", -1;
     cfg->socket_mode = (unsigned)n;
     return 0;
+  case O_SPIN:
+  case O_YIELD:
+    if (parse_u64(v, 10, 1000000, &n) < 0)
+      return *why = "not a number of microseconds up to a second", -1;
+    if (code == O_SPIN) {
+      ec->has_spin = 1;
+      ec->spin_us = (uint32_t)n;
+    } else {
+      ec->has_yield = 1;
+      ec->yield_us = (uint32_t)n;
+    }
+    return 0;
   case O_METRICS:
     if (metrics_check(v) < 0)
       return *why = "not unix:PATH or tcp:IPV4:PORT or tcp:[IPV6]:PORT", -1;
@@ -280,7 +297,7 @@ static int read_file(struct be_options *o, const char *path, int must_exist)
   FILE *f = fopen(path, "r");
   if (!f) {
     if (!must_exist && errno == ENOENT)
-      return 0;
+      return 1; /* no file: the defaults */
     fprintf(stderr, "myrixend: %s: %s\n", path, strerror(errno));
     return -1;
   }
@@ -345,7 +362,8 @@ int options_parse(struct be_options *o, int argc, char **argv)
       o->check_only = 1;
   }
   optind = 0; /* the second pass from the start, getopt's state reset */
-  if (read_file(o, config ? config : DEFAULT_CONFIG, config != NULL) < 0)
+  int read = read_file(o, config ? config : DEFAULT_CONFIG, config != NULL);
+  if (read < 0)
     return 2;
   const char *why;
   while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
@@ -385,7 +403,10 @@ int options_parse(struct be_options *o, int argc, char **argv)
   if (!cfg->endpoints_per_user)
     cfg->endpoints_per_user = ec->max_endpoints - ec->max_endpoints / 4;
   if (o->check_only) {
-    printf("myrixend: configuration %s is valid\n", config ? config : DEFAULT_CONFIG);
+    if (read == 1)
+      printf("myrixend: no configuration file (%s); the options are valid\n", DEFAULT_CONFIG);
+    else
+      printf("myrixend: configuration %s is valid\n", config ? config : DEFAULT_CONFIG);
     return 0;
   }
   return -1;

@@ -64,7 +64,21 @@ void log_setup(const char *name, enum log_level level)
     log_max = LOG_ERR;
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+/* The component of a source path: the name of its directory ("src/engine/
+ * pull.c" -> "engine"), at most 15 characters. */
+static void component_of(const char *file, char *out, size_t cap)
+{
+  const char *end = strrchr(file, '/'), *start = end;
+  while (start && start > file && start[-1] != '/')
+    start--;
+  size_t n = end && start ? (size_t)(end - start) : 0;
+  if (n >= cap)
+    n = cap - 1;
+  memcpy(out, n ? start : "main", n ? n : 5);
+  out[n ? n : 4] = 0;
+}
+
+void log_msg(enum log_level level, const char *file, const char *fmt, ...)
 {
   static const char *const tag[] = {"error", "warn", "info", "debug"};
   char line[1024];
@@ -81,12 +95,14 @@ void log_msg(enum log_level level, const char *fmt, ...)
   /* Under systemd stderr is the journal's (JOURNAL_STREAM): the level goes
    * as a syslog priority it reads ("<3>"), and it keeps its own time. */
   static const int priority[] = {3, 4, 6, 7};
+  char comp[16];
+  component_of(file, comp, sizeof(comp));
   if (getenv("JOURNAL_STREAM")) {
-    n = snprintf(line, sizeof(line), "<%d>%s: ", priority[level], tag[level]);
+    n = snprintf(line, sizeof(line), "<%d>%s %s: ", priority[level], tag[level], comp);
   } else {
     clock_gettime(CLOCK_REALTIME, &ts);
-    n = snprintf(line, sizeof(line), "%s[%ld.%03ld] %s: ", log_name, (long)(ts.tv_sec % 100000),
-                 ts.tv_nsec / 1000000, tag[level]);
+    n = snprintf(line, sizeof(line), "%s[%ld.%03ld] %s %s: ", log_name,
+                 (long)(ts.tv_sec % 100000), ts.tv_nsec / 1000000, tag[level], comp);
   }
   va_start(ap, fmt);
   vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);

@@ -177,6 +177,10 @@ static void *engine_main(void *arg)
     poll_policy_from_env(&pol, 0, 20);
   else
     poll_policy_from_env(&pol, 50, 200);
+  if (e->cfg.has_spin)
+    pol.spin_ns = (uint64_t)e->cfg.spin_us * 1000;
+  if (e->cfg.has_yield)
+    pol.yield_ns = (uint64_t)e->cfg.yield_us * 1000;
   /* While packets are in flight the answer is a round trip away: sleeping
    * then costs a wake-up (tens of microseconds in a VM) per window, and
    * held a 1 MiB stream over veth to 0.8 GB/s against 2 GB/s yielding.

@@ -54,6 +54,11 @@ struct engine_config {
   const char *fault;            /* fault spec for every port (fault.h) */
   uint32_t peer_timeout_ms;     /* give up on a silent peer (0: 10 s) */
   int no_discovery;             /* learn peers from the file and their packets only */
+  /* The engine thread's poll policy (poll_policy.h) when set: how long an
+   * idle engine spins, then yields, before it sleeps (has_spin, has_yield:
+   * set by the operator; else the defaults, or MYRIXEN_SPIN_US/YIELD_US). */
+  int has_spin, has_yield;
+  uint32_t spin_us, yield_us;
 };
 
 /* Why the engine dropped something (each has a counter). */

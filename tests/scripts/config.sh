@@ -18,6 +18,9 @@ socket-mode = 0660
 log-level = warn
 no-discovery = yes
 vif-msg-rate = 0
+engine-spin-us = 10
+engine-yield-us = 100
+metrics = unix:$T/metrics.sock
 CONF
 if out=$("$BUILD/bin/myrixend" --config "$T/good.conf" --check-config 2>&1) && [[ "$out" == *"is valid"* ]] &&
    [ ! -e "$T/be.sock" ]; then
@@ -29,8 +32,8 @@ fi
 for _ in $(seq 100); do [ -S "$T/be.sock" ] && break; sleep 0.05; done
 info=$(MYRIXEN_SOCKET=$T/be.sock "$BUILD/bin/myrixen" info 2>&1 | head -1)
 mode=$(stat -c %a "$T/be.sock" 2>/dev/null)
-if [[ "$info" == *" on fromfile,"* ]] && [ "$mode" = 660 ]; then
-  ok "a good file starts the backend with its settings ($info; socket mode $mode)"
+if [[ "$info" == *" on fromfile,"* ]] && [ "$mode" = 660 ] && [ -S "$T/metrics.sock" ]; then
+  ok "a good file starts the backend with its settings ($info; socket mode $mode; metrics)"
 else
   bad "the backend of a good file: '$info', mode '$mode'"; cat "$T/be.log"
 fi

@@ -39,7 +39,7 @@ else
   bad "readiness: '$ready', socket $(ls "$T/be.sock" 2>&1)"
 fi
 kill $BE; wait $BE 2>/dev/null
-if grep -q '^<6>info: stopped' "$T/be.log" && ! grep -q '^myrixend\[' "$T/be.log"; then
+if grep -q '^<6>info backend: stopped' "$T/be.log" && ! grep -q '^myrixend\[' "$T/be.log"; then
   ok "under the journal, lines carry their priority ($(tail -1 "$T/be.log"))"
 else
   bad "journal lines: $(cat "$T/be.log")"
