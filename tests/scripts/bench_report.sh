@@ -10,6 +10,10 @@ trap 'rm -rf "$OUT"' EXIT
 if ! timeout 600 "$BUILD/bin/myrixen" bench report --quick --out "$OUT" > "$OUT/stdout" 2> "$OUT/stderr"; then
   echo "FAIL: bench report exited non-zero"; tail -n 5 "$OUT/stdout" "$OUT/stderr"; exit 1
 fi
+# into a file, progress is plain lines: no bar redrawn with carriage returns
+if grep -q $'\r' "$OUT/stderr" || ! grep -q "^myrixen bench report: 1/" "$OUT/stderr"; then
+  echo "FAIL: bench report's progress into a file is not plain lines"; head -c 300 "$OUT/stderr"; exit 1
+fi
 python3 - "$OUT" <<'PY'
 import json, os, sys
 out = sys.argv[1]
