@@ -3,12 +3,7 @@
 # settings (and a flag wins over the file), --check-config says so and
 # exits; a file with bad lines is refused, each line named with its number
 # and what is wrong, and the backend does not start.
-BUILD=${1:-build}
-T=$(mktemp -d /tmp/myrixen-config-XXXXXX)
-trap 'kill $BE 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
-failed=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failed=$((failed + 1)); }
+. "$(dirname "$0")/lib/script.sh"
 cat > "$T/good.conf" <<CONF
 # a backend of this test
 socket = $T/be.sock

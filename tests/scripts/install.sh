@@ -3,16 +3,8 @@
 # the installed files: its flags from pkg-config, its library the
 # installed libmyrixen.so.1 (a soname, a versioned file, the links), its
 # backend the installed myrixend.  make uninstall leaves nothing behind.
-BUILD=${1:-build}
-T=$(mktemp -d /tmp/myrixen-install-XXXXXX)
-trap 'kill $BE 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
-failed=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failed=$((failed + 1)); }
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=$(cd "$BUILD" && pwd)
-make -s -C "$ROOT" install BUILD="$B" DESTDIR="$T/dest" PREFIX=/usr/local > "$T/install.out" 2>&1 ||
-  { bad "make install"; tail -5 "$T/install.out"; exit 1; }
+. "$(dirname "$0")/lib/script.sh"
+install_tree DESTDIR="$T/dest" PREFIX=/usr/local
 D=$T/dest/usr/local
 soname=$(readelf -d "$D/lib/libmyrixen.so.1.0.0" 2>/dev/null | grep -o 'SONAME.*\[.*\]' | grep -o 'libmyrixen[^]]*')
 if [ "$soname" = libmyrixen.so.1 ] && [ "$(readlink "$D/lib/libmyrixen.so.1")" = libmyrixen.so.1.0.0 ] &&
@@ -66,7 +58,8 @@ else
   bad "the installed program: '$out', library '$lib'"; tail -3 "$T/be.log"
 fi
 kill $BE; wait $BE 2>/dev/null
-make -s -C "$ROOT" uninstall BUILD="$B" DESTDIR="$T/dest" PREFIX=/usr/local > /dev/null 2>&1
+make -s -C "$(dirname "$0")/../.." uninstall BUILD="$(cd "$BUILD" && pwd)" DESTDIR="$T/dest" PREFIX=/usr/local \
+  > /dev/null 2>&1
 left=$(find "$D" -type f -o -type l | wc -l)
 [ "$left" = 0 ] && ok "make uninstall removes what was installed" ||
   bad "uninstall left $left files: $(find "$D" -type f -o -type l)"

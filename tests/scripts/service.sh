@@ -4,16 +4,8 @@
 # its pid) once its control socket listens, as Type=notify expects; under
 # the journal (JOURNAL_STREAM) its lines carry syslog priorities.  (This
 # machine's PID 1 is not systemd: the unit is verified, not started.)
-BUILD=${1:-build}
-T=$(mktemp -d /tmp/myrixen-service-XXXXXX)
-trap 'kill $BE 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
-failed=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; failed=$((failed + 1)); }
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-B=$(cd "$BUILD" && pwd)
-make -s -C "$ROOT" install BUILD="$B" PREFIX="$T/p" > "$T/install.out" 2>&1 ||
-  { bad "make install"; tail -5 "$T/install.out"; exit 1; }
+. "$(dirname "$0")/lib/script.sh"
+install_tree PREFIX="$T/p"
 unit=$T/p/lib/systemd/system/myrixend.service
 if out=$(MANPATH=$T/p/share/man systemd-analyze verify "$unit" 2>&1) && [ -z "$out" ] &&
    grep -q "^ExecStart=$T/p/sbin/myrixend " "$unit" && grep -q "^Type=notify" "$unit"; then
