@@ -103,40 +103,18 @@ int cmd_info(int argc, char **argv)
   return 0;
 }
 
-/* A flat JSON object of counters ("name":N,...) at obj (its '{'): calls
- * each(name, value, arg) for every non-zero one; their sum.  Where the
- * object ends (past its '}'), in *end. */
-static uint64_t nonzero_counts(const char *obj, const char **end,
-                               void (*each)(const char *, uint64_t, void *), void *arg)
-{
-  uint64_t sum = 0;
-  const char *p = obj + 1;
-  while (*p && *p != '}') {
-    char name[64];
-    unsigned long long v;
-    int n = 0;
-    if (sscanf(p, " \"%63[^\"]\" : %llu%n", name, &v, &n) != 2 || n == 0)
-      break;
-    p += n;
-    sum += v;
-    if (v && each)
-      each(name, v, arg);
-    p += *p == ',';
-  }
-  const char *close = strchr(p, '}');
-  *end = close ? close + 1 : p;
-  return sum;
-}
-
+/* The non-zero reasons of a VIF (arg: its eid), a row each. */
 static void print_reason(const char *name, uint64_t v, void *arg)
 {
-  printf("  %-5s %-20s %12llu\n", (const char *)arg, name, (unsigned long long)v);
+  if (v)
+    printf("  %-5s %-20s %12llu\n", (const char *)arg, name, (unsigned long long)v);
 }
 
 static void print_inline(const char *name, uint64_t v, void *arg)
 {
   (void)arg;
-  printf(" %s %llu", name, (unsigned long long)v);
+  if (v)
+    printf(" %s %llu", name, (unsigned long long)v);
 }
 
 int cmd_counters(int argc, char **argv)
@@ -165,7 +143,7 @@ int cmd_counters(int argc, char **argv)
     for (int i = 0; i < 9; i++)
       json_field(p, k[i], f[i], sizeof(f[i]));
     const char *dp = strstr(p, "\"drops\":{"), *end = NULL;
-    uint64_t drops = dp ? nonzero_counts(dp + 8, &end, NULL, NULL) : 0;
+    uint64_t drops = dp ? json_counts(dp + 8, &end, NULL, NULL) : 0;
     printf("%-5s %10s %12s %10s %12s %7s %8s %7s %9s %6llu\n", f[0], f[1], f[2], f[3], f[4], f[5],
            f[6], f[7], f[8], (unsigned long long)drops);
     if (drops && nreasons < MAX_REASON_ROWS) {
@@ -179,7 +157,7 @@ int cmd_counters(int argc, char **argv)
     printf("drops by reason (the non-zero ones):\n  %-5s %-20s %12s\n", "eid", "reason", "count");
     for (int i = 0; i < nreasons; i++) {
       const char *end;
-      nonzero_counts(reasons[i].obj, &end, print_reason, reasons[i].eid);
+      json_counts(reasons[i].obj, &end, print_reason, reasons[i].eid);
     }
   }
   char r[32], s[32], w[32], late[32];
@@ -229,7 +207,7 @@ int cmd_peers(int argc, char **argv)
   const char *d = strstr(t, "\"rx_dropped\":{"), *end;
   if (d) {
     printf("received and dropped:");
-    if (!nonzero_counts(d + 13, &end, print_inline, NULL))
+    if (!json_counts(d + 13, &end, print_inline, NULL))
       printf(" none");
     printf("\n");
   }

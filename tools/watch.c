@@ -37,16 +37,6 @@ static const char *const vif_keys[4] = {"tx_msgs", "tx_bytes", "rx_msgs", "rx_by
 /* the reliable stream counts packets, not bytes */
 static const char *const peer_keys[4] = {"tx_packets", NULL, "rx_packets", NULL};
 
-/* The sum of a flat {"reason":N,...} object's values. */
-static double object_sum(const char *obj)
-{
-  double sum = 0;
-  const char *end = obj ? strchr(obj, '}') : NULL;
-  for (const char *p = obj; p && p < end && (p = strchr(p, ':')) && p < end; p++)
-    sum += atof(p + 1);
-  return sum;
-}
-
 static void take(struct sample *s)
 {
   s->n = 0;
@@ -57,14 +47,16 @@ static void take(struct sample *s)
     snprintf(r->id, sizeof(r->id), "total");
     for (int k = 0; k < 4; k++)
       r->v[k] = json_get_num(tot, vif_keys[k]);
-    r->drops = object_sum(strstr(c, "\"drops_total\":{"));
+    const char *d = strstr(c, "\"drops_total\":{");
+    r->drops = (double)json_counts(d ? strchr(d, '{') : NULL, NULL, NULL, NULL);
   }
   for (const char *q = c; s->n < MAX_ROWS && (q = strstr(q, "{\"eid\":")); q++) {
     struct row *r = &s->r[s->n++];
     snprintf(r->id, sizeof(r->id), "vif %d", (int)json_get_num(q, "eid"));
     for (int k = 0; k < 4; k++)
       r->v[k] = json_get_num(q, vif_keys[k]);
-    r->drops = object_sum(strstr(q, "\"drops\":{"));
+    const char *d = strstr(q, "\"drops\":{");
+    r->drops = (double)json_counts(d ? strchr(d, '{') : NULL, NULL, NULL, NULL);
   }
   const char *peers = strstr(p, "\"peers\":");
   for (const char *q = peers; q && s->n < MAX_ROWS && (q = strstr(q, "{\"nic_id\":")); q++) {

@@ -195,20 +195,24 @@ static void help(struct out *o, const char *name, const char *type, const char *
   put(o, "# HELP myrixen_%s %s\n# TYPE myrixen_%s %s\n", name, text, name, type);
 }
 
-/* Each "name":N of the flat object at obj (its '{') as name{label,reason}. */
+/* Each "name":N of the flat object at obj (its '{') as
+ * myrixen_METRIC{LABEL,reason="name"} N. */
+struct reasons_arg {
+  struct out *o;
+  const char *metric, *label;
+};
+
+static void reason_line(const char *name, uint64_t v, void *arg)
+{
+  struct reasons_arg *a = arg;
+  put(a->o, "myrixen_%s{%s%sreason=\"%s\"} %llu\n", a->metric, a->label, *a->label ? "," : "",
+      name, (unsigned long long)v);
+}
+
 static void reasons(struct out *o, const char *metric, const char *label, const char *obj)
 {
-  const char *end = obj ? strchr(obj, '}') : NULL;
-  for (const char *p = obj ? obj + 1 : NULL; p && p < end;) {
-    char name[64];
-    unsigned long long v;
-    int n = 0;
-    if (sscanf(p, " \"%63[^\"]\" : %llu%n", name, &v, &n) != 2 || !n)
-      break;
-    put(o, "myrixen_%s{%s%sreason=\"%s\"} %llu\n", metric, label, *label ? "," : "", name, v);
-    p += n;
-    p += *p == ',';
-  }
+  struct reasons_arg a = {o, metric, label};
+  json_counts(obj, NULL, reason_line, &a);
 }
 
 /* A label value: a guest's or a host's name may hold anything. */

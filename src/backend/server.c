@@ -55,6 +55,19 @@ static int accept_guest(struct backend *be, int lsock)
   return 0;
 }
 
+/* The directory of path, made if missing (/run/myrixen without systemd's
+ * RuntimeDirectory): the socket and its lock go there. */
+static void make_parent_dir(const char *path)
+{
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof(dir), "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash && slash != dir) {
+    *slash = 0;
+    mkdir(dir, 0755);
+  }
+}
+
 /* The control socket, listening, at path; it appears there (a rename)
  * only once it listens and has its group and mode, so that a client that
  * sees the file can connect, and none connects to it unguarded. */
@@ -67,13 +80,7 @@ static int listen_socket(const char *path, const char *owner, const char *group,
     return -ENAMETOOLONG;
   snprintf(tmp, sizeof(tmp), "%s.new", path);
   snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", tmp);
-  char dir[sizeof(sa.sun_path)];
-  snprintf(dir, sizeof(dir), "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (slash && slash != dir) {
-    *slash = 0;
-    mkdir(dir, 0755);
-  }
+  make_parent_dir(path);
   int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (s < 0)
     return -errno;
@@ -100,13 +107,7 @@ static int claim_socket(const char *path)
   char lock[PATH_MAX];
   if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock))
     return -ENAMETOOLONG;
-  char dir[PATH_MAX];
-  snprintf(dir, sizeof(dir), "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (slash && slash != dir) {
-    *slash = 0;
-    mkdir(dir, 0755);
-  }
+  make_parent_dir(path);
   /* Not through a link, and ours alone: in a directory others may write,
    * a link planted there would have us truncate its target, and a lock
    * others may open would let them hold it against our next start. */

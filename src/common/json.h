@@ -49,5 +49,10 @@ char *json_to_string(void (*write)(void *arg, struct json *j), void *arg);
 const char *json_get(const char *from, const char *key, char *out, size_t cap);
 /* A number's value, or 0 when the key is not there. */
 double json_get_num(const char *from, const char *key);
+/* A flat object of counters {"name":N,...} at obj (its '{', or NULL):
+ * each(name, N, arg) for every one, in order (each may be NULL); their
+ * sum; where the object ends (past its '}') in *end unless end is NULL. */
+uint64_t json_counts(const char *obj, const char **end,
+                     void (*each)(const char *name, uint64_t value, void *arg), void *arg);
 
 #endif

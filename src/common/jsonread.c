@@ -40,3 +40,27 @@ double json_get_num(const char *from, const char *key)
   char v[64];
   return json_get(from, key, v, sizeof(v)) ? atof(v) : 0;
 }
+
+uint64_t json_counts(const char *obj, const char **end,
+                     void (*each)(const char *name, uint64_t value, void *arg), void *arg)
+{
+  uint64_t sum = 0;
+  const char *p = obj ? obj + 1 : "";
+  while (*p && *p != '}') {
+    char name[64];
+    unsigned long long v;
+    int n = 0;
+    if (sscanf(p, " \"%63[^\"]\" : %llu%n", name, &v, &n) != 2 || n == 0)
+      break;
+    p += n;
+    sum += v;
+    if (each)
+      each(name, v, arg);
+    p += *p == ',';
+  }
+  if (end) {
+    const char *close = strchr(p, '}');
+    *end = close ? close + 1 : p;
+  }
+  return sum;
+}

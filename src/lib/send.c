@@ -27,6 +27,15 @@ static void send_status(struct mx_endpoint *ep, struct req *r, void *ctx)
   ep->counters[EPC_BYTES_SENT] += r->len;
 }
 
+/* A connection's path is chosen at its first send (and again after a new
+ * incarnation of the peer): its direct channel when it has one and the
+ * datapath uses channels, else the engine. */
+static void choose_path(struct conn *c)
+{
+  if (c->path == PATH_NONE)
+    c->path = c->ch && datapath_uses_channels(lib.datapath) ? PATH_CHANNEL : PATH_ENGINE;
+}
+
 /* The latency path: a plain small send on a direct channel goes out
  * first and gets its request after, when making that request cannot fail
  * (a cached request, a free handle: nothing to allocate).  1: it is out. */
@@ -54,8 +63,7 @@ mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
   struct conn *c = conn_from_addr(ep, &dest);
   if (!c)
     return lib_error(ep, MX_BAD_ENDPOINT, "mx_isend: destination address not valid");
-  if (c->path == PATH_NONE)
-    c->path = c->ch && datapath_uses_channels(lib.datapath) ? PATH_CHANNEL : PATH_ENGINE;
+  choose_path(c);
   int early = !sync && send_small_early(ep, c, segs, n, match, imm);
   struct req *r = req_new(ep, REQ_SEND);
   /* An immediate travels as the message's first 4 bytes (MSG_F_IMM): every
@@ -184,8 +192,8 @@ mx_return_t lib_inject(mx_endpoint_t ep, const void *buf, uint32_t len, mx_endpo
     return rc;
   rc = MX_NO_RESOURCES;
   struct conn *c = conn_from_addr(ep, &dest);
-  if (c && c->path == PATH_NONE)
-    c->path = c->ch && datapath_uses_channels(lib.datapath) ? PATH_CHANNEL : PATH_ENGINE;
+  if (c)
+    choose_path(c);
   uint32_t total = len + (imm ? 4 : 0);
   if (c && total <= lib.small_max && !ep->dead && !c->dead && c->path == PATH_CHANNEL && c->ch &&
       txq_write_small(&c->ch->tx, c, buf, len, match, ep->next_seq, imm)) {
