@@ -83,7 +83,7 @@ static void run_receiver(const struct bench_opts *o, mx_endpoint_t ep, uint32_t 
   int warm = n / 10 + 1;
   long total = (long)(n + warm) * sources;
   mx_segment_t seg = {buf, size};
-  mx_request_t rq[WINDOW], sr;
+  mx_request_t rq[1], sr;
   mx_status_t st;
   uint32_t res;
   if (!o->stream) {
@@ -95,24 +95,35 @@ static void run_receiver(const struct bench_opts *o, mx_endpoint_t ep, uint32_t 
     }
     return;
   }
-  /* data (match 2) and ends (match 3) in one wildcard window; a source's
-   * end comes after its data (per-pair order), and is acknowledged */
-  for (int w = 0; w < WINDOW; w++)
-    mx_irecv(ep, &seg, 1, 0, 0xfffffffffffffffcull, NULL, &rq[w]);
-  for (int ends = 0, w = 0; ends < sources; w = (w + 1) % WINDOW) {
-    mx_wait(ep, &rq[w], MX_INFINITE, &st, &res);
-    if (st.match_info == M_END) {
-      mx_segment_t z = {buf, 0};
-      mx_isend(ep, &z, 1, st.source, M_END, NULL, &sr);
-      wait_one(ep, &sr);
-      ends++;
+  /* data (match 2) and ends (match 3) in one wildcard window, a
+   * BENCH_WINDOW per source, which their acknowledgements keep enough; a
+   * source's end comes after its data (per-pair order), and is answered */
+  int posted = WINDOW * sources;
+  mx_request_t *rw = calloc((size_t)posted, sizeof(*rw));
+  struct stream_acks *acks = calloc(1, sizeof(*acks));
+  if (!rw || !acks)
+    tool_fail("receiver", MX_NO_RESOURCES);
+  for (int w = 0; w < posted; w++)
+    mx_irecv(ep, &seg, 1, 0, M_DATA_MASK, NULL, &rw[w]);
+  for (int ends = 0, w = 0; ends < sources; w = (w + 1) % posted) {
+    mx_wait(ep, &rw[w], MX_INFINITE, &st, &res);
+    mx_irecv(ep, &seg, 1, 0, M_DATA_MASK, NULL, &rw[w]);
+    if (st.match_info == M_DATA) {
+      stream_ack_data(ep, acks, st.source);
+      continue;
     }
-    mx_irecv(ep, &seg, 1, 0, 0xfffffffffffffffcull, NULL, &rq[w]);
+    stream_ack_end(acks, st.source);
+    mx_segment_t z = {buf, 0};
+    mx_isend(ep, &z, 1, st.source, M_END, NULL, &sr);
+    wait_one(ep, &sr);
+    ends++;
   }
-  for (int w = 0; w < WINDOW; w++) {
+  for (int w = 0; w < posted; w++) {
     uint32_t done;
-    mx_cancel(ep, &rq[w], &done);
+    mx_cancel(ep, &rw[w], &done);
   }
+  free(rw);
+  free(acks);
 }
 
 /* One guest; measuring guests write a row per size to fd, after a barrier

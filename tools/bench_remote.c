@@ -189,39 +189,48 @@ int cmd_bench_serve(int argc, char **argv)
     tool_fail("serve", r);
   printf("myrixen bench serve: endpoint %u, udp port %d\n", eid, port);
   fflush(stdout);
-  char *bufs = malloc((size_t)RWINDOW * MAX_MSG);
+  /* A window of receives per client, as bench.c's receiver keeps (the
+   * stream's acknowledgements bound what is in flight); pings are answered
+   * from the buffer they came in, one at a time, so one buffer serves. */
+  char *buf = malloc(MAX_MSG);
+  struct stream_acks *acks = calloc(1, sizeof(*acks));
   mx_request_t rq[RWINDOW];
-  for (int w = 0; w < RWINDOW; w++) {
-    mx_segment_t s = {bufs + (size_t)w * MAX_MSG, MAX_MSG};
+  if (!buf || !acks)
+    tool_fail("serve", MX_NO_RESOURCES);
+  mx_segment_t s = {buf, MAX_MSG};
+  for (int w = 0; w < RWINDOW; w++)
     mx_irecv(ep, &s, 1, 0, 0, NULL, &rq[w]);
-  }
   for (int w = 0;; w = (w + 1) % RWINDOW) {
     mx_status_t st;
     uint32_t res;
     mx_wait(ep, &rq[w], MX_INFINITE, &st, &res);
     mx_request_t sr;
-    mx_segment_t back = {bufs + (size_t)w * MAX_MSG, st.xfer_length};
+    mx_segment_t back = {buf, st.xfer_length};
     if (st.match_info == M_QUIT)
       break;
     if (st.code != MX_STATUS_SUCCESS && st.code != MX_STATUS_TRUNCATED) {
       fprintf(stderr, "myrixen bench serve: %s: stopping\n", mx_strstatus(st.code));
       break; /* the backend went away */
     }
+    mx_irecv(ep, &s, 1, 0, 0, NULL, &rq[w]);
+    if (st.match_info == M_DATA)
+      stream_ack_data(ep, acks, st.source);
     if (st.match_info == M_PING || st.match_info == M_END) {
-      if (st.match_info == M_END)
+      if (st.match_info == M_END) {
+        stream_ack_end(acks, st.source);
         back.segment_length = 0;
+      }
       mx_isend(ep, &back, 1, st.source, st.match_info, NULL, &sr);
       mx_wait(ep, &sr, MX_INFINITE, &st, &res);
     }
-    mx_segment_t s = {bufs + (size_t)w * MAX_MSG, MAX_MSG};
-    mx_irecv(ep, &s, 1, 0, 0, NULL, &rq[w]);
   }
   kill(udp, SIGTERM);
   kill(tcp, SIGTERM);
   waitpid(udp, NULL, 0);
   waitpid(tcp, NULL, 0);
   mx_finalize();
-  free(bufs);
+  free(buf);
+  free(acks);
   return 0;
 }
 

@@ -46,6 +46,8 @@ struct be_guest {
   uint32_t vif_eid[REGION_VIFS];/* endpoint id + 1 open on each VIF of the region; 0: free */
   uint64_t accepted_ns;         /* when it connected (it must say hello in time) */
   const char *kind;             /* "process", "container" (other pid namespace), "vm" */
+  int pid_ours;                 /* pid is its pid in our pid namespace, seen there: what
+                                 * a peer in it may read it by (direct channels) */
   uint64_t region_len;          /* bytes of its region file (a VM's: a power of two) */
   /* A VM (role CTL_ROLE_VM): its launcher holds sock; its RAM is ram_fd,
    * sealed, mapped at ram; the library inside says hello through the

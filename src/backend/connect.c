@@ -12,10 +12,9 @@
 
 /* Tell the target's guest about a new channel: the message waits on its
  * socket; ctl_seq and the doorbell make its progress loop read it. */
-static void send_attach(struct backend *be, const struct engine_vif_info *me,
-                        const struct engine_vif_info *peer, int *fds)
+static void send_attach(struct be_guest *pg, const struct engine_vif_info *me,
+                        const struct engine_vif_info *peer, int *fds, pid_t my_pid)
 {
-  struct be_guest *pg = guest_by_id(be, peer->owner.guest_id);
   uint32_t vif_idx;
   if (!pg || endpoint_vif(pg, peer->eid, &vif_idx) < 0)
     return;
@@ -25,16 +24,30 @@ static void send_attach(struct backend *be, const struct engine_vif_info *me,
   m.u.attach.peer_eid = me->eid;
   m.u.attach.side = 1;
   m.u.attach.peer_session = me->session;
+  m.u.attach.peer_pid = (uint32_t)my_pid;
   guest_send(pg, &m, fds, CHANNEL_FDS);
   atomic_fetch_add(&region_vif(pg->region, vif_idx)->ctl_seq, 1);
   doorbell_ring(peer->doorbell);
 }
 
-/* A direct channel between me and peer when both want one: fa gets my
- * side's descriptors (-1s without), peer's guest is sent the other. */
-static int channel_offer(struct backend *be, const struct ctl_connect *c,
+/* The pids two guests of a channel may read each other's sends by: both
+ * seen in our pid namespace (then each pid is the one the other knows it
+ * by), else none, and the channel's pipes carry every large message. */
+static int channel_pids(const struct be_guest *g, const struct be_guest *pg, pid_t *g_pid,
+                        pid_t *pg_pid)
+{
+  int ok = g && pg && g->pid_ours && pg->pid_ours;
+  *g_pid = ok ? g->pid : 0;
+  *pg_pid = ok ? pg->pid : 0;
+  return ok;
+}
+
+/* A direct channel between me (guest g) and peer when both want one: fa
+ * gets my side's descriptors (-1s without), peer's guest is sent the
+ * other; *peer_pid is what I may read the peer's sends by, or 0. */
+static int channel_offer(struct backend *be, struct be_guest *g, const struct ctl_connect *c,
                          const struct engine_vif_info *me, const struct engine_vif_info *peer,
-                         int fa[CHANNEL_FDS])
+                         int fa[CHANNEL_FDS], pid_t *peer_pid)
 {
   int fb[CHANNEL_FDS] = {-1, -1, -1, -1, -1, -1};
   int want = c->want_channel && peer->eid != me->eid &&
@@ -43,8 +56,12 @@ static int channel_offer(struct backend *be, const struct ctl_connect *c,
   if (!want || channel_create(me, peer, fa, fb) < 0)
     return 0;
   engine_vif_channel(be->engine, me->eid, peer->eid);
-  log_info("direct channel %u <-> %u", me->eid, peer->eid);
-  send_attach(be, me, peer, fb);
+  struct be_guest *pg = guest_by_id(be, peer->owner.guest_id);
+  pid_t my_pid;
+  int single = channel_pids(g, pg, &my_pid, peer_pid);
+  log_info("direct channel %u <-> %u%s", me->eid, peer->eid, single ? " (single-copy reads)" : "");
+  if (pg)
+    send_attach(pg, me, peer, fb, my_pid);
   ctl_close_fds(fb, CHANNEL_FDS);
   return 1;
 }
@@ -100,8 +117,10 @@ void connect_handle(struct backend *be, struct be_guest *g, const struct ctl_msg
   ctl_init(&rep, CTL_REPLY, req->seq);
   rep.u.connect_reply.eid = peer.eid;
   rep.u.connect_reply.session = peer.session;
-  rep.u.connect_reply.has_channel = (uint32_t)channel_offer(be, c, &me, &peer, fa);
+  pid_t peer_pid = 0;
+  rep.u.connect_reply.has_channel = (uint32_t)channel_offer(be, g, c, &me, &peer, fa, &peer_pid);
   rep.u.connect_reply.side = 0;
+  rep.u.connect_reply.peer_pid = (uint32_t)peer_pid;
   guest_send(g, &rep, fa, rep.u.connect_reply.has_channel ? CHANNEL_FDS : 0);
   ctl_close_fds(fa, CHANNEL_FDS);
 }

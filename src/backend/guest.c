@@ -28,15 +28,15 @@ static void guest_close_fd(int *fd)
   *fd = -1;
 }
 
-/* A process in another pid namespace than ours is a container's. */
-static const char *process_kind(pid_t pid)
+/* Is pid in our pid namespace: 1 yes, 0 no (a container's), -1 unknown. */
+static int in_our_pidns(pid_t pid)
 {
   char path[64];
   struct stat mine, its;
   snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
   if (stat("/proc/self/ns/pid", &mine) < 0 || stat(path, &its) < 0)
-    return "process";
-  return mine.st_ino == its.st_ino && mine.st_dev == its.st_dev ? "process" : "container";
+    return -1;
+  return mine.st_ino == its.st_ino && mine.st_dev == its.st_dev;
 }
 
 struct be_guest *guest_new(struct backend *be, int sock, const struct ucred *cr)
@@ -147,7 +147,9 @@ int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *
   if (h->role == CTL_ROLE_VM) {
     err = vm_admit(be, g, h);
   } else {
-    g->kind = process_kind(g->pid);
+    int here = in_our_pidns(g->pid);
+    g->kind = here == 0 ? "container" : "process";
+    g->pid_ours = here == 1;
     g->mem_fd = identity_open_memory(g);
     if (g->mem_fd < 0) {
       err = g->mem_fd;

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define CTL_MAGIC 0x4d58434cu /* "LCXM" */
-#define CTL_VERSION 2
+#define CTL_VERSION 3
 #define CTL_MAX_FDS 6 /* a direct channel's (CHANNEL_FDS) */
 #define CTL_TEXT_MAX 65536
 #define CTL_DEFAULT_SOCKET "/run/myrixen/backend.sock"
@@ -132,6 +132,9 @@ struct ctl_connect_reply {
   uint32_t session;       /* peer's session (changes when it reopens) */
   uint32_t has_channel;   /* fds: channel memfd, pipe out, pipe in, peer doorbell */
   uint32_t side;          /* which side of the channel I am */
+  uint32_t peer_pid;      /* with a channel: the peer's pid, for single-copy reads
+                           * (CHANNEL_F_CMA), or 0 (region.h) */
+  uint32_t pad;
 };
 
 struct ctl_channel_attach {
@@ -140,6 +143,8 @@ struct ctl_channel_attach {
   uint64_t peer_nic;
   uint32_t side;
   uint32_t peer_session;
+  uint32_t peer_pid;      /* as in ctl_connect_reply */
+  uint32_t pad;
 };
 
 struct ctl_resolve {
@@ -199,8 +204,8 @@ _Static_assert(sizeof(struct ctl_open_reply) == 12, "ctl_open_reply");
 _Static_assert(sizeof(struct ctl_close) == 4, "ctl_close");
 _Static_assert(sizeof(struct ctl_connect) == 24, "ctl_connect");
 _Static_assert(offsetof(struct ctl_connect, nic_id) == 8, "ctl_connect.nic_id");
-_Static_assert(sizeof(struct ctl_connect_reply) == 16, "ctl_connect_reply");
-_Static_assert(sizeof(struct ctl_channel_attach) == 24, "ctl_channel_attach");
+_Static_assert(sizeof(struct ctl_connect_reply) == 24, "ctl_connect_reply");
+_Static_assert(sizeof(struct ctl_channel_attach) == 32, "ctl_channel_attach");
 _Static_assert(offsetof(struct ctl_channel_attach, peer_nic) == 8, "ctl_channel_attach.peer_nic");
 _Static_assert(sizeof(struct ctl_resolve) == 80, "ctl_resolve");
 _Static_assert(sizeof(struct ctl_vif_set) == 24, "ctl_vif_set");

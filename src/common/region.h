@@ -26,7 +26,7 @@
 #define REGION_MAGIC 0x4d59524955524547ull /* "GERUIRYM" */
 #define REGION_VERSION 9
 #define CHANNEL_MAGIC 0x4d59524e4e414843ull
-#define CHANNEL_VERSION 4
+#define CHANNEL_VERSION 5
 
 /* Geometry (powers of two).  A queue is one direction of traffic: a ring of
  * message descriptors plus a ring of eager buffers for medium fragments. */
@@ -53,6 +53,8 @@ enum msg_type {
   MSG_NOTIFY = 9,    /* RX: my large send was pulled (cookie = mine, status) */
   MSG_NACK = 10,     /* RX: my message could not be delivered (status) */
   MSG_PEER_GONE = 11,/* RX: peer endpoint closed or its guest died */
+  MSG_WRITTEN = 12,  /* channel: the sender wrote the tail a CTS with MSG_F_CMA asked
+                      * for (cookie = receiver's; status MSG_ST_OK, or not written) */
   MSG_TYPE_MAX
 };
 
@@ -61,6 +63,8 @@ enum msg_type {
 #define MSG_F_IMM 0x04    /* the message carries a 32-bit immediate (mx_isend_imm): its
                            * first 4 bytes of data, which are not the application's; a
                            * rendezvous also carries it in grant2, for probes */
+#define MSG_F_CMA 0x08    /* channel rendezvous: cookie2 is the sender's buffer, which
+                           * the receiver may read itself (region.h, channels) */
 #define MSG_EID_ALL 0xffffffffu /* MSG_PEER_GONE: every endpoint of peer_nic */
 
 /* Descriptor status codes carried in msg.status (wire values, not MX's). */
@@ -70,6 +74,7 @@ enum msg_status {
   MSG_ST_BAD_GRANT = 2,   /* a grant failed the engine's check */
   MSG_ST_ABORTED = 3,     /* the other side died mid-transfer */
   MSG_ST_UNREACHABLE = 4, /* the destination's host does not answer */
+  MSG_ST_NOT_WRITTEN = 5, /* MSG_WRITTEN: the sender could not write the tail */
 };
 
 /* One slot of a queue: the descriptor fills the first cache line and the
@@ -312,7 +317,25 @@ static inline struct mailbox *region_mailbox_at(const struct region_hdr *h, void
  * the next piece while the receiver copies this one.  The pipes pass
  * beside the channel's memfd: CHANNEL_FDS descriptors a side, [0] the
  * memfd, [1] and [4] its pipes' write ends, [2] and [5] the peer's pipes'
- * read ends, [3] the peer's doorbell. */
+ * read ends, [3] the peer's doorbell.
+ *
+ * Single copy without pipes: when the backend saw both guests in its own
+ * pid namespace, it gives each the other's pid (ctl_connect_reply,
+ * ctl_channel_attach).  A contiguous large send then announces its
+ * buffer's address (MSG_F_CMA), and the receiver reads it with
+ * process_vm_readv, then sends MSG_LARGE_DONE: no CTS, no pipe.  The
+ * kernel allows that read only where the receiver could ptrace the sender
+ * anyway, so it gives neither guest anything it did not have; the pid
+ * comes from the backend, never from the peer, so a sender can only name
+ * its own memory.  Where the read fails (EPERM: another user, or Yama),
+ * the receiver answers with a CTS and the pipes carry the message.
+ *
+ * Both cores copy a long one: the receiver sends a CTS with MSG_F_CMA
+ * (match = its buffer's address at byte grant, its one segment from there
+ * to the end), reads the head, and the sender writes the tail there with
+ * process_vm_writev, then sends MSG_WRITTEN (its status says when it could
+ * not, and the receiver reads the tail too).  The receiver's LARGE_DONE
+ * comes once both halves are in. */
 #define CHANNEL_FDS 6
 #define CHANNEL_PIECE (256u << 10)
 struct channel_hdr {

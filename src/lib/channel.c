@@ -35,7 +35,7 @@
 
 #define CHAN_IOV 64
 
-int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds)
+int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds, pid_t peer_pid)
 {
   struct chan *ch = calloc(1, sizeof(*ch));
   struct channel *mem = mmap(NULL, CHANNEL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
@@ -55,6 +55,7 @@ int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds)
   ch->pipe_out[0] = fds[1];
   ch->pipe_in[0] = fds[2];
   ch->peer_doorbell = fds[3];
+  ch->peer_pid = peer_pid;
   ch->pipe_out[1] = fds[4];
   ch->pipe_in[1] = fds[5];
   txq_init(&ch->tx, &mem->q[side], ch->peer_doorbell);
@@ -86,13 +87,115 @@ void chan_close(struct mx_endpoint *ep, struct chan *ch)
   free(ch);
 }
 
-/* Receiver: r matched a large message of this channel; the data will
- * come through the pipe in CTS order. */
 void chan_large_ready(struct mx_endpoint *ep, struct chan *ch, struct req *r)
 {
-  (void)ep;
+  struct msg cts = {.type = MSG_CTS, .cookie = r->peer_cookie, .cookie2 = req_cookie(r),
+                    .total = (uint32_t)r->xfer};
   r->got = 0;
   FIFO_PUSH(&ch->read_head, &ch->read_tail, r, lnext);
+  txq_send_ctl(ep, &ch->tx, &cts);
+}
+
+/* Messages from this long on are copied by both cores (region.h). */
+#define CHAN_SPLIT_MIN (32u << 10)
+
+/* Read r's bytes [from, to) out of the sender's buffer.  0 or -1. */
+static int read_range(struct chan *ch, struct req *r, uint64_t from, uint64_t to)
+{
+  struct iovec iov[CHAN_IOV];
+  /* An immediate came in the announcement; the address is the data's
+   * after it (the sender's immediate is not in its buffer). */
+  uint64_t skip = r->has_imm ? 4 : 0;
+  if (!ch->peer_pid)
+    return -1;
+  for (uint64_t done = from; done < to;) {
+    int n = iov_range(r->segs, r->nseg, done, to - done, iov, CHAN_IOV);
+    struct iovec src = {(void *)(uintptr_t)(r->peer_addr + done - skip),
+                        (size_t)iov_total(iov, (uint32_t)n)};
+    ssize_t k = process_vm_readv(ch->peer_pid, iov, (unsigned long)n, &src, 1, 0);
+    if (k <= 0) {
+      /* not allowed (another user, Yama), or the sender named memory it
+       * does not have: the pipes then carry this message (and, unless
+       * the address was the fault, every later one) */
+      if (k < 0 && errno != EFAULT)
+        ch->peer_pid = 0;
+      return -1;
+    }
+    done += (uint64_t)k;
+  }
+  return 0;
+}
+
+static void read_done(struct mx_endpoint *ep, struct chan *ch, struct req *r)
+{
+  struct msg fin = {.type = MSG_LARGE_DONE, .cookie = r->peer_cookie, .total = (uint32_t)r->xfer};
+  txq_send_ctl(ep, &ch->tx, &fin);
+  ep->counters[EPC_DIRECT_READS]++;
+  req_complete(ep, r, MX_STATUS_SUCCESS);
+}
+
+/* Where the sender may write r's tail: from half-way (a page boundary)
+ * when that is one segment of ours, else 0. */
+static uint64_t split_point(const struct req *r)
+{
+  struct iovec tail;
+  if (r->xfer < CHAN_SPLIT_MIN)
+    return 0;
+  uint64_t at = (r->xfer / 2 + 4095) & ~4095ull;
+  if (iov_range(r->segs, r->nseg, at, r->xfer - at, &tail, 1) != 1 ||
+      tail.iov_len != r->xfer - at)
+    return 0;
+  return at;
+}
+
+int chan_read_direct(struct mx_endpoint *ep, struct chan *ch, struct req *r)
+{
+  uint64_t skip = r->has_imm ? 4 : 0;
+  if (!ch->peer_pid || r->xfer < skip)
+    return -1;
+  uint64_t at = split_point(r);
+  if (at) {
+    struct iovec tail;
+    iov_range(r->segs, r->nseg, at, r->xfer - at, &tail, 1);
+    struct msg cts = {.type = MSG_CTS, .flags = MSG_F_CMA, .cookie = r->peer_cookie,
+                      .cookie2 = req_cookie(r), .total = (uint32_t)r->xfer,
+                      .grant = (uint32_t)at, .match = (uint64_t)(uintptr_t)tail.iov_base};
+    txq_send_ctl(ep, &ch->tx, &cts); /* the sender copies the tail meanwhile */
+  }
+  if (read_range(ch, r, skip, at ? at : r->xfer) < 0) {
+    if (!at)
+      return -1;
+    /* the sender writes the tail all the same: read ours through the
+     * pipes would race it, so read the head once more at MSG_WRITTEN */
+    r->got = 0;
+  } else {
+    r->got = at ? at : r->xfer;
+  }
+  if (skip)
+    seg_scatter(r->segs, r->nseg, 0, &r->imm, skip);
+  if (at) {
+    r->split = at; /* MSG_WRITTEN finishes it */
+    return 0;
+  }
+  read_done(ep, ch, r);
+  return 0;
+}
+
+void chan_written(struct mx_endpoint *ep, struct chan *ch, const struct msg *m)
+{
+  struct req *r = req_from_cookie(ep, m->cookie, REQ_RECV);
+  if (!r || r->state != RS_ACTIVE || r->via != ch || !r->split)
+    return; /* stale or forged: nothing of ours */
+  uint64_t at = r->split, skip = r->has_imm ? 4 : 0;
+  r->split = 0;
+  /* what is not in yet, we read ourselves: a head our read missed, a tail
+   * the sender could not write */
+  if ((r->got < at && read_range(ch, r, skip, at) < 0) ||
+      (m->status != MSG_ST_OK && read_range(ch, r, at, r->xfer) < 0)) {
+    chan_large_ready(ep, ch, r); /* all of it through the pipes, then */
+    return;
+  }
+  read_done(ep, ch, r);
 }
 
 /* The bytes of r's current piece still to move at offset got: a message
@@ -158,11 +261,36 @@ read:
   return work;
 }
 
+/* Sender: write r's bytes [at, end) to the receiver's buffer at addr.
+ * 0 or -1. */
+static int write_tail(struct chan *ch, struct req *r, uint64_t at, uint64_t end, uint64_t addr)
+{
+  struct iovec iov[CHAN_IOV];
+  for (uint64_t done = at; done < end;) {
+    int n = iov_range(r->segs, r->nseg, done, end - done, iov, CHAN_IOV);
+    struct iovec dst = {(void *)(uintptr_t)(addr + done - at), (size_t)iov_total(iov, (uint32_t)n)};
+    ssize_t k = process_vm_writev(ch->peer_pid, iov, (unsigned long)n, &dst, 1, 0);
+    if (k <= 0)
+      return -1;
+    done += (uint64_t)k;
+  }
+  return 0;
+}
+
 void chan_cts(struct mx_endpoint *ep, struct chan *ch, const struct msg *m)
 {
   struct req *r = req_from_cookie(ep, m->cookie, REQ_SEND);
   if (!r || r->state != RS_ACTIVE || r->type != MSG_RNDV || r->conn != ch->conn)
     return;
+  if (m->flags & MSG_F_CMA) {
+    /* the receiver reads the head and asks us for the tail */
+    uint64_t end = m->total < r->len ? m->total : r->len;
+    int ok = ch->peer_pid && m->grant <= end && write_tail(ch, r, m->grant, end, m->match) == 0;
+    struct msg w = {.type = MSG_WRITTEN, .cookie = m->cookie2,
+                    .status = ok ? MSG_ST_OK : MSG_ST_NOT_WRITTEN};
+    txq_send_ctl(ep, &ch->tx, &w);
+    return;
+  }
   r->xfer = m->total < r->len ? m->total : r->len;
   r->got = 0;
   FIFO_PUSH(&ch->splice_head, &ch->splice_tail, r, lnext);

@@ -6,9 +6,17 @@
 #include "lib.h"
 
 /* channel.c */
-int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds);
+int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds, pid_t peer_pid);
 void chan_close(struct mx_endpoint *ep, struct chan *ch);
+/* Receiver: r matched a large message of this channel; the CTS goes out
+ * and the data comes through the pipes in CTS order. */
 void chan_large_ready(struct mx_endpoint *ep, struct chan *ch, struct req *r);
+/* Receiver: take r's data straight from the sender's buffer (MSG_F_CMA),
+ * a long one's tail written by the sender meanwhile.  0: r is done or
+ * waits for MSG_WRITTEN; -1: take the pipes instead. */
+int chan_read_direct(struct mx_endpoint *ep, struct chan *ch, struct req *r);
+/* Receiver: the sender wrote (or could not write) r's tail. */
+void chan_written(struct mx_endpoint *ep, struct chan *ch, const struct msg *m);
 /* The peer is ready for our large send its CTS names. */
 void chan_cts(struct mx_endpoint *ep, struct chan *ch, const struct msg *m);
 /* Move what the pipes allow and push our backlog: work, -1 when the peer
@@ -30,6 +38,7 @@ static inline int chan_msg_valid(const struct msg *m)
   case MSG_SYNC_ACK:
   case MSG_CTS:
   case MSG_LARGE_DONE:
+  case MSG_WRITTEN:
     return 1;
   default:
     return 0;

@@ -17,6 +17,7 @@ const char *const ep_counter_names[EPC_MAX] = {
   [EPC_HANDLER_CALLS] = "Unexpected handler calls",
   [EPC_TIMEOUTS] = "Requests timed out",
   [EPC_BACKLOGGED] = "Sends backlogged (ring full)",
+  [EPC_DIRECT_READS] = "Large messages read from the sender (single copy)",
 };
 
 /* Sum over this guest's endpoints, open and closed. */

@@ -76,6 +76,9 @@ struct req {
   uint8_t *buf;                 /* unexpected data (REQ_UNEXP) */
   uint64_t peer_cookie;         /* rendezvous: sender's request */
   uint32_t peer_grant;          /* rendezvous: sender's grant */
+  uint64_t peer_addr;           /* channel rendezvous: the sender's buffer (MSG_F_CMA), or 0 */
+  uint64_t split;               /* ... the tail from here the sender writes (MSG_WRITTEN
+                                 * awaited), or 0 */
   struct chan *via;             /* channel the message came through, or NULL */
   uint8_t want_ack;             /* the sender wants MSG_SYNC_ACK */
   uint8_t has_imm;              /* the message carries an immediate (MSG_F_IMM) ... */
@@ -130,6 +133,7 @@ struct chan {
   int pipe_out[2], pipe_in[2];  /* large messages, a piece at a time (region.h) */
   uint64_t piece_out, piece_in; /* pieces sent and received: the next one's pipe */
   int peer_doorbell;
+  pid_t peer_pid;               /* the peer, for reading its sends (MSG_F_CMA); 0: pipes */
   struct conn *conn;
   struct req *splice_head, *splice_tail; /* my large sends, CTS received */
   struct req *read_head, *read_tail;     /* my large receives, CTS sent */
@@ -145,7 +149,7 @@ enum { PROGRESS_OFF_API = 1, PROGRESS_OFF_HANDLER = 2 };
 /* This guest's own counters of an endpoint, reported by mx_get_info. */
 enum ep_counter {
   EPC_SENDS, EPC_RECVS, EPC_BYTES_SENT, EPC_BYTES_RECEIVED, EPC_UNEXPECTED,
-  EPC_HANDLER_CALLS, EPC_TIMEOUTS, EPC_BACKLOGGED, EPC_MAX
+  EPC_HANDLER_CALLS, EPC_TIMEOUTS, EPC_BACKLOGGED, EPC_DIRECT_READS, EPC_MAX
 };
 extern const char *const ep_counter_names[EPC_MAX];
 

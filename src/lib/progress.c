@@ -111,6 +111,9 @@ static int progress_channel(struct mx_endpoint *ep, struct chan *ch)
     case MSG_CTS:
       chan_cts(ep, ch, &m);
       break;
+    case MSG_WRITTEN:
+      chan_written(ep, ch, &m);
+      break;
     default:
       recv_incoming(ep, ch, &m, eager);
     }

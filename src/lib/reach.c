@@ -49,7 +49,7 @@ int reach_once(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, uint32_t key,
       c->path = PATH_NONE;
   }
   if (rep.u.connect_reply.has_channel && nfds == CHANNEL_FDS && !c->ch)
-    chan_attach(ep, c, (int)rep.u.connect_reply.side, fds);
+    chan_attach(ep, c, (int)rep.u.connect_reply.side, fds, (pid_t)rep.u.connect_reply.peer_pid);
   else
     ctl_close_fds(fds, nfds);
   *out = c;
@@ -114,7 +114,7 @@ void reach_take_attached(struct mx_endpoint *ep)
     if (nfds == CHANNEL_FDS && c && !c->ch) {
       c->session = m.u.attach.peer_session;
       c->dead = 0;
-      chan_attach(ep, c, (int)m.u.attach.side, fds); /* closes them on failure */
+      chan_attach(ep, c, (int)m.u.attach.side, fds, (pid_t)m.u.attach.peer_pid); /* closes them on failure */
     } else {
       ctl_close_fds(fds, nfds);
     }

@@ -73,6 +73,9 @@ static void take_header(struct req *r, struct conn *c, struct chan *via, const s
   r->seq = m->seq;
   r->peer_cookie = m->cookie;
   r->peer_grant = m->grant;
+  /* a sender's address is taken only from a channel that may read it */
+  r->peer_addr = m->type == MSG_RNDV && (m->flags & MSG_F_CMA) && via && via->peer_pid
+                     ? m->cookie2 : 0;
   r->want_ack = (m->flags & MSG_F_SYNC) && m->type != MSG_RNDV;
   r->type = m->type;
   r->match = m->match;
@@ -100,10 +103,8 @@ void recv_start_large(struct mx_endpoint *ep, struct req *r)
 {
   r->state = RS_ACTIVE;
   if (r->via) {
-    struct msg cts = {.type = MSG_CTS, .cookie = r->peer_cookie, .cookie2 = req_cookie(r),
-                      .total = (uint32_t)r->xfer};
-    chan_large_ready(ep, r->via, r);
-    txq_send_ctl(ep, &r->via->tx, &cts);
+    if (!r->peer_addr || chan_read_direct(ep, r->via, r) < 0)
+      chan_large_ready(ep, r->via, r);
     return;
   }
   r->grant = grant_segments(ep, r, GRANT_WRITE);
@@ -214,6 +215,7 @@ void recv_matched(struct mx_endpoint *ep, struct req *r, struct req *u)
   r->seq = u->seq;
   r->peer_cookie = u->peer_cookie;
   r->peer_grant = u->peer_grant;
+  r->peer_addr = u->peer_addr;
   r->type = u->type;
   r->want_ack = u->want_ack;
   r->status.match_info = u->match;

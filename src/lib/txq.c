@@ -69,6 +69,13 @@ static int emit(struct txq *t, struct req *r)
     return 1;
   case MSG_RNDV:
     fill_header(s, r, MSG_RNDV);
+    /* One buffer (after the immediate's, which grant2 carries): the
+     * receiver may read it from here itself */
+    if (r->conn->ch && t == &r->conn->ch->tx && r->conn->ch->peer_pid &&
+        r->nseg == 1u + r->has_imm) {
+      s->flags |= MSG_F_CMA;
+      s->cookie2 = (uint64_t)(uintptr_t)r->segs[r->has_imm].iov_base;
+    }
     s->grant = r->grant;
     s->grant2 = r->has_imm ? r->imm : 0; /* for a probe before the data comes */
     qprod_commit(&t->p, 0);
