@@ -112,10 +112,12 @@ void engine_write_counters(struct engine *e, struct json *j)
   pthread_mutex_unlock(&e->lock);
 }
 
-static void write_port(struct json *j, const struct port *pt)
+static void write_port(struct json *j, struct port *pt)
 {
+  port_count_drops(pt);
   json_obj(j, NULL);
   json_str(j, "port", pt->spec);
+  json_int(j, "rings", pt->ring != NULL);
   json_u64(j, "mtu", pt->mtu);
   json_int(j, "gso", pt->gso);
   json_int(j, "gro", pt->gro);
@@ -124,6 +126,7 @@ static void write_port(struct json *j, const struct port *pt)
   json_u64(j, "rx_packets", pt->c.rx_packets);
   json_u64(j, "rx_reads", pt->c.rx_reads);
   json_u64(j, "tx_errors", pt->c.tx_errors);
+  json_u64(j, "rx_dropped", pt->c.rx_dropped);
   json_obj(j, "faults");
   json_int(j, "on", pt->fault.on);
   json_u64(j, "lost", pt->fault.c.lost);

@@ -3,6 +3,7 @@
 #include "port.h"
 
 #include <ifaddrs.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ int port_open(struct port *p, const char *spec, char *err, size_t errlen)
 
 void port_close(struct port *p)
 {
+  ring_close(p); /* before its socket */
   if (p->fd >= 0)
     close(p->fd);
   if (p->bfd >= 0)
@@ -82,6 +84,16 @@ ssize_t port_recv_broadcast(struct port *p, void *buf, size_t cap, struct port_a
     return 0;
   p->c.rx_packets++;
   return n > (ssize_t)cap ? (ssize_t)cap + 1 : n;
+}
+
+void port_count_drops(struct port *p)
+{
+  struct tpacket_stats st;
+  socklen_t len = sizeof(st);
+  /* the kernel's counts start again at each read */
+  if (p->kind == PORT_ETH && p->fd >= 0 &&
+      getsockopt(p->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
+    p->c.rx_dropped += st.tp_drops;
 }
 
 uint32_t port_ifmtu(const char *ifname, const struct sockaddr *sa)

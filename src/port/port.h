@@ -29,7 +29,10 @@ struct port_counters {
   uint64_t tx_packets, tx_bytes, tx_errors;
   uint64_t tx_sends;            /* datagrams or GSO runs handed to the kernel */
   uint64_t rx_packets, rx_bytes;
-  uint64_t rx_reads;            /* datagrams or GRO runs read from it */
+  uint64_t rx_reads;            /* datagrams or GRO runs read from it, or batches of
+                                   frames taken from the ring */
+  uint64_t rx_dropped;          /* eth: dropped by the kernel, our queue or ring full
+                                   (PACKET_STATISTICS, as of port_count_drops) */
 };
 
 #define PORT_BATCH_PKTS 256           /* packets queued before a flush */
@@ -40,6 +43,7 @@ struct port_counters {
                            queued by reference, not copied */
 
 struct port_batch;
+struct eth_ring;
 
 #define PORT_RX_BATCH 16              /* datagrams read with one syscall */
 
@@ -67,6 +71,8 @@ struct port {
   int gso;                    /* udp: the kernel segments runs of packets (UDP_SEGMENT) */
   int gro;                    /* udp: the kernel hands over runs coalesced (UDP_GRO) */
   struct port_batch *tx;      /* packets waiting for port_flush (batch.c) */
+  struct eth_ring *ring;      /* eth: the packet rings shared with the kernel (ring.c),
+                                 or NULL: the socket's own queues */
   struct port_rx rx;
   struct fault fault;
   struct port_counters c;
@@ -105,6 +111,8 @@ static inline int port_rx_more(const struct port *p)
 /* The same from the port's broadcast or multicast socket (udp), where discovery hellos
  * arrive. */
 ssize_t port_recv_broadcast(struct port *p, void *buf, size_t cap, struct port_addr *from);
+/* Bring rx_dropped up to date (a syscall: for reports, not every round). */
+void port_count_drops(struct port *p);
 /* Send what the fault layer held back and is now due; returns packets sent. */
 int port_flush_delayed(struct port *p, uint64_t now_ns);
 
@@ -115,6 +123,13 @@ int port_batch_init(struct port *p);
 void port_batch_free(struct port *p);
 int port_rx_init(struct port *p);
 void port_rx_free(struct port *p);
+/* The eth port's rings (ring.c): set up on the port's socket, 0 or -1;
+ * then port_xmit, port_flush and port_recv go through them. */
+int ring_open(struct port *p);
+void ring_close(struct port *p);
+int ring_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_t len);
+int ring_flush(struct port *p);
+ssize_t ring_recv(struct port *p, const uint8_t **pkt, const struct port_addr **from);
 /* The socket address of a peer's address on this port (batch.c). */
 socklen_t port_sockaddr(const struct port *p, const struct port_addr *a,
                         struct sockaddr_storage *ss);

@@ -80,6 +80,8 @@ static int rx_read(struct port *p)
 ssize_t port_recv(struct port *p, const uint8_t **pkt, const struct port_addr **from)
 {
   struct port_rx *rx = &p->rx;
+  if (p->ring)
+    return ring_recv(p, pkt, from);
   if (!port_rx_more(p)) {
     int n = rx_read(p);
     if (n <= 0)

@@ -74,14 +74,20 @@ F=loss=0.05,dup=0.01,reorder=0.02,corrupt=0.001
 backend a udp:198.18.0.1:2315 --fault $F,seed=1 && backend b udp:198.18.0.2:2315 --fault $F,seed=2 || exit 1
 classes "udp faults ($F)" a b
 randloop "udp faults random loop" a,b 4
-stats=$(on b "$BIN/bin/myrixen" peers --json)
-lost=$(json_num "$stats" lost); corrupted=$(json_num "$stats" corrupted)
-checksum=$(on a "$BIN/bin/myrixen" peers --json | grep -o '"bad_checksum":[0-9]*' | cut -d: -f2)
-if [ "${lost:-0}" -gt 0 ] && [ "${corrupted:-0}" -gt 0 ] && [ "${checksum:-0}" -gt 0 ]; then
-  ok "faults injected and counted (b lost $lost, corrupted $corrupted; a refused $checksum bad checksums)"
-else
-  bad "fault counters: lost=$lost corrupted=$corrupted bad_checksum=$checksum"
-fi
+# faults_counted KIND: b's fault layer lost and corrupted packets, and a
+# refused the corrupted ones by their checksum
+faults_counted() {
+  local stats lost corrupted checksum
+  stats=$(on b "$BIN/bin/myrixen" peers --json)
+  lost=$(json_num "$stats" lost); corrupted=$(json_num "$stats" corrupted)
+  checksum=$(on a "$BIN/bin/myrixen" peers --json | grep -o '"bad_checksum":[0-9]*' | cut -d: -f2)
+  if [ "${lost:-0}" -gt 0 ] && [ "${corrupted:-0}" -gt 0 ] && [ "${checksum:-0}" -gt 0 ]; then
+    ok "$1 faults injected and counted (b lost $lost, corrupted $corrupted; a refused $checksum bad checksums)"
+  else
+    bad "$1 fault counters: lost=$lost corrupted=$corrupted bad_checksum=$checksum"
+  fi
+}
+faults_counted udp
 
 # a peer backend killed mid-stream, then restarted
 stop_backend a; stop_backend b
@@ -222,12 +228,29 @@ cat > "$TMP/peers" <<EOF
 - a eth:$(mac a "${TAG}a")
 - b eth:$(mac b "${TAG}b")
 EOF
+# rings_used NAME HOST WANT: the eth port of HOST uses packet rings (1) or
+# its socket's queues (0), and moved packets either way
+rings_used() {
+  local s; s=$(on "$2" "$BIN/bin/myrixen" peers --json)
+  if [ "$(json_num "$s" rings)" = "$3" ] && [ "$(json_num "$s" rx_packets)" -gt 0 ]; then
+    ok "$1"; else bad "$1"; echo "$s" | head -c 600; echo; fi
+}
 backend a "eth:${TAG}a" && backend b "eth:${TAG}b" || exit 1
 classes "eth jumbo" a b
+rings_used "eth port: packet rings (PACKET_MMAP)" a 1
 stop_backend a; stop_backend b
 backend a "eth:${TAG}a" --fault $F,seed=3 && backend b "eth:${TAG}b" --fault $F,seed=4 || exit 1
-pair "eth faults stream medium" a b mx_stream -e 1 -l 20000 -n 200 -- -e 2 -d a -r 1 -l 20000 -n 200
+classes "eth faults ($F)" a b
+randloop "eth faults random loop" a,b 4
+faults_counted eth
 stop_backend a; stop_backend b
+# where rings cannot be had, the socket's queues carry the same
+export MYRIXEN_ETH_RING=0
+backend a "eth:${TAG}a" && backend b "eth:${TAG}b" || exit 1
+pair "eth without rings ping-pong 0..4 MiB" a b mx_pingpong -e 1 -n 1 -- -e 2 -d a -r 1 -n 1
+rings_used "eth port without rings: the socket's queues" a 0
+stop_backend a; stop_backend b
+unset MYRIXEN_ETH_RING
 
 # --- three hosts on a bridge ---------------------------------------------------
 host c; host s
