@@ -5,6 +5,8 @@
  * guests; for another host the engine asks the peer's backend, and the
  * answer comes back through the engine's completion queue.
  */
+#include <fcntl.h>
+
 #include "../../include/myriexpress.h"
 #include "../common/doorbell.h"
 #include "../common/log.h"
@@ -13,7 +15,7 @@
 /* Tell the target's guest about a new channel: the message waits on its
  * socket; ctl_seq and the doorbell make its progress loop read it. */
 static void send_attach(struct be_guest *pg, const struct engine_vif_info *me,
-                        const struct engine_vif_info *peer, int *fds, pid_t my_pid)
+                        const struct engine_vif_info *peer, int *fds, int nfds, pid_t my_pid)
 {
   uint32_t vif_idx;
   if (!pg || endpoint_vif(pg, peer->eid, &vif_idx) < 0)
@@ -25,18 +27,23 @@ static void send_attach(struct be_guest *pg, const struct engine_vif_info *me,
   m.u.attach.side = 1;
   m.u.attach.peer_session = me->session;
   m.u.attach.peer_pid = (uint32_t)my_pid;
-  guest_send(pg, &m, fds, CHANNEL_FDS);
+  guest_send(pg, &m, fds, nfds);
   atomic_fetch_add(&region_vif(pg->region, vif_idx)->ctl_seq, 1);
   doorbell_ring(peer->doorbell);
 }
 
 /* The pids two guests of a channel may read each other's sends by: both
  * seen in our pid namespace (then each pid is the one the other knows it
- * by), else none, and the channel's pipes carry every large message. */
+ * by), of one user and group (across users the kernel refuses all but a
+ * privileged reader, which is the one not to lend a pid to), and each the
+ * process that connected, with the ids it connected with.  Else none, and
+ * the channel's pipes carry every large message.  Each gets the other's
+ * pidfd too, to check before every read that the pid is still its peer's. */
 static int channel_pids(const struct be_guest *g, const struct be_guest *pg, pid_t *g_pid,
                         pid_t *pg_pid)
 {
-  int ok = g && pg && g->pid_ours && pg->pid_ours;
+  int ok = g && pg && g->pid_ours && pg->pid_ours && g->uid == pg->uid && g->gid == pg->gid &&
+           g->pidfd >= 0 && pg->pidfd >= 0 && identity_unchanged(g) && identity_unchanged(pg);
   *g_pid = ok ? g->pid : 0;
   *pg_pid = ok ? pg->pid : 0;
   return ok;
@@ -47,9 +54,9 @@ static int channel_pids(const struct be_guest *g, const struct be_guest *pg, pid
  * other; *peer_pid is what I may read the peer's sends by, or 0. */
 static int channel_offer(struct backend *be, struct be_guest *g, const struct ctl_connect *c,
                          const struct engine_vif_info *me, const struct engine_vif_info *peer,
-                         int fa[CHANNEL_FDS], pid_t *peer_pid)
+                         int fa[CTL_MAX_FDS], pid_t *peer_pid)
 {
-  int fb[CHANNEL_FDS] = {-1, -1, -1, -1, -1, -1};
+  int fb[CTL_MAX_FDS] = {-1, -1, -1, -1, -1, -1, -1};
   int want = c->want_channel && peer->eid != me->eid &&
              !engine_vif_has_channel(be->engine, me->eid, peer->eid) &&
              datapath_uses_channels(peer->owner.datapath);
@@ -59,10 +66,16 @@ static int channel_offer(struct backend *be, struct be_guest *g, const struct ct
   struct be_guest *pg = guest_by_id(be, peer->owner.guest_id);
   pid_t my_pid;
   int single = channel_pids(g, pg, &my_pid, peer_pid);
+  if (single) {
+    fa[CHANNEL_FDS] = fcntl(pg->pidfd, F_DUPFD_CLOEXEC, 0);
+    fb[CHANNEL_FDS] = fcntl(g->pidfd, F_DUPFD_CLOEXEC, 0);
+    if (fa[CHANNEL_FDS] < 0 || fb[CHANNEL_FDS] < 0)
+      single = 0, *peer_pid = my_pid = 0;
+  }
   log_info("direct channel %u <-> %u%s", me->eid, peer->eid, single ? " (single-copy reads)" : "");
   if (pg)
-    send_attach(pg, me, peer, fb, my_pid);
-  ctl_close_fds(fb, CHANNEL_FDS);
+    send_attach(pg, me, peer, fb, single ? CHANNEL_FDS + 1 : CHANNEL_FDS, my_pid);
+  ctl_close_fds(fb, CTL_MAX_FDS);
   return 1;
 }
 
@@ -85,7 +98,7 @@ void connect_handle(struct backend *be, struct be_guest *g, const struct ctl_msg
 {
   const struct ctl_connect *c = &req->u.connect;
   struct engine_vif_info me, peer;
-  int fa[CHANNEL_FDS] = {-1, -1, -1, -1, -1, -1};
+  int fa[CTL_MAX_FDS] = {-1, -1, -1, -1, -1, -1, -1};
   const char *why = "";
   uint32_t my_eid;
   int status;
@@ -121,6 +134,7 @@ void connect_handle(struct backend *be, struct be_guest *g, const struct ctl_msg
   rep.u.connect_reply.has_channel = (uint32_t)channel_offer(be, g, c, &me, &peer, fa, &peer_pid);
   rep.u.connect_reply.side = 0;
   rep.u.connect_reply.peer_pid = (uint32_t)peer_pid;
-  guest_send(g, &rep, fa, rep.u.connect_reply.has_channel ? CHANNEL_FDS : 0);
-  ctl_close_fds(fa, CHANNEL_FDS);
+  int nfa = !rep.u.connect_reply.has_channel ? 0 : peer_pid ? CHANNEL_FDS + 1 : CHANNEL_FDS;
+  guest_send(g, &rep, fa, nfa);
+  ctl_close_fds(fa, CTL_MAX_FDS);
 }

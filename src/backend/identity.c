@@ -79,6 +79,17 @@ static pid_t proc_pid_of(int pidfd)
   return pid > 0 ? (pid_t)pid : 0;
 }
 
+int identity_unchanged(const struct be_guest *g)
+{
+  pid_t pid = proc_pid_of(g->pidfd);
+  return pid && pidfd_alive(g->pidfd) && ids_unchanged(pid, g->uid, g->gid);
+}
+
+pid_t identity_pid(const struct be_guest *g)
+{
+  return proc_pid_of(g->pidfd);
+}
+
 int identity_open_memory(struct be_guest *g)
 {
   char path[64];

@@ -18,7 +18,7 @@
 
 #define CTL_MAGIC 0x4d58434cu /* "LCXM" */
 #define CTL_VERSION 3
-#define CTL_MAX_FDS 6 /* a direct channel's (CHANNEL_FDS) */
+#define CTL_MAX_FDS 7 /* a direct channel's (CHANNEL_FDS), and the peer's pidfd */
 #define CTL_TEXT_MAX 65536
 #define CTL_DEFAULT_SOCKET "/run/myrixen/backend.sock"
 /* The seq of an exchange through the region's control mailbox (region.h):
@@ -133,7 +133,8 @@ struct ctl_connect_reply {
   uint32_t has_channel;   /* fds: channel memfd, pipe out, pipe in, peer doorbell */
   uint32_t side;          /* which side of the channel I am */
   uint32_t peer_pid;      /* with a channel: the peer's pid, for single-copy reads
-                           * (CHANNEL_F_CMA), or 0 (region.h) */
+                           * (MSG_F_CMA), its pidfd after the channel's descriptors;
+                           * or 0 and no pidfd (region.h) */
   uint32_t pad;
 };
 

@@ -320,8 +320,12 @@ static inline struct mailbox *region_mailbox_at(const struct region_hdr *h, void
  * read ends, [3] the peer's doorbell.
  *
  * Single copy without pipes: when the backend saw both guests in its own
- * pid namespace, it gives each the other's pid (ctl_connect_reply,
- * ctl_channel_attach).  A contiguous large send then announces its
+ * pid namespace, of one user and group, and as they connected (alive, ids
+ * unchanged), it gives each the other's pid (ctl_connect_reply,
+ * ctl_channel_attach) and pidfd.  A pid outlives nothing: each side
+ * checks the pidfd before every read or write (and after a read, whose
+ * bytes it throws away if the peer died meanwhile), so that a pid the
+ * peer's death freed never names another process.  A contiguous large send then announces its
  * buffer's address (MSG_F_CMA), and the receiver reads it with
  * process_vm_readv, then sends MSG_LARGE_DONE: no CTS, no pipe.  The
  * kernel allows that read only where the receiver could ptrace the sender

@@ -19,12 +19,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/fifo.h"
 #include "../common/doorbell.h"
 #include "../common/iov.h"
@@ -35,8 +37,14 @@
 
 #define CHAN_IOV 64
 
-int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds, pid_t peer_pid)
+int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds, int nfds,
+                pid_t peer_pid)
 {
+  int pidfd = nfds > CHANNEL_FDS ? fds[CHANNEL_FDS] : -1;
+  for (int i = CHANNEL_FDS + 1; i < nfds; i++)
+    close(fds[i]);
+  if (pidfd < 0)
+    peer_pid = 0; /* no way to tell that the pid is still the peer's */
   struct chan *ch = calloc(1, sizeof(*ch));
   struct channel *mem = mmap(NULL, CHANNEL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
   close(fds[0]);
@@ -48,6 +56,8 @@ int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds, pid_
     free(ch);
     for (int i = 1; i < CHANNEL_FDS; i++)
       close(fds[i]);
+    if (pidfd >= 0)
+      close(pidfd);
     return -1;
   }
   ch->mem = mem;
@@ -56,6 +66,7 @@ int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds, pid_
   ch->pipe_in[0] = fds[2];
   ch->peer_doorbell = fds[3];
   ch->peer_pid = peer_pid;
+  ch->peer_pidfd = pidfd;
   ch->pipe_out[1] = fds[4];
   ch->pipe_in[1] = fds[5];
   txq_init(&ch->tx, &mem->q[side], ch->peer_doorbell);
@@ -67,8 +78,44 @@ int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds, pid_
   return 0;
 }
 
+/* The peer process the backend vouched for still runs: its pid names it.
+ * Once it does not, never again (the pid may be another's). */
+static int peer_alive(struct chan *ch)
+{
+  struct pollfd p = {.fd = ch->peer_pidfd, .events = POLLIN};
+  if (ch->peer_pid && poll(&p, 1, 0) == 0)
+    return 1;
+  ch->peer_pid = 0;
+  return 0;
+}
+
+/* Closing with receives whose tail the peer is still to write: their
+ * buffers go back to the application, so wait (a while) for the peer's
+ * MSG_WRITTEN, unless it died or closed its side.  After that, the peer
+ * sees our side closed before it writes (write_tail). */
+static void wait_for_writes(struct mx_endpoint *ep, struct chan *ch)
+{
+  uint64_t until = clock_now_ns() + 2000000000ull;
+  while (ch->splits && peer_alive(ch) && clock_now_ns() < until) {
+    struct msg m;
+    const uint8_t *eager;
+    int r = 0, taken = 0;
+    while (ch->splits && (r = chan_next(ch, &m, &eager)) > 0) {
+      if (m.type == MSG_WRITTEN)
+        chan_written(ep, ch, &m); /* anything else is dropped with the channel */
+      chan_advance(ch, &m, ++taken);
+    }
+    chan_release(ch);
+    if (r < 0)
+      break;
+    sched_yield();
+  }
+}
+
 void chan_close(struct mx_endpoint *ep, struct chan *ch)
 {
+  if (ch->splits)
+    wait_for_writes(ep, ch);
   for (struct chan **pp = &ep->chans; *pp; pp = &(*pp)->next)
     if (*pp == ch) {
       *pp = ch->next;
@@ -84,6 +131,8 @@ void chan_close(struct mx_endpoint *ep, struct chan *ch)
     close(ch->pipe_in[k]);
   }
   close(ch->peer_doorbell);
+  if (ch->peer_pidfd >= 0)
+    close(ch->peer_pidfd);
   free(ch);
 }
 
@@ -106,7 +155,7 @@ static int read_range(struct chan *ch, struct req *r, uint64_t from, uint64_t to
   /* An immediate came in the announcement; the address is the data's
    * after it (the sender's immediate is not in its buffer). */
   uint64_t skip = r->has_imm ? 4 : 0;
-  if (!ch->peer_pid)
+  if (!peer_alive(ch))
     return -1;
   for (uint64_t done = from; done < to;) {
     int n = iov_range(r->segs, r->nseg, done, to - done, iov, CHAN_IOV);
@@ -123,7 +172,9 @@ static int read_range(struct chan *ch, struct req *r, uint64_t from, uint64_t to
     }
     done += (uint64_t)k;
   }
-  return 0;
+  /* had the peer died meanwhile, its pid might have named another process
+   * for part of the read: none of it is taken */
+  return peer_alive(ch) ? 0 : -1;
 }
 
 static void read_done(struct mx_endpoint *ep, struct chan *ch, struct req *r)
@@ -151,7 +202,7 @@ static uint64_t split_point(const struct req *r)
 int chan_read_direct(struct mx_endpoint *ep, struct chan *ch, struct req *r)
 {
   uint64_t skip = r->has_imm ? 4 : 0;
-  if (!ch->peer_pid || r->xfer < skip)
+  if (!peer_alive(ch) || r->xfer < skip)
     return -1;
   uint64_t at = split_point(r);
   if (at) {
@@ -175,6 +226,7 @@ int chan_read_direct(struct mx_endpoint *ep, struct chan *ch, struct req *r)
     seg_scatter(r->segs, r->nseg, 0, &r->imm, skip);
   if (at) {
     r->split = at; /* MSG_WRITTEN finishes it */
+    ch->splits++;
     return 0;
   }
   read_done(ep, ch, r);
@@ -188,6 +240,7 @@ void chan_written(struct mx_endpoint *ep, struct chan *ch, const struct msg *m)
     return; /* stale or forged: nothing of ours */
   uint64_t at = r->split, skip = r->has_imm ? 4 : 0;
   r->split = 0;
+  ch->splits--;
   /* what is not in yet, we read ourselves: a head our read missed, a tail
    * the sender could not write */
   if ((r->got < at && read_range(ch, r, skip, at) < 0) ||
@@ -266,6 +319,11 @@ read:
 static int write_tail(struct chan *ch, struct req *r, uint64_t at, uint64_t end, uint64_t addr)
 {
   struct iovec iov[CHAN_IOV];
+  /* the receiver still runs, and still has its side open: a receive it
+   * gave up (closing) gets nothing written into its buffer */
+  struct pollfd side = {.fd = ch->pipe_out[0], .events = POLLOUT};
+  if (!peer_alive(ch) || poll(&side, 1, 0) < 0 || (side.revents & (POLLERR | POLLHUP)))
+    return -1;
   for (uint64_t done = at; done < end;) {
     int n = iov_range(r->segs, r->nseg, done, end - done, iov, CHAN_IOV);
     struct iovec dst = {(void *)(uintptr_t)(addr + done - at), (size_t)iov_total(iov, (uint32_t)n)};
@@ -282,10 +340,16 @@ void chan_cts(struct mx_endpoint *ep, struct chan *ch, const struct msg *m)
   struct req *r = req_from_cookie(ep, m->cookie, REQ_SEND);
   if (!r || r->state != RS_ACTIVE || r->type != MSG_RNDV || r->conn != ch->conn)
     return;
-  if (m->flags & MSG_F_CMA) {
+  /* A receiver asks for the tail once, before anything else, and for the
+   * pipes once: more would make us copy without end, or splice twice. */
+  uint8_t kind = (m->flags & MSG_F_CMA) ? CTS_CMA : CTS_PIPES;
+  if ((r->cts_taken & kind) || (kind == CTS_CMA && r->cts_taken))
+    return;
+  r->cts_taken |= kind;
+  if (kind == CTS_CMA) {
     /* the receiver reads the head and asks us for the tail */
     uint64_t end = m->total < r->len ? m->total : r->len;
-    int ok = ch->peer_pid && m->grant <= end && write_tail(ch, r, m->grant, end, m->match) == 0;
+    int ok = m->grant <= end && write_tail(ch, r, m->grant, end, m->match) == 0;
     struct msg w = {.type = MSG_WRITTEN, .cookie = m->cookie2,
                     .status = ok ? MSG_ST_OK : MSG_ST_NOT_WRITTEN};
     txq_send_ctl(ep, &ch->tx, &w);
@@ -294,6 +358,20 @@ void chan_cts(struct mx_endpoint *ep, struct chan *ch, const struct msg *m)
   r->xfer = m->total < r->len ? m->total : r->len;
   r->got = 0;
   FIFO_PUSH(&ch->splice_head, &ch->splice_tail, r, lnext);
+}
+
+void chan_unsplice(struct mx_endpoint *ep, struct chan *ch, const struct msg *m)
+{
+  struct req *r = req_from_cookie(ep, m->cookie, REQ_SEND);
+  if (!r || r->conn != ch->conn)
+    return;
+  for (struct req **pp = &ch->splice_head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->lnext)
+    if (*pp == r) {
+      *pp = r->lnext;
+      if (ch->splice_tail == r)
+        ch->splice_tail = prev;
+      return;
+    }
 }
 
 int chan_move(struct mx_endpoint *ep, struct chan *ch)

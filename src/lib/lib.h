@@ -42,6 +42,8 @@ struct req_list {
 struct conn;
 struct chan;
 
+enum { CTS_CMA = 1, CTS_PIPES = 2 }; /* req.cts_taken */
+
 struct req {
   enum req_kind kind;
   enum req_state state;
@@ -79,6 +81,7 @@ struct req {
   uint64_t peer_addr;           /* channel rendezvous: the sender's buffer (MSG_F_CMA), or 0 */
   uint64_t split;               /* ... the tail from here the sender writes (MSG_WRITTEN
                                  * awaited), or 0 */
+  uint8_t cts_taken;            /* send: CTS_CMA and CTS_PIPES served (one each at most) */
   struct chan *via;             /* channel the message came through, or NULL */
   uint8_t want_ack;             /* the sender wants MSG_SYNC_ACK */
   uint8_t has_imm;              /* the message carries an immediate (MSG_F_IMM) ... */
@@ -134,6 +137,8 @@ struct chan {
   uint64_t piece_out, piece_in; /* pieces sent and received: the next one's pipe */
   int peer_doorbell;
   pid_t peer_pid;               /* the peer, for reading its sends (MSG_F_CMA); 0: pipes */
+  int peer_pidfd;               /* ... while this says it lives; or -1 */
+  uint32_t splits;              /* my receives whose tail the peer is to write */
   struct conn *conn;
   struct req *splice_head, *splice_tail; /* my large sends, CTS received */
   struct req *read_head, *read_tail;     /* my large receives, CTS sent */

@@ -105,7 +105,10 @@ static int progress_channel(struct mx_endpoint *ep, struct chan *ch)
   while ((r = chan_next(ch, &m, &eager)) > 0) {
     switch (m.type) {
     case MSG_SYNC_ACK:
+      send_acked(ep, &m, MX_STATUS_SUCCESS);
+      break;
     case MSG_LARGE_DONE:
+      chan_unsplice(ep, ch, &m);
       send_acked(ep, &m, MX_STATUS_SUCCESS);
       break;
     case MSG_CTS:

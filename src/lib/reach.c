@@ -48,8 +48,9 @@ int reach_once(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, uint32_t key,
     if (!c->ch)
       c->path = PATH_NONE;
   }
-  if (rep.u.connect_reply.has_channel && nfds == CHANNEL_FDS && !c->ch)
-    chan_attach(ep, c, (int)rep.u.connect_reply.side, fds, (pid_t)rep.u.connect_reply.peer_pid);
+  if (rep.u.connect_reply.has_channel && nfds >= CHANNEL_FDS && !c->ch)
+    chan_attach(ep, c, (int)rep.u.connect_reply.side, fds, nfds,
+                (pid_t)rep.u.connect_reply.peer_pid);
   else
     ctl_close_fds(fds, nfds);
   *out = c;
@@ -111,10 +112,11 @@ void reach_take_attached(struct mx_endpoint *ep)
   int fds[CTL_MAX_FDS], nfds;
   while (ctl_async_take(ep->vif_idx, &m, fds, &nfds)) {
     struct conn *c = conn_get(ep, lib.hello.nic_id, m.u.attach.peer_eid, 1);
-    if (nfds == CHANNEL_FDS && c && !c->ch) {
+    if (nfds >= CHANNEL_FDS && c && !c->ch) {
       c->session = m.u.attach.peer_session;
       c->dead = 0;
-      chan_attach(ep, c, (int)m.u.attach.side, fds, (pid_t)m.u.attach.peer_pid); /* closes them on failure */
+      /* closes them on failure */
+      chan_attach(ep, c, (int)m.u.attach.side, fds, nfds, (pid_t)m.u.attach.peer_pid);
     } else {
       ctl_close_fds(fds, nfds);
     }

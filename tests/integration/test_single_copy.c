@@ -3,7 +3,9 @@
  * from the sender (process_vm_readv), a long one's tail written by the
  * sender meanwhile (process_vm_writev), and the pipes taking over wherever
  * the kernel refuses either: every byte checked, and the receiver's
- * counter of single-copy reads says which way each message went.
+ * counter of single-copy reads says which way each message went.  A
+ * receiver that closes while the sender has yet to write its tail gets
+ * nothing written into its buffer afterwards.
  */
 #define _GNU_SOURCE
 #include <linux/capability.h>
@@ -154,6 +156,57 @@ static int run(enum rights rights)
 }
 
 static int test_read_from_sender_and_tail_written_by_it(void) { return run(BOTH); }
+
+/* Guest 1 receives a long message that guest 0 sends and then stops
+ * making progress for longer than 1 waits at its close; 1 closes and
+ * reuses its buffer; when 0 goes on, it must see 1's side closed and
+ * write nothing. */
+static int woke[2]; /* 0 -> 1: I made progress again */
+#define LATE_LEN (1u << 20)
+static int late_guest(int idx, void *arg)
+{
+  (void)arg;
+  mx_endpoint_t ep = harness_open((uint32_t)idx);
+  mx_endpoint_addr_t peer = harness_connect(ep, (uint32_t)(1 - idx));
+  uint8_t *buf = malloc(LATE_LEN);
+  CHECK(buf);
+  mx_segment_t s = {buf, LATE_LEN};
+  mx_request_t r;
+  mx_status_t st;
+  uint32_t res = 0;
+  char c = 1;
+  if (idx == 0) {
+    harness_fill(buf, LATE_LEN, 5);
+    CHECK_MX(mx_isend(ep, &s, 1, peer, 7, NULL, &r));
+    sleep(3); /* no progress: the receiver's CTS waits */
+    mx_wait(ep, &r, 1000, &st, &res);
+    CHECK(write(woke[1], &c, 1) == 1);
+  } else {
+    CHECK_MX(mx_irecv(ep, &s, 1, 7, ~0ull, NULL, &r));
+    CHECK_MX(mx_wait(ep, &r, 500, &st, &res));
+    CHECK(res == 0); /* the tail is the sender's to write */
+    CHECK_MX(mx_close_endpoint(ep));
+    memset(buf, 'R', LATE_LEN); /* the application has its buffer back */
+    CHECK(read(woke[0], &c, 1) == 1);
+    usleep(100000);
+    for (uint32_t i = 0; i < LATE_LEN; i++)
+      CHECK(buf[i] == 'R');
+  }
+  free(buf);
+  mx_finalize();
+  return 0;
+}
+
+static int test_closed_receive_is_never_written(void)
+{
+  CHECK(pipe(woke) == 0);
+  pid_t be = harness_backend_start();
+  setenv("MYRIXEN_DATAPATH", "direct", 1);
+  pid_t a = harness_guest(late_guest, 0, NULL), b = harness_guest(late_guest, 1, NULL);
+  int ra = harness_wait(a), rb = harness_wait(b);
+  harness_backend_stop(be);
+  return ra || rb;
+}
 static int test_pipes_when_the_receiver_may_not_read(void) { return run(NO_READ); }
 static int test_receiver_reads_tail_the_sender_may_not_write(void) { return run(NO_WRITE); }
 
@@ -161,6 +214,7 @@ static const struct harness_test tests[] = {
     {"read_from_sender_and_tail_written_by_it", test_read_from_sender_and_tail_written_by_it},
     {"pipes_when_the_receiver_may_not_read", test_pipes_when_the_receiver_may_not_read},
     {"receiver_reads_tail_the_sender_may_not_write", test_receiver_reads_tail_the_sender_may_not_write},
+    {"closed_receive_is_never_written", test_closed_receive_is_never_written},
     {NULL, NULL},
 };
 
