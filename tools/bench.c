@@ -352,8 +352,8 @@ static pid_t backend_pid_from_info(void)
 /* What the command line asks beyond struct bench_opts. */
 struct bench_args {
   const char *dpath, *sizes, *remote;
-  int spawn, udp_port, baselines;
-  uint32_t remote_eid;
+  int spawn;
+  struct remote_opts ro;
 };
 
 static int bench_usage(void)
@@ -362,7 +362,8 @@ static int bench_usage(void)
           "usage: myrixen bench pingpong|stream [--sizes LIST] [--iters N] [--json]\n"
           "           [--datapath bypass|direct|engine|copy|copy-batch|all] [--cpus A,B]\n"
           "           [--guests N [--to-one]] [--spawn-backend]\n"
-          "           [--remote HOST [--remote-eid N] [--udp-port P] [--no-baselines]]\n"
+          "           [--remote HOST [--remote-eid N] [--udp-port P] [--no-baselines]\n"
+          "                          [--baseline-ip ADDR]]\n"
           "       myrixen bench serve [--eid N] [--udp-port P]   (on HOST)\n"
           "       myrixen bench report [--quick] [--out DIR]\n");
   return 2;
@@ -381,7 +382,7 @@ static int bench_option(int argc, char **argv, int *i, struct bench_opts *o, str
   if (!strcmp(opt, "--spawn-backend"))
     return a->spawn = 1, 0;
   if (!strcmp(opt, "--no-baselines"))
-    return a->baselines = 0, 0;
+    return a->ro.baselines = 0, 0;
   if (!takes)
     return 2;
   ++*i;
@@ -396,9 +397,11 @@ static int bench_option(int argc, char **argv, int *i, struct bench_opts *o, str
   else if (!strcmp(opt, "--remote"))
     a->remote = val;
   else if (!strcmp(opt, "--remote-eid"))
-    a->remote_eid = (uint32_t)atoi(val);
+    a->ro.eid = (uint32_t)atoi(val);
   else if (!strcmp(opt, "--udp-port"))
-    a->udp_port = atoi(val);
+    a->ro.udp_port = atoi(val);
+  else if (!strcmp(opt, "--baseline-ip"))
+    a->ro.baseline_ip = val;
   else if (!strcmp(opt, "--cpus") && sscanf(val, "%d,%d", &o->cpu[0], &o->cpu[1]) == 2)
     o->cpus_given = 1;
   else
@@ -430,7 +433,7 @@ int cmd_bench(int argc, char **argv)
 {
   struct bench_opts o = {.iters = 2000, .cpu = {0, 1}, .guests = 2};
   struct bench_args a = {.dpath = "bypass", .sizes = "0,8,64,1024,4096,65536,1048576,4194304",
-                         .remote_eid = 9, .udp_port = 2399, .baselines = 1};
+                         .ro = {.eid = 9, .udp_port = 2399, .baselines = 1}};
   if (argc >= 2 && !strcmp(argv[1], "serve"))
     return cmd_bench_serve(argc, argv);
   if (argc >= 2 && !strcmp(argv[1], "mpi"))
@@ -449,8 +452,7 @@ int cmd_bench(int argc, char **argv)
   if (bench_check(&o, a.sizes))
     return 2;
   if (a.remote)
-    return bench_remote(o.stream, a.remote, o.sizes, o.nsizes, o.iters, o.json, a.remote_eid,
-                        a.udp_port, a.baselines);
+    return bench_remote(o.stream, a.remote, o.sizes, o.nsizes, o.iters, o.json, &a.ro);
   pid_t be = a.spawn ? backend_spawn_private("bench") : 0;
   if (be < 0) {
     fprintf(stderr, "myrixen bench: cannot start a backend\n");

@@ -92,8 +92,8 @@ for _ in $(seq 100); do [ -S "$TMP/a.sock" ] && [ -S "$TMP/b.sock" ] && break; s
    > "$TMP/serve.log" 2>&1 & echo $! > "$TMP/serve.pid")
 sleep 0.3
 for pattern in $PATTERNS; do
-  on a "$BIN/myrixen" bench "$pattern" \
-    --remote b --sizes "$SIZES" --iters "$ITERS" "${EXTRA[@]}" || { cat "$TMP"/*.log; exit 1; }
+  on a "$BIN/myrixen" bench "$pattern" --remote b --baseline-ip 198.18.0.2 \
+    --sizes "$SIZES" --iters "$ITERS" "${EXTRA[@]}" || { cat "$TMP"/*.log; exit 1; }
 done
 echo "--- a's view of the link after the run"
 on a "$BIN/myrixen" peers

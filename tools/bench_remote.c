@@ -236,17 +236,23 @@ int cmd_bench_serve(int argc, char **argv)
 
 /* --- the client ---------------------------------------------------------- */
 
-/* The remote host's IP, from the backend's peers list ("address":"IP:PORT"). */
-static int remote_ip(const char *host, struct sockaddr_storage *ss, socklen_t *len)
+/* The remote host's IP: given, or from the backend's peers list
+ * ("address":"IP:PORT"). */
+static int remote_ip(const char *host, const char *given, struct sockaddr_storage *ss,
+                     socklen_t *len)
 {
-  char *t = backend_text(CTL_PEERS);
   char name[64], ip[64] = "";
-  for (const char *p = t; (p = json_get(p, "hostname", name, sizeof(name)));)
-    if (!strcmp(name, host)) {
-      json_get(p, "address", ip, sizeof(ip));
-      break;
-    }
-  free(t);
+  if (given) {
+    snprintf(ip, sizeof(ip), strchr(given, ':') ? "[%s]:0" : "%s:0", given);
+  } else {
+    char *t = backend_text(CTL_PEERS);
+    for (const char *p = t; (p = json_get(p, "hostname", name, sizeof(name)));)
+      if (!strcmp(name, host)) {
+        json_get(p, "address", ip, sizeof(ip));
+        break;
+      }
+    free(t);
+  }
   char *colon = strrchr(ip, ':');
   if (!colon)
     return -1;
@@ -398,10 +404,10 @@ static struct remote_row tcp_run(const struct sockaddr_storage *ss, socklen_t sl
 
 /* A UDP socket connected to the host's reflector, for the baselines; -1
  * when the host's address is not known. */
-static int udp_baseline_socket(const char *host, int udp_port, struct sockaddr_storage *ss,
-                               socklen_t *sl)
+static int udp_baseline_socket(const char *host, const char *given, int udp_port,
+                               struct sockaddr_storage *ss, socklen_t *sl)
 {
-  if (remote_ip(host, ss, sl) < 0)
+  if (remote_ip(host, given, ss, sl) < 0)
     return -1;
   ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)udp_port); /* same offset in v6 */
   int s = socket(ss->ss_family, SOCK_DGRAM, 0);
@@ -486,8 +492,10 @@ static void remote_size(struct remote_link *l, int stream, const char *host, uin
 }
 
 int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes, int iters,
-                 int json, uint32_t eid, int udp_port, int baselines)
+                 int json, const struct remote_opts *ro)
 {
+  uint32_t eid = ro->eid;
+  int udp_port = ro->udp_port, baselines = ro->baselines;
   struct remote_link l = {.udp = -1};
   uint64_t nic;
   mx_return_t r;
@@ -498,7 +506,7 @@ int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes
   if ((r = mx_connect(l.ep, nic, eid, KEY, 10000, &l.peer)))
     tool_fail("connect (is `myrixen bench serve` running there?)", r);
   if (baselines)
-    l.udp = udp_baseline_socket(host, udp_port, &l.ss, &l.sl);
+    l.udp = udp_baseline_socket(host, ro->baseline_ip, udp_port, &l.ss, &l.sl);
   char *buf = malloc(MAX_MSG + UDP_CHUNK + 1);
   memset(buf, 0x5a, MAX_MSG + UDP_CHUNK + 1);
   if (!json)

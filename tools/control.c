@@ -186,13 +186,13 @@ int cmd_peers(int argc, char **argv)
   for (const char *p = strstr(t, "{\"port\""); p && (!pp || p < pp); p = strstr(p + 1, "{\"port\"")) {
     char f[12][64];
     static const char *const k[] = {"port", "mtu", "tx_packets", "tx_sends", "rx_packets",
-                                    "rx_reads", "lost", "duplicated", "corrupted", "rings",
+                                    "rx_reads", "lost", "duplicated", "corrupted", "rx_ring",
                                     "tx_errors", "rx_dropped"};
     for (int i = 0; i < 12; i++)
       json_field(p, k[i], f[i], sizeof(f[i]));
     printf("port %s  mtu %s%s  tx %s in %s sends (%s failed)  rx %s in %s reads (%s dropped "
            "by the kernel)  faults: lost %s dup %s corrupt %s\n", f[0], f[1],
-           strcmp(f[9], "1") ? "" : "  packet rings", f[2], f[3], f[10], f[4], f[5], f[11], f[6],
+           strcmp(f[9], "1") ? "" : "  receive ring", f[2], f[3], f[10], f[4], f[5], f[11], f[6],
            f[7], f[8]);
   }
   printf("%-14s %-16s %-24s %-7s %9s %9s %9s %8s %8s\n", "nic_id", "hostname", "address", "state",

@@ -32,8 +32,15 @@ int cmd_vif(int argc, char **argv);
 
 /* bench_remote.c: across hosts, against `myrixen bench serve` there;
  * baselines: also raw UDP and TCP between the same hosts, alternating */
+struct remote_opts {
+  uint32_t eid;                 /* bench serve's endpoint */
+  int udp_port;                 /* ... and its reflector's port */
+  int baselines;
+  const char *baseline_ip;      /* where the baselines reach the host when its backend's
+                                 * address is not an IP one (an eth port); or NULL */
+};
 int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes, int iters,
-                 int json, uint32_t eid, int udp_port, int baselines);
+                 int json, const struct remote_opts *ro);
 int cmd_bench_serve(int argc, char **argv);
 
 /* bench_mpi.c: Open MPI over the provider against vader and tcp;ofi_rxm */

@@ -117,7 +117,7 @@ static void write_port(struct json *j, struct port *pt)
   port_count_drops(pt);
   json_obj(j, NULL);
   json_str(j, "port", pt->spec);
-  json_int(j, "rings", pt->ring != NULL);
+  json_int(j, "rx_ring", pt->ring != NULL);
   json_u64(j, "mtu", pt->mtu);
   json_int(j, "gso", pt->gso);
   json_int(j, "gro", pt->gro);

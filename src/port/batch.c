@@ -135,8 +135,6 @@ static uint32_t flush_from(struct port *p, uint32_t from)
 int port_flush(struct port *p)
 {
   struct port_batch *b = p->tx;
-  if (p->ring)
-    return ring_flush(p);
   if (!b || !b->n)
     return 0;
   uint32_t n = b->n, sent = flush_from(p, 0);
@@ -152,8 +150,6 @@ int port_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_
     p->c.tx_errors++;
     return -1;
   }
-  if (p->ring)
-    return ring_xmit(p, to, pkt, len);
   int copy = !(flags & PORT_STABLE);
   if (b->n == PORT_BATCH_PKTS || (copy && b->used + len > PORT_BATCH_BYTES))
     port_flush(p);

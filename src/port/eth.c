@@ -1,8 +1,8 @@
 /* eth.c - the eth port: wire packets in raw Ethernet frames of EtherType
- * WIRE_ETHERTYPE, through an AF_PACKET socket bound to one interface: with
- * packet rings shared with the kernel (ring.c, a SOCK_RAW socket: we write
- * the Ethernet header), or where they cannot be set up (or
- * MYRIXEN_ETH_RING=0), a datagram socket (the kernel writes it). */
+ * WIRE_ETHERTYPE, through an AF_PACKET datagram socket bound to one
+ * interface (the kernel writes the Ethernet header); arriving frames land
+ * in a ring shared with the kernel (ring.c), or where it cannot be set up
+ * (or MYRIXEN_ETH_RING=0) in the socket's queue. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,10 +43,10 @@ static int eth_equal(const struct port_addr *a, const struct port_addr *b)
   return !memcmp(a->mac, b->mac, 6);
 }
 
-/* p->fd: a packet socket of type for our EtherType on p's interface.  0 or -1. */
-static int eth_socket(struct port *p, int type)
+/* p->fd: a packet socket for our EtherType on p's interface.  0 or -1. */
+static int eth_socket(struct port *p)
 {
-  p->fd = socket(AF_PACKET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(WIRE_ETHERTYPE));
+  p->fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(WIRE_ETHERTYPE));
   struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(WIRE_ETHERTYPE),
                             .sll_ifindex = p->ifindex};
   return p->fd < 0 || bind(p->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ? -1 : 0;
@@ -66,25 +66,21 @@ static int eth_open(struct port *p, const char *ifname, char *err, size_t errlen
     p->mtu = WIRE_MAX_PACKET;
   memset(p->broadcast.mac, 0xff, 6); /* discovery hellos: to every station */
   p->has_broadcast = 1;
-  const char *want = getenv("MYRIXEN_ETH_RING");
-  if (!want || strcmp(want, "0")) {
-    if (eth_socket(p, SOCK_RAW) == 0 && ring_open(p) == 0) {
-      log_info("port eth:%s: packet rings", ifname);
-      return 0;
-    }
-    log_warn("port eth:%s: no packet rings (%s): the socket's queues instead", ifname,
-             strerror(errno));
-    if (p->fd >= 0)
-      close(p->fd);
-    p->fd = -1;
-  }
-  if (eth_socket(p, SOCK_DGRAM) < 0) {
+  if (eth_socket(p) < 0) {
     snprintf(err, errlen, "port eth:%s: %s (needs CAP_NET_RAW)", ifname, strerror(errno));
     return -1;
   }
   int buf = 8 << 20;
   setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
   setsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+  const char *want = getenv("MYRIXEN_ETH_RING");
+  if (!want || strcmp(want, "0")) {
+    if (ring_open(p) == 0)
+      log_info("port eth:%s: receive ring", ifname);
+    else
+      log_warn("port eth:%s: no receive ring (%s): the socket's queue instead", ifname,
+               strerror(errno));
+  }
   return 0;
 }
 

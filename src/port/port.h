@@ -71,8 +71,8 @@ struct port {
   int gso;                    /* udp: the kernel segments runs of packets (UDP_SEGMENT) */
   int gro;                    /* udp: the kernel hands over runs coalesced (UDP_GRO) */
   struct port_batch *tx;      /* packets waiting for port_flush (batch.c) */
-  struct eth_ring *ring;      /* eth: the packet rings shared with the kernel (ring.c),
-                                 or NULL: the socket's own queues */
+  struct eth_ring *ring;      /* eth: the receive ring shared with the kernel (ring.c),
+                                 or NULL: the socket's own queue */
   struct port_rx rx;
   struct fault fault;
   struct port_counters c;
@@ -123,12 +123,10 @@ int port_batch_init(struct port *p);
 void port_batch_free(struct port *p);
 int port_rx_init(struct port *p);
 void port_rx_free(struct port *p);
-/* The eth port's rings (ring.c): set up on the port's socket, 0 or -1;
- * then port_xmit, port_flush and port_recv go through them. */
+/* The eth port's receive ring (ring.c): set up on the port's socket, 0
+ * or -1; then port_recv reads it. */
 int ring_open(struct port *p);
 void ring_close(struct port *p);
-int ring_xmit(struct port *p, const struct port_addr *to, const void *pkt, size_t len);
-int ring_flush(struct port *p);
 ssize_t ring_recv(struct port *p, const uint8_t **pkt, const struct port_addr **from);
 /* The socket address of a peer's address on this port (batch.c). */
 socklen_t port_sockaddr(const struct port *p, const struct port_addr *a,

@@ -228,27 +228,27 @@ cat > "$TMP/peers" <<EOF
 - a eth:$(mac a "${TAG}a")
 - b eth:$(mac b "${TAG}b")
 EOF
-# rings_used NAME HOST WANT: the eth port of HOST uses packet rings (1) or
+# ring_used NAME HOST WANT: the eth port of HOST reads a receive ring (1) or
 # its socket's queues (0), and moved packets either way
-rings_used() {
+ring_used() {
   local s; s=$(on "$2" "$BIN/bin/myrixen" peers --json)
-  if [ "$(json_num "$s" rings)" = "$3" ] && [ "$(json_num "$s" rx_packets)" -gt 0 ]; then
+  if [ "$(json_num "$s" rx_ring)" = "$3" ] && [ "$(json_num "$s" rx_packets)" -gt 0 ]; then
     ok "$1"; else bad "$1"; echo "$s" | head -c 600; echo; fi
 }
 backend a "eth:${TAG}a" && backend b "eth:${TAG}b" || exit 1
 classes "eth jumbo" a b
-rings_used "eth port: packet rings (PACKET_MMAP)" a 1
+ring_used "eth port: receive ring (PACKET_MMAP)" a 1
 stop_backend a; stop_backend b
 backend a "eth:${TAG}a" --fault $F,seed=3 && backend b "eth:${TAG}b" --fault $F,seed=4 || exit 1
 classes "eth faults ($F)" a b
 randloop "eth faults random loop" a,b 4
 faults_counted eth
 stop_backend a; stop_backend b
-# where rings cannot be had, the socket's queues carry the same
+# where a ring cannot be had, the socket's queue carries the same
 export MYRIXEN_ETH_RING=0
 backend a "eth:${TAG}a" && backend b "eth:${TAG}b" || exit 1
-pair "eth without rings ping-pong 0..4 MiB" a b mx_pingpong -e 1 -n 1 -- -e 2 -d a -r 1 -n 1
-rings_used "eth port without rings: the socket's queues" a 0
+pair "eth without a ring ping-pong 0..4 MiB" a b mx_pingpong -e 1 -n 1 -- -e 2 -d a -r 1 -n 1
+ring_used "eth port without a ring: the socket's queue" a 0
 stop_backend a; stop_backend b
 unset MYRIXEN_ETH_RING
 
