@@ -589,8 +589,9 @@ static int run_mpi_rows(struct plan *pl)
   step(pl, "Open MPI: myrixen, vader, tcp;ofi_rxm");
   if (!mpi_available())
     return 0;
-  char *av[] = {"myrixen", "bench", "mpi", "--json", "--rounds", pl->quick ? "1" : "3", "--sizes",
-                pl->sizelist, "--iters", pl->quick ? "1000" : "10000", NULL};
+  char *av[] = {"myrixen", "bench", "mpi", "--json", "--rounds", pl->quick ? "1" : "3",
+                "--transports", "myrixen,vader,tcp-rxm", "--sizes", pl->sizelist,
+                "--iters", pl->quick ? "1000" : "10000", NULL};
   return measure(av) < 0;
 }
 
