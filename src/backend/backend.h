@@ -115,6 +115,8 @@ int identity_pidfd(int sock, pid_t pid);
 int identity_open_memory(struct be_guest *g);
 /* The process that connected still runs, with the ids it connected with. */
 int identity_unchanged(const struct be_guest *g);
+/* Its permitted capabilities (all bits when unknown). */
+uint64_t identity_caps(const struct be_guest *g);
 /* Its pid as our /proc names it (through its pidfd), 0 if none. */
 pid_t identity_pid(const struct be_guest *g);
 

@@ -15,7 +15,8 @@
 /* Tell the target's guest about a new channel: the message waits on its
  * socket; ctl_seq and the doorbell make its progress loop read it. */
 static void send_attach(struct be_guest *pg, const struct engine_vif_info *me,
-                        const struct engine_vif_info *peer, int *fds, int nfds, pid_t my_pid)
+                        const struct engine_vif_info *peer, int *fds, int nfds, pid_t my_pid,
+                        int i_cover)
 {
   uint32_t vif_idx;
   if (!pg || endpoint_vif(pg, peer->eid, &vif_idx) < 0)
@@ -27,6 +28,7 @@ static void send_attach(struct be_guest *pg, const struct engine_vif_info *me,
   m.u.attach.side = 1;
   m.u.attach.peer_session = me->session;
   m.u.attach.peer_pid = (uint32_t)my_pid;
+  m.u.attach.peer_covers = (uint32_t)i_cover;
   guest_send(pg, &m, fds, nfds);
   atomic_fetch_add(&region_vif(pg->region, vif_idx)->ctl_seq, 1);
   doorbell_ring(peer->doorbell);
@@ -54,7 +56,7 @@ static int channel_pids(const struct be_guest *g, const struct be_guest *pg, pid
  * other; *peer_pid is what I may read the peer's sends by, or 0. */
 static int channel_offer(struct backend *be, struct be_guest *g, const struct ctl_connect *c,
                          const struct engine_vif_info *me, const struct engine_vif_info *peer,
-                         int fa[CTL_MAX_FDS], pid_t *peer_pid)
+                         int fa[CTL_MAX_FDS], pid_t *peer_pid, int *peer_covers)
 {
   int fb[CTL_MAX_FDS] = {-1, -1, -1, -1, -1, -1, -1};
   int want = c->want_channel && peer->eid != me->eid &&
@@ -66,7 +68,14 @@ static int channel_offer(struct backend *be, struct be_guest *g, const struct ct
   struct be_guest *pg = guest_by_id(be, peer->owner.guest_id);
   pid_t my_pid;
   int single = channel_pids(g, pg, &my_pid, peer_pid);
+  int i_cover = 0;
   if (single) {
+    /* A reader that may ptrace anyone reads with that right dropped unless
+     * the peer already held all it holds (then nothing the peer becomes,
+     * an exec of a setuid program included, is beyond its reach before). */
+    uint64_t mine = identity_caps(g), its = identity_caps(pg);
+    *peer_covers = (its & mine) == mine;
+    i_cover = (mine & its) == its;
     fa[CHANNEL_FDS] = fcntl(pg->pidfd, F_DUPFD_CLOEXEC, 0);
     fb[CHANNEL_FDS] = fcntl(g->pidfd, F_DUPFD_CLOEXEC, 0);
     if (fa[CHANNEL_FDS] < 0 || fb[CHANNEL_FDS] < 0)
@@ -74,7 +83,7 @@ static int channel_offer(struct backend *be, struct be_guest *g, const struct ct
   }
   log_info("direct channel %u <-> %u%s", me->eid, peer->eid, single ? " (single-copy reads)" : "");
   if (pg)
-    send_attach(pg, me, peer, fb, single ? CHANNEL_FDS + 1 : CHANNEL_FDS, my_pid);
+    send_attach(pg, me, peer, fb, single ? CHANNEL_FDS + 1 : CHANNEL_FDS, my_pid, i_cover);
   ctl_close_fds(fb, CTL_MAX_FDS);
   return 1;
 }
@@ -131,7 +140,10 @@ void connect_handle(struct backend *be, struct be_guest *g, const struct ctl_msg
   rep.u.connect_reply.eid = peer.eid;
   rep.u.connect_reply.session = peer.session;
   pid_t peer_pid = 0;
-  rep.u.connect_reply.has_channel = (uint32_t)channel_offer(be, g, c, &me, &peer, fa, &peer_pid);
+  int covers = 0;
+  rep.u.connect_reply.has_channel =
+      (uint32_t)channel_offer(be, g, c, &me, &peer, fa, &peer_pid, &covers);
+  rep.u.connect_reply.peer_covers = (uint32_t)covers;
   rep.u.connect_reply.side = 0;
   rep.u.connect_reply.peer_pid = (uint32_t)peer_pid;
   int nfa = !rep.u.connect_reply.has_channel ? 0 : peer_pid ? CHANNEL_FDS + 1 : CHANNEL_FDS;

@@ -85,6 +85,22 @@ int identity_unchanged(const struct be_guest *g)
   return pid && pidfd_alive(g->pidfd) && ids_unchanged(pid, g->uid, g->gid);
 }
 
+uint64_t identity_caps(const struct be_guest *g)
+{
+  char path[64], line[256];
+  unsigned long long caps = ~0ull; /* unknown: as if it held them all */
+  pid_t pid = proc_pid_of(g->pidfd);
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  FILE *f = pid ? fopen(path, "re") : NULL;
+  if (!f)
+    return caps;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "CapPrm: %llx", &caps) == 1)
+      break;
+  fclose(f);
+  return caps;
+}
+
 pid_t identity_pid(const struct be_guest *g)
 {
   return proc_pid_of(g->pidfd);

@@ -135,7 +135,8 @@ struct ctl_connect_reply {
   uint32_t peer_pid;      /* with a channel: the peer's pid, for single-copy reads
                            * (MSG_F_CMA), its pidfd after the channel's descriptors;
                            * or 0 and no pidfd (region.h) */
-  uint32_t pad;
+  uint32_t peer_covers;   /* the peer held, when vouched for, every capability you
+                           * hold: nothing it becomes is beyond what it had */
 };
 
 struct ctl_channel_attach {
@@ -145,7 +146,7 @@ struct ctl_channel_attach {
   uint32_t side;
   uint32_t peer_session;
   uint32_t peer_pid;      /* as in ctl_connect_reply */
-  uint32_t pad;
+  uint32_t peer_covers;   /* as in ctl_connect_reply */
 };
 
 struct ctl_resolve {

@@ -17,12 +17,15 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/capability.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -37,8 +40,18 @@
 
 #define CHAN_IOV 64
 
+/* Does this process hold CAP_SYS_PTRACE (permitted: a thread may raise it)? */
+static int may_ptrace_anyone(void)
+{
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2];
+  if (syscall(SYS_capget, &h, d) < 0)
+    return 1; /* unknown: as if it did */
+  return !!(d[CAP_SYS_PTRACE / 32].permitted & (1u << (CAP_SYS_PTRACE % 32)));
+}
+
 int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds, int nfds,
-                pid_t peer_pid)
+                pid_t peer_pid, int peer_covers)
 {
   int pidfd = nfds > CHANNEL_FDS ? fds[CHANNEL_FDS] : -1;
   for (int i = CHANNEL_FDS + 1; i < nfds; i++)
@@ -67,6 +80,7 @@ int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds, int 
   ch->peer_doorbell = fds[3];
   ch->peer_pid = peer_pid;
   ch->peer_pidfd = pidfd;
+  ch->may_ptrace = peer_pid && !peer_covers && may_ptrace_anyone();
   ch->pipe_out[1] = fds[4];
   ch->pipe_in[1] = fds[5];
   txq_init(&ch->tx, &mem->q[side], ch->peer_doorbell);
@@ -89,18 +103,27 @@ static int peer_alive(struct chan *ch)
   return 0;
 }
 
+/* The peer closed its side of the channel (its pipes to us hung up). */
+static int peer_closed(const struct chan *ch)
+{
+  struct pollfd p = {.fd = ch->pipe_in[0], .events = POLLIN};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
+}
+
 /* Closing with receives whose tail the peer is still to write: their
  * buffers go back to the application, so wait (a while) for the peer's
  * MSG_WRITTEN, unless it died or closed its side.  After that, the peer
- * sees our side closed before it writes (write_tail). */
+ * sees our side closed before it writes (write_tail).  The channel may
+ * already be cut from its connection (conn_fail): only the queue is read,
+ * and only MSG_WRITTEN taken, which names nobody. */
 static void wait_for_writes(struct mx_endpoint *ep, struct chan *ch)
 {
   uint64_t until = clock_now_ns() + 2000000000ull;
-  while (ch->splits && peer_alive(ch) && clock_now_ns() < until) {
+  while (ch->splits && peer_alive(ch) && !peer_closed(ch) && clock_now_ns() < until) {
     struct msg m;
     const uint8_t *eager;
     int r = 0, taken = 0;
-    while (ch->splits && (r = chan_next(ch, &m, &eager)) > 0) {
+    while (ch->splits && clock_now_ns() < until && (r = qcons_next(&ch->rx, &m, &eager)) > 0) {
       if (m.type == MSG_WRITTEN)
         chan_written(ep, ch, &m); /* anything else is dropped with the channel */
       chan_advance(ch, &m, ++taken);
@@ -149,6 +172,40 @@ void chan_large_ready(struct mx_endpoint *ep, struct chan *ch, struct req *r)
 #define CHAN_SPLIT_MIN (32u << 10)
 
 /* Read r's bytes [from, to) out of the sender's buffer.  0 or -1. */
+/* One process_vm_readv (or _writev) on the peer, made as an unprivileged
+ * process of our user would make it.  With CAP_SYS_PTRACE in effect we
+ * would go on reading and writing the peer after it became privileged (an
+ * exec of a setuid program keeps its pid and its pidfd), where the kernel
+ * refuses one that may not: so the capability leaves this thread's
+ * effective set for the call. */
+static ssize_t peer_copy(struct chan *ch, int write, const struct iovec *iov, int n,
+                         const struct iovec *remote)
+{
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct saved[2], lowered[2];
+  const int w = CAP_SYS_PTRACE / 32;
+  const uint32_t bit = 1u << (CAP_SYS_PTRACE % 32);
+  int drop = ch->may_ptrace && syscall(SYS_capget, &h, saved) == 0 && (saved[w].effective & bit);
+  if (drop) {
+    memcpy(lowered, saved, sizeof(saved));
+    lowered[w].effective &= ~bit;
+    h = (struct __user_cap_header_struct){_LINUX_CAPABILITY_VERSION_3, 0};
+    if (syscall(SYS_capset, &h, lowered) < 0) {
+      errno = EPERM;
+      return -1;
+    }
+  }
+  ssize_t k = write ? process_vm_writev(ch->peer_pid, iov, (unsigned long)n, remote, 1, 0)
+                    : process_vm_readv(ch->peer_pid, iov, (unsigned long)n, remote, 1, 0);
+  int err = errno;
+  if (drop) {
+    h = (struct __user_cap_header_struct){_LINUX_CAPABILITY_VERSION_3, 0};
+    syscall(SYS_capset, &h, saved);
+  }
+  errno = err;
+  return k;
+}
+
 static int read_range(struct chan *ch, struct req *r, uint64_t from, uint64_t to)
 {
   struct iovec iov[CHAN_IOV];
@@ -161,7 +218,7 @@ static int read_range(struct chan *ch, struct req *r, uint64_t from, uint64_t to
     int n = iov_range(r->segs, r->nseg, done, to - done, iov, CHAN_IOV);
     struct iovec src = {(void *)(uintptr_t)(r->peer_addr + done - skip),
                         (size_t)iov_total(iov, (uint32_t)n)};
-    ssize_t k = process_vm_readv(ch->peer_pid, iov, (unsigned long)n, &src, 1, 0);
+    ssize_t k = peer_copy(ch, 0, iov, n, &src);
     if (k <= 0) {
       /* not allowed (another user, Yama), or the sender named memory it
        * does not have: the pipes then carry this message (and, unless
@@ -282,6 +339,9 @@ static int chan_pipes(struct mx_endpoint *ep, struct chan *ch)
         goto read;
       r->got += (uint64_t)k;
       work++;
+      int pipe = (int)(ch->piece_out & 1);
+      ch->spliced[pipe] += (uint64_t)k;
+      r->pipe_end[pipe] = ch->spliced[pipe];
       if ((uint64_t)k == want)
         ch->piece_out++; /* the next piece goes into the other pipe */
     }
@@ -327,7 +387,7 @@ static int write_tail(struct chan *ch, struct req *r, uint64_t at, uint64_t end,
   for (uint64_t done = at; done < end;) {
     int n = iov_range(r->segs, r->nseg, done, end - done, iov, CHAN_IOV);
     struct iovec dst = {(void *)(uintptr_t)(addr + done - at), (size_t)iov_total(iov, (uint32_t)n)};
-    ssize_t k = process_vm_writev(ch->peer_pid, iov, (unsigned long)n, &dst, 1, 0);
+    ssize_t k = peer_copy(ch, 1, iov, n, &dst);
     if (k <= 0)
       return -1;
     done += (uint64_t)k;
@@ -360,18 +420,23 @@ void chan_cts(struct mx_endpoint *ep, struct chan *ch, const struct msg *m)
   FIFO_PUSH(&ch->splice_head, &ch->splice_tail, r, lnext);
 }
 
-void chan_unsplice(struct mx_endpoint *ep, struct chan *ch, const struct msg *m)
+int chan_large_done(struct mx_endpoint *ep, struct chan *ch, const struct msg *m)
 {
   struct req *r = req_from_cookie(ep, m->cookie, REQ_SEND);
-  if (!r || r->conn != ch->conn)
-    return;
-  for (struct req **pp = &ch->splice_head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->lnext)
-    if (*pp == r) {
-      *pp = r->lnext;
-      if (ch->splice_tail == r)
-        ch->splice_tail = prev;
-      return;
-    }
+  if (!r || r->conn != ch->conn || !(r->cts_taken & CTS_PIPES))
+    return 1; /* send_acked checks the rest */
+  for (struct req *q = ch->splice_head; q; q = q->lnext)
+    if (q == r)
+      return 0; /* not all spliced yet: the receiver cannot have it all */
+  /* vmsplice lent the pipes our pages: until the receiver has read them,
+   * completing would let it read what the application writes there next */
+  for (int k = 0; k < 2; k++) {
+    int unread = 0;
+    if (ioctl(ch->pipe_out[k], FIONREAD, &unread) < 0 ||
+        ch->spliced[k] - (uint64_t)unread < r->pipe_end[k])
+      return 0;
+  }
+  return 1;
 }
 
 int chan_move(struct mx_endpoint *ep, struct chan *ch)

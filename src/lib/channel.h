@@ -6,9 +6,10 @@
 #include "lib.h"
 
 /* channel.c */
-/* fds: CHANNEL_FDS, then the peer's pidfd when peer_pid is not 0. */
+/* fds: CHANNEL_FDS, then the peer's pidfd when peer_pid is not 0;
+ * peer_covers as the backend said (ctl_connect_reply). */
 int chan_attach(struct mx_endpoint *ep, struct conn *c, int side, int *fds, int nfds,
-                pid_t peer_pid);
+                pid_t peer_pid, int peer_covers);
 void chan_close(struct mx_endpoint *ep, struct chan *ch);
 /* Receiver: r matched a large message of this channel; the CTS goes out
  * and the data comes through the pipes in CTS order. */
@@ -20,9 +21,9 @@ int chan_read_direct(struct mx_endpoint *ep, struct chan *ch, struct req *r);
 /* Receiver: the sender wrote (or could not write) r's tail. */
 void chan_written(struct mx_endpoint *ep, struct chan *ch, const struct msg *m);
 /* Sender: the receiver says it has all of a large send (MSG_LARGE_DONE):
- * off the pipes' queue if it was still on it (early: a hostile receiver's),
- * before it completes. */
-void chan_unsplice(struct mx_endpoint *ep, struct chan *ch, const struct msg *m);
+ * may it complete?  Not while the pipes still hold its pages (a hostile
+ * receiver's early word): then the word is ignored. */
+int chan_large_done(struct mx_endpoint *ep, struct chan *ch, const struct msg *m);
 /* The peer is ready for our large send its CTS names. */
 void chan_cts(struct mx_endpoint *ep, struct chan *ch, const struct msg *m);
 /* Move what the pipes allow and push our backlog: work, -1 when the peer

@@ -82,6 +82,7 @@ struct req {
   uint64_t split;               /* ... the tail from here the sender writes (MSG_WRITTEN
                                  * awaited), or 0 */
   uint8_t cts_taken;            /* send: CTS_CMA and CTS_PIPES served (one each at most) */
+  uint64_t pipe_end[2];         /* send: where its bytes end in each pipe (chan.spliced) */
   struct chan *via;             /* channel the message came through, or NULL */
   uint8_t want_ack;             /* the sender wants MSG_SYNC_ACK */
   uint8_t has_imm;              /* the message carries an immediate (MSG_F_IMM) ... */
@@ -135,9 +136,12 @@ struct chan {
   struct qcons rx;              /* the peer's messages to me */
   int pipe_out[2], pipe_in[2];  /* large messages, a piece at a time (region.h) */
   uint64_t piece_out, piece_in; /* pieces sent and received: the next one's pipe */
+  uint64_t spliced[2];          /* bytes ever spliced into each pipe out */
   int peer_doorbell;
   pid_t peer_pid;               /* the peer, for reading its sends (MSG_F_CMA); 0: pipes */
   int peer_pidfd;               /* ... while this says it lives; or -1 */
+  int may_ptrace;               /* we hold CAP_SYS_PTRACE and the peer did not hold all we
+                                 * hold: copies are made without it (peer_copy) */
   uint32_t splits;              /* my receives whose tail the peer is to write */
   struct conn *conn;
   struct req *splice_head, *splice_tail; /* my large sends, CTS received */

@@ -108,8 +108,8 @@ static int progress_channel(struct mx_endpoint *ep, struct chan *ch)
       send_acked(ep, &m, MX_STATUS_SUCCESS);
       break;
     case MSG_LARGE_DONE:
-      chan_unsplice(ep, ch, &m);
-      send_acked(ep, &m, MX_STATUS_SUCCESS);
+      if (chan_large_done(ep, ch, &m))
+        send_acked(ep, &m, MX_STATUS_SUCCESS);
       break;
     case MSG_CTS:
       chan_cts(ep, ch, &m);

@@ -50,7 +50,7 @@ int reach_once(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, uint32_t key,
   }
   if (rep.u.connect_reply.has_channel && nfds >= CHANNEL_FDS && !c->ch)
     chan_attach(ep, c, (int)rep.u.connect_reply.side, fds, nfds,
-                (pid_t)rep.u.connect_reply.peer_pid);
+                (pid_t)rep.u.connect_reply.peer_pid, (int)rep.u.connect_reply.peer_covers);
   else
     ctl_close_fds(fds, nfds);
   *out = c;
@@ -116,7 +116,8 @@ void reach_take_attached(struct mx_endpoint *ep)
       c->session = m.u.attach.peer_session;
       c->dead = 0;
       /* closes them on failure */
-      chan_attach(ep, c, (int)m.u.attach.side, fds, nfds, (pid_t)m.u.attach.peer_pid);
+      chan_attach(ep, c, (int)m.u.attach.side, fds, nfds, (pid_t)m.u.attach.peer_pid,
+                  (int)m.u.attach.peer_covers);
     } else {
       ctl_close_fds(fds, nfds);
     }

@@ -31,7 +31,7 @@
 #include "port_ops.h"
 
 #define RING_BLOCK (1u << 20)
-#define RING_BLOCKS 16
+#define RING_BLOCKS 32
 #define FRAME_SLL TPACKET_ALIGN(sizeof(struct tpacket2_hdr)) /* the sender's address */
 
 struct eth_ring {
@@ -64,9 +64,10 @@ int ring_open(struct port *p)
   struct eth_ring *r = calloc(1, sizeof(*r));
   if (!r)
     return -1;
-  /* a frame holds the largest packet the port takes, after the kernel's
-   * header, the sender's address and room for a link header */
-  r->frame_size = TPACKET_ALIGN(p->mtu + 128);
+  /* a frame holds the largest wire packet, after the kernel's header, the
+   * sender's address and room for a link header: the interface's MTU may
+   * rise while we run, and what the socket's queue took, the ring takes */
+  r->frame_size = TPACKET_ALIGN(WIRE_MAX_PACKET + 128);
   r->frames_per_block = RING_BLOCK / r->frame_size;
   r->frames = RING_BLOCKS * r->frames_per_block;
   int v = TPACKET_V2;
@@ -100,7 +101,7 @@ static void rx_release(struct port *p)
   struct eth_ring *r = p->ring;
   for (uint32_t i = 0; i < p->rx.n; i++)
     set_status(frame(r, r->head + i), TP_STATUS_KERNEL);
-  r->head += p->rx.n;
+  r->head = (r->head + p->rx.n) % r->frames; /* the kernel's index wraps there too */
   p->rx.n = p->rx.i = 0;
 }
 

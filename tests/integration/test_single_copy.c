@@ -18,8 +18,10 @@
 
 /* How the kernel is to treat the pair: both may read and write each
  * other; the receiver may not read the sender; the sender may not write
- * the receiver. */
-enum rights { BOTH, NO_READ, NO_WRITE };
+ * the receiver; the receiver may ptrace anyone, but the sender, which had
+ * less when the backend vouched for it, made itself unreadable since (as
+ * an exec of a setuid program does): the receiver must not use its right. */
+enum rights { BOTH, NO_READ, NO_WRITE, PRIVILEGED_READER };
 
 /* The endpoint's counter whose label contains part. */
 static uint32_t counter(mx_endpoint_t ep, const char *part)
@@ -52,6 +54,18 @@ static void drop_ptrace_cap(void)
   CHECK(syscall(SYS_capset, &h, d) == 0);
 }
 
+/* ... from the permitted set too: the backend sees it lacks the right. */
+static void lose_ptrace_cap(void)
+{
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2];
+  CHECK(syscall(SYS_capget, &h, d) == 0);
+  d[CAP_SYS_PTRACE / 32].effective &= ~(1u << (CAP_SYS_PTRACE % 32));
+  d[CAP_SYS_PTRACE / 32].permitted &= ~(1u << (CAP_SYS_PTRACE % 32));
+  d[CAP_SYS_PTRACE / 32].inheritable &= ~(1u << (CAP_SYS_PTRACE % 32));
+  CHECK(syscall(SYS_capset, &h, d) == 0);
+}
+
 /* Refuse this process to ptracers without CAP_SYS_PTRACE. */
 static void not_dumpable(void) { CHECK(prctl(PR_SET_DUMPABLE, 0) == 0); }
 
@@ -66,14 +80,18 @@ static const uint32_t lens[] = {32769, 65536, 100000, 1u << 20, BIG};
 static int pair_guest(int idx, void *arg)
 {
   enum rights rights = *(enum rights *)arg;
+  if (rights == PRIVILEGED_READER && idx == 0)
+    lose_ptrace_cap(); /* before the backend vouches for the pair */
   mx_endpoint_t ep = harness_open((uint32_t)idx);
   mx_endpoint_addr_t peer = harness_connect(ep, (uint32_t)(1 - idx));
   /* the kernel refuses the reader (NO_READ: the receiver; NO_WRITE: the
    * sender, writing) when it lost CAP_SYS_PTRACE and the other is not
    * dumpable */
   int reader = rights == NO_READ ? 1 : 0;
-  if (rights != BOTH)
+  if (rights == NO_READ || rights == NO_WRITE)
     (idx == reader ? drop_ptrace_cap : not_dumpable)();
+  if (rights == PRIVILEGED_READER && idx == 0)
+    not_dumpable();
   uint8_t *buf = malloc(BIG);
   CHECK(buf);
   mx_status_t st;
@@ -137,7 +155,7 @@ static int pair_guest(int idx, void *arg)
     /* which way they came: all but the one sent from three segments read
      * straight from the sender, unless the receiver may not read it */
     uint32_t direct = counter(ep, "read from the sender");
-    CHECK(direct == (rights == NO_READ ? 0 : NLENS + 4));
+    CHECK(direct == (rights == NO_READ || rights == PRIVILEGED_READER ? 0 : NLENS + 4));
     harness_send(ep, peer, buf, 0, 99);
   }
   free(buf);
@@ -209,11 +227,13 @@ static int test_closed_receive_is_never_written(void)
 }
 static int test_pipes_when_the_receiver_may_not_read(void) { return run(NO_READ); }
 static int test_receiver_reads_tail_the_sender_may_not_write(void) { return run(NO_WRITE); }
+static int test_privileged_reader_reads_as_its_peer_could(void) { return run(PRIVILEGED_READER); }
 
 static const struct harness_test tests[] = {
     {"read_from_sender_and_tail_written_by_it", test_read_from_sender_and_tail_written_by_it},
     {"pipes_when_the_receiver_may_not_read", test_pipes_when_the_receiver_may_not_read},
     {"receiver_reads_tail_the_sender_may_not_write", test_receiver_reads_tail_the_sender_may_not_write},
+    {"privileged_reader_reads_as_its_peer_could", test_privileged_reader_reads_as_its_peer_could},
     {"closed_receive_is_never_written", test_closed_receive_is_never_written},
     {NULL, NULL},
 };

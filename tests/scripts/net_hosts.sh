@@ -222,12 +222,18 @@ stop_backend a; stop_backend b
 discover "udp IPv6" "udp:[2001:2::1]:2316" "udp:[2001:2::2]:2316"
 
 # --- two hosts, raw Ethernet, jumbo frames -------------------------------------
-ip -n "${TAG}a" link set "${TAG}a" mtu 9000
-ip -n "${TAG}b" link set "${TAG}b" mtu 9000
 cat > "$TMP/peers" <<EOF
 - a eth:$(mac a "${TAG}a")
 - b eth:$(mac b "${TAG}b")
 EOF
+# a's port opens at MTU 1500; then the link takes jumbo frames, and b,
+# started after, sends them: what a socket's queue would take, a's ring takes
+backend a "eth:${TAG}a" || exit 1
+ip -n "${TAG}a" link set "${TAG}a" mtu 9000
+ip -n "${TAG}b" link set "${TAG}b" mtu 9000
+backend b "eth:${TAG}b" || exit 1
+pair "eth: jumbo frames to a port opened before the MTU rose" a b mx_stream -e 1 -l 200000 -n 20 -- -e 2 -d a -r 1 -l 200000 -n 20
+stop_backend a; stop_backend b
 # ring_used NAME HOST WANT: the eth port of HOST reads a receive ring (1) or
 # its socket's queues (0), and moved packets either way
 ring_used() {
