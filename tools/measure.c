@@ -75,7 +75,8 @@ void stream_ack_data(mx_endpoint_t ep, struct stream_acks *a, mx_endpoint_addr_t
   int i = source_index(a, src);
   if (i < 0 || ++a->seen[i] % BENCH_WINDOW)
     return;
-  mx_segment_t z = {NULL, 0};
+  static char none; /* a zero-length segment still names a buffer */
+  mx_segment_t z = {&none, 0};
   mx_request_t sr;
   mx_isend(ep, &z, 1, src, M_ACK, NULL, &sr);
   wait_one(ep, &sr);

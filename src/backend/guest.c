@@ -149,8 +149,7 @@ int guest_admit(struct backend *be, struct be_guest *g, const struct ctl_hello *
   } else {
     int here = in_our_pidns(g->pid);
     g->kind = here == 0 ? "container" : "process";
-    /* the pid its peers would read it by is the one its pidfd names here */
-    g->pid_ours = here == 1 && identity_pid(g) == g->pid;
+    g->pid_ours = here == 1;
     g->mem_fd = identity_open_memory(g);
     if (g->mem_fd < 0) {
       err = g->mem_fd;
