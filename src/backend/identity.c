@@ -33,6 +33,31 @@ int identity_pidfd(int sock, pid_t pid)
   return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+/* A small /proc file into buf (NUL-terminated), read without the heap:
+ * these run for every channel and admission.  Its length, or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t cap)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  ssize_t n = read(fd, buf, cap - 1);
+  close(fd);
+  if (n < 0)
+    return -1;
+  buf[n] = 0;
+  return n;
+}
+
+/* The value after "key" at the start of a line of text, or NULL. */
+static const char *line_of(const char *text, const char *key)
+{
+  size_t k = strlen(key);
+  for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+    if (!strncmp(p, key, k))
+      return p + k;
+  return NULL;
+}
+
 /* True while the process behind pidfd runs (it polls readable once gone). */
 static int pidfd_alive(int pidfd)
 {
@@ -45,20 +70,18 @@ static int pidfd_alive(int pidfd)
  * program since, and gained nothing the backend could lend it. */
 static int ids_unchanged(pid_t pid, uid_t uid, gid_t gid)
 {
-  char path[64], line[256];
+  char path[64];
   snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-  FILE *f = fopen(path, "re");
+  char text[4096];
+  const char *u, *g;
+  unsigned long a, b, c, d;
   int ok_uid = 0, ok_gid = 0;
-  if (!f)
+  if (read_small(path, text, sizeof(text)) < 0)
     return 0;
-  while (fgets(line, sizeof(line), f)) {
-    unsigned long a, b, c, d;
-    if (sscanf(line, "Uid: %lu %lu %lu %lu", &a, &b, &c, &d) == 4)
-      ok_uid = a == uid && b == uid && c == uid && d == uid;
-    else if (sscanf(line, "Gid: %lu %lu %lu %lu", &a, &b, &c, &d) == 4)
-      ok_gid = a == gid && b == gid && c == gid && d == gid;
-  }
-  fclose(f);
+  if ((u = line_of(text, "Uid:")) && sscanf(u, "%lu %lu %lu %lu", &a, &b, &c, &d) == 4)
+    ok_uid = a == uid && b == uid && c == uid && d == uid;
+  if ((g = line_of(text, "Gid:")) && sscanf(g, "%lu %lu %lu %lu", &a, &b, &c, &d) == 4)
+    ok_gid = a == gid && b == gid && c == gid && d == gid;
   return ok_uid && ok_gid;
 }
 
@@ -66,16 +89,14 @@ static int ids_unchanged(pid_t pid, uid_t uid, gid_t gid)
  * mount, which need not be ours); 0 when /proc cannot see it. */
 static pid_t proc_pid_of(int pidfd)
 {
-  char path[64], line[128];
+  char path[64], text[1024];
   long pid = 0;
   snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-  FILE *f = pidfd >= 0 ? fopen(path, "re") : NULL;
-  if (!f)
+  const char *v;
+  if (pidfd < 0 || read_small(path, text, sizeof(text)) < 0)
     return 0;
-  while (fgets(line, sizeof(line), f))
-    if (sscanf(line, "Pid: %ld", &pid) == 1)
-      break;
-  fclose(f);
+  if ((v = line_of(text, "Pid:")))
+    sscanf(v, "%ld", &pid);
   return pid > 0 ? (pid_t)pid : 0;
 }
 
@@ -87,17 +108,16 @@ int identity_unchanged(const struct be_guest *g)
 
 uint64_t identity_caps(const struct be_guest *g)
 {
-  char path[64], line[256];
+  char path[64];
   unsigned long long caps = ~0ull; /* unknown: as if it held them all */
   pid_t pid = proc_pid_of(g->pidfd);
   snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-  FILE *f = pid ? fopen(path, "re") : NULL;
-  if (!f)
+  char text[4096];
+  const char *v;
+  if (!pid || read_small(path, text, sizeof(text)) < 0)
     return caps;
-  while (fgets(line, sizeof(line), f))
-    if (sscanf(line, "CapPrm: %llx", &caps) == 1)
-      break;
-  fclose(f);
+  if ((v = line_of(text, "CapPrm:")))
+    sscanf(v, "%llx", &caps);
   return caps;
 }
 
