@@ -243,15 +243,14 @@ static void read_done(struct mx_endpoint *ep, struct chan *ch, struct req *r)
 }
 
 /* Where the sender may write r's tail: from half-way (a page boundary)
- * when that is one segment of ours, else 0. */
-static uint64_t split_point(const struct req *r)
+ * when that is one segment of ours (*tail), else 0. */
+static uint64_t split_point(const struct req *r, struct iovec *tail)
 {
-  struct iovec tail;
   if (r->xfer < CHAN_SPLIT_MIN)
     return 0;
   uint64_t at = (r->xfer / 2 + 4095) & ~4095ull;
-  if (iov_range(r->segs, r->nseg, at, r->xfer - at, &tail, 1) != 1 ||
-      tail.iov_len != r->xfer - at)
+  if (iov_range(r->segs, r->nseg, at, r->xfer - at, tail, 1) != 1 ||
+      tail->iov_len != r->xfer - at)
     return 0;
   return at;
 }
@@ -261,10 +260,9 @@ int chan_read_direct(struct mx_endpoint *ep, struct chan *ch, struct req *r)
   uint64_t skip = r->has_imm ? 4 : 0;
   if (!peer_alive(ch) || r->xfer < skip)
     return -1;
-  uint64_t at = split_point(r);
+  struct iovec tail;
+  uint64_t at = split_point(r, &tail);
   if (at) {
-    struct iovec tail;
-    iov_range(r->segs, r->nseg, at, r->xfer - at, &tail, 1);
     struct msg cts = {.type = MSG_CTS, .flags = MSG_F_CMA, .cookie = r->peer_cookie,
                       .cookie2 = req_cookie(r), .total = (uint32_t)r->xfer,
                       .grant = (uint32_t)at, .match = (uint64_t)(uintptr_t)tail.iov_base};
