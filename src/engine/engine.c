@@ -156,6 +156,8 @@ static int engine_sleep(struct engine *e, uint64_t poll_ns)
   }
   pthread_mutex_lock(&e->lock);
   engine_disarm(e);
+  if (how == SLEEP_WOKEN)
+    net_woken(e, pfd + 1, nfd - 1);
   pthread_mutex_unlock(&e->lock);
   return how;
 }

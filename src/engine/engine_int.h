@@ -289,6 +289,8 @@ int net_progress(struct engine *e);
 int net_busy(struct engine *e);
 void net_flush(struct engine *e);
 int net_poll_fds(struct engine *e, struct pollfd *pfd, int max);
+/* After a sleep: note which of those fds ended it (pfd as net_poll_fds filled it). */
+void net_woken(struct engine *e, const struct pollfd *pfd, int nfd);
 int net_next_timer_ms(struct engine *e);
 /* peer.c: true when nic names another host the network may reach */
 int peer_is_remote(struct engine *e, uint64_t nic);

@@ -297,12 +297,20 @@ int net_progress(struct engine *e)
       work++;
     }
     rpull_flush(e);
-    struct port_addr from;
-    ssize_t len;
-    while ((len = port_recv_broadcast(&n->ports[i], n->rxbuf, sizeof(n->rxbuf), &from)) > 0)
-      net_input(e, i, n->rxbuf, (size_t)len, &from, clock_now_ns());
   }
   uint64_t now = clock_now_ns();
+  /* Hellos come every NET_HELLO_EVERY_NS: a millisecond late is on time,
+   * and reading their socket in every round was a syscall per round (a
+   * microsecond in a VM: six per message of a cross-host ping-pong). */
+  if (now >= n->next_bcast_ns) {
+    n->next_bcast_ns = now + NET_BCAST_POLL_NS;
+    for (int i = 0; i < n->nports; i++) {
+      struct port_addr from;
+      ssize_t len;
+      while ((len = port_recv_broadcast(&n->ports[i], n->rxbuf, sizeof(n->rxbuf), &from)) > 0)
+        net_input(e, i, n->rxbuf, (size_t)len, &from, clock_now_ns());
+    }
+  }
   if (n->discovery && now >= n->next_hello_ns) {
     n->next_hello_ns = now + NET_HELLO_EVERY_NS;
     hello_send(e, -1, NULL);
@@ -348,6 +356,16 @@ int net_poll_fds(struct engine *e, struct pollfd *pfd, int max)
       pfd[k++] = (struct pollfd){.fd = n->ports[i].bfd, .events = POLLIN};
   }
   return k;
+}
+
+void net_woken(struct engine *e, const struct pollfd *pfd, int nfd)
+{
+  struct net *n = net_of(e);
+  for (int k = 0; n && k < nfd; k++)
+    if (pfd[k].revents && pfd[k].fd >= 0)
+      for (int i = 0; i < n->nports; i++)
+        if (pfd[k].fd == n->ports[i].bfd)
+          n->next_bcast_ns = 0; /* a hello woke us: the next round reads it */
 }
 
 int net_next_timer_ms(struct engine *e)

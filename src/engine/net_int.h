@@ -18,6 +18,7 @@
 #define NET_PULL_PIECES 128         /* packets read from a guest with one syscall */
 #define NET_PULL_PEND 64            /* received pieces written into a guest at once */
 #define NET_HELLO_EVERY_NS 2000000000ull /* discovery: a hello on each port this often */
+#define NET_BCAST_POLL_NS 1000000ull     /* a busy engine reads the hellos' socket this often */
 #define NET_PULLS_OUT_MAX 256       /* pulls one peer may stream from us at once */
 
 /* wireauth.c: the cluster key, and what each peer sent under it */
@@ -142,6 +143,7 @@ struct net {
   uint64_t replayed;            /* with a key: a packet counter seen before, or too old */
   int discovery;
   uint64_t next_hello_ns;
+  uint64_t next_bcast_ns;       /* when the hellos' socket is read next */
   uint64_t hellos_sent, hellos_heard;
 };
 
