@@ -458,10 +458,11 @@ static void remote_size(struct remote_link *l, int stream, const char *host, uin
 {
   int per = n / REMOTE_ROUNDS < 20 ? 20 : n / REMOTE_ROUNDS;
   double ml[REMOTE_ROUNDS], mb[REMOTE_ROUNDS], bl[NBASE][REMOTE_ROUNDS], bb[NBASE][REMOTE_ROUNDS];
-  /* Every transport first runs untimed for REMOTE_WARM_NS: MyriXen's
-   * first thousand-odd messages of a run were twice as slow as the rest
-   * (here, 8 bytes: 56-70 us against 31; about 60 ms), so rounds of a few
-   * hundred messages each reported the warm-up, not the path. */
+  /* Every transport first runs untimed for REMOTE_WARM_NS: a run's first
+   * messages are slower than the rest (MyriXen's first 1024 were twice as
+   * slow until the engine touched its window at allocation; a few hundred
+   * still are), and rounds of a few hundred messages each reported the
+   * warm-up, not the path. */
   for (int b = -1; b < NBASE; b++) {
     uint64_t t0 = clock_now_ns();
     do {

@@ -113,12 +113,12 @@ int identity_pidfd(int sock, pid_t pid);
 /* g's memory, once checked to be the process that connected, with the
  * ids it connected with: the descriptor, or -errno. */
 int identity_open_memory(struct be_guest *g);
-/* The process that connected still runs, with the ids it connected with. */
+/* The process that connected still runs, with the ids it connected with,
+ * and our /proc names it by the pid it connected with (what a peer in our
+ * pid namespace reads it by). */
 int identity_unchanged(const struct be_guest *g);
 /* Its permitted capabilities (all bits when unknown). */
 uint64_t identity_caps(const struct be_guest *g);
-/* Its pid as our /proc names it (through its pidfd), 0 if none. */
-pid_t identity_pid(const struct be_guest *g);
 
 /* guest.c */
 /* A slot for the process cr connected on sock (it owns sock from now

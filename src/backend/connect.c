@@ -44,10 +44,9 @@ static void send_attach(struct be_guest *pg, const struct engine_vif_info *me,
 static int channel_pids(const struct be_guest *g, const struct be_guest *pg, pid_t *g_pid,
                         pid_t *pg_pid)
 {
-  /* the pid each is read by is the one its pidfd names here */
+  /* (identity_unchanged: the pid each is read by is the one its pidfd names here) */
   int ok = g && pg && g->pid_ours && pg->pid_ours && g->uid == pg->uid && g->gid == pg->gid &&
-           g->pidfd >= 0 && pg->pidfd >= 0 && identity_pid(g) == g->pid &&
-           identity_pid(pg) == pg->pid && identity_unchanged(g) && identity_unchanged(pg);
+           g->pidfd >= 0 && pg->pidfd >= 0 && identity_unchanged(g) && identity_unchanged(pg);
   *g_pid = ok ? g->pid : 0;
   *pg_pid = ok ? pg->pid : 0;
   return ok;

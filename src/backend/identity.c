@@ -52,9 +52,11 @@ static ssize_t read_small(const char *path, char *buf, size_t cap)
 static const char *line_of(const char *text, const char *key)
 {
   size_t k = strlen(key);
-  for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+  for (const char *p = text; p; p = strchr(p, '\n')) {
+    p += *p == '\n';
     if (!strncmp(p, key, k))
       return p + k;
+  }
   return NULL;
 }
 
@@ -103,7 +105,7 @@ static pid_t proc_pid_of(int pidfd)
 int identity_unchanged(const struct be_guest *g)
 {
   pid_t pid = proc_pid_of(g->pidfd);
-  return pid && pidfd_alive(g->pidfd) && ids_unchanged(pid, g->uid, g->gid);
+  return pid && pid == g->pid && pidfd_alive(g->pidfd) && ids_unchanged(pid, g->uid, g->gid);
 }
 
 uint64_t identity_caps(const struct be_guest *g)
@@ -119,11 +121,6 @@ uint64_t identity_caps(const struct be_guest *g)
   if ((v = line_of(text, "CapPrm:")))
     sscanf(v, "%llx", &caps);
   return caps;
-}
-
-pid_t identity_pid(const struct be_guest *g)
-{
-  return proc_pid_of(g->pidfd);
 }
 
 int identity_open_memory(struct be_guest *g)

@@ -362,7 +362,7 @@ void net_woken(struct engine *e, const struct pollfd *pfd, int nfd)
 {
   struct net *n = net_of(e);
   for (int k = 0; n && k < nfd; k++)
-    if (pfd[k].revents && pfd[k].fd >= 0)
+    if (pfd[k].revents)
       for (int i = 0; i < n->nports; i++)
         if (pfd[k].fd == n->ports[i].bfd)
           n->next_bcast_ns = 0; /* a hello woke us: the next round reads it */
