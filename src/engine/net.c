@@ -60,7 +60,7 @@ int net_setup(struct engine *e, char *err, size_t errlen)
     if (port_open(&n->ports[i], cfg->ports[i], err, errlen) < 0)
       return -1;
     n->nports++;
-    if (fault && fault_setup(&n->ports[i].fault, &fc) < 0) {
+    if (fault && fault_setup(&n->ports[i].fault, &fc, FAULT_HELD_MAX) < 0) {
       snprintf(err, errlen, "out of memory");
       return -1;
     }

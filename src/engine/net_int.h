@@ -10,7 +10,7 @@
 #include "engine_int.h"
 #include "../common/wire.h"
 #include "../port/port.h"
-#include "reliable.h"
+#include "../common/reliable.h"
 
 #define NET_MAX_PORTS 4
 #define NET_MAX_PEERS 64

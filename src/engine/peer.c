@@ -20,6 +20,13 @@
 #include "../common/log.h"
 #include "net_int.h"
 
+/* A window slot is queued on its port by reference (stable): it is
+ * rewritten only for a packet WIRE_WINDOW sequence numbers later, and a
+ * port's batch is flushed every PORT_BATCH_PKTS packets, so the flush
+ * always comes first.  (A resend rewrites only its acks and checksum,
+ * whole, before the flush.) */
+_Static_assert(PORT_BATCH_PKTS < WIRE_WINDOW, "stable_until_flushed");
+
 uint32_t peer_random32(struct net *n)
 {
   n->seed ^= n->seed << 13;
@@ -106,7 +113,8 @@ static struct net_peer *peer_add(struct engine *e, uint64_t nic, const char *hos
     snprintf(p->hostname, sizeof(p->hostname), "%s", host);
     p->port = port;
     p->addr = *addr;
-    rel_init(&p->rel, &peer_link, e, e->cfg.nic_id, nic, net_mtu(n, port), n->peer_timeout_ns,
+    rel_init(&p->rel, &peer_link, e, e->cfg.nic_id, nic, net_mtu(n, port), WIRE_WINDOW,
+             n->peer_timeout_ns,
              peer_random32(n));
     if (n->auth.on)
       p->replay.top = wireauth_floor(); /* nothing recorded before now - max age */

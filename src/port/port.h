@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "fault.h"
+#include "../common/fault.h"
 
 enum port_kind { PORT_UDP = 1, PORT_ETH = 2 };
 

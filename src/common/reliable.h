@@ -4,7 +4,9 @@
  * its ports and its deliveries, a unit test a lossy link of its own and a
  * clock it turns by hand.
  *
- * Sender: sequence numbers, a window of WIRE_WINDOW packets kept until
+ * Sender: sequence numbers, a window of packets (a power of two at most
+ * WIRE_WINDOW: the engine's streams between hosts take it all, a lane
+ * between two endpoints far less) kept until
  * acknowledged, holes resent as selective acks reveal them (at most once
  * per round trip), the oldest packets resent on a timeout with
  * exponential backoff, and a give-up after give_up_ns of silence.
@@ -18,7 +20,7 @@
 
 #include <stdint.h>
 
-#include "../common/wire.h"
+#include "wire.h"
 
 #define REL_ACK_DELAY_NS 0ull   /* a lone ack leaves at the end of the round: the senders of
                                    eager messages wait for it to complete them */
@@ -26,11 +28,11 @@
 #define REL_RTO_MIN_NS 2000000ull
 #define REL_RTO_MAX_NS 200000000ull
 #define REL_RTO_INITIAL_NS (5 * REL_RTO_MIN_NS)
-/* Packets a receiver keeps past a hole, each in a buffer of its own size
- * (not of the largest packet): a peer (or anyone who forges its packets) pins at
- * most this many.  One past the cap is dropped and comes again.  Half the
- * window: a hole a round trip old at full speed still keeps what follows. */
-#define REL_HOLD_MAX (WIRE_WINDOW / 2)
+/* A receiver keeps at most half the window past a hole, each packet in a
+ * buffer of its own size (not of the largest packet): a peer (or anyone
+ * who forges its packets) pins no more.  One past the cap is dropped and
+ * comes again; a hole a round trip old at full speed still keeps what
+ * follows. */
 
 /* What the stream's user attaches to a packet, told back when it is
  * acknowledged (rel_io.acked). */
@@ -80,30 +82,33 @@ struct rel_stream {
   void *ctx;
   uint64_t nic, peer_nic;       /* stamped in every header */
   uint32_t mtu;                 /* largest packet, header included */
+  uint32_t window;              /* packets in flight: a power of two <= WIRE_WINDOW */
   uint64_t give_up_ns;
   uint32_t my_session;          /* this relationship's incarnation, on our side */
   uint32_t peer_session;        /* theirs, 0 until heard */
   /* sending */
-  struct rel_pkt *win;          /* WIRE_WINDOW slots, allocated on first use */
+  struct rel_pkt *win;          /* window slots, allocated on first use */
   uint8_t *win_bufs;            /* their buffers, one MTU each */
   uint32_t snd_next, snd_una;
   uint64_t rto_ns, srtt_ns, last_ack_ns;
   uint64_t last_heard_ns;       /* any valid packet from the peer: it is alive */
   /* receiving */
   struct rel_pkt *rwin;         /* packets past a hole, kept until it fills */
-  uint8_t have[WIRE_WINDOW];    /* rwin slot holds seq (by seq % WIRE_WINDOW) */
+  uint8_t have[WIRE_WINDOW];    /* rwin slot holds seq (by seq % window) */
   uint32_t held;                /* slots with have set */
   uint32_t rcv_next;
   uint32_t rx_unacked;
   uint64_t ack_due_ns;
   /* counters */
   uint64_t tx_packets, rx_packets, retransmits, timeouts, dup_rx, ooo_rx, stalls;
-  uint64_t hold_drops;          /* past a hole with REL_HOLD_MAX held already */
+  uint64_t hold_drops;          /* past a hole with half the window held already */
 };
 
-/* A stream to peer_nic, from incarnation my_session; nothing allocated yet. */
+/* A stream to peer_nic of window packets, from incarnation my_session;
+ * nothing allocated yet. */
 void rel_init(struct rel_stream *s, const struct rel_io *io, void *ctx, uint64_t nic,
-              uint64_t peer_nic, uint32_t mtu, uint64_t give_up_ns, uint32_t my_session);
+              uint64_t peer_nic, uint32_t mtu, uint32_t window, uint64_t give_up_ns,
+              uint32_t my_session);
 /* Start afresh as a new incarnation (after a failure, or a peer's restart
  * noticed by the user): nothing in flight, nothing expected. */
 void rel_reset(struct rel_stream *s, uint32_t my_session);

@@ -5,24 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/log.h"
-#include "../port/port.h"
+#include "log.h"
 #include "reliable.h"
-
-/* A window slot is queued on its port by reference (stable): it is
- * rewritten only for a packet WIRE_WINDOW sequence numbers later, and a
- * port's batch is flushed every PORT_BATCH_PKTS packets, so the flush
- * always comes first.  (A resend rewrites only its acks and checksum,
- * whole, before the flush.) */
-_Static_assert(PORT_BATCH_PKTS < WIRE_WINDOW, "stable_until_flushed");
 
 #define RETRANSMIT_BURST 16
 #define RESEND_MIN_NS 200000ull /* a hole is resent at most once per this (or srtt) */
 
 void rel_init(struct rel_stream *s, const struct rel_io *io, void *ctx, uint64_t nic,
-              uint64_t peer_nic, uint32_t mtu, uint64_t give_up_ns, uint32_t my_session)
+              uint64_t peer_nic, uint32_t mtu, uint32_t window, uint64_t give_up_ns,
+              uint32_t my_session)
 {
   memset(s, 0, sizeof(*s));
+  s->window = window;
   s->io = io;
   s->ctx = ctx;
   s->nic = nic;
@@ -47,7 +41,7 @@ void rel_reset(struct rel_stream *s, uint32_t my_session)
 
 void rel_free(struct rel_stream *s)
 {
-  for (uint32_t i = 0; s->rwin && i < WIRE_WINDOW; i++)
+  for (uint32_t i = 0; s->rwin && i < s->window; i++)
     free(s->rwin[i].buf);
   free(s->rwin);
   free(s->win);
@@ -58,7 +52,7 @@ void rel_free(struct rel_stream *s)
 
 uint32_t rel_room(const struct rel_stream *s)
 {
-  return WIRE_WINDOW - (s->snd_next - s->snd_una);
+  return s->window - (s->snd_next - s->snd_una);
 }
 
 int rel_busy(const struct rel_stream *s)
@@ -88,7 +82,7 @@ static uint32_t sack_bits(const struct rel_stream *s)
   if (!s->rwin)
     return 0;
   for (uint32_t i = 0; i < 32; i++)
-    if (s->have[(s->rcv_next + 1 + i) % WIRE_WINDOW])
+    if (s->have[(s->rcv_next + 1 + i) % s->window])
       bits |= 1u << i;
   return bits;
 }
@@ -108,7 +102,7 @@ static void xmit(struct rel_stream *s, uint8_t *buf, uint32_t len, int stable, u
   s->ack_due_ns = 0;
 }
 
-/* The send window: WIRE_WINDOW packets of at most the MTU (what is sent
+/* The send window: window packets of at most the MTU (what is sent
  * is cut to it), so a window of jumbo-sized slots is not paid for on a
  * 1500-byte link. */
 static int win_alloc(struct rel_stream *s)
@@ -116,13 +110,13 @@ static int win_alloc(struct rel_stream *s)
   /* room for the link's trailer; rounded up to a cache line: headers
    * stay aligned, slots apart */
   uint32_t slot = (s->mtu + WIRE_MAC_LEN + 63) & ~63u;
-  s->win = calloc(WIRE_WINDOW, sizeof(*s->win));
-  s->win_bufs = malloc((size_t)WIRE_WINDOW * slot);
+  s->win = calloc(s->window, sizeof(*s->win));
+  s->win_bufs = malloc((size_t)s->window * slot);
   if (!s->win || !s->win_bufs) {
     rel_free(s);
     return -1;
   }
-  for (uint32_t i = 0; i < WIRE_WINDOW; i++)
+  for (uint32_t i = 0; i < s->window; i++)
     s->win[i].buf = s->win_bufs + (size_t)i * slot;
   /* Touched now, on the first packet to this peer (a connect, as a rule),
    * not slot by slot on the path of its first thousand messages: a first
@@ -130,7 +124,7 @@ static int win_alloc(struct rel_stream *s)
    * messages across hosts went at twice the latency of the rest.  (A
    * memset to 0 would not do: the compiler makes malloc and memset one
    * calloc, which leaves fresh pages untouched.) */
-  for (size_t off = 0; off < (size_t)WIRE_WINDOW * slot; off += 4096)
+  for (size_t off = 0; off < (size_t)s->window * slot; off += 4096)
     ((volatile uint8_t *)s->win_bufs)[off] = 0;
   return 0;
 }
@@ -140,7 +134,7 @@ uint8_t *rel_payload(struct rel_stream *s, uint32_t i, uint32_t *cap)
   if (i >= rel_room(s) || (!s->win && win_alloc(s) < 0))
     return NULL;
   *cap = s->mtu - (uint32_t)sizeof(struct wire_hdr);
-  return s->win[(s->snd_next + i) % WIRE_WINDOW].buf + sizeof(struct wire_hdr);
+  return s->win[(s->snd_next + i) % s->window].buf + sizeof(struct wire_hdr);
 }
 
 struct rel_pkt *rel_commit(struct rel_stream *s, uint8_t type, uint32_t len, uint64_t now)
@@ -148,7 +142,7 @@ struct rel_pkt *rel_commit(struct rel_stream *s, uint8_t type, uint32_t len, uin
   uint32_t cap;
   if (!rel_payload(s, 0, &cap) || len > cap)
     return NULL; /* callers cut pieces to the MTU: a bug, not a packet */
-  struct rel_pkt *k = &s->win[s->snd_next % WIRE_WINDOW];
+  struct rel_pkt *k = &s->win[s->snd_next % s->window];
   struct wire_hdr *h = (struct wire_hdr *)k->buf;
   fill_header(s, h, type, len);
   h->flags = WIRE_F_RELIABLE;
@@ -194,15 +188,15 @@ static void take_ack(struct rel_stream *s, uint32_t ack, uint64_t now)
    * packet of the range was resent or held past a hole. */
   int clean = 1;
   for (uint32_t q = s->snd_una; q != ack; q++) {
-    struct rel_pkt *k = &s->win[q % WIRE_WINDOW];
+    struct rel_pkt *k = &s->win[q % s->window];
     clean &= k->tries == 1 && !k->sacked;
   }
   if (clean) {
-    uint64_t rtt = now - s->win[(ack - 1) % WIRE_WINDOW].sent_ns;
+    uint64_t rtt = now - s->win[(ack - 1) % s->window].sent_ns;
     s->srtt_ns = s->srtt_ns ? (7 * s->srtt_ns + rtt) / 8 : rtt;
   }
   for (uint32_t q = s->snd_una; q != ack; q++) {
-    struct rel_pkt *k = &s->win[q % WIRE_WINDOW];
+    struct rel_pkt *k = &s->win[q % s->window];
     if (k->noted)
       s->io->acked(s->ctx, s, &k->note);
   }
@@ -233,11 +227,11 @@ static void resend_holes(struct rel_stream *s, uint32_t ack, uint32_t sack, uint
     uint32_t q = ack + 1 + i;
     if (!(sack & (1u << i)) || (int32_t)(q - s->snd_next) >= 0)
       continue;
-    s->win[q % WIRE_WINDOW].sacked = 1;
+    s->win[q % s->window].sacked = 1;
     top = q;
   }
   for (uint32_t q = s->snd_una; q != top; q++) {
-    struct rel_pkt *k = &s->win[q % WIRE_WINDOW];
+    struct rel_pkt *k = &s->win[q % s->window];
     if (!k->sacked && now - k->sent_ns >= min_gap)
       resend(s, k, now);
   }
@@ -247,14 +241,14 @@ static void resend_holes(struct rel_stream *s, uint32_t ack, uint32_t sack, uint
  * buffer of its size (a peer's MTU may exceed ours). */
 static void keep(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *payload)
 {
-  struct rel_pkt *k = &s->rwin[h->seq % WIRE_WINDOW];
+  struct rel_pkt *k = &s->rwin[h->seq % s->window];
   free(k->buf);
   if (!(k->buf = malloc(sizeof(*h) + h->len)))
     return; /* no memory: dropped, it comes again */
   memcpy(k->buf, h, sizeof(*h));
   memcpy(k->buf + sizeof(*h), payload, h->len);
   k->len = (uint32_t)sizeof(*h) + h->len;
-  s->have[h->seq % WIRE_WINDOW] = 1;
+  s->have[h->seq % s->window] = 1;
   s->held++;
 }
 
@@ -262,14 +256,14 @@ static void keep(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *
 static int drain(struct rel_stream *s)
 {
   int n = 0;
-  while (s->rwin && s->have[s->rcv_next % WIRE_WINDOW]) {
-    struct rel_pkt *k = &s->rwin[s->rcv_next % WIRE_WINDOW];
+  while (s->rwin && s->have[s->rcv_next % s->window]) {
+    struct rel_pkt *k = &s->rwin[s->rcv_next % s->window];
     if (!s->io->deliver(s->ctx, s, (const struct wire_hdr *)k->buf,
                         k->buf + sizeof(struct wire_hdr))) {
       s->stalls++;
       break; /* kept: tried again next round */
     }
-    s->have[s->rcv_next % WIRE_WINDOW] = 0;
+    s->have[s->rcv_next % s->window] = 0;
     s->held--; /* its buffer stays until the slot is kept again (keep): what was
                 * delivered from it may still be read (rpull's pending pieces) */
     s->rcv_next++;
@@ -283,11 +277,11 @@ static int drain(struct rel_stream *s)
 static void hold(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *payload,
                  uint32_t ahead)
 {
-  if (ahead && s->held >= REL_HOLD_MAX) {
+  if (ahead && s->held >= s->window / 2) {
     s->hold_drops++; /* dropped: it comes again, once the hole has filled */
     return;
   }
-  if (!s->rwin && !(s->rwin = calloc(WIRE_WINDOW, sizeof(*s->rwin))))
+  if (!s->rwin && !(s->rwin = calloc(s->window, sizeof(*s->rwin))))
     return; /* no memory: dropped, it comes again */
   s->io->keep(s->ctx, s); /* what points into the receive buffer may be kept over */
   keep(s, h, payload);
@@ -313,7 +307,7 @@ void rel_input(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *pa
   if (!(h->flags & WIRE_F_RELIABLE))
     return;
   uint32_t ahead = h->seq - s->rcv_next;
-  if (ahead >= WIRE_WINDOW || (s->rwin && s->have[h->seq % WIRE_WINDOW])) {
+  if (ahead >= s->window || (s->rwin && s->have[h->seq % s->window])) {
     s->dup_rx++; /* old, or held already: its sender lost our ack */
     rel_send_ack(s);
     return;
@@ -349,10 +343,10 @@ static void timeout_resend(struct rel_stream *s, uint64_t now)
    * after a sack deadlocked both sides until the give-up).  Sacks are
    * advice (RFC 2018, 8); a timeout forgets this one.  It is also the
    * probe a receiver that cannot deliver yet answers. */
-  s->win[s->snd_una % WIRE_WINDOW].sacked = 0;
+  s->win[s->snd_una % s->window].sacked = 0;
   uint32_t burst = RETRANSMIT_BURST;
   for (uint32_t q = s->snd_una; q != s->snd_next && burst; q++) {
-    struct rel_pkt *k = &s->win[q % WIRE_WINDOW];
+    struct rel_pkt *k = &s->win[q % s->window];
     if (!k->sacked && now - k->sent_ns >= s->rto_ns) {
       resend(s, k, now);
       burst--;
@@ -377,7 +371,7 @@ int rel_timers(struct rel_stream *s)
    * cannot take more yet (its guest's ring is full): that is flow control. */
   uint64_t heard = s->last_heard_ns > s->last_ack_ns ? s->last_heard_ns : s->last_ack_ns;
   if (now - heard > s->give_up_ns) {
-    const struct rel_pkt *oldest = &s->win[s->snd_una % WIRE_WINDOW];
+    const struct rel_pkt *oldest = &s->win[s->snd_una % s->window];
     log_warn("peer %012llx: %u packets unacknowledged (%u..%u), oldest sent %llu ms ago "
              "(%u tries), rto %llu ms, we expect %u from it",
              (unsigned long long)s->peer_nic, s->snd_next - s->snd_una, s->snd_una, s->snd_next,
@@ -387,7 +381,7 @@ int rel_timers(struct rel_stream *s)
     s->io->give_up(s->ctx, s);
     return work + 1;
   }
-  if (now - s->win[s->snd_una % WIRE_WINDOW].sent_ns >= s->rto_ns) {
+  if (now - s->win[s->snd_una % s->window].sent_ns >= s->rto_ns) {
     timeout_resend(s, now);
     work++;
   }
@@ -398,7 +392,7 @@ uint64_t rel_next_timer(const struct rel_stream *s)
 {
   uint64_t t = s->ack_due_ns ? s->ack_due_ns : UINT64_MAX;
   if (s->win && s->snd_una != s->snd_next) {
-    uint64_t r = s->win[s->snd_una % WIRE_WINDOW].sent_ns + s->rto_ns;
+    uint64_t r = s->win[s->snd_una % s->window].sent_ns + s->rto_ns;
     if (r < t)
       t = r;
   }
