@@ -73,6 +73,7 @@ struct be_config {
   unsigned socket_mode;
   const char *metrics;          /* --metrics unix:PATH|tcp:ADDR:PORT, or NULL */
   int verbose;
+  int no_lanes;                 /* --no-lanes: no endpoint gets a lane (docs/lanes.md) */
 };
 
 /* options.c: the configuration file, then the command line. */
@@ -105,6 +106,11 @@ struct backend {
   uint64_t conns_silent;        /* connections closed for saying no hello in time */
   uint64_t endpoints_refused;   /* opens over a user's share (endpoints_per_user) */
   uint64_t vms_refused;         /* VMs over a user's share of RAM (vm_mem_per_user_mb) */
+  /* Each endpoint id's lane socket, the backend's own copy, + 1 (0: none):
+   * kept until the id is opened again, so that its port stays ours and
+   * nobody else's after the endpoint closed (docs/lanes.md). */
+  int lane_keep[ENGINE_MAX_ENDPOINTS];
+  uint64_t lanes_made, lanes_dropped;
 };
 
 /* identity.c */
@@ -117,6 +123,10 @@ int identity_open_memory(struct be_guest *g);
  * and our /proc names it by the pid it connected with (what a peer in our
  * pid namespace reads it by). */
 int identity_unchanged(const struct be_guest *g);
+/* The process that connected is in the backend's network namespace (and
+ * still the one that connected): a socket of ours is no more than one it
+ * could make itself. */
+int identity_netns_ours(const struct be_guest *g);
 /* Its permitted capabilities (all bits when unknown). */
 uint64_t identity_caps(const struct be_guest *g);
 
@@ -147,8 +157,17 @@ int mailbox_serve(struct backend *be, struct be_guest *g);
 int mailbox_reply(struct be_guest *g, const struct ctl_msg *m);
 
 /* endpoint.c: g's endpoints, each a VIF of its region opened in the engine */
+/* An endpoint's lane, when it got one (endpoint_open). */
+struct be_lane {
+  int fd;                       /* the guest's copy; -1: no lane */
+  struct lane_addr addr;
+  struct fault_cfg fault;
+};
 int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open *req,
-                  uint32_t *vif_idx, struct engine_vif_info *info);
+                  uint32_t *vif_idx, struct engine_vif_info *info, struct be_lane *lane);
+/* Endpoint eid's lane is still its alone (nobody else may bind its port);
+ * if not, no new peer gets it.  1, or 0 (also: no lane). */
+int lane_still_ours(struct backend *be, uint32_t eid);
 /* 0, or -1 when no endpoint is open on that VIF. */
 int endpoint_close(struct backend *be, struct be_guest *g, uint32_t vif_idx);
 void endpoint_close_all(struct backend *be, struct be_guest *g);

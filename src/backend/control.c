@@ -139,7 +139,8 @@ static void handle_open(struct backend *be, struct be_guest *g, const struct ctl
   struct ctl_msg rep;
   struct engine_vif_info info;
   uint32_t vif_idx;
-  int r = endpoint_open(be, g, &req->u.open, &vif_idx, &info);
+  struct be_lane lane;
+  int r = endpoint_open(be, g, &req->u.open, &vif_idx, &info, &lane);
   if (r != MX_SUCCESS) {
     control_reply_error(be, g, req, r, "open endpoint %u: %s", req->u.open.eid,
                     mxerror_return_text(r));
@@ -149,8 +150,18 @@ static void handle_open(struct backend *be, struct be_guest *g, const struct ctl
   rep.u.open_reply.eid = info.eid;
   rep.u.open_reply.vif = vif_idx;
   rep.u.open_reply.session = info.session;
+  int fds[2] = {info.doorbell, lane.fd};
+  if (lane.fd >= 0) {
+    rep.u.open_reply.has_lane = 1;
+    rep.u.open_reply.lane = lane.addr;
+    rep.u.open_reply.fault = lane.fault;
+    /* each lane its own faults, as reproducible as a port's */
+    rep.u.open_reply.fault.seed ^= info.eid * 0x9e3779b1ull ^ info.session;
+  }
   /* a VM has no use for a doorbell: it polls */
-  guest_send(g, &rep, &info.doorbell, g->role == CTL_ROLE_VM ? 0 : 1);
+  guest_send(g, &rep, fds, g->role == CTL_ROLE_VM ? 0 : lane.fd >= 0 ? 2 : 1);
+  if (lane.fd >= 0)
+    close(lane.fd); /* the guest has its copy, we keep ours (lane_keep) */
 }
 
 static void handle_close(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
@@ -342,6 +353,7 @@ void control_completions(struct backend *be)
     rep.status = c.status;
     rep.u.connect_reply.eid = c.eid;
     rep.u.connect_reply.session = c.session;
+    rep.u.connect_reply.lane = c.lane;
     guest_send(g, &rep, NULL, 0); /* on its socket, or in its mailbox if it asked there */
   }
 }

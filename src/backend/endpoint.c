@@ -3,10 +3,18 @@
  * VIF of the guest's region, opened in the engine.  The backend keeps only
  * which endpoint id sits on which VIF; the engine keeps the rest.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "../../include/myriexpress.h"
+#include "../common/log.h"
 #include "backend.h"
+
+#define LANE_SOCKBUF (4 << 20) /* as much as the kernel grants, up to a port's */
 
 int endpoint_at(const struct be_guest *g, uint32_t vif_idx, uint32_t *eid)
 {
@@ -40,10 +48,89 @@ static uint32_t endpoints_of_user(const struct backend *be, uid_t uid)
   return n;
 }
 
+/* A lane for the endpoint just opened as eid (docs/lanes.md): a UDP socket
+ * on the address of the engine's UDP port, any free port, made by us so
+ * that its address is what we say it is.  Only for a process in our own
+ * network namespace (a socket of ours is then no more than one it could
+ * make itself; a container's would be a socket in the host's network),
+ * never for a VM (it has no descriptors), and only for an endpoint the
+ * engine rate-limits in nothing (the lane bypasses it).  -1: no lane, and
+ * the engines carry everything, as before lanes. */
+static int lane_create(struct backend *be, struct be_guest *g, const struct ctl_open *req,
+                       uint32_t eid, struct be_lane *lane)
+{
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (!req->want_lane || g->role != CTL_ROLE_GUEST || !datapath_uses_channels(g->datapath) ||
+      be->cfg.no_lanes || be->cfg.eng.vif_bytes_per_s || be->cfg.eng.vif_msgs_per_s ||
+      engine_lane_local(be->engine, &ss, &len, &lane->addr.mtu, &lane->fault) < 0 ||
+      !identity_netns_ours(g))
+    return -1;
+  if (ss.ss_family == AF_INET)
+    ((struct sockaddr_in *)&ss)->sin_port = 0;
+  else
+    ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+  /* No SO_REUSEADDR nor SO_REUSEPORT: nobody else may bind this port while
+   * it is ours (connect.c checks that the guest did not set them since). */
+  int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int buf = LANE_SOCKBUF;
+  if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+      getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+    goto fail;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+  if (ss.ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+    memcpy(lane->addr.ip, &a->sin_addr, 4);
+    lane->addr.port = a->sin_port;
+    lane->addr.family = 4;
+  } else {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+    memcpy(lane->addr.ip, &a->sin6_addr, 16);
+    lane->addr.port = a->sin6_port;
+    lane->addr.family = 6;
+  }
+  lane->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (lane->fd < 0)
+    goto fail;
+  if (be->lane_keep[eid])
+    close(be->lane_keep[eid] - 1); /* the id's last owner's: its peers were told */
+  be->lane_keep[eid] = fd + 1;
+  engine_vif_set_lane(be->engine, eid, &lane->addr);
+  be->lanes_made++;
+  return 0;
+fail:
+  log_warn("endpoint %u: no lane: %s", eid, strerror(errno));
+  if (fd >= 0)
+    close(fd);
+  lane->fd = -1;
+  return -1;
+}
+
+int lane_still_ours(struct backend *be, uint32_t eid)
+{
+  int fd = be->lane_keep[eid] - 1, reuse_addr = 0, reuse_port = 0;
+  socklen_t n1 = sizeof(reuse_addr), n2 = sizeof(reuse_port);
+  if (fd < 0)
+    return 0;
+  if (getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse_addr, &n1) == 0 &&
+      getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &reuse_port, &n2) == 0 && !reuse_addr &&
+      !reuse_port)
+    return 1;
+  /* Its guest let others bind the port too: their packets would come
+   * from our lane's address.  The endpoint keeps its lane for the peers
+   * it has, and offers it to no new one. */
+  engine_vif_set_lane(be->engine, eid, NULL);
+  be->lanes_dropped++;
+  log_warn("endpoint %u: its lane's socket was made shareable: no lane from now on", eid);
+  return 0;
+}
+
 /* Open an endpoint for g.  Returns MX_SUCCESS or an MX return code. */
 int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open *req,
-                  uint32_t *vif_idx, struct engine_vif_info *info)
+                  uint32_t *vif_idx, struct engine_vif_info *info, struct be_lane *lane)
 {
+  lane->fd = -1;
   uint32_t idx;
   if (req->board != 0 && req->board != MX_ANY_NIC)
     return MX_BOARD_UNKNOWN;
@@ -67,6 +154,7 @@ int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open 
     return r;
   g->vif_eid[idx] = info->eid + 1;
   *vif_idx = idx;
+  lane_create(be, g, req, info->eid, lane);
   return MX_SUCCESS;
 }
 

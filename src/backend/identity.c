@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/fsuid.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -106,6 +107,17 @@ int identity_unchanged(const struct be_guest *g)
 {
   pid_t pid = proc_pid_of(g->pidfd);
   return pid && pid == g->pid && pidfd_alive(g->pidfd) && ids_unchanged(pid, g->uid, g->gid);
+}
+
+int identity_netns_ours(const struct be_guest *g)
+{
+  char path[64];
+  struct stat mine, theirs;
+  pid_t pid = proc_pid_of(g->pidfd);
+  snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+  /* (a namespace is its device and inode) */
+  return pid && stat("/proc/self/ns/net", &mine) == 0 && stat(path, &theirs) == 0 &&
+         mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino && identity_unchanged(g);
 }
 
 uint64_t identity_caps(const struct be_guest *g)

@@ -32,7 +32,7 @@ enum opt_code {
   O_CPU, O_VERBOSE, O_HELP, O_PORT, O_PEERS, O_FAULT, O_PEER_TIMEOUT, O_VIF_RATE,
   O_VIF_MSG_RATE, O_NO_DISCOVERY, O_KEY_FILE, O_ENDPOINTS_PER_USER, O_USER, O_SOCKET_OWNER,
   O_SOCKET_GROUP, O_SOCKET_MODE, O_VM_MEM, O_LOG_LEVEL, O_METRICS, O_SPIN, O_YIELD, O_CONFIG,
-  O_CHECK_CONFIG,
+  O_CHECK_CONFIG, O_NO_LANES,
 };
 
 /* has_arg: 1 a value; 0 a switch (in the file: a yes/no value). file: a
@@ -56,7 +56,7 @@ static const struct {
     {"log-level", 1, O_LOG_LEVEL, 1},     {"metrics", 1, O_METRICS, 1},
     {"engine-spin-us", 1, O_SPIN, 1},     {"engine-yield-us", 1, O_YIELD, 1},
     {"config", 1, O_CONFIG, 0},
-    {"check-config", 0, O_CHECK_CONFIG, 0},
+    {"check-config", 0, O_CHECK_CONFIG, 0}, {"no-lanes", 0, O_NO_LANES, 1},
 };
 #define NOPTIONS (int)(sizeof(options) / sizeof(options[0]))
 
@@ -94,6 +94,8 @@ static void usage(FILE *f)
           "  --peer-timeout-ms N give up on a peer that acknowledges nothing for N ms (10000)\n"
           "  --no-discovery      do not announce this host on the ports' segments every 2 s,\n"
           "                      nor learn hosts from their announcements\n"
+          "  --no-lanes          no lanes: guests' messages to other hosts all go through the\n"
+          "                      engines (docs/lanes.md)\n"
           "  --vif-rate MBPS     limit what the engine takes from each VIF (MB/s; 0: none)\n"
           "  --vif-msg-rate N    ... and how many messages a second (0: none)\n"
           "  --user NAME         run as NAME once ports and socket are open, keeping only\n"
@@ -168,12 +170,15 @@ static int apply(struct be_options *o, int code, const char *v, int from_file, c
   case O_DAEMON:
   case O_VERBOSE:
   case O_NO_DISCOVERY:
+  case O_NO_LANES:
     if (from_file && parse_bool(v, &b) < 0)
       return *why = "not yes or no", -1;
     if (code == O_DAEMON)
       o->daemonize = b;
     else if (code == O_VERBOSE)
       o->verbose = b; /* debug whatever log-level says */
+    else if (code == O_NO_LANES)
+      cfg->no_lanes = b;
     else
       ec->no_discovery = b;
     return 0;

@@ -16,8 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fault.h"
+
 #define CTL_MAGIC 0x4d58434cu /* "LCXM" */
-#define CTL_VERSION 3
+#define CTL_VERSION 4
 #define CTL_MAX_FDS 7 /* a direct channel's (CHANNEL_FDS), and the peer's pidfd */
 #define CTL_TEXT_MAX 65536
 #define CTL_DEFAULT_SOCKET "/run/myrixen/backend.sock"
@@ -103,16 +105,34 @@ struct ctl_hello_reply {
   char hostname[64];
 };
 
+/* A lane's address (docs/lanes.md): the UDP socket a backend made for one
+ * endpoint of a process guest, as its getsockname says (never as a guest
+ * says).  The same bytes in the control protocol, on the wire and in
+ * MSG_LANE_PEER. */
+struct lane_addr {
+  uint8_t ip[16];         /* IPv4 in the first 4 bytes, or IPv6 */
+  uint16_t port;          /* network order; 0: no lane */
+  uint8_t family;         /* 4 or 6 */
+  uint8_t pad;
+  uint32_t mtu;           /* largest datagram, header included */
+};
+_Static_assert(sizeof(struct lane_addr) == 24, "lane_addr");
+
 struct ctl_open {
   uint32_t board;
   uint32_t eid;           /* or MX_ANY_ENDPOINT */
   uint32_t key;
+  uint32_t want_lane;     /* 1: a lane for messages to other hosts, if the backend may */
 };
 
 struct ctl_open_reply {
   uint32_t eid;
   uint32_t vif;           /* index in the guest's region */
   uint32_t session;
+  uint32_t has_lane;      /* 1: the lane's socket follows the doorbell (docs/lanes.md) */
+  struct lane_addr lane;  /* its address, as the backend bound it */
+  struct fault_cfg fault; /* the faults the backend's ports inject (off: all 0), which the
+                           * lane injects too: a lane is tested as a port is */
 };
 
 struct ctl_close {
@@ -137,6 +157,8 @@ struct ctl_connect_reply {
                            * or 0 and no pidfd (region.h) */
   uint32_t peer_covers;   /* the peer held, when vouched for, every capability you
                            * hold: nothing it becomes is beyond what it had */
+  struct lane_addr lane;  /* another host's endpoint: its lane, vouched for by its
+                           * backend (port 0: none) */
 };
 
 struct ctl_channel_attach {
@@ -201,12 +223,12 @@ static inline int ctl_needs_socket(const struct ctl_msg *m)
 _Static_assert(sizeof(struct ctl_hello) == 48, "ctl_hello");
 _Static_assert(sizeof(struct ctl_hello_reply) == 104, "ctl_hello_reply");
 _Static_assert(offsetof(struct ctl_hello_reply, hostname) == 40, "ctl_hello_reply.hostname");
-_Static_assert(sizeof(struct ctl_open) == 12, "ctl_open");
-_Static_assert(sizeof(struct ctl_open_reply) == 12, "ctl_open_reply");
+_Static_assert(sizeof(struct ctl_open) == 16, "ctl_open");
+_Static_assert(sizeof(struct ctl_open_reply) == 88, "ctl_open_reply");
 _Static_assert(sizeof(struct ctl_close) == 4, "ctl_close");
 _Static_assert(sizeof(struct ctl_connect) == 24, "ctl_connect");
 _Static_assert(offsetof(struct ctl_connect, nic_id) == 8, "ctl_connect.nic_id");
-_Static_assert(sizeof(struct ctl_connect_reply) == 24, "ctl_connect_reply");
+_Static_assert(sizeof(struct ctl_connect_reply) == 48, "ctl_connect_reply");
 _Static_assert(sizeof(struct ctl_channel_attach) == 32, "ctl_channel_attach");
 _Static_assert(offsetof(struct ctl_channel_attach, peer_nic) == 8, "ctl_channel_attach.peer_nic");
 _Static_assert(sizeof(struct ctl_resolve) == 80, "ctl_resolve");

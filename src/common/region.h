@@ -24,7 +24,7 @@
 #include "ring.h"
 
 #define REGION_MAGIC 0x4d59524955524547ull /* "GERUIRYM" */
-#define REGION_VERSION 9
+#define REGION_VERSION 10
 #define CHANNEL_MAGIC 0x4d59524e4e414843ull
 #define CHANNEL_VERSION 5
 
@@ -55,6 +55,9 @@ enum msg_type {
   MSG_PEER_GONE = 11,/* RX: peer endpoint closed or its guest died */
   MSG_WRITTEN = 12,  /* channel: the sender wrote the tail a CTS with MSG_F_CMA asked
                       * for (cookie = receiver's; status MSG_ST_OK, or not written) */
+  MSG_LANE_PEER = 13,/* RX: peer_nic/peer_eid connected to me and has a lane (docs/lanes.md):
+                      * seq its endpoint's session, data a struct lane_addr its
+                      * backend vouched for */
   MSG_TYPE_MAX
 };
 
@@ -66,6 +69,7 @@ enum msg_type {
 #define MSG_F_CMA 0x08    /* channel rendezvous: cookie2 is the sender's buffer, which
                            * the receiver may read itself (region.h, channels) */
 #define MSG_EID_ALL 0xffffffffu /* MSG_PEER_GONE: every endpoint of peer_nic */
+
 
 /* Descriptor status codes carried in msg.status (wire values, not MX's). */
 enum msg_status {

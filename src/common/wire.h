@@ -27,7 +27,7 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-endian");
 
 #define WIRE_MAGIC 0x4d58u     /* "XM" */
-#define WIRE_VERSION 6
+#define WIRE_VERSION 7
 #define WIRE_ETHERTYPE 0x86dfu /* the EtherType of MX over Ethernet */
 #define WIRE_UDP_PORT 2315     /* default UDP port of a backend */
 #define WIRE_MAX_PACKET 9216   /* jumbo frames; a port's MTU may be lower */
@@ -45,11 +45,13 @@ enum wire_type {
   WIRE_NOTIFY = 9,        /* the receiver has it all: complete the send */
   WIRE_NACK = 10,         /* the destination endpoint is closed or unknown */
   WIRE_HELLO = 11,        /* unreliable, broadcast: "this nic id is this host" */
+  WIRE_EP_GONE = 12,      /* an endpoint that connected with you closed */
   WIRE_TYPE_MAX
 };
 
 #define WIRE_F_RELIABLE 0x1 /* on the ordered stream: seq is meaningful */
 #define WIRE_F_MAC 0x2      /* a MAC trailer follows the packet; no checksum (csum 0) */
+#define WIRE_F_LANE 0x4     /* between two guests' lanes (docs/lanes.md), never a port's */
 
 /* With a cluster key (docs/wire.md), every packet is followed by this
  * trailer, at sizeof(wire_hdr) + len (a frame may be padded past it): the
@@ -109,6 +111,7 @@ struct wire_connect {
   uint32_t key;
   uint32_t src_session;   /* the connecting endpoint's incarnation */
   uint32_t pad;
+  struct lane_addr lane;  /* the connecting endpoint's lane (port 0: none) */
 };
 
 struct wire_connect_reply {
@@ -116,6 +119,12 @@ struct wire_connect_reply {
   int32_t status;         /* MX return code: MX_SUCCESS, MX_BAD_CONNECTION_KEY, ... */
   uint32_t eid;
   uint32_t ep_session;    /* the endpoint's session (mx_decompose_endpoint_addr2) */
+  struct lane_addr lane;  /* the endpoint's lane, when it took the connector's (port 0: none) */
+};
+
+struct wire_ep_gone {
+  uint32_t eid;           /* the endpoint that closed ... */
+  uint32_t session;       /* ... in this incarnation */
 };
 
 struct wire_pull_req {
@@ -160,13 +169,14 @@ struct wire_hello {       /* dst_nic is 0: for everybody on the segment */
 _Static_assert(sizeof(struct wire_desc) == 40, "wire_desc");
 _Static_assert(offsetof(struct wire_desc, match) == 16, "wire_desc.match");
 _Static_assert(sizeof(struct wire_data_ext) == 24, "wire_data_ext");
-_Static_assert(sizeof(struct wire_connect) == 24, "wire_connect");
-_Static_assert(sizeof(struct wire_connect_reply) == 16, "wire_connect_reply");
+_Static_assert(sizeof(struct wire_connect) == 48, "wire_connect");
+_Static_assert(sizeof(struct wire_connect_reply) == 40, "wire_connect_reply");
 _Static_assert(sizeof(struct wire_pull_req) == 40, "wire_pull_req");
 _Static_assert(sizeof(struct wire_pull_data) == 16, "wire_pull_data");
 _Static_assert(sizeof(struct wire_pull_end) == 32, "wire_pull_end");
 _Static_assert(sizeof(struct wire_nack) == 32, "wire_nack");
 _Static_assert(sizeof(struct wire_hello) == 64, "wire_hello");
+_Static_assert(sizeof(struct wire_ep_gone) == 8, "wire_ep_gone");
 _Static_assert(offsetof(struct wire_hdr, csum) == 8 && offsetof(struct wire_hdr, seq) == 20 &&
                    offsetof(struct wire_hdr, src_nic) == 24 && offsetof(struct wire_hdr, ack) == 40,
                "wire header fields");

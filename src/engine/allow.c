@@ -97,3 +97,11 @@ void allow_forget_nic(struct allow_set *s, uint64_t nic)
   free(s->slots);
   *s = kept;
 }
+
+int allow_has_nic(const struct allow_set *s, uint64_t nic)
+{
+  for (uint32_t i = 0; i < s->cap; i++)
+    if (s->slots[i].eid_plus1 && s->slots[i].nic == nic)
+      return 1;
+  return 0;
+}

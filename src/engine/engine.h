@@ -26,6 +26,7 @@
 #define MYRIXEN_ENGINE_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "../common/json.h"
@@ -177,6 +178,16 @@ int engine_connect_remote(struct engine *e, uint32_t guest_id, uint32_t seq, uin
 int engine_resolve_name(struct engine *e, const char *host, uint64_t *nic);
 int engine_resolve_nic(struct engine *e, uint64_t nic, char *host, size_t len);
 
+/* --- lanes (docs/lanes.md) ------------------------------------------------- */
+
+/* Where a lane of this host is bound: the address of the first port when it
+ * is a UDP one and no cluster key is on (a lane's packets carry no MAC),
+ * its packet size and its faults.  0, or -1: no lanes here. */
+int engine_lane_local(struct engine *e, struct sockaddr_storage *ss, socklen_t *len,
+                      uint32_t *mtu, struct fault_cfg *fault);
+/* Endpoint eid's lane (NULL: none from now on; its connects offer none). */
+int engine_vif_set_lane(struct engine *e, uint32_t eid, const struct lane_addr *lane);
+
 /* --- completions ---------------------------------------------------------- */
 
 enum engine_done_type { ENGINE_DONE_CONNECT = 1 };
@@ -187,6 +198,7 @@ struct engine_completion {
   uint32_t seq;                 /* the guest's control request */
   int32_t status;               /* MX return code */
   uint32_t eid, session;        /* CONNECT: the peer endpoint */
+  struct lane_addr lane;        /* CONNECT: its lane, vouched for (port 0: none) */
 };
 
 /* Readable while completions wait. */

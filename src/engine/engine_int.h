@@ -70,6 +70,8 @@ void allow_free(struct allow_set *s);
 /* Forget every endpoint of host nic (it restarted or failed: whoever has
  * those ids there now must connect anew). */
 void allow_forget_nic(struct allow_set *s, uint64_t nic);
+/* True when some endpoint of nic is in the set. */
+int allow_has_nic(const struct allow_set *s, uint64_t nic);
 
 struct engine_vif {
   int in_use;
@@ -99,6 +101,8 @@ struct engine_vif {
   uint8_t chan_with[ENGINE_MAX_ENDPOINTS / 8]; /* peers we share a channel with */
   uint8_t may_send[ENGINE_MAX_ENDPOINTS / 8];  /* local peers connected with their key */
   struct allow_set remote_ok;   /* endpoints of other hosts connected either way */
+  struct lane_addr lane;        /* its lane (docs/lanes.md), set by the backend; port 0:
+                                 * none, and none is offered at a connect */
   struct vif_limit {            /* limit.c; 0: no limit */
     uint64_t bytes_per_s, msgs_per_s;
     double bytes, msgs;         /* tokens */
@@ -292,6 +296,8 @@ int net_poll_fds(struct engine *e, struct pollfd *pfd, int max);
 /* After a sleep: note which of those fds ended it (pfd as net_poll_fds filled it). */
 void net_woken(struct engine *e, const struct pollfd *pfd, int nfd);
 int net_next_timer_ms(struct engine *e);
+/* lanes.c: an endpoint closes; the hosts it connected with are told */
+void lane_tell_gone(struct engine *e, struct engine_vif *v);
 /* peer.c: true when nic names another host the network may reach */
 int peer_is_remote(struct engine *e, uint64_t nic);
 /* remote.c / rpull.c: a guest's request for another host (1 consumed, 0 retry) */

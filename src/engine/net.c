@@ -200,6 +200,10 @@ void net_input(struct engine *e, int port, const uint8_t *pkt, size_t len,
     return;
   }
   memcpy(&h, pkt, sizeof(h));
+  if (h.flags & WIRE_F_LANE) {
+    n->lane_on_port++; /* between two guests' lanes: nothing an engine takes */
+    return;
+  }
   /* With a cluster key, nothing in a packet counts before its MAC is
    * checked; without one, a packet that has a MAC is from a cluster we are
    * not part of. */

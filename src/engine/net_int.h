@@ -137,6 +137,10 @@ struct net {
   uint8_t rxbuf[WIRE_MAX_PACKET + 1];
   uint64_t drops[8];            /* received packets refused, by -wire_drop */
   uint64_t unknown_peer, stale_session, malformed;
+  uint64_t lane_on_port;        /* lane packets sent to a port: no port takes them */
+  uint64_t lanes_vouched;       /* peers' lanes passed on to our endpoints ... */
+  uint64_t lanes_refused;       /* ... and refused (not on the peer's own address) */
+  uint64_t ep_gone_tx, ep_gone_rx; /* WIRE_EP_GONE told and heard */
   struct wire_auth auth;
   uint64_t auth_bad;            /* with a key: no MAC, or a wrong one */
   uint64_t auth_unexpected;     /* without one: a packet with a MAC */
@@ -197,6 +201,10 @@ int rpull_progress(struct engine *e);
 void rpull_flush(struct engine *e);
 void rpull_drop_peer(struct engine *e, struct net_peer *p);
 void rpull_free_all(struct net *n);
+
+/* lanes.c: the engine's part in the guests' lanes (docs/lanes.md) */
+int lane_vouch(struct net *n, const struct net_peer *p, struct lane_addr *lane);
+int lane_on_gone(struct engine *e, struct net_peer *p, const struct wire_ep_gone *g);
 
 /* netconn.c */
 int netconn_start(struct engine *e, uint32_t guest_id, uint32_t seq, uint32_t eid, uint64_t nic,

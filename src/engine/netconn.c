@@ -16,11 +16,13 @@
 #include "net_int.h"
 
 static void answer(struct engine *e, struct net_connect_wait *w, int status, uint32_t eid,
-                   uint32_t session)
+                   uint32_t session, const struct lane_addr *lane)
 {
   struct engine_completion c = {.type = ENGINE_DONE_CONNECT, .guest_id = w->guest_id,
                                 .seq = w->seq, .status = status, .eid = eid,
                                 .session = session};
+  if (lane)
+    c.lane = *lane;
   completion_post(e, &c); /* the backend answers its guest */
 }
 
@@ -56,7 +58,8 @@ int netconn_start(struct engine *e, uint32_t guest_id, uint32_t seq, uint32_t ei
   w->next = n->connects;
   n->connects = w;
   struct wire_connect wc = {.req_id = w->req_id, .src_eid = eid, .dst_eid = peer_eid,
-                            .key = key, .src_session = w->session};
+                            .key = key, .src_session = w->session,
+                            .lane = e->vifs[eid].lane};
   rel_send(&p->rel, WIRE_CONNECT, &wc, sizeof(wc), NULL, 0);
   net_flush(e); /* the control thread's packet: the engine may e asleep */
   return 0;
@@ -78,6 +81,21 @@ int netconn_on_request(struct engine *e, struct net_peer *p, const struct wire_c
     r.status = MX_NO_RESOURCES;
   else
     r.status = MX_SUCCESS, r.ep_session = v->session;
+  struct lane_addr lane = c->lane;
+  if (r.status == MX_SUCCESS && v->lane.port && lane_vouch(net_of(e), p, &lane)) {
+    /* The endpoint learns the connector's lane before the connector
+     * learns ours: the event is in its ring (flushed) before the reply
+     * leaves, so no lane packet of the connector's comes to it from an
+     * address it does not know yet.  No room: no lane, the engines carry
+     * this pair. */
+    struct msg m = {.type = MSG_LANE_PEER, .peer_nic = p->nic, .peer_eid = c->src_eid,
+                    .seq = c->src_session, .len = sizeof(lane)};
+    memcpy(m.data, &lane, sizeof(lane));
+    if (deliver_post(e, v, &m, NULL) == 1) {
+      v->dp->flush(e, v);
+      r.lane = v->lane;
+    }
+  }
   rel_send(&p->rel, WIRE_CONNECT_REPLY, &r, sizeof(r), NULL, 0);
   return 1;
 }
@@ -94,7 +112,9 @@ int netconn_on_reply(struct engine *e, struct net_peer *p, const struct wire_con
     if (status == MX_SUCCESS &&
         (!v || allow_add(&v->remote_ok, p->nic, r->eid, r->ep_session) < 0))
       status = v ? MX_NO_RESOURCES : MX_CONNECTION_FAILED; /* it may answer us now */
-    answer(e, w, status, r->eid, r->ep_session);
+    struct lane_addr lane = r->lane;
+    int laned = status == MX_SUCCESS && v->lane.port && lane_vouch(net_of(e), p, &lane);
+    answer(e, w, status, r->eid, r->ep_session, laned ? &lane : NULL);
     wait_free(e, w);
     break;
   }
@@ -108,7 +128,7 @@ int netconn_timers(struct engine *e, uint64_t now)
     nx = w->next;
     if (now < w->deadline_ns)
       continue;
-    answer(e, w, MX_CONNECTION_FAILED, 0, 0);
+    answer(e, w, MX_CONNECTION_FAILED, 0, 0, NULL);
     wait_free(e, w);
     work++;
   }
@@ -120,7 +140,7 @@ void netconn_drop_peer(struct engine *e, struct net_peer *p)
   for (struct net_connect_wait *w = net_of(e)->connects, *nx; w; w = nx) {
     nx = w->next;
     if (w->peer == p) {
-      answer(e, w, MX_CONNECTION_FAILED, 0, 0);
+      answer(e, w, MX_CONNECTION_FAILED, 0, 0, NULL);
       wait_free(e, w);
     }
   }

@@ -200,6 +200,7 @@ int remote_deliver(struct engine *e, struct net_peer *p, const struct wire_hdr *
     struct wire_pull_data pd;
     struct wire_pull_end pe;
     struct wire_nack nk;
+    struct wire_ep_gone g;
   } u;
   int r = -1;
   if (p->stalled.active)
@@ -244,6 +245,10 @@ int remote_deliver(struct engine *e, struct net_peer *p, const struct wire_hdr *
       notify_post_open(e, u.nk.src_eid, &m);
       r = 1;
     }
+    break;
+  case WIRE_EP_GONE:
+    if (payload_as(&u.g, sizeof(u.g), h, payload, 1))
+      r = lane_on_gone(e, p, &u.g);
     break;
   default:
     break;

@@ -177,6 +177,11 @@ static void write_net_counters(struct json *j, const struct net *n)
   json_u64(j, "not_for_us", n ? n->unknown_peer : 0);
   json_u64(j, "stale_session", n ? n->stale_session : 0);
   json_u64(j, "malformed", n ? n->malformed : 0);
+  json_u64(j, "lane_on_port", n ? n->lane_on_port : 0);
+  json_u64(j, "lanes_vouched", n ? n->lanes_vouched : 0);
+  json_u64(j, "lanes_refused", n ? n->lanes_refused : 0);
+  json_u64(j, "ep_gone_tx", n ? n->ep_gone_tx : 0);
+  json_u64(j, "ep_gone_rx", n ? n->ep_gone_rx : 0);
   json_u64(j, "auth_failed", n ? n->auth_bad : 0);
   json_u64(j, "auth_unexpected", n ? n->auth_unexpected : 0);
   json_u64(j, "replayed", n ? n->replayed : 0);

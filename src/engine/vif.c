@@ -175,7 +175,9 @@ void vif_close(struct engine *e, struct engine_vif *v)
   vif_counters_add(&e->closed, &v->c);
   e->closed_channels += (uint64_t)v->channels;
   log_info("endpoint %u closed (guest %u)", v->eid, v->owner.guest_id);
+  lane_tell_gone(e, v); /* the hosts it connected with fail what they had with it */
   allow_free(&v->remote_ok);
+  v->lane = (struct lane_addr){0};
   e->polled_vifs -= v->owner.polled != 0;
   e->vm_vifs -= v->owner.ram != NULL;
   v->in_use = 0;

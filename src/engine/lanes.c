@@ -1,0 +1,104 @@
+/*
+ * lanes.c - the engine's part in the guests' lanes (docs/lanes.md).  A lane
+ * is a UDP socket the backend made for one endpoint; two guests' libraries
+ * exchange message descriptors over their lanes without the engines.  The
+ * engines stay the authority on who is who: a lane's address travels only
+ * in the engines' connect (wire_connect, wire_connect_reply), an engine
+ * passes on only an address on its peer backend's own IP, and when an
+ * endpoint closes its engine tells every host it had connected with
+ * (WIRE_EP_GONE), whose engines tell their endpoints (MSG_PEER_GONE).
+ */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "../common/log.h"
+#include "net_int.h"
+
+int lane_vouch(struct net *n, const struct net_peer *p, struct lane_addr *lane)
+{
+  if (!lane->port)
+    return 0;
+  const struct port *pt = &n->ports[p->port];
+  const struct sockaddr_storage *ss = &p->addr.ss;
+  int ok = pt->kind == PORT_UDP && !n->auth.on && lane->mtu >= 256 &&
+           lane->mtu <= WIRE_MAX_PACKET;
+  if (ok && ss->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+    ok = lane->family == 4 && !memcmp(lane->ip, &a->sin_addr, 4) && lane->port != a->sin_port;
+  } else if (ok && ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+    ok = lane->family == 6 && !memcmp(lane->ip, &a->sin6_addr, 16) &&
+         lane->port != a->sin6_port;
+  } else {
+    ok = 0;
+  }
+  if (!ok) {
+    /* Not where that backend is: a lane there could be anyone's, and a
+     * guest told to send there would be a reflector. */
+    n->lanes_refused++;
+    log_warn("peer %s: a lane not on its own address refused", p->hostname);
+    memset(lane, 0, sizeof(*lane));
+    return 0;
+  }
+  n->lanes_vouched++;
+  return 1;
+}
+
+int engine_lane_local(struct engine *e, struct sockaddr_storage *ss, socklen_t *len,
+                      uint32_t *mtu, struct fault_cfg *fault)
+{
+  pthread_mutex_lock(&e->lock);
+  struct net *n = net_of(e);
+  int r = -1;
+  if (n && n->nports && n->ports[0].kind == PORT_UDP && !n->auth.on) {
+    *len = sizeof(*ss);
+    if (getsockname(n->ports[0].fd, (struct sockaddr *)ss, len) == 0) {
+      *mtu = net_mtu(n, 0);
+      *fault = n->ports[0].fault.on ? n->ports[0].fault.cfg : (struct fault_cfg){0};
+      r = 0;
+    }
+  }
+  pthread_mutex_unlock(&e->lock);
+  return r;
+}
+
+int engine_vif_set_lane(struct engine *e, uint32_t eid, const struct lane_addr *lane)
+{
+  pthread_mutex_lock(&e->lock);
+  struct engine_vif *v = vif_lookup(e, e->cfg.nic_id, eid);
+  if (v)
+    v->lane = lane ? *lane : (struct lane_addr){0};
+  pthread_mutex_unlock(&e->lock);
+  return v ? 0 : -1;
+}
+
+void lane_tell_gone(struct engine *e, struct engine_vif *v)
+{
+  struct net *n = net_of(e);
+  if (!n || !v->remote_ok.count)
+    return;
+  struct wire_ep_gone g = {.eid = v->eid, .session = v->session};
+  for (int i = 0; i < NET_MAX_PEERS; i++) {
+    struct net_peer *p = &n->peers[i];
+    if (!p->in_use || !allow_has_nic(&v->remote_ok, p->nic))
+      continue;
+    if (rel_send(&p->rel, WIRE_EP_GONE, &g, sizeof(g), NULL, 0))
+      n->ep_gone_tx++;
+    else /* a full window: its endpoints learn it from a NACK at their next send */
+      log_warn("peer %s: no room to tell that endpoint %u closed", p->hostname, v->eid);
+  }
+}
+
+int lane_on_gone(struct engine *e, struct net_peer *p, const struct wire_ep_gone *g)
+{
+  struct net *n = net_of(e);
+  n->ep_gone_rx++;
+  struct msg m = {.type = MSG_PEER_GONE, .peer_nic = p->nic, .peer_eid = g->eid,
+                  .seq = g->session, .status = MSG_ST_CLOSED};
+  for (uint32_t i = 0; i < e->cfg.max_endpoints; i++) {
+    struct engine_vif *v = &e->vifs[i];
+    if (v->in_use && allow_has(&v->remote_ok, p->nic, g->eid, g->session))
+      notify_post(e, v->eid, v->session, &m);
+  }
+  return 1;
+}
