@@ -111,7 +111,7 @@ static inline uint8_t *qprod_eager(struct qprod *p)
  * always a private copy: a length is never taken from shared memory. */
 static inline uint32_t msg_rest_len(const struct msg *m)
 {
-  if (m->type != MSG_SMALL || m->len <= MSG_LINE_DATA)
+  if ((m->type != MSG_SMALL && m->type != MSG_LANE_PEER) || m->len <= MSG_LINE_DATA)
     return 0;
   return (m->len < MSG_INLINE_MAX ? m->len : MSG_INLINE_MAX) - (uint32_t)MSG_LINE_DATA;
 }

@@ -39,6 +39,34 @@ int wire_check(const void *pkt, size_t len)
   return WD_OK;
 }
 
+int wire_data_parse(const uint8_t *payload, uint32_t len, uint32_t medium_max, struct msg *m,
+                    struct wire_data_ext *x, const uint8_t **piece)
+{
+  struct wire_desc desc;
+  if (len < WIRE_DATA_OVERHEAD)
+    return -1;
+  memcpy(&desc, payload, WIRE_DATA_HDR);
+  memcpy(x, payload + WIRE_DATA_HDR, sizeof(*x));
+  wire_desc_to_msg(&desc, m);
+  *piece = payload + WIRE_DATA_OVERHEAD;
+  if (x->piece_len != len - WIRE_DATA_OVERHEAD)
+    return -1;
+  switch (m->type) {
+  case MSG_SMALL:
+    return msg_data_valid(m, 0) && x->piece_off == 0 && x->piece_len == m->len ? 0 : -1;
+  case MSG_FRAG:
+    return msg_data_valid(m, medium_max) && x->piece_off <= m->len &&
+                   x->piece_len <= m->len - x->piece_off
+               ? 0
+               : -1;
+  case MSG_RNDV:
+  case MSG_SYNC_ACK:
+    return x->piece_len ? -1 : 0;
+  default:
+    return -1;
+  }
+}
+
 const char *wire_drop_name(int reason)
 {
   switch (reason) {

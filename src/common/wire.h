@@ -186,6 +186,14 @@ _Static_assert(offsetof(struct wire_hdr, csum) == 8 && offsetof(struct wire_hdr,
 void wire_desc_from_msg(struct wire_desc *d, const struct msg *m);
 void wire_desc_to_msg(const struct wire_desc *d, struct msg *m);
 
+/* A WIRE_DATA payload of len bytes read into its descriptor m (peer
+ * fields left to the caller, who stamps them from where the packet came),
+ * its endpoints x and its piece, each checked against the others: a small
+ * message whole in one piece, a fragment's piece inside the fragment, no
+ * piece for the rest.  0, or -1: malformed. */
+int wire_data_parse(const uint8_t *payload, uint32_t len, uint32_t medium_max, struct msg *m,
+                    struct wire_data_ext *x, const uint8_t **piece);
+
 /* Largest payload of each kind that fits a packet of mtu bytes. */
 static inline uint32_t wire_piece_max(uint32_t mtu)
 {

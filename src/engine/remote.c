@@ -124,29 +124,18 @@ static int data_in(struct engine *e, struct net_peer *p, const uint8_t *payload,
 {
   struct wire_data_ext x;
   struct net_inbound tmp;
-  if (len < WIRE_DATA_OVERHEAD)
-    return -1;
-  struct wire_desc desc;
-  memcpy(&desc, payload, WIRE_DATA_HDR);
-  wire_desc_to_msg(&desc, &tmp.m);
-  memcpy(&x, payload + WIRE_DATA_HDR, sizeof(x));
-  const uint8_t *piece = payload + WIRE_DATA_OVERHEAD;
+  const uint8_t *piece;
   struct msg *m = &tmp.m;
-  if (x.piece_len != len - WIRE_DATA_OVERHEAD)
+  if (wire_data_parse(payload, len, EAGER_SLOTS * EAGER_SIZE, m, &x, &piece) < 0)
     return -1;
   m->peer_eid = x.src_eid; /* the source, as the receiving guest sees it */
   tmp.src_session = x.src_session;
   m->peer_nic = p->nic;
   switch (m->type) {
   case MSG_SMALL:
-    if (!msg_data_valid(m, 0) || x.piece_off != 0 || x.piece_len != m->len)
-      return -1;
     memcpy(m->data, piece, m->len);
     break;
   case MSG_FRAG:
-    if (!msg_data_valid(m, EAGER_SLOTS * EAGER_SIZE) || x.piece_off > m->len ||
-        x.piece_len > m->len - x.piece_off)
-      return -1;
     if (x.piece_off == 0) {
       p->asm_.active = 1;
       p->asm_.m = *m;
@@ -163,13 +152,8 @@ static int data_in(struct engine *e, struct net_peer *p, const uint8_t *payload,
       return 1;
     post_inbound(e, p, &p->asm_);
     return 1;
-  case MSG_RNDV:
-  case MSG_SYNC_ACK:
-    if (x.piece_len)
-      return -1;
+  default: /* MSG_RNDV, MSG_SYNC_ACK */
     break;
-  default:
-    return -1;
   }
   tmp.dst_eid = x.dst_eid;
   tmp.active = 1;

@@ -9,6 +9,7 @@
 #include "base.h"
 #include "channel.h"
 #include "conn.h"
+#include "lane.h"
 
 struct conn *conn_get(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, int create)
 {
@@ -57,6 +58,7 @@ void conn_fail(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code)
     chan_close(ep, ch);
   }
   c->dead = 1;
+  lane_fail(ep, c, code);
   for (uint32_t i = 0; i < ep->nhandles; i++) {
     struct req *r = ep->handles[i];
     if (!r || r->conn != c || r->state != RS_ACTIVE)

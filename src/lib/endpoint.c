@@ -15,6 +15,7 @@
 #include "txq.h"
 #include "channel.h"
 #include "conn.h"
+#include "lane.h"
 #include "progress.h"
 
 static mx_return_t apply_params(struct mx_endpoint *ep, mx_param_t *p, uint32_t n)
@@ -72,8 +73,10 @@ EXPORT mx_return_t mx_open_endpoint(uint32_t board, uint32_t eid, uint32_t key,
   req.u.open.board = board;
   req.u.open.eid = eid;
   req.u.open.key = key;
+  req.u.open.want_lane = lib.lanes && !lib.vm && datapath_uses_channels(lib.datapath);
   r = ctl_call(&req, &rep, fds, &nfds, NULL);
-  if (r == 0 && (nfds != (lib.vm ? 0 : 1) || rep.u.open_reply.vif >= REGION_VIFS))
+  int has_lane = r == 0 && rep.u.open_reply.has_lane;
+  if (r == 0 && (nfds != (lib.vm ? 0 : 1 + has_lane) || rep.u.open_reply.vif >= REGION_VIFS))
     r = MX_BAD_BAD_BAD;
   if (r != 0) {
     ctl_close_fds(fds, nfds);
@@ -98,6 +101,8 @@ EXPORT mx_return_t mx_open_endpoint(uint32_t board, uint32_t eid, uint32_t key,
   ep->ctl_seq_seen = atomic_load(&ep->vif->ctl_seq);
   txq_init(&ep->etx, &ep->vif->tx, lib.engine_doorbell);
   qcons_init(&ep->erx, &ep->vif->rx);
+  if (has_lane)
+    lane_open(ep, fds[1], &rep.u.open_reply, &progress_lane_io); /* else the engines */
   pthread_mutex_lock(&lib.eps_lock);
   ep->next = lib.eps;
   lib.eps = ep;
@@ -107,9 +112,10 @@ EXPORT mx_return_t mx_open_endpoint(uint32_t board, uint32_t eid, uint32_t key,
 }
 
 /* Everything sent has left this guest: the engine took our request ring,
- * and nothing waits in a backlog.  (A channel's ring is drained by the peer
- * even after we close; the engine ring is served by the backend on close,
- * but only as far as the destinations have room.) */
+ * nothing waits in a backlog, and the other hosts acknowledged what went
+ * on the lane (nobody resends it once we close).  (A channel's ring is
+ * drained by the peer even after we close; the engine ring is served by the
+ * backend on close, but only as far as the destinations have room.) */
 static int sends_flushed(struct mx_endpoint *ep, void *arg)
 {
   (void)arg;
@@ -120,7 +126,7 @@ static int sends_flushed(struct mx_endpoint *ep, void *arg)
   for (struct chan *ch = ep->chans; ch; ch = ch->next)
     if (ch->tx.bl_head)
       return 0;
-  return 1;
+  return !lane_busy(ep);
 }
 
 #define CLOSE_FLUSH_MS 2000
@@ -150,6 +156,7 @@ EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
   uint32_t attachment = ep->attachment;
   while (ep->chans)
     chan_close(ep, ep->chans);
+  lane_close(ep);
   for (uint32_t i = 0; i < ep->nhandles; i++)
     if (ep->handles[i])
       req_free(ep, ep->handles[i]);

@@ -17,6 +17,13 @@ const char *const ep_counter_names[EPC_MAX] = {
   [EPC_HANDLER_CALLS] = "Unexpected handler calls",
   [EPC_TIMEOUTS] = "Requests timed out",
   [EPC_BACKLOGGED] = "Sends backlogged (ring full)",
+  [EPC_LANE_TX] = "Lane packets sent",
+  [EPC_LANE_TX_ERRORS] = "Lane packets not sent (socket full)",
+  [EPC_LANE_RX] = "Lane packets received",
+  [EPC_LANE_REFUSED] = "Lane packets refused",
+  [EPC_LANE_MALFORMED] = "Lane packets malformed",
+  [EPC_LANE_RETRANSMITS] = "Lane packets resent",
+  [EPC_LANE_SILENT] = "Lane peers silent a minute",
   [EPC_DIRECT_READS] = "Large messages read from the sender (single copy)",
 };
 

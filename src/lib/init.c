@@ -35,6 +35,8 @@ EXPORT mx_return_t mx__init_api(int api)
    * pays (no engine thread needs the core); without one, waiting yields at
    * once so the engine gets the core.  MYRIXEN_SPIN_US sets both. */
   lib.channel_spin_ns = getenv("MYRIXEN_SPIN_US") ? lib.wait_policy.spin_ns : CHANNEL_SPIN_NS;
+  const char *lanes = getenv("MYRIXEN_LANES");
+  lib.lanes = !lanes || strcmp(lanes, "0") != 0;
   lib.initialized = 1;
   return MX_SUCCESS;
 }

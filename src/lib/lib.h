@@ -104,7 +104,10 @@ struct req {
 
 /* Where a sender's messages to a peer go.  Fixed at the first send so that
  * per-pair ordering never depends on two paths racing. */
-enum conn_path { PATH_NONE = 0, PATH_ENGINE, PATH_CHANNEL };
+enum conn_path { PATH_NONE = 0, PATH_ENGINE, PATH_CHANNEL, PATH_LANE };
+
+struct lane_peer;
+struct lane;
 
 struct conn {
   uint32_t magic;
@@ -113,6 +116,7 @@ struct conn {
   uint32_t session;
   enum conn_path path;
   struct chan *ch;
+  struct lane_peer *lane;       /* its lane, once its backend vouched for it (lane.h) */
   void *context;                /* mx_set_endpoint_addr_context */
   int dead;                     /* peer closed or died */
   int remote;                   /* on another host: eager sends wait for the wire's ack */
@@ -158,7 +162,9 @@ enum { PROGRESS_OFF_API = 1, PROGRESS_OFF_HANDLER = 2 };
 /* This guest's own counters of an endpoint, reported by mx_get_info. */
 enum ep_counter {
   EPC_SENDS, EPC_RECVS, EPC_BYTES_SENT, EPC_BYTES_RECEIVED, EPC_UNEXPECTED,
-  EPC_HANDLER_CALLS, EPC_TIMEOUTS, EPC_BACKLOGGED, EPC_DIRECT_READS, EPC_MAX
+  EPC_HANDLER_CALLS, EPC_TIMEOUTS, EPC_BACKLOGGED, EPC_DIRECT_READS,
+  EPC_LANE_TX, EPC_LANE_TX_ERRORS, EPC_LANE_RX, EPC_LANE_REFUSED, EPC_LANE_MALFORMED,
+  EPC_LANE_RETRANSMITS, EPC_LANE_SILENT, EPC_MAX
 };
 extern const char *const ep_counter_names[EPC_MAX];
 
@@ -174,6 +180,7 @@ struct mx_endpoint {
   struct qcons erx;             /* from the engine */
   struct conn *conns;
   struct chan *chans;
+  struct lane *lane;            /* its own port to other hosts, or NULL (lane.h) */
   struct req_list posted, unexp, done;
   struct req *partials;
   uint32_t next_seq;
@@ -250,6 +257,7 @@ struct lib_state {
   mx_error_handler_t handler;
   struct poll_policy wait_policy; /* how mx_wait polls before sleeping */
   uint64_t channel_spin_ns;     /* the spin phase of an endpoint with direct channels */
+  int lanes;                    /* ask for lanes (MYRIXEN_LANES, default 1; docs/lanes.md) */
   struct async_msg *async;      /* backend messages not yet taken */
   _Atomic int async_pending;
   uint64_t closed_counters[EPC_MAX]; /* of endpoints since closed (eps_lock) */
@@ -263,7 +271,7 @@ extern struct lib_state lib;
  * rank form no cycle (tests/scripts/layers.sh checks it on the objects):
  *   0  state errors ep seg match grant req partial ctlclient attach
  *   1  txq
- *   2  channel conn
+ *   2  channel conn lane
  *   3  send recv unexp reach
  *   4  progress
  *   5  the API: init endpoint connect wait handler info names rma

@@ -1,8 +1,9 @@
 /*
  * progress.c - the endpoint's progress loop and its adaptive wait.
  *
- * Progress drains the event ring from the engine and every direct channel,
- * moves large data through the channel pipes, and pushes backlogs.  A
+ * Progress drains the event ring from the engine, every direct channel and
+ * the lane, moves large data through the channel pipes, and pushes
+ * backlogs.  A
  * waiter spins, then yields, then arms every event it could get (event
  * ring, channels, pipes, the control socket) and sleeps on its doorbell:
  * an idle mx_wait costs no CPU.
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +24,7 @@
 #include "txq.h"
 #include "channel.h"
 #include "conn.h"
+#include "lane.h"
 #include "send.h"
 #include "recv.h"
 #include "reach.h"
@@ -35,6 +38,8 @@ static void ep_die(struct mx_endpoint *ep, mx_status_code_t code)
   ep->connecting = NULL; /* completed below with the rest */
   while (ep->chans)
     conn_fail(ep, ep->chans->conn, code);
+  for (struct conn *c = ep->conns; c; c = c->next)
+    lane_fail(ep, c, code);
   txq_fail(ep, &ep->etx, code);
   for (uint32_t i = 0; i < ep->nhandles; i++) {
     struct req *r = ep->handles[i];
@@ -48,6 +53,57 @@ static void ep_die(struct mx_endpoint *ep, mx_status_code_t code)
 }
 
 static int progress_channel(struct mx_endpoint *ep, struct chan *ch);
+
+/* --- the lane's stream, above it (lane.h) ---------------------------------- */
+
+/* A packet in order on a lane stream: a message, or a piece of one. */
+static int lane_deliver(void *ctx, struct rel_stream *s, const struct wire_hdr *h,
+                        const uint8_t *payload)
+{
+  struct lane_peer *lp = ctx;
+  struct msg m;
+  const uint8_t *eager;
+  (void)s;
+  if (lane_take(lp, h, payload, &m, &eager) > 0)
+    recv_incoming(lp->ep, NULL, &m, eager);
+  return 1; /* always taken: the unexpected queue holds what no receive wants yet */
+}
+
+/* An eager send's last packet was acknowledged: the other host has it. */
+static void lane_acked(void *ctx, struct rel_stream *s, const struct rel_note *note)
+{
+  struct lane_peer *lp = ctx;
+  struct msg m = {.type = MSG_NOTIFY, .cookie = note->cookie, .status = MSG_ST_OK,
+                  .total = note->total, .peer_eid = lp->eid, .peer_nic = lp->nic};
+  (void)s;
+  send_acked(lp->ep, &m, MX_STATUS_SUCCESS);
+}
+
+const struct rel_io progress_lane_io = {
+    .send = lane_link_send,
+    .deliver = lane_deliver,
+    .acked = lane_acked,
+    .give_up = lane_link_give_up,
+    .keep = lane_link_keep,
+    .now = lane_link_now,
+};
+
+/* A peer that connected to us has a lane its backend vouched for. */
+static void lane_peer_event(struct mx_endpoint *ep, const struct msg *m)
+{
+  struct lane_addr a;
+  struct conn *c = ep->lane && m->seq ? conn_get(ep, m->peer_nic, m->peer_eid, 1) : NULL;
+  if (!c || c->ch)
+    return;
+  memcpy(&a, m->data, sizeof(a));
+  if (c->session != m->seq) {
+    /* a new incarnation of the peer: its path is chosen afresh */
+    c->session = m->seq;
+    c->dead = 0;
+    c->path = PATH_NONE;
+  }
+  lane_bind(ep, c, &a, m->seq);
+}
 
 static void engine_event(struct mx_endpoint *ep, const struct msg *m, const uint8_t *eager)
 {
@@ -69,6 +125,9 @@ static void engine_event(struct mx_endpoint *ep, const struct msg *m, const uint
   case MSG_PULL_DONE:
     recv_event(ep, m);
     break;
+  case MSG_LANE_PEER:
+    lane_peer_event(ep, m);
+    break;
   case MSG_PEER_GONE: {
     if (m->peer_eid == MSG_EID_ALL) {
       /* a whole host stopped answering: every connection to it fails */
@@ -78,10 +137,12 @@ static void engine_event(struct mx_endpoint *ep, const struct msg *m, const uint
       break;
     }
     struct conn *c = conn_get(ep, m->peer_nic, m->peer_eid, 0);
-    if (!c)
-      break;
+    if (!c || (m->seq && c->session && m->seq != c->session))
+      break; /* (an incarnation of it that is gone already) */
     if (c->ch)
       progress_channel(ep, c->ch); /* what it sent before dying still counts */
+    if (c->lane)
+      lane_input(ep);
     conn_fail(ep, c, MX_STATUS_ENDPOINT_CLOSED);
     break;
   }
@@ -143,6 +204,7 @@ static int ep_timers(struct mx_endpoint *ep)
   int work = reach_progress(ep, now);
   if (ep->timers) {
     work += txq_expire(ep, &ep->etx, now);
+    work += lane_expire(ep, now);
     for (struct chan *ch = ep->chans; ch; ch = ch->next)
       work += txq_expire(ep, &ch->tx, now);
   }
@@ -188,6 +250,10 @@ int progress_once(struct mx_endpoint *ep)
     return 0;
   if (ep->connecting || ep->timers)
     work += ep_timers(ep);
+  /* Acks due from the last pass leave now, not at its end: an answer the
+   * application sent meanwhile carried them, and a ping-pong sends none. */
+  if (ep->lane)
+    work += lane_timers(ep, clock_now_ns());
   struct region_hdr *hdr = ep->region;
   if (atomic_load_explicit(&hdr->backend_state, memory_order_relaxed) != BACKEND_RUNNING) {
     ep_die(ep, MX_STATUS_ENDPOINT_CLOSED);
@@ -216,6 +282,7 @@ int progress_once(struct mx_endpoint *ep)
     return work + 1;
   }
   work += chans_progress(ep);
+  work += lane_input(ep);
   work += txq_drain(ep, &ep->etx);
   if (++ep->passes % 1024 == 0 && backend_died(ep)) {
     ep_die(ep, MX_STATUS_ENDPOINT_CLOSED); /* a guest that only polls learns it too */
@@ -238,6 +305,10 @@ static int ep_arm(struct mx_endpoint *ep, struct pollfd *pfd, int *n, int max)
     pending |= ring_arm_space_event(&ep->etx.p.q->ring, ring_load_cons(&ep->etx.p.q->ring));
   pfd[(*n)++] = (struct pollfd){.fd = ep->doorbell, .events = POLLIN};
   pfd[(*n)++] = (struct pollfd){.fd = ep->sock, .events = POLLIN};
+  if (ep->lane) {
+    lane_timers(ep, clock_now_ns()); /* the acks due leave before we sleep */
+    pfd[(*n)++] = (struct pollfd){.fd = ep->lane->fd, .events = POLLIN};
+  }
   for (struct chan *ch = ep->chans; ch; ch = ch->next) {
     chan_release(ch);
     int armed = qcons_arm(&ch->rx);
@@ -342,6 +413,9 @@ static void wait_sleep(struct mx_endpoint *ep, uint64_t now, uint64_t deadline,
     ep_disarm(ep);
     return;
   }
+  uint64_t wake = lane_next_timer(ep); /* a resend, a held packet */
+  if (wake < deadline)
+    deadline = wake > now ? wake : now;
   uint64_t left_ms = deadline == UINT64_MAX ? 1000 : (deadline - now) / 1000000 + 1;
   int ms = left_ms > 1000 ? 1000 : (int)left_ms;
   if (ep->sleepers)
@@ -367,9 +441,12 @@ static void wait_sleep(struct mx_endpoint *ep, uint64_t now, uint64_t deadline,
     ep_disarm(ep);
 }
 
+/* Endpoints whose answers come with no engine between (direct channels,
+ * lanes) spin longer: a sleep would cost more than the answer takes. */
 static uint64_t ep_spin_ns(const struct mx_endpoint *ep)
 {
-  return ep->chans ? lib.channel_spin_ns : lib.wait_policy.spin_ns;
+  return ep->chans || (ep->lane && ep->lane->npeers) ? lib.channel_spin_ns
+                                                     : lib.wait_policy.spin_ns;
 }
 
 uint64_t lib_spin_ns(mx_endpoint_t ep)

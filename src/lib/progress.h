@@ -4,7 +4,12 @@
 
 #include "lib.h"
 
+struct rel_io;
+
 /* progress.c */
+/* What a lane's streams deliver to (lane.h): messages to the receives,
+ * acknowledgements to the sends. */
+extern const struct rel_io progress_lane_io;
 int progress_once(struct mx_endpoint *ep);
 /* The pass of a caller that polls (mx_test and its kind): as a waiter's
  * poll, light between full passes. */

@@ -9,6 +9,7 @@
 #include "base.h"
 #include "channel.h"
 #include "conn.h"
+#include "lane.h"
 #include "reach.h"
 
 /* One connect exchange with the backend.  Returns 0 or an MX code. */
@@ -40,14 +41,21 @@ int reach_once(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, uint32_t key,
     ctl_close_fds(fds, nfds);
     return MX_NO_RESOURCES;
   }
-  if (c->session != rep.u.connect_reply.session || c->dead) {
+  int new_peer = c->session != rep.u.connect_reply.session;
+  if (new_peer || c->dead) {
     /* a new incarnation of the peer, or a connection we had dropped
-     * (mx_disconnect): start afresh, path chosen again at the next send */
+     * (mx_disconnect): start afresh, path chosen again at the next send.
+     * (Not after a drop with a lane: messages still in flight on the old
+     * path could be overtaken on the new one.) */
     c->session = rep.u.connect_reply.session;
     c->dead = 0;
-    if (!c->ch)
+    if (!c->ch && (new_peer || !c->lane))
       c->path = PATH_NONE;
   }
+  if (rep.u.connect_reply.lane.port && ep->lane)
+    lane_bind(ep, c, &rep.u.connect_reply.lane, c->session);
+  else if (new_peer)
+    lane_unbind(ep, c); /* a new incarnation without a lane: the engines carry it */
   if (rep.u.connect_reply.has_channel && nfds >= CHANNEL_FDS && !c->ch)
     chan_attach(ep, c, (int)rep.u.connect_reply.side, fds, nfds,
                 (pid_t)rep.u.connect_reply.peer_pid, (int)rep.u.connect_reply.peer_covers);

@@ -11,6 +11,7 @@
 #include "base.h"
 #include "txq.h"
 #include "conn.h"
+#include "lane.h"
 #include "send.h"
 #include "provider.h"
 
@@ -29,11 +30,16 @@ static void send_status(struct mx_endpoint *ep, struct req *r, void *ctx)
 
 /* A connection's path is chosen at its first send (and again after a new
  * incarnation of the peer): its direct channel when it has one and the
- * datapath uses channels, else the engine. */
+ * datapath uses channels, else its lane when its backend vouched for one,
+ * else the engine. */
 static void choose_path(struct conn *c)
 {
-  if (c->path == PATH_NONE)
-    c->path = c->ch && datapath_uses_channels(lib.datapath) ? PATH_CHANNEL : PATH_ENGINE;
+  if (c->path != PATH_NONE)
+    return;
+  if (c->ch && datapath_uses_channels(lib.datapath))
+    c->path = PATH_CHANNEL;
+  else
+    c->path = c->lane && lib.lanes ? PATH_LANE : PATH_ENGINE;
 }
 
 /* The latency path: a plain small send on a direct channel goes out
@@ -108,7 +114,8 @@ mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
     return MX_SUCCESS;
   }
   struct txq *t = c->path == PATH_CHANNEL && c->ch ? &c->ch->tx : &ep->etx;
-  if (r->type == MSG_RNDV && t == &ep->etx) {
+  int lane = c->path == PATH_LANE && c->lane;
+  if (r->type == MSG_RNDV && (t == &ep->etx || lane)) { /* the engines pull it */
     r->grant = grant_segments(ep, r, GRANT_READ);
     if (!r->grant) {
       *out = NULL;
@@ -116,7 +123,10 @@ mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
       return lib_error(ep, MX_NO_RESOURCES, "mx_isend: grant table full");
     }
   }
-  txq_submit(ep, t, r);
+  if (lane)
+    lane_submit(ep, c, r);
+  else
+    txq_submit(ep, t, r);
   /* The message is out (or queued): what only the caller reads comes
    * after, off the path between the two guests (we hold the lock). */
   send_status(ep, r, ctx);

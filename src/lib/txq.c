@@ -38,7 +38,7 @@ static void put_header(struct msg *s, const struct conn *c, uint8_t type, uint8_
   s->seq = seq;
 }
 
-static void fill_header(struct msg *s, const struct req *r, uint8_t type)
+void txq_header(struct msg *s, const struct req *r, uint8_t type)
 {
   uint8_t flags = (r->sync ? MSG_F_SYNC : 0) | (r->has_imm ? MSG_F_IMM : 0);
   if (r->conn->remote && !r->sync && r->type != MSG_RNDV)
@@ -62,13 +62,13 @@ static int emit(struct txq *t, struct req *r)
   }
   switch (r->type) {
   case MSG_SMALL:
-    fill_header(s, r, MSG_SMALL);
+    txq_header(s, r, MSG_SMALL);
     s->len = (uint32_t)r->len;
     seg_gather(r->segs, r->nseg, 0, s->data, r->len);
     qprod_commit(&t->p, 0);
     return 1;
   case MSG_RNDV:
-    fill_header(s, r, MSG_RNDV);
+    txq_header(s, r, MSG_RNDV);
     /* One buffer (after the immediate's, which grant2 carries): the
      * receiver may read it from here itself */
     if (r->conn->ch && t == &r->conn->ch->tx && r->conn->ch->peer_pid &&
@@ -88,7 +88,7 @@ static int emit(struct txq *t, struct req *r)
       }
       uint64_t flen = r->len - r->pushed < EAGER_SIZE ? r->len - r->pushed : EAGER_SIZE;
       s = qprod_slot(&t->p);
-      fill_header(s, r, MSG_FRAG);
+      txq_header(s, r, MSG_FRAG);
       s->frag = (uint16_t)(r->pushed / EAGER_SIZE);
       s->len = (uint32_t)flen;
       seg_gather(r->segs, r->nseg, r->pushed, qprod_eager(&t->p), flen);
@@ -101,7 +101,7 @@ static int emit(struct txq *t, struct req *r)
 
 /* r left entirely: eager sends are complete (their data is in the ring),
  * unless they wait for the receiver's match (issend). */
-static void emitted(struct mx_endpoint *ep, struct req *r)
+void txq_emitted(struct mx_endpoint *ep, struct req *r)
 {
   if (r->kind == REQ_CTL) {
     req_free(ep, r);
@@ -145,7 +145,7 @@ int txq_write_small(struct txq *t, const struct conn *c, const void *buf, uint32
  * message published. */
 void txq_sent_early(struct mx_endpoint *ep, struct txq *t, struct req *r)
 {
-  emitted(ep, r);
+  txq_emitted(ep, r);
   kick(t);
 }
 
@@ -165,7 +165,7 @@ void txq_submit(struct mx_endpoint *ep, struct txq *t, struct req *r)
   }
   if (!t->bl_head && emit(t, r) == 1) {
     kick(t);
-    emitted(ep, r);
+    txq_emitted(ep, r);
     return;
   }
   if (r->kind != REQ_CTL)
@@ -201,7 +201,7 @@ int txq_drain(struct mx_endpoint *ep, struct txq *t)
     if (emit(t, r) != 1)
       break;
     FIFO_POP(&t->bl_head, &t->bl_tail, txnext);
-    emitted(ep, r);
+    txq_emitted(ep, r);
     n++;
   }
   kick(t);

@@ -6,6 +6,10 @@
 
 /* txq.c */
 void txq_init(struct txq *t, struct queue *q, int kick_fd);
+/* r's descriptor line, as every path sends it (the lane too). */
+void txq_header(struct msg *s, const struct req *r, uint8_t type);
+/* r has left entirely (on any path): complete it, or wait for its answer. */
+void txq_emitted(struct mx_endpoint *ep, struct req *r);
 void txq_submit(struct mx_endpoint *ep, struct txq *t, struct req *r);
 int txq_write_small(struct txq *t, const struct conn *c, const void *buf, uint32_t len,
                     uint64_t match, uint32_t seq, const uint32_t *imm);

@@ -1,0 +1,524 @@
+/*
+ * lane.c - an endpoint's lane (lane.h, docs/lanes.md): its socket, the
+ * peers bound to it, what goes out on their streams and what a datagram
+ * must be before anything of it counts.
+ *
+ * A datagram is untrusted input, as a guest's ring is for the engine.  It
+ * counts only when it comes from the exact address a backend vouched for,
+ * names the nic and endpoint vouched for and the incarnations both sides
+ * know, and passes the wire's checksum and the stream's order; a message's
+ * source is stamped from the binding, never read from the packet.  Every
+ * refusal is counted and none is answered.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/clock.h"
+#include "../common/fifo.h"
+#include "../common/log.h"
+#include "lib.h"
+#include "base.h"
+#include "txq.h"
+#include "lane.h"
+
+/* The session of the stream from endpoint incarnation `from` to `to`: both
+ * sides know both incarnations (the engines' connect told them), so each
+ * checks the other's stream session exactly, and a packet of an earlier
+ * incarnation of either endpoint is refused by its session alone. */
+static uint32_t lane_stream_session(uint32_t from, uint32_t to)
+{
+  uint64_t x = ((uint64_t)from << 32 | to) ^ 0x6c616e6573ull;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  return (uint32_t)x | 1; /* never 0: 0 is "not known yet" on the wire */
+}
+
+static int addr_from_lane(const struct lane_addr *a, struct sockaddr_storage *ss, socklen_t *len)
+{
+  memset(ss, 0, sizeof(*ss));
+  if (a->family == 4) {
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    in->sin_family = AF_INET;
+    memcpy(&in->sin_addr, a->ip, 4);
+    in->sin_port = a->port;
+    *len = sizeof(*in);
+    return 0;
+  }
+  if (a->family == 6) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    in6->sin6_family = AF_INET6;
+    memcpy(&in6->sin6_addr, a->ip, 16);
+    in6->sin6_port = a->port;
+    *len = sizeof(*in6);
+    return 0;
+  }
+  return -1;
+}
+
+/* The same address: family, IP and port (nothing else of a sockaddr). */
+static int addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+  if (a->ss_family != b->ss_family)
+    return 0;
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+  return a->ss_family == AF_INET6 && x->sin6_port == y->sin6_port &&
+         !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
+}
+
+int lane_open(struct mx_endpoint *ep, int fd, const struct ctl_open_reply *rep,
+              const struct rel_io *io)
+{
+  struct lane *l = calloc(1, sizeof(*l));
+  uint32_t mtu = rep->lane.mtu;
+  if (mtu < 256 || mtu > WIRE_MAX_PACKET)
+    mtu = 0; /* not what a backend says: no lane */
+  if (l && mtu)
+    l->rxbuf = malloc((size_t)LANE_RX_BATCH * mtu);
+  if (!l || !mtu || !l->rxbuf ||
+      (rep->fault.loss + rep->fault.dup + rep->fault.reorder + rep->fault.corrupt > 0 ||
+       rep->fault.delay_us
+           ? fault_setup(&l->fault, &rep->fault, FAULT_HELD_MAX / 8) < 0
+           : 0)) {
+    if (l)
+      free(l->rxbuf);
+    free(l);
+    close(fd);
+    return -1;
+  }
+  l->fd = fd;
+  l->mtu = mtu;
+  l->io = io;
+  l->next_timer_ns = UINT64_MAX;
+  ep->lane = l;
+  return 0;
+}
+
+static void peer_free(struct lane_peer *lp)
+{
+  rel_free(&lp->rel);
+  free(lp->asm_buf);
+  free(lp);
+}
+
+void lane_close(struct mx_endpoint *ep)
+{
+  struct lane *l = ep->lane;
+  if (!l)
+    return;
+  for (struct conn *c = ep->conns; c; c = c->next)
+    c->lane = NULL;
+  while (l->peers) {
+    struct lane_peer *lp = l->peers;
+    l->peers = lp->next;
+    peer_free(lp);
+  }
+  fault_free(&l->fault);
+  close(l->fd);
+  free(l->rxbuf);
+  free(l);
+  ep->lane = NULL;
+}
+
+/* Fail the sends waiting for lp's window. */
+static void backlog_fail(struct mx_endpoint *ep, struct lane_peer *lp, mx_status_code_t code)
+{
+  while (lp->bl_head) {
+    struct req *r = lp->bl_head;
+    FIFO_POP(&lp->bl_head, &lp->bl_tail, txnext);
+    req_complete(ep, r, code);
+  }
+}
+
+void lane_unbind(struct mx_endpoint *ep, struct conn *c)
+{
+  struct lane_peer *lp = c->lane;
+  if (!lp)
+    return;
+  for (struct lane_peer **pp = &ep->lane->peers; *pp; pp = &(*pp)->next)
+    if (*pp == lp) {
+      *pp = lp->next;
+      break;
+    }
+  ep->lane->npeers--;
+  backlog_fail(ep, lp, MX_STATUS_ENDPOINT_CLOSED);
+  c->lane = NULL;
+  if (c->path == PATH_LANE)
+    c->path = PATH_NONE;
+  peer_free(lp);
+}
+
+int lane_bind(struct mx_endpoint *ep, struct conn *c, const struct lane_addr *a,
+              uint32_t session)
+{
+  struct lane *l = ep->lane;
+  struct sockaddr_storage ss;
+  socklen_t alen;
+  if (!l || !session || addr_from_lane(a, &ss, &alen) < 0)
+    return -1;
+  struct lane_peer *lp = c->lane;
+  if (lp && lp->session == session && addr_equal(&lp->addr, &ss)) {
+    lp->quiet = 0; /* connected again (after a failure): resends go on */
+    return 0;
+  }
+  /* An address now another endpoint's (its port reused after a close):
+   * the old binding goes, nothing of the new endpoint's counts as the old. */
+  for (struct lane_peer *o = l->peers, *nx; o; o = nx) {
+    nx = o->next;
+    if (o != lp && addr_equal(&o->addr, &ss))
+      lane_unbind(ep, o->conn);
+  }
+  if (!lp) {
+    if (!(lp = calloc(1, sizeof(*lp))))
+      return -1;
+    lp->ep = ep;
+    lp->conn = c;
+    lp->next = l->peers;
+    l->peers = lp;
+    l->npeers++;
+    c->lane = lp;
+  } else {
+    /* A new incarnation of the peer: what waited for the old one ends,
+     * and a new stream starts. */
+    backlog_fail(ep, lp, MX_STATUS_ENDPOINT_CLOSED);
+    rel_free(&lp->rel);
+    lp->asm_.active = 0;
+  }
+  lp->addr = ss;
+  lp->alen = alen;
+  lp->nic = c->nic;
+  lp->eid = c->eid;
+  lp->session = session;
+  lp->quiet = 0;
+  uint32_t mtu = a->mtu < l->mtu ? a->mtu : l->mtu;
+  rel_init(&lp->rel, l->io, lp, lib.hello.nic_id, c->nic, mtu < 256 ? 256 : mtu, LANE_WINDOW,
+           LANE_GIVE_UP_NS, lane_stream_session(ep->session, session));
+  lp->rel.peer_session = lane_stream_session(session, ep->session);
+  return 0;
+}
+
+/* --- out ---------------------------------------------------------------- */
+
+static int lane_xmit(void *ctx, const void *to, size_t tolen, const void *pkt, size_t len,
+                     int flags)
+{
+  struct mx_endpoint *ep = ctx;
+  (void)flags;
+  ssize_t n = sendto(ep->lane->fd, pkt, len, MSG_DONTWAIT, to, (socklen_t)tolen);
+  if (n < 0) /* a full socket buffer: the stream resends it */
+    ep->counters[EPC_LANE_TX_ERRORS]++;
+  else
+    ep->counters[EPC_LANE_TX]++;
+  return 0;
+}
+
+void lane_link_send(void *ctx, struct rel_stream *s, void *buf, uint32_t len, int stable,
+                    uint64_t now)
+{
+  struct lane_peer *lp = ctx;
+  struct lane *l = lp->ep->lane;
+  struct wire_hdr *h = buf;
+  (void)s;
+  (void)stable; /* sendto copies */
+  h->flags |= WIRE_F_LANE;
+  wire_seal(h, len);
+  fault_send(&l->fault, lane_xmit, lp->ep, &lp->addr, lp->alen, buf, len, now, 0);
+  if (l->fault.nheld)
+    l->next_timer_ns = 0; /* its held packets go out at the next pass's timers */
+}
+
+void lane_link_give_up(void *ctx, struct rel_stream *s)
+{
+  struct lane_peer *lp = ctx;
+  /* A receiver that computes for a minute takes no packets: that is flow
+   * control.  A dead one is the engines' to report (MSG_PEER_GONE). */
+  s->last_ack_ns = s->io->now(s->ctx);
+  lp->ep->counters[EPC_LANE_SILENT]++;
+}
+
+void lane_link_keep(void *ctx, struct rel_stream *s)
+{
+  (void)ctx;
+  (void)s; /* pieces are copied out as they come: nothing points into the buffer */
+}
+
+uint64_t lane_link_now(void *ctx)
+{
+  (void)ctx;
+  return clock_now_ns();
+}
+
+/* Packets r still needs: its descriptor, or its next fragment's pieces. */
+static uint32_t pieces_of(const struct req *r, uint32_t piece_max, uint32_t *flen)
+{
+  *flen = 0;
+  if (r->type == MSG_RNDV)
+    return 1;
+  uint64_t left = r->len - r->pushed;
+  *flen = (uint32_t)(r->type == MSG_SMALL ? r->len : left < EAGER_SIZE ? left : EAGER_SIZE);
+  return *flen ? (*flen + piece_max - 1) / piece_max : 1;
+}
+
+/* Emit what fits of r into lp's window: 1 all of it, 0 not yet. */
+static int emit(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r)
+{
+  struct rel_stream *s = &lp->rel;
+  uint32_t piece_max = wire_piece_max(s->mtu), flen, cap;
+  uint64_t now = clock_now_ns();
+  struct msg m;
+  struct wire_desc desc;
+  struct wire_data_ext x = {.src_eid = ep->eid, .dst_eid = lp->eid, .src_session = ep->session};
+  do {
+    uint32_t pieces = pieces_of(r, piece_max, &flen);
+    if (rel_room(s) < pieces)
+      return 0;
+    txq_header(&m, r, r->type);
+    m.len = flen;
+    if (r->type == MSG_FRAG)
+      m.frag = (uint16_t)(r->pushed / EAGER_SIZE);
+    if (r->type == MSG_RNDV) {
+      m.grant = r->grant;
+      m.grant2 = r->has_imm ? r->imm : 0;
+    }
+    wire_desc_from_msg(&desc, &m);
+    int last_of_msg = r->type != MSG_FRAG || r->pushed + flen >= r->len;
+    struct rel_pkt *k = NULL;
+    for (uint32_t i = 0; i < pieces; i++) {
+      uint8_t *p = rel_payload(s, 0, &cap);
+      if (!p)
+        return 0; /* no memory for the window: tried again at the next pass */
+      x.piece_off = i * piece_max;
+      x.piece_len = flen - x.piece_off < piece_max ? flen - x.piece_off : piece_max;
+      memcpy(p, &desc, WIRE_DATA_HDR);
+      memcpy(p + WIRE_DATA_HDR, &x, sizeof(x));
+      seg_gather(r->segs, r->nseg, r->pushed + x.piece_off, p + WIRE_DATA_OVERHEAD,
+                 x.piece_len);
+      k = rel_commit(s, WIRE_DATA, (uint32_t)WIRE_DATA_OVERHEAD + x.piece_len, now);
+    }
+    if (k && last_of_msg && (m.flags & MSG_F_ACKREQ)) {
+      k->noted = 1; /* the ack completes the send (progress.c, lane_io.acked) */
+      k->note = (struct rel_note){.total = (uint32_t)r->len, .peer_eid = lp->eid,
+                                  .cookie = m.cookie};
+    }
+    r->pushed += flen;
+  } while (r->type == MSG_FRAG && r->pushed < r->len);
+  uint64_t t = rel_next_timer(s);
+  if (t < ep->lane->next_timer_ns)
+    ep->lane->next_timer_ns = t;
+  return 1;
+}
+
+void lane_submit(struct mx_endpoint *ep, struct conn *c, struct req *r)
+{
+  struct lane_peer *lp = c->lane;
+  if (!lp->bl_head && emit(ep, lp, r)) {
+    txq_emitted(ep, r);
+    return;
+  }
+  ep->counters[EPC_BACKLOGGED]++;
+  FIFO_PUSH(&lp->bl_head, &lp->bl_tail, r, txnext);
+}
+
+/* Sends that waited for room, in order. */
+static int drain(struct mx_endpoint *ep, struct lane_peer *lp)
+{
+  int n = 0;
+  while (lp->bl_head && emit(ep, lp, lp->bl_head)) {
+    struct req *r = lp->bl_head;
+    FIFO_POP(&lp->bl_head, &lp->bl_tail, txnext);
+    txq_emitted(ep, r);
+    n++;
+  }
+  return n;
+}
+
+void lane_fail(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code)
+{
+  struct lane_peer *lp = c->lane;
+  if (!lp)
+    return;
+  backlog_fail(ep, lp, code);
+  lp->quiet = 1;
+  lp->asm_.active = 0;
+}
+
+int lane_expire(struct mx_endpoint *ep, uint64_t now)
+{
+  int n = 0;
+  for (struct lane_peer *lp = ep->lane ? ep->lane->peers : NULL; lp; lp = lp->next) {
+    struct req *prev = NULL;
+    for (struct req *r = lp->bl_head, *nx; r; r = nx) {
+      nx = r->txnext;
+      if (!r->deadline_ns || now < r->deadline_ns || r->pushed) {
+        prev = r;
+        continue;
+      }
+      if (prev)
+        prev->txnext = nx;
+      else
+        lp->bl_head = nx;
+      if (lp->bl_tail == r)
+        lp->bl_tail = prev;
+      ep->counters[EPC_TIMEOUTS]++;
+      req_complete(ep, r, MX_STATUS_TIMEOUT);
+      n++;
+    }
+  }
+  return n;
+}
+
+/* --- timers ------------------------------------------------------------- */
+
+int lane_timers(struct mx_endpoint *ep, uint64_t now)
+{
+  struct lane *l = ep->lane;
+  if (!l || now < l->next_timer_ns)
+    return 0;
+  int work = l->fault.nheld ? fault_flush(&l->fault, lane_xmit, ep, now) : 0;
+  uint64_t next = l->fault.nheld ? now : UINT64_MAX;
+  for (struct lane_peer *lp = l->peers; lp; lp = lp->next) {
+    if (lp->quiet)
+      continue;
+    uint64_t before = lp->rel.retransmits;
+    work += rel_timers(&lp->rel);
+    ep->counters[EPC_LANE_RETRANSMITS] += lp->rel.retransmits - before;
+    work += drain(ep, lp);
+    uint64_t t = lp->bl_head ? now : rel_next_timer(&lp->rel);
+    next = t < next ? t : next;
+  }
+  l->next_timer_ns = next;
+  return work;
+}
+
+uint64_t lane_next_timer(const struct mx_endpoint *ep)
+{
+  return ep->lane ? ep->lane->next_timer_ns : UINT64_MAX;
+}
+
+int lane_busy(const struct mx_endpoint *ep)
+{
+  for (struct lane_peer *lp = ep->lane ? ep->lane->peers : NULL; lp; lp = lp->next)
+    if (!lp->quiet && (lp->bl_head || rel_busy(&lp->rel)))
+      return 1;
+  return 0;
+}
+
+/* --- in ----------------------------------------------------------------- */
+
+static struct lane_peer *peer_at(struct lane *l, const struct sockaddr_storage *from)
+{
+  for (struct lane_peer *lp = l->peers; lp; lp = lp->next)
+    if (addr_equal(&lp->addr, from))
+      return lp;
+  return NULL;
+}
+
+/* One datagram: checked before anything of it counts (lane.c's header). */
+static void datagram(struct mx_endpoint *ep, const uint8_t *pkt, size_t len, int truncated,
+                     const struct sockaddr_storage *from, uint64_t now)
+{
+  struct lane *l = ep->lane;
+  struct wire_hdr h;
+  struct lane_peer *lp;
+  if (truncated || len < sizeof(h) || len > l->mtu || wire_check(pkt, len) < 0) {
+    ep->counters[EPC_LANE_REFUSED]++; /* cut, or not a packet, or its checksum fails */
+    return;
+  }
+  memcpy(&h, pkt, sizeof(h));
+  int kind_ok = (h.flags & WIRE_F_LANE) && !(h.flags & WIRE_F_MAC) &&
+                (h.type == WIRE_ACK || (h.type == WIRE_DATA && (h.flags & WIRE_F_RELIABLE)));
+  if (!kind_ok || !(lp = peer_at(l, from)) || lp->quiet || h.src_nic != lp->nic ||
+      h.dst_nic != lib.hello.nic_id || h.src_session != lp->rel.peer_session ||
+      h.dst_session != lp->rel.my_session) {
+    ep->counters[EPC_LANE_REFUSED]++; /* not from a lane we know, or not as it knows us */
+    return;
+  }
+  ep->counters[EPC_LANE_RX]++;
+  rel_input(&lp->rel, &h, pkt + sizeof(h), now);
+  if (lp->rel.ack_due_ns || lp->rel.held || lp->bl_head)
+    l->next_timer_ns = 0; /* an ack is due, or room came: the next pass's timers */
+}
+
+int lane_input(struct mx_endpoint *ep)
+{
+  struct lane *l = ep->lane;
+  struct mmsghdr mm[LANE_RX_BATCH];
+  struct iovec iov[LANE_RX_BATCH];
+  struct sockaddr_storage from[LANE_RX_BATCH];
+  int work = 0;
+  if (!l || !l->npeers)
+    return 0;
+  for (;;) {
+    for (int i = 0; i < LANE_RX_BATCH; i++) {
+      iov[i] = (struct iovec){l->rxbuf + (size_t)i * l->mtu, l->mtu};
+      mm[i].msg_hdr = (struct msghdr){.msg_name = &from[i], .msg_namelen = sizeof(from[i]),
+                                      .msg_iov = &iov[i], .msg_iovlen = 1};
+      mm[i].msg_len = 0;
+    }
+    int n = recvmmsg(l->fd, mm, LANE_RX_BATCH, MSG_DONTWAIT, NULL);
+    if (n <= 0)
+      return work;
+    uint64_t now = clock_now_ns();
+    for (int i = 0; i < n; i++)
+      datagram(ep, iov[i].iov_base, mm[i].msg_len, !!(mm[i].msg_hdr.msg_flags & MSG_TRUNC),
+               &from[i], now);
+    work += n;
+    if (n < LANE_RX_BATCH || ep->dead)
+      return work;
+  }
+}
+
+int lane_take(struct lane_peer *lp, const struct wire_hdr *h, const uint8_t *payload,
+              struct msg *m, const uint8_t **eager)
+{
+  struct mx_endpoint *ep = lp->ep;
+  struct wire_data_ext x;
+  const uint8_t *piece;
+  if (h->type != WIRE_DATA ||
+      wire_data_parse(payload, h->len, lib.medium_max, m, &x, &piece) < 0 ||
+      m->type == MSG_SYNC_ACK || x.src_eid != lp->eid || x.src_session != lp->session ||
+      x.dst_eid != ep->eid)
+    goto malformed;
+  /* who sent it is who the binding says, whatever the packet says */
+  m->peer_nic = lp->nic;
+  m->peer_eid = lp->eid;
+  m->flags &= (uint8_t) ~MSG_F_CMA; /* no address of the sender's means anything here */
+  *eager = NULL;
+  switch (m->type) {
+  case MSG_SMALL:
+    memcpy(m->data, piece, m->len);
+    return 1;
+  case MSG_FRAG:
+    if (x.piece_off == 0) {
+      if (!lp->asm_buf && !(lp->asm_buf = malloc(EAGER_SIZE)))
+        goto malformed; /* no memory: lost, as the engine loses what it cannot post */
+      lp->asm_.active = 1;
+      lp->asm_.m = *m;
+      lp->asm_.got = 0;
+    } else if (!lp->asm_.active || lp->asm_.m.seq != m->seq || lp->asm_.m.frag != m->frag ||
+               lp->asm_.got != x.piece_off) {
+      goto malformed;
+    }
+    memcpy(lp->asm_buf + x.piece_off, piece, x.piece_len);
+    lp->asm_.got += x.piece_len;
+    if (lp->asm_.got < m->len)
+      return 0;
+    lp->asm_.active = 0;
+    *m = lp->asm_.m;
+    *eager = lp->asm_buf;
+    return 1;
+  default: /* MSG_RNDV */
+    return 1;
+  }
+malformed:
+  ep->counters[EPC_LANE_MALFORMED]++;
+  return -1;
+}

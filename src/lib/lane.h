@@ -1,0 +1,98 @@
+/*
+ * lane.h - lanes (layer 2): an endpoint's own port to the network for its
+ * messages to other hosts (docs/lanes.md), as an SR-IOV virtual function is
+ * a guest's own queue on a NIC.  The backend made the endpoint's UDP socket
+ * and the engines vouched, in their connect, for each peer's lane address;
+ * the library then sends descriptors (small messages, medium fragments,
+ * rendezvous announcements) guest to guest, one reliable stream
+ * (common/reliable.h) per pair of endpoints, with no engine and no process
+ * switch on the way.  Everything else stays on the engines: a rendezvous'
+ * data is pulled through them, and its completion, synchronous sends'
+ * acknowledgements and a peer's death come from them.
+ */
+#ifndef MYRIXEN_LIB_LANE_H
+#define MYRIXEN_LIB_LANE_H
+
+#include <sys/socket.h>
+
+#include "../common/fault.h"
+#include "../common/reliable.h"
+#include "lib.h"
+
+#define LANE_WINDOW 64          /* packets in flight per pair of endpoints */
+#define LANE_RX_BATCH 16        /* datagrams read by one recvmmsg */
+#define LANE_GIVE_UP_NS 60000000000ull /* a silent peer is only warned about: its
+                                        * death comes from the engines */
+
+/* A peer endpoint's lane, as its backend vouched for it. */
+struct lane_peer {
+  struct mx_endpoint *ep;
+  struct conn *conn;
+  struct sockaddr_storage addr; /* where its packets come from and ours go */
+  socklen_t alen;
+  uint64_t nic;
+  uint32_t eid, session;        /* the endpoint, in the incarnation vouched for */
+  int quiet;                    /* its connection failed: nothing resent until bound again */
+  struct rel_stream rel;        /* both directions; its sessions derive from the
+                                 * endpoints' (lane_stream_session) */
+  struct req *bl_head, *bl_tail; /* sends waiting for room in the window, in order */
+  struct {                      /* the fragment being reassembled from its pieces */
+    int active;
+    struct msg m;
+    uint32_t got;
+  } asm_;
+  uint8_t *asm_buf;             /* EAGER_SIZE, at the first fragment */
+  struct lane_peer *next;
+};
+
+struct lane {
+  int fd;
+  uint32_t mtu;                 /* largest datagram, header included */
+  const struct rel_io *io;      /* the deliveries (progress.c) */
+  struct fault fault;           /* the backend's ports' faults, injected here too */
+  struct lane_peer *peers;
+  uint32_t npeers;
+  uint64_t next_timer_ns;       /* the earliest ack, resend or held packet due */
+  uint8_t *rxbuf;               /* LANE_RX_BATCH datagrams of mtu bytes */
+};
+
+/* The endpoint's lane from its open's reply and descriptor (taken: closed
+ * on failure).  0, or -1 (no memory: the endpoint goes without). */
+int lane_open(struct mx_endpoint *ep, int fd, const struct ctl_open_reply *rep,
+              const struct rel_io *io);
+void lane_close(struct mx_endpoint *ep);
+/* Peer c's lane is a, in its endpoint's incarnation session (a reply to our
+ * connect, or MSG_LANE_PEER when it connected to us).  A new incarnation
+ * starts a new stream; the same again changes nothing.  0 or -1. */
+int lane_bind(struct mx_endpoint *ep, struct conn *c, const struct lane_addr *a,
+              uint32_t session);
+/* c has no lane any more (what waited for it ends). */
+void lane_unbind(struct mx_endpoint *ep, struct conn *c);
+/* Send r on c's lane: now, or after what waits before it. */
+void lane_submit(struct mx_endpoint *ep, struct conn *c, struct req *r);
+/* c failed: its waiting sends end with code, and its stream goes quiet. */
+void lane_fail(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code);
+/* Read what came (the stream delivers through io.deliver); returns work. */
+int lane_input(struct mx_endpoint *ep);
+/* Acks due, resends, held packets, waiting sends; returns work. */
+int lane_timers(struct mx_endpoint *ep, uint64_t now);
+/* When lane_timers has something to do (UINT64_MAX: nothing). */
+uint64_t lane_next_timer(const struct mx_endpoint *ep);
+/* True while a stream has packets unacknowledged or sends waiting. */
+int lane_busy(const struct mx_endpoint *ep);
+/* Backlogged sends past their deadline end with MX_STATUS_TIMEOUT. */
+int lane_expire(struct mx_endpoint *ep, uint64_t now);
+
+/* The stream's deliveries, for io (progress.c): a packet in order to its
+ * message.  1: m is a whole message or fragment (eager: its bytes), 0: a
+ * piece kept until its fragment is whole, -1: malformed (counted). */
+int lane_take(struct lane_peer *lp, const struct wire_hdr *h, const uint8_t *payload,
+              struct msg *m, const uint8_t **eager);
+/* The link under every lane stream, for io. */
+void lane_link_send(void *ctx, struct rel_stream *s, void *buf, uint32_t len, int stable,
+                    uint64_t now);
+void lane_link_give_up(void *ctx, struct rel_stream *s);
+void lane_link_keep(void *ctx, struct rel_stream *s);
+uint64_t lane_link_now(void *ctx);
+
+#endif
