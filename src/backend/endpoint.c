@@ -48,19 +48,21 @@ static uint32_t endpoints_of_user(const struct backend *be, uid_t uid)
   return n;
 }
 
-/* A lane for the endpoint just opened as eid (docs/lanes.md): a UDP socket
- * on the address of the engine's UDP port, any free port, made by us so
- * that its address is what we say it is.  Only for a process in our own
- * network namespace (a socket of ours is then no more than one it could
- * make itself; a container's would be a socket in the host's network),
- * never for a VM (it has no descriptors), and only for an endpoint the
- * engine rate-limits in nothing (the lane bypasses it).  -1: no lane, and
- * the engines carry everything, as before lanes. */
-static int lane_create(struct backend *be, struct be_guest *g, const struct ctl_open *req,
-                       uint32_t eid, struct be_lane *lane)
+/* A lane for an endpoint about to open (docs/lanes.md): a UDP socket on
+ * the address of the engine's UDP port, any free port, made by us so that
+ * its address is what we say it is.  Only for a process in our own network
+ * namespace (a socket of ours is then no more than one it could make
+ * itself; a container's would be a socket in the host's network), never
+ * for a VM (it has no descriptors), and only when the engine rate-limits
+ * nothing (the lane bypasses it).  Made before the endpoint opens, so
+ * that its VIF has it from its first moment.  -1: no lane, and the engines
+ * carry everything, as before lanes. */
+static int lane_make(struct backend *be, struct be_guest *g, const struct ctl_open *req,
+                     struct be_lane *lane)
 {
   struct sockaddr_storage ss;
   socklen_t len;
+  lane->fd = -1;
   if (!req->want_lane || g->role != CTL_ROLE_GUEST || !datapath_uses_channels(g->datapath) ||
       be->cfg.no_lanes || be->cfg.eng.vif_bytes_per_s || be->cfg.eng.vif_msgs_per_s ||
       engine_lane_local(be->engine, &ss, &len, &lane->addr.mtu, &lane->fault) < 0 ||
@@ -71,12 +73,16 @@ static int lane_create(struct backend *be, struct be_guest *g, const struct ctl_
   else
     ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
   /* No SO_REUSEADDR nor SO_REUSEPORT: nobody else may bind this port while
-   * it is ours (connect.c checks that the guest did not set them since). */
+   * it is ours (lane_still_ours checks that the guest did not set them). */
   int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int buf = LANE_SOCKBUF;
   if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 ||
-      getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-    goto fail;
+      getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+    log_warn("no lane: %s", strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
   if (ss.ss_family == AF_INET) {
@@ -90,21 +96,25 @@ static int lane_create(struct backend *be, struct be_guest *g, const struct ctl_
     lane->addr.port = a->sin6_port;
     lane->addr.family = 6;
   }
-  lane->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (lane->fd < 0)
-    goto fail;
+  lane->fd = fd;
+  return 0;
+}
+
+/* The endpoint opened as eid with the lane made for it: the backend keeps
+ * the socket, the guest gets a copy (lane->fd is that copy after this). */
+static void lane_keep(struct backend *be, uint32_t eid, struct be_lane *lane)
+{
+  int copy = fcntl(lane->fd, F_DUPFD_CLOEXEC, 0);
   if (be->lane_keep[eid])
     close(be->lane_keep[eid] - 1); /* the id's last owner's: its peers were told */
-  be->lane_keep[eid] = fd + 1;
-  engine_vif_set_lane(be->engine, eid, &lane->addr);
+  be->lane_keep[eid] = lane->fd + 1;
+  lane->fd = copy;
+  if (copy < 0) { /* the endpoint goes without; its peers are offered nothing */
+    log_warn("endpoint %u: no lane: %s", eid, strerror(errno));
+    engine_vif_set_lane(be->engine, eid, NULL);
+    return;
+  }
   be->lanes_made++;
-  return 0;
-fail:
-  log_warn("endpoint %u: no lane: %s", eid, strerror(errno));
-  if (fd >= 0)
-    close(fd);
-  lane->fd = -1;
-  return -1;
 }
 
 int lane_still_ours(struct backend *be, uint32_t eid)
@@ -148,13 +158,20 @@ int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open 
                                .ram_size = g->ram_size, .polled = g->vm_polled};
   _Static_assert(sizeof(owner.name) == sizeof(g->name), "guest names");
   memcpy(owner.name, g->name, sizeof(owner.name));
+  if (lane_make(be, g, req, lane) == 0)
+    owner.lane = lane->addr;
   int r = engine_vif_open(be->engine, &owner, region_vif(g->region, idx), req->eid, req->key,
                           info);
-  if (r != MX_SUCCESS)
+  if (r != MX_SUCCESS) {
+    if (lane->fd >= 0)
+      close(lane->fd);
+    lane->fd = -1;
     return r;
+  }
   g->vif_eid[idx] = info->eid + 1;
   *vif_idx = idx;
-  lane_create(be, g, req, info->eid, lane);
+  if (lane->fd >= 0)
+    lane_keep(be, info->eid, lane);
   return MX_SUCCESS;
 }
 

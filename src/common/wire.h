@@ -46,6 +46,7 @@ enum wire_type {
   WIRE_NACK = 10,         /* the destination endpoint is closed or unknown */
   WIRE_HELLO = 11,        /* unreliable, broadcast: "this nic id is this host" */
   WIRE_EP_GONE = 12,      /* an endpoint that connected with you closed */
+  WIRE_KEEPALIVE = 13,    /* nothing: an idle stream's proof of life, acknowledged */
   WIRE_TYPE_MAX
 };
 

@@ -106,6 +106,8 @@ struct engine_owner {
    * it mapped while the VIF is open. */
   void *ram;
   uint64_t ram_size;
+  struct lane_addr lane;        /* its lane (docs/lanes.md), from its first moment: a
+                                 * connect that comes as it opens finds it (port 0: none) */
   int polled;                   /* it cannot ring the doorbell (a VM on ivshmem-plain):
                                  * the engine's sleeps are short polls while it is open */
 };

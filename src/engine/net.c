@@ -328,6 +328,7 @@ int net_progress(struct engine *e)
     work += remote_retry_stalled(e, p);
     work += rel_retry(&p->rel);
     work += rel_timers(&p->rel);
+    work += peer_keepalive(n, p, now);
   }
   work += rpull_progress(e);
   work += notify_retry(e);
@@ -386,7 +387,9 @@ int net_next_timer_ms(struct engine *e)
     if (n->peers[i].stalled.active)
       return 1;
     uint64_t pt = rel_next_timer(&n->peers[i].rel);
+    uint64_t kt = peer_keepalive_due(n, &n->peers[i]);
     t = pt < t ? pt : t;
+    t = kt < t ? kt : t;
   }
   for (int i = 0; i < n->nports; i++)
     if (n->ports[i].fault.nheld)

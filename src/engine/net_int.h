@@ -14,6 +14,7 @@
 
 #define NET_MAX_PORTS 4
 #define NET_MAX_PEERS 64
+#define NET_KEEPALIVES_PER_TIMEOUT 4 /* an idle peer is asked this often per peer timeout */
 #define NET_CONNECT_WAIT_NS 1000000000ull
 #define NET_PULL_PIECES 128         /* packets read from a guest with one syscall */
 #define NET_PULL_PEND 64            /* received pieces written into a guest at once */
@@ -141,6 +142,7 @@ struct net {
   uint64_t lanes_vouched;       /* peers' lanes passed on to our endpoints ... */
   uint64_t lanes_refused;       /* ... and refused (not on the peer's own address) */
   uint64_t ep_gone_tx, ep_gone_rx; /* WIRE_EP_GONE told and heard */
+  uint64_t keepalives;          /* sent to idle peers */
   struct wire_auth auth;
   uint64_t auth_bad;            /* with a key: no MAC, or a wrong one */
   uint64_t auth_unexpected;     /* without one: a packet with a MAC */
@@ -172,6 +174,11 @@ struct net_peer *peer_by_nic(struct net *n, uint64_t nic);
 struct net_peer *peer_learn(struct engine *e, uint64_t nic, int port,
                             const struct port_addr *from);
 void peer_fail(struct engine *e, struct net_peer *p, const char *why);
+/* A peer's stream is idle: when it is due a keepalive (UINT64_MAX: not),
+ * and sending it.  Messages between guests' lanes pass no engine, so an
+ * engine learns that a peer died only by asking. */
+uint64_t peer_keepalive_due(const struct net *n, const struct net_peer *p);
+int peer_keepalive(struct net *n, struct net_peer *p, uint64_t now);
 uint32_t peer_random32(struct net *n);
 int peer_file_load(struct engine *e, const char *path, char *err, size_t errlen);
 int peer_resolve_name(struct engine *e, const char *host, uint64_t *nic);

@@ -152,6 +152,23 @@ static void broadcast_gone(struct engine *e, uint64_t nic)
   }
 }
 
+uint64_t peer_keepalive_due(const struct net *n, const struct net_peer *p)
+{
+  if (p->state != PEER_UP || rel_busy(&p->rel))
+    return UINT64_MAX; /* (a busy stream's acks or give-up tell already) */
+  uint64_t last = p->rel.last_heard_ns > p->rel.last_ack_ns ? p->rel.last_heard_ns
+                                                             : p->rel.last_ack_ns;
+  return last + n->peer_timeout_ns / NET_KEEPALIVES_PER_TIMEOUT;
+}
+
+int peer_keepalive(struct net *n, struct net_peer *p, uint64_t now)
+{
+  if (now < peer_keepalive_due(n, p) || !rel_send(&p->rel, WIRE_KEEPALIVE, NULL, 0, NULL, 0))
+    return 0;
+  n->keepalives++;
+  return 1;
+}
+
 void peer_fail(struct engine *e, struct net_peer *p, const char *why)
 {
   struct net *n = net_of(e);

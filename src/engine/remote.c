@@ -230,6 +230,9 @@ int remote_deliver(struct engine *e, struct net_peer *p, const struct wire_hdr *
       r = 1;
     }
     break;
+  case WIRE_KEEPALIVE:
+    r = h->len == 0 ? 1 : -1;
+    break;
   case WIRE_EP_GONE:
     if (payload_as(&u.g, sizeof(u.g), h, payload, 1))
       r = lane_on_gone(e, p, &u.g);

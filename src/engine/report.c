@@ -3,6 +3,8 @@
  * (myrixen info, counters, peers), each written under the engine's lock so
  * that a snapshot is coherent.
  */
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "net_int.h"
@@ -35,6 +37,13 @@ void engine_write_endpoints(struct engine *e, struct json *j)
     json_str(j, "datapath", datapath_name(v->owner.datapath));
     json_int(j, "channels", v->channels);
     json_u64(j, "session", v->session);
+    if (v->lane.port) { /* where its lane is bound (docs/lanes.md) */
+      char ip[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN + 16];
+      inet_ntop(v->lane.family == 6 ? AF_INET6 : AF_INET, v->lane.ip, ip, sizeof(ip));
+      snprintf(addr, sizeof(addr), v->lane.family == 6 ? "[%s]:%u" : "%s:%u", ip,
+               ntohs(v->lane.port));
+      json_str(j, "lane", addr);
+    }
     json_end(j);
   }
   json_end(j);
@@ -182,6 +191,7 @@ static void write_net_counters(struct json *j, const struct net *n)
   json_u64(j, "lanes_refused", n ? n->lanes_refused : 0);
   json_u64(j, "ep_gone_tx", n ? n->ep_gone_tx : 0);
   json_u64(j, "ep_gone_rx", n ? n->ep_gone_rx : 0);
+  json_u64(j, "keepalives", n ? n->keepalives : 0);
   json_u64(j, "auth_failed", n ? n->auth_bad : 0);
   json_u64(j, "auth_unexpected", n ? n->auth_unexpected : 0);
   json_u64(j, "replayed", n ? n->replayed : 0);

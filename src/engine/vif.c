@@ -125,6 +125,7 @@ int vif_open(struct engine *e, const struct engine_owner *owner, struct vif *sha
   v->key = key;
   v->session = ++e->next_session;
   v->owner = *owner;
+  v->lane = owner->lane;
   /* the copy datapaths' rings are netback's */
   v->dp = owner->datapath == DP_COPY || owner->datapath == DP_COPY_BATCH ? &vif_dp_copy
                                                                          : &vif_dp_engine;

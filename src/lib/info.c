@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib.h"
 #include "base.h"
@@ -39,6 +40,15 @@ static void counters_sum(uint64_t sum[EPC_MAX])
     pthread_mutex_unlock(&ep->lock);
   }
   pthread_mutex_unlock(&lib.eps_lock);
+}
+
+void lib_counters_print(void)
+{
+  uint64_t sum[EPC_MAX];
+  counters_sum(sum);
+  fprintf(stderr, "libmyrixen counters (pid %d):\n", (int)getpid());
+  for (int i = 0; i < EPC_MAX; i++)
+    fprintf(stderr, "  %s: %llu\n", ep_counter_names[i], (unsigned long long)sum[i]);
 }
 
 /* The keys that take a board number: it must name our one board. */

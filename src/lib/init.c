@@ -47,6 +47,8 @@ EXPORT mx_return_t mx_finalize(void)
     return lib_error(NULL, MX_NOT_INITIALIZED, "mx_finalize: not initialized");
   while (lib.eps)
     mx_close_endpoint(lib.eps);
+  if (getenv("MYRIXEN_COUNTERS"))
+    lib_counters_print(); /* what this process's endpoints did, for tests and users */
   attach_end();
   lib.initialized = 0;
   return MX_SUCCESS;

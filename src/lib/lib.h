@@ -264,6 +264,10 @@ struct lib_state {
 };
 extern struct lib_state lib;
 
+/* info.c: this process's counters (mx_get_info's), to stderr; mx_finalize
+ * prints them when MYRIXEN_COUNTERS is set. */
+void lib_counters_print(void);
+
 /* --- the layers ----------------------------------------------------------
  * Each layer has its header (base.h, txq.h, channel.h, conn.h, send.h,
  * recv.h, unexp.h, reach.h, progress.h) and each file includes those it

@@ -71,6 +71,93 @@ else
   bad "udp batches: b sent $txp packets in $txs sends, a read $rxp in $rxr reads"
 fi
 
+# lanes (docs/lanes.md): a stream of small messages from b to a, every
+# library's counters printed at mx_finalize (MYRIXEN_COUNTERS)
+lane_stream() { # NAME, then env for both programs
+  local name=$1; shift
+  on a env MYRIXEN_COUNTERS=1 "$@" "$MX/mx_stream" -e 1 -l 100 -n 2000 > "$TMP/lane_rx.out" 2>&1 &
+  local spid=$!
+  on b env MYRIXEN_COUNTERS=1 "$@" "$MX/mx_stream" -e 2 -d a -r 1 -l 100 -n 2000 \
+    > "$TMP/lane_tx.out" 2>&1; local crc=$?
+  wait $spid; local src=$?
+  [ $crc = 0 ] && [ $src = 0 ] && return 0
+  bad "$name (sender $crc, receiver $src)"; tail -n 5 "$TMP/lane_tx.out" "$TMP/lane_rx.out"; return 1
+}
+counter() { grep -o "$2: [0-9]*" "$TMP/lane_$1.out" | awk '{s += $NF} END {print s + 0}'; }
+if lane_stream "udp stream by lane"; then
+  if [ "$(counter tx "Lane packets sent")" -ge 2000 ] && [ "$(counter rx "Lane packets received")" -ge 2000 ]; then
+    ok "udp stream by lane: b sent $(counter tx "Lane packets sent") lane packets, a took $(counter rx "Lane packets received")"
+  else
+    bad "udp stream by lane: b sent $(counter tx "Lane packets sent"), a took $(counter rx "Lane packets received")"
+  fi
+fi
+# the engines' path keeps its coverage: every class with lanes off, and a
+# pair where one side has none
+export MYRIXEN_LANES=0
+classes "udp engine path" a b
+unset MYRIXEN_LANES
+on a env MYRIXEN_LANES=0 "$MX/mx_stream" -e 1 -l 100 -n 500 > "$TMP/mixed_rx.out" 2>&1 & spid=$!
+if on b env MYRIXEN_COUNTERS=1 "$MX/mx_stream" -e 2 -d a -r 1 -l 100 -n 500 > "$TMP/lane_tx.out" 2>&1 &&
+   wait $spid && [ "$(counter tx "Lane packets sent")" = 0 ]; then
+  ok "udp, a without lanes: b's messages go by the engines"
+else
+  bad "udp, a without lanes"; tail -n 3 "$TMP/lane_tx.out" "$TMP/mixed_rx.out"
+fi
+# an endpoint that closes mid-stream: its peer hears it from the engines
+# (WIRE_EP_GONE) at once, not at a timeout
+on b "$MX/mx_stream" -e 1 -l 1000 -n 100000000 > /dev/null 2>&1 & rpid=$!
+on a timeout 20 "$MX/mx_stream" -e 2 -d b -r 1 -l 1000 -k > "$TMP/close.out" 2>&1 & spid=$!
+sleep 1
+kill -9 $(ip netns pids "${TAG}b" | while read -r p; do
+  [ "$(cat /proc/$p/comm 2>/dev/null)" = mx_stream ] && echo "$p"; done) 2>/dev/null
+t0=$(date +%s%N)
+if wait $spid && grep -q "Endpoint closed" "$TMP/close.out"; then
+  ok "endpoint closed mid-stream: its peer failed in $((($(date +%s%N) - t0) / 1000000)) ms ($(tail -1 "$TMP/close.out"))"
+else
+  bad "endpoint closed mid-stream"; cat "$TMP/close.out"
+fi
+wait $rpid 2>/dev/null
+
+# a lane refuses what does not come from the lane its peer's backend
+# vouched for: datagrams from another socket of the peer's own address
+# (another guest of that host), a lane packet at the engine's port
+on a env MYRIXEN_COUNTERS=1 "$MX/mx_stream" -e 1 -l 100 -n 2000 > "$TMP/lane_rx.out" 2>&1 & spid=$!
+for _ in $(seq 50); do
+  lane=$(on a "$BIN/bin/myrixen" info --json | grep -o '"lane":"[0-9.:]*"' | head -1 | cut -d'"' -f4)
+  [ -n "$lane" ] && break; sleep 0.1
+done
+ip netns exec "${TAG}b" python3 - "${lane%:*}" "${lane##*:}" "$(awk '/#define WIRE_VERSION/ {print $3}' "$(dirname "$0")/../../src/common/wire.h")" \
+  "$(on b "$BIN/bin/myrixen" peers --json | grep -o '"nic_id":"[0-9a-f]*"' | head -1 | cut -d'"' -f4)" \
+  "$(on a "$BIN/bin/myrixen" peers --json | grep -o '"nic_id":"[0-9a-f]*"' | head -1 | cut -d'"' -f4)" <<'PY'
+import os, socket, struct, sys
+host, port, version = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+src, dst = int(sys.argv[4], 16), int(sys.argv[5], 16)
+def crc32c(data, crc=0):
+    crc ^= 0xffffffff
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+def packet(type_, payload, flags=1 | 4, sess=7):
+    h = struct.pack("<HBBHHIIIIQQII", 0x4d58, version, type_, len(payload), flags, 0, sess, 0, 0, src, dst, 0, 0)
+    return h[:8] + struct.pack("<I", crc32c(h + payload)) + h[12:] + payload
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.18.0.2", 0))                           # b's own address, not its lane
+desc = struct.pack("<BBHIIIQQII", 1, 0, 0, 8, 8, 0, 0x1234, 0, 0, 0)
+ext = struct.pack("<IIIIII", 2, 1, 0, 8, 1, 0)
+for pkt in [os.urandom(120), packet(3, desc + ext + b"forged!!"), packet(1, b"")]:
+    s.sendto(pkt, (host, port))
+s.sendto(packet(3, desc + ext + b"forged!!"), (host, 2315)) # a lane packet at the engine's port
+PY
+if on b env MYRIXEN_COUNTERS=1 "$MX/mx_stream" -e 2 -d a -r 1 -l 100 -n 2000 > "$TMP/lane_tx.out" 2>&1 &&
+   wait $spid && [ "$(counter rx "Lane packets refused")" -ge 3 ] &&
+   [ "$(json_num "$(on a "$BIN/bin/myrixen" peers --json)" lane_on_port)" -ge 1 ]; then
+  ok "forged lane packets refused and counted ($(counter rx "Lane packets refused") at the lane, $(json_num "$(on a "$BIN/bin/myrixen" peers --json)" lane_on_port) at the port); the stream went on"
+else
+  bad "forged lane packets: refused $(counter rx "Lane packets refused")"; tail -n 3 "$TMP/lane_rx.out" "$TMP/lane_tx.out"
+fi
+
 # a receiver that computes for 2 s without calling the library, under loss
 stop_backend a; stop_backend b
 backend a udp:198.18.0.1:2315 --fault loss=0.05,seed=11 && backend b udp:198.18.0.2:2315 --fault loss=0.05,seed=12 || exit 1
@@ -96,6 +183,20 @@ faults_counted() {
   fi
 }
 faults_counted udp
+# the lanes carry the same faults as the ports (ctl_open_reply.fault): a
+# stream resends what was lost and refuses what was corrupted (at rates
+# that make both certain in 2000 messages)
+stop_backend a; stop_backend b
+backend a udp:198.18.0.1:2315 --fault loss=0.02,corrupt=0.02,seed=21 &&
+  backend b udp:198.18.0.2:2315 --fault loss=0.02,corrupt=0.02,seed=22 || exit 1
+if lane_stream "udp stream by lane under faults"; then
+  if [ "$(counter tx "Lane packets resent")" -ge 1 ] && [ "$(counter rx "Lane packets refused")" -ge 1 ]; then
+    ok "udp lanes under faults: b resent $(counter tx "Lane packets resent"), a refused $(counter rx "Lane packets refused") corrupted"
+  else
+    bad "udp lanes under faults: resent $(counter tx "Lane packets resent"), refused $(counter rx "Lane packets refused")"
+    grep -h "Lane" "$TMP/lane_tx.out" "$TMP/lane_rx.out"; tail -n 5 "$TMP/a.log" "$TMP/b.log"
+  fi
+fi
 
 # a peer backend killed mid-stream, then restarted
 stop_backend a; stop_backend b
@@ -156,6 +257,12 @@ echo "key-file $TMP/key" >> "$TMP/peers"
 backend a udp:198.18.0.1:2315 --fault $F,seed=5 &&
   backend b udp:198.18.0.2:2315 --key-file "$TMP/key" --fault $F,seed=6 || exit 1
 classes "udp keyed, faults" a b
+# a lane's packets carry no MAC: keyed hosts make none
+if lane_stream "udp keyed stream" && [ "$(counter tx "Lane packets sent")" = 0 ]; then
+  ok "keyed: no lanes, every message by the engines"
+else
+  bad "keyed: $(counter tx "Lane packets sent") lane packets sent"
+fi
 sa=$(on a "$BIN/bin/myrixen" peers --json)
 if [ "$(json_num "$sa" cluster_key)" = 1 ] && [ "$(json_num "$sa" auth_failed)" -ge 1 ] &&
    [ "$(json_num "$sa" bad_checksum)" = 0 ]; then
