@@ -214,6 +214,8 @@ static void handle_vif_set(struct backend *be, struct be_guest *g, const struct 
     control_reply_error(be, g, req, MX_BAD_ENDPOINT, "vif set: endpoint %u is not open", v->eid);
     return;
   }
+  if (v->bytes_per_s || v->msgs_per_s)
+    engine_vif_set_lane(be->engine, v->eid, NULL); /* limited: no new peer gets its lane */
   log_info("endpoint %u: limits %llu B/s, %llu msgs/s", v->eid,
            (unsigned long long)v->bytes_per_s, (unsigned long long)v->msgs_per_s);
   reply_ok(g, req);

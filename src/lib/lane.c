@@ -131,11 +131,7 @@ void lane_close(struct mx_endpoint *ep)
 /* Fail the sends waiting for lp's window. */
 static void backlog_fail(struct mx_endpoint *ep, struct lane_peer *lp, mx_status_code_t code)
 {
-  while (lp->bl_head) {
-    struct req *r = lp->bl_head;
-    FIFO_POP(&lp->bl_head, &lp->bl_tail, txnext);
-    req_complete(ep, r, code);
-  }
+  txq_backlog_fail(ep, &lp->bl_head, &lp->bl_tail, code);
 }
 
 void lane_unbind(struct mx_endpoint *ep, struct conn *c)
@@ -353,25 +349,8 @@ void lane_fail(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code)
 int lane_expire(struct mx_endpoint *ep, uint64_t now)
 {
   int n = 0;
-  for (struct lane_peer *lp = ep->lane ? ep->lane->peers : NULL; lp; lp = lp->next) {
-    struct req *prev = NULL;
-    for (struct req *r = lp->bl_head, *nx; r; r = nx) {
-      nx = r->txnext;
-      if (!r->deadline_ns || now < r->deadline_ns || r->pushed) {
-        prev = r;
-        continue;
-      }
-      if (prev)
-        prev->txnext = nx;
-      else
-        lp->bl_head = nx;
-      if (lp->bl_tail == r)
-        lp->bl_tail = prev;
-      ep->counters[EPC_TIMEOUTS]++;
-      req_complete(ep, r, MX_STATUS_TIMEOUT);
-      n++;
-    }
-  }
+  for (struct lane_peer *lp = ep->lane ? ep->lane->peers : NULL; lp; lp = lp->next)
+    n += txq_backlog_expire(ep, &lp->bl_head, &lp->bl_tail, now);
   return n;
 }
 

@@ -208,24 +208,31 @@ int txq_drain(struct mx_endpoint *ep, struct txq *t)
   return n;
 }
 
-void txq_fail(struct mx_endpoint *ep, struct txq *t, mx_status_code_t code)
+void txq_backlog_fail(struct mx_endpoint *ep, struct req **head, struct req **tail,
+                      mx_status_code_t code)
 {
-  while (t->bl_head) {
-    struct req *r = t->bl_head;
-    t->bl_head = r->txnext;
+  while (*head) {
+    struct req *r = *head;
+    *head = r->txnext;
     if (r->kind == REQ_CTL)
       req_free(ep, r);
     else
       req_complete(ep, r, code);
   }
-  t->bl_tail = NULL;
+  *tail = NULL;
 }
 
-int txq_expire(struct mx_endpoint *ep, struct txq *t, uint64_t now)
+void txq_fail(struct mx_endpoint *ep, struct txq *t, mx_status_code_t code)
+{
+  txq_backlog_fail(ep, &t->bl_head, &t->bl_tail, code);
+}
+
+int txq_backlog_expire(struct mx_endpoint *ep, struct req **head, struct req **tail,
+                       uint64_t now)
 {
   int n = 0;
   struct req *prev = NULL;
-  for (struct req *r = t->bl_head, *nx; r; r = nx) {
+  for (struct req *r = *head, *nx; r; r = nx) {
     nx = r->txnext;
     if (r->kind == REQ_CTL || !r->deadline_ns || now < r->deadline_ns || r->pushed) {
       prev = r;
@@ -234,12 +241,17 @@ int txq_expire(struct mx_endpoint *ep, struct txq *t, uint64_t now)
     if (prev)
       prev->txnext = nx;
     else
-      t->bl_head = nx;
-    if (t->bl_tail == r)
-      t->bl_tail = prev;
+      *head = nx;
+    if (*tail == r)
+      *tail = prev;
     ep->counters[EPC_TIMEOUTS]++;
     req_complete(ep, r, MX_STATUS_TIMEOUT);
     n++;
   }
   return n;
+}
+
+int txq_expire(struct mx_endpoint *ep, struct txq *t, uint64_t now)
+{
+  return txq_backlog_expire(ep, &t->bl_head, &t->bl_tail, now);
 }

@@ -22,5 +22,10 @@ int txq_drain(struct mx_endpoint *ep, struct txq *t);
  * that have not started to leave (a half-sent message is never cut). */
 int txq_expire(struct mx_endpoint *ep, struct txq *t, uint64_t now);
 void txq_fail(struct mx_endpoint *ep, struct txq *t, mx_status_code_t code);
+/* The same for any backlog (a lane's): a FIFO of requests on txnext. */
+int txq_backlog_expire(struct mx_endpoint *ep, struct req **head, struct req **tail,
+                       uint64_t now);
+void txq_backlog_fail(struct mx_endpoint *ep, struct req **head, struct req **tail,
+                      mx_status_code_t code);
 
 #endif

@@ -126,22 +126,15 @@ for _ in $(seq 50); do
   lane=$(on a "$BIN/bin/myrixen" info --json | grep -o '"lane":"[0-9.:]*"' | head -1 | cut -d'"' -f4)
   [ -n "$lane" ] && break; sleep 0.1
 done
-ip netns exec "${TAG}b" python3 - "${lane%:*}" "${lane##*:}" "$(awk '/#define WIRE_VERSION/ {print $3}' "$(dirname "$0")/../../src/common/wire.h")" \
+ip netns exec "${TAG}b" env PYTHONPATH="$(dirname "$0")/lib" python3 - "${lane%:*}" "${lane##*:}" "$(awk '/#define WIRE_VERSION/ {print $3}' "$(dirname "$0")/../../src/common/wire.h")" \
   "$(on b "$BIN/bin/myrixen" peers --json | grep -o '"nic_id":"[0-9a-f]*"' | head -1 | cut -d'"' -f4)" \
   "$(on a "$BIN/bin/myrixen" peers --json | grep -o '"nic_id":"[0-9a-f]*"' | head -1 | cut -d'"' -f4)" <<'PY'
 import os, socket, struct, sys
+from forge import packet as forged
 host, port, version = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 src, dst = int(sys.argv[4], 16), int(sys.argv[5], 16)
-def crc32c(data, crc=0):
-    crc ^= 0xffffffff
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
-    return crc ^ 0xffffffff
-def packet(type_, payload, flags=1 | 4, sess=7):
-    h = struct.pack("<HBBHHIIIIQQII", 0x4d58, version, type_, len(payload), flags, 0, sess, 0, 0, src, dst, 0, 0)
-    return h[:8] + struct.pack("<I", crc32c(h + payload)) + h[12:] + payload
+def packet(type_, payload):
+    return forged(version, type_, payload, src, dst, flags=1 | 4)  # reliable, lane
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("198.18.0.2", 0))                           # b's own address, not its lane
 desc = struct.pack("<BBHIIIQQII", 1, 0, 0, 8, 8, 0, 0x1234, 0, 0, 0)
@@ -211,20 +204,12 @@ pair "restarted peer serves new connections" b a mx_pingpong -e 1 -n 1 -- -e 2 -
 
 # forged and truncated packets
 WIRE_VERSION=$(awk '/#define WIRE_VERSION/ {print $3}' "$(dirname "$0")/../../src/common/wire.h")
-ip netns exec "${TAG}a" python3 - 198.18.0.2 2315 "$WIRE_VERSION" "$(on b "$BIN/bin/myrixen" peers --json | grep -o '"nic_id":"[0-9a-f]*"' | head -1 | cut -d'"' -f4)" <<'PY'
+ip netns exec "${TAG}a" env PYTHONPATH="$(dirname "$0")/lib" python3 - 198.18.0.2 2315 "$WIRE_VERSION" "$(on b "$BIN/bin/myrixen" peers --json | grep -o '"nic_id":"[0-9a-f]*"' | head -1 | cut -d'"' -f4)" <<'PY'
 import os, socket, struct, sys
+from forge import packet
 host, port, version, dst = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4], 16)
-def crc32c(data, crc=0):
-    crc ^= 0xffffffff
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
-    return crc ^ 0xffffffff
-def header(type_, payload, src=0x02aabbccddee, sess=7, seq=0, flags=1):
-    h = struct.pack("<HBBHHIIIIQQII", 0x4d58, version, type_, len(payload), flags, 0, sess, 0, seq, src, dst, 0, 0)
-    c = crc32c(h + payload)
-    return h[:8] + struct.pack("<I", c) + h[12:] + payload
+def header(type_, payload):
+    return packet(version, type_, payload, 0x02aabbccddee, dst)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 good = header(3, b"\0" * 80)                       # a DATA packet whose descriptor is nonsense
 for pkt in [os.urandom(200),                        # garbage: bad magic
