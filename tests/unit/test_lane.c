@@ -1,0 +1,329 @@
+/* test_lane.c - what a lane takes (lib/lane.c, docs/lanes.md): an
+ * endpoint with a lane on 127.0.0.1 and one peer bound to it, and datagrams
+ * the test makes by hand, each wrong in one way.  A datagram counts only
+ * from the bound address, as the binding's endpoint, in both streams'
+ * sessions, in order, well formed; every refusal is counted.  No backend:
+ * the library's lane alone. */
+#include <arpa/inet.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../src/lib/lib.h"
+#include "../../src/lib/base.h"
+#include "../../src/lib/conn.h"
+#include "../../src/lib/lane.h"
+#include "../../src/lib/progress.h"
+#include "../harness.h"
+
+#define MY_NIC 0x020000000001ull
+#define PEER_NIC 0x020000000002ull
+#define MY_EID 3
+#define PEER_EID 5
+#define PEER_SESSION 77
+#define MTU 1472
+
+struct fixture {
+  struct mx_endpoint *ep;
+  struct conn *c;
+  int peer;                     /* the peer's lane, as bound */
+  int other;                    /* another socket of the same host */
+  struct sockaddr_in to;        /* the endpoint's lane */
+  uint32_t seq;                 /* the peer's next stream seq */
+};
+
+static int udp_socket(struct sockaddr_in *bound)
+{
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof(a);
+  CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+  CHECK(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+  if (bound)
+    *bound = a;
+  return fd;
+}
+
+static void setup(struct fixture *f)
+{
+  memset(f, 0, sizeof(*f));
+  lib.hello.nic_id = MY_NIC;
+  lib.medium_max = 32768;
+  lib.small_max = 128;
+  struct mx_endpoint *ep = calloc(1, sizeof(*ep));
+  CHECK(ep != NULL);
+  pthread_mutex_init(&ep->lock, NULL);
+  ep->eid = MY_EID;
+  ep->session = 9;
+  ep->unexp_max = 1000;
+  struct ctl_open_reply rep = {.has_lane = 1, .lane = {.mtu = MTU, .family = 4}};
+  CHECK(lane_open(ep, udp_socket(&f->to), &rep, &progress_lane_io) == 0);
+  struct sockaddr_in peer;
+  f->peer = udp_socket(&peer);
+  f->other = udp_socket(NULL);
+  f->c = conn_get(ep, PEER_NIC, PEER_EID, 1);
+  CHECK(f->c != NULL);
+  f->c->session = PEER_SESSION;
+  struct lane_addr a = {.port = peer.sin_port, .family = 4, .mtu = MTU};
+  memcpy(a.ip, &peer.sin_addr, 4);
+  CHECK(lane_bind(ep, f->c, &a, PEER_SESSION) == 0 && f->c->lane != NULL);
+  f->ep = ep;
+}
+
+/* As mx_close_endpoint frees an endpoint (the sanitizer builds look for leaks). */
+static void teardown(struct fixture *f)
+{
+  struct mx_endpoint *ep = f->ep;
+  lane_close(ep);
+  close(f->peer);
+  close(f->other);
+  for (uint32_t i = 0; i < ep->nhandles; i++)
+    if (ep->handles[i])
+      req_free(ep, ep->handles[i]);
+  free(ep->handles);
+  req_cache_free(ep);
+  while (ep->conns) {
+    struct conn *c = ep->conns;
+    ep->conns = c->next;
+    free(c);
+  }
+  pthread_mutex_destroy(&ep->lock);
+  free(ep);
+}
+
+/* A small message's packet from the peer as it would make it, for the
+ * test to break one thing of. */
+struct forged {
+  struct wire_hdr h;
+  struct wire_desc d;
+  struct wire_data_ext x;
+  uint8_t data[32];
+  uint32_t len;                 /* of data */
+};
+
+static void forge_on(struct fixture *f, const struct lane_peer *lp, struct forged *p,
+                     uint32_t len)
+{
+  const struct rel_stream *s = &lp->rel;
+  memset(p, 0, sizeof(*p));
+  p->h = (struct wire_hdr){.magic = WIRE_MAGIC, .version = WIRE_VERSION, .type = WIRE_DATA,
+                           .flags = WIRE_F_RELIABLE | WIRE_F_LANE,
+                           .src_session = s->peer_session, .dst_session = s->my_session,
+                           .seq = f->seq, .src_nic = PEER_NIC, .dst_nic = MY_NIC,
+                           .ack = 0};
+  p->d = (struct wire_desc){.type = MSG_SMALL, .len = len, .total = len, .match = 0x42};
+  p->x = (struct wire_data_ext){.src_eid = PEER_EID, .dst_eid = MY_EID, .piece_len = len,
+                                .src_session = PEER_SESSION};
+  p->len = len;
+  memset(p->data, 0xab, len);
+}
+
+static void forge(struct fixture *f, struct forged *p, uint32_t len)
+{
+  forge_on(f, f->c->lane, p, len);
+}
+
+/* Seal (unless told not to) and send p from fd; then the endpoint reads. */
+static void deliver(struct fixture *f, struct forged *p, int fd, int seal)
+{
+  uint32_t total = (uint32_t)(sizeof(p->h) + WIRE_DATA_OVERHEAD) + p->len;
+  p->h.len = (uint16_t)(total - sizeof(p->h));
+  if (seal)
+    wire_seal(&p->h, total);
+  CHECK(sendto(fd, p, total, 0, (struct sockaddr *)&f->to, sizeof(f->to)) == (ssize_t)total);
+  usleep(1000);
+  lane_input(f->ep);
+}
+
+/* Sent one way; the counter that must move, and by one. */
+static void expect(struct fixture *f, struct forged *p, int fd, int seal, enum ep_counter which)
+{
+  uint64_t before[EPC_MAX];
+  memcpy(before, f->ep->counters, sizeof(before));
+  uint32_t unexp = f->ep->unexp_count;
+  deliver(f, p, fd, seal);
+  CHECK(f->ep->counters[which] == before[which] + 1);
+  if (which != EPC_LANE_RX) /* nothing of it reached the application */
+    CHECK(f->ep->unexp_count == unexp);
+}
+
+static int test_a_well_formed_message_is_taken_from_its_peer(void)
+{
+  struct fixture f;
+  struct forged p;
+  setup(&f);
+  forge(&f, &p, 8);
+  expect(&f, &p, f.peer, 1, EPC_LANE_RX);
+  CHECK(f.ep->unexp_count == 1);
+  struct req *u = f.ep->unexp.head;
+  CHECK(u && u->conn == f.c && u->match == 0x42 && u->msg_len == 8);
+  teardown(&f);
+  return 0;
+}
+
+static int test_datagrams_not_from_the_vouched_lane_are_refused(void)
+{
+  struct fixture f;
+  struct forged p;
+  setup(&f);
+  forge(&f, &p, 8);
+  expect(&f, &p, f.other, 1, EPC_LANE_REFUSED); /* another socket of the peer's host */
+  forge(&f, &p, 8);
+  p.h.src_nic = PEER_NIC + 1;
+  expect(&f, &p, f.peer, 1, EPC_LANE_REFUSED);
+  forge(&f, &p, 8);
+  p.h.dst_nic = MY_NIC + 1;
+  expect(&f, &p, f.peer, 1, EPC_LANE_REFUSED);
+  forge(&f, &p, 8);
+  p.h.src_session ^= 1; /* a stream of another incarnation */
+  expect(&f, &p, f.peer, 1, EPC_LANE_REFUSED);
+  forge(&f, &p, 8);
+  p.h.dst_session = 0;
+  expect(&f, &p, f.peer, 1, EPC_LANE_REFUSED);
+  forge(&f, &p, 8);
+  p.h.flags = WIRE_F_RELIABLE; /* an engine's packet */
+  expect(&f, &p, f.peer, 1, EPC_LANE_REFUSED);
+  forge(&f, &p, 8);
+  p.h.flags |= WIRE_F_MAC;
+  expect(&f, &p, f.peer, 1, EPC_LANE_REFUSED);
+  forge(&f, &p, 8);
+  p.h.flags = WIRE_F_LANE; /* data off the stream */
+  expect(&f, &p, f.peer, 1, EPC_LANE_REFUSED);
+  forge(&f, &p, 8);
+  p.h.type = WIRE_CONNECT; /* only data and acks travel by lane */
+  expect(&f, &p, f.peer, 1, EPC_LANE_REFUSED);
+  forge(&f, &p, 8);
+  wire_seal(&p.h, sizeof(p.h) + WIRE_DATA_OVERHEAD + 8);
+  p.data[0] ^= 1; /* corrupted after sealing */
+  expect(&f, &p, f.peer, 0, EPC_LANE_REFUSED);
+  /* and the stream goes on: the next good one is taken */
+  forge(&f, &p, 8);
+  expect(&f, &p, f.peer, 1, EPC_LANE_RX);
+  CHECK(f.ep->unexp_count == 1);
+  teardown(&f);
+  return 0;
+}
+
+static int test_malformed_descriptors_are_counted_and_skipped(void)
+{
+  struct fixture f;
+  struct forged p;
+  setup(&f);
+  /* each is in order on the stream (taken by it), and refused above it */
+  forge(&f, &p, 8);
+  p.x.src_eid = PEER_EID + 1;
+  expect(&f, &p, f.peer, 1, EPC_LANE_MALFORMED);
+  f.seq++;
+  forge(&f, &p, 8);
+  p.x.src_session = PEER_SESSION + 1; /* an earlier incarnation of the peer */
+  expect(&f, &p, f.peer, 1, EPC_LANE_MALFORMED);
+  f.seq++;
+  forge(&f, &p, 8);
+  p.x.dst_eid = MY_EID + 1;
+  expect(&f, &p, f.peer, 1, EPC_LANE_MALFORMED);
+  f.seq++;
+  forge(&f, &p, 8);
+  p.d.len = 9; /* the piece is not the message */
+  expect(&f, &p, f.peer, 1, EPC_LANE_MALFORMED);
+  f.seq++;
+  forge(&f, &p, 8);
+  p.d.type = MSG_SYNC_ACK; /* answers come from the engines */
+  p.x.piece_len = 0;
+  p.len = 0;
+  expect(&f, &p, f.peer, 1, EPC_LANE_MALFORMED);
+  f.seq++;
+  forge(&f, &p, 16);
+  p.d.type = MSG_FRAG; /* a fragment's second piece with no first */
+  p.d.total = 4000;
+  p.d.len = 3000;
+  p.x.piece_off = 1400;
+  expect(&f, &p, f.peer, 1, EPC_LANE_MALFORMED);
+  f.seq++;
+  forge(&f, &p, 16);
+  p.d.type = MSG_FRAG; /* a fragment larger than the medium class allows */
+  p.d.total = 40000;
+  p.d.len = 8192;
+  expect(&f, &p, f.peer, 1, EPC_LANE_MALFORMED);
+  f.seq++;
+  CHECK(f.ep->unexp_count == 0);
+  forge(&f, &p, 8);
+  expect(&f, &p, f.peer, 1, EPC_LANE_RX);
+  CHECK(f.ep->unexp_count == 1);
+  teardown(&f);
+  return 0;
+}
+
+static int test_a_fragment_in_pieces_is_one_message(void)
+{
+  struct fixture f;
+  setup(&f);
+  struct {
+    struct wire_hdr h;
+    struct wire_desc d;
+    struct wire_data_ext x;
+    uint8_t data[1000];
+  } p;
+  uint8_t want[3000];
+  for (uint32_t i = 0; i < sizeof(want); i++)
+    want[i] = (uint8_t)(i * 7);
+  for (uint32_t off = 0; off < sizeof(want); off += 1000) {
+    const struct rel_stream *s = &f.c->lane->rel;
+    p.h = (struct wire_hdr){.magic = WIRE_MAGIC, .version = WIRE_VERSION, .type = WIRE_DATA,
+                            .flags = WIRE_F_RELIABLE | WIRE_F_LANE,
+                            .len = (uint16_t)(WIRE_DATA_OVERHEAD + 1000),
+                            .src_session = s->peer_session, .dst_session = s->my_session,
+                            .seq = f.seq++, .src_nic = PEER_NIC, .dst_nic = MY_NIC};
+    p.d = (struct wire_desc){.type = MSG_FRAG, .len = 3000, .total = 3000, .seq = 1};
+    p.x = (struct wire_data_ext){.src_eid = PEER_EID, .dst_eid = MY_EID, .piece_off = off,
+                                 .piece_len = 1000, .src_session = PEER_SESSION};
+    memcpy(p.data, want + off, 1000);
+    wire_seal(&p.h, sizeof(p));
+    CHECK(sendto(f.peer, &p, sizeof(p), 0, (struct sockaddr *)&f.to, sizeof(f.to)) ==
+          (ssize_t)sizeof(p));
+  }
+  usleep(2000);
+  lane_input(f.ep);
+  CHECK(f.ep->counters[EPC_LANE_RX] == 3 && f.ep->counters[EPC_LANE_MALFORMED] == 0);
+  struct req *u = f.ep->unexp.head;
+  CHECK(f.ep->unexp_count == 1 && u && u->msg_len == 3000 && u->got == 3000);
+  CHECK(memcmp(u->buf, want, sizeof(want)) == 0);
+  teardown(&f);
+  return 0;
+}
+
+static int test_an_address_bound_again_leaves_its_old_peer(void)
+{
+  struct fixture f;
+  struct forged p;
+  setup(&f);
+  struct lane_peer *old = f.c->lane;
+  /* a new endpoint at the same address (its port reused after a close) */
+  struct conn *c2 = conn_get(f.ep, PEER_NIC, PEER_EID + 1, 1);
+  struct lane_addr a = {.port = old->addr.ss_family == AF_INET
+                                    ? ((struct sockaddr_in *)&old->addr)->sin_port
+                                    : 0,
+                        .family = 4, .mtu = MTU};
+  memcpy(a.ip, &((struct sockaddr_in *)&old->addr)->sin_addr, 4);
+  CHECK(lane_bind(f.ep, c2, &a, PEER_SESSION + 1) == 0);
+  CHECK(f.c->lane == NULL && c2->lane != NULL && f.ep->lane->npeers == 1);
+  /* the old endpoint's messages no longer count as anyone's, even in the
+   * new binding's streams */
+  forge_on(&f, c2->lane, &p, 8);
+  expect(&f, &p, f.peer, 1, EPC_LANE_MALFORMED); /* PEER_EID, not c2's */
+  teardown(&f);
+  return 0;
+}
+
+static const struct harness_test tests[] = {
+    {"lane_a_well_formed_message_is_taken_from_its_peer",
+     test_a_well_formed_message_is_taken_from_its_peer},
+    {"lane_datagrams_not_from_the_vouched_lane_are_refused",
+     test_datagrams_not_from_the_vouched_lane_are_refused},
+    {"lane_malformed_descriptors_are_counted_and_skipped",
+     test_malformed_descriptors_are_counted_and_skipped},
+    {"lane_a_fragment_in_pieces_is_one_message", test_a_fragment_in_pieces_is_one_message},
+    {"lane_an_address_bound_again_leaves_its_old_peer",
+     test_an_address_bound_again_leaves_its_old_peer},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv) { return harness_main(argc, argv, tests); }
