@@ -42,13 +42,13 @@ def write(kind, name, data):
 
 
 def control_seeds():
-    o = lambda eid, key: struct.pack("<III", 0, eid, key)
+    o = lambda eid, key, lane=1: struct.pack("<IIII", 0, eid, key, lane)
     c = lambda vif, eid, nic, key, ch: struct.pack("<IIQII", vif, eid, nic, key, ch)
     nic = 0xFA11FA11
     for sock, mbox, dp in ((0, 2, 1), (1, 3, 0), (0, 2, 3), (2, 2, 5)):  # 5: a VM (mailbox only)
         s = bytes([dp])
         s += step(sock, ctl(OPEN, o(ANY, 5)))
-        s += step(1, ctl(OPEN, o(3, 9)))
+        s += step(1, ctl(OPEN, o(3, 9, 0)))
         s += step(sock, ctl(CONNECT, c(0, 3, nic, 9, 1)))
         s += step(sock, ctl(CONNECT, c(0, 3, nic, 8, 0)))
         s += step(4, b"")
@@ -104,16 +104,22 @@ def ring_seeds():
               bytes([dp]) + small + step(0, b"\1\0" + b"\xff" * 64) + rounds)
 
 
-def pkt(type_, payload=b"", seq=0, reliable=True, dst_session=0, ack=0):
-    hdr = struct.pack("<HBBHHIIIIQQII", 0, 0, type_, 0, 1 if reliable else 0, 0, 1,
+def pkt(type_, payload=b"", seq=0, reliable=True, dst_session=0, ack=0, flags=None):
+    flags = (1 if reliable else 0) if flags is None else flags
+    hdr = struct.pack("<HBBHHIIIIQQII", 0, 0, type_, 0, flags, 0, 1,
                       dst_session, seq, 0, 0, ack, 0)
     return hdr + payload
 
 
 def wire_seeds():
-    HELLO, ACK, CONNECT, DATA, PULL_REQ, NOTIFY, NACK = 11, 1, 4, 3, 6, 9, 10
+    HELLO, ACK, CONNECT, DATA, PULL_REQ, NOTIFY, NACK, EP_GONE, KEEPALIVE = \
+        11, 1, 4, 3, 6, 9, 10, 12, 13
+    LANE_FLAG = 4
     hello = step(1, pkt(HELLO, b"peer".ljust(64, b"\0"), reliable=False))
-    connect = step(1, pkt(CONNECT, struct.pack("<IIIIII", 1, 0, 0, 0x77, 3, 0), seq=0))
+    # a lane address (struct lane_addr): 127.0.0.1:40000, mtu 1472
+    lane = bytes([127, 0, 0, 1]).ljust(16, b"\0") + struct.pack(">H", 40000) + \
+        struct.pack("<BBI", 4, 0, 1472)
+    connect = step(1, pkt(CONNECT, struct.pack("<IIIIII", 1, 0, 0, 0x77, 3, 0) + lane, seq=0))
     desc = lambda t, length, total, grant=0: struct.pack("<BBHIIIQQII", t, 0, 0, length, total,
                                                          0, 0x1234, 5, grant, 0)
     ext = lambda length: struct.pack("<IIIIII", 0, 0, 0, length, 3, 0)
@@ -125,11 +131,17 @@ def wire_seeds():
     notify = step(1, pkt(NOTIFY, struct.pack("<QQIIII", 5, 6, 0, 0, 4096, 0), seq=4))
     nack = step(1, pkt(NACK, struct.pack("<QQIIII", 5, 0x1234, 0, 0, 3, 0), seq=5))
     ack = step(1, pkt(ACK, reliable=False, ack=3))
+    gone = step(1, pkt(EP_GONE, struct.pack("<II", 0, 3), seq=6))
+    alive = step(1, pkt(KEEPALIVE, seq=7))
+    at_port = step(1, pkt(DATA, desc(SMALL, 8, 8) + ext(8) + b"12345678", seq=8,
+                          flags=1 | LANE_FLAG))  # a lane's packet at a port: dropped
     push = step(3, b"\1" + msg(SMALL, 4, 4, data=b"ping"))
     rounds, events = step(2, b""), step(5, b"")
     for keyed in (0, 1):
         k = bytes([keyed])
         write("wire", "stream-%d" % keyed, k + hello + connect + data + rndv + rounds + events + ack)
+        write("wire", "gone-%d" % keyed,
+              k + hello + connect + rounds + alive + at_port + gone + rounds + events)
         write("wire", "pull-%d" % keyed,
               k + hello + grant + push + rounds + pullreq + notify + nack + rounds + events)
         write("wire", "raw-garbage-%d" % keyed, k + step(0, b"\x58\x4d\x04\x03" + b"\0" * 60))
