@@ -17,6 +17,7 @@ void rel_init(struct rel_stream *s, const struct rel_io *io, void *ctx, uint64_t
 {
   memset(s, 0, sizeof(*s));
   s->window = window;
+  s->ack_delay_ns = REL_ACK_DELAY_NS;
   s->io = io;
   s->ctx = ctx;
   s->nic = nic;
@@ -323,14 +324,14 @@ void rel_input(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *pa
   if (s->rx_unacked >= REL_ACK_EVERY)
     rel_send_ack(s);
   else if (s->rx_unacked && !s->ack_due_ns)
-    s->ack_due_ns = now + REL_ACK_DELAY_NS;
+    s->ack_due_ns = now + s->ack_delay_ns;
 }
 
 int rel_retry(struct rel_stream *s)
 {
   int n = drain(s);
   if (n && !s->ack_due_ns)
-    s->ack_due_ns = s->io->now(s->ctx) + REL_ACK_DELAY_NS;
+    s->ack_due_ns = s->io->now(s->ctx) + s->ack_delay_ns;
   return n;
 }
 

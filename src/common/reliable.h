@@ -99,6 +99,8 @@ struct rel_stream {
   uint32_t rcv_next;
   uint32_t rx_unacked;
   uint64_t ack_due_ns;
+  uint64_t ack_delay_ns;        /* a lone ack waits this long for a packet to ride on
+                                 * (REL_ACK_DELAY_NS unless the user says otherwise) */
   /* counters */
   uint64_t tx_packets, rx_packets, retransmits, timeouts, dup_rx, ooo_rx, stalls;
   uint64_t hold_drops;          /* past a hole with half the window held already */

@@ -197,6 +197,7 @@ int lane_bind(struct mx_endpoint *ep, struct conn *c, const struct lane_addr *a,
   uint32_t mtu = a->mtu < l->mtu ? a->mtu : l->mtu;
   rel_init(&lp->rel, l->io, lp, lib.hello.nic_id, c->nic, mtu < 256 ? 256 : mtu, LANE_WINDOW,
            LANE_GIVE_UP_NS, lane_stream_session(ep->session, session));
+  lp->rel.ack_delay_ns = LANE_ACK_DELAY_NS;
   lp->rel.peer_session = lane_stream_session(session, ep->session);
   return 0;
 }
@@ -377,6 +378,13 @@ int lane_timers(struct mx_endpoint *ep, uint64_t now)
   return work;
 }
 
+void lane_flush_acks(struct mx_endpoint *ep)
+{
+  for (struct lane_peer *lp = ep->lane ? ep->lane->peers : NULL; lp; lp = lp->next)
+    if (lp->rel.ack_due_ns)
+      rel_send_ack(&lp->rel);
+}
+
 uint64_t lane_next_timer(const struct mx_endpoint *ep)
 {
   return ep->lane ? ep->lane->next_timer_ns : UINT64_MAX;
@@ -422,8 +430,9 @@ static void datagram(struct mx_endpoint *ep, const uint8_t *pkt, size_t len, int
   }
   ep->counters[EPC_LANE_RX]++;
   rel_input(&lp->rel, &h, pkt + sizeof(h), now);
-  if (lp->rel.ack_due_ns || lp->rel.held || lp->bl_head)
-    l->next_timer_ns = 0; /* an ack is due, or room came: the next pass's timers */
+  uint64_t t = lp->bl_head ? now : rel_next_timer(&lp->rel); /* an ack due, room came */
+  if (t < l->next_timer_ns)
+    l->next_timer_ns = t;
 }
 
 int lane_input(struct mx_endpoint *ep)
@@ -436,13 +445,18 @@ int lane_input(struct mx_endpoint *ep)
   if (!l || !l->npeers)
     return 0;
   for (;;) {
-    for (int i = 0; i < LANE_RX_BATCH; i++) {
+    uint32_t want = l->rx_batch ? l->rx_batch : 1;
+    for (uint32_t i = 0; i < want; i++) {
       iov[i] = (struct iovec){l->rxbuf + (size_t)i * l->mtu, l->mtu};
       mm[i].msg_hdr = (struct msghdr){.msg_name = &from[i], .msg_namelen = sizeof(from[i]),
                                       .msg_iov = &iov[i], .msg_iovlen = 1};
       mm[i].msg_len = 0;
     }
-    int n = recvmmsg(l->fd, mm, LANE_RX_BATCH, MSG_DONTWAIT, NULL);
+    int n = recvmmsg(l->fd, mm, want, MSG_DONTWAIT, NULL);
+    /* As many as came last time, doubled while they fill it: a ping-pong
+     * reads one at a time (a longer batch costs the kernel a look for the
+     * next one, 0.1 us here), a stream up to LANE_RX_BATCH. */
+    l->rx_batch = n >= (int)want ? (want * 2 > LANE_RX_BATCH ? LANE_RX_BATCH : want * 2) : 1;
     if (n <= 0)
       return work;
     uint64_t now = clock_now_ns();
@@ -451,7 +465,7 @@ int lane_input(struct mx_endpoint *ep)
                &from[i], now);
     work += n;
     if (n < LANE_RX_BATCH || ep->dead)
-      return work;
+      return work; /* (a short batch: nothing more, as a rule; the next pass looks) */
   }
 }
 

@@ -21,6 +21,11 @@
 
 #define LANE_WINDOW 64          /* packets in flight per pair of endpoints */
 #define LANE_RX_BATCH 16        /* datagrams read by one recvmmsg */
+/* A lone ack waits this long for an answer to ride on: a ping-pong's
+ * answer comes within a few microseconds, and a lone ack before it was a
+ * syscall (a microsecond here) on its way.  A waiter about to sleep sends
+ * its acks at once. */
+#define LANE_ACK_DELAY_NS 4000ull
 #define LANE_GIVE_UP_NS 60000000000ull /* a silent peer is only warned about: its
                                         * death comes from the engines */
 
@@ -53,6 +58,7 @@ struct lane {
   struct lane_peer *peers;
   uint32_t npeers;
   uint64_t next_timer_ns;       /* the earliest ack, resend or held packet due */
+  uint32_t rx_batch;            /* datagrams the next read asks for (lane_input) */
   uint8_t *rxbuf;               /* LANE_RX_BATCH datagrams of mtu bytes */
 };
 
@@ -76,6 +82,8 @@ void lane_fail(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code);
 int lane_input(struct mx_endpoint *ep);
 /* Acks due, resends, held packets, waiting sends; returns work. */
 int lane_timers(struct mx_endpoint *ep, uint64_t now);
+/* Every ack due now, whatever its delay (the waiter is about to sleep). */
+void lane_flush_acks(struct mx_endpoint *ep);
 /* When lane_timers has something to do (UINT64_MAX: nothing). */
 uint64_t lane_next_timer(const struct mx_endpoint *ep);
 /* True while a stream has packets unacknowledged or sends waiting. */

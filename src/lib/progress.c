@@ -306,7 +306,7 @@ static int ep_arm(struct mx_endpoint *ep, struct pollfd *pfd, int *n, int max)
   pfd[(*n)++] = (struct pollfd){.fd = ep->doorbell, .events = POLLIN};
   pfd[(*n)++] = (struct pollfd){.fd = ep->sock, .events = POLLIN};
   if (ep->lane) {
-    lane_timers(ep, clock_now_ns()); /* the acks due leave before we sleep */
+    lane_flush_acks(ep); /* the acks due leave before we sleep */
     pfd[(*n)++] = (struct pollfd){.fd = ep->lane->fd, .events = POLLIN};
   }
   for (struct chan *ch = ep->chans; ch; ch = ch->next) {
