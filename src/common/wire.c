@@ -67,6 +67,15 @@ int wire_data_parse(const uint8_t *payload, uint32_t len, uint32_t medium_max, s
   }
 }
 
+int wire_piece_follows(const struct msg *first, const struct wire_data_ext *x0, uint32_t got,
+                       const struct msg *m, const struct wire_data_ext *x)
+{
+  return m->type == first->type && m->flags == first->flags && m->frag == first->frag &&
+         m->len == first->len && m->total == first->total && m->seq == first->seq &&
+         m->match == first->match && m->cookie == first->cookie && x->src_eid == x0->src_eid &&
+         x->dst_eid == x0->dst_eid && x->src_session == x0->src_session && x->piece_off == got;
+}
+
 const char *wire_drop_name(int reason)
 {
   switch (reason) {

@@ -195,6 +195,14 @@ void wire_desc_to_msg(const struct wire_desc *d, struct msg *m);
 int wire_data_parse(const uint8_t *payload, uint32_t len, uint32_t medium_max, struct msg *m,
                     struct wire_data_ext *x, const uint8_t **piece);
 
+/* A later piece (m, x) of the fragment whose first piece was (first, x0),
+ * got bytes of it in: true when it is the same fragment of the same
+ * message between the same endpoints, and its bytes the next ones.  Every
+ * piece is checked against the first, not only its own length: a fragment
+ * is whole when first->len bytes are in. */
+int wire_piece_follows(const struct msg *first, const struct wire_data_ext *x0, uint32_t got,
+                       const struct msg *m, const struct wire_data_ext *x);
+
 /* Largest payload of each kind that fits a packet of mtu bytes. */
 static inline uint32_t wire_piece_max(uint32_t mtu)
 {

@@ -142,13 +142,15 @@ static int data_in(struct engine *e, struct net_peer *p, const uint8_t *payload,
       p->asm_.dst_eid = x.dst_eid;
       p->asm_.src_session = x.src_session;
       p->asm_.got = 0;
-    } else if (!p->asm_.active || p->asm_.m.seq != m->seq || p->asm_.m.frag != m->frag ||
-               p->asm_.got != x.piece_off) {
-      return -1;
+    } else {
+      struct wire_data_ext x0 = {.src_eid = p->asm_.m.peer_eid, .dst_eid = p->asm_.dst_eid,
+                                 .src_session = p->asm_.src_session};
+      if (!p->asm_.active || !wire_piece_follows(&p->asm_.m, &x0, p->asm_.got, m, &x))
+        return -1;
     }
     memcpy(p->asm_.eager + x.piece_off, piece, x.piece_len);
     p->asm_.got += x.piece_len;
-    if (p->asm_.got < m->len)
+    if (p->asm_.got < p->asm_.m.len)
       return 1;
     post_inbound(e, p, &p->asm_);
     return 1;

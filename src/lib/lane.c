@@ -496,13 +496,12 @@ int lane_take(struct lane_peer *lp, const struct wire_hdr *h, const uint8_t *pay
       lp->asm_.active = 1;
       lp->asm_.m = *m;
       lp->asm_.got = 0;
-    } else if (!lp->asm_.active || lp->asm_.m.seq != m->seq || lp->asm_.m.frag != m->frag ||
-               lp->asm_.got != x.piece_off) {
-      goto malformed;
+    } else if (!lp->asm_.active || !wire_piece_follows(&lp->asm_.m, &x, lp->asm_.got, m, &x)) {
+      goto malformed; /* (the endpoints were checked against the binding above) */
     }
     memcpy(lp->asm_buf + x.piece_off, piece, x.piece_len);
     lp->asm_.got += x.piece_len;
-    if (lp->asm_.got < m->len)
+    if (lp->asm_.got < lp->asm_.m.len)
       return 0;
     lp->asm_.active = 0;
     *m = lp->asm_.m;

@@ -173,6 +173,12 @@ void recv_incoming(struct mx_endpoint *ep, struct chan *via, const struct msg *m
     struct req *r = partial_find(ep, c, m->seq);
     if (!r)
       return; /* its receive was cancelled or failed: nothing to fill */
+    /* Every path delivers a message's fragments in order: one that is not
+     * the next of this message (a repeat, a gap, another length) comes
+     * only from a hostile sender, and counting its bytes would complete a
+     * receive with holes of whatever the buffer held. */
+    if ((uint64_t)m->frag * EAGER_SIZE != r->got || m->total != r->msg_len)
+      return;
     take_data(r, (uint64_t)m->frag * EAGER_SIZE, eager, m->len);
     r->got += m->len;
     if (r->got >= r->msg_len) {

@@ -291,6 +291,34 @@ static int test_a_fragment_in_pieces_is_one_message(void)
   return 0;
 }
 
+/* A hostile peer whose pieces disagree about their fragment: the first
+ * says 8192 bytes and carries 16, the next says 32 and would "complete"
+ * it, leaving 8160 bytes of whatever the buffer held before (a review
+ * found another peer's message there). */
+static int test_pieces_must_agree_with_the_first(void)
+{
+  struct fixture f;
+  struct forged p;
+  setup(&f);
+  forge(&f, &p, 16);
+  p.d.type = MSG_FRAG;
+  p.d.len = 8192;
+  p.d.total = 8192;
+  p.d.seq = 4;
+  expect(&f, &p, f.peer, 1, EPC_LANE_RX); /* a first piece: kept */
+  f.seq++;
+  forge(&f, &p, 16);
+  p.d.type = MSG_FRAG;
+  p.d.len = 32;
+  p.d.total = 8192;
+  p.d.seq = 4;
+  p.x.piece_off = 16;
+  expect(&f, &p, f.peer, 1, EPC_LANE_MALFORMED);
+  CHECK(f.ep->unexp_count == 0);
+  teardown(&f);
+  return 0;
+}
+
 static int test_an_address_bound_again_leaves_its_old_peer(void)
 {
   struct fixture f;
@@ -322,6 +350,7 @@ static const struct harness_test tests[] = {
     {"lane_malformed_descriptors_are_counted_and_skipped",
      test_malformed_descriptors_are_counted_and_skipped},
     {"lane_a_fragment_in_pieces_is_one_message", test_a_fragment_in_pieces_is_one_message},
+    {"lane_pieces_must_agree_with_the_first", test_pieces_must_agree_with_the_first},
     {"lane_an_address_bound_again_leaves_its_old_peer",
      test_an_address_bound_again_leaves_its_old_peer},
     {NULL, NULL},
