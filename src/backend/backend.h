@@ -20,6 +20,8 @@
 #include "../../include/myrixen.h"
 
 #define BE_MAX_GUESTS 128
+#define BE_LANES_RETIRED_MAX 256      /* closed endpoints' lane sockets kept at once */
+#define BE_LANE_RETIRE_MIN_NS 30000000000ull /* ... each for this long at least */
 #define BE_CONNS_PER_PROCESS 4        /* control connections one process may hold */
 #define BE_HELLO_TIMEOUT_NS 5000000000ull /* a connection says hello within this, or goes */
 #define MYRIXEN_VERSION MYRIXEN_VERSION_STRING /* one version: the public header's */
@@ -106,11 +108,17 @@ struct backend {
   uint64_t conns_silent;        /* connections closed for saying no hello in time */
   uint64_t endpoints_refused;   /* opens over a user's share (endpoints_per_user) */
   uint64_t vms_refused;         /* VMs over a user's share of RAM (vm_mem_per_user_mb) */
-  /* Each endpoint id's lane socket, the backend's own copy, + 1 (0: none):
-   * kept until the id is opened again, so that its port stays ours and
-   * nobody else's after the endpoint closed (docs/lanes.md). */
+  /* Each open endpoint's lane socket, the backend's own copy, + 1 (0:
+   * none); at its close the socket is kept a while longer (retired), so
+   * that its port is nobody else's while peers may still send to it
+   * (docs/lanes.md). */
   int lane_keep[ENGINE_MAX_ENDPOINTS];
-  uint64_t lanes_made, lanes_dropped;
+  struct be_retired_lane {
+    int fd;
+    uint64_t until_ns;
+  } retired[BE_LANES_RETIRED_MAX];
+  uint32_t nretired;
+  uint64_t lanes_made, lanes_released_early;
 };
 
 /* identity.c */
@@ -165,9 +173,9 @@ struct be_lane {
 };
 int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open *req,
                   uint32_t *vif_idx, struct engine_vif_info *info, struct be_lane *lane);
-/* Endpoint eid's lane is still its alone (nobody else may bind its port);
- * if not, no new peer gets it.  1, or 0 (also: no lane). */
-int lane_still_ours(struct backend *be, uint32_t eid);
+/* Closed endpoints' lane sockets whose time is up are closed; returns the
+ * ms until the next one's (or -1: none kept). */
+int endpoint_lanes_expire(struct backend *be);
 /* 0, or -1 when no endpoint is open on that VIF. */
 int endpoint_close(struct backend *be, struct be_guest *g, uint32_t vif_idx);
 void endpoint_close_all(struct backend *be, struct be_guest *g);

@@ -116,7 +116,6 @@ void connect_handle(struct backend *be, struct be_guest *g, const struct ctl_msg
   if (endpoint_at(g, c->vif, &my_eid) < 0 || engine_vif_get(be->engine, my_eid, &me) < 0) {
     status = MX_BAD_ENDPOINT, why = "your endpoint is not open";
   } else if (engine_is_remote(be->engine, c->nic_id)) {
-    lane_still_ours(be, my_eid); /* else it offers its lane to nobody new */
     status = engine_connect_remote(be->engine, g->id, req->seq, my_eid, c->nic_id, c->eid,
                                    c->key);
     if (status == MX_SUCCESS)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../../include/myriexpress.h"
+#include "../common/clock.h"
 #include "../common/log.h"
 #include "backend.h"
 
@@ -73,7 +74,8 @@ static int lane_make(struct backend *be, struct be_guest *g, const struct ctl_op
   else
     ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
   /* No SO_REUSEADDR nor SO_REUSEPORT: nobody else may bind this port while
-   * it is ours (lane_still_ours checks that the guest did not set them). */
+   * it is ours (a guest may set them on its own socket later: then it lets
+   * another process speak as its endpoint, which is its own choice). */
   int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int buf = LANE_SOCKBUF;
   if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 ||
@@ -105,8 +107,6 @@ static int lane_make(struct backend *be, struct be_guest *g, const struct ctl_op
 static void lane_keep(struct backend *be, uint32_t eid, struct be_lane *lane)
 {
   int copy = fcntl(lane->fd, F_DUPFD_CLOEXEC, 0);
-  if (be->lane_keep[eid])
-    close(be->lane_keep[eid] - 1); /* the id's last owner's: its peers were told */
   be->lane_keep[eid] = lane->fd + 1;
   lane->fd = copy;
   if (copy < 0) { /* the endpoint goes without; its peers are offered nothing */
@@ -117,23 +117,44 @@ static void lane_keep(struct backend *be, uint32_t eid, struct be_lane *lane)
   be->lanes_made++;
 }
 
-int lane_still_ours(struct backend *be, uint32_t eid)
+/* Endpoint eid closed: its lane's socket is kept two peer timeouts (at
+ * least BE_LANE_RETIRE_MIN_NS).  By then every peer heard WIRE_EP_GONE, or
+ * its engine gave this host up, and so no peer's library still sends to
+ * the port when someone else may bind it. */
+static void lane_retire(struct backend *be, uint32_t eid)
 {
-  int fd = be->lane_keep[eid] - 1, reuse_addr = 0, reuse_port = 0;
-  socklen_t n1 = sizeof(reuse_addr), n2 = sizeof(reuse_port);
+  int fd = be->lane_keep[eid] - 1;
   if (fd < 0)
-    return 0;
-  if (getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse_addr, &n1) == 0 &&
-      getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &reuse_port, &n2) == 0 && !reuse_addr &&
-      !reuse_port)
-    return 1;
-  /* Its guest let others bind the port too: their packets would come
-   * from our lane's address.  The endpoint keeps its lane for the peers
-   * it has, and offers it to no new one. */
-  engine_vif_set_lane(be->engine, eid, NULL);
-  be->lanes_dropped++;
-  log_warn("endpoint %u: its lane's socket was made shareable: no lane from now on", eid);
-  return 0;
+    return;
+  be->lane_keep[eid] = 0;
+  if (be->nretired == BE_LANES_RETIRED_MAX) {
+    /* the oldest goes early: an endpoint churner's, as a rule */
+    close(be->retired[0].fd);
+    memmove(be->retired, be->retired + 1, (BE_LANES_RETIRED_MAX - 1) * sizeof(be->retired[0]));
+    be->nretired--;
+    be->lanes_released_early++;
+    log_warn("a closed endpoint's lane port released early: %u kept already",
+             BE_LANES_RETIRED_MAX);
+  }
+  uint64_t timeout_ms = be->cfg.eng.peer_timeout_ms ? be->cfg.eng.peer_timeout_ms : 10000;
+  uint64_t keep = 2 * timeout_ms * 1000000ull;
+  be->retired[be->nretired++] = (struct be_retired_lane){
+      .fd = fd, .until_ns = clock_now_ns() + (keep > BE_LANE_RETIRE_MIN_NS ? keep : BE_LANE_RETIRE_MIN_NS)};
+}
+
+int endpoint_lanes_expire(struct backend *be)
+{
+  uint64_t now = clock_now_ns();
+  uint32_t k = 0;
+  while (k < be->nretired && be->retired[k].until_ns <= now)
+    close(be->retired[k++].fd); /* (kept in order of their time) */
+  if (k) {
+    be->nretired -= k;
+    memmove(be->retired, be->retired + k, be->nretired * sizeof(be->retired[0]));
+  }
+  if (!be->nretired)
+    return -1;
+  return (int)((be->retired[0].until_ns - now) / 1000000 + 1);
 }
 
 /* Open an endpoint for g.  Returns MX_SUCCESS or an MX return code. */
@@ -181,6 +202,7 @@ int endpoint_close(struct backend *be, struct be_guest *g, uint32_t vif_idx)
   if (endpoint_at(g, vif_idx, &eid) < 0)
     return -1;
   engine_vif_close(be->engine, eid);
+  lane_retire(be, eid);
   g->vif_eid[vif_idx] = 0;
   return 0;
 }

@@ -68,7 +68,8 @@ static void write_counters(void *arg, struct json *j)
   json_u64(j, "endpoints_refused", be->endpoints_refused);
   json_u64(j, "vms_refused", be->vms_refused);
   json_u64(j, "lanes_made", be->lanes_made);
-  json_u64(j, "lanes_dropped", be->lanes_dropped);
+  json_u64(j, "lanes_retired", be->nretired);
+  json_u64(j, "lanes_released_early", be->lanes_released_early);
   json_end(j);
   json_end(j);
 }

@@ -289,7 +289,8 @@ int server_run(struct backend *be)
            (unsigned long long)be->cfg.eng.nic_id, be->cfg.eng.hostname);
   for (;;) {
     int n = poll_set(be, pfd, map, fixed);
-    if (poll(pfd, (nfds_t)n, min_timeout(close_silent(be), serve_vms(be))) < 0) {
+    int ms = min_timeout(min_timeout(close_silent(be), serve_vms(be)), endpoint_lanes_expire(be));
+    if (poll(pfd, (nfds_t)n, ms) < 0) {
       if (errno == EINTR)
         continue;
       log_err("poll: %s", strerror(errno));

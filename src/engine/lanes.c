@@ -9,8 +9,10 @@
  * (WIRE_EP_GONE), whose engines tell their endpoints (MSG_PEER_GONE).
  */
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../common/fifo.h"
 #include "../common/log.h"
 #include "net_int.h"
 
@@ -72,6 +74,34 @@ int engine_vif_set_lane(struct engine *e, uint32_t eid, const struct lane_addr *
   return v ? 0 : -1;
 }
 
+/* Tell p, or keep the notice until its window has room: a peer that never
+ * hears it would go on sending to the endpoint's lane, whose port could
+ * later be someone else's. */
+static void gone_send(struct net *n, struct net_peer *p, const struct wire_ep_gone *g)
+{
+  if (rel_send(&p->rel, WIRE_EP_GONE, g, sizeof(*g), NULL, 0)) {
+    n->ep_gone_tx++;
+    return;
+  }
+  struct net_gone *w = malloc(sizeof(*w));
+  if (w && n->ngones == NET_GONES_MAX) { /* (an endpoint churner's, as a rule) */
+    struct net_gone *old = n->gones;
+    FIFO_POP(&n->gones, &n->gones_tail, next);
+    n->ngones--;
+    n->ep_gone_dropped++;
+    log_warn("endpoint %u's close not told to %012llx: too many waiting", old->g.eid,
+             (unsigned long long)old->nic);
+    free(old);
+  }
+  if (!w) {
+    n->ep_gone_dropped++;
+    return;
+  }
+  *w = (struct net_gone){.nic = p->nic, .g = *g};
+  FIFO_PUSH(&n->gones, &n->gones_tail, w, next);
+  n->ngones++;
+}
+
 void lane_tell_gone(struct engine *e, struct engine_vif *v)
 {
   struct net *n = net_of(e);
@@ -80,13 +110,43 @@ void lane_tell_gone(struct engine *e, struct engine_vif *v)
   struct wire_ep_gone g = {.eid = v->eid, .session = v->session};
   for (int i = 0; i < NET_MAX_PEERS; i++) {
     struct net_peer *p = &n->peers[i];
-    if (!p->in_use || !allow_has_nic(&v->remote_ok, p->nic))
-      continue;
-    if (rel_send(&p->rel, WIRE_EP_GONE, &g, sizeof(g), NULL, 0))
-      n->ep_gone_tx++;
-    else /* a full window: its endpoints learn it from a NACK at their next send */
-      log_warn("peer %s: no room to tell that endpoint %u closed", p->hostname, v->eid);
+    if (p->in_use && allow_has_nic(&v->remote_ok, p->nic))
+      gone_send(n, p, &g);
   }
+}
+
+int lane_gones_retry(struct net *n)
+{
+  int work = 0;
+  struct net_gone *prev = NULL;
+  /* Notices need no order among them (each names its endpoint and
+   * session); a full window to one host delays no other's. */
+  for (struct net_gone *w = n->gones, *nx; w; w = nx) {
+    nx = w->next;
+    struct net_peer *p = peer_by_nic(n, w->nic);
+    if (p && !rel_send(&p->rel, WIRE_EP_GONE, &w->g, sizeof(w->g), NULL, 0)) {
+      prev = w;
+      continue;
+    }
+    n->ep_gone_tx += p != NULL; /* (a peer forgotten meanwhile forgot the endpoint too) */
+    if (prev)
+      prev->next = nx;
+    else
+      n->gones = nx;
+    if (n->gones_tail == w)
+      n->gones_tail = prev;
+    n->ngones--;
+    free(w);
+    work++;
+  }
+  return work;
+}
+
+void lane_gones_free(struct net *n)
+{
+  LIST_FREE_ALL(&n->gones, next);
+  n->gones_tail = NULL;
+  n->ngones = 0;
 }
 
 int lane_on_gone(struct engine *e, struct net_peer *p, const struct wire_ep_gone *g)

@@ -86,6 +86,7 @@ void net_teardown(struct engine *e)
   wireauth_free(&n->auth);
   rpull_free_all(n);
   netconn_free_all(n);
+  lane_gones_free(n);
   notify_free_all(n);
   free(n);
   e->net = NULL;
@@ -332,6 +333,7 @@ int net_progress(struct engine *e)
   }
   work += rpull_progress(e);
   work += notify_retry(e);
+  work += lane_gones_retry(n);
   work += netconn_timers(e, now);
   rpull_flush(e);
   net_flush(e);
@@ -378,7 +380,7 @@ int net_next_timer_ms(struct engine *e)
   struct net *n = net_of(e);
   if (!n)
     return -1;
-  if (n->notifies || n->rpulls)
+  if (n->notifies || n->rpulls || n->gones)
     return 1; /* waiting for ring room or window room: look again soon */
   uint64_t now = clock_now_ns(), t = UINT64_MAX;
   for (int i = 0; i < NET_MAX_PEERS; i++) {

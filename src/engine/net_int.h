@@ -131,6 +131,8 @@ struct net {
   struct net_peer peers[NET_MAX_PEERS];
   struct net_rpull *rpulls;
   struct net_connect_wait *connects;
+  struct net_gone *gones, *gones_tail; /* WIRE_EP_GONE waiting for window room */
+  uint32_t ngones;
   struct net_notify_wait *notifies, *notifies_tail;
   uint32_t next_req_id;
   uint64_t peer_timeout_ns;
@@ -142,6 +144,7 @@ struct net {
   uint64_t lanes_vouched;       /* peers' lanes passed on to our endpoints ... */
   uint64_t lanes_refused;       /* ... and refused (not on the peer's own address) */
   uint64_t ep_gone_tx, ep_gone_rx; /* WIRE_EP_GONE told and heard */
+  uint64_t ep_gone_dropped;     /* ... and not told: more than NET_GONES_MAX waited */
   uint64_t keepalives;          /* sent to idle peers */
   struct wire_auth auth;
   uint64_t auth_bad;            /* with a key: no MAC, or a wrong one */
@@ -209,9 +212,20 @@ void rpull_flush(struct engine *e);
 void rpull_drop_peer(struct engine *e, struct net_peer *p);
 void rpull_free_all(struct net *n);
 
+/* An endpoint's close, still to be told to a host (lanes.c). */
+struct net_gone {
+  uint64_t nic;
+  struct wire_ep_gone g;
+  struct net_gone *next;
+};
+#define NET_GONES_MAX 4096 /* past this, the oldest notice is dropped (logged) */
+
 /* lanes.c: the engine's part in the guests' lanes (docs/lanes.md) */
 int lane_vouch(struct net *n, const struct net_peer *p, struct lane_addr *lane);
 int lane_on_gone(struct engine *e, struct net_peer *p, const struct wire_ep_gone *g);
+/* Notices that waited for room: sent now if they can be.  Returns work. */
+int lane_gones_retry(struct net *n);
+void lane_gones_free(struct net *n);
 
 /* netconn.c */
 int netconn_start(struct engine *e, uint32_t guest_id, uint32_t seq, uint32_t eid, uint64_t nic,

@@ -54,6 +54,9 @@ void req_free(struct mx_endpoint *ep, struct req *r);
 uint64_t req_cookie(const struct req *r);
 struct req *req_from_cookie(struct mx_endpoint *ep, uint64_t cookie, enum req_kind kind);
 void req_complete(struct mx_endpoint *ep, struct req *r, mx_status_code_t code);
+/* Every send and receive in progress with peer c ends with code (its
+ * incarnation is gone, or our connection to it). */
+void req_fail_active(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code);
 /* The MX status of an engine's msg_status. */
 mx_status_code_t msg_status_code(uint32_t status);
 void reqlist_push(struct req_list *l, struct req *r);

@@ -59,15 +59,7 @@ void conn_fail(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code)
   }
   c->dead = 1;
   lane_fail(ep, c, code);
-  for (uint32_t i = 0; i < ep->nhandles; i++) {
-    struct req *r = ep->handles[i];
-    if (!r || r->conn != c || r->state != RS_ACTIVE)
-      continue;
-    if (r->kind == REQ_SEND || r->kind == REQ_RECV) {
-      partial_remove(ep, r);
-      req_complete(ep, r, code);
-    }
-  }
+  req_fail_active(ep, c, code);
   /* Receives that take only this peer's messages will get none. */
   for (struct req *r = ep->posted.head, *nx; r; r = nx) {
     nx = r->next;

@@ -148,6 +148,9 @@ EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
   pthread_mutex_unlock(&lib.eps_lock);
   pthread_mutex_lock(&ep->lock);
   progress_wait(ep, CLOSE_FLUSH_MS, sends_flushed, NULL);
+  /* What we took by lane is acknowledged before the engines tell our
+   * peers we closed: else their sends of it would fail though delivered. */
+  lane_flush_acks(ep);
   if (ep->attachment == lib.attachment) { /* a dead backend closed it already */
     ctl_init(&req, CTL_CLOSE, 0);
     req.u.close.vif = ep->vif_idx;

@@ -161,39 +161,34 @@ int lane_bind(struct mx_endpoint *ep, struct conn *c, const struct lane_addr *a,
   if (!l || !session || addr_from_lane(a, &ss, &alen) < 0)
     return -1;
   struct lane_peer *lp = c->lane;
-  if (lp && lp->session == session && addr_equal(&lp->addr, &ss)) {
-    lp->quiet = 0; /* connected again (after a failure): resends go on */
-    return 0;
-  }
+  if (lp && lp->session == session && addr_equal(&lp->addr, &ss))
+    return 0; /* connected again: the same stream goes on */
+  /* Another incarnation of the peer, or its lane elsewhere: the old
+   * stream goes (its caller failed what was in progress with it). */
+  lane_unbind(ep, c);
   /* An address now another endpoint's (its port reused after a close):
-   * the old binding goes, nothing of the new endpoint's counts as the old. */
+   * the old binding goes, and what was in progress with that endpoint
+   * fails; nothing of the new endpoint's counts as the old's. */
   for (struct lane_peer *o = l->peers, *nx; o; o = nx) {
     nx = o->next;
-    if (o != lp && addr_equal(&o->addr, &ss))
+    if (addr_equal(&o->addr, &ss)) {
+      req_fail_active(ep, o->conn, MX_STATUS_ENDPOINT_CLOSED);
       lane_unbind(ep, o->conn);
+    }
   }
-  if (!lp) {
-    if (!(lp = calloc(1, sizeof(*lp))))
-      return -1;
-    lp->ep = ep;
-    lp->conn = c;
-    lp->next = l->peers;
-    l->peers = lp;
-    l->npeers++;
-    c->lane = lp;
-  } else {
-    /* A new incarnation of the peer: what waited for the old one ends,
-     * and a new stream starts. */
-    backlog_fail(ep, lp, MX_STATUS_ENDPOINT_CLOSED);
-    rel_free(&lp->rel);
-    lp->asm_.active = 0;
-  }
+  if (!(lp = calloc(1, sizeof(*lp))))
+    return -1;
+  lp->ep = ep;
+  lp->conn = c;
+  lp->next = l->peers;
+  l->peers = lp;
+  l->npeers++;
+  c->lane = lp;
   lp->addr = ss;
   lp->alen = alen;
   lp->nic = c->nic;
   lp->eid = c->eid;
   lp->session = session;
-  lp->quiet = 0;
   uint32_t mtu = a->mtu < l->mtu ? a->mtu : l->mtu;
   rel_init(&lp->rel, l->io, lp, lib.hello.nic_id, c->nic, mtu < 256 ? 256 : mtu, LANE_WINDOW,
            LANE_GIVE_UP_NS, lane_stream_session(ep->session, session));
@@ -339,12 +334,11 @@ static int drain(struct mx_endpoint *ep, struct lane_peer *lp)
 
 void lane_fail(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code)
 {
-  struct lane_peer *lp = c->lane;
-  if (!lp)
-    return;
-  backlog_fail(ep, lp, code);
-  lp->quiet = 1;
-  lp->asm_.active = 0;
+  /* Only what waits to go: the stream stays, acking and taking what the
+   * peer sends (mx_disconnect is ours alone; the peer may go on), until the
+   * engines say the peer is gone (lane_unbind). */
+  if (c->lane)
+    backlog_fail(ep, c->lane, code);
 }
 
 int lane_expire(struct mx_endpoint *ep, uint64_t now)
@@ -365,8 +359,6 @@ int lane_timers(struct mx_endpoint *ep, uint64_t now)
   int work = l->fault.nheld ? fault_flush(&l->fault, lane_xmit, ep, now) : 0;
   uint64_t next = l->fault.nheld ? now : UINT64_MAX;
   for (struct lane_peer *lp = l->peers; lp; lp = lp->next) {
-    if (lp->quiet)
-      continue;
     uint64_t before = lp->rel.retransmits;
     work += rel_timers(&lp->rel);
     ep->counters[EPC_LANE_RETRANSMITS] += lp->rel.retransmits - before;
@@ -392,8 +384,10 @@ uint64_t lane_next_timer(const struct mx_endpoint *ep)
 
 int lane_busy(const struct mx_endpoint *ep)
 {
+  if (ep->lane && clock_now_ns() - ep->lane->last_rx_ns < LANE_CLOSE_QUIET_NS)
+    return 1;
   for (struct lane_peer *lp = ep->lane ? ep->lane->peers : NULL; lp; lp = lp->next)
-    if (!lp->quiet && (lp->bl_head || rel_busy(&lp->rel)))
+    if (lp->bl_head || rel_busy(&lp->rel))
       return 1;
   return 0;
 }
@@ -422,29 +416,35 @@ static void datagram(struct mx_endpoint *ep, const uint8_t *pkt, size_t len, int
   memcpy(&h, pkt, sizeof(h));
   int kind_ok = (h.flags & WIRE_F_LANE) && !(h.flags & WIRE_F_MAC) &&
                 (h.type == WIRE_ACK || (h.type == WIRE_DATA && (h.flags & WIRE_F_RELIABLE)));
-  if (!kind_ok || !(lp = peer_at(l, from)) || lp->quiet || h.src_nic != lp->nic ||
+  if (!kind_ok || !(lp = peer_at(l, from)) || h.src_nic != lp->nic ||
       h.dst_nic != lib.hello.nic_id || h.src_session != lp->rel.peer_session ||
       h.dst_session != lp->rel.my_session) {
     ep->counters[EPC_LANE_REFUSED]++; /* not from a lane we know, or not as it knows us */
     return;
   }
   ep->counters[EPC_LANE_RX]++;
+  l->last_rx_ns = now;
   rel_input(&lp->rel, &h, pkt + sizeof(h), now);
   uint64_t t = lp->bl_head ? now : rel_next_timer(&lp->rel); /* an ack due, room came */
   if (t < l->next_timer_ns)
     l->next_timer_ns = t;
 }
 
-int lane_input(struct mx_endpoint *ep)
+int lane_input(struct mx_endpoint *ep, int idle_too)
 {
   struct lane *l = ep->lane;
   struct mmsghdr mm[LANE_RX_BATCH];
   struct iovec iov[LANE_RX_BATCH];
   struct sockaddr_storage from[LANE_RX_BATCH];
   int work = 0;
-  if (!l || !l->npeers)
+  /* With no peer bound, nothing is for us: the socket is read (what came
+   * refused and counted) only when asked, not in every pass (a syscall a
+   * pass for an endpoint that never leaves its host), and it is not armed
+   * for a sleep.  A few batches a pass at most: a flood must not keep the
+   * pass from the rest. */
+  if (!l || (!l->npeers && !idle_too))
     return 0;
-  for (;;) {
+  for (int batches = 0; batches < LANE_RX_PASS_BATCHES; batches++) {
     uint32_t want = l->rx_batch ? l->rx_batch : 1;
     for (uint32_t i = 0; i < want; i++) {
       iov[i] = (struct iovec){l->rxbuf + (size_t)i * l->mtu, l->mtu};
@@ -467,6 +467,7 @@ int lane_input(struct mx_endpoint *ep)
     if (n < LANE_RX_BATCH || ep->dead)
       return work; /* (a short batch: nothing more, as a rule; the next pass looks) */
   }
+  return work;
 }
 
 int lane_take(struct lane_peer *lp, const struct wire_hdr *h, const uint8_t *payload,

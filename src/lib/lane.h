@@ -21,11 +21,13 @@
 
 #define LANE_WINDOW 64          /* packets in flight per pair of endpoints */
 #define LANE_RX_BATCH 16        /* datagrams read by one recvmmsg */
+#define LANE_RX_PASS_BATCHES 4  /* ... and batches read by one progress pass */
 /* A lone ack waits this long for an answer to ride on: a ping-pong's
  * answer comes within a few microseconds, and a lone ack before it was a
  * syscall (a microsecond here) on its way.  A waiter about to sleep sends
  * its acks at once. */
 #define LANE_ACK_DELAY_NS 4000ull
+#define LANE_CLOSE_QUIET_NS 10000000ull /* five of the stream's shortest resend times */
 #define LANE_GIVE_UP_NS 60000000000ull /* a silent peer is only warned about: its
                                         * death comes from the engines */
 
@@ -37,7 +39,6 @@ struct lane_peer {
   socklen_t alen;
   uint64_t nic;
   uint32_t eid, session;        /* the endpoint, in the incarnation vouched for */
-  int quiet;                    /* its connection failed: nothing resent until bound again */
   struct rel_stream rel;        /* both directions; its sessions derive from the
                                  * endpoints' (lane_stream_session) */
   struct req *bl_head, *bl_tail; /* sends waiting for room in the window, in order */
@@ -59,6 +60,7 @@ struct lane {
   uint32_t npeers;
   uint64_t next_timer_ns;       /* the earliest ack, resend or held packet due */
   uint32_t rx_batch;            /* datagrams the next read asks for (lane_input) */
+  uint64_t last_rx_ns;          /* when a peer's packet was last taken */
   uint8_t *rxbuf;               /* LANE_RX_BATCH datagrams of mtu bytes */
 };
 
@@ -72,21 +74,27 @@ void lane_close(struct mx_endpoint *ep);
  * starts a new stream; the same again changes nothing.  0 or -1. */
 int lane_bind(struct mx_endpoint *ep, struct conn *c, const struct lane_addr *a,
               uint32_t session);
-/* c has no lane any more (what waited for it ends). */
+/* c has no lane any more: its stream goes (what waited to go on it ends;
+ * the caller ends what was in progress). */
 void lane_unbind(struct mx_endpoint *ep, struct conn *c);
 /* Send r on c's lane: now, or after what waits before it. */
 void lane_submit(struct mx_endpoint *ep, struct conn *c, struct req *r);
-/* c failed: its waiting sends end with code, and its stream goes quiet. */
+/* c failed: its waiting sends end with code (the stream stays). */
 void lane_fail(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code);
-/* Read what came (the stream delivers through io.deliver); returns work. */
-int lane_input(struct mx_endpoint *ep);
+/* Read what came (the stream delivers through io.deliver); returns work.
+ * A lane with no peer is read only if idle_too. */
+int lane_input(struct mx_endpoint *ep, int idle_too);
 /* Acks due, resends, held packets, waiting sends; returns work. */
 int lane_timers(struct mx_endpoint *ep, uint64_t now);
 /* Every ack due now, whatever its delay (the waiter is about to sleep). */
 void lane_flush_acks(struct mx_endpoint *ep);
 /* When lane_timers has something to do (UINT64_MAX: nothing). */
 uint64_t lane_next_timer(const struct mx_endpoint *ep);
-/* True while a stream has packets unacknowledged or sends waiting. */
+/* True while a stream has packets unacknowledged or sends waiting, or a
+ * peer spoke within LANE_CLOSE_QUIET_NS (a closing endpoint lingers so
+ * that a peer whose last ack was lost, and which resends, is acked again:
+ * else its send would fail, though delivered, when the engines tell it we
+ * closed). */
 int lane_busy(const struct mx_endpoint *ep);
 /* Backlogged sends past their deadline end with MX_STATUS_TIMEOUT. */
 int lane_expire(struct mx_endpoint *ep, uint64_t now);

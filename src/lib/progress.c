@@ -96,12 +96,17 @@ static void lane_peer_event(struct mx_endpoint *ep, const struct msg *m)
   if (!c || c->ch)
     return;
   memcpy(&a, m->data, sizeof(a));
-  if (c->session != m->seq) {
-    /* a new incarnation of the peer: its path is chosen afresh */
-    c->session = m->seq;
+  if (c->session && c->session != m->seq) {
+    /* a new incarnation of the peer: what was in progress with the old
+     * one ends, and the path is chosen afresh */
+    conn_fail(ep, c, MX_STATUS_ENDPOINT_CLOSED);
+    lane_unbind(ep, c);
     c->dead = 0;
     c->path = PATH_NONE;
   }
+  /* (Otherwise the path stays: messages sent on the engines before, still
+   * in flight, must not be overtaken.) */
+  c->session = m->seq;
   lane_bind(ep, c, &a, m->seq);
 }
 
@@ -132,8 +137,10 @@ static void engine_event(struct mx_endpoint *ep, const struct msg *m, const uint
     if (m->peer_eid == MSG_EID_ALL) {
       /* a whole host stopped answering: every connection to it fails */
       for (struct conn *c = ep->conns; c; c = c->next)
-        if (c->nic == m->peer_nic)
+        if (c->nic == m->peer_nic) {
           conn_fail(ep, c, msg_status_code(m->status));
+          lane_unbind(ep, c); /* nothing resent to it any more */
+        }
       break;
     }
     struct conn *c = conn_get(ep, m->peer_nic, m->peer_eid, 0);
@@ -142,8 +149,9 @@ static void engine_event(struct mx_endpoint *ep, const struct msg *m, const uint
     if (c->ch)
       progress_channel(ep, c->ch); /* what it sent before dying still counts */
     if (c->lane)
-      lane_input(ep);
+      lane_input(ep, 0);
     conn_fail(ep, c, MX_STATUS_ENDPOINT_CLOSED);
+    lane_unbind(ep, c);
     break;
   }
   default:
@@ -282,9 +290,11 @@ int progress_once(struct mx_endpoint *ep)
     return work + 1;
   }
   work += chans_progress(ep);
-  work += lane_input(ep);
+  work += lane_input(ep, 0);
   work += txq_drain(ep, &ep->etx);
-  if (++ep->passes % 1024 == 0 && backend_died(ep)) {
+  if (++ep->passes % 1024 == 0)
+    work += lane_input(ep, 1); /* datagrams for a lane with no peer: refused */
+  if (ep->passes % 1024 == 0 && backend_died(ep)) {
     ep_die(ep, MX_STATUS_ENDPOINT_CLOSED); /* a guest that only polls learns it too */
     return 1;
   }
@@ -305,7 +315,7 @@ static int ep_arm(struct mx_endpoint *ep, struct pollfd *pfd, int *n, int max)
     pending |= ring_arm_space_event(&ep->etx.p.q->ring, ring_load_cons(&ep->etx.p.q->ring));
   pfd[(*n)++] = (struct pollfd){.fd = ep->doorbell, .events = POLLIN};
   pfd[(*n)++] = (struct pollfd){.fd = ep->sock, .events = POLLIN};
-  if (ep->lane) {
+  if (ep->lane && ep->lane->npeers) {
     lane_flush_acks(ep); /* the acks due leave before we sleep */
     pfd[(*n)++] = (struct pollfd){.fd = ep->lane->fd, .events = POLLIN};
   }

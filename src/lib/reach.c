@@ -41,21 +41,24 @@ int reach_once(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, uint32_t key,
     ctl_close_fds(fds, nfds);
     return MX_NO_RESOURCES;
   }
-  int new_peer = c->session != rep.u.connect_reply.session;
-  if (new_peer || c->dead) {
-    /* a new incarnation of the peer, or a connection we had dropped
-     * (mx_disconnect): start afresh, path chosen again at the next send.
-     * (Not after a drop with a lane: messages still in flight on the old
-     * path could be overtaken on the new one.) */
-    c->session = rep.u.connect_reply.session;
-    c->dead = 0;
-    if (!c->ch && (new_peer || !c->lane))
-      c->path = PATH_NONE;
+  int new_peer = c->session && c->session != rep.u.connect_reply.session;
+  if (new_peer && c->remote) {
+    /* a new incarnation of a peer of another host: what was in progress
+     * with the old one ends (its engine's word of the death may still be
+     * in our ring, and would name a session we no longer know) */
+    conn_fail(ep, c, MX_STATUS_ENDPOINT_CLOSED);
+    lane_unbind(ep, c);
   }
+  if (new_peer && !c->ch)
+    c->path = PATH_NONE; /* chosen again at the next send */
+  /* A connection we had dropped (mx_disconnect) keeps its path: messages
+   * still in flight on it could be overtaken on another. */
+  c->session = rep.u.connect_reply.session;
+  c->dead = 0;
   if (rep.u.connect_reply.lane.port && ep->lane)
     lane_bind(ep, c, &rep.u.connect_reply.lane, c->session);
-  else if (new_peer)
-    lane_unbind(ep, c); /* a new incarnation without a lane: the engines carry it */
+  else if (c->lane && c->lane->session != c->session)
+    lane_unbind(ep, c); /* (the engines carry this incarnation) */
   if (rep.u.connect_reply.has_channel && nfds >= CHANNEL_FDS && !c->ch)
     chan_attach(ep, c, (int)rep.u.connect_reply.side, fds, nfds,
                 (pid_t)rep.u.connect_reply.peer_pid, (int)rep.u.connect_reply.peer_covers);

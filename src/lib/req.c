@@ -163,3 +163,16 @@ void req_complete(struct mx_endpoint *ep, struct req *r, mx_status_code_t code)
   }
   reqlist_push(&ep->done, r);
 }
+
+void req_fail_active(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code)
+{
+  for (uint32_t i = 0; i < ep->nhandles; i++) {
+    struct req *r = ep->handles[i];
+    if (!r || r->conn != c || r->state != RS_ACTIVE)
+      continue;
+    if (r->kind == REQ_SEND || r->kind == REQ_RECV) {
+      partial_remove(ep, r);
+      req_complete(ep, r, code);
+    }
+  }
+}

@@ -131,7 +131,7 @@ static void deliver(struct fixture *f, struct forged *p, int fd, int seal)
     wire_seal(&p->h, total);
   CHECK(sendto(fd, p, total, 0, (struct sockaddr *)&f->to, sizeof(f->to)) == (ssize_t)total);
   usleep(1000);
-  lane_input(f->ep);
+  lane_input(f->ep, 0);
 }
 
 /* Sent one way; the counter that must move, and by one. */
@@ -281,7 +281,7 @@ static int test_a_fragment_in_pieces_is_one_message(void)
           (ssize_t)sizeof(p));
   }
   usleep(2000);
-  while (lane_input(f.ep) > 0) /* as progress passes read: a batch each */
+  while (lane_input(f.ep, 0) > 0) /* as progress passes read: a batch each */
     ;
   CHECK(f.ep->counters[EPC_LANE_RX] == 3 && f.ep->counters[EPC_LANE_MALFORMED] == 0);
   struct req *u = f.ep->unexp.head;
