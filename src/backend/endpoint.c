@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -98,6 +99,9 @@ static int lane_make(struct backend *be, struct be_guest *g, const struct ctl_op
     lane->addr.port = a->sin6_port;
     lane->addr.family = 6;
   }
+  while (getrandom(&lane->addr.nonce, sizeof(lane->addr.nonce), 0) != sizeof(lane->addr.nonce) ||
+         !lane->addr.nonce)
+    ;
   lane->fd = fd;
   return 0;
 }

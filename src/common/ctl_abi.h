@@ -115,8 +115,13 @@ struct lane_addr {
   uint8_t family;         /* 4 or 6 */
   uint8_t pad;
   uint32_t mtu;           /* largest datagram, header included */
+  uint32_t nonce;         /* random, the backend's: with both endpoints' sessions it
+                           * makes the pair's stream sessions and first sequence
+                           * numbers, which a sender that cannot see the lane's
+                           * packets cannot guess */
+  uint32_t pad2;
 };
-_Static_assert(sizeof(struct lane_addr) == 24, "lane_addr");
+_Static_assert(sizeof(struct lane_addr) == 32, "lane_addr");
 
 struct ctl_open {
   uint32_t board;
@@ -224,11 +229,11 @@ _Static_assert(sizeof(struct ctl_hello) == 48, "ctl_hello");
 _Static_assert(sizeof(struct ctl_hello_reply) == 104, "ctl_hello_reply");
 _Static_assert(offsetof(struct ctl_hello_reply, hostname) == 40, "ctl_hello_reply.hostname");
 _Static_assert(sizeof(struct ctl_open) == 16, "ctl_open");
-_Static_assert(sizeof(struct ctl_open_reply) == 88, "ctl_open_reply");
+_Static_assert(sizeof(struct ctl_open_reply) == 96, "ctl_open_reply");
 _Static_assert(sizeof(struct ctl_close) == 4, "ctl_close");
 _Static_assert(sizeof(struct ctl_connect) == 24, "ctl_connect");
 _Static_assert(offsetof(struct ctl_connect, nic_id) == 8, "ctl_connect.nic_id");
-_Static_assert(sizeof(struct ctl_connect_reply) == 48, "ctl_connect_reply");
+_Static_assert(sizeof(struct ctl_connect_reply) == 56, "ctl_connect_reply");
 _Static_assert(sizeof(struct ctl_channel_attach) == 32, "ctl_channel_attach");
 _Static_assert(offsetof(struct ctl_channel_attach, peer_nic) == 8, "ctl_channel_attach.peer_nic");
 _Static_assert(sizeof(struct ctl_resolve) == 80, "ctl_resolve");

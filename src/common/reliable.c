@@ -28,6 +28,12 @@ void rel_init(struct rel_stream *s, const struct rel_io *io, void *ctx, uint64_t
   s->rto_ns = REL_RTO_INITIAL_NS;
 }
 
+void rel_start_at(struct rel_stream *s, uint32_t snd_first, uint32_t rcv_first)
+{
+  s->snd_next = s->snd_una = snd_first;
+  s->rcv_next = rcv_first;
+}
+
 void rel_reset(struct rel_stream *s, uint32_t my_session)
 {
   s->my_session = my_session;

@@ -111,6 +111,9 @@ struct rel_stream {
 void rel_init(struct rel_stream *s, const struct rel_io *io, void *ctx, uint64_t nic,
               uint64_t peer_nic, uint32_t mtu, uint32_t window, uint64_t give_up_ns,
               uint32_t my_session);
+/* The first sequence numbers each way, when both sides agreed them (a
+ * lane's, from a secret of both): before anything is sent or taken. */
+void rel_start_at(struct rel_stream *s, uint32_t snd_first, uint32_t rcv_first);
 /* Start afresh as a new incarnation (after a failure, or a peer's restart
  * noticed by the user): nothing in flight, nothing expected. */
 void rel_reset(struct rel_stream *s, uint32_t my_session);

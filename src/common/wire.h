@@ -170,8 +170,8 @@ struct wire_hello {       /* dst_nic is 0: for everybody on the segment */
 _Static_assert(sizeof(struct wire_desc) == 40, "wire_desc");
 _Static_assert(offsetof(struct wire_desc, match) == 16, "wire_desc.match");
 _Static_assert(sizeof(struct wire_data_ext) == 24, "wire_data_ext");
-_Static_assert(sizeof(struct wire_connect) == 48, "wire_connect");
-_Static_assert(sizeof(struct wire_connect_reply) == 40, "wire_connect_reply");
+_Static_assert(sizeof(struct wire_connect) == 56, "wire_connect");
+_Static_assert(sizeof(struct wire_connect_reply) == 48, "wire_connect_reply");
 _Static_assert(sizeof(struct wire_pull_req) == 40, "wire_pull_req");
 _Static_assert(sizeof(struct wire_pull_data) == 16, "wire_pull_data");
 _Static_assert(sizeof(struct wire_pull_end) == 32, "wire_pull_end");

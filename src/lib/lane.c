@@ -25,18 +25,30 @@
 #include "txq.h"
 #include "lane.h"
 
-/* The session of the stream from endpoint incarnation `from` to `to`: both
- * sides know both incarnations (the engines' connect told them), so each
- * checks the other's stream session exactly, and a packet of an earlier
- * incarnation of either endpoint is refused by its session alone. */
-static uint32_t lane_stream_session(uint32_t from, uint32_t to)
+/* A number of the stream from endpoint incarnation `from` (its lane's
+ * nonce from_nonce) to `to` (to_nonce), of kind salt: both sides know all
+ * four (the engines' connect told them, and the nonces are the backends'
+ * random ones), so each checks the other's stream session exactly, a
+ * packet of an earlier incarnation of either endpoint is refused by its
+ * session alone, and a sender that cannot see the lane's packets cannot
+ * guess the sessions nor the first sequence numbers. */
+static uint32_t lane_stream_number(uint32_t from, uint32_t from_nonce, uint32_t to,
+                                   uint32_t to_nonce, uint64_t salt)
 {
-  uint64_t x = ((uint64_t)from << 32 | to) ^ 0x6c616e6573ull;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  return (uint32_t)x | 1; /* never 0: 0 is "not known yet" on the wire */
+  uint64_t x = ((uint64_t)from << 32 | from_nonce) ^ salt;
+  for (int i = 0; i < 2; i++) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x ^= (uint64_t)to << 32 | to_nonce;
+  }
+  x ^= x >> 29;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 32;
+  return (uint32_t)x;
 }
+#define LANE_SALT_SESSION 0x6c616e6573657373ull /* "lanesess" */
+#define LANE_SALT_SEQ 0x6c616e6573657120ull     /* "laneseq " */
 
 static int addr_from_lane(const struct lane_addr *a, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -96,6 +108,7 @@ int lane_open(struct mx_endpoint *ep, int fd, const struct ctl_open_reply *rep,
   }
   l->fd = fd;
   l->mtu = mtu;
+  l->nonce = rep->lane.nonce;
   l->io = io;
   l->next_timer_ns = UINT64_MAX;
   ep->lane = l;
@@ -190,10 +203,15 @@ int lane_bind(struct mx_endpoint *ep, struct conn *c, const struct lane_addr *a,
   lp->eid = c->eid;
   lp->session = session;
   uint32_t mtu = a->mtu < l->mtu ? a->mtu : l->mtu;
+  uint32_t mine = l->nonce, theirs = a->nonce;
   rel_init(&lp->rel, l->io, lp, lib.hello.nic_id, c->nic, mtu < 256 ? 256 : mtu, LANE_WINDOW,
-           LANE_GIVE_UP_NS, lane_stream_session(ep->session, session));
+           LANE_GIVE_UP_NS,
+           lane_stream_number(ep->session, mine, session, theirs, LANE_SALT_SESSION) | 1);
+  lp->rel.peer_session =
+      lane_stream_number(session, theirs, ep->session, mine, LANE_SALT_SESSION) | 1;
+  rel_start_at(&lp->rel, lane_stream_number(ep->session, mine, session, theirs, LANE_SALT_SEQ),
+               lane_stream_number(session, theirs, ep->session, mine, LANE_SALT_SEQ));
   lp->rel.ack_delay_ns = LANE_ACK_DELAY_NS;
-  lp->rel.peer_session = lane_stream_session(session, ep->session);
   return 0;
 }
 

@@ -39,8 +39,9 @@ struct lane_peer {
   socklen_t alen;
   uint64_t nic;
   uint32_t eid, session;        /* the endpoint, in the incarnation vouched for */
-  struct rel_stream rel;        /* both directions; its sessions derive from the
-                                 * endpoints' (lane_stream_session) */
+  struct rel_stream rel;        /* both directions; its sessions and first sequence
+                                 * numbers derive from both endpoints' sessions and
+                                 * lanes' nonces (lane_stream_number) */
   struct req *bl_head, *bl_tail; /* sends waiting for room in the window, in order */
   struct {                      /* the fragment being reassembled from its pieces */
     int active;
@@ -54,6 +55,7 @@ struct lane_peer {
 struct lane {
   int fd;
   uint32_t mtu;                 /* largest datagram, header included */
+  uint32_t nonce;               /* its backend's random (lane_addr.nonce) */
   const struct rel_io *io;      /* the deliveries (progress.c) */
   struct fault fault;           /* the backend's ports' faults, injected here too */
   struct lane_peer *peers;

@@ -116,9 +116,9 @@ def wire_seeds():
         11, 1, 4, 3, 6, 9, 10, 12, 13
     LANE_FLAG = 4
     hello = step(1, pkt(HELLO, b"peer".ljust(64, b"\0"), reliable=False))
-    # a lane address (struct lane_addr): 127.0.0.1:40000, mtu 1472
+    # a lane address (struct lane_addr): 127.0.0.1:40000, mtu 1472, a nonce
     lane = bytes([127, 0, 0, 1]).ljust(16, b"\0") + struct.pack(">H", 40000) + \
-        struct.pack("<BBI", 4, 0, 1472)
+        struct.pack("<BBIII", 4, 0, 1472, 0x5eed, 0)
     connect = step(1, pkt(CONNECT, struct.pack("<IIIIII", 1, 0, 0, 0x77, 3, 0) + lane, seq=0))
     desc = lambda t, length, total, grant=0: struct.pack("<BBHIIIQQII", t, 0, 0, length, total,
                                                          0, 0x1234, 5, grant, 0)

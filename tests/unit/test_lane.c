@@ -55,7 +55,7 @@ static void setup(struct fixture *f)
   ep->eid = MY_EID;
   ep->session = 9;
   ep->unexp_max = 1000;
-  struct ctl_open_reply rep = {.has_lane = 1, .lane = {.mtu = MTU, .family = 4}};
+  struct ctl_open_reply rep = {.has_lane = 1, .lane = {.mtu = MTU, .family = 4, .nonce = 0x1234}};
   CHECK(lane_open(ep, udp_socket(&f->to), &rep, &progress_lane_io) == 0);
   struct sockaddr_in peer;
   f->peer = udp_socket(&peer);
@@ -63,10 +63,11 @@ static void setup(struct fixture *f)
   f->c = conn_get(ep, PEER_NIC, PEER_EID, 1);
   CHECK(f->c != NULL);
   f->c->session = PEER_SESSION;
-  struct lane_addr a = {.port = peer.sin_port, .family = 4, .mtu = MTU};
+  struct lane_addr a = {.port = peer.sin_port, .family = 4, .mtu = MTU, .nonce = 0x5678};
   memcpy(a.ip, &peer.sin_addr, 4);
   CHECK(lane_bind(ep, f->c, &a, PEER_SESSION) == 0 && f->c->lane != NULL);
   f->ep = ep;
+  f->seq = f->c->lane->rel.rcv_next; /* the peer's first, from both nonces */
 }
 
 /* As mx_close_endpoint frees an endpoint (the sanitizer builds look for leaks). */
@@ -336,6 +337,7 @@ static int test_an_address_bound_again_leaves_its_old_peer(void)
   CHECK(f.c->lane == NULL && c2->lane != NULL && f.ep->lane->npeers == 1);
   /* the old endpoint's messages no longer count as anyone's, even in the
    * new binding's streams */
+  f.seq = c2->lane->rel.rcv_next;
   forge_on(&f, c2->lane, &p, 8);
   expect(&f, &p, f.peer, 1, EPC_LANE_MALFORMED); /* PEER_EID, not c2's */
   teardown(&f);
