@@ -119,6 +119,9 @@ struct backend {
   } retired[BE_LANES_RETIRED_MAX];
   uint32_t nretired;
   uint64_t lanes_made, lanes_released_early;
+  uint64_t lanes_refused;       /* guests' sockets not fit to be a lane */
+  int passed_fd;                /* the descriptor that came with the control message being
+                                 * handled (a CTL_OPEN's lane socket), + 1 (0: none) */
 };
 
 /* identity.c */
@@ -167,7 +170,8 @@ int mailbox_reply(struct be_guest *g, const struct ctl_msg *m);
 /* endpoint.c: g's endpoints, each a VIF of its region opened in the engine */
 /* An endpoint's lane, when it got one (endpoint_open). */
 struct be_lane {
-  int fd;                       /* the guest's copy; -1: no lane */
+  int fd;                       /* in: the socket the guest passed (taken), or -1 */
+  int made;                     /* out: it is the endpoint's lane, bound to addr */
   struct lane_addr addr;
   struct fault_cfg fault;
 };

@@ -67,6 +67,12 @@ static void hello_fill(struct backend *be, struct ctl_hello_reply *hr)
   hr->max_endpoints = be->cfg.eng.max_endpoints;
   hr->small_max = be->cfg.small_max;
   hr->medium_max = be->cfg.eng.medium_max;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  uint32_t mtu;
+  struct fault_cfg fault;
+  if (!be->cfg.no_lanes && engine_lane_local(be->engine, &ss, &len, &mtu, &fault) == 0)
+    hr->lane_family = ss.ss_family == AF_INET6 ? 6 : 4;
   snprintf(hr->hostname, sizeof(hr->hostname), "%s", be->cfg.eng.hostname);
 }
 
@@ -139,7 +145,8 @@ static void handle_open(struct backend *be, struct be_guest *g, const struct ctl
   struct ctl_msg rep;
   struct engine_vif_info info;
   uint32_t vif_idx;
-  struct be_lane lane;
+  struct be_lane lane = {.fd = be->passed_fd - 1};
+  be->passed_fd = 0; /* ours now: endpoint_open keeps it as the lane, or closes it */
   int r = endpoint_open(be, g, &req->u.open, &vif_idx, &info, &lane);
   if (r != MX_SUCCESS) {
     control_reply_error(be, g, req, r, "open endpoint %u: %s", req->u.open.eid,
@@ -150,8 +157,7 @@ static void handle_open(struct backend *be, struct be_guest *g, const struct ctl
   rep.u.open_reply.eid = info.eid;
   rep.u.open_reply.vif = vif_idx;
   rep.u.open_reply.session = info.session;
-  int fds[2] = {info.doorbell, lane.fd};
-  if (lane.fd >= 0) {
+  if (lane.made) {
     rep.u.open_reply.has_lane = 1;
     rep.u.open_reply.lane = lane.addr;
     rep.u.open_reply.fault = lane.fault;
@@ -159,9 +165,7 @@ static void handle_open(struct backend *be, struct be_guest *g, const struct ctl
     rep.u.open_reply.fault.seed ^= info.eid * 0x9e3779b1ull ^ info.session;
   }
   /* a VM has no use for a doorbell: it polls */
-  guest_send(g, &rep, fds, g->role == CTL_ROLE_VM ? 0 : lane.fd >= 0 ? 2 : 1);
-  if (lane.fd >= 0)
-    close(lane.fd); /* the guest has its copy, we keep ours (lane_keep) */
+  guest_send(g, &rep, &info.doorbell, g->role == CTL_ROLE_VM ? 0 : 1);
 }
 
 static void handle_close(struct backend *be, struct be_guest *g, const struct ctl_msg *req)
@@ -333,14 +337,23 @@ int control_receive(struct backend *be, struct be_guest *g)
     return -1;
   if (n == -EAGAIN)
     return 0;
-  ctl_close_fds(fds, nfds); /* guests never send us descriptors */
+  /* Guests send us no descriptors but a CTL_OPEN's lane socket, which
+   * handle_open takes (and checks); the rest are closed unread. */
+  int lane_fd = n > 0 && nfds == 1 && req->type == CTL_OPEN ? fds[0] : -1;
+  if (lane_fd < 0)
+    ctl_close_fds(fds, nfds);
   if (n < 0) {
     control_reply_error(be, g, NULL, MX_BAD_BAD_BAD, "malformed control message (%s)",
                         n == -EBADMSG ? "bad framing or length" : strerror((int)-n));
     return 0;
   }
   req->seq &= ~CTL_SEQ_MAILBOX; /* its reply goes back on the socket */
-  return control_dispatch(be, g, req);
+  be->passed_fd = lane_fd + 1;
+  int r = control_dispatch(be, g, req);
+  if (be->passed_fd)
+    close(be->passed_fd - 1); /* not taken (a refused open) */
+  be->passed_fd = 0;
+  return r;
 }
 
 void control_completions(struct backend *be)

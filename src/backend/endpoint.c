@@ -50,41 +50,72 @@ static uint32_t endpoints_of_user(const struct backend *be, uid_t uid)
   return n;
 }
 
-/* A lane for an endpoint about to open (docs/lanes.md): a UDP socket on
- * the address of the engine's UDP port, any free port, made by us so that
- * its address is what we say it is.  Only for a process in our own network
- * namespace (a socket of ours is then no more than one it could make
- * itself; a container's would be a socket in the host's network), never
- * for a VM (it has no descriptors), and only when the engine rate-limits
- * nothing (the lane bypasses it).  Made before the endpoint opens, so
- * that its VIF has it from its first moment.  -1: no lane, and the engines
- * carry everything, as before lanes. */
+/* The guest's socket is fit to be a lane: a UDP socket of family, in our
+ * network namespace, new (not bound, not connected), shared with nobody
+ * (no SO_REUSEADDR nor SO_REUSEPORT).  Made by the guest, it is the
+ * guest's: its user and cgroup, so the host's filters by owner and by
+ * cgroup see the guest, not the backend. */
+static int lane_socket_fit(struct backend *be, int fd, int family)
+{
+  int v[3];
+  uint64_t cookie = 0, ours = 0;
+  socklen_t n = sizeof(v[0]), cn = sizeof(cookie);
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v[0], &n) < 0 || v[0] != family ||
+      getsockopt(fd, SOL_SOCKET, SO_TYPE, &v[1], &n) < 0 || v[1] != SOCK_DGRAM ||
+      getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &v[2], &n) < 0 || v[2] != IPPROTO_UDP)
+    return 0;
+  if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &cn) < 0 ||
+      getsockopt(be->lsock, SOL_SOCKET, SO_NETNS_COOKIE, &ours, &cn) < 0 || cookie != ours)
+    return 0;
+  if (getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &v[0], &n) < 0 || v[0] ||
+      getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &v[1], &n) < 0 || v[1])
+    return 0;
+  if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+      (family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                         : ((struct sockaddr_in6 *)&ss)->sin6_port) != 0)
+    return 0; /* bound already */
+  len = sizeof(ss);
+  return getpeername(fd, (struct sockaddr *)&ss, &len) < 0 && errno == ENOTCONN;
+}
+
+/* A lane for an endpoint about to open (docs/lanes.md): the socket the
+ * guest passed (lane->fd, taken), checked, and bound by us to the address
+ * of the engine's UDP port, any free port, so that its address is what we
+ * say it is.  Only for a process in our own network namespace (a
+ * container's socket would be in its own network), never for a VM (it
+ * has no descriptors), and only when the engine rate-limits nothing (the
+ * lane bypasses it).  Before the endpoint opens, so that its VIF has it
+ * from its first moment.  -1: no lane, and the engines carry everything,
+ * as before lanes. */
 static int lane_make(struct backend *be, struct be_guest *g, const struct ctl_open *req,
                      struct be_lane *lane)
 {
   struct sockaddr_storage ss;
   socklen_t len;
+  int fd = lane->fd, buf = LANE_SOCKBUF;
   lane->fd = -1;
+  if (fd < 0)
+    return -1;
   if (!req->want_lane || g->role != CTL_ROLE_GUEST || !datapath_uses_channels(g->datapath) ||
       be->cfg.no_lanes || be->cfg.eng.vif_bytes_per_s || be->cfg.eng.vif_msgs_per_s ||
       engine_lane_local(be->engine, &ss, &len, &lane->addr.mtu, &lane->fault) < 0 ||
       !identity_netns_ours(g))
-    return -1;
+    goto refuse;
+  if (!lane_socket_fit(be, fd, ss.ss_family)) {
+    be->lanes_refused++;
+    log_warn("guest %u: its socket is not fit for a lane (UDP, new, ours, not shared)", g->id);
+    goto refuse;
+  }
   if (ss.ss_family == AF_INET)
     ((struct sockaddr_in *)&ss)->sin_port = 0;
   else
     ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
-  /* No SO_REUSEADDR nor SO_REUSEPORT: nobody else may bind this port while
-   * it is ours (a guest may set them on its own socket later: then it lets
-   * another process speak as its endpoint, which is its own choice). */
-  int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int buf = LANE_SOCKBUF;
-  if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+  if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
       getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
-    log_warn("no lane: %s", strerror(errno));
-    if (fd >= 0)
-      close(fd);
-    return -1;
+    log_warn("guest %u: no lane: %s", g->id, strerror(errno));
+    goto refuse;
   }
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
@@ -104,20 +135,19 @@ static int lane_make(struct backend *be, struct be_guest *g, const struct ctl_op
     ;
   lane->fd = fd;
   return 0;
+refuse:
+  close(fd);
+  return -1;
 }
 
 /* The endpoint opened as eid with the lane made for it: the backend keeps
- * the socket, the guest gets a copy (lane->fd is that copy after this). */
+ * its own hold on the socket (the guest has it already) until the
+ * endpoint closes, and a while after (lane_retire). */
 static void lane_keep(struct backend *be, uint32_t eid, struct be_lane *lane)
 {
-  int copy = fcntl(lane->fd, F_DUPFD_CLOEXEC, 0);
   be->lane_keep[eid] = lane->fd + 1;
-  lane->fd = copy;
-  if (copy < 0) { /* the endpoint goes without; its peers are offered nothing */
-    log_warn("endpoint %u: no lane: %s", eid, strerror(errno));
-    engine_vif_set_lane(be->engine, eid, NULL);
-    return;
-  }
+  lane->fd = -1;
+  lane->made = 1;
   be->lanes_made++;
 }
 
@@ -165,17 +195,24 @@ int endpoint_lanes_expire(struct backend *be)
 int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open *req,
                   uint32_t *vif_idx, struct engine_vif_info *info, struct be_lane *lane)
 {
-  lane->fd = -1;
   uint32_t idx;
-  if (req->board != 0 && req->board != MX_ANY_NIC)
-    return MX_BOARD_UNKNOWN;
+  int r = MX_SUCCESS;
+  lane->made = 0;
   for (idx = 0; idx < REGION_VIFS && g->vif_eid[idx]; idx++)
     ;
-  if (idx == REGION_VIFS)
-    return MX_NO_RESOURCES;
-  if (endpoints_of_user(be, g->uid) >= be->cfg.endpoints_per_user) {
+  if (req->board != 0 && req->board != MX_ANY_NIC)
+    r = MX_BOARD_UNKNOWN;
+  else if (idx == REGION_VIFS)
+    r = MX_NO_RESOURCES;
+  else if (endpoints_of_user(be, g->uid) >= be->cfg.endpoints_per_user) {
     be->endpoints_refused++; /* one user does not take every endpoint id */
-    return MX_NO_RESOURCES;
+    r = MX_NO_RESOURCES;
+  }
+  if (r != MX_SUCCESS) {
+    if (lane->fd >= 0)
+      close(lane->fd); /* the socket the guest passed */
+    lane->fd = -1;
+    return r;
   }
   struct engine_owner owner = {.guest_id = g->id, .pid = g->pid, .mem_fd = g->mem_fd,
                                .uid = g->uid, .gid = g->gid,
@@ -185,7 +222,7 @@ int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open 
   memcpy(owner.name, g->name, sizeof(owner.name));
   if (lane_make(be, g, req, lane) == 0)
     owner.lane = lane->addr;
-  int r = engine_vif_open(be->engine, &owner, region_vif(g->region, idx), req->eid, req->key,
+  r = engine_vif_open(be->engine, &owner, region_vif(g->region, idx), req->eid, req->key,
                           info);
   if (r != MX_SUCCESS) {
     if (lane->fd >= 0)

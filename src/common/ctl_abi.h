@@ -101,7 +101,9 @@ struct ctl_hello_reply {
   uint32_t max_endpoints;
   uint32_t small_max;     /* configured thresholds (bytes) */
   uint32_t medium_max;
-  uint32_t pad;
+  uint32_t lane_family;   /* 4 or 6: an endpoint may have a lane, on a UDP socket of
+                           * this family its guest makes and passes with CTL_OPEN
+                           * (docs/lanes.md); 0: no lanes here */
   char hostname[64];
 };
 
@@ -127,14 +129,16 @@ struct ctl_open {
   uint32_t board;
   uint32_t eid;           /* or MX_ANY_ENDPOINT */
   uint32_t key;
-  uint32_t want_lane;     /* 1: a lane for messages to other hosts, if the backend may */
+  uint32_t want_lane;     /* 1: a lane for messages to other hosts, if the backend may:
+                           * the message carries the guest's own UDP socket, new and
+                           * unbound, which the backend checks and binds */
 };
 
 struct ctl_open_reply {
   uint32_t eid;
   uint32_t vif;           /* index in the guest's region */
   uint32_t session;
-  uint32_t has_lane;      /* 1: the lane's socket follows the doorbell (docs/lanes.md) */
+  uint32_t has_lane;      /* 1: the socket passed is the endpoint's lane (docs/lanes.md) */
   struct lane_addr lane;  /* its address, as the backend bound it */
   struct fault_cfg fault; /* the faults the backend's ports inject (off: all 0), which the
                            * lane injects too: a lane is tested as a port is */

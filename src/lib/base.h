@@ -111,7 +111,14 @@ void attach_endpoint_closed(uint32_t attachment);
 void attach_end(void);
 
 /* ctlclient.c */
+/* Send req, wait for the reply with the same seq.  An exchange that passes
+ * no descriptors goes through the region's mailbox, the others through the
+ * socket.  Returns 0, an MX code from a CTL_ERROR reply, or MX_NO_DRIVER
+ * when the backend is gone. */
 int ctl_call(struct ctl_msg *req, struct ctl_msg *rep, int *fds, int *nfds, char **text);
+/* The same, passing descriptor pass_fd with req (on the socket). */
+int ctl_call_passing(struct ctl_msg *req, int pass_fd, struct ctl_msg *rep, int *fds, int *nfds,
+                     char **text);
 void ctl_poll_async(void);
 /* The oldest CTL_CHANNEL_ATTACH the backend sent for VIF vif: 1, with the
  * message and its descriptors (the caller owns them); 0 when none waits. */

@@ -102,9 +102,10 @@ static int mbox_call(const struct ctl_msg *req, struct ctl_msg *buf)
  * seq (the backend's own messages meanwhile are queued for
  * ctl_poll_async).  0 and the reply in buf with its descriptors, or -1
  * when the backend is gone. */
-static int sock_call(const struct ctl_msg *req, struct ctl_msg *buf, int *fds, int *nfds)
+static int sock_call(const struct ctl_msg *req, int pass_fd, struct ctl_msg *buf, int *fds,
+                     int *nfds)
 {
-  if (ctl_send(lib.sock, req, NULL, 0) < 0)
+  if (ctl_send(lib.sock, req, &pass_fd, pass_fd >= 0) < 0)
     return -1;
   for (;;) {
     ssize_t k = ctl_recv(lib.sock, buf, sizeof(*buf) + CTL_TEXT_MAX, fds, nfds);
@@ -121,11 +122,13 @@ static int sock_call(const struct ctl_msg *req, struct ctl_msg *buf, int *fds, i
   }
 }
 
-/* Send req, wait for the reply with the same seq.  An exchange that passes
- * no descriptors goes through the region's mailbox, the others through the
- * socket.  Returns 0, an MX code from a CTL_ERROR reply, or MX_NO_DRIVER
- * when the backend is gone. */
 int ctl_call(struct ctl_msg *req, struct ctl_msg *rep, int *fds, int *nfds, char **text)
+{
+  return ctl_call_passing(req, -1, rep, fds, nfds, text);
+}
+
+int ctl_call_passing(struct ctl_msg *req, int pass_fd, struct ctl_msg *rep, int *fds, int *nfds,
+                     char **text)
 {
   int myfds[CTL_MAX_FDS], n = 0, ret;
   for (int i = 0; i < CTL_MAX_FDS; i++)
@@ -135,10 +138,11 @@ int ctl_call(struct ctl_msg *req, struct ctl_msg *rep, int *fds, int *nfds, char
     return MX_NO_RESOURCES;
   pthread_mutex_lock(&lib.ctl_lock);
   req->seq = ++lib.ctl_seq & ~CTL_SEQ_MAILBOX;
-  int mailbox = lib.mbox && (lib.vm || !ctl_needs_socket(req)); /* a VM has only that */
+  int mailbox = lib.mbox && (lib.vm || (!ctl_needs_socket(req) && pass_fd < 0)); /* a VM has
+                                                                                   * only that */
   if (mailbox)
     req->seq |= CTL_SEQ_MAILBOX;
-  if ((mailbox ? mbox_call(req, buf) : sock_call(req, buf, myfds, &n)) < 0) {
+  if ((mailbox ? mbox_call(req, buf) : sock_call(req, pass_fd, buf, myfds, &n)) < 0) {
     ret = MX_NO_DRIVER;
     goto out;
   }

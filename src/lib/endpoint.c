@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../common/doorbell.h"
@@ -73,13 +74,25 @@ EXPORT mx_return_t mx_open_endpoint(uint32_t board, uint32_t eid, uint32_t key,
   req.u.open.board = board;
   req.u.open.eid = eid;
   req.u.open.key = key;
-  req.u.open.want_lane = lib.lanes && !lib.vm && datapath_uses_channels(lib.datapath);
-  r = ctl_call(&req, &rep, fds, &nfds, NULL);
-  int has_lane = r == 0 && rep.u.open_reply.has_lane;
-  if (r == 0 && (nfds != (lib.vm ? 0 : 1 + has_lane) || rep.u.open_reply.vif >= REGION_VIFS))
+  /* A lane is our own socket, which the backend checks and binds: ours,
+   * so that the host's filters by owner and cgroup see us (docs/lanes.md). */
+  int lane_fd = -1;
+  if (lib.lanes && !lib.vm && datapath_uses_channels(lib.datapath) && lib.hello.lane_family)
+    lane_fd = socket(lib.hello.lane_family == 6 ? AF_INET6 : AF_INET,
+                     SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  req.u.open.want_lane = lane_fd >= 0;
+  r = ctl_call_passing(&req, lane_fd, &rep, fds, &nfds, NULL);
+  int has_lane = r == 0 && rep.u.open_reply.has_lane && lane_fd >= 0;
+  if (!has_lane && lane_fd >= 0) {
+    close(lane_fd);
+    lane_fd = -1;
+  }
+  if (r == 0 && (nfds != (lib.vm ? 0 : 1) || rep.u.open_reply.vif >= REGION_VIFS))
     r = MX_BAD_BAD_BAD;
   if (r != 0) {
     ctl_close_fds(fds, nfds);
+    if (lane_fd >= 0)
+      close(lane_fd);
     mx_error_handler_t h = ep->handler;
     free(ep);
     if (h)
@@ -102,7 +115,7 @@ EXPORT mx_return_t mx_open_endpoint(uint32_t board, uint32_t eid, uint32_t key,
   txq_init(&ep->etx, &ep->vif->tx, lib.engine_doorbell);
   qcons_init(&ep->erx, &ep->vif->rx);
   if (has_lane)
-    lane_open(ep, fds[1], &rep.u.open_reply, &progress_lane_io); /* else the engines */
+    lane_open(ep, lane_fd, &rep.u.open_reply, &progress_lane_io); /* else the engines */
   pthread_mutex_lock(&lib.eps_lock);
   ep->next = lib.eps;
   lib.eps = ep;
