@@ -152,6 +152,17 @@ static void engine_event(struct mx_endpoint *ep, const struct msg *m, const uint
       lane_input(ep, 0);
     conn_fail(ep, c, MX_STATUS_ENDPOINT_CLOSED);
     lane_unbind(ep, c);
+    if (c->remote) {
+      /* An endpoint of another host closed (WIRE_EP_GONE): what was in
+       * progress with it failed.  The connection is not marked dead: a new
+       * incarnation may connect to us and be answered without a connect of
+       * ours (MX), and a message to the closed one is refused by its
+       * engine (NACK) as before. */
+      c->dead = 0;
+      c->session = 0;
+      if (!c->ch)
+        c->path = PATH_NONE;
+    }
     break;
   }
   default:

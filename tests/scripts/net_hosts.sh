@@ -29,9 +29,12 @@ on b "$BIN/bin/myrixen" bench serve > "$TMP/serve.out" 2>&1 & serve=$!
 sleep 0.5
 remote_bench() { # pattern, then env for the client
   local pat=$1; shift
-  on a env "$@" "$BIN/bin/myrixen" bench "$pat" --remote b --sizes 8,4096 \
+  on a env "$@" "$BIN/bin/myrixen" bench "$pat" --remote b --sizes 8,4096,65536 \
     --iters 200 --json > "$TMP/remote_$pat.json" 2> "$TMP/remote_$pat.err"
 }
+# (the stream's client is the server's second: a new incarnation of an
+# endpoint that closed, which the server answers without a connect of its
+# own, every class, after the engines told it the first one closed)
 remote_bench pingpong; remote_bench stream MYRIXEN_BENCH_STOP_SERVER=1
 wait $serve
 pp=$(grep '"size":8,' "$TMP/remote_pingpong.json"); st=$(grep '"size":4096,' "$TMP/remote_stream.json")
