@@ -320,6 +320,16 @@ static int emit(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r)
     }
     r->pushed += flen;
   } while (r->type == MSG_FRAG && r->pushed < r->len);
+  if (r->type == MSG_RNDV)
+    /* Its data goes through the engines: ours is to answer the receiver's
+     * pull a round trip from now, and an engine that has nothing in flight
+     * sleeps, a wake-up away (tens of us here).  Woken now, it is
+     * yielding, not asleep, when the pull comes (a 1 MiB stream went at
+     * 0.84x of TCP's without this, 1.03x on the engine path). */
+  {
+    lib_kick(lib.engine_doorbell);
+    ep->engine_work_until = now + ENGINE_WORK_YIELD_NS;
+  }
   uint64_t t = rel_next_timer(s);
   if (t < ep->lane->next_timer_ns)
     ep->lane->next_timer_ns = t;

@@ -512,7 +512,10 @@ int progress_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
       if (ep->progress_off)
         continue;
     }
-    switch (poll_policy_step(pol, idle_since, now)) {
+    enum poll_step step = poll_policy_step(pol, idle_since, now);
+    if (step == POLL_SPIN && now < ep->engine_work_until)
+      step = POLL_YIELD; /* our engine has work of ours: its core, not our spin */
+    switch (step) {
     case POLL_SPIN:
       /* one pause between polls: sixteen (as before) doubled the 8-byte
        * latency of a direct channel, the message waiting out the pauses */

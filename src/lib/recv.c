@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/clock.h"
+
 #include "lib.h"
 #include "base.h"
 #include "txq.h"
@@ -112,6 +114,9 @@ void recv_start_large(struct mx_endpoint *ep, struct req *r)
     req_complete(ep, r, MX_STATUS_NO_RESOURCES);
     return;
   }
+  /* (a waiter now yields to the engine, which shares its core, rather than
+   * spin while the engine waits for the core to start the pull) */
+  ep->engine_work_until = clock_now_ns() + ENGINE_WORK_YIELD_NS;
   struct msg pull = {.type = MSG_PULL, .cookie = r->peer_cookie, .cookie2 = req_cookie(r),
                      .total = (uint32_t)r->xfer, .grant = r->peer_grant, .grant2 = r->grant,
                      .peer_eid = r->conn->eid, .peer_nic = r->conn->nic};
