@@ -172,7 +172,8 @@ struct rel_pkt *rel_send(struct rel_stream *s, uint8_t type, const void *a, uint
   uint8_t *payload = rel_payload(s, 0, &cap);
   if (!payload || alen + blen > cap)
     return NULL;
-  memcpy(payload, a, alen);
+  if (alen) /* (a keepalive has no payload: memcpy from NULL is undefined) */
+    memcpy(payload, a, alen);
   if (blen)
     memcpy(payload + alen, b, blen);
   return rel_commit(s, type, alen + blen, s->io->now(s->ctx));

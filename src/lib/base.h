@@ -16,6 +16,8 @@ mx_return_t lib_unsupported(struct mx_endpoint *ep, const char *fn, const char *
 
 /* ep.c */
 int ep_valid(struct mx_endpoint *ep);
+/* A closing endpoint's requests, their cache, and its connections, freed. */
+void ep_free_requests(struct mx_endpoint *ep);
 /* Check ep and take its lock: MX_SUCCESS, or the error handler's answer
  * (fn names the call in the message; never MX_SUCCESS then). */
 mx_return_t ep_enter(struct mx_endpoint *ep, const char *fn);

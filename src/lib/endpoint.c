@@ -173,17 +173,7 @@ EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
   while (ep->chans)
     chan_close(ep, ep->chans);
   lane_close(ep);
-  for (uint32_t i = 0; i < ep->nhandles; i++)
-    if (ep->handles[i])
-      req_free(ep, ep->handles[i]);
-  free(ep->handles);
-  req_cache_free(ep);
-  while (ep->conns) {
-    struct conn *c = ep->conns;
-    ep->conns = c->next;
-    c->magic = 0;
-    free(c);
-  }
+  ep_free_requests(ep);
   close(ep->doorbell);
   ep->magic = 0;
   uint64_t counters[EPC_MAX];

@@ -3,8 +3,11 @@
  * (a magic word, not a lookup under a global lock: this is on the data
  * path of every call), takes the endpoint's lock, and, where a running
  * unexpected handler must not have the ground pulled from under it, waits
- * for the handler to return.
+ * for the handler to return; and a closing endpoint's requests and
+ * connections freed.
  */
+#include <stdlib.h>
+
 #include "lib.h"
 #include "base.h"
 
@@ -58,4 +61,21 @@ mx_return_t ep_enter_outside_handler(struct mx_endpoint *ep, const char *fn)
   }
   ep_handler_wait(ep);
   return MX_SUCCESS;
+}
+
+void ep_free_requests(struct mx_endpoint *ep)
+{
+  for (uint32_t i = 0; i < ep->nhandles; i++)
+    if (ep->handles[i])
+      req_free(ep, ep->handles[i]);
+  free(ep->handles);
+  ep->handles = NULL;
+  ep->nhandles = 0;
+  req_cache_free(ep);
+  while (ep->conns) {
+    struct conn *c = ep->conns;
+    ep->conns = c->next;
+    c->magic = 0;
+    free(c);
+  }
 }

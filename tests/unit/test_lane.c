@@ -77,16 +77,7 @@ static void teardown(struct fixture *f)
   lane_close(ep);
   close(f->peer);
   close(f->other);
-  for (uint32_t i = 0; i < ep->nhandles; i++)
-    if (ep->handles[i])
-      req_free(ep, ep->handles[i]);
-  free(ep->handles);
-  req_cache_free(ep);
-  while (ep->conns) {
-    struct conn *c = ep->conns;
-    ep->conns = c->next;
-    free(c);
-  }
+  ep_free_requests(ep);
   pthread_mutex_destroy(&ep->lock);
   free(ep);
 }
