@@ -13,6 +13,7 @@
 
 #include "../../include/myriexpress.h"
 #include "../common/clock.h"
+#include "../common/lane_addr.h"
 #include "../common/log.h"
 #include "backend.h"
 
@@ -108,28 +109,13 @@ static int lane_make(struct backend *be, struct be_guest *g, const struct ctl_op
     log_warn("guest %u: its socket is not fit for a lane (UDP, new, ours, not shared)", g->id);
     goto refuse;
   }
-  if (ss.ss_family == AF_INET)
-    ((struct sockaddr_in *)&ss)->sin_port = 0;
-  else
-    ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
-  if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
-      getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+  /* its port named in the bind: kept through a disconnect (lane_addr.h) */
+  if (lane_bind_named_port(fd, &ss, len) < 0 || lane_addr_from_sockaddr(&lane->addr, &ss) < 0) {
     log_warn("guest %u: no lane: %s", g->id, strerror(errno));
     goto refuse;
   }
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
-  if (ss.ss_family == AF_INET) {
-    const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-    memcpy(lane->addr.ip, &a->sin_addr, 4);
-    lane->addr.port = a->sin_port;
-    lane->addr.family = 4;
-  } else {
-    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-    memcpy(lane->addr.ip, &a->sin6_addr, 16);
-    lane->addr.port = a->sin6_port;
-    lane->addr.family = 6;
-  }
   while (getrandom(&lane->addr.nonce, sizeof(lane->addr.nonce), 0) != sizeof(lane->addr.nonce) ||
          !lane->addr.nonce)
     ;

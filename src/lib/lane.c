@@ -9,6 +9,14 @@
  * know, and passes the wire's checksum and the stream's order; a message's
  * source is stamped from the binding, never read from the packet.  Every
  * refusal is counted and none is answered.
+ *
+ * A lane with a single peer is connect()ed to it: the kernel then sends
+ * without a route lookup each time and refuses, before we see it, what
+ * comes from anywhere else (counted as the host's UDP NoPorts and answered
+ * as a closed port is).  That is 0.2-0.5 us of each message on the
+ * machines we measure, a third of what separates a lane from busy-polled
+ * UDP.  With a second peer the socket is disconnected and the checks
+ * here are the only ones.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +27,7 @@
 
 #include "../common/clock.h"
 #include "../common/fifo.h"
+#include "../common/lane_addr.h"
 #include "../common/log.h"
 #include "lib.h"
 #include "base.h"
@@ -49,28 +58,6 @@ static uint32_t lane_stream_number(uint32_t from, uint32_t from_nonce, uint32_t 
 }
 #define LANE_SALT_SESSION 0x6c616e6573657373ull /* "lanesess" */
 #define LANE_SALT_SEQ 0x6c616e6573657120ull     /* "laneseq " */
-
-static int addr_from_lane(const struct lane_addr *a, struct sockaddr_storage *ss, socklen_t *len)
-{
-  memset(ss, 0, sizeof(*ss));
-  if (a->family == 4) {
-    struct sockaddr_in *in = (struct sockaddr_in *)ss;
-    in->sin_family = AF_INET;
-    memcpy(&in->sin_addr, a->ip, 4);
-    in->sin_port = a->port;
-    *len = sizeof(*in);
-    return 0;
-  }
-  if (a->family == 6) {
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-    in6->sin6_family = AF_INET6;
-    memcpy(&in6->sin6_addr, a->ip, 16);
-    in6->sin6_port = a->port;
-    *len = sizeof(*in6);
-    return 0;
-  }
-  return -1;
-}
 
 /* The same address: family, IP and port (nothing else of a sockaddr). */
 static int addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -113,6 +100,23 @@ int lane_open(struct mx_endpoint *ep, int fd, const struct ctl_open_reply *rep,
   l->next_timer_ns = UINT64_MAX;
   ep->lane = l;
   return 0;
+}
+
+/* Connect the socket to the lane's only peer, or disconnect it when there
+ * is none or more than one (lane.c's header).  A bound socket keeps its
+ * address and port through both (the kernel's bind locks). */
+static void lane_connect_sole(struct lane *l)
+{
+  struct lane_peer *sole = l->npeers == 1 ? l->peers : NULL;
+  if (sole == l->sole)
+    return;
+  struct sockaddr none = {.sa_family = AF_UNSPEC};
+  int r = sole ? connect(l->fd, (struct sockaddr *)&sole->addr, sole->alen)
+               : connect(l->fd, &none, sizeof(none));
+  if (r == 0 || !sole)
+    l->sole = sole;
+  else if (l->sole && connect(l->fd, &none, sizeof(none)) == 0)
+    l->sole = NULL; /* (connect failed: still connected to the old one) */
 }
 
 static void peer_free(struct lane_peer *lp)
@@ -158,6 +162,7 @@ void lane_unbind(struct mx_endpoint *ep, struct conn *c)
       break;
     }
   ep->lane->npeers--;
+  lane_connect_sole(ep->lane);
   backlog_fail(ep, lp, MX_STATUS_ENDPOINT_CLOSED);
   c->lane = NULL;
   if (c->path == PATH_LANE)
@@ -171,7 +176,7 @@ int lane_bind(struct mx_endpoint *ep, struct conn *c, const struct lane_addr *a,
   struct lane *l = ep->lane;
   struct sockaddr_storage ss;
   socklen_t alen;
-  if (!l || !session || addr_from_lane(a, &ss, &alen) < 0)
+  if (!l || !session || lane_addr_to_sockaddr(a, &ss, &alen) < 0)
     return -1;
   struct lane_peer *lp = c->lane;
   if (lp && lp->session == session && addr_equal(&lp->addr, &ss))
@@ -212,6 +217,7 @@ int lane_bind(struct mx_endpoint *ep, struct conn *c, const struct lane_addr *a,
   rel_start_at(&lp->rel, lane_stream_number(ep->session, mine, session, theirs, LANE_SALT_SEQ),
                lane_stream_number(session, theirs, ep->session, mine, LANE_SALT_SEQ));
   lp->rel.ack_delay_ns = LANE_ACK_DELAY_NS;
+  lane_connect_sole(l);
   return 0;
 }
 
@@ -221,8 +227,13 @@ static int lane_xmit(void *ctx, const void *to, size_t tolen, const void *pkt, s
                      int flags)
 {
   struct mx_endpoint *ep = ctx;
+  struct lane *l = ep->lane;
   (void)flags;
-  ssize_t n = sendto(ep->lane->fd, pkt, len, MSG_DONTWAIT, to, (socklen_t)tolen);
+  /* to the peer the socket is connected to: no address, no route lookup
+   * (a packet the fault layer held has its own copy of the address) */
+  ssize_t n = l->sole && to == &l->sole->addr
+                  ? send(l->fd, pkt, len, MSG_DONTWAIT)
+                  : sendto(l->fd, pkt, len, MSG_DONTWAIT, to, (socklen_t)tolen);
   if (n < 0) /* a full socket buffer: the stream resends it */
     ep->counters[EPC_LANE_TX_ERRORS]++;
   else

@@ -60,6 +60,7 @@ struct lane {
   struct fault fault;           /* the backend's ports' faults, injected here too */
   struct lane_peer *peers;
   uint32_t npeers;
+  struct lane_peer *sole;       /* the peer the socket is connected to (lane_connect_sole) */
   uint64_t next_timer_ns;       /* the earliest ack, resend or held packet due */
   uint32_t rx_batch;            /* datagrams the next read asks for (lane_input) */
   uint64_t last_rx_ns;          /* when a peer's packet was last taken */

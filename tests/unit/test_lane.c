@@ -2,9 +2,11 @@
  * endpoint with a lane on 127.0.0.1 and one peer bound to it, and datagrams
  * the test makes by hand, each wrong in one way.  A datagram counts only
  * from the bound address, as the binding's endpoint, in both streams'
- * sessions, in order, well formed; every refusal is counted.  No backend:
- * the library's lane alone. */
+ * sessions, in order, well formed; every refusal is counted.  A lane with
+ * one peer is connected to it, and keeps its port when a second comes.
+ * No backend: the library's lane alone. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include "../../src/lib/conn.h"
 #include "../../src/lib/lane.h"
 #include "../../src/lib/progress.h"
+#include "../../src/common/lane_addr.h"
 #include "../harness.h"
 
 #define MY_NIC 0x020000000001ull
@@ -43,6 +46,31 @@ static int udp_socket(struct sockaddr_in *bound)
   return fd;
 }
 
+/* The endpoint's lane, bound as the backend binds it. */
+static int lane_socket(struct sockaddr_in *bound)
+{
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  struct sockaddr_storage ss = {0};
+  struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+  a->sin_family = AF_INET;
+  a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(fd >= 0 && lane_bind_named_port(fd, &ss, sizeof(*a)) == 0 && a->sin_port != 0);
+  *bound = *a;
+  return fd;
+}
+
+/* A second peer bound to f's lane, at its own socket (returned). */
+static int second_peer(struct fixture *f, struct conn **c2)
+{
+  struct sockaddr_in at;
+  int fd = udp_socket(&at);
+  struct lane_addr a = {.port = at.sin_port, .family = 4, .mtu = MTU, .nonce = 0x9abc};
+  memcpy(a.ip, &at.sin_addr, 4);
+  *c2 = conn_get(f->ep, PEER_NIC, PEER_EID + 1, 1);
+  CHECK(*c2 && lane_bind(f->ep, *c2, &a, PEER_SESSION + 1) == 0 && f->ep->lane->npeers == 2);
+  return fd;
+}
+
 static void setup(struct fixture *f)
 {
   memset(f, 0, sizeof(*f));
@@ -56,7 +84,7 @@ static void setup(struct fixture *f)
   ep->session = 9;
   ep->unexp_max = 1000;
   struct ctl_open_reply rep = {.has_lane = 1, .lane = {.mtu = MTU, .family = 4, .nonce = 0x1234}};
-  CHECK(lane_open(ep, udp_socket(&f->to), &rep, &progress_lane_io) == 0);
+  CHECK(lane_open(ep, lane_socket(&f->to), &rep, &progress_lane_io) == 0);
   struct sockaddr_in peer;
   f->peer = udp_socket(&peer);
   f->other = udp_socket(NULL);
@@ -157,8 +185,12 @@ static int test_datagrams_not_from_the_vouched_lane_are_refused(void)
   struct fixture f;
   struct forged p;
   setup(&f);
+  struct conn *c2;
+  int fd2 = second_peer(&f, &c2); /* two peers: no connect, our checks alone */
   forge(&f, &p, 8);
   expect(&f, &p, f.other, 1, EPC_LANE_REFUSED); /* another socket of the peer's host */
+  forge(&f, &p, 8);
+  expect(&f, &p, fd2, 1, EPC_LANE_REFUSED); /* the other peer, as this one */
   forge(&f, &p, 8);
   p.h.src_nic = PEER_NIC + 1;
   expect(&f, &p, f.peer, 1, EPC_LANE_REFUSED);
@@ -191,6 +223,7 @@ static int test_datagrams_not_from_the_vouched_lane_are_refused(void)
   forge(&f, &p, 8);
   expect(&f, &p, f.peer, 1, EPC_LANE_RX);
   CHECK(f.ep->unexp_count == 1);
+  close(fd2);
   teardown(&f);
   return 0;
 }
@@ -335,6 +368,54 @@ static int test_an_address_bound_again_leaves_its_old_peer(void)
   return 0;
 }
 
+/* Where the lane's socket is connected (ENOTCONN: nowhere) and bound. */
+static int lane_peer_port(const struct fixture *f, int *port)
+{
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  CHECK(getsockname(f->ep->lane->fd, (struct sockaddr *)&a, &len) == 0);
+  *port = a.sin_port;
+  len = sizeof(a);
+  return getpeername(f->ep->lane->fd, (struct sockaddr *)&a, &len) == 0 ? a.sin_port : -1;
+}
+
+static int test_a_lane_with_one_peer_is_connected_to_it(void)
+{
+  struct fixture f;
+  struct forged p;
+  int port;
+  setup(&f);
+  struct sockaddr_in peer;
+  socklen_t len = sizeof(peer);
+  CHECK(getsockname(f.peer, (struct sockaddr *)&peer, &len) == 0);
+  CHECK(lane_peer_port(&f, &port) == peer.sin_port && port == f.to.sin_port);
+  /* what comes from elsewhere is the kernel's to refuse: nothing arrives */
+  forge(&f, &p, 8);
+  uint64_t before[EPC_MAX];
+  memcpy(before, f.ep->counters, sizeof(before));
+  deliver(&f, &p, f.other, 1);
+  CHECK(!memcmp(before, f.ep->counters, sizeof(before)) && f.ep->unexp_count == 0);
+  /* a second peer: disconnected, and the port is still the lane's */
+  struct conn *c2;
+  int fd2 = second_peer(&f, &c2);
+  CHECK(lane_peer_port(&f, &port) == -1 && errno == ENOTCONN && port == f.to.sin_port);
+  forge(&f, &p, 8);
+  expect(&f, &p, f.peer, 1, EPC_LANE_RX);
+  f.seq++;
+  /* the second gone: connected to the first again, which goes on */
+  lane_unbind(f.ep, c2);
+  CHECK(lane_peer_port(&f, &port) == peer.sin_port && port == f.to.sin_port);
+  forge(&f, &p, 8);
+  expect(&f, &p, f.peer, 1, EPC_LANE_RX);
+  CHECK(f.ep->unexp_count == 2);
+  /* none: disconnected, still bound */
+  lane_unbind(f.ep, f.c);
+  CHECK(lane_peer_port(&f, &port) == -1 && port == f.to.sin_port);
+  close(fd2);
+  teardown(&f);
+  return 0;
+}
+
 static const struct harness_test tests[] = {
     {"lane_a_well_formed_message_is_taken_from_its_peer",
      test_a_well_formed_message_is_taken_from_its_peer},
@@ -346,6 +427,7 @@ static const struct harness_test tests[] = {
     {"lane_pieces_must_agree_with_the_first", test_pieces_must_agree_with_the_first},
     {"lane_an_address_bound_again_leaves_its_old_peer",
      test_an_address_bound_again_leaves_its_old_peer},
+    {"lane_a_lane_with_one_peer_is_connected_to_it", test_a_lane_with_one_peer_is_connected_to_it},
     {NULL, NULL},
 };
 
