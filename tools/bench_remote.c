@@ -212,17 +212,21 @@ int cmd_bench_serve(int argc, char **argv)
       fprintf(stderr, "myrixen bench serve: %s: stopping\n", mx_strstatus(st.code));
       break; /* the backend went away */
     }
-    mx_irecv(ep, &s, 1, 0, 0, NULL, &rq[w]);
-    if (st.match_info == M_DATA)
-      stream_ack_data(ep, acks, st.source);
     if (st.match_info == M_PING || st.match_info == M_END) {
+      /* the answer leaves first, as the UDP reflector's does: the receive
+       * posted again is not on the ping's way back */
       if (st.match_info == M_END) {
         stream_ack_end(acks, st.source);
         back.segment_length = 0;
       }
       mx_isend(ep, &back, 1, st.source, st.match_info, NULL, &sr);
+      mx_irecv(ep, &s, 1, 0, 0, NULL, &rq[w]);
       mx_wait(ep, &sr, MX_INFINITE, &st, &res);
+      continue;
     }
+    mx_irecv(ep, &s, 1, 0, 0, NULL, &rq[w]);
+    if (st.match_info == M_DATA)
+      stream_ack_data(ep, acks, st.source);
   }
   kill(udp, SIGTERM);
   kill(tcp, SIGTERM);
