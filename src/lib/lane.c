@@ -167,7 +167,14 @@ void lane_unbind(struct mx_endpoint *ep, struct conn *c)
   c->lane = NULL;
   if (c->path == PATH_LANE)
     c->path = PATH_NONE;
-  peer_free(lp);
+  /* Its packet is being delivered (an unexpected handler, or another
+   * thread's mx_connect while the handler runs with the lock dropped, met
+   * a new incarnation of this peer): the delivery frees it when it
+   * returns, and takes nothing more of its stream. */
+  if (lp == ep->lane->delivering)
+    lp->doomed = 1;
+  else
+    peer_free(lp);
 }
 
 int lane_bind(struct mx_endpoint *ep, struct conn *c, const struct lane_addr *a,
@@ -463,7 +470,13 @@ static void datagram(struct mx_endpoint *ep, const uint8_t *pkt, size_t len, int
   }
   ep->counters[EPC_LANE_RX]++;
   l->last_rx_ns = now;
+  l->delivering = lp;
   rel_input(&lp->rel, &h, pkt + sizeof(h), now);
+  l->delivering = NULL;
+  if (lp->doomed) {
+    peer_free(lp); /* unbound meanwhile (lane_unbind) */
+    return;
+  }
   uint64_t t = lp->bl_head ? now : rel_next_timer(&lp->rel); /* an ack due, room came */
   if (t < l->next_timer_ns)
     l->next_timer_ns = t;
@@ -515,6 +528,8 @@ int lane_take(struct lane_peer *lp, const struct wire_hdr *h, const uint8_t *pay
   struct mx_endpoint *ep = lp->ep;
   struct wire_data_ext x;
   const uint8_t *piece;
+  if (lp->doomed)
+    return 0; /* unbound during this delivery: nothing more of its stream */
   if (h->type != WIRE_DATA ||
       wire_data_parse(payload, h->len, lib.medium_max, m, &x, &piece) < 0 ||
       m->type == MSG_SYNC_ACK || x.src_eid != lp->eid || x.src_session != lp->session ||

@@ -49,6 +49,8 @@ struct lane_peer {
     uint32_t got;
   } asm_;
   uint8_t *asm_buf;             /* EAGER_SIZE, at the first fragment */
+  int doomed;                   /* unbound while its packet was being delivered: freed
+                                 * when the delivery returns (lane.c, datagram) */
   struct lane_peer *next;
 };
 
@@ -61,6 +63,8 @@ struct lane {
   struct lane_peer *peers;
   uint32_t npeers;
   struct lane_peer *sole;       /* the peer the socket is connected to (lane_connect_sole) */
+  struct lane_peer *delivering; /* whose packet is being delivered (an unexpected
+                                 * handler may run meanwhile, the lock dropped) */
   uint64_t next_timer_ns;       /* the earliest ack, resend or held packet due */
   uint32_t rx_batch;            /* datagrams the next read asks for (lane_input) */
   uint64_t last_rx_ns;          /* when a peer's packet was last taken */

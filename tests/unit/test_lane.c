@@ -416,6 +416,43 @@ static int test_a_lane_with_one_peer_is_connected_to_it(void)
   return 0;
 }
 
+/* An unexpected handler that meets a new incarnation of the peer whose
+ * message it is handed (as mx_connect does, in it or in another thread
+ * while it runs): the binding goes while its packet is delivered. */
+static struct fixture *handler_fixture;
+static mx_unexp_handler_action_t unbind_in_handler(void *ctx, mx_endpoint_addr_t source,
+                                                   uint64_t match, uint32_t len, void *data)
+{
+  (void)ctx, (void)source, (void)match, (void)len, (void)data;
+  struct fixture *f = handler_fixture;
+  pthread_mutex_lock(&f->ep->lock);
+  lane_unbind(f->ep, f->c);
+  pthread_mutex_unlock(&f->ep->lock);
+  return MX_RECV_CONTINUE;
+}
+
+static int test_a_peer_unbound_in_a_handler_is_freed_after_its_delivery(void)
+{
+  struct fixture f;
+  struct forged p;
+  setup(&f);
+  handler_fixture = &f;
+  f.ep->unexp_handler = unbind_in_handler;
+  forge(&f, &p, 8);
+  uint32_t total = (uint32_t)(sizeof(p.h) + WIRE_DATA_OVERHEAD) + p.len;
+  p.h.len = (uint16_t)(total - sizeof(p.h));
+  wire_seal(&p.h, total);
+  CHECK(sendto(f.peer, &p, total, 0, (struct sockaddr *)&f.to, sizeof(f.to)) == (ssize_t)total);
+  usleep(1000);
+  pthread_mutex_lock(&f.ep->lock);
+  lane_input(f.ep, 0); /* (the sanitizer build sees a use after free, if any) */
+  pthread_mutex_unlock(&f.ep->lock);
+  CHECK(f.ep->counters[EPC_HANDLER_CALLS] == 1 && f.c->lane == NULL &&
+        f.ep->lane->npeers == 0 && f.ep->lane->delivering == NULL);
+  teardown(&f);
+  return 0;
+}
+
 static const struct harness_test tests[] = {
     {"lane_a_well_formed_message_is_taken_from_its_peer",
      test_a_well_formed_message_is_taken_from_its_peer},
@@ -428,6 +465,8 @@ static const struct harness_test tests[] = {
     {"lane_an_address_bound_again_leaves_its_old_peer",
      test_an_address_bound_again_leaves_its_old_peer},
     {"lane_a_lane_with_one_peer_is_connected_to_it", test_a_lane_with_one_peer_is_connected_to_it},
+    {"lane_a_peer_unbound_in_a_handler_is_freed_after_its_delivery",
+     test_a_peer_unbound_in_a_handler_is_freed_after_its_delivery},
     {NULL, NULL},
 };
 
