@@ -363,7 +363,7 @@ static int bench_usage(void)
           "           [--datapath bypass|direct|engine|copy|copy-batch|all] [--cpus A,B]\n"
           "           [--guests N [--to-one]] [--spawn-backend]\n"
           "           [--remote HOST [--remote-eid N] [--udp-port P] [--no-baselines]\n"
-          "                          [--baseline-ip ADDR]]\n"
+          "                          [--baseline-ip ADDR] [--baseline-dev IF]]\n"
           "       myrixen bench serve [--eid N] [--udp-port P]   (on HOST)\n"
           "       myrixen bench report [--quick] [--out DIR]\n");
   return 2;
@@ -402,6 +402,8 @@ static int bench_option(int argc, char **argv, int *i, struct bench_opts *o, str
     a->ro.udp_port = atoi(val);
   else if (!strcmp(opt, "--baseline-ip"))
     a->ro.baseline_ip = val;
+  else if (!strcmp(opt, "--baseline-dev"))
+    a->ro.baseline_dev = val;
   else if (!strcmp(opt, "--cpus") && sscanf(val, "%d,%d", &o->cpu[0], &o->cpu[1]) == 2)
     o->cpus_given = 1;
   else

@@ -71,7 +71,7 @@ ip -n "${TAG}b" addr add 198.18.0.2/24 dev "${TAG}b"
 mac() { ip -n "$TAG$1" link show "$TAG$1" | awk '/link\/ether/ {print $2}'; }
 if [ "$KIND" = eth ]; then
   printf -- "- a eth:%s\n- b eth:%s\n" "$(mac a)" "$(mac b)" > "$TMP/peers"
-  PA="eth:${TAG}a" PB="eth:${TAG}b"
+  PA="eth:${TAG}a" PB="eth:${TAG}b" EXTRA+=(--baseline-dev "${TAG}a")
 else
   printf -- "- a udp:198.18.0.1:2315\n- b udp:198.18.0.2:2315\n" > "$TMP/peers"
   PA=udp:198.18.0.1:2315 PB=udp:198.18.0.2:2315

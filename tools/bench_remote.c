@@ -9,13 +9,15 @@
  * and stops on match 4; a UDP socket that does the same for the raw
  * socket baselines; and a TCP server on the same port number that either
  * counts a stream's bytes and answers their count (as iperf3 measures a
- * stream) or answers pings (TCP_NODELAY, busy-polled).
+ * stream) or answers pings (TCP_NODELAY, busy-polled); and, where it may
+ * open a packet socket, a sink of raw Ethernet frames (bench_frames.h).
  *
  * The baselines are the kernel's fastest honest versions: UDP both
  * blocking (every datagram wakes a sleeping receiver) and busy-polled
  * (non-blocking receives in a loop on both ends, SO_BUSY_POLL where the
  * device has it, as sockperf --busy-poll measures), TCP ping-pong and
- * stream.  The reflector spins only while a busy-polled run asks it to, so
+ * stream; beside an eth port (--baseline-dev), raw frames of the link's
+ * MTU as fast as the kernel moves them.  The reflector spins only while a busy-polled run asks it to, so
  * it leaves its core to the backend in MyriXen's rounds.  Each ratio is
  * taken against the best baseline of its size, and named.
  */
@@ -35,6 +37,7 @@
 
 #include "../include/myriexpress.h"
 #include "../src/common/clock.h"
+#include "bench_frames.h"
 #include "measure.h"
 #include "tool.h"
 
@@ -183,6 +186,7 @@ int cmd_bench_serve(int argc, char **argv)
   pid_t tcp = fork();
   if (tcp == 0)
     tcp_server(port);
+  pid_t frames = frames_sink_start(); /* -1: not allowed here; no frames baseline */
   mx_endpoint_t ep;
   mx_return_t r;
   if ((r = mx_init()) || (r = mx_open_endpoint(0, eid, KEY, NULL, 0, &ep)))
@@ -232,6 +236,10 @@ int cmd_bench_serve(int argc, char **argv)
   kill(tcp, SIGTERM);
   waitpid(udp, NULL, 0);
   waitpid(tcp, NULL, 0);
+  if (frames > 0) {
+    kill(frames, SIGTERM);
+    waitpid(frames, NULL, 0);
+  }
   mx_finalize();
   free(buf);
   free(acks);
@@ -429,14 +437,18 @@ struct remote_link {
   mx_endpoint_t ep;
   mx_endpoint_addr_t peer;
   int udp;                      /* the baseline's socket, or -1 */
+  struct frames_link frames;    /* raw frames' (fd -1: not measured) */
   struct sockaddr_storage ss;   /* the host, for the TCP baseline */
   socklen_t sl;
 };
 
-/* The baselines, in rows and JSON keys. */
-enum { B_UDP, B_UDP_BUSY, B_TCP, NBASE };
-static const char *const base_name[NBASE] = {"udp", "udp-busy", "tcp"};
-static const char *const base_key[NBASE] = {"udp", "udp_busy", "tcp"};
+/* The baselines, in rows and JSON keys.  The ratios are taken against the
+ * best of UDP and TCP, the peers a message layer answers to; raw frames
+ * (eth only) are the floor of moving frames of the MTU through the kernel,
+ * with no protocol at all, and have a ratio of their own. */
+enum { B_UDP, B_UDP_BUSY, B_TCP, B_FRAMES, NBASE, NPEERS = B_FRAMES };
+static const char *const base_name[NBASE] = {"udp", "udp-busy", "tcp", "frames"};
+static const char *const base_key[NBASE] = {"udp", "udp_busy", "tcp", "frames"};
 
 /* One run of baseline b, or of MyriXen (b < 0); {-1, -1} where b is not
  * measured (no reflector; no busy stream). */
@@ -445,6 +457,12 @@ static struct remote_row baseline_or_mx(struct remote_link *l, int b, int stream
 {
   if (b < 0)
     return mx_run(l->ep, l->peer, stream, size, per, buf);
+  if (b == B_FRAMES) {
+    double mbps = stream && l->frames.fd >= 0 && size
+                      ? frames_stream(&l->frames, (uint64_t)size * (uint64_t)per)
+                      : -1;
+    return mbps > 0 ? (struct remote_row){size / mbps, mbps} : (struct remote_row){-1, -1};
+  }
   if (l->udp >= 0 && b == B_TCP)
     return tcp_run(&l->ss, l->sl, stream, size, per, buf);
   if (l->udp >= 0 && !(stream && b == B_UDP_BUSY))
@@ -456,7 +474,8 @@ static struct remote_row baseline_or_mx(struct remote_link *l, int b, int stream
  * the medians are compared: on a shared machine the cores' placement
  * moves every figure several fold within seconds, and alternating exposes
  * all of them to the same moves.  A stream has no busy-polled UDP row:
- * its sender never waits, and its receiver is the reflector. */
+ * its sender never waits, and its receiver is the reflector.  Raw frames
+ * are measured in streams only (a frame's latency is busy UDP's). */
 static void remote_size(struct remote_link *l, int stream, const char *host, uint32_t size,
                         int n, int json, char *buf)
 {
@@ -489,6 +508,8 @@ static void remote_size(struct remote_link *l, int stream, const char *host, uin
   int best_lat = -1, best_bw = -1;
   for (int b = 0; b < NBASE; b++) {
     base[b] = (struct remote_row){median_of(bl[b], REMOTE_ROUNDS), median_of(bb[b], REMOTE_ROUNDS)};
+    if (b >= NPEERS)
+      continue;
     if (base[b].lat_us > 0 && (best_lat < 0 || base[b].lat_us < base[best_lat].lat_us))
       best_lat = b;
     if (base[b].mbps > 0 && (best_bw < 0 || base[b].mbps > base[best_bw].mbps))
@@ -498,6 +519,7 @@ static void remote_size(struct remote_link *l, int stream, const char *host, uin
   double xbw = best_bw >= 0 ? m.mbps / base[best_bw].mbps : 0;
   const char *nlat = best_lat >= 0 ? base_name[best_lat] : "none";
   const char *nbw = best_bw >= 0 ? base_name[best_bw] : "none";
+  double xframes = base[B_FRAMES].mbps > 0 ? m.mbps / base[B_FRAMES].mbps : 0;
   if (json) {
     printf("{\"pattern\":\"%s\",\"datapath\":\"remote\",\"remote\":\"%s\",\"size\":%u,"
            "\"iters\":%d,\"rounds\":%d,\"latency_us\":%.3f,\"bandwidth_MBps\":%.1f,"
@@ -508,13 +530,13 @@ static void remote_size(struct remote_link *l, int stream, const char *host, uin
       printf(",\"%s_latency_us\":%.3f,\"%s_bandwidth_MBps\":%.1f", base_key[b], base[b].lat_us,
              base_key[b], base[b].mbps);
     printf(",\"latency_baseline\":\"%s\",\"latency_ratio\":%.3f,\"bandwidth_baseline\":\"%s\","
-           "\"bandwidth_ratio\":%.3f}\n",
-           nlat, xlat, nbw, xbw);
+           "\"bandwidth_ratio\":%.3f,\"frames_ratio\":%.3f}\n",
+           nlat, xlat, nbw, xbw, xframes);
   } else {
     printf("%-9s    %-10s %10u %12.3f %14.1f |", "", "", size, m.lat_us, m.mbps);
     for (int b = 0; b < NBASE; b++)
       printf(" %9.3f %9.1f", base[b].lat_us, base[b].mbps);
-    printf(" | %6.2f %-8s %6.2f %-8s\n", xlat, nlat, xbw, nbw);
+    printf(" | %6.2f %-8s %6.2f %-8s %8.2f\n", xlat, nlat, xbw, nbw, xframes);
   }
   fflush(stdout);
 }
@@ -535,13 +557,17 @@ int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes
     tool_fail("connect (is `myrixen bench serve` running there?)", r);
   if (baselines)
     l.udp = udp_baseline_socket(host, ro->baseline_ip, udp_port, &l.ss, &l.sl);
+  l.frames.fd = -1;
+  if (baselines && stream && ro->baseline_dev && frames_open(ro->baseline_dev, &l.frames) < 0)
+    fprintf(stderr, "myrixen bench: no raw frames' sink answered on %s: no frames baseline\n",
+            ro->baseline_dev);
   char *buf = malloc(MAX_MSG + UDP_CHUNK + 1);
   memset(buf, 0x5a, MAX_MSG + UDP_CHUNK + 1);
   if (!json)
-    printf("%-9s to %-10s %10s %12s %14s | %9s %9s %9s %9s %9s %9s | %15s %15s\n",
+    printf("%-9s to %-10s %10s %12s %14s | %9s %9s %9s %9s %9s %9s %9s %9s | %15s %15s %8s\n",
            stream ? "stream" : "pingpong", host, "size", "latency_us", "bandwidth_MBps",
-           "udp_us", "udp_MBps", "busy_us", "busy_MBps", "tcp_us", "tcp_MBps",
-           "x best lat", "x best bw");
+           "udp_us", "udp_MBps", "busy_us", "busy_MBps", "tcp_us", "tcp_MBps", "frm_us", "frm_MBps",
+           "x best lat", "x best bw", "x frames");
   for (int k = 0; k < nsizes && sizes[k] <= MAX_MSG; k++) {
     int n = sizes[k] ? (int)((1024ull << 20) / sizes[k]) : iters;
     remote_size(&l, stream, host, sizes[k], n > iters ? iters : n, json, buf);
@@ -557,6 +583,7 @@ int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes
   free(buf);
   if (l.udp >= 0)
     close(l.udp);
+  frames_close(&l.frames);
   mx_finalize();
   return 0;
 }

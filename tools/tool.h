@@ -38,6 +38,8 @@ struct remote_opts {
   int baselines;
   const char *baseline_ip;      /* where the baselines reach the host when its backend's
                                  * address is not an IP one (an eth port); or NULL */
+  const char *baseline_dev;     /* the interface of raw frames' baseline (bench_frames.h),
+                                 * beside an eth port's streams; or NULL */
 };
 int bench_remote(int stream, const char *host, const uint32_t *sizes, int nsizes, int iters,
                  int json, const struct remote_opts *ro);

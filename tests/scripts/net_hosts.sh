@@ -347,6 +347,20 @@ ring_used() {
 backend a "eth:${TAG}a" && backend b "eth:${TAG}b" || exit 1
 classes "eth jumbo" a b
 ring_used "eth port: receive ring (PACKET_MMAP)" a 1
+# beside an eth port the stream bench measures raw frames of the MTU too
+# (bench_frames.h: a sink in bench serve, frames sent from a's interface)
+on b "$BIN/bin/myrixen" bench serve > "$TMP/serve_eth.out" 2>&1 & serve=$!
+sleep 0.5
+on a env MYRIXEN_BENCH_STOP_SERVER=1 "$BIN/bin/myrixen" bench stream --remote b --sizes 65536 \
+  --iters 100 --baseline-dev "${TAG}a" --json > "$TMP/frames.json" 2> "$TMP/frames.err"
+wait $serve
+fr=$(grep '"size":65536,' "$TMP/frames.json")
+if [ "$(json_num "$fr" frames_bandwidth_MBps | cut -d. -f1)" -gt 0 ] 2>/dev/null &&
+   [ -n "$(json_num "$fr" frames_ratio)" ] && [ "$(json_num "$fr" bandwidth_MBps | cut -d. -f1)" -gt 0 ]; then
+  ok "eth stream beside raw frames of the MTU: $(json_num "$fr" bandwidth_MBps) MB/s, frames $(json_num "$fr" frames_bandwidth_MBps) (x$(json_num "$fr" frames_ratio))"
+else
+  bad "eth stream: no raw frames baseline"; cat "$TMP/frames.json" "$TMP/frames.err" "$TMP/serve_eth.out" | tail -5
+fi
 stop_backend a; stop_backend b
 backend a "eth:${TAG}a" --fault $F,seed=3 && backend b "eth:${TAG}b" --fault $F,seed=4 || exit 1
 classes "eth faults ($F)" a b
