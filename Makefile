@@ -229,6 +229,12 @@ vm-image: deps all $(STATICPROGS)
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 fuzzers: $(FUZZERS)
 
+# (the lane's target drives the library: its archive too)
+$(BUILD)/fuzz/fuzz_lane: $(BUILD)/obj/tests/fuzz/fuzz_lane.o $(INPROC) $(LIB_A) $(ENGINE_A)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS) $(ENGINE_LIBS)
+
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(INPROC) $(ENGINE_A)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"

@@ -448,9 +448,8 @@ static struct lane_peer *peer_at(struct lane *l, const struct sockaddr_storage *
   return NULL;
 }
 
-/* One datagram: checked before anything of it counts (lane.c's header). */
-static void datagram(struct mx_endpoint *ep, const uint8_t *pkt, size_t len, int truncated,
-                     const struct sockaddr_storage *from, uint64_t now)
+void lane_datagram(struct mx_endpoint *ep, const uint8_t *pkt, size_t len, int truncated,
+                   const struct sockaddr_storage *from, uint64_t now)
 {
   struct lane *l = ep->lane;
   struct wire_hdr h;
@@ -513,7 +512,7 @@ int lane_input(struct mx_endpoint *ep, int idle_too)
       return work;
     uint64_t now = clock_now_ns();
     for (int i = 0; i < n; i++)
-      datagram(ep, iov[i].iov_base, mm[i].msg_len, !!(mm[i].msg_hdr.msg_flags & MSG_TRUNC),
+      lane_datagram(ep, iov[i].iov_base, mm[i].msg_len, !!(mm[i].msg_hdr.msg_flags & MSG_TRUNC),
                &from[i], now);
     work += n;
     if (n < LANE_RX_BATCH || ep->dead)

@@ -88,6 +88,11 @@ void lane_unbind(struct mx_endpoint *ep, struct conn *c);
 void lane_submit(struct mx_endpoint *ep, struct conn *c, struct req *r);
 /* c failed: its waiting sends end with code (the stream stays). */
 void lane_fail(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code);
+/* One datagram of len bytes (truncated: the kernel cut it) from `from`,
+ * read at now: checked before anything of it counts (lane.c's header,
+ * docs/lanes.md), then to its stream.  lane_input's, and the fuzzer's. */
+void lane_datagram(struct mx_endpoint *ep, const uint8_t *pkt, size_t len, int truncated,
+                   const struct sockaddr_storage *from, uint64_t now);
 /* Read what came (the stream delivers through io.deliver); returns work.
  * A lane with no peer is read only if idle_too. */
 int lane_input(struct mx_endpoint *ep, int idle_too);

@@ -147,7 +147,34 @@ def wire_seeds():
         write("wire", "raw-garbage-%d" % keyed, k + step(0, b"\x58\x4d\x04\x03" + b"\0" * 60))
 
 
+def lane_seeds():
+    """fuzz_lane.c: op 1 is [how far ahead][a datagram the harness frames
+    as the bound peer's stream]; the endpoints are the harness's (peer 5,
+    session 77, to endpoint 3)."""
+    ACK, DATA, RELIABLE, LANE = 1, 3, 1, 4
+    piece_max = 1472 - 48 - 64
+    desc = lambda t, length, total, seq=0, grant=0: struct.pack(
+        "<BBHIIIQQII", t, 0, 0, length, total, seq, 0x42, 9, grant, 0)
+    ext = lambda off, length: struct.pack("<IIIIII", 5, 3, off, length, 77, 0)
+    lane = lambda ahead, type_, payload: step(1, bytes([ahead]) + pkt(
+        type_, payload, flags=RELIABLE | LANE))
+    small = lane(0, DATA, desc(SMALL, 8, 8) + ext(0, 8) + b"12345678")
+    frag = [lane(0, DATA, desc(FRAG, 2000, 2000, 1) + ext(off, min(piece_max, 2000 - off)) +
+                 b"f" * min(piece_max, 2000 - off)) for off in (0, piece_max)]
+    rndv = lane(0, DATA, desc(RNDV, 0, 100000, 2, 7) + ext(0, 0))
+    ack = step(1, b"\0" + pkt(ACK, reliable=False, flags=LANE))
+    timers, rebind = step(3, b"\5"), step(4, b"")
+    write("lane", "small", small + ack + timers)
+    write("lane", "fragment", frag[0] + frag[1] + small)
+    write("lane", "held", lane(1, DATA, desc(SMALL, 8, 8) + ext(0, 8) + b"aheadof1") + small)
+    write("lane", "rendezvous", rndv + timers + rebind + small)
+    write("lane", "elsewhere", step(2, b"\0" + pkt(DATA, desc(SMALL, 8, 8) + ext(0, 8) + b"x" * 8,
+                                                  flags=RELIABLE | LANE)) + small)
+    write("lane", "raw", step(0, b"\x58\x4d" + b"\0" * 90))
+
+
 if __name__ == "__main__":
     control_seeds()
     ring_seeds()
     wire_seeds()
+    lane_seeds()

@@ -1,0 +1,186 @@
+/*
+ * fuzz_lane.c - libFuzzer target: datagrams at a guest's lane, into the
+ * library's real path (lane_datagram: the checks of docs/lanes.md, the
+ * stream, the pieces' reassembly, the descriptor, delivery to the
+ * unexpected queue), for an endpoint with one peer bound to its lane.
+ *
+ * The lane and the peer's socket are UDP sockets on loopback, in a network
+ * namespace of the fuzzer's own: the lane's acks go to the peer's socket,
+ * which nobody reads.  The input is a series of steps [op][len:2][bytes]:
+ *   0 a datagram from the peer's address, exactly as given
+ *   1 a datagram from the peer's address that the harness makes pass the
+ *     framing: magic, version, length, the lane flag, both nics and both
+ *     stream sessions, a sequence number near the next expected (the
+ *     step's first byte), then the checksum; so that the fuzzer reaches
+ *     the stream, the descriptor and the reassembly past them
+ *   2 as 1, but from another socket of the peer's host
+ *   3 the lane's timers, some milliseconds on (acks, resends)
+ *   4 the peer bound again, in another incarnation (a new stream)
+ * Nothing it sends may make the library read or write out of bounds, leak,
+ * or deliver what its checks refuse.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../src/common/clock.h"
+#include "../../src/common/lane_addr.h"
+#include "../../src/common/wire.h"
+#include "../../src/lib/lib.h"
+#include "../../src/lib/base.h"
+#include "../../src/lib/conn.h"
+#include "../../src/lib/lane.h"
+#include "../../src/lib/progress.h"
+#include "fuzz.h"
+
+#define MY_NIC 0x020000000001ull
+#define PEER_NIC 0x020000000002ull
+#define MY_EID 3
+#define PEER_EID 5
+#define MTU 1472
+
+struct fixture {
+  struct mx_endpoint *ep;
+  struct conn *c;
+  int peer, other;              /* the peer's lane, another socket of its host */
+  struct sockaddr_storage peer_at, other_at;
+  uint32_t session;             /* the peer endpoint's incarnation, as bound */
+};
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+  (void)argc;
+  (void)argv;
+  fuzz_private_net();
+  lib.hello.nic_id = MY_NIC;
+  lib.medium_max = 32768;
+  lib.small_max = 128;
+  return 0;
+}
+
+static int loopback_socket(struct sockaddr_storage *at, int named)
+{
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  memset(at, 0, sizeof(*at));
+  struct sockaddr_in *a = (struct sockaddr_in *)at;
+  a->sin_family = AF_INET;
+  a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(*a);
+  if (fd < 0 || (named ? lane_bind_named_port(fd, at, len)
+                       : bind(fd, (struct sockaddr *)a, len) ||
+                             getsockname(fd, (struct sockaddr *)a, &len)) < 0)
+    abort();
+  return fd;
+}
+
+static void bind_peer(struct fixture *f, uint32_t session)
+{
+  struct lane_addr a = {.mtu = MTU, .nonce = 0x5678 + session};
+  if (lane_addr_from_sockaddr(&a, &f->peer_at) < 0)
+    abort();
+  f->c->session = session;
+  f->session = session;
+  if (lane_bind(f->ep, f->c, &a, session) < 0 || !f->c->lane)
+    abort();
+}
+
+static void setup(struct fixture *f)
+{
+  memset(f, 0, sizeof(*f));
+  struct mx_endpoint *ep = calloc(1, sizeof(*ep));
+  if (!ep)
+    abort();
+  pthread_mutex_init(&ep->lock, NULL);
+  ep->eid = MY_EID;
+  ep->session = 9;
+  ep->unexp_max = 64;
+  struct sockaddr_storage mine;
+  struct ctl_open_reply rep = {.has_lane = 1, .lane = {.mtu = MTU, .family = 4, .nonce = 0x1234}};
+  if (lane_open(ep, loopback_socket(&mine, 1), &rep, &progress_lane_io) < 0)
+    abort();
+  f->ep = ep;
+  f->peer = loopback_socket(&f->peer_at, 0);
+  f->other = loopback_socket(&f->other_at, 0);
+  f->c = conn_get(ep, PEER_NIC, PEER_EID, 1);
+  if (!f->c)
+    abort();
+  bind_peer(f, 77);
+}
+
+static void teardown(struct fixture *f)
+{
+  lane_close(f->ep);
+  close(f->peer);
+  close(f->other);
+  ep_free_requests(f->ep); /* (and the connections) */
+  pthread_mutex_destroy(&f->ep->lock);
+  free(f->ep);
+}
+
+/* Step 1 and 2's datagram: what the fuzzer gave, made to pass the framing
+ * as the bound peer's stream would. */
+static size_t fix_up(struct fixture *f, uint8_t *pkt, const struct fuzz_input *step)
+{
+  struct fuzz_input in = *step;
+  uint8_t near = fuzz_byte(&in);
+  size_t len = in.n > MTU ? MTU : in.n;
+  if (len < sizeof(struct wire_hdr))
+    len = sizeof(struct wire_hdr);
+  memset(pkt, 0, len);
+  memcpy(pkt, in.p, in.n < len ? in.n : len);
+  struct wire_hdr h;
+  memcpy(&h, pkt, sizeof(h));
+  const struct rel_stream *s = f->c->lane ? &f->c->lane->rel : NULL;
+  h.magic = WIRE_MAGIC;
+  h.version = WIRE_VERSION;
+  h.len = (uint16_t)(len - sizeof(h));
+  h.flags = (uint16_t)((h.flags | WIRE_F_LANE) & ~WIRE_F_MAC);
+  h.src_nic = PEER_NIC;
+  h.dst_nic = MY_NIC;
+  if (s) {
+    h.src_session = s->peer_session;
+    h.dst_session = s->my_session;
+    h.seq = s->rcv_next + near % 8; /* the next, or a little ahead: held */
+  }
+  memcpy(pkt, &h, sizeof(h));
+  wire_seal((struct wire_hdr *)pkt, (uint32_t)len);
+  return len;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  static _Alignas(8) uint8_t pkt[MTU + 64];
+  struct fuzz_input in = {data, size}, step;
+  struct fixture f;
+  uint64_t now = clock_now_ns();
+  setup(&f);
+  pthread_mutex_lock(&f.ep->lock);
+  for (int steps = 0; in.n && steps < 256 && !f.ep->dead; steps++) {
+    uint8_t op = fuzz_step(&in, &step) % 5;
+    size_t len;
+    switch (op) {
+    case 0:
+      len = step.n > MTU + 8 ? MTU + 8 : step.n; /* a little past the MTU: refused */
+      memcpy(pkt, step.p, len);
+      lane_datagram(f.ep, pkt, len, 0, &f.peer_at, now);
+      break;
+    case 1:
+    case 2:
+      len = fix_up(&f, pkt, &step);
+      lane_datagram(f.ep, pkt, len, 0, op == 1 ? &f.peer_at : &f.other_at, now);
+      break;
+    case 3:
+      now += (uint64_t)(fuzz_byte(&step) + 1) * 1000000ull;
+      lane_timers(f.ep, now);
+      break;
+    default:
+      req_fail_active(f.ep, f.c, MX_STATUS_ENDPOINT_CLOSED);
+      bind_peer(&f, f.session + 1);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&f.ep->lock);
+  teardown(&f);
+  return 0;
+}
