@@ -120,7 +120,7 @@ static int ask(struct frames_link *fl, uint8_t what, uint8_t kind, uint64_t *cou
       uint64_t now = clock_now_ns();
       if (now >= until || poll(&p, 1, (int)((until - now) / 1000000) + 1) <= 0)
         break;
-      struct sockaddr_ll from;
+      struct sockaddr_ll from = {0};
       socklen_t fromlen = sizeof(from);
       ssize_t n = recvfrom(fl->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from,
                            &fromlen);
