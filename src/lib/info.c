@@ -25,6 +25,8 @@ const char *const ep_counter_names[EPC_MAX] = {
   [EPC_LANE_MALFORMED] = "Lane packets malformed",
   [EPC_LANE_RETRANSMITS] = "Lane packets resent",
   [EPC_LANE_SILENT] = "Lane peers silent a minute",
+  [EPC_LANE_TX_RUNS] = "Lane packets sent in runs (GSO)",
+  [EPC_LANE_RX_RUNS] = "Lane packets received in runs (GRO)",
   [EPC_DIRECT_READS] = "Large messages read from the sender (single copy)",
 };
 

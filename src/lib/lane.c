@@ -27,6 +27,7 @@
 
 #include "../common/clock.h"
 #include "../common/fifo.h"
+#include "../common/gso.h"
 #include "../common/lane_addr.h"
 #include "../common/log.h"
 #include "lib.h"
@@ -80,8 +81,13 @@ int lane_open(struct mx_endpoint *ep, int fd, const struct ctl_open_reply *rep,
   uint32_t mtu = rep->lane.mtu;
   if (mtu < 256 || mtu > WIRE_MAX_PACKET)
     mtu = 0; /* not what a backend says: no lane */
-  if (l && mtu)
-    l->rxbuf = malloc((size_t)LANE_RX_BATCH * mtu);
+  /* a run a peer sent as one (GSO) is read as one (GRO): up to an IP
+   * datagram's worth of packets a read (malloc'd, touched only as used) */
+  if (l && mtu) {
+    l->gro = gro_enable(fd);
+    l->rx_cap = l->gro ? 65536 : mtu;
+    l->rxbuf = malloc((size_t)LANE_RX_BATCH * l->rx_cap);
+  }
   if (!l || !mtu || !l->rxbuf ||
       (rep->fault.loss + rep->fault.dup + rep->fault.reorder + rep->fault.corrupt > 0 ||
        rep->fault.delay_us
@@ -238,7 +244,7 @@ static int lane_xmit(void *ctx, const void *to, size_t tolen, const void *pkt, s
   (void)flags;
   /* to the peer the socket is connected to: no address, no route lookup
    * (a packet the fault layer held has its own copy of the address) */
-  ssize_t n = l->sole && to == &l->sole->addr
+  ssize_t n = !to || (l->sole && to == &l->sole->addr)
                   ? send(l->fd, pkt, len, MSG_DONTWAIT)
                   : sendto(l->fd, pkt, len, MSG_DONTWAIT, to, (socklen_t)tolen);
   if (n < 0) /* a full socket buffer: the stream resends it */
@@ -248,6 +254,79 @@ static int lane_xmit(void *ctx, const void *to, size_t tolen, const void *pkt, s
   return 0;
 }
 
+/* Packets i and j of the gathered send go to the same place. */
+static int tx_same(const void *ctx, uint32_t i, uint32_t j)
+{
+  const struct lane *l = ctx;
+  return l->tx.hdr[i].msg_name == l->tx.hdr[j].msg_name;
+}
+
+/* The packets gathered (lane_link_send) leave in one sendmmsg, runs of
+ * one size as one GSO message each (common/gso.h: a medium fragment's
+ * pieces cross the stack as one buffer); one alone by the plain send.
+ * What the socket does not take is counted and resent by its stream, as
+ * a single send's is. */
+static void tx_flush(struct mx_endpoint *ep)
+{
+  struct lane *l = ep->lane;
+  uint32_t n = l->tx.n, nmsg = 0, sent = 0, count[LANE_TX_BATCH];
+  struct mmsghdr mm[LANE_TX_BATCH];
+  struct gso_ctl ctl[LANE_TX_BATCH];
+  l->tx.on = 0;
+  l->tx.n = 0;
+  if (n == 1) {
+    struct msghdr *m = &l->tx.hdr[0];
+    lane_xmit(ep, m->msg_name, m->msg_namelen, m->msg_iov->iov_base, m->msg_iov->iov_len, 0);
+    return;
+  }
+  for (uint32_t i = 0; i < n; i += count[nmsg++]) {
+    count[nmsg] = l->no_gso ? 1 : gso_run(l->tx.iov, i, n, tx_same, l);
+    mm[nmsg] = (struct mmsghdr){.msg_hdr = l->tx.hdr[i]};
+    mm[nmsg].msg_hdr.msg_iovlen = count[nmsg]; /* (the run's iovecs follow each other) */
+    if (count[nmsg] > 1)
+      gso_set_segment(&mm[nmsg].msg_hdr, &ctl[nmsg], (uint16_t)l->tx.iov[i].iov_len);
+  }
+  for (uint32_t m = 0; m < nmsg;) {
+    int k = sendmmsg(l->fd, mm + m, nmsg - m, MSG_DONTWAIT);
+    if (k > 0) {
+      for (int x = 0; x < k; x++) {
+        uint32_t c = count[m + (uint32_t)x];
+        sent += c;
+        ep->counters[EPC_LANE_TX_RUNS] += c > 1 ? c : 0;
+      }
+      m += (uint32_t)k;
+      continue;
+    }
+    if (count[m] > 1 && gso_unsupported(errno)) {
+      l->no_gso = 1; /* this kernel or route cannot segment: one by one from now on */
+      const struct iovec *v = mm[m].msg_hdr.msg_iov;
+      for (uint32_t x = 0; x < count[m]; x++)
+        lane_xmit(ep, mm[m].msg_hdr.msg_name, mm[m].msg_hdr.msg_namelen, v[x].iov_base,
+                  v[x].iov_len, 0);
+    } else {
+      ep->counters[EPC_LANE_TX_ERRORS] += count[m]; /* the socket is full */
+    }
+    m++;
+  }
+  ep->counters[EPC_LANE_TX] += sent;
+}
+
+/* Gather the packets of one send (stable: window slots, which stay until
+ * acknowledged) for one sendmmsg; not with faults to inject (the fault
+ * layer sends copies of its own). */
+static int tx_gather(struct lane *l, struct lane_peer *lp, void *buf, uint32_t len)
+{
+  if (!l->tx.on || l->fault.on || l->tx.n == LANE_TX_BATCH)
+    return 0;
+  uint32_t i = l->tx.n++;
+  l->tx.iov[i] = (struct iovec){buf, len};
+  int sole = l->sole == lp; /* connected to it: no address */
+  l->tx.hdr[i] = (struct msghdr){.msg_name = sole ? NULL : &lp->addr,
+                                        .msg_namelen = sole ? 0 : lp->alen,
+                                        .msg_iov = &l->tx.iov[i], .msg_iovlen = 1};
+  return 1;
+}
+
 void lane_link_send(void *ctx, struct rel_stream *s, void *buf, uint32_t len, int stable,
                     uint64_t now)
 {
@@ -255,9 +334,10 @@ void lane_link_send(void *ctx, struct rel_stream *s, void *buf, uint32_t len, in
   struct lane *l = lp->ep->lane;
   struct wire_hdr *h = buf;
   (void)s;
-  (void)stable; /* sendto copies */
   h->flags |= WIRE_F_LANE;
   wire_seal(h, len);
+  if (stable && tx_gather(l, lp, buf, len))
+    return;
   fault_send(&l->fault, lane_xmit, lp->ep, &lp->addr, lp->alen, buf, len, now, 0);
   if (l->fault.nheld)
     l->next_timer_ns = 0; /* its held packets go out at the next pass's timers */
@@ -296,7 +376,7 @@ static uint32_t pieces_of(const struct req *r, uint32_t piece_max, uint32_t *fle
 }
 
 /* Emit what fits of r into lp's window: 1 all of it, 0 not yet. */
-static int emit(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r)
+static int emit_pieces(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r)
 {
   struct rel_stream *s = &lp->rel;
   uint32_t piece_max = wire_piece_max(s->mtu), flen, cap;
@@ -352,6 +432,16 @@ static int emit(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r)
   if (t < ep->lane->next_timer_ns)
     ep->lane->next_timer_ns = t;
   return 1;
+}
+
+/* emit_pieces, its packets gathered into one sendmmsg (a fragment's
+ * pieces were a sendto each: 7 syscalls for 8 KiB at MTU 1500). */
+static int emit(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r)
+{
+  ep->lane->tx.on = 1;
+  int done = emit_pieces(ep, lp, r);
+  tx_flush(ep);
+  return done;
 }
 
 void lane_submit(struct mx_endpoint *ep, struct conn *c, struct req *r)
@@ -487,6 +577,7 @@ int lane_input(struct mx_endpoint *ep, int idle_too)
   struct mmsghdr mm[LANE_RX_BATCH];
   struct iovec iov[LANE_RX_BATCH];
   struct sockaddr_storage from[LANE_RX_BATCH];
+  union gro_ctl ctl[LANE_RX_BATCH];
   int work = 0;
   /* With no peer bound, nothing is for us: the socket is read (what came
    * refused and counted) only when asked, not in every pass (a syscall a
@@ -498,9 +589,11 @@ int lane_input(struct mx_endpoint *ep, int idle_too)
   for (int batches = 0; batches < LANE_RX_PASS_BATCHES; batches++) {
     uint32_t want = l->rx_batch ? l->rx_batch : 1;
     for (uint32_t i = 0; i < want; i++) {
-      iov[i] = (struct iovec){l->rxbuf + (size_t)i * l->mtu, l->mtu};
+      iov[i] = (struct iovec){l->rxbuf + (size_t)i * l->rx_cap, l->rx_cap};
       mm[i].msg_hdr = (struct msghdr){.msg_name = &from[i], .msg_namelen = sizeof(from[i]),
-                                      .msg_iov = &iov[i], .msg_iovlen = 1};
+                                      .msg_iov = &iov[i], .msg_iovlen = 1,
+                                      .msg_control = l->gro ? ctl[i].buf : NULL,
+                                      .msg_controllen = l->gro ? sizeof(ctl[i].buf) : 0};
       mm[i].msg_len = 0;
     }
     int n = recvmmsg(l->fd, mm, want, MSG_DONTWAIT, NULL);
@@ -511,9 +604,18 @@ int lane_input(struct mx_endpoint *ep, int idle_too)
     if (n <= 0)
       return work;
     uint64_t now = clock_now_ns();
-    for (int i = 0; i < n; i++)
-      lane_datagram(ep, iov[i].iov_base, mm[i].msg_len, !!(mm[i].msg_hdr.msg_flags & MSG_TRUNC),
-               &from[i], now);
+    for (int i = 0; i < n; i++) {
+      /* a GRO run: its packets one by one, seg bytes each but the last */
+      const uint8_t *p = iov[i].iov_base;
+      uint32_t len = mm[i].msg_len, seg = l->gro ? gro_segment(&mm[i].msg_hdr) : 0;
+      int cut = !!(mm[i].msg_hdr.msg_flags & MSG_TRUNC);
+      if (cut || !seg || seg >= len)
+        seg = len;
+      else
+        ep->counters[EPC_LANE_RX_RUNS] += (len + seg - 1) / seg;
+      for (uint32_t off = 0; off < len && !ep->dead; off += seg)
+        lane_datagram(ep, p + off, len - off < seg ? len - off : seg, cut, &from[i], now);
+    }
     work += n;
     if (n < LANE_RX_BATCH || ep->dead)
       return work; /* (a short batch: nothing more, as a rule; the next pass looks) */

@@ -21,6 +21,8 @@
 
 #define LANE_WINDOW 64          /* packets in flight per pair of endpoints */
 #define LANE_RX_BATCH 16        /* datagrams read by one recvmmsg */
+#define LANE_TX_BATCH 32        /* a send's packets given to one sendmmsg (a medium
+                                 * fragment's pieces: 7 at MTU 1500) */
 #define LANE_RX_PASS_BATCHES 4  /* ... and batches read by one progress pass */
 /* A lone ack waits this long for an answer to ride on: a ping-pong's
  * answer comes within a few microseconds, and a lone ack before it was a
@@ -68,7 +70,16 @@ struct lane {
   uint64_t next_timer_ns;       /* the earliest ack, resend or held packet due */
   uint32_t rx_batch;            /* datagrams the next read asks for (lane_input) */
   uint64_t last_rx_ns;          /* when a peer's packet was last taken */
-  uint8_t *rxbuf;               /* LANE_RX_BATCH datagrams of mtu bytes */
+  uint8_t *rxbuf;               /* LANE_RX_BATCH reads of rx_cap bytes */
+  int no_gso;                   /* the kernel refused to segment: one datagram a packet */
+  int gro;                      /* the socket takes a run in one read (UDP_GRO) */
+  uint32_t rx_cap;              /* bytes of a read: 64 KiB with GRO, else the MTU */
+  struct {                      /* a send's packets, gathered while it is emitted */
+    int on;
+    uint32_t n;
+    struct msghdr hdr[LANE_TX_BATCH];
+    struct iovec iov[LANE_TX_BATCH];
+  } tx;
 };
 
 /* The endpoint's lane from its open's reply and descriptor (taken: closed

@@ -7,12 +7,9 @@
  * reliable stream's window slots: PORT_STABLE) is queued by reference; any
  * other is copied into the batch.
  *
- * On udp ports the kernel also segments (UDP GSO): a run of packets to one
- * peer, all of one size but the last, goes as one message with
- * UDP_SEGMENT, which the stack carries as one buffer up to the receiver's
- * socket, and which a receiver with UDP_GRO takes in one read (rx.c).
- * Each packet still is one datagram on the wire, with its own header and
- * checksum: GSO changes the cost, not the protocol.
+ * On udp ports the kernel also segments (common/gso.h): a run of packets
+ * to one peer, all of one size but the last, goes as one message, which a
+ * receiver with UDP_GRO takes in one read (rx.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,18 +19,14 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "../common/gso.h"
 #include "../common/log.h"
 #include "../common/wire.h"
 #include "port_ops.h"
 
-#define GSO_MAX_SEGS 64      /* the kernel's UDP_MAX_SEGMENTS (6.1) */
-#define GSO_MAX_BYTES 65000  /* one IP datagram's payload, with room for headers */
-
 struct batch_msg {
   struct sockaddr_storage name;
-  struct {
-    _Alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(uint16_t))];
-  } ctl;
+  struct gso_ctl ctl;
   uint32_t first, count;
 };
 
@@ -58,20 +51,15 @@ void port_batch_free(struct port *p)
   p->tx = NULL;
 }
 
-/* How many packets from i on go as one GSO message. */
-static uint32_t gso_run(const struct port *p, const struct port_batch *b, uint32_t i)
+/* Packets i and j of the batch go to one peer (gso_run's test). */
+struct same_peer {
+  const struct port *p;
+  const struct port_batch *b;
+};
+static int same_peer(const void *ctx, uint32_t i, uint32_t j)
 {
-  size_t seg = b->iov[i].iov_len, total = seg;
-  uint32_t j = i + 1;
-  if (!p->gso)
-    return 1;
-  while (j < b->n && j - i < GSO_MAX_SEGS && b->iov[j - 1].iov_len == seg &&
-         b->iov[j].iov_len <= seg && total + b->iov[j].iov_len <= GSO_MAX_BYTES &&
-         port_addr_equal(p, &b->to[j], &b->to[i])) {
-    total += b->iov[j].iov_len;
-    j++;
-  }
-  return j - i;
+  const struct same_peer *s = ctx;
+  return port_addr_equal(s->p, &s->b->to[j], &s->b->to[i]);
 }
 
 /* Send packets [from, b->n); returns how many of them the kernel took. */
@@ -84,23 +72,15 @@ static uint32_t flush_from(struct port *p, uint32_t from)
   for (uint32_t i = from; i < b->n; nmsg++) {
     struct batch_msg *m = &bm[nmsg];
     m->first = i;
-    m->count = gso_run(p, b, i);
+    m->count = p->gso ? gso_run(b->iov, i, b->n, same_peer, &(struct same_peer){p, b}) : 1;
     struct msghdr *h = &mm[nmsg].msg_hdr;
     memset(h, 0, sizeof(*h));
     h->msg_name = &m->name;
     h->msg_namelen = port_sockaddr(p, &b->to[i], &m->name);
     h->msg_iov = &b->iov[i]; /* a run: the kernel cuts it every seg bytes */
     h->msg_iovlen = m->count;
-    if (m->count > 1) {
-      h->msg_control = m->ctl.buf;
-      h->msg_controllen = sizeof(m->ctl.buf);
-      struct cmsghdr *c = CMSG_FIRSTHDR(h);
-      c->cmsg_level = SOL_UDP;
-      c->cmsg_type = UDP_SEGMENT;
-      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-      uint16_t seg = (uint16_t)b->iov[i].iov_len;
-      memcpy(CMSG_DATA(c), &seg, sizeof(seg));
-    }
+    if (m->count > 1)
+      gso_set_segment(h, &m->ctl, (uint16_t)b->iov[i].iov_len);
     i += m->count;
   }
   uint32_t sent = 0;
@@ -116,8 +96,7 @@ static uint32_t flush_from(struct port *p, uint32_t from)
       k += (uint32_t)r;
       continue;
     }
-    if (bm[k].count > 1 && (errno == EINVAL || errno == EIO || errno == ENOPROTOOPT ||
-                            errno == EOPNOTSUPP)) {
+    if (bm[k].count > 1 && gso_unsupported(errno)) {
       /* this kernel or route cannot segment: one datagram a packet, from now on */
       log_warn("port %s: no UDP segmentation offload (%s): packets go one by one", p->spec,
                strerror(errno));

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "../common/gso.h"
 #include "../common/wire.h"
 #include "port_ops.h"
 
@@ -38,10 +39,7 @@ static int rx_read(struct port *p)
   struct mmsghdr mm[PORT_RX_BATCH];
   struct sockaddr_storage name[PORT_RX_BATCH];
   struct iovec iov[PORT_RX_BATCH];
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int))];
-  } ctl[PORT_RX_BATCH];
+  union gro_ctl ctl[PORT_RX_BATCH];
   for (int i = 0; i < PORT_RX_BATCH; i++) {
     iov[i] = (struct iovec){rx->buf + (size_t)i * rx->cap, rx->cap};
     mm[i].msg_hdr = (struct msghdr){.msg_name = &name[i], .msg_namelen = sizeof(name[i]),
@@ -54,13 +52,7 @@ static int rx_read(struct port *p)
     return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
   for (int i = 0; i < n; i++) {
     struct msghdr *h = &mm[i].msg_hdr;
-    uint32_t seg = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); p->gro && c; c = CMSG_NXTHDR(h, c))
-      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
-        int s;
-        memcpy(&s, CMSG_DATA(c), sizeof(s));
-        seg = s > 0 ? (uint32_t)s : 0;
-      }
+    uint32_t seg = p->gro ? gro_segment(h) : 0;
     /* longer than the buffer (which is longer than any wire packet): one
      * packet, cut short, that the engine drops as too long */
     uint32_t len = mm[i].msg_len > rx->cap ? rx->cap : mm[i].msg_len;

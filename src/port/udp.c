@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/gso.h"
 #include "../common/wire.h"
 #include "port_ops.h"
 
@@ -160,7 +161,7 @@ static int udp_open(struct port *p, const char *arg, char *err, size_t errlen)
     snprintf(err, errlen, "port udp:%s: want ADDR:PORT or [ADDR6]:PORT", arg);
     return -1;
   }
-  int v6 = self.ss.ss_family == AF_INET6, one = 1;
+  int v6 = self.ss.ss_family == AF_INET6;
   p->fd = socket(self.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (p->fd < 0 || bind(p->fd, (struct sockaddr *)&self.ss, self.sslen) < 0) {
     snprintf(err, errlen, "port udp:%s: %s", arg, strerror(errno));
@@ -183,7 +184,7 @@ static int udp_open(struct port *p, const char *arg, char *err, size_t errlen)
   /* Runs of packets cross the stack as one buffer each way (batch.c);
    * where the kernel lacks it, packets go and come one by one. */
   p->gso = 1;
-  p->gro = setsockopt(p->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+  p->gro = gro_enable(p->fd);
   return 0;
 }
 

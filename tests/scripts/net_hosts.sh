@@ -76,11 +76,11 @@ fi
 
 # lanes (docs/lanes.md): a stream of small messages from b to a, every
 # library's counters printed at mx_finalize (MYRIXEN_COUNTERS)
-lane_stream() { # NAME, then env for both programs
-  local name=$1; shift
-  on a env MYRIXEN_COUNTERS=1 "$@" "$MX/mx_stream" -e 1 -l 100 -n 2000 > "$TMP/lane_rx.out" 2>&1 &
+lane_stream() { # NAME, then env for both programs (LEN: the messages' length, 100)
+  local name=$1 len=${LEN:-100}; shift
+  on a env MYRIXEN_COUNTERS=1 "$@" "$MX/mx_stream" -e 1 -l "$len" -n 2000 > "$TMP/lane_rx.out" 2>&1 &
   local spid=$!
-  on b env MYRIXEN_COUNTERS=1 "$@" "$MX/mx_stream" -e 2 -d a -r 1 -l 100 -n 2000 \
+  on b env MYRIXEN_COUNTERS=1 "$@" "$MX/mx_stream" -e 2 -d a -r 1 -l "$len" -n 2000 \
     > "$TMP/lane_tx.out" 2>&1; local crc=$?
   wait $spid; local src=$?
   [ $crc = 0 ] && [ $src = 0 ] && return 0
@@ -92,6 +92,16 @@ if lane_stream "udp stream by lane"; then
     ok "udp stream by lane: b sent $(counter tx "Lane packets sent") lane packets, a took $(counter rx "Lane packets received")"
   else
     bad "udp stream by lane: b sent $(counter tx "Lane packets sent"), a took $(counter rx "Lane packets received")"
+  fi
+fi
+# medium messages by lane: a fragment's pieces leave in one GSO run and
+# arrive in one GRO read (common/gso.h); order and payloads checked
+if LEN=20000 lane_stream "udp medium stream by lane"; then
+  if [ "$(counter tx "Lane packets sent in runs (GSO)")" -ge 2000 ] &&
+     [ "$(counter rx "Lane packets received in runs (GRO)")" -ge 2000 ]; then
+    ok "udp medium stream by lane: b sent $(counter tx "Lane packets sent in runs (GSO)") packets in GSO runs, a read $(counter rx "Lane packets received in runs (GRO)") in GRO runs"
+  else
+    bad "udp medium stream by lane: GSO $(counter tx "Lane packets sent in runs (GSO)"), GRO $(counter rx "Lane packets received in runs (GRO)")"
   fi
 fi
 # the engines' path keeps its coverage: every class with lanes off, and a
