@@ -364,7 +364,7 @@ static int bench_usage(void)
           "           [--guests N [--to-one]] [--spawn-backend]\n"
           "           [--remote HOST [--remote-eid N] [--udp-port P] [--no-baselines]\n"
           "                          [--baseline-ip ADDR] [--baseline-dev IF]]\n"
-          "       myrixen bench serve [--eid N] [--udp-port P]   (on HOST)\n"
+          "       myrixen bench serve [--eid N] [--udp-port P] [--frames]   (on HOST)\n"
           "       myrixen bench report [--quick] [--out DIR]\n");
   return 2;
 }

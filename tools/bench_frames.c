@@ -25,8 +25,11 @@
 #define FRAMES_ANSWER_MS 200
 #define FRAMES_TRIES 10
 
-/* A frame's first byte: what it is. */
-enum { F_HELLO = 1, F_DATA = 2, F_END = 3, F_COUNT = 4 };
+/* A frame's first byte: what it is.  The sink answers only a hello or an
+ * end of exactly one byte, and its answers are kinds it never answers: two
+ * sinks on one link do not answer each other forever (a review looped two
+ * with one forged frame). */
+enum { F_HELLO = 1, F_DATA = 2, F_END = 3, F_COUNT = 4, F_HELLO_ACK = 5 };
 
 static int frames_socket(int ifindex)
 {
@@ -79,8 +82,8 @@ static void sink(int fd)
       uint8_t kind = bufs[i][0];
       if (kind == F_DATA) {
         bytes += mm[i].msg_len;
-      } else if (kind == F_HELLO || kind == F_END) {
-        uint8_t answer[1 + sizeof(bytes)] = {kind == F_HELLO ? F_HELLO : F_COUNT};
+      } else if ((kind == F_HELLO || kind == F_END) && mm[i].msg_len == 1) {
+        uint8_t answer[1 + sizeof(bytes)] = {kind == F_HELLO ? F_HELLO_ACK : F_COUNT};
         memcpy(answer + 1, &bytes, sizeof(bytes));
         send_to(fd, from[i].sll_ifindex, from[i].sll_addr, answer, sizeof(answer));
         bytes = 0; /* a hello or an end starts the count again */
@@ -97,6 +100,8 @@ pid_t frames_sink_start(void)
   pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* bench serve's end is ours */
+    if (getppid() == 1)
+      _exit(0); /* (it ended before we asked) */
     sink(fd);
     _exit(0);
   }
@@ -144,7 +149,7 @@ int frames_open(const char *dev, struct frames_link *fl)
   fl->fd = fl->ifindex ? frames_socket(fl->ifindex) : -1;
   uint64_t ignored;
   if (fl->fd < 0 || ioctl(fl->fd, SIOCGIFMTU, &ifr) < 0 || ifr.ifr_mtu < 64 ||
-      ask(fl, F_HELLO, F_HELLO, &ignored) < 0) {
+      ask(fl, F_HELLO, F_HELLO_ACK, &ignored) < 0) {
     if (fl->fd >= 0)
       close(fl->fd);
     fl->fd = -1;
@@ -165,7 +170,7 @@ double frames_stream(struct frames_link *fl, uint64_t total)
   memcpy(to.sll_addr, fl->sink, 6);
   memset(frame, 0x5a, fl->mtu);
   frame[0] = F_DATA;
-  if (ask(fl, F_HELLO, F_HELLO, &count) < 0) /* the count starts from 0 */
+  if (ask(fl, F_HELLO, F_HELLO_ACK, &count) < 0) /* the count starts from 0 */
     return -1;
   uint64_t t0 = clock_now_ns(), sent = 0;
   while (sent < total) {

@@ -14,9 +14,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* bench serve's side: a process that counts the frames of every interface
- * and answers a client's hello and end.  Its pid, or -1 (no AF_PACKET
- * socket: not root, say; the client then reports no figure). */
+/* bench serve's side (with --frames): a process that counts the frames of
+ * every interface and answers a client's hello and end.  Its pid, or -1
+ * (no AF_PACKET socket: not root, say; the client then reports no
+ * figure). */
 pid_t frames_sink_start(void);
 
 /* The client's side, on interface dev. */

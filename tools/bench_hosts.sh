@@ -20,7 +20,7 @@
 # first.
 BIN=$(cd "$(dirname "$0")/../build/bin" && pwd) || exit 1
 KIND=udp MTU=1500 SIZES=8,64,1024,65536,1048576 ITERS=2000 CORES=0,1
-PATTERNS="pingpong stream" EXTRA=() KEY=0
+PATTERNS="pingpong stream" EXTRA=() SERVE=() KEY=0
 while [ $# -gt 0 ]; do
   case $1 in
     --port) KIND=$2; shift ;;
@@ -71,7 +71,7 @@ ip -n "${TAG}b" addr add 198.18.0.2/24 dev "${TAG}b"
 mac() { ip -n "$TAG$1" link show "$TAG$1" | awk '/link\/ether/ {print $2}'; }
 if [ "$KIND" = eth ]; then
   printf -- "- a eth:%s\n- b eth:%s\n" "$(mac a)" "$(mac b)" > "$TMP/peers"
-  PA="eth:${TAG}a" PB="eth:${TAG}b" EXTRA+=(--baseline-dev "${TAG}a")
+  PA="eth:${TAG}a" PB="eth:${TAG}b" EXTRA+=(--baseline-dev "${TAG}a") SERVE=(--frames)
 else
   printf -- "- a udp:198.18.0.1:2315\n- b udp:198.18.0.2:2315\n" > "$TMP/peers"
   PA=udp:198.18.0.1:2315 PB=udp:198.18.0.2:2315
@@ -88,7 +88,7 @@ for h in a b; do
    echo $! > "$TMP/$h.pid")
 done
 for _ in $(seq 100); do [ -S "$TMP/a.sock" ] && [ -S "$TMP/b.sock" ] && break; sleep 0.05; done
-(on b "$BIN/myrixen" bench serve \
+(on b "$BIN/myrixen" bench serve "${SERVE[@]}" \
    > "$TMP/serve.log" 2>&1 & echo $! > "$TMP/serve.pid")
 sleep 0.3
 for pattern in $PATTERNS; do

@@ -168,14 +168,16 @@ static void udp_reflector(int port)
 int cmd_bench_serve(int argc, char **argv)
 {
   uint32_t eid = SERVE_EID;
-  int port = UDP_PORT;
+  int port = UDP_PORT, want_frames = 0;
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--eid") && i + 1 < argc)
       eid = (uint32_t)atoi(argv[++i]);
     else if (!strcmp(argv[i], "--udp-port") && i + 1 < argc)
       port = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--frames"))
+      want_frames = 1;
     else {
-      fprintf(stderr, "usage: myrixen bench serve [--eid N] [--udp-port P]\n");
+      fprintf(stderr, "usage: myrixen bench serve [--eid N] [--udp-port P] [--frames]\n");
       return 2;
     }
   }
@@ -186,7 +188,8 @@ int cmd_bench_serve(int argc, char **argv)
   pid_t tcp = fork();
   if (tcp == 0)
     tcp_server(port);
-  pid_t frames = frames_sink_start(); /* -1: not allowed here; no frames baseline */
+  /* a root listener of raw frames only when asked (-1: none, or not allowed) */
+  pid_t frames = want_frames ? frames_sink_start() : -1;
   mx_endpoint_t ep;
   mx_return_t r;
   if ((r = mx_init()) || (r = mx_open_endpoint(0, eid, KEY, NULL, 0, &ep)))

@@ -27,6 +27,7 @@ const char *const ep_counter_names[EPC_MAX] = {
   [EPC_LANE_SILENT] = "Lane peers silent a minute",
   [EPC_LANE_TX_RUNS] = "Lane packets sent in runs (GSO)",
   [EPC_LANE_RX_RUNS] = "Lane packets received in runs (GRO)",
+  [EPC_LANE_ICMP] = "Lane errors reported by ICMP (tried again)",
   [EPC_DIRECT_READS] = "Large messages read from the sender (single copy)",
 };
 

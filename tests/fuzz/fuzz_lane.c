@@ -16,6 +16,12 @@
  *   2 as 1, but from another socket of the peer's host
  *   3 the lane's timers, some milliseconds on (acks, resends)
  *   4 the peer bound again, in another incarnation (a new stream)
+ *   5 as 1, then copies of it with the next sequence numbers, sent for
+ *     real from the peer's socket as one GSO run (UDP_SEGMENT), the last
+ *     one maybe cut shorter, and the lane read (lane_input: the GRO read
+ *     and its split into packets)
+ *   6 an unexpected handler from now on that binds the peer again while
+ *     its message is delivered (the binding must outlive the delivery)
  * Nothing it sends may make the library read or write out of bounds, leak,
  * or deliver what its checks refuse.
  */
@@ -24,7 +30,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <netinet/udp.h>
+#include <sys/socket.h>
+
 #include "../../src/common/clock.h"
+#include "../../src/common/gso.h"
 #include "../../src/common/lane_addr.h"
 #include "../../src/common/wire.h"
 #include "../../src/lib/lib.h"
@@ -44,7 +54,7 @@ struct fixture {
   struct mx_endpoint *ep;
   struct conn *c;
   int peer, other;              /* the peer's lane, another socket of its host */
-  struct sockaddr_storage peer_at, other_at;
+  struct sockaddr_storage peer_at, other_at, lane_at;
   uint32_t session;             /* the peer endpoint's incarnation, as bound */
 };
 
@@ -95,9 +105,8 @@ static void setup(struct fixture *f)
   ep->eid = MY_EID;
   ep->session = 9;
   ep->unexp_max = 64;
-  struct sockaddr_storage mine;
   struct ctl_open_reply rep = {.has_lane = 1, .lane = {.mtu = MTU, .family = 4, .nonce = 0x1234}};
-  if (lane_open(ep, loopback_socket(&mine, 1), &rep, &progress_lane_io) < 0)
+  if (lane_open(ep, loopback_socket(&f->lane_at, 1), &rep, &progress_lane_io) < 0)
     abort();
   f->ep = ep;
   f->peer = loopback_socket(&f->peer_at, 0);
@@ -148,6 +157,47 @@ static size_t fix_up(struct fixture *f, uint8_t *pkt, const struct fuzz_input *s
   return len;
 }
 
+/* Step 5: the fixed-up packet, n times with the sequence numbers after
+ * it, as one GSO run from the peer's socket; then the lane reads. */
+static void gso_run_in(struct fixture *f, uint8_t *pkt, size_t len, uint32_t n, uint32_t cut)
+{
+  static _Alignas(8) uint8_t run[GSO_MAX_BYTES];
+  struct wire_hdr h;
+  memcpy(&h, pkt, sizeof(h));
+  n = n * len > sizeof(run) ? (uint32_t)(sizeof(run) / len) : n;
+  for (uint32_t i = 0; i < n; i++) {
+    /* sealed where it is aligned, then placed (a packet of odd length puts
+     * the next one at an odd address, as the peer's kernel does) */
+    ((struct wire_hdr *)pkt)->seq = h.seq + i;
+    wire_seal((struct wire_hdr *)pkt, (uint32_t)len);
+    memcpy(run + i * len, pkt, len);
+  }
+  size_t total = n * len - (n > 1 && cut < len ? cut : 0);
+  struct iovec iov = {run, total};
+  struct msghdr m = {.msg_name = &f->lane_at, .msg_namelen = sizeof(struct sockaddr_in),
+                     .msg_iov = &iov, .msg_iovlen = 1};
+  struct gso_ctl ctl;
+  if (n > 1)
+    gso_set_segment(&m, &ctl, (uint16_t)len);
+  if (sendmsg(f->peer, &m, 0) >= 0)
+    lane_input(f->ep, 0);
+}
+
+/* Step 6's handler: a new incarnation of the peer while its message is
+ * delivered (as mx_connect meets one, in the handler or in another thread). */
+static struct fixture *handler_fixture;
+static mx_unexp_handler_action_t rebind_in_handler(void *ctx, mx_endpoint_addr_t source,
+                                                   uint64_t match, uint32_t len, void *data)
+{
+  (void)ctx, (void)source, (void)match, (void)len, (void)data;
+  struct fixture *f = handler_fixture;
+  pthread_mutex_lock(&f->ep->lock);
+  req_fail_active(f->ep, f->c, MX_STATUS_ENDPOINT_CLOSED);
+  bind_peer(f, f->session + 1);
+  pthread_mutex_unlock(&f->ep->lock);
+  return MX_RECV_CONTINUE;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   static _Alignas(8) uint8_t pkt[MTU + 64];
@@ -157,7 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   setup(&f);
   pthread_mutex_lock(&f.ep->lock);
   for (int steps = 0; in.n && steps < 256 && !f.ep->dead; steps++) {
-    uint8_t op = fuzz_step(&in, &step) % 5;
+    uint8_t op = fuzz_step(&in, &step) % 7;
     size_t len;
     switch (op) {
     case 0:
@@ -174,9 +224,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       now += (uint64_t)(fuzz_byte(&step) + 1) * 1000000ull;
       lane_timers(f.ep, now);
       break;
-    default:
+    case 4:
       req_fail_active(f.ep, f.c, MX_STATUS_ENDPOINT_CLOSED);
       bind_peer(&f, f.session + 1);
+      break;
+    case 5: {
+      uint8_t n = fuzz_byte(&step), cut = fuzz_byte(&step);
+      len = fix_up(&f, pkt, &step);
+      gso_run_in(&f, pkt, len, 1u + n % 8, cut);
+      break;
+    }
+    default:
+      handler_fixture = &f;
+      f.ep->unexp_handler = rebind_in_handler;
       break;
     }
   }

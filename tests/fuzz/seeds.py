@@ -171,6 +171,11 @@ def lane_seeds():
     write("lane", "elsewhere", step(2, b"\0" + pkt(DATA, desc(SMALL, 8, 8) + ext(0, 8) + b"x" * 8,
                                                   flags=RELIABLE | LANE)) + small)
     write("lane", "raw", step(0, b"\x58\x4d" + b"\0" * 90))
+    # op 5: [copies][bytes cut off the last][how far ahead][a packet]
+    run = step(5, bytes([3, 0, 0]) + pkt(DATA, desc(SMALL, 8, 8) + ext(0, 8) + b"gsorun!!",
+                                       flags=RELIABLE | LANE))
+    write("lane", "gso-run", run + small)
+    write("lane", "handler", step(6, b"") + small + small)
 
 
 if __name__ == "__main__":
