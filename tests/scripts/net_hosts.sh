@@ -359,7 +359,7 @@ classes "eth jumbo" a b
 ring_used "eth port: receive ring (PACKET_MMAP)" a 1
 # beside an eth port the stream bench measures raw frames of the MTU too
 # (bench_frames.h: a sink in bench serve, frames sent from a's interface)
-on b "$BIN/bin/myrixen" bench serve > "$TMP/serve_eth.out" 2>&1 & serve=$!
+on b "$BIN/bin/myrixen" bench serve --frames > "$TMP/serve_eth.out" 2>&1 & serve=$!
 sleep 0.5
 on a env MYRIXEN_BENCH_STOP_SERVER=1 "$BIN/bin/myrixen" bench stream --remote b --sizes 65536 \
   --iters 100 --baseline-dev "${TAG}a" --json > "$TMP/frames.json" 2> "$TMP/frames.err"

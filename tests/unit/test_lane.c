@@ -416,6 +416,30 @@ static int test_a_lane_with_one_peer_is_connected_to_it(void)
   return 0;
 }
 
+/* A connected socket fails the call after an ICMP error arrives (here
+ * the peer's port closed; off the host, anyone can forge one): the lane
+ * tries again at once and counts it, and loses nothing to it. */
+static int test_an_icmp_error_costs_a_connected_lane_nothing(void)
+{
+  struct fixture f;
+  setup(&f);
+  struct rel_stream *s = &f.c->lane->rel;
+  close(f.peer); /* its port closed: what we send draws "port unreachable" */
+  f.peer = udp_socket(NULL);
+  rel_send_ack(s);
+  usleep(1000);
+  uint64_t sent = f.ep->counters[EPC_LANE_TX];
+  rel_send_ack(s); /* the error the first drew fails this call: tried again */
+  CHECK(f.ep->counters[EPC_LANE_ICMP] >= 1 && f.ep->counters[EPC_LANE_TX] == sent + 1 &&
+        f.ep->counters[EPC_LANE_TX_ERRORS] == 0);
+  usleep(1000);
+  uint64_t icmp = f.ep->counters[EPC_LANE_ICMP];
+  lane_input(f.ep, 0); /* the retry drew one more: the read takes it, and reads on */
+  CHECK(f.ep->counters[EPC_LANE_ICMP] == icmp + 1);
+  teardown(&f);
+  return 0;
+}
+
 /* An unexpected handler that meets a new incarnation of the peer whose
  * message it is handed (as mx_connect does, in it or in another thread
  * while it runs): the binding goes while its packet is delivered. */
@@ -465,6 +489,8 @@ static const struct harness_test tests[] = {
     {"lane_an_address_bound_again_leaves_its_old_peer",
      test_an_address_bound_again_leaves_its_old_peer},
     {"lane_a_lane_with_one_peer_is_connected_to_it", test_a_lane_with_one_peer_is_connected_to_it},
+    {"lane_an_icmp_error_costs_a_connected_lane_nothing",
+     test_an_icmp_error_costs_a_connected_lane_nothing},
     {"lane_a_peer_unbound_in_a_handler_is_freed_after_its_delivery",
      test_a_peer_unbound_in_a_handler_is_freed_after_its_delivery},
     {NULL, NULL},
