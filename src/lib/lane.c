@@ -311,6 +311,8 @@ static void tx_flush(struct mx_endpoint *ep)
       continue;
     }
     if (k > 0) {
+      if ((uint32_t)k > nmsg - m)
+        k = (int)(nmsg - m); /* (never more than asked: the analyzer cannot know) */
       for (int x = 0; x < k; x++) {
         uint32_t c = count[m + (uint32_t)x];
         sent += c;
