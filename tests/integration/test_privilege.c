@@ -106,6 +106,15 @@ static int test_backend_as_nobody_serves_every_user(void)
 {
   static const char *const opts[] = {"--user", "nobody", NULL};
   pid_t be = harness_backend_start_with(opts);
+  /* The backend listens, then gives its privileges up (user, bounding set,
+   * capabilities, in that order): its socket is there a moment before it
+   * is nobody (longer under ASan, where a fresh check read uid 0).  It has
+   * 5 s to reach the state checked below. */
+  for (int i = 0; i < 500 && (status_field(be, "Uid", 10) != 65534 ||
+                              status_field(be, "CapEff", 16) != KEPT ||
+                              status_field(be, "CapBnd", 16) != KEPT);
+       i++)
+    usleep(10000);
   unsigned long long eff = status_field(be, "CapEff", 16), prm = status_field(be, "CapPrm", 16);
   unsigned long long bnd = status_field(be, "CapBnd", 16), uid = status_field(be, "Uid", 10);
   fprintf(stderr, "backend: uid %llu, capabilities effective %llx permitted %llx bounding %llx\n",
