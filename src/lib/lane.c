@@ -306,7 +306,8 @@ static void tx_flush(struct mx_endpoint *ep)
   }
   for (uint32_t m = 0, retried = nmsg; m < nmsg;) {
     int k = sendmmsg(l->fd, mm + m, nmsg - m, MSG_DONTWAIT);
-    if (k <= 0 && retried != m && lane_icmp_error(ep, errno)) {
+    int no_gso = k <= 0 && count[m] > 1 && gso_unsupported(errno);
+    if (k <= 0 && !no_gso && retried != m && lane_icmp_error(ep, errno)) {
       retried = m; /* (an ICMP error taken: once more, at once) */
       continue;
     }
@@ -321,7 +322,7 @@ static void tx_flush(struct mx_endpoint *ep)
       m += (uint32_t)k;
       continue;
     }
-    if (count[m] > 1 && gso_unsupported(errno)) {
+    if (no_gso) {
       l->no_gso = 1; /* this kernel or route cannot segment: one by one from now on */
       const struct iovec *v = mm[m].msg_hdr.msg_iov;
       for (uint32_t x = 0; x < count[m]; x++)
@@ -337,11 +338,17 @@ static void tx_flush(struct mx_endpoint *ep)
 
 /* Gather the packets of one send (stable: window slots, which stay until
  * acknowledged) for one sendmmsg; not with faults to inject (the fault
- * layer sends copies of its own). */
-static int tx_gather(struct lane *l, struct lane_peer *lp, void *buf, uint32_t len)
+ * layer sends copies of its own).  A full batch leaves first, so that the
+ * packets keep their order (a fragment at the smallest MTU is 57). */
+static int tx_gather(struct mx_endpoint *ep, struct lane_peer *lp, void *buf, uint32_t len)
 {
-  if (!l->tx.on || l->fault.on || l->tx.n == LANE_TX_BATCH)
+  struct lane *l = ep->lane;
+  if (!l->tx.on || l->fault.on)
     return 0;
+  if (l->tx.n == LANE_TX_BATCH) {
+    tx_flush(ep);
+    l->tx.on = 1;
+  }
   uint32_t i = l->tx.n++;
   l->tx.iov[i] = (struct iovec){buf, len};
   int sole = l->sole == lp; /* connected to it: no address */
@@ -360,7 +367,7 @@ void lane_link_send(void *ctx, struct rel_stream *s, void *buf, uint32_t len, in
   (void)s;
   h->flags |= WIRE_F_LANE;
   wire_seal(h, len);
-  if (stable && tx_gather(l, lp, buf, len))
+  if (stable && tx_gather(lp->ep, lp, buf, len))
     return;
   fault_send(&l->fault, lane_xmit, lp->ep, &lp->addr, lp->alen, buf, len, now, 0);
   if (l->fault.nheld)
