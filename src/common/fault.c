@@ -13,7 +13,6 @@ struct fault_held {
   uint8_t pkt[];
 };
 
-#define HELD_SLOT (sizeof(struct fault_held) + FAULT_PKT_MAX)
 #define REORDER_HOLD_NS 300000ull /* long enough for the next packets to overtake */
 
 int fault_parse(struct fault_cfg *cfg, const char *spec, char *err, size_t errlen)
@@ -65,17 +64,24 @@ int fault_setup(struct fault *f, const struct fault_cfg *cfg, uint32_t held_max)
   f->cfg = *cfg;
   f->rng = cfg->seed ? cfg->seed : 1;
   f->held_max = held_max;
-  f->held = calloc(held_max, HELD_SLOT);
-  if (!f->held)
+  f->held = calloc(held_max, sizeof(*f->held));
+  f->scratch = malloc(FAULT_PKT_MAX);
+  if (!f->held || !f->scratch) {
+    fault_free(f);
     return -1;
+  }
   f->on = 1;
   return 0;
 }
 
 void fault_free(struct fault *f)
 {
+  for (uint32_t i = 0; i < f->nheld; i++)
+    free(f->held[i]);
   free(f->held);
+  free(f->scratch);
   f->held = NULL;
+  f->scratch = NULL;
   f->nheld = 0;
   f->on = 0;
 }
@@ -88,20 +94,18 @@ static double draw(struct fault *f)
   return (double)(f->rng >> 11) / (double)(1ull << 53);
 }
 
-static struct fault_held *held_at(struct fault *f, uint32_t i)
-{
-  return (struct fault_held *)((uint8_t *)f->held + (size_t)i * HELD_SLOT);
-}
-
-/* Keep a packet back until due; sent at once if no slot is free. */
+/* Keep a packet back until due, in a buffer of its size (a held packet
+ * may be a 64 KiB frame); sent at once if no slot (or no memory) is free. */
 static int hold(struct fault *f, fault_xmit_fn xmit, void *ctx, const void *to, size_t tolen,
                 const uint8_t *pkt, size_t len, uint64_t due)
 {
-  if (f->nheld == f->held_max || tolen > FAULT_TO_MAX) {
+  struct fault_held *h = NULL;
+  if (f->nheld == f->held_max || tolen > FAULT_TO_MAX ||
+      !(h = malloc(sizeof(*h) + len))) {
     f->c.held_overflow++;
     return xmit(ctx, to, tolen, pkt, len, 0);
   }
-  struct fault_held *h = held_at(f, f->nheld++);
+  f->held[f->nheld++] = h;
   h->due_ns = due;
   memcpy(h->to, to, tolen);
   h->tolen = (uint32_t)tolen;
@@ -114,15 +118,15 @@ int fault_flush(struct fault *f, fault_xmit_fn xmit, void *ctx, uint64_t now_ns)
 {
   int sent = 0;
   for (uint32_t i = 0; i < f->nheld;) {
-    struct fault_held *h = held_at(f, i);
+    struct fault_held *h = f->held[i];
     if (h->due_ns > now_ns) {
       i++;
       continue;
     }
-    xmit(ctx, h->to, h->tolen, h->pkt, h->len, 0); /* the slot is reused at once */
+    xmit(ctx, h->to, h->tolen, h->pkt, h->len, 0); /* flags 0: the layer below copies it */
+    free(h);
     sent++;
-    if (i != --f->nheld)
-      memcpy(h, held_at(f, f->nheld), HELD_SLOT);
+    f->held[i] = f->held[--f->nheld];
   }
   return sent;
 }
@@ -136,11 +140,12 @@ int fault_send(struct fault *f, fault_xmit_fn xmit, void *ctx, const void *to, s
     f->c.lost++;
     return 0;
   }
-  uint8_t copy[FAULT_PKT_MAX];
-  memcpy(copy, pkt, len);
+  const uint8_t *out = pkt; /* sent with flags 0: the layer below copies it */
   if (draw(f) < f->cfg.corrupt) {
-    copy[(size_t)(draw(f) * (double)len)] ^= (uint8_t)(1u << (int)(draw(f) * 8));
+    memcpy(f->scratch, pkt, len);
+    f->scratch[(size_t)(draw(f) * (double)len)] ^= (uint8_t)(1u << (int)(draw(f) * 8));
     f->c.corrupted++;
+    out = f->scratch;
   }
   int copies = 1;
   if (draw(f) < f->cfg.dup) {
@@ -157,8 +162,8 @@ int fault_send(struct fault *f, fault_xmit_fn xmit, void *ctx, const void *to, s
       due += REORDER_HOLD_NS; /* the packets after it overtake it */
       held = 1;
     }
-    rc |= held ? hold(f, xmit, ctx, to, tolen, copy, len, due)
-               : xmit(ctx, to, tolen, copy, len, 0);
+    rc |= held ? hold(f, xmit, ctx, to, tolen, out, len, due)
+               : xmit(ctx, to, tolen, out, len, 0);
   }
   return rc;
 }

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define FAULT_HELD_MAX 512    /* packets held back (reorder, delay) at once */
-#define FAULT_PKT_MAX 9216    /* larger packets pass unharmed */
+#define FAULT_PKT_MAX 65536   /* the largest datagram; larger packets pass unharmed */
 #define FAULT_TO_MAX 160      /* bytes of a destination address kept with a held packet */
 
 struct fault_cfg {
@@ -37,7 +37,8 @@ struct fault {
   int on;
   struct fault_cfg cfg;
   uint64_t rng;
-  struct fault_held *held;   /* held_max slots, allocated when on */
+  struct fault_held **held;  /* held_max slots, allocated when on; each packet its own */
+  uint8_t *scratch;          /* a corrupted copy, FAULT_PKT_MAX bytes */
   uint32_t nheld, held_max;
   struct fault_counters c;
 };

@@ -11,12 +11,22 @@
 #define RETRANSMIT_BURST 16
 #define RESEND_MIN_NS 200000ull /* a hole is resent at most once per this (or srtt) */
 
+/* A send slot: the MTU and room for the link's trailer, rounded up to a
+ * cache line (headers stay aligned, slots apart). */
+static uint32_t slot_size(uint32_t mtu)
+{
+  return (mtu + WIRE_MAC_LEN + 63) & ~63u;
+}
+
 void rel_init(struct rel_stream *s, const struct rel_io *io, void *ctx, uint64_t nic,
               uint64_t peer_nic, uint32_t mtu, uint32_t window, uint64_t give_up_ns,
               uint32_t my_session)
 {
   memset(s, 0, sizeof(*s));
   s->window = window;
+  s->send_window = window;
+  while (s->send_window > 16 && (uint64_t)s->send_window * slot_size(mtu) > REL_SEND_BYTES)
+    s->send_window /= 2;
   s->ack_delay_ns = REL_ACK_DELAY_NS;
   s->io = io;
   s->ctx = ctx;
@@ -42,7 +52,7 @@ void rel_reset(struct rel_stream *s, uint32_t my_session)
   s->rx_unacked = 0;
   s->ack_due_ns = 0;
   memset(s->have, 0, sizeof(s->have));
-  s->held = 0;
+  s->held = s->held_bytes = 0;
   s->rto_ns = REL_RTO_INITIAL_NS;
 }
 
@@ -59,7 +69,7 @@ void rel_free(struct rel_stream *s)
 
 uint32_t rel_room(const struct rel_stream *s)
 {
-  return s->window - (s->snd_next - s->snd_una);
+  return s->send_window - (s->snd_next - s->snd_una);
 }
 
 int rel_busy(const struct rel_stream *s)
@@ -109,21 +119,19 @@ static void xmit(struct rel_stream *s, uint8_t *buf, uint32_t len, int stable, u
   s->ack_due_ns = 0;
 }
 
-/* The send window: window packets of at most the MTU (what is sent
+/* The send window: send_window packets of at most the MTU (what is sent
  * is cut to it), so a window of jumbo-sized slots is not paid for on a
  * 1500-byte link. */
 static int win_alloc(struct rel_stream *s)
 {
-  /* room for the link's trailer; rounded up to a cache line: headers
-   * stay aligned, slots apart */
-  uint32_t slot = (s->mtu + WIRE_MAC_LEN + 63) & ~63u;
-  s->win = calloc(s->window, sizeof(*s->win));
-  s->win_bufs = malloc((size_t)s->window * slot);
+  uint32_t slot = slot_size(s->mtu);
+  s->win = calloc(s->send_window, sizeof(*s->win));
+  s->win_bufs = malloc((size_t)s->send_window * slot);
   if (!s->win || !s->win_bufs) {
     rel_free(s);
     return -1;
   }
-  for (uint32_t i = 0; i < s->window; i++)
+  for (uint32_t i = 0; i < s->send_window; i++)
     s->win[i].buf = s->win_bufs + (size_t)i * slot;
   /* Touched now, on the first packet to this peer (a connect, as a rule),
    * not slot by slot on the path of its first thousand messages: a first
@@ -131,7 +139,7 @@ static int win_alloc(struct rel_stream *s)
    * messages across hosts went at twice the latency of the rest.  (A
    * memset to 0 would not do: the compiler makes malloc and memset one
    * calloc, which leaves fresh pages untouched.) */
-  for (size_t off = 0; off < (size_t)s->window * slot; off += 4096)
+  for (size_t off = 0; off < (size_t)s->send_window * slot; off += 4096)
     ((volatile uint8_t *)s->win_bufs)[off] = 0;
   return 0;
 }
@@ -141,7 +149,7 @@ uint8_t *rel_payload(struct rel_stream *s, uint32_t i, uint32_t *cap)
   if (i >= rel_room(s) || (!s->win && win_alloc(s) < 0))
     return NULL;
   *cap = s->mtu - (uint32_t)sizeof(struct wire_hdr);
-  return s->win[(s->snd_next + i) % s->window].buf + sizeof(struct wire_hdr);
+  return s->win[(s->snd_next + i) % s->send_window].buf + sizeof(struct wire_hdr);
 }
 
 struct rel_pkt *rel_commit(struct rel_stream *s, uint8_t type, uint32_t len, uint64_t now)
@@ -149,7 +157,7 @@ struct rel_pkt *rel_commit(struct rel_stream *s, uint8_t type, uint32_t len, uin
   uint32_t cap;
   if (!rel_payload(s, 0, &cap) || len > cap)
     return NULL; /* callers cut pieces to the MTU: a bug, not a packet */
-  struct rel_pkt *k = &s->win[s->snd_next % s->window];
+  struct rel_pkt *k = &s->win[s->snd_next % s->send_window];
   struct wire_hdr *h = (struct wire_hdr *)k->buf;
   fill_header(s, h, type, len);
   h->flags = WIRE_F_RELIABLE;
@@ -196,15 +204,15 @@ static void take_ack(struct rel_stream *s, uint32_t ack, uint64_t now)
    * packet of the range was resent or held past a hole. */
   int clean = 1;
   for (uint32_t q = s->snd_una; q != ack; q++) {
-    struct rel_pkt *k = &s->win[q % s->window];
+    struct rel_pkt *k = &s->win[q % s->send_window];
     clean &= k->tries == 1 && !k->sacked;
   }
   if (clean) {
-    uint64_t rtt = now - s->win[(ack - 1) % s->window].sent_ns;
+    uint64_t rtt = now - s->win[(ack - 1) % s->send_window].sent_ns;
     s->srtt_ns = s->srtt_ns ? (7 * s->srtt_ns + rtt) / 8 : rtt;
   }
   for (uint32_t q = s->snd_una; q != ack; q++) {
-    struct rel_pkt *k = &s->win[q % s->window];
+    struct rel_pkt *k = &s->win[q % s->send_window];
     if (k->noted)
       s->io->acked(s->ctx, s, &k->note);
   }
@@ -235,11 +243,11 @@ static void resend_holes(struct rel_stream *s, uint32_t ack, uint32_t sack, uint
     uint32_t q = ack + 1 + i;
     if (!(sack & (1u << i)) || (int32_t)(q - s->snd_next) >= 0)
       continue;
-    s->win[q % s->window].sacked = 1;
+    s->win[q % s->send_window].sacked = 1;
     top = q;
   }
   for (uint32_t q = s->snd_una; q != top; q++) {
-    struct rel_pkt *k = &s->win[q % s->window];
+    struct rel_pkt *k = &s->win[q % s->send_window];
     if (!k->sacked && now - k->sent_ns >= min_gap)
       resend(s, k, now);
   }
@@ -258,6 +266,7 @@ static void keep(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *
   k->len = (uint32_t)sizeof(*h) + h->len;
   s->have[h->seq % s->window] = 1;
   s->held++;
+  s->held_bytes += k->len;
 }
 
 /* Deliver, in order, what is kept; stops at a hole or a refusal. */
@@ -272,7 +281,8 @@ static int drain(struct rel_stream *s)
       break; /* kept: tried again next round */
     }
     s->have[s->rcv_next % s->window] = 0;
-    s->held--; /* its buffer stays until the slot is kept again (keep): what was
+    s->held--;
+    s->held_bytes -= k->len; /* its buffer stays until the slot is kept again (keep): what was
                 * delivered from it may still be read (rpull's pending pieces) */
     s->rcv_next++;
     s->rx_unacked++;
@@ -285,7 +295,8 @@ static int drain(struct rel_stream *s)
 static void hold(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *payload,
                  uint32_t ahead)
 {
-  if (ahead && s->held >= s->window / 2) {
+  if (ahead && (s->held >= s->window / 2 ||
+                s->held_bytes + sizeof(*h) + h->len > REL_HOLD_BYTES)) {
     s->hold_drops++; /* dropped: it comes again, once the hole has filled */
     return;
   }
@@ -351,10 +362,10 @@ static void timeout_resend(struct rel_stream *s, uint64_t now)
    * after a sack deadlocked both sides until the give-up).  Sacks are
    * advice (RFC 2018, 8); a timeout forgets this one.  It is also the
    * probe a receiver that cannot deliver yet answers. */
-  s->win[s->snd_una % s->window].sacked = 0;
+  s->win[s->snd_una % s->send_window].sacked = 0;
   uint32_t burst = RETRANSMIT_BURST;
   for (uint32_t q = s->snd_una; q != s->snd_next && burst; q++) {
-    struct rel_pkt *k = &s->win[q % s->window];
+    struct rel_pkt *k = &s->win[q % s->send_window];
     if (!k->sacked && now - k->sent_ns >= s->rto_ns) {
       resend(s, k, now);
       burst--;
@@ -379,7 +390,7 @@ int rel_timers(struct rel_stream *s)
    * cannot take more yet (its guest's ring is full): that is flow control. */
   uint64_t heard = s->last_heard_ns > s->last_ack_ns ? s->last_heard_ns : s->last_ack_ns;
   if (now - heard > s->give_up_ns) {
-    const struct rel_pkt *oldest = &s->win[s->snd_una % s->window];
+    const struct rel_pkt *oldest = &s->win[s->snd_una % s->send_window];
     log_warn("peer %012llx: %u packets unacknowledged (%u..%u), oldest sent %llu ms ago "
              "(%u tries), rto %llu ms, we expect %u from it",
              (unsigned long long)s->peer_nic, s->snd_next - s->snd_una, s->snd_una, s->snd_next,
@@ -389,7 +400,7 @@ int rel_timers(struct rel_stream *s)
     s->io->give_up(s->ctx, s);
     return work + 1;
   }
-  if (now - s->win[s->snd_una % s->window].sent_ns >= s->rto_ns) {
+  if (now - s->win[s->snd_una % s->send_window].sent_ns >= s->rto_ns) {
     timeout_resend(s, now);
     work++;
   }
@@ -400,7 +411,7 @@ uint64_t rel_next_timer(const struct rel_stream *s)
 {
   uint64_t t = s->ack_due_ns ? s->ack_due_ns : UINT64_MAX;
   if (s->win && s->snd_una != s->snd_next) {
-    uint64_t r = s->win[s->snd_una % s->window].sent_ns + s->rto_ns;
+    uint64_t r = s->win[s->snd_una % s->send_window].sent_ns + s->rto_ns;
     if (r < t)
       t = r;
   }

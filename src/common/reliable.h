@@ -6,8 +6,8 @@
  *
  * Sender: sequence numbers, a window of packets (a power of two at most
  * WIRE_WINDOW: the engine's streams between hosts take it all, a lane
- * between two endpoints far less) kept until
- * acknowledged, holes resent as selective acks reveal them (at most once
+ * between two endpoints far less; fewer where slots of the MTU would pass
+ * REL_SEND_BYTES) kept until acknowledged, holes resent as selective acks reveal them (at most once
  * per round trip), the oldest packets resent on a timeout with
  * exponential backoff, and a give-up after give_up_ns of silence.
  * Receiver: packets past a hole kept until it fills, delivered in order;
@@ -28,7 +28,16 @@
 #define REL_RTO_MIN_NS 2000000ull
 #define REL_RTO_MAX_NS 200000000ull
 #define REL_RTO_INITIAL_NS (5 * REL_RTO_MIN_NS)
-/* A receiver keeps at most half the window past a hole, each packet in a
+/* The send window's slots are of the MTU: a window of 1024 64 KiB frames
+ * would be 64 MiB a peer, and a window far past what the peer's socket
+ * holds (the ports ask for 8 MiB) only overflows it: at 64 KiB, 256
+ * packets in flight lost one in six at the receiver and the udp port's
+ * stream went at half the speed of 128.  Past this many bytes of slots,
+ * the window halves (1024 slots of a 9216-byte MTU fit). */
+#define REL_SEND_BYTES (10u << 20)
+#define REL_HOLD_BYTES (8u << 20)
+/* A receiver keeps at most half the window past a hole, and at most
+ * REL_HOLD_BYTES, each packet in a
  * buffer of its own size (not of the largest packet): a peer (or anyone
  * who forges its packets) pins no more.  One past the cap is dropped and
  * comes again; a hole a round trip old at full speed still keeps what
@@ -82,7 +91,8 @@ struct rel_stream {
   void *ctx;
   uint64_t nic, peer_nic;       /* stamped in every header */
   uint32_t mtu;                 /* largest packet, header included */
-  uint32_t window;              /* packets in flight: a power of two <= WIRE_WINDOW */
+  uint32_t window;              /* packets ahead a receiver takes: a power of two <= WIRE_WINDOW */
+  uint32_t send_window;         /* packets in flight: window, or less for large MTUs */
   uint64_t give_up_ns;
   uint32_t my_session;          /* this relationship's incarnation, on our side */
   uint32_t peer_session;        /* theirs, 0 until heard */
@@ -96,6 +106,7 @@ struct rel_stream {
   struct rel_pkt *rwin;         /* packets past a hole, kept until it fills */
   uint8_t have[WIRE_WINDOW];    /* rwin slot holds seq (by seq % window) */
   uint32_t held;                /* slots with have set */
+  uint32_t held_bytes;          /* their packets' bytes */
   uint32_t rcv_next;
   uint32_t rx_unacked;
   uint64_t ack_due_ns;

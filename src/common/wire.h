@@ -27,10 +27,11 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-endian");
 
 #define WIRE_MAGIC 0x4d58u     /* "XM" */
-#define WIRE_VERSION 7
+#define WIRE_VERSION 8
 #define WIRE_ETHERTYPE 0x86dfu /* the EtherType of MX over Ethernet */
 #define WIRE_UDP_PORT 2315     /* default UDP port of a backend */
-#define WIRE_MAX_PACKET 9216   /* jumbo frames; a port's MTU may be lower */
+#define WIRE_MAX_PACKET 65280  /* a port's MTU, up to a 64 KiB frame or datagram */
+#define WIRE_LANE_MAX_PACKET 9216 /* a lane's datagrams (a guest's window is of them) */
 #define WIRE_WINDOW 1024       /* reliable packets in flight per peer */
 
 enum wire_type {

@@ -23,7 +23,7 @@ int lane_vouch(struct net *n, const struct net_peer *p, struct lane_addr *lane)
   const struct port *pt = &n->ports[p->port];
   const struct sockaddr_storage *ss = &p->addr.ss;
   int ok = pt->kind == PORT_UDP && !n->auth.on && lane->mtu >= 256 &&
-           lane->mtu <= WIRE_MAX_PACKET;
+           lane->mtu <= WIRE_LANE_MAX_PACKET;
   if (ok && ss->ss_family == AF_INET) {
     const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
     ok = lane->family == 4 && !memcmp(lane->ip, &a->sin_addr, 4) && lane->port != a->sin_port;
@@ -56,6 +56,8 @@ int engine_lane_local(struct engine *e, struct sockaddr_storage *ss, socklen_t *
     *len = sizeof(*ss);
     if (getsockname(n->ports[0].fd, (struct sockaddr *)ss, len) == 0) {
       *mtu = net_mtu(n, 0);
+      if (*mtu > WIRE_LANE_MAX_PACKET)
+        *mtu = WIRE_LANE_MAX_PACKET; /* the port's 64 KiB datagrams: not a guest's window */
       *fault = n->ports[0].fault.on ? n->ports[0].fault.cfg : (struct fault_cfg){0};
       r = 0;
     }

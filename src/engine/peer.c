@@ -20,13 +20,6 @@
 #include "../common/log.h"
 #include "net_int.h"
 
-/* A window slot is queued on its port by reference (stable): it is
- * rewritten only for a packet WIRE_WINDOW sequence numbers later, and a
- * port's batch is flushed every PORT_BATCH_PKTS packets, so the flush
- * always comes first.  (A resend rewrites only its acks and checksum,
- * whole, before the flush.) */
-_Static_assert(PORT_BATCH_PKTS < WIRE_WINDOW, "stable_until_flushed");
-
 uint32_t peer_random32(struct net *n)
 {
   n->seed ^= n->seed << 13;
@@ -46,6 +39,12 @@ struct net_peer *peer_by_nic(struct net *n, uint64_t nic)
 
 /* --- the link under each peer's reliable stream: its port ---------------- */
 
+/* A window slot is queued on its port by reference (stable): it is
+ * rewritten only for a packet a send window later, which the window lets
+ * in once the slot's packet was acknowledged, so once a flush sent it.
+ * (A resend of it still queued when the ack comes sends the new packet, a
+ * whole one, twice: a duplicate the receiver counts.  A resend rewrites
+ * only its acks and checksum, whole, before the flush.) */
 static void link_send(void *ctx, struct rel_stream *s, void *buf, uint32_t len, int stable,
                       uint64_t now)
 {

@@ -131,8 +131,10 @@ static void write_port(struct json *j, struct port *pt)
   json_int(j, "gso", pt->gso);
   json_int(j, "gro", pt->gro);
   json_u64(j, "tx_packets", pt->c.tx_packets);
+  json_u64(j, "tx_bytes", pt->c.tx_bytes);
   json_u64(j, "tx_sends", pt->c.tx_sends);
   json_u64(j, "rx_packets", pt->c.rx_packets);
+  json_u64(j, "rx_bytes", pt->c.rx_bytes);
   json_u64(j, "rx_reads", pt->c.rx_reads);
   json_u64(j, "tx_errors", pt->c.tx_errors);
   json_u64(j, "rx_dropped", pt->c.rx_dropped);

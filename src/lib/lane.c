@@ -79,7 +79,7 @@ int lane_open(struct mx_endpoint *ep, int fd, const struct ctl_open_reply *rep,
 {
   struct lane *l = calloc(1, sizeof(*l));
   uint32_t mtu = rep->lane.mtu;
-  if (mtu < 256 || mtu > WIRE_MAX_PACKET)
+  if (mtu < 256 || mtu > WIRE_LANE_MAX_PACKET)
     mtu = 0; /* not what a backend says: no lane */
   /* a run a peer sent as one (GSO) is read as one (GRO): up to an IP
    * datagram's worth of packets a read (malloc'd, touched only as used) */

@@ -64,10 +64,14 @@ int ring_open(struct port *p)
   struct eth_ring *r = calloc(1, sizeof(*r));
   if (!r)
     return -1;
-  /* a frame holds the largest wire packet, after the kernel's header, the
-   * sender's address and room for a link header: the interface's MTU may
-   * rise while we run, and what the socket's queue took, the ring takes */
-  r->frame_size = TPACKET_ALIGN(WIRE_MAX_PACKET + 128);
+  /* a frame holds a packet of the port's MTU, after the kernel's header,
+   * the sender's address and room for a link header; at least a jumbo
+   * frame's, since the interface's MTU may rise while we run (a frame
+   * longer than a ring frame is cut, and counted as too long).  Sized
+   * for the largest packet, a 1500-byte link's ring would hold 480
+   * frames, not 3,584. */
+  uint32_t largest = p->mtu > 9216 ? p->mtu : 9216;
+  r->frame_size = TPACKET_ALIGN(largest + 128);
   r->frames_per_block = RING_BLOCK / r->frame_size;
   r->frames = RING_BLOCKS * r->frames_per_block;
   int v = TPACKET_V2;

@@ -384,6 +384,30 @@ pair "eth without a ring ping-pong 0..4 MiB" a b mx_pingpong -e 1 -n 1 -- -e 2 -
 ring_used "eth port without a ring: the socket's queue" a 0
 stop_backend a; stop_backend b
 unset MYRIXEN_ETH_RING
+# 64 KiB frames: at MTU 65000 the eth port sends packets of the MTU
+# (WIRE_MAX_PACKET), its send window bounded in bytes (reliable.h), its
+# ring's frames sized when it opens; every class under the faults, which
+# harm frames of any size
+ip -n "${TAG}a" link set "${TAG}a" mtu 65000
+ip -n "${TAG}b" link set "${TAG}b" mtu 65000
+backend a "eth:${TAG}a" --fault $F,seed=7 && backend b "eth:${TAG}b" --fault $F,seed=8 || exit 1
+classes "eth 64 KiB frames, faults" a b
+faults_counted "eth 64 KiB frames"
+# port_sent HOST: its port's packets and bytes sent so far
+port_sent() {
+  local s; s=$(on "$1" "$BIN/bin/myrixen" peers --json)
+  echo "$(json_num "$s" tx_packets) $(json_num "$s" tx_bytes)"
+}
+read -r p0 b0 < <(port_sent b)
+pair "eth 64 KiB frames: stream of 1 MB messages" a b mx_stream -e 1 -l 1000000 -n 10 -- -e 2 -d a -r 1 -l 1000000 -n 10
+read -r p1 b1 < <(port_sent b)
+if [ "$(json_num "$(on b "$BIN/bin/myrixen" peers --json)" mtu)" = 65000 ] &&
+   [ $(( (b1 - b0) / (p1 - p0 + 1) )) -gt 32768 ]; then
+  ok "eth 64 KiB frames: b sent $((p1 - p0)) packets of $(( (b1 - b0) / (p1 - p0 + 1) )) bytes on average"
+else
+  bad "eth 64 KiB frames: b sent $((p1 - p0)) packets, $((b1 - b0)) bytes"
+fi
+stop_backend a; stop_backend b
 
 # --- three hosts on a bridge ---------------------------------------------------
 host c; host s
