@@ -61,6 +61,7 @@ void rel_free(struct rel_stream *s)
   for (uint32_t i = 0; s->rwin && i < s->window; i++)
     free(s->rwin[i].buf);
   free(s->rwin);
+  s->rwin_bytes = 0;
   free(s->win);
   free(s->win_bufs);
   s->rwin = s->win = NULL;
@@ -222,13 +223,16 @@ static void take_ack(struct rel_stream *s, uint32_t ack, uint64_t now)
   s->rto_ns = rto < REL_RTO_MIN_NS ? REL_RTO_MIN_NS : rto > REL_RTO_MAX_NS ? REL_RTO_MAX_NS : rto;
 }
 
+/* Not stable: an ack of the first copy, in the same round, may free the
+ * slot for a new packet before the flush.  (A first send's slot is freed
+ * only by an ack of what a flush sent.) */
 static void resend(struct rel_stream *s, struct rel_pkt *k, uint64_t now)
 {
   if (k->tries < UINT8_MAX)
     k->tries++;
   k->sent_ns = now;
   s->retransmits++;
-  xmit(s, k->buf, k->len, 1, now);
+  xmit(s, k->buf, k->len, 0, now);
 }
 
 /* The receiver holds what the selective acks say: resend the holes below
@@ -258,9 +262,12 @@ static void resend_holes(struct rel_stream *s, uint32_t ack, uint32_t sack, uint
 static void keep(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *payload)
 {
   struct rel_pkt *k = &s->rwin[h->seq % s->window];
+  if (k->buf)
+    s->rwin_bytes -= k->len;
   free(k->buf);
   if (!(k->buf = malloc(sizeof(*h) + h->len)))
     return; /* no memory: dropped, it comes again */
+  s->rwin_bytes += (uint32_t)sizeof(*h) + h->len;
   memcpy(k->buf, h, sizeof(*h));
   memcpy(k->buf + sizeof(*h), payload, h->len);
   k->len = (uint32_t)sizeof(*h) + h->len;
@@ -291,6 +298,20 @@ static int drain(struct rel_stream *s)
   return n;
 }
 
+/* Let the buffers of delivered packets go (what was read from them is
+ * done with: io->keep came first). */
+static void release_delivered(struct rel_stream *s)
+{
+  for (uint32_t i = 0; i < s->window; i++) {
+    struct rel_pkt *k = &s->rwin[i];
+    if (!s->have[i] && k->buf) {
+      s->rwin_bytes -= k->len;
+      free(k->buf);
+      k->buf = NULL;
+    }
+  }
+}
+
 /* A packet that is not next, or that its user refused: into the window. */
 static void hold(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *payload,
                  uint32_t ahead)
@@ -303,6 +324,8 @@ static void hold(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *
   if (!s->rwin && !(s->rwin = calloc(s->window, sizeof(*s->rwin))))
     return; /* no memory: dropped, it comes again */
   s->io->keep(s->ctx, s); /* what points into the receive buffer may be kept over */
+  if (s->rwin_bytes + sizeof(*h) + h->len > REL_HOLD_BYTES)
+    release_delivered(s);
   keep(s, h, payload);
   if (ahead) {
     s->ooo_rx++;

@@ -39,7 +39,11 @@
 /* A receiver keeps at most half the window past a hole, and at most
  * REL_HOLD_BYTES, each packet in a
  * buffer of its own size (not of the largest packet): a peer (or anyone
- * who forges its packets) pins no more.  One past the cap is dropped and
+ * who forges its packets) pins no more.  Buffers of packets delivered
+ * since are counted too, and let go when a new one would pass the bytes
+ * (one hole after another would otherwise leave every slot a 64 KiB
+ * buffer: 64 MiB a peer).  The next packet in order, refused by a full
+ * ring, is kept past both bounds: one packet.  One past the cap is dropped and
  * comes again; a hole a round trip old at full speed still keeps what
  * follows. */
 
@@ -68,7 +72,8 @@ struct rel_stream;
 struct rel_io {
   /* Seal (checksum or MAC) and send a packet; buf has WIRE_MAC_LEN bytes
    * of room past len for a trailer.  stable: buf stays unchanged until the
-   * user's next flush (a window slot), so it may be queued by reference. */
+   * user's next flush (a window slot's first send: its slot is freed only
+   * by an ack of what was flushed), so it may be queued by reference. */
   void (*send)(void *ctx, struct rel_stream *s, void *buf, uint32_t len, int stable,
                uint64_t now);
   /* The next in-order reliable packet: 1 when taken, 0 when it must come
@@ -107,6 +112,7 @@ struct rel_stream {
   uint8_t have[WIRE_WINDOW];    /* rwin slot holds seq (by seq % window) */
   uint32_t held;                /* slots with have set */
   uint32_t held_bytes;          /* their packets' bytes */
+  uint32_t rwin_bytes;          /* bytes of every rwin buffer, delivered ones' too */
   uint32_t rcv_next;
   uint32_t rx_unacked;
   uint64_t ack_due_ns;

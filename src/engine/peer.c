@@ -39,12 +39,13 @@ struct net_peer *peer_by_nic(struct net *n, uint64_t nic)
 
 /* --- the link under each peer's reliable stream: its port ---------------- */
 
-/* A window slot is queued on its port by reference (stable): it is
- * rewritten only for a packet a send window later, which the window lets
- * in once the slot's packet was acknowledged, so once a flush sent it.
- * (A resend of it still queued when the ack comes sends the new packet, a
- * whole one, twice: a duplicate the receiver counts.  A resend rewrites
- * only its acks and checksum, whole, before the flush.) */
+/* A window slot's first send is queued on its port by reference (stable):
+ * the slot is rewritten only for a packet a send window later, which the
+ * window lets in once the slot's packet was acknowledged, so once a flush
+ * sent it.  Resends are copied (the ack of an earlier copy may come in the
+ * same round), and a reset flushes first (peer_fail).  A forged ack, on a
+ * cluster without a key, may free a slot still queued: what leaves then
+ * fails its checksum at the receiver, or is a duplicate. */
 static void link_send(void *ctx, struct rel_stream *s, void *buf, uint32_t len, int stable,
                       uint64_t now)
 {
@@ -182,6 +183,8 @@ void peer_fail(struct engine *e, struct net_peer *p, const char *why)
       allow_forget_nic(&e->vifs[i].remote_ok, p->nic);
   /* afresh: new incarnation on our side, theirs unknown */
   p->state = PEER_FAILED;
+  port_flush(&n->ports[p->port]); /* the window's slots queued by reference leave
+                                     before the new incarnation writes them */
   rel_reset(&p->rel, peer_random32(n));
   p->asm_.active = 0;
   p->stalled.active = 0;
