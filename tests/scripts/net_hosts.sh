@@ -4,7 +4,8 @@
 # 2001:2::/48 for IPv6, the benchmarking ranges), one myrixend per host, MX
 # programs across them.  Everything made here is deleted on exit.
 #
-# Cases: every message class over udp (IPv4, IPv6) and eth; the same under
+# Cases: every message class over udp (IPv4, IPv6) and eth (and eth at
+# MTU 65000, its 64 KiB frames; udp datagrams of that MTU); the same under
 # loss, duplication, reordering and corruption from the fault layer, every
 # payload checked; three hosts; a receiver computing for seconds while its
 # messages are retransmitted; a peer backend killed mid-stream (requests
@@ -406,6 +407,23 @@ if [ "$(json_num "$(on b "$BIN/bin/myrixen" peers --json)" mtu)" = 65000 ] &&
   ok "eth 64 KiB frames: b sent $((p1 - p0)) packets of $(( (b1 - b0) / (p1 - p0 + 1) )) bytes on average"
 else
   bad "eth 64 KiB frames: b sent $((p1 - p0)) packets, $((b1 - b0)) bytes"
+fi
+stop_backend a; stop_backend b
+# the udp port on the same link: datagrams of the MTU (less IP and UDP's
+# 28 bytes), one per GSO message, read whole
+cat > "$TMP/peers" <<EOF
+- a udp:198.18.0.1:2315
+- b udp:198.18.0.2:2315
+EOF
+backend a udp:198.18.0.1:2315 && backend b udp:198.18.0.2:2315 || exit 1
+read -r p0 b0 < <(port_sent b)
+pair "udp 64 KiB datagrams: stream of 1 MB messages" a b mx_stream -e 1 -l 1000000 -n 10 -- -e 2 -d a -r 1 -l 1000000 -n 10
+read -r p1 b1 < <(port_sent b)
+if [ "$(json_num "$(on b "$BIN/bin/myrixen" peers --json)" mtu)" = 64972 ] &&
+   [ $(( (b1 - b0) / (p1 - p0 + 1) )) -gt 32768 ]; then
+  ok "udp 64 KiB datagrams: b sent $((p1 - p0)) packets of $(( (b1 - b0) / (p1 - p0 + 1) )) bytes on average"
+else
+  bad "udp 64 KiB datagrams: b sent $((p1 - p0)) packets, $((b1 - b0)) bytes"
 fi
 stop_backend a; stop_backend b
 
