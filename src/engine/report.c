@@ -127,6 +127,7 @@ static void write_port(struct json *j, struct port *pt)
   json_obj(j, NULL);
   json_str(j, "port", pt->spec);
   json_int(j, "rx_ring", pt->ring != NULL);
+  json_u64(j, "ring_grown", pt->c.ring_grown);
   json_u64(j, "mtu", pt->mtu);
   json_int(j, "gso", pt->gso);
   json_int(j, "gro", pt->gro);

@@ -31,6 +31,7 @@ struct port_counters {
   uint64_t rx_packets, rx_bytes;
   uint64_t rx_reads;            /* datagrams or GRO runs read from it, or batches of
                                    frames taken from the ring */
+  uint64_t ring_grown;          /* eth: receive rings made again for longer frames */
   uint64_t rx_dropped;          /* eth: dropped by the kernel, our queue or ring full
                                    (PACKET_STATISTICS, as of port_count_drops) */
 };

@@ -341,12 +341,19 @@ cat > "$TMP/peers" <<EOF
 - b eth:$(mac b "${TAG}b")
 EOF
 # a's port opens at MTU 1500; then the link takes jumbo frames, and b,
-# started after, sends them: what a socket's queue would take, a's ring takes
+# started after, sends them: a's ring, its frames of 1500 bytes, is made again
+# with frames that hold them (ring.c), the first ones resent
 backend a "eth:${TAG}a" || exit 1
 ip -n "${TAG}a" link set "${TAG}a" mtu 9000
 ip -n "${TAG}b" link set "${TAG}b" mtu 9000
 backend b "eth:${TAG}b" || exit 1
 pair "eth: jumbo frames to a port opened before the MTU rose" a b mx_stream -e 1 -l 200000 -n 20 -- -e 2 -d a -r 1 -l 200000 -n 20
+s=$(on a "$BIN/bin/myrixen" peers --json)
+if [ "$(json_num "$s" rx_ring)" = 1 ] && [ "$(json_num "$s" ring_grown)" -ge 1 ]; then
+  ok "eth: a's receive ring grew to take the jumbo frames ($(json_num "$s" ring_grown) times)"
+else
+  bad "eth: a's ring did not grow: $(echo "$s" | head -c 400)"
+fi
 stop_backend a; stop_backend b
 # ring_used NAME HOST WANT: the eth port of HOST reads a receive ring (1) or
 # its socket's queues (0), and moved packets either way
