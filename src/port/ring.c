@@ -118,10 +118,12 @@ void ring_close(struct port *p)
 }
 
 /* A frame was cut: the ring again, of frames that hold it; or, if that
- * cannot be had, the socket's queue. */
+ * cannot be had, the socket's queue.  In two steps at most, a jumbo
+ * frame's and the largest packet's: frames a byte longer each time (the
+ * network's, anyone's) do not make it again each time. */
 static void ring_grow(struct port *p)
 {
-  uint32_t largest = p->ring->cut > WIRE_MAX_PACKET ? WIRE_MAX_PACKET : p->ring->cut;
+  uint32_t largest = p->ring->cut <= 9216 ? 9216 : WIRE_MAX_PACKET;
   struct tpacket_req none = {0};
   ring_close(p);
   if (setsockopt(p->fd, SOL_PACKET, PACKET_RX_RING, &none, sizeof(none)) == 0 &&
@@ -178,8 +180,8 @@ ssize_t ring_recv(struct port *p, const uint8_t **pkt, const struct port_addr **
   p->c.rx_packets++;
   p->c.rx_bytes += len;
   if (h->tp_len > h->tp_snaplen) {
-    if (h->tp_len > r->cut)
-      r->cut = h->tp_len;
+    if (h->tp_len <= WIRE_MAX_PACKET && h->tp_len > r->cut)
+      r->cut = h->tp_len; /* (longer than any packet: no reason to grow) */
     return WIRE_MAX_PACKET + 1;
   }
   return len;
