@@ -401,20 +401,22 @@ ip -n "${TAG}b" link set "${TAG}b" mtu 65000
 backend a "eth:${TAG}a" --fault $F,seed=7 && backend b "eth:${TAG}b" --fault $F,seed=8 || exit 1
 classes "eth 64 KiB frames, faults" a b
 faults_counted "eth 64 KiB frames"
-# port_sent HOST: its port's packets and bytes sent so far
-port_sent() {
-  local s; s=$(on "$1" "$BIN/bin/myrixen" peers --json)
-  echo "$(json_num "$s" tx_packets) $(json_num "$s" tx_bytes)"
+# large_packets NAME MTU: a 1 MB stream from b to a leaves b's port (its
+# MTU as said) in packets of more than 32 KiB on average
+large_packets() {
+  local s p0 b0 p1 b1
+  s=$(on b "$BIN/bin/myrixen" peers --json)
+  p0=$(json_num "$s" tx_packets); b0=$(json_num "$s" tx_bytes)
+  pair "$1: stream of 1 MB messages" a b mx_stream -e 1 -l 1000000 -n 10 -- -e 2 -d a -r 1 -l 1000000 -n 10
+  s=$(on b "$BIN/bin/myrixen" peers --json)
+  p1=$(json_num "$s" tx_packets); b1=$(json_num "$s" tx_bytes)
+  if [ "$(json_num "$s" mtu)" = "$2" ] && [ $(( (b1 - b0) / (p1 - p0 + 1) )) -gt 32768 ]; then
+    ok "$1: b sent $((p1 - p0)) packets of $(( (b1 - b0) / (p1 - p0 + 1) )) bytes on average"
+  else
+    bad "$1: b sent $((p1 - p0)) packets, $((b1 - b0)) bytes (mtu $(json_num "$s" mtu))"
+  fi
 }
-read -r p0 b0 < <(port_sent b)
-pair "eth 64 KiB frames: stream of 1 MB messages" a b mx_stream -e 1 -l 1000000 -n 10 -- -e 2 -d a -r 1 -l 1000000 -n 10
-read -r p1 b1 < <(port_sent b)
-if [ "$(json_num "$(on b "$BIN/bin/myrixen" peers --json)" mtu)" = 65000 ] &&
-   [ $(( (b1 - b0) / (p1 - p0 + 1) )) -gt 32768 ]; then
-  ok "eth 64 KiB frames: b sent $((p1 - p0)) packets of $(( (b1 - b0) / (p1 - p0 + 1) )) bytes on average"
-else
-  bad "eth 64 KiB frames: b sent $((p1 - p0)) packets, $((b1 - b0)) bytes"
-fi
+large_packets "eth 64 KiB frames" 65000
 stop_backend a; stop_backend b
 # the udp port on the same link: datagrams of the MTU (less IP and UDP's
 # 28 bytes), one per GSO message, read whole
@@ -423,15 +425,7 @@ cat > "$TMP/peers" <<EOF
 - b udp:198.18.0.2:2315
 EOF
 backend a udp:198.18.0.1:2315 && backend b udp:198.18.0.2:2315 || exit 1
-read -r p0 b0 < <(port_sent b)
-pair "udp 64 KiB datagrams: stream of 1 MB messages" a b mx_stream -e 1 -l 1000000 -n 10 -- -e 2 -d a -r 1 -l 1000000 -n 10
-read -r p1 b1 < <(port_sent b)
-if [ "$(json_num "$(on b "$BIN/bin/myrixen" peers --json)" mtu)" = 64972 ] &&
-   [ $(( (b1 - b0) / (p1 - p0 + 1) )) -gt 32768 ]; then
-  ok "udp 64 KiB datagrams: b sent $((p1 - p0)) packets of $(( (b1 - b0) / (p1 - p0 + 1) )) bytes on average"
-else
-  bad "udp 64 KiB datagrams: b sent $((p1 - p0)) packets, $((b1 - b0)) bytes"
-fi
+large_packets "udp 64 KiB datagrams" 64972
 stop_backend a; stop_backend b
 
 # --- three hosts on a bridge ---------------------------------------------------
