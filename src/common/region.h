@@ -58,6 +58,9 @@ enum msg_type {
   MSG_LANE_PEER = 13,/* RX: peer_nic/peer_eid connected to me and has a lane (docs/lanes.md):
                       * seq its endpoint's session, data a struct lane_addr its
                       * backend vouched for */
+  MSG_LANE_DATA = 14,/* lane: a piece of a rendezvous' data, sent by the sender's library
+                      * once the receiver's asked for it with a MSG_CTS on the lane
+                      * (docs/lanes.md; never on a ring nor a channel) */
   MSG_TYPE_MAX
 };
 
@@ -68,6 +71,9 @@ enum msg_type {
                            * rendezvous also carries it in grant2, for probes */
 #define MSG_F_CMA 0x08    /* channel rendezvous: cookie2 is the sender's buffer, which
                            * the receiver may read itself (region.h, channels) */
+#define MSG_F_LANE 0x10   /* the library's own mark, never taken from a packet: the
+                           * message came by lane (its rendezvous may ask for its data
+                           * on the lane) */
 #define MSG_EID_ALL 0xffffffffu /* MSG_PEER_GONE: every endpoint of peer_nic */
 
 

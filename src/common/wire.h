@@ -27,7 +27,7 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-endian");
 
 #define WIRE_MAGIC 0x4d58u     /* "XM" */
-#define WIRE_VERSION 8
+#define WIRE_VERSION 9
 #define WIRE_ETHERTYPE 0x86dfu /* the EtherType of MX over Ethernet */
 #define WIRE_UDP_PORT 2315     /* default UDP port of a backend */
 #define WIRE_MAX_PACKET 65280  /* a port's MTU, up to a 64 KiB frame or datagram */

@@ -37,6 +37,8 @@ EXPORT mx_return_t mx__init_api(int api)
   lib.channel_spin_ns = getenv("MYRIXEN_SPIN_US") ? lib.wait_policy.spin_ns : CHANNEL_SPIN_NS;
   const char *lanes = getenv("MYRIXEN_LANES");
   lib.lanes = !lanes || strcmp(lanes, "0") != 0;
+  const char *rndv = getenv("MYRIXEN_LANE_RNDV_MAX");
+  lib.lane_rndv_max = rndv ? strtoull(rndv, NULL, 10) : LANE_RNDV_MAX;
   lib.initialized = 1;
   return MX_SUCCESS;
 }

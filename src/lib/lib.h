@@ -82,6 +82,10 @@ struct req {
   uint64_t split;               /* ... the tail from here the sender writes (MSG_WRITTEN
                                  * awaited), or 0 */
   uint8_t cts_taken;            /* send: CTS_CMA and CTS_PIPES served (one each at most) */
+  uint8_t by_lane;              /* recv: the message came by lane (MSG_F_LANE) */
+  uint8_t lane_data;            /* rendezvous by lane (lane_rndv.c): send, the receiver asked
+                                 * for xfer bytes, which go to its cookie peer_cookie; recv,
+                                 * we asked for them */
   uint64_t pipe_end[2];         /* send: where its bytes end in each pipe (chan.spliced) */
   struct chan *via;             /* channel the message came through, or NULL */
   uint8_t want_ack;             /* the sender wants MSG_SYNC_ACK */
@@ -164,7 +168,8 @@ enum ep_counter {
   EPC_SENDS, EPC_RECVS, EPC_BYTES_SENT, EPC_BYTES_RECEIVED, EPC_UNEXPECTED,
   EPC_HANDLER_CALLS, EPC_TIMEOUTS, EPC_BACKLOGGED, EPC_DIRECT_READS,
   EPC_LANE_TX, EPC_LANE_TX_ERRORS, EPC_LANE_RX, EPC_LANE_REFUSED, EPC_LANE_MALFORMED,
-  EPC_LANE_RETRANSMITS, EPC_LANE_SILENT, EPC_LANE_TX_RUNS, EPC_LANE_RX_RUNS, EPC_LANE_ICMP, EPC_MAX
+  EPC_LANE_RETRANSMITS, EPC_LANE_SILENT, EPC_LANE_TX_RUNS, EPC_LANE_RX_RUNS, EPC_LANE_ICMP,
+  EPC_LANE_RNDV, EPC_MAX
 };
 extern const char *const ep_counter_names[EPC_MAX];
 
@@ -226,6 +231,10 @@ struct mx_endpoint {
 /* --- global state (init.c) ---------------------------------------------- */
 
 #define CHANNEL_SPIN_NS 20000ull
+/* The longest rendezvous whose data goes by lane (lane_rndv.c); longer
+ * ones are pulled through the engines, which move them while the sender
+ * computes. */
+#define LANE_RNDV_MAX 0xffffffffull
 /* How long a waiter yields, not spins, after giving its engine work it must
  * do before the wait can end (a pull; a rendezvous sent by lane, whose pull
  * the engine serves): the engine shares the waiter's core, and a spinning
@@ -267,6 +276,9 @@ struct lib_state {
   struct poll_policy wait_policy; /* how mx_wait polls before sleeping */
   uint64_t channel_spin_ns;     /* the spin phase of an endpoint with direct channels */
   int lanes;                    /* ask for lanes (MYRIXEN_LANES, default 1; docs/lanes.md) */
+  uint64_t lane_rndv_max;       /* a rendezvous this long at most that came by lane has its
+                                 * data sent by lane, not pulled through the engines
+                                 * (MYRIXEN_LANE_RNDV_MAX; 0: never) */
   struct async_msg *async;      /* backend messages not yet taken */
   _Atomic int async_pending;
   uint64_t closed_counters[EPC_MAX]; /* of endpoints since closed (eps_lock) */

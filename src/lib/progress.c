@@ -73,8 +73,9 @@ static int lane_deliver(void *ctx, struct rel_stream *s, const struct wire_hdr *
 static void lane_acked(void *ctx, struct rel_stream *s, const struct rel_note *note)
 {
   struct lane_peer *lp = ctx;
-  struct msg m = {.type = MSG_NOTIFY, .cookie = note->cookie, .status = MSG_ST_OK,
-                  .total = note->total, .peer_eid = lp->eid, .peer_nic = lp->nic};
+  struct msg m = {.type = MSG_NOTIFY, .flags = MSG_F_LANE, .cookie = note->cookie,
+                  .status = MSG_ST_OK, .total = note->total, .peer_eid = lp->eid,
+                  .peer_nic = lp->nic};
   (void)s;
   send_acked(lp->ep, &m, MX_STATUS_SUCCESS);
 }
@@ -112,6 +113,12 @@ static void lane_peer_event(struct mx_endpoint *ep, const struct msg *m)
 
 static void engine_event(struct mx_endpoint *ep, const struct msg *m, const uint8_t *eager)
 {
+  struct msg own;
+  if (m->flags & MSG_F_LANE) { /* the library's own mark: never the engine's to set */
+    own = *m;
+    own.flags &= (uint8_t)~MSG_F_LANE;
+    m = &own;
+  }
   switch (m->type) {
   case MSG_SMALL:
   case MSG_FRAG:

@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "recv.h"
 #include "unexp.h"
+#include "lane.h"
 
 static struct txq *reply_queue(struct mx_endpoint *ep, struct req *r)
 {
@@ -70,6 +71,7 @@ static void take_header(struct req *r, struct conn *c, struct chan *via, const s
   }
   r->conn = c;
   r->via = via;
+  r->by_lane = !via && (m->flags & MSG_F_LANE);
   r->msg_len = m->total;
   r->xfer = m->total < r->len ? m->total : r->len;
   r->seq = m->seq;
@@ -107,6 +109,11 @@ void recv_start_large(struct mx_endpoint *ep, struct req *r)
   if (r->via) {
     if (!r->peer_addr || chan_read_direct(ep, r->via, r) < 0)
       chan_large_ready(ep, r->via, r);
+    return;
+  }
+  struct req *cts = lane_rndv_ask(ep, r);
+  if (cts) {
+    lane_submit(ep, r->conn, cts); /* its sender sends the data on the lane it came by */
     return;
   }
   r->grant = grant_segments(ep, r, GRANT_WRITE);
@@ -221,6 +228,7 @@ void recv_matched(struct mx_endpoint *ep, struct req *r, struct req *u)
   }
   r->conn = u->conn;
   r->via = u->via;
+  r->by_lane = u->by_lane;
   r->msg_len = u->msg_len;
   r->xfer = u->msg_len < r->len ? u->msg_len : r->len;
   r->seq = u->seq;

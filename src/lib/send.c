@@ -144,6 +144,10 @@ void send_acked(struct mx_endpoint *ep, const struct msg *m, mx_status_code_t co
    * else completes nothing. */
   if (!r->conn || m->peer_nic != r->conn->nic || m->peer_eid != r->conn->eid)
     return;
+  /* A rendezvous whose data goes by lane ends only by the lane's ack of
+   * its last piece (until then it may be on the lane's backlog). */
+  if (r->lane_data && !(m->flags & MSG_F_LANE))
+    return;
   if (m->type == MSG_NOTIFY || m->type == MSG_LARGE_DONE) {
     uint32_t x = m->total < r->len ? m->total : (uint32_t)r->len;
     uint32_t imm_len = r->has_imm ? 4 : 0;

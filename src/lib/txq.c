@@ -234,7 +234,8 @@ int txq_backlog_expire(struct mx_endpoint *ep, struct req **head, struct req **t
   struct req *prev = NULL;
   for (struct req *r = *head, *nx; r; r = nx) {
     nx = r->txnext;
-    if (r->kind == REQ_CTL || !r->deadline_ns || now < r->deadline_ns || r->pushed) {
+    if (r->kind == REQ_CTL || !r->deadline_ns || now < r->deadline_ns || r->pushed ||
+        r->lane_data) { /* (begun: its receiver counts on the rest) */
       prev = r;
       continue;
     }

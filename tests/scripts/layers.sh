@@ -24,7 +24,7 @@ allowed = {
 lib_ranks = [
     "state errors ep seg match grant req partial ctlclient attach vmdev",
     "txq",
-    "channel conn lane",
+    "channel conn lane lane_rndv",
     "send recv unexp reach",
     "progress",
     "init endpoint connect wait handler info names rma",

@@ -65,7 +65,7 @@ port_counts() { # tx_packets tx_sends of b, rx_packets rx_reads of a
   echo "$(json_num "$sb" tx_packets) $(json_num "$sb" tx_sends) $(json_num "$sa" rx_packets) $(json_num "$sa" rx_reads)"
 }
 read -r txp0 txs0 rxp0 rxr0 <<< "$(port_counts)"
-pair "udp stream large, for the batches" a b mx_stream -e 1 -l 1000000 -n 20 -- -e 2 -d a -r 1 -l 1000000 -n 20
+MYRIXEN_LANE_RNDV_MAX=0 pair "udp stream large, for the batches" a b mx_stream -e 1 -l 1000000 -n 20 -- -e 2 -d a -r 1 -l 1000000 -n 20
 read -r txp1 txs1 rxp1 rxr1 <<< "$(port_counts)"
 txp=$((txp1 - txp0)) txs=$((txs1 - txs0)) rxp=$((rxp1 - rxp0)) rxr=$((rxr1 - rxr0))
 if [ "$txs" -gt 0 ] && [ "$txp" -ge $((4 * txs)) ] && [ "$rxr" -gt 0 ] &&
@@ -77,11 +77,11 @@ fi
 
 # lanes (docs/lanes.md): a stream of small messages from b to a, every
 # library's counters printed at mx_finalize (MYRIXEN_COUNTERS)
-lane_stream() { # NAME, then env for both programs (LEN: the messages' length, 100)
-  local name=$1 len=${LEN:-100}; shift
-  on a env MYRIXEN_COUNTERS=1 "$@" "$MX/mx_stream" -e 1 -l "$len" -n 2000 > "$TMP/lane_rx.out" 2>&1 &
+lane_stream() { # NAME, then env for both programs (LEN: the messages' length, 100; N: 2000 of them)
+  local name=$1 len=${LEN:-100} n=${N:-2000}; shift
+  on a env MYRIXEN_COUNTERS=1 "$@" "$MX/mx_stream" -e 1 -l "$len" -n "$n" > "$TMP/lane_rx.out" 2>&1 &
   local spid=$!
-  on b env MYRIXEN_COUNTERS=1 "$@" "$MX/mx_stream" -e 2 -d a -r 1 -l "$len" -n 2000 \
+  on b env MYRIXEN_COUNTERS=1 "$@" "$MX/mx_stream" -e 2 -d a -r 1 -l "$len" -n "$n" \
     > "$TMP/lane_tx.out" 2>&1; local crc=$?
   wait $spid; local src=$?
   [ $crc = 0 ] && [ $src = 0 ] && return 0
@@ -103,6 +103,18 @@ if LEN=20000 lane_stream "udp medium stream by lane"; then
     ok "udp medium stream by lane: b sent $(counter tx "Lane packets sent in runs (GSO)") packets in GSO runs, a read $(counter rx "Lane packets received in runs (GRO)") in GRO runs"
   else
     bad "udp medium stream by lane: GSO $(counter tx "Lane packets sent in runs (GSO)"), GRO $(counter rx "Lane packets received in runs (GRO)")"
+  fi
+fi
+# large messages by lane (lib/lane_rndv.c): the receiver asks on the lane
+# and the sender's library sends the data there, no engine on the way;
+# payloads checked
+if LEN=200000 N=100 lane_stream "udp large stream by lane"; then
+  if [ "$(counter rx "Large messages whose data came by lane")" -ge 100 ] &&
+     [ "$(counter rx "Lane packets malformed")" = 0 ] && [ "$(counter tx "Lane packets malformed")" = 0 ]; then
+    ok "udp large stream by lane: a took $(counter rx "Large messages whose data came by lane") large messages' data by lane"
+  else
+    bad "udp large stream by lane: $(counter rx "Large messages whose data came by lane") by lane"
+    grep -h "Lane\|Large" "$TMP/lane_tx.out" "$TMP/lane_rx.out"
   fi
 fi
 # the engines' path keeps its coverage: every class with lanes off, and a
@@ -175,6 +187,10 @@ stop_backend a; stop_backend b
 F=loss=0.05,dup=0.01,reorder=0.02,corrupt=0.001
 backend a udp:198.18.0.1:2315 --fault $F,seed=1 && backend b udp:198.18.0.2:2315 --fault $F,seed=2 || exit 1
 classes "udp faults ($F)" a b
+# (large messages of 1 MiB at most go by lane: the engines' pull keeps its
+# fault coverage here, and its packets are what faults_counted counts)
+MYRIXEN_LANES=0 pair "udp faults ($F) stream large, engine path" a b \
+  mx_stream -e 1 -l 200000 -n 20 -- -e 2 -d a -r 1 -l 200000 -n 20
 randloop "udp faults random loop" a,b 4
 # faults_counted KIND: b's fault layer lost and corrupted packets, and a
 # refused the corrupted ones by their checksum
@@ -202,6 +218,14 @@ if lane_stream "udp stream by lane under faults"; then
   else
     bad "udp lanes under faults: resent $(counter tx "Lane packets resent"), refused $(counter rx "Lane packets refused")"
     grep -h "Lane" "$TMP/lane_tx.out" "$TMP/lane_rx.out"; tail -n 5 "$TMP/a.log" "$TMP/b.log"
+  fi
+fi
+if LEN=200000 N=20 lane_stream "udp large stream by lane under faults"; then
+  if [ "$(counter rx "Large messages whose data came by lane")" -ge 20 ] &&
+     [ "$(counter tx "Lane packets resent")" -ge 1 ]; then
+    ok "udp large messages by lane under faults: all 20 by lane, b resent $(counter tx "Lane packets resent")"
+  else
+    bad "udp large messages by lane under faults: $(counter rx "Large messages whose data came by lane") by lane, resent $(counter tx "Lane packets resent")"
   fi
 fi
 
@@ -407,7 +431,8 @@ large_packets() {
   local s p0 b0 p1 b1
   s=$(on b "$BIN/bin/myrixen" peers --json)
   p0=$(json_num "$s" tx_packets); b0=$(json_num "$s" tx_bytes)
-  pair "$1: stream of 1 MB messages" a b mx_stream -e 1 -l 1000000 -n 10 -- -e 2 -d a -r 1 -l 1000000 -n 10
+  # (the port's packets: the data through the engines, not by lane)
+  MYRIXEN_LANE_RNDV_MAX=0 pair "$1: stream of 1 MB messages" a b mx_stream -e 1 -l 1000000 -n 10 -- -e 2 -d a -r 1 -l 1000000 -n 10
   s=$(on b "$BIN/bin/myrixen" peers --json)
   p1=$(json_num "$s" tx_packets); b1=$(json_num "$s" tx_bytes)
   if [ "$(json_num "$s" mtu)" = "$2" ] && [ $(( (b1 - b0) / (p1 - p0 + 1) )) -gt 32768 ]; then

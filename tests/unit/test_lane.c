@@ -15,6 +15,7 @@
 #include "../../src/lib/conn.h"
 #include "../../src/lib/lane.h"
 #include "../../src/lib/progress.h"
+#include "../../src/lib/send.h"
 #include "../../src/common/lane_addr.h"
 #include "../harness.h"
 
@@ -477,6 +478,155 @@ static int test_a_peer_unbound_in_a_handler_is_freed_after_its_delivery(void)
   return 0;
 }
 
+
+/* --- a rendezvous' data by lane (lane_rndv.c) ----------------------------- */
+
+/* A CTS or a data piece from the peer, on its stream, in order. */
+struct forged_rndv {
+  struct wire_hdr h;
+  struct wire_desc d;
+  struct wire_data_ext x;
+  uint8_t data[1500];
+};
+
+static int ack_all; /* send_rndv's packets acknowledge everything we sent */
+
+static void send_rndv(struct fixture *f, struct lane_peer *lp, uint8_t type, uint64_t cookie,
+                      uint64_t match, uint32_t total, uint32_t off, const uint8_t *data,
+                      uint32_t len)
+{
+  struct forged_rndv p;
+  const struct rel_stream *s = &lp->rel;
+  memset(&p, 0, sizeof(p));
+  uint32_t size = (uint32_t)(sizeof(p.h) + WIRE_DATA_OVERHEAD) + len;
+  p.h = (struct wire_hdr){.magic = WIRE_MAGIC, .version = WIRE_VERSION, .type = WIRE_DATA,
+                          .flags = WIRE_F_RELIABLE | WIRE_F_LANE,
+                          .len = (uint16_t)(size - sizeof(p.h)), .src_session = s->peer_session,
+                          .dst_session = s->my_session, .seq = f->seq++, .src_nic = PEER_NIC,
+                          .dst_nic = MY_NIC, .ack = ack_all ? s->snd_next : s->snd_una};
+  p.d = (struct wire_desc){.type = type, .len = len, .total = total, .match = match,
+                           .cookie = cookie};
+  p.x = (struct wire_data_ext){.src_eid = lp->eid, .dst_eid = MY_EID, .piece_off = off,
+                               .piece_len = len, .src_session = lp->session};
+  if (len)
+    memcpy(p.data, data, len);
+  wire_seal(&p.h, size);
+  CHECK(sendto(f->peer, &p, size, 0, (struct sockaddr *)&f->to, sizeof(f->to)) == (ssize_t)size);
+  usleep(1000);
+  lane_input(f->ep, 0);
+}
+
+/* One of our large sends to c, announced (emitted) already. */
+static struct req *rndv_send(struct fixture *f, struct conn *c, uint8_t *buf, uint32_t len)
+{
+  struct req *r = req_new(f->ep, REQ_SEND);
+  mx_segment_t seg = {buf, len};
+  CHECK(r && req_set_segments(r, &seg, 1) == 0);
+  r->type = MSG_RNDV;
+  r->state = RS_ACTIVE;
+  r->conn = c;
+  return r;
+}
+
+static int test_a_cts_is_taken_only_for_our_announced_rendezvous_to_that_peer(void)
+{
+  struct fixture f;
+  setup(&f);
+  struct conn *c2;
+  int fd2 = second_peer(&f, &c2);
+  uint8_t buf[3000], other[3000];
+  for (uint32_t i = 0; i < sizeof(buf); i++)
+    buf[i] = (uint8_t)(i * 13 + 1);
+  struct req *r = rndv_send(&f, f.c, buf, sizeof(buf));
+  struct req *r2 = rndv_send(&f, c2, other, sizeof(other)); /* to the second peer */
+  struct req *small = rndv_send(&f, f.c, other, 100);
+  small->type = MSG_SMALL;
+  struct req *waiting = rndv_send(&f, f.c, other, sizeof(other));
+  waiting->state = RS_NEW; /* not yet out: (on a backlog, as it would be) */
+  uint64_t bad = f.ep->counters[EPC_LANE_MALFORMED];
+  send_rndv(&f, f.c->lane, MSG_CTS, req_cookie(r2), 0x77, 3000, 0, NULL, 0);
+  send_rndv(&f, f.c->lane, MSG_CTS, req_cookie(small), 0x77, 100, 0, NULL, 0);
+  send_rndv(&f, f.c->lane, MSG_CTS, req_cookie(waiting), 0x77, 3000, 0, NULL, 0);
+  send_rndv(&f, f.c->lane, MSG_CTS, req_cookie(r) + 1, 0x77, 3000, 0, NULL, 0);
+  CHECK(f.ep->counters[EPC_LANE_MALFORMED] == bad + 4 && !r2->lane_data && !small->lane_data &&
+        !waiting->lane_data && !f.c->lane->bl_head);
+  /* its own receiver asks for 2000 of the 3000 bytes: they go at once */
+  send_rndv(&f, f.c->lane, MSG_CTS, req_cookie(r), 0x77, 2000, 0, NULL, 0);
+  CHECK(r->lane_data && r->xfer == 2000 && r->pushed == 2000 && !f.c->lane->bl_head);
+  uint8_t got[2000];
+  uint32_t n = 0;
+  struct forged_rndv p;
+  while (n < 2000) {
+    usleep(1000);
+    ssize_t k = recv(f.peer, &p, sizeof(p), MSG_DONTWAIT);
+    CHECK(k > (ssize_t)(sizeof(p.h) + WIRE_DATA_OVERHEAD) && p.d.type == MSG_LANE_DATA &&
+          p.d.cookie == 0x77 && p.d.total == 2000 && p.x.piece_off == n &&
+          p.x.piece_len == k - sizeof(p.h) - WIRE_DATA_OVERHEAD);
+    memcpy(got + n, p.data, p.x.piece_len);
+    n += p.x.piece_len;
+  }
+  CHECK(n == 2000 && memcmp(got, buf, n) == 0);
+  /* asked twice: once only */
+  send_rndv(&f, f.c->lane, MSG_CTS, req_cookie(r), 0x77, 3000, 0, NULL, 0);
+  CHECK(f.ep->counters[EPC_LANE_MALFORMED] == bad + 5 && !f.c->lane->bl_head);
+  /* the engine's word does not end it (it may be on the lane's backlog);
+   * the lane's ack of the last piece does */
+  struct msg notify = {.type = MSG_NOTIFY, .cookie = req_cookie(r), .total = 3000,
+                       .peer_eid = PEER_EID, .peer_nic = PEER_NIC};
+  send_acked(f.ep, &notify, MX_STATUS_SUCCESS);
+  CHECK(r->state == RS_ACTIVE);
+  ack_all = 1;
+  send_rndv(&f, f.c->lane, MSG_CTS, 0, 0, 1, 0, NULL, 0); /* (any packet: its ack counts) */
+  ack_all = 0;
+  CHECK(f.c->lane->rel.snd_una == f.c->lane->rel.snd_next);
+  CHECK(r->state == RS_DONE && r->status.code == MX_STATUS_SUCCESS &&
+        r->status.xfer_length == 2000);
+  close(fd2);
+  teardown(&f);
+  return 0;
+}
+
+static int test_rendezvous_pieces_fill_only_a_receive_that_asked_that_peer(void)
+{
+  struct fixture f;
+  setup(&f);
+  uint8_t want[2500], buf[2500] = {0};
+  for (uint32_t i = 0; i < sizeof(want); i++)
+    want[i] = (uint8_t)(i * 7 + 3);
+  struct req *r = req_new(f.ep, REQ_RECV);
+  mx_segment_t seg = {buf, sizeof(buf)};
+  CHECK(r && req_set_segments(r, &seg, 1) == 0);
+  r->type = MSG_RNDV;
+  r->state = RS_ACTIVE;
+  r->conn = f.c;
+  r->xfer = r->msg_len = sizeof(buf);
+  uint64_t cookie = req_cookie(r), bad = f.ep->counters[EPC_LANE_MALFORMED];
+  /* not asked for (the engines pull it) */
+  send_rndv(&f, f.c->lane, MSG_LANE_DATA, cookie, 0, 2500, 0, want, 1000);
+  CHECK(r->got == 0 && f.ep->counters[EPC_LANE_MALFORMED] == bad + 1);
+  r->lane_data = 1;
+  /* another length; not the next bytes; past the end; none */
+  send_rndv(&f, f.c->lane, MSG_LANE_DATA, cookie, 0, 2400, 0, want, 1000);
+  send_rndv(&f, f.c->lane, MSG_LANE_DATA, cookie, 0, 2500, 1000, want + 1000, 1000);
+  send_rndv(&f, f.c->lane, MSG_LANE_DATA, cookie, 0, 2500, 2000, want, 1000);
+  send_rndv(&f, f.c->lane, MSG_LANE_DATA, cookie, 0, 2500, 0, want, 0);
+  CHECK(r->got == 0 && f.ep->counters[EPC_LANE_MALFORMED] == bad + 5);
+  /* in order: taken, and the last completes it */
+  for (uint32_t off = 0; off < sizeof(want); off += 1000) {
+    uint32_t len = sizeof(want) - off < 1000 ? (uint32_t)sizeof(want) - off : 1000;
+    send_rndv(&f, f.c->lane, MSG_LANE_DATA, cookie, 0, 2500, off, want + off, len);
+  }
+  CHECK(f.ep->counters[EPC_LANE_MALFORMED] == bad + 5 && r->got == 2500 &&
+        r->state == RS_DONE && memcmp(buf, want, sizeof(want)) == 0 &&
+        f.ep->counters[EPC_LANE_RNDV] == 1);
+  /* and nothing more of it */
+  send_rndv(&f, f.c->lane, MSG_LANE_DATA, cookie, 0, 2500, 2500, want, 0);
+  send_rndv(&f, f.c->lane, MSG_LANE_DATA, cookie, 0, 2500, 0, want, 100);
+  CHECK(f.ep->counters[EPC_LANE_MALFORMED] == bad + 7 && memcmp(buf, want, sizeof(want)) == 0);
+  teardown(&f);
+  return 0;
+}
+
 static const struct harness_test tests[] = {
     {"lane_a_well_formed_message_is_taken_from_its_peer",
      test_a_well_formed_message_is_taken_from_its_peer},
@@ -493,6 +643,10 @@ static const struct harness_test tests[] = {
      test_an_icmp_error_costs_a_connected_lane_nothing},
     {"lane_a_peer_unbound_in_a_handler_is_freed_after_its_delivery",
      test_a_peer_unbound_in_a_handler_is_freed_after_its_delivery},
+    {"lane_a_cts_is_taken_only_for_our_announced_rendezvous_to_that_peer",
+     test_a_cts_is_taken_only_for_our_announced_rendezvous_to_that_peer},
+    {"lane_rendezvous_pieces_fill_only_a_receive_that_asked_that_peer",
+     test_rendezvous_pieces_fill_only_a_receive_that_asked_that_peer},
     {NULL, NULL},
 };
 
