@@ -22,6 +22,11 @@
  *     and its split into packets)
  *   6 an unexpected handler from now on that binds the peer again while
  *     its message is delivered (the binding must outlive the delivery)
+ *   7 a rendezvous' CTS or data piece (lane_rndv.c) naming one of the
+ *     endpoint's two rendezvous requests, a send to the peer and a receive
+ *     that asked it by lane (or a cookie near them), with the length,
+ *     offset and piece from the input, framed as step 1; the lane then
+ *     reads (what a CTS asked for goes out, from the send's buffer)
  * Nothing it sends may make the library read or write out of bounds, leak,
  * or deliver what its checks refuse.
  */
@@ -49,10 +54,12 @@
 #define MY_EID 3
 #define PEER_EID 5
 #define MTU 1472
+#define RNDV_BYTES 5000
 
 struct fixture {
   struct mx_endpoint *ep;
   struct conn *c;
+  struct req *rsend, *rrecv;    /* a rendezvous sent to the peer, and one received by lane */
   int peer, other;              /* the peer's lane, another socket of its host */
   struct sockaddr_storage peer_at, other_at, lane_at;
   uint32_t session;             /* the peer endpoint's incarnation, as bound */
@@ -115,7 +122,22 @@ static void setup(struct fixture *f)
   if (!f->c)
     abort();
   bind_peer(f, 77);
+  /* step 7's: a large send announced to the peer, and a receive that asked
+   * the peer for its data by lane (both of RNDV_BYTES) */
+  static uint8_t sendbuf[RNDV_BYTES], recvbuf[RNDV_BYTES];
+  mx_segment_t sseg = {sendbuf, sizeof(sendbuf)}, rseg = {recvbuf, sizeof(recvbuf)};
+  f->rsend = req_new(ep, REQ_SEND);
+  f->rrecv = req_new(ep, REQ_RECV);
+  if (!f->rsend || !f->rrecv || req_set_segments(f->rsend, &sseg, 1) < 0 ||
+      req_set_segments(f->rrecv, &rseg, 1) < 0)
+    abort();
+  f->rsend->type = f->rrecv->type = MSG_RNDV;
+  f->rsend->state = f->rrecv->state = RS_ACTIVE;
+  f->rsend->conn = f->rrecv->conn = f->c;
+  f->rrecv->xfer = f->rrecv->msg_len = RNDV_BYTES;
+  f->rrecv->lane_data = 1;
 }
+
 
 static void teardown(struct fixture *f)
 {
@@ -183,6 +205,34 @@ static void gso_run_in(struct fixture *f, uint8_t *pkt, size_t len, uint32_t n, 
     lane_input(f->ep, 0);
 }
 
+/* Step 7: a CTS or a data piece for one of the two rendezvous requests
+ * (or a cookie near one), the step's bytes its data, framed as step 1;
+ * then the lane reads, and sends what a CTS asked for. */
+static void rndv_in(struct fixture *f, uint8_t *pkt, struct fuzz_input *step)
+{
+  static _Alignas(8) uint8_t body[1 + MTU];
+  uint8_t which = fuzz_byte(step), near = fuzz_byte(step);
+  struct req *r = which & 1 ? f->rrecv : f->rsend;
+  uint32_t total = fuzz_u16(step), off = fuzz_u16(step);
+  size_t room = MTU - sizeof(struct wire_hdr) - WIRE_DATA_OVERHEAD;
+  size_t n = step->n > room ? room : step->n;
+  struct wire_hdr h = {.type = WIRE_DATA, .flags = WIRE_F_RELIABLE};
+  struct wire_desc d = {.type = which & 2 ? MSG_CTS : MSG_LANE_DATA, .len = (uint32_t)n,
+                        .total = total, .match = near,
+                        .cookie = req_cookie(r) + (near % 4 == 3 ? near : 0)};
+  struct wire_data_ext x = {.src_eid = PEER_EID, .dst_eid = MY_EID, .piece_off = off,
+                            .piece_len = (uint32_t)n, .src_session = f->session};
+  body[0] = 0; /* (fix_up's first byte: the next sequence number) */
+  memcpy(body + 1, &h, sizeof(h));
+  memcpy(body + 1 + sizeof(h), &d, sizeof(d));
+  memcpy(body + 1 + sizeof(h) + sizeof(d), &x, sizeof(x));
+  memcpy(body + 1 + sizeof(h) + WIRE_DATA_OVERHEAD, step->p, n);
+  struct fuzz_input framed = {body, 1 + sizeof(h) + WIRE_DATA_OVERHEAD + n};
+  size_t len = fix_up(f, pkt, &framed);
+  lane_datagram(f->ep, pkt, len, 0, &f->peer_at, clock_now_ns());
+  lane_input(f->ep, 0);
+}
+
 /* Step 6's handler: a new incarnation of the peer while its message is
  * delivered (as mx_connect meets one, in the handler or in another thread). */
 static struct fixture *handler_fixture;
@@ -207,7 +257,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   setup(&f);
   pthread_mutex_lock(&f.ep->lock);
   for (int steps = 0; in.n && steps < 256 && !f.ep->dead; steps++) {
-    uint8_t op = fuzz_step(&in, &step) % 7;
+    uint8_t op = fuzz_step(&in, &step) % 8;
     size_t len;
     switch (op) {
     case 0:
@@ -234,6 +284,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       gso_run_in(&f, pkt, len, 1u + n % 8, cut);
       break;
     }
+    case 7:
+      rndv_in(&f, pkt, &step);
+      break;
     default:
       handler_fixture = &f;
       f.ep->unexp_handler = rebind_in_handler;
