@@ -39,7 +39,7 @@ int wire_check(const void *pkt, size_t len)
   return WD_OK;
 }
 
-int wire_data_parse(const uint8_t *payload, uint32_t len, uint32_t medium_max, struct msg *m,
+int wire_data_split(const uint8_t *payload, uint32_t len, struct msg *m,
                     struct wire_data_ext *x, const uint8_t **piece)
 {
   struct wire_desc desc;
@@ -49,7 +49,13 @@ int wire_data_parse(const uint8_t *payload, uint32_t len, uint32_t medium_max, s
   memcpy(x, payload + WIRE_DATA_HDR, sizeof(*x));
   wire_desc_to_msg(&desc, m);
   *piece = payload + WIRE_DATA_OVERHEAD;
-  if (x->piece_len != len - WIRE_DATA_OVERHEAD)
+  return x->piece_len == len - WIRE_DATA_OVERHEAD ? 0 : -1;
+}
+
+int wire_data_parse(const uint8_t *payload, uint32_t len, uint32_t medium_max, struct msg *m,
+                    struct wire_data_ext *x, const uint8_t **piece)
+{
+  if (wire_data_split(payload, len, m, x, piece) < 0)
     return -1;
   switch (m->type) {
   case MSG_SMALL:

@@ -188,6 +188,13 @@ _Static_assert(offsetof(struct wire_hdr, csum) == 8 && offsetof(struct wire_hdr,
 void wire_desc_from_msg(struct wire_desc *d, const struct msg *m);
 void wire_desc_to_msg(const struct wire_desc *d, struct msg *m);
 
+/* A WIRE_DATA payload of len bytes read into its descriptor m, its
+ * endpoints x and its piece, which must be the rest of the payload: 0, or
+ * -1.  The framing alone: what the descriptor says is the caller's to
+ * check (wire_data_parse, and the lanes' own types, lib/lane_rndv.c). */
+int wire_data_split(const uint8_t *payload, uint32_t len, struct msg *m,
+                    struct wire_data_ext *x, const uint8_t **piece);
+
 /* A WIRE_DATA payload of len bytes read into its descriptor m (peer
  * fields left to the caller, who stamps them from where the packet came),
  * its endpoints x and its piece, each checked against the others: a small

@@ -36,14 +36,7 @@
 int lane_rndv_parse(const uint8_t *payload, uint32_t len, struct msg *m,
                     struct wire_data_ext *x, const uint8_t **piece)
 {
-  struct wire_desc desc;
-  if (len < WIRE_DATA_OVERHEAD)
-    return -1;
-  memcpy(&desc, payload, WIRE_DATA_HDR);
-  memcpy(x, payload + WIRE_DATA_HDR, sizeof(*x));
-  wire_desc_to_msg(&desc, m);
-  *piece = payload + WIRE_DATA_OVERHEAD;
-  if (x->piece_len != len - WIRE_DATA_OVERHEAD)
+  if (wire_data_split(payload, len, m, x, piece) < 0)
     return -1;
   if (m->type == MSG_CTS)
     return x->piece_len == 0 && m->total > 0 ? 0 : -1;
