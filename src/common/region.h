@@ -51,7 +51,8 @@ enum msg_type {
   MSG_PULL = 7,      /* TX: copy from a peer's grant into my grant */
   MSG_PULL_DONE = 8, /* RX: my pull finished (cookie2 = mine, status) */
   MSG_NOTIFY = 9,    /* RX: my large send was pulled (cookie = mine, status) */
-  MSG_NACK = 10,     /* RX: my message could not be delivered (status) */
+  MSG_NACK = 10,     /* RX: my message could not be delivered (status); lane: the
+                      * data a CTS asked for will not come (cookie = the receiver's) */
   MSG_PEER_GONE = 11,/* RX: peer endpoint closed or its guest died */
   MSG_WRITTEN = 12,  /* channel: the sender wrote the tail a CTS with MSG_F_CMA asked
                       * for (cookie = receiver's; status MSG_ST_OK, or not written) */

@@ -203,8 +203,9 @@ int lane_bind(struct mx_endpoint *ep, struct conn *c, const struct lane_addr *a,
   for (struct lane_peer *o = l->peers, *nx; o; o = nx) {
     nx = o->next;
     if (addr_equal(&o->addr, &ss)) {
-      req_fail_active(ep, o->conn, MX_STATUS_ENDPOINT_CLOSED);
-      lane_unbind(ep, o->conn);
+      struct conn *oc = o->conn;
+      lane_unbind(ep, oc); /* (first: a send on its backlog ends with it, then the rest) */
+      req_fail_active(ep, oc, MX_STATUS_ENDPOINT_CLOSED);
     }
   }
   if (!(lp = calloc(1, sizeof(*lp))))
@@ -531,8 +532,22 @@ void lane_fail(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code)
   /* Only what waits to go: the stream stays, acking and taking what the
    * peer sends (mx_disconnect is ours alone; the peer may go on), until the
    * engines say the peer is gone (lane_unbind). */
-  if (c->lane)
-    backlog_fail(ep, c->lane, code);
+  struct lane_peer *lp = c->lane;
+  if (!lp)
+    return;
+  /* A send whose data a receive asked for by lane, not all of it gone:
+   * that receive is told the rest will not come (lane_rndv.c), once the
+   * window has room, as a pull the engines cannot serve tells it. */
+  struct req *nacks = NULL, **last = &nacks;
+  for (struct req *r = lp->bl_head; r; r = r->txnext)
+    if (r->kind == REQ_SEND && r->lane_data && (*last = lane_rndv_nack(ep, c, r->peer_cookie)))
+      last = &(*last)->txnext;
+  *last = NULL;
+  backlog_fail(ep, lp, code);
+  for (struct req *n = nacks, *nx; n; n = nx) {
+    nx = n->txnext;
+    lane_submit(ep, c, n);
+  }
 }
 
 int lane_expire(struct mx_endpoint *ep, uint64_t now)
@@ -713,7 +728,7 @@ int lane_take(struct lane_peer *lp, const struct wire_hdr *h, const uint8_t *pay
     return 0; /* unbound during this delivery: nothing more of its stream */
   /* (a rendezvous' CTS and data pieces are the lane's own: lane_rndv.c) */
   int rndv = h->type == WIRE_DATA && h->len >= WIRE_DATA_OVERHEAD &&
-             (payload[0] == MSG_CTS || payload[0] == MSG_LANE_DATA);
+             (payload[0] == MSG_CTS || payload[0] == MSG_LANE_DATA || payload[0] == MSG_NACK);
   if (h->type != WIRE_DATA ||
       (rndv ? lane_rndv_parse(payload, h->len, m, &x, &piece)
             : wire_data_parse(payload, h->len, lib.medium_max, m, &x, &piece)) < 0 ||
@@ -732,6 +747,9 @@ int lane_take(struct lane_peer *lp, const struct wire_hdr *h, const uint8_t *pay
     return 0;
   case MSG_LANE_DATA:
     lane_rndv_data(ep, lp, m, &x, piece);
+    return 0;
+  case MSG_NACK:
+    lane_rndv_nacked(ep, lp, m);
     return 0;
   case MSG_SMALL:
     memcpy(m->data, piece, m->len);

@@ -27,6 +27,9 @@
 #define LANE_WINDOW 256
 #define LANE_WINDOW_MIN 64
 #define LANE_WINDOW_BYTES (1280u * 1024)
+/* MSG_NACKs answering refused CTSs that may wait for a peer's window (a
+ * peer that asks and never acks gets no more queued) */
+#define LANE_NACKS_MAX 16
 #define LANE_RX_BATCH 16        /* datagrams read by one recvmmsg */
 #define LANE_TX_BATCH 32        /* a send's packets given to one sendmmsg (a medium
                                  * fragment's pieces: 7 at MTU 1500) */
@@ -144,8 +147,14 @@ int lane_rndv_parse(const uint8_t *payload, uint32_t len, struct msg *m,
  * for them on the lane, for lane_submit (the pieces then complete r);
  * else NULL, and the engines are to pull it. */
 struct req *lane_rndv_ask(struct mx_endpoint *ep, struct req *r);
-/* lp's receiver asks for the data of one of our rendezvous sends (m). */
+/* lp's receiver asks for the data of one of our rendezvous sends (m);
+ * refused, it is told the data will not come (MSG_NACK). */
 void lane_rndv_cts(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m);
+/* The MSG_NACK that tells c's receive `cookie` that the data it asked
+ * for will not come, for lane_submit (NULL: no memory). */
+struct req *lane_rndv_nack(struct mx_endpoint *ep, const struct conn *c, uint64_t cookie);
+/* lp's sender will not send the data one of our receives asked for. */
+void lane_rndv_nacked(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m);
 /* Emit what fits of an asked-for send's data: 1 all of it, 0 not yet. */
 int lane_rndv_emit(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r);
 /* A piece of data for one of our receives that asked lp by lane. */

@@ -21,6 +21,12 @@
  * send's, at most its length.  A piece is taken only for one of our
  * receives that asked this peer by lane, at the offset it expects, within
  * what it asked for.  Anything else is counted as malformed and dropped.
+ *
+ * Failures: a sender that gives a send up before all its data went (its
+ * mx_disconnect), or that is asked for a send it no longer has, answers
+ * MSG_NACK, and the receive ends MX_STATUS_ABORTED, as a pull the engines
+ * could not serve ends it.  A peer that dies, or closes its endpoint, is
+ * the engines' to report (MSG_PEER_GONE), as on every path.
  * What a sender gives up by this: its data moves only while its library
  * runs (an MX call), where the engines pulled it meanwhile; hence the
  * bound lib.lane_rndv_max.
@@ -40,6 +46,8 @@ int lane_rndv_parse(const uint8_t *payload, uint32_t len, struct msg *m,
     return -1;
   if (m->type == MSG_CTS)
     return x->piece_len == 0 && m->total > 0 ? 0 : -1;
+  if (m->type == MSG_NACK)
+    return x->piece_len == 0 ? 0 : -1;
   if (m->type == MSG_LANE_DATA)
     return x->piece_len > 0 && m->len == x->piece_len && x->piece_off <= m->total &&
                    x->piece_len <= m->total - x->piece_off
@@ -69,6 +77,30 @@ struct req *lane_rndv_ask(struct mx_endpoint *ep, struct req *r)
   return cts;
 }
 
+struct req *lane_rndv_nack(struct mx_endpoint *ep, const struct conn *c, uint64_t cookie)
+{
+  struct req *n = req_new(ep, REQ_CTL);
+  if (n && !(n->ctl = calloc(1, sizeof(*n->ctl)))) {
+    req_free(ep, n);
+    n = NULL;
+  }
+  if (n) {
+    *n->ctl = (struct msg){.type = MSG_NACK, .cookie = cookie, .status = MSG_ST_ABORTED,
+                           .peer_eid = c->eid, .peer_nic = c->nic};
+    n->conn = (struct conn *)c;
+  }
+  return n;
+}
+
+/* Control requests waiting on lp's backlog, counted up to LANE_NACKS_MAX. */
+static uint32_t backlog_ctls(const struct lane_peer *lp)
+{
+  uint32_t n = 0;
+  for (const struct req *r = lp->bl_head; r && n < LANE_NACKS_MAX; r = r->txnext)
+    n += r->kind == REQ_CTL;
+  return n;
+}
+
 void lane_rndv_cts(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m)
 {
   struct req *r = req_from_cookie(ep, m->cookie, REQ_SEND);
@@ -77,6 +109,16 @@ void lane_rndv_cts(struct mx_endpoint *ep, struct lane_peer *lp, const struct ms
   if (!r || r->state != RS_ACTIVE || r->type != MSG_RNDV || r->conn != lp->conn ||
       r->lane_data) {
     ep->counters[EPC_LANE_MALFORMED]++;
+    /* Unless its data is on its way (asked twice), the receive that asked
+     * learns it will not come (a send that ended before the CTS came: we
+     * disconnected), as a pull the engines refuse tells it; a peer that
+     * asks and never takes our packets gets LANE_NACKS_MAX of them waiting
+     * at most. */
+    struct req *n = r && r->lane_data && r->state == RS_ACTIVE ? NULL
+                    : backlog_ctls(lp) < LANE_NACKS_MAX ? lane_rndv_nack(ep, lp->conn, m->match)
+                                                        : NULL;
+    if (n)
+      FIFO_PUSH(&lp->bl_head, &lp->bl_tail, n, txnext);
     return;
   }
   r->lane_data = 1;
@@ -118,6 +160,16 @@ int lane_rndv_emit(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r)
     }
   }
   return 1;
+}
+
+void lane_rndv_nacked(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m)
+{
+  struct req *r = req_from_cookie(ep, m->cookie, REQ_RECV);
+  if (!r || r->state != RS_ACTIVE || !r->lane_data || r->conn != lp->conn) {
+    ep->counters[EPC_LANE_MALFORMED]++;
+    return;
+  }
+  req_complete(ep, r, msg_status_code(MSG_ST_ABORTED));
 }
 
 void lane_rndv_data(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m,

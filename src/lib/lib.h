@@ -234,7 +234,7 @@ struct mx_endpoint {
 /* The longest rendezvous whose data goes by lane (lane_rndv.c); longer
  * ones are pulled through the engines, which move them while the sender
  * computes. */
-#define LANE_RNDV_MAX 0xffffffffull
+#define LANE_RNDV_MAX (1024ull * 1024)
 /* How long a waiter yields, not spins, after giving its engine work it must
  * do before the wait can end (a pull; a rendezvous sent by lane, whose pull
  * the engine serves): the engine shares the waiter's core, and a spinning

@@ -242,6 +242,7 @@ static mx_unexp_handler_action_t rebind_in_handler(void *ctx, mx_endpoint_addr_t
   (void)ctx, (void)source, (void)match, (void)len, (void)data;
   struct fixture *f = handler_fixture;
   pthread_mutex_lock(&f->ep->lock);
+  lane_unbind(f->ep, f->c); /* (first, as the library does: its backlog ends with it) */
   req_fail_active(f->ep, f->c, MX_STATUS_ENDPOINT_CLOSED);
   bind_peer(f, f->session + 1);
   pthread_mutex_unlock(&f->ep->lock);
@@ -275,6 +276,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       lane_timers(f.ep, now);
       break;
     case 4:
+      lane_unbind(f.ep, f.c);
       req_fail_active(f.ep, f.c, MX_STATUS_ENDPOINT_CLOSED);
       bind_peer(&f, f.session + 1);
       break;

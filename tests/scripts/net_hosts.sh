@@ -117,6 +117,21 @@ if LEN=200000 N=100 lane_stream "udp large stream by lane"; then
     grep -h "Lane\|Large" "$TMP/lane_tx.out" "$TMP/lane_rx.out"
   fi
 fi
+# a sender that gives its large send up part-way (mx_disconnect): the
+# matched receive ends aborted while the sender's endpoint is still open;
+# by lane before the CTS came (-u 0) and mid-data (-u 200), and on the
+# engines' path
+for how in "by lane, at once:0:" "by lane, mid-data:200:" "engine path:0:MYRIXEN_LANE_RNDV_MAX=0"; do
+  IFS=: read -r name us envs <<< "$how"
+  on a env $envs "$MX/mx_disconnect" -e 1 -l 1048576 > "$TMP/server.out" 2>&1 & spid=$!
+  sleep 0.3
+  if on b env $envs "$MX/mx_disconnect" -e 2 -d a -r 1 -l 1048576 -u "$us" > "$TMP/client.out" 2>&1 &&
+     wait $spid; then
+    ok "large send given up $name: $(cat "$TMP/server.out")"
+  else
+    wait $spid; bad "large send given up $name"; cat "$TMP/client.out" "$TMP/server.out"
+  fi
+done
 # the engines' path keeps its coverage: every class with lanes off, and a
 # pair where one side has none
 export MYRIXEN_LANES=0

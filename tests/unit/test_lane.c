@@ -550,12 +550,19 @@ static int test_a_cts_is_taken_only_for_our_announced_rendezvous_to_that_peer(vo
   send_rndv(&f, f.c->lane, MSG_CTS, req_cookie(r) + 1, 0x77, 3000, 0, NULL, 0);
   CHECK(f.ep->counters[EPC_LANE_MALFORMED] == bad + 4 && !r2->lane_data && !small->lane_data &&
         !waiting->lane_data && !f.c->lane->bl_head);
+  /* each asker is told the data will not come (its cookie, from the CTS) */
+  struct forged_rndv p;
+  for (int i = 0; i < 4; i++) {
+    usleep(1000);
+    ssize_t k = recv(f.peer, &p, sizeof(p), MSG_DONTWAIT);
+    CHECK(k == (ssize_t)(sizeof(p.h) + WIRE_DATA_OVERHEAD) && p.d.type == MSG_NACK &&
+          p.d.cookie == 0x77);
+  }
   /* its own receiver asks for 2000 of the 3000 bytes: they go at once */
   send_rndv(&f, f.c->lane, MSG_CTS, req_cookie(r), 0x77, 2000, 0, NULL, 0);
   CHECK(r->lane_data && r->xfer == 2000 && r->pushed == 2000 && !f.c->lane->bl_head);
   uint8_t got[2000];
   uint32_t n = 0;
-  struct forged_rndv p;
   while (n < 2000) {
     usleep(1000);
     ssize_t k = recv(f.peer, &p, sizeof(p), MSG_DONTWAIT);
@@ -566,9 +573,11 @@ static int test_a_cts_is_taken_only_for_our_announced_rendezvous_to_that_peer(vo
     n += p.x.piece_len;
   }
   CHECK(n == 2000 && memcmp(got, buf, n) == 0);
-  /* asked twice: once only */
+  /* asked twice: once only (and no NACK: its data is on its way) */
   send_rndv(&f, f.c->lane, MSG_CTS, req_cookie(r), 0x77, 3000, 0, NULL, 0);
   CHECK(f.ep->counters[EPC_LANE_MALFORMED] == bad + 5 && !f.c->lane->bl_head);
+  usleep(1000);
+  CHECK(recv(f.peer, &p, sizeof(p), MSG_DONTWAIT) < 0);
   /* the engine's word does not end it (it may be on the lane's backlog);
    * the lane's ack of the last piece does */
   struct msg notify = {.type = MSG_NOTIFY, .cookie = req_cookie(r), .total = 3000,
@@ -576,7 +585,7 @@ static int test_a_cts_is_taken_only_for_our_announced_rendezvous_to_that_peer(vo
   send_acked(f.ep, &notify, MX_STATUS_SUCCESS);
   CHECK(r->state == RS_ACTIVE);
   ack_all = 1;
-  send_rndv(&f, f.c->lane, MSG_CTS, 0, 0, 1, 0, NULL, 0); /* (any packet: its ack counts) */
+  send_rndv(&f, f.c->lane, MSG_NACK, 0, 0, 0, 0, NULL, 0); /* (any packet: its ack counts) */
   ack_all = 0;
   CHECK(f.c->lane->rel.snd_una == f.c->lane->rel.snd_next);
   CHECK(r->state == RS_DONE && r->status.code == MX_STATUS_SUCCESS &&
@@ -627,6 +636,43 @@ static int test_rendezvous_pieces_fill_only_a_receive_that_asked_that_peer(void)
   return 0;
 }
 
+
+/* We disconnect while a send's data waits for window room: the receive
+ * that asked is told it will not come; and the receiving side of that. */
+static int test_a_rendezvous_given_up_is_nacked_to_its_receiver(void)
+{
+  struct fixture f;
+  setup(&f);
+  static uint8_t big[600000];
+  struct req *r = rndv_send(&f, f.c, big, sizeof(big));
+  send_rndv(&f, f.c->lane, MSG_CTS, req_cookie(r), 0x99, sizeof(big), 0, NULL, 0);
+  struct lane_peer *lp = f.c->lane;
+  CHECK(r->lane_data && r->pushed > 0 && r->pushed < sizeof(big) && lp->bl_head == r);
+  conn_fail(f.ep, f.c, MX_STATUS_ENDPOINT_CLOSED); /* (mx_disconnect's) */
+  CHECK(r->state == RS_DONE && r->status.code == MX_STATUS_ENDPOINT_CLOSED);
+  CHECK(lp->bl_head && lp->bl_head == lp->bl_tail && lp->bl_head->kind == REQ_CTL &&
+        lp->bl_head->ctl->type == MSG_NACK && lp->bl_head->ctl->cookie == 0x99);
+  /* a receive that asked, and one that did not */
+  uint8_t buf[4000];
+  mx_segment_t seg = {buf, sizeof(buf)};
+  struct req *asked = req_new(f.ep, REQ_RECV), *not_asked = req_new(f.ep, REQ_RECV);
+  CHECK(asked && not_asked && req_set_segments(asked, &seg, 1) == 0 &&
+        req_set_segments(not_asked, &seg, 1) == 0);
+  asked->type = not_asked->type = MSG_RNDV;
+  asked->state = not_asked->state = RS_ACTIVE;
+  asked->conn = not_asked->conn = f.c;
+  asked->xfer = not_asked->xfer = sizeof(buf);
+  asked->lane_data = 1;
+  f.c->dead = 0;
+  uint64_t bad = f.ep->counters[EPC_LANE_MALFORMED];
+  send_rndv(&f, lp, MSG_NACK, req_cookie(not_asked), 0, 0, 0, NULL, 0);
+  CHECK(not_asked->state == RS_ACTIVE && f.ep->counters[EPC_LANE_MALFORMED] == bad + 1);
+  send_rndv(&f, lp, MSG_NACK, req_cookie(asked), 0, 0, 0, NULL, 0);
+  CHECK(asked->state == RS_DONE && asked->status.code == MX_STATUS_ABORTED);
+  teardown(&f);
+  return 0;
+}
+
 static const struct harness_test tests[] = {
     {"lane_a_well_formed_message_is_taken_from_its_peer",
      test_a_well_formed_message_is_taken_from_its_peer},
@@ -647,6 +693,8 @@ static const struct harness_test tests[] = {
      test_a_cts_is_taken_only_for_our_announced_rendezvous_to_that_peer},
     {"lane_rendezvous_pieces_fill_only_a_receive_that_asked_that_peer",
      test_rendezvous_pieces_fill_only_a_receive_that_asked_that_peer},
+    {"lane_a_rendezvous_given_up_is_nacked_to_its_receiver",
+     test_a_rendezvous_given_up_is_nacked_to_its_receiver},
     {NULL, NULL},
 };
 
