@@ -514,6 +514,22 @@ void lane_submit(struct mx_endpoint *ep, struct conn *c, struct req *r)
   FIFO_PUSH(&lp->bl_head, &lp->bl_tail, r, txnext);
 }
 
+void lane_submit_ctl(struct mx_endpoint *ep, struct conn *c, struct req *r)
+{
+  struct lane_peer *lp = c->lane;
+  if (ep->lane->delivering) {
+    /* During a delivery the stream has not yet counted the packet being
+     * delivered: sent now, this would not acknowledge it, and a lone ack
+     * would follow (a syscall on the path of a rendezvous).  Sent after
+     * the read's batch (lane_input), it does. */
+    FIFO_PUSH(&lp->bl_head, &lp->bl_tail, r, txnext);
+    if (ep->lane->next_timer_ns > clock_now_ns())
+      ep->lane->next_timer_ns = clock_now_ns();
+    return;
+  }
+  lane_submit(ep, c, r);
+}
+
 /* Sends that waited for room, in order. */
 static int drain(struct mx_endpoint *ep, struct lane_peer *lp)
 {

@@ -107,6 +107,10 @@ int lane_bind(struct mx_endpoint *ep, struct conn *c, const struct lane_addr *a,
 void lane_unbind(struct mx_endpoint *ep, struct conn *c);
 /* Send r on c's lane: now, or after what waits before it. */
 void lane_submit(struct mx_endpoint *ep, struct conn *c, struct req *r);
+/* A control request (a rendezvous' CTS) on c's lane: as lane_submit, but
+ * during a delivery it leaves after the read's batch, acknowledging what
+ * was read. */
+void lane_submit_ctl(struct mx_endpoint *ep, struct conn *c, struct req *r);
 /* c failed: its waiting sends end with code (the stream stays). */
 void lane_fail(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code);
 /* One datagram of len bytes (truncated: the kernel cut it) from `from`,

@@ -113,7 +113,7 @@ void recv_start_large(struct mx_endpoint *ep, struct req *r)
   }
   struct req *cts = lane_rndv_ask(ep, r);
   if (cts) {
-    lane_submit(ep, r->conn, cts); /* its sender sends the data on the lane it came by */
+    lane_submit_ctl(ep, r->conn, cts); /* its sender sends the data on the lane it came by */
     return;
   }
   r->grant = grant_segments(ep, r, GRANT_WRITE);
