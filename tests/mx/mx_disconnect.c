@@ -7,11 +7,13 @@
  * path a pull the sender's engine can no longer serve tells it; by lane
  * (docs/lanes.md) the sender's library tells it.
  *   receiver: mx_disconnect -e EID [-l LEN]
- *   sender:   mx_disconnect -e EID -d HOST -r PEER_EID [-l LEN] [-u US]
+ *   sender:   mx_disconnect -e EID -d HOST -r PEER_EID [-l LEN] [-u US] [-w FILE]
  * (-u: progress the send US microseconds before giving it up; the sender
- * keeps its endpoint open 3 s after, so that its close is not what the
- * receiver hears)
+ * then keeps its endpoint open, so that its close is not what the
+ * receiver hears, until FILE exists (the caller makes it once the
+ * receiver is done), 3 s without -w, 60 s at most)
  */
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,17 +33,19 @@ static uint64_t now_us(void)
 int main(int argc, char **argv)
 {
   uint32_t eid = 1, peer = 1, len = 4u << 20, us = 0;
-  const char *host = NULL;
+  const char *host = NULL, *until = NULL;
   int c;
-  while ((c = getopt(argc, argv, "e:d:r:l:u:")) != -1)
+  while ((c = getopt(argc, argv, "e:d:r:l:u:w:")) != -1)
     switch (c) {
     case 'e': eid = (uint32_t)atoi(optarg); break;
     case 'd': host = optarg; break;
     case 'r': peer = (uint32_t)atoi(optarg); break;
     case 'l': len = (uint32_t)atoi(optarg); break;
     case 'u': us = (uint32_t)atoi(optarg); break;
+    case 'w': until = optarg; break;
     default:
-      fprintf(stderr, "usage: %s -e EID [-d HOST -r PEER] [-l LEN] [-u US]\n", argv[0]);
+      fprintf(stderr, "usage: %s -e EID [-d HOST -r PEER] [-l LEN] [-u US] [-w FILE]\n",
+              argv[0]);
       return 2;
     }
   mx_endpoint_t ep;
@@ -73,7 +77,10 @@ int main(int argc, char **argv)
     CHECK(done == 1 && st.code == MX_STATUS_ENDPOINT_CLOSED);
     printf("sender: %s\n", mx_strstatus(st.code));
     fflush(stdout);
-    for (uint64_t t0 = now_us(); now_us() - t0 < 3000000;) {
+    struct stat sb;
+    for (uint64_t t0 = now_us(); now_us() - t0 < (until ? 60000000u : 3000000u);) {
+      if (until && stat(until, &sb) == 0)
+        break;
       mx_progress(ep); /* (acks, and what the receiver is owed) */
       usleep(1000);
     }
