@@ -12,8 +12,8 @@
  * Through the engines the same message took a hand-over to the receiver's
  * engine, a pull request to the sender's, a read of the sender's memory
  * and the bytes back, each engine sharing its guest's core: a 32 KiB +
- * 1 byte message took 100-120 us one way across two namespaces where a
- * 32 KiB one (eager, by lane) took 35 (docs/evaluation.md).
+ * 1 byte message took 100-130 us one way across two namespaces, 39-44
+ * by lane (docs/evaluation.md, seventh part).
  *
  * Trust: nothing here reads or writes memory but this guest's own.  A CTS
  * is taken only for one of our rendezvous sends, active, to the very peer
