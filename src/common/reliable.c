@@ -151,9 +151,7 @@ static int win_alloc(struct rel_stream *s)
 
 uint8_t *rel_payload(struct rel_stream *s, uint32_t i, uint32_t *cap)
 {
-  /* (no stream has a window of 0: said here for the analyzer, which
-   * cannot see it through the narrowed window's minimum) */
-  if (!s->send_window || i >= rel_room(s) || (!s->win && win_alloc(s) < 0))
+  if (i >= rel_room(s) || (!s->win && win_alloc(s) < 0))
     return NULL;
   *cap = s->mtu - (uint32_t)sizeof(struct wire_hdr);
   return s->win[(s->snd_next + i) % s->send_window].buf + sizeof(struct wire_hdr);
