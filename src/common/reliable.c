@@ -27,7 +27,6 @@ void rel_init(struct rel_stream *s, const struct rel_io *io, void *ctx, uint64_t
   s->send_window = window;
   while (s->send_window > 16 && (uint64_t)s->send_window * slot_size(mtu) > REL_SEND_BYTES)
     s->send_window /= 2;
-  s->cwnd = s->send_window;
   s->ack_delay_ns = REL_ACK_DELAY_NS;
   s->io = io;
   s->ctx = ctx;
@@ -55,7 +54,6 @@ void rel_reset(struct rel_stream *s, uint32_t my_session)
   memset(s->have, 0, sizeof(s->have));
   s->held = s->held_bytes = 0;
   s->rto_ns = REL_RTO_INITIAL_NS;
-  s->cwnd = s->send_window;
 }
 
 void rel_free(struct rel_stream *s)
@@ -72,9 +70,7 @@ void rel_free(struct rel_stream *s)
 
 uint32_t rel_room(const struct rel_stream *s)
 {
-  uint32_t w = s->cwnd < s->send_window ? s->cwnd : s->send_window;
-  uint32_t inflight = s->snd_next - s->snd_una;
-  return inflight < w ? w - inflight : 0;
+  return s->send_window - (s->snd_next - s->snd_una);
 }
 
 int rel_busy(const struct rel_stream *s)
@@ -215,8 +211,6 @@ static void take_ack(struct rel_stream *s, uint32_t ack, uint64_t now)
   if (clean) {
     uint64_t rtt = now - s->win[(ack - 1) % s->send_window].sent_ns;
     s->srtt_ns = s->srtt_ns ? (7 * s->srtt_ns + rtt) / 8 : rtt;
-    if (s->cwnd < s->send_window)
-      s->cwnd = s->cwnd + acked < s->send_window ? s->cwnd + acked : s->send_window;
   }
   for (uint32_t q = s->snd_una; q != ack; q++) {
     struct rel_pkt *k = &s->win[q % s->send_window];
@@ -392,8 +386,6 @@ static void timeout_resend(struct rel_stream *s, uint64_t now)
    * advice (RFC 2018, 8); a timeout forgets this one.  It is also the
    * probe a receiver that cannot deliver yet answers. */
   s->win[s->snd_una % s->send_window].sacked = 0;
-  if (s->cwnd > REL_WINDOW_AFTER_LOSS)
-    s->cwnd = REL_WINDOW_AFTER_LOSS;
   uint32_t burst = RETRANSMIT_BURST;
   for (uint32_t q = s->snd_una; q != s->snd_next && burst; q++) {
     struct rel_pkt *k = &s->win[q % s->send_window];

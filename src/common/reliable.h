@@ -35,13 +35,6 @@
  * stream went at half the speed of 128.  Past this many bytes of slots,
  * the window halves (1024 slots of a 9216-byte MTU fit). */
 #define REL_SEND_BYTES (10u << 20)
-/* After a timeout the stream sends at most this many packets past the
- * oldest unacknowledged, twice what a selective ack covers, and grows back
- * by what is acknowledged cleanly (nothing of it resent): a window wider
- * than the receiver's holds and the selective ack past a hole turned each
- * loss into timeouts that doubled (100 messages of 1 MB under 5% loss:
- * 10.7 s by lane with 64 packets, 86-96 s with 128 or 256). */
-#define REL_WINDOW_AFTER_LOSS 64
 #define REL_HOLD_BYTES (8u << 20)
 /* A receiver keeps at most half the window past a hole, and at most
  * REL_HOLD_BYTES, each packet in a
@@ -105,8 +98,6 @@ struct rel_stream {
   uint32_t mtu;                 /* largest packet, header included */
   uint32_t window;              /* packets ahead a receiver takes: a power of two <= WIRE_WINDOW */
   uint32_t send_window;         /* packets in flight: window, or less for large MTUs */
-  uint32_t cwnd;                /* ... and at most this many since a timeout
-                                 * (REL_WINDOW_AFTER_LOSS, growing back) */
   uint64_t give_up_ns;
   uint32_t my_session;          /* this relationship's incarnation, on our side */
   uint32_t peer_session;        /* theirs, 0 until heard */
