@@ -108,7 +108,7 @@ fi
 # large messages by lane (lib/lane_rndv.c): the receiver asks on the lane
 # and the sender's library sends the data there, no engine on the way;
 # payloads checked
-if LEN=200000 N=40 lane_stream "udp large stream by lane"; then
+if LEN=200000 N=40 lane_stream "udp large stream by lane" MYRIXEN_LANE_RNDV_MAX=1048576; then
   if [ "$(counter rx "Large messages whose data came by lane")" -ge 40 ] &&
      [ "$(counter rx "Lane packets malformed")" = 0 ] && [ "$(counter tx "Lane packets malformed")" = 0 ]; then
     ok "udp large stream by lane: a took $(counter rx "Large messages whose data came by lane") large messages' data by lane"
@@ -121,7 +121,8 @@ fi
 # matched receive ends aborted while the sender's endpoint is still open;
 # by lane before the CTS came (-u 0) and mid-data (-u 200), and on the
 # engines' path
-for how in "by lane, at once:0:" "by lane, mid-data:200:" "engine path:0:MYRIXEN_LANE_RNDV_MAX=0"; do
+for how in "by lane, at once:0:MYRIXEN_LANE_RNDV_MAX=1048576" \
+           "by lane, mid-data:200:MYRIXEN_LANE_RNDV_MAX=1048576" "engine path:0:MYRIXEN_LANE_RNDV_MAX=0"; do
   IFS=: read -r name us envs <<< "$how"
   rm -f "$TMP/receiver.done"
   on a env $envs "$MX/mx_disconnect" -e 1 -l 1048576 > "$TMP/server.out" 2>&1 & spid=$!
@@ -240,7 +241,7 @@ if lane_stream "udp stream by lane under faults"; then
     grep -h "Lane" "$TMP/lane_tx.out" "$TMP/lane_rx.out"; tail -n 5 "$TMP/a.log" "$TMP/b.log"
   fi
 fi
-if LEN=200000 N=20 lane_stream "udp large stream by lane under faults"; then
+if LEN=200000 N=20 lane_stream "udp large stream by lane under faults" MYRIXEN_LANE_RNDV_MAX=1048576; then
   if [ "$(counter rx "Large messages whose data came by lane")" -ge 20 ] &&
      [ "$(counter tx "Lane packets resent")" -ge 1 ]; then
     ok "udp large messages by lane under faults: all 20 by lane, b resent $(counter tx "Lane packets resent")"
