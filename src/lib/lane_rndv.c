@@ -37,6 +37,7 @@
 #include "../common/fifo.h"
 #include "lib.h"
 #include "base.h"
+#include "txq.h"
 #include "lane.h"
 
 int lane_rndv_parse(const uint8_t *payload, uint32_t len, struct msg *m,
@@ -62,15 +63,11 @@ struct req *lane_rndv_ask(struct mx_endpoint *ep, struct req *r)
   if (!r->by_lane || r->via || !c || !c->lane || c->dead || !r->xfer ||
       r->xfer > lib.lane_rndv_max)
     return NULL;
-  struct req *cts = req_new(ep, REQ_CTL);
-  if (cts && !(cts->ctl = calloc(1, sizeof(*cts->ctl)))) {
-    req_free(ep, cts);
-    cts = NULL;
-  }
+  struct msg m = {.type = MSG_CTS, .cookie = r->peer_cookie, .match = req_cookie(r),
+                  .total = (uint32_t)r->xfer, .peer_eid = c->eid, .peer_nic = c->nic};
+  struct req *cts = txq_ctl_req(ep, &m);
   if (!cts)
     return NULL; /* no memory: the engines pull it, as before */
-  *cts->ctl = (struct msg){.type = MSG_CTS, .cookie = r->peer_cookie, .match = req_cookie(r),
-                           .total = (uint32_t)r->xfer, .peer_eid = c->eid, .peer_nic = c->nic};
   cts->conn = c;
   r->lane_data = 1;
   r->got = 0;
@@ -79,16 +76,11 @@ struct req *lane_rndv_ask(struct mx_endpoint *ep, struct req *r)
 
 struct req *lane_rndv_nack(struct mx_endpoint *ep, const struct conn *c, uint64_t cookie)
 {
-  struct req *n = req_new(ep, REQ_CTL);
-  if (n && !(n->ctl = calloc(1, sizeof(*n->ctl)))) {
-    req_free(ep, n);
-    n = NULL;
-  }
-  if (n) {
-    *n->ctl = (struct msg){.type = MSG_NACK, .cookie = cookie, .status = MSG_ST_ABORTED,
-                           .peer_eid = c->eid, .peer_nic = c->nic};
+  struct msg m = {.type = MSG_NACK, .cookie = cookie, .status = MSG_ST_ABORTED,
+                  .peer_eid = c->eid, .peer_nic = c->nic};
+  struct req *n = txq_ctl_req(ep, &m);
+  if (n)
     n->conn = (struct conn *)c;
-  }
   return n;
 }
 

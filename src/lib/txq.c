@@ -182,15 +182,22 @@ void txq_send_ctl(struct mx_endpoint *ep, struct txq *t, const struct msg *m)
     kick(t);
     return;
   }
+  struct req *r = txq_ctl_req(ep, m);
+  if (!r)
+    return; /* out of memory: the peer times out rather than us crashing */
+  txq_submit(ep, t, r);
+}
+
+struct req *txq_ctl_req(struct mx_endpoint *ep, const struct msg *m)
+{
   struct req *r = req_new(ep, REQ_CTL);
   if (r && !(r->ctl = malloc(sizeof(*m)))) {
     req_free(ep, r);
     r = NULL;
   }
-  if (!r)
-    return; /* out of memory: the peer times out rather than us crashing */
-  *r->ctl = *m;
-  txq_submit(ep, t, r);
+  if (r)
+    *r->ctl = *m;
+  return r;
 }
 
 int txq_drain(struct mx_endpoint *ep, struct txq *t)

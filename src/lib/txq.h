@@ -17,6 +17,9 @@ void txq_sent_early(struct mx_endpoint *ep, struct txq *t, struct req *r);
 /* Publish what txq_write_small wrote, with no request (lib_inject). */
 void txq_publish(struct txq *t);
 void txq_send_ctl(struct mx_endpoint *ep, struct txq *t, const struct msg *m);
+/* A control request carrying a copy of m, for a queue's backlog or a
+ * lane's (NULL: no memory). */
+struct req *txq_ctl_req(struct mx_endpoint *ep, const struct msg *m);
 int txq_drain(struct mx_endpoint *ep, struct txq *t);
 /* Complete with MX_STATUS_TIMEOUT the backlogged sends past their deadline
  * that have not started to leave (a half-sent message is never cut). */
