@@ -180,8 +180,11 @@ int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open 
 /* Closed endpoints' lane sockets whose time is up are closed; returns the
  * ms until the next one's (or -1: none kept). */
 int endpoint_lanes_expire(struct backend *be);
-/* 0, or -1 when no endpoint is open on that VIF. */
-int endpoint_close(struct backend *be, struct be_guest *g, uint32_t vif_idx);
+/* Close the endpoint on VIF vif_idx, telling its peers' hosts where its
+ * lane streams stood (acks, the guest's word: engine_vif_close checks).
+ * 0, or -1 when no endpoint is open on that VIF. */
+int endpoint_close(struct backend *be, struct be_guest *g, uint32_t vif_idx,
+                   const struct ctl_lane_last_ack *acks, uint32_t nacks);
 void endpoint_close_all(struct backend *be, struct be_guest *g);
 /* The endpoint open on g's VIF vif_idx: 0 and *eid, or -1. */
 int endpoint_at(const struct be_guest *g, uint32_t vif_idx, uint32_t *eid);

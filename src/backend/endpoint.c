@@ -223,12 +223,13 @@ int endpoint_open(struct backend *be, struct be_guest *g, const struct ctl_open 
   return MX_SUCCESS;
 }
 
-int endpoint_close(struct backend *be, struct be_guest *g, uint32_t vif_idx)
+int endpoint_close(struct backend *be, struct be_guest *g, uint32_t vif_idx,
+                   const struct ctl_lane_last_ack *acks, uint32_t nacks)
 {
   uint32_t eid;
   if (endpoint_at(g, vif_idx, &eid) < 0)
     return -1;
-  engine_vif_close(be->engine, eid);
+  engine_vif_close(be->engine, eid, acks, nacks);
   lane_retire(be, eid);
   g->vif_eid[vif_idx] = 0;
   return 0;
@@ -237,5 +238,5 @@ int endpoint_close(struct backend *be, struct be_guest *g, uint32_t vif_idx)
 void endpoint_close_all(struct backend *be, struct be_guest *g)
 {
   for (uint32_t i = 0; i < REGION_VIFS; i++)
-    endpoint_close(be, g, i);
+    endpoint_close(be, g, i, NULL, 0);
 }

@@ -148,6 +148,20 @@ struct ctl_close {
   uint32_t vif;
 };
 
+/* CTL_CLOSE's text (on the socket only: the mailbox carries none): where
+ * the closing endpoint's lane streams stood, one entry per peer endpoint.
+ * The engines pass each on, with the close, to the peer's host
+ * (WIRE_EP_GONE), where it stands for the lane's last ack: a send whose
+ * last packet arrived completes though its ack was lost as we closed. */
+struct ctl_lane_last_ack {
+  uint64_t nic;           /* the peer endpoint ... */
+  uint32_t eid;
+  uint32_t session;       /* ... in the incarnation the stream is with */
+  uint32_t ack;           /* the next seq we expected from it */
+  uint32_t pad;
+};
+#define CTL_LANE_LAST_ACKS_MAX (CTL_TEXT_MAX / sizeof(struct ctl_lane_last_ack))
+
 struct ctl_connect {
   uint32_t vif;           /* my endpoint */
   uint32_t eid;           /* peer endpoint */
@@ -226,7 +240,8 @@ _Static_assert(sizeof(struct ctl_msg) == 152, "ctl message body");
 static inline int ctl_needs_socket(const struct ctl_msg *m)
 {
   return m->type == CTL_HELLO || m->type == CTL_OPEN ||
-         (m->type == CTL_CONNECT && m->u.connect.want_channel);
+         (m->type == CTL_CONNECT && m->u.connect.want_channel) ||
+         m->len != 0; /* the mailbox carries no text (a close's last acks) */
 }
 
 _Static_assert(sizeof(struct ctl_hello) == 48, "ctl_hello");
@@ -235,6 +250,7 @@ _Static_assert(offsetof(struct ctl_hello_reply, hostname) == 40, "ctl_hello_repl
 _Static_assert(sizeof(struct ctl_open) == 16, "ctl_open");
 _Static_assert(sizeof(struct ctl_open_reply) == 96, "ctl_open_reply");
 _Static_assert(sizeof(struct ctl_close) == 4, "ctl_close");
+_Static_assert(sizeof(struct ctl_lane_last_ack) == 24, "ctl_lane_last_ack");
 _Static_assert(sizeof(struct ctl_connect) == 24, "ctl_connect");
 _Static_assert(offsetof(struct ctl_connect, nic_id) == 8, "ctl_connect.nic_id");
 _Static_assert(sizeof(struct ctl_connect_reply) == 56, "ctl_connect_reply");

@@ -75,6 +75,8 @@ enum msg_type {
 #define MSG_F_LANE 0x10   /* the library's own mark, never taken from a packet: the
                            * message came by lane (its rendezvous may ask for its data
                            * on the lane) */
+#define MSG_F_LAST_ACK 0x20 /* MSG_PEER_GONE: cookie2 is the closed endpoint's last ack on
+                            * its lane stream with us (struct ctl_lane_last_ack) */
 #define MSG_EID_ALL 0xffffffffu /* MSG_PEER_GONE: every endpoint of peer_nic */
 
 

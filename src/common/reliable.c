@@ -223,6 +223,12 @@ static void take_ack(struct rel_stream *s, uint32_t ack, uint64_t now)
   s->rto_ns = rto < REL_RTO_MIN_NS ? REL_RTO_MIN_NS : rto > REL_RTO_MAX_NS ? REL_RTO_MAX_NS : rto;
 }
 
+void rel_take_ack(struct rel_stream *s, uint32_t ack)
+{
+  if (s->win && s->snd_una != s->snd_next)
+    take_ack(s, ack, s->io->now(s->ctx));
+}
+
 /* Not stable: an ack of the first copy, in the same round, may free the
  * slot for a new packet before the flush.  (A first send's slot is freed
  * only by an ack of what a flush sent.) */

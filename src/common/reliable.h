@@ -154,6 +154,10 @@ struct rel_pkt *rel_send(struct rel_stream *s, uint8_t type, const void *a, uint
 uint8_t *rel_payload(struct rel_stream *s, uint32_t i, uint32_t *cap);
 struct rel_pkt *rel_commit(struct rel_stream *s, uint8_t type, uint32_t len, uint64_t now);
 void rel_send_ack(struct rel_stream *s);
+/* The peer's ack, told other than in a packet (a lane's last, which the
+ * peer's backend passed on as it closed): what it covers is acknowledged,
+ * as a packet's ack would be; one beyond what was sent is ignored. */
+void rel_take_ack(struct rel_stream *s, uint32_t ack);
 
 /* A checked packet from the peer, of its current incarnation, read at
  * now: acks, order, delivery (rel_io.deliver). */

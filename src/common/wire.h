@@ -27,7 +27,7 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the wire is little-endian");
 
 #define WIRE_MAGIC 0x4d58u     /* "XM" */
-#define WIRE_VERSION 9
+#define WIRE_VERSION 10
 #define WIRE_ETHERTYPE 0x86dfu /* the EtherType of MX over Ethernet */
 #define WIRE_UDP_PORT 2315     /* default UDP port of a backend */
 #define WIRE_MAX_PACKET 65280  /* a port's MTU, up to a 64 KiB frame or datagram */
@@ -129,6 +129,16 @@ struct wire_ep_gone {
   uint32_t session;       /* ... in this incarnation */
 };
 
+/* After wire_ep_gone, any number (what fits the packet): where the closed
+ * endpoint's lane stream with one of the receiver's endpoints stood, as its
+ * library told its backend on closing (ctl_lane_last_ack). */
+struct wire_lane_last_ack {
+  uint32_t eid;           /* the receiver's endpoint ... */
+  uint32_t session;       /* ... in this incarnation */
+  uint32_t ack;           /* the stream's last ack to it */
+  uint32_t pad;
+};
+
 struct wire_pull_req {
   uint64_t cookie;        /* sender's request */
   uint64_t cookie2;       /* receiver's request */
@@ -179,6 +189,7 @@ _Static_assert(sizeof(struct wire_pull_end) == 32, "wire_pull_end");
 _Static_assert(sizeof(struct wire_nack) == 32, "wire_nack");
 _Static_assert(sizeof(struct wire_hello) == 64, "wire_hello");
 _Static_assert(sizeof(struct wire_ep_gone) == 8, "wire_ep_gone");
+_Static_assert(sizeof(struct wire_lane_last_ack) == 16, "wire_lane_last_ack");
 _Static_assert(offsetof(struct wire_hdr, csum) == 8 && offsetof(struct wire_hdr, seq) == 20 &&
                    offsetof(struct wire_hdr, src_nic) == 24 && offsetof(struct wire_hdr, ack) == 40,
                "wire header fields");

@@ -21,12 +21,13 @@ int engine_vif_open(struct engine *e, const struct engine_owner *owner, struct v
   return r;
 }
 
-void engine_vif_close(struct engine *e, uint32_t eid)
+void engine_vif_close(struct engine *e, uint32_t eid, const struct ctl_lane_last_ack *acks,
+                      uint32_t nacks)
 {
   pthread_mutex_lock(&e->lock);
   struct engine_vif *v = vif_lookup(e, e->cfg.nic_id, eid);
   if (v)
-    vif_close(e, v);
+    vif_close(e, v, acks, nacks);
   pthread_mutex_unlock(&e->lock);
 }
 

@@ -149,8 +149,11 @@ int engine_vif_open(struct engine *e, const struct engine_owner *owner, struct v
                     uint32_t eid, uint32_t key, struct engine_vif_info *info);
 /* Close eid: what its guest queued is delivered, copies in flight end,
  * every other endpoint hears it is gone.  The engine touches the VIF's
- * memory no more. */
-void engine_vif_close(struct engine *e, uint32_t eid);
+ * memory no more.  acks (nacks of them; the guest's word, checked): where
+ * its lane streams stood, told to the peers' hosts with the close (those
+ * naming an endpoint it had no pair with are dropped and counted). */
+void engine_vif_close(struct engine *e, uint32_t eid, const struct ctl_lane_last_ack *acks,
+                      uint32_t nacks);
 /* The VIF open at eid: 0 and *info, or -1. */
 int engine_vif_get(struct engine *e, uint32_t eid, struct engine_vif_info *info);
 /* Rate limits of what the engine takes from eid (0: none).  0 or -1. */

@@ -168,7 +168,8 @@ int vif_post_gone(struct engine *e, struct engine_vif *v);
  * or an MX return code. */
 int vif_open(struct engine *e, const struct engine_owner *owner, struct vif *shared,
              uint32_t want, uint32_t key, struct engine_vif **out);
-void vif_close(struct engine *e, struct engine_vif *v);
+void vif_close(struct engine *e, struct engine_vif *v, const struct ctl_lane_last_ack *acks,
+               uint32_t nacks);
 void vif_info(const struct engine_vif *v, struct engine_vif_info *info);
 void vif_counters_add(struct vif_counters *sum, const struct vif_counters *c);
 int vif_has_channel(const struct engine_vif *v, uint32_t peer);
@@ -297,7 +298,8 @@ int net_poll_fds(struct engine *e, struct pollfd *pfd, int max);
 void net_woken(struct engine *e, const struct pollfd *pfd, int nfd);
 int net_next_timer_ms(struct engine *e);
 /* lanes.c: an endpoint closes; the hosts it connected with are told */
-void lane_tell_gone(struct engine *e, struct engine_vif *v);
+void lane_tell_gone(struct engine *e, struct engine_vif *v, const struct ctl_lane_last_ack *acks,
+                    uint32_t nacks);
 /* peer.c: true when nic names another host the network may reach */
 int peer_is_remote(struct engine *e, uint64_t nic);
 /* remote.c / rpull.c: a guest's request for another host (1 consumed, 0 retry) */

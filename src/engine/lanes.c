@@ -7,6 +7,9 @@
  * passes on only an address on its peer backend's own IP, and when an
  * endpoint closes its engine tells every host it had connected with
  * (WIRE_EP_GONE), whose engines tell their endpoints (MSG_PEER_GONE).
+ * The notice carries where the closed endpoint's lane streams stood, as its
+ * library said on closing (its last acks): a peer's send whose last packet
+ * arrived then completes although the lane's own ack of it was lost.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -79,19 +82,21 @@ int engine_vif_set_lane(struct engine *e, uint32_t eid, const struct lane_addr *
 /* Tell p, or keep the notice until its window has room: a peer that never
  * hears it would go on sending to the endpoint's lane, whose port could
  * later be someone else's. */
-static void gone_send(struct net *n, struct net_peer *p, const struct wire_ep_gone *g)
+static void gone_send(struct net *n, struct net_peer *p, const uint8_t *msg, uint32_t len)
 {
-  if (rel_send(&p->rel, WIRE_EP_GONE, g, sizeof(*g), NULL, 0)) {
+  if (rel_send(&p->rel, WIRE_EP_GONE, msg, len, NULL, 0)) {
     n->ep_gone_tx++;
     return;
   }
-  struct net_gone *w = malloc(sizeof(*w));
+  struct net_gone *w = malloc(sizeof(*w) + len);
   if (w && n->ngones == NET_GONES_MAX) { /* (an endpoint churner's, as a rule) */
     struct net_gone *old = n->gones;
     FIFO_POP(&n->gones, &n->gones_tail, next);
     n->ngones--;
     n->ep_gone_dropped++;
-    log_warn("endpoint %u's close not told to %012llx: too many waiting", old->g.eid,
+    struct wire_ep_gone og;
+    memcpy(&og, old->msg, sizeof(og));
+    log_warn("endpoint %u's close not told to %012llx: too many waiting", og.eid,
              (unsigned long long)old->nic);
     free(old);
   }
@@ -99,22 +104,57 @@ static void gone_send(struct net *n, struct net_peer *p, const struct wire_ep_go
     n->ep_gone_dropped++;
     return;
   }
-  *w = (struct net_gone){.nic = p->nic, .g = *g};
+  w->nic = p->nic;
+  w->next = NULL;
+  w->len = len;
+  memcpy(w->msg, msg, len);
   FIFO_PUSH(&n->gones, &n->gones_tail, w, next);
   n->ngones++;
 }
 
-void lane_tell_gone(struct engine *e, struct engine_vif *v)
+/* The notice for p: g, then the last acks naming endpoints of p's that v
+ * had a pair with, as many as fit a packet.  Its length. */
+static uint32_t gone_make(struct engine_vif *v, struct net_peer *p, const struct wire_ep_gone *g,
+                          const struct ctl_lane_last_ack *acks, uint32_t nacks, uint8_t *msg,
+                          uint32_t *told)
+{
+  uint32_t len = sizeof(*g), cap = p->rel.mtu - (uint32_t)sizeof(struct wire_hdr);
+  memcpy(msg, g, sizeof(*g));
+  for (uint32_t i = 0; i < nacks; i++) {
+    const struct ctl_lane_last_ack *a = &acks[i];
+    if (a->nic != p->nic || !allow_has(&v->remote_ok, a->nic, a->eid, a->session))
+      continue;
+    if (len + sizeof(struct wire_lane_last_ack) > cap)
+      break; /* (a guest of more peers on one host than a packet names) */
+    struct wire_lane_last_ack w = {.eid = a->eid, .session = a->session, .ack = a->ack};
+    memcpy(msg + len, &w, sizeof(w));
+    len += sizeof(w);
+    (*told)++;
+  }
+  return len;
+}
+
+void lane_tell_gone(struct engine *e, struct engine_vif *v, const struct ctl_lane_last_ack *acks,
+                    uint32_t nacks)
 {
   struct net *n = net_of(e);
-  if (!n || !v->remote_ok.count)
+  if (!n)
     return;
+  uint8_t *msg = v->remote_ok.count ? malloc(WIRE_MAX_PACKET) : NULL;
   struct wire_ep_gone g = {.eid = v->eid, .session = v->session};
-  for (int i = 0; i < NET_MAX_PEERS; i++) {
+  uint32_t told = 0;
+  for (int i = 0; msg && i < NET_MAX_PEERS; i++) {
     struct net_peer *p = &n->peers[i];
     if (p->in_use && allow_has_nic(&v->remote_ok, p->nic))
-      gone_send(n, p, &g);
+      gone_send(n, p, msg, gone_make(v, p, &g, acks, nacks, msg, &told));
   }
+  if (v->remote_ok.count && !msg)
+    n->ep_gone_dropped++;
+  free(msg);
+  /* Those that named no pair of v's (a guest's word is checked), or did
+   * not fit: their senders' sends fail as before the last acks were told. */
+  n->last_acks_tx += told;
+  n->last_acks_refused += nacks - told;
 }
 
 int lane_gones_retry(struct net *n)
@@ -126,7 +166,7 @@ int lane_gones_retry(struct net *n)
   for (struct net_gone *w = n->gones, *nx; w; w = nx) {
     nx = w->next;
     struct net_peer *p = peer_by_nic(n, w->nic);
-    if (p && !rel_send(&p->rel, WIRE_EP_GONE, &w->g, sizeof(w->g), NULL, 0)) {
+    if (p && !rel_send(&p->rel, WIRE_EP_GONE, w->msg, w->len, NULL, 0)) {
       prev = w;
       continue;
     }
@@ -151,16 +191,30 @@ void lane_gones_free(struct net *n)
   n->ngones = 0;
 }
 
-int lane_on_gone(struct engine *e, struct net_peer *p, const struct wire_ep_gone *g)
+int lane_on_gone(struct engine *e, struct net_peer *p, const struct wire_ep_gone *g,
+                 const uint8_t *acks, uint32_t len)
 {
   struct net *n = net_of(e);
+  if (len % sizeof(struct wire_lane_last_ack))
+    return -1;
   n->ep_gone_rx++;
-  struct msg m = {.type = MSG_PEER_GONE, .peer_nic = p->nic, .peer_eid = g->eid,
-                  .seq = g->session, .status = MSG_ST_CLOSED};
   for (uint32_t i = 0; i < e->cfg.max_endpoints; i++) {
     struct engine_vif *v = &e->vifs[i];
-    if (v->in_use && allow_has(&v->remote_ok, p->nic, g->eid, g->session))
-      notify_post(e, v->eid, v->session, &m);
+    if (!v->in_use || !allow_has(&v->remote_ok, p->nic, g->eid, g->session))
+      continue;
+    struct msg m = {.type = MSG_PEER_GONE, .peer_nic = p->nic, .peer_eid = g->eid,
+                    .seq = g->session, .status = MSG_ST_CLOSED};
+    for (uint32_t off = 0; off < len; off += sizeof(struct wire_lane_last_ack)) {
+      struct wire_lane_last_ack a;
+      memcpy(&a, acks + off, sizeof(a));
+      if (a.eid == v->eid && a.session == v->session) {
+        m.flags = MSG_F_LAST_ACK;
+        m.cookie2 = a.ack;
+        n->last_acks_rx++;
+        break;
+      }
+    }
+    notify_post(e, v->eid, v->session, &m);
   }
   return 1;
 }

@@ -145,6 +145,9 @@ struct net {
   uint64_t lanes_refused;       /* ... and refused (not on the peer's own address) */
   uint64_t ep_gone_tx, ep_gone_rx; /* WIRE_EP_GONE told and heard */
   uint64_t ep_gone_dropped;     /* ... and not told: more than NET_GONES_MAX waited */
+  uint64_t last_acks_tx;        /* closed endpoints' last lane acks told with them ... */
+  uint64_t last_acks_refused;   /* ... and not: naming no pair of theirs, or past a packet */
+  uint64_t last_acks_rx;        /* heard and passed on to an endpoint */
   uint64_t keepalives;          /* sent to idle peers */
   struct wire_auth auth;
   uint64_t auth_bad;            /* with a key: no MAC, or a wrong one */
@@ -215,14 +218,19 @@ void rpull_free_all(struct net *n);
 /* An endpoint's close, still to be told to a host (lanes.c). */
 struct net_gone {
   uint64_t nic;
-  struct wire_ep_gone g;
   struct net_gone *next;
+  uint32_t len;                 /* of msg */
+  _Alignas(8) uint8_t msg[];    /* struct wire_ep_gone, then its last acks */
 };
 #define NET_GONES_MAX 4096 /* past this, the oldest notice is dropped (logged) */
 
 /* lanes.c: the engine's part in the guests' lanes (docs/lanes.md) */
 int lane_vouch(struct net *n, const struct net_peer *p, struct lane_addr *lane);
-int lane_on_gone(struct engine *e, struct net_peer *p, const struct wire_ep_gone *g);
+/* g, and after it len bytes of struct wire_lane_last_ack (a peer's word,
+ * checked): every endpoint that had g's as a pair hears MSG_PEER_GONE, with
+ * the last ack naming it.  1, or -1 for a payload of no whole entries. */
+int lane_on_gone(struct engine *e, struct net_peer *p, const struct wire_ep_gone *g,
+                 const uint8_t *acks, uint32_t len);
 /* Notices that waited for room: sent now if they can be.  Returns work. */
 int lane_gones_retry(struct net *n);
 void lane_gones_free(struct net *n);

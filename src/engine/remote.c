@@ -236,8 +236,8 @@ int remote_deliver(struct engine *e, struct net_peer *p, const struct wire_hdr *
     r = h->len == 0 ? 1 : -1;
     break;
   case WIRE_EP_GONE:
-    if (payload_as(&u.g, sizeof(u.g), h, payload, 1))
-      r = lane_on_gone(e, p, &u.g);
+    if (payload_as(&u.g, sizeof(u.g), h, payload, 0))
+      r = lane_on_gone(e, p, &u.g, payload + sizeof(u.g), h->len - (uint32_t)sizeof(u.g));
     break;
   default:
     break;

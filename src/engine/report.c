@@ -195,6 +195,9 @@ static void write_net_counters(struct json *j, const struct net *n)
   json_u64(j, "ep_gone_tx", n ? n->ep_gone_tx : 0);
   json_u64(j, "ep_gone_rx", n ? n->ep_gone_rx : 0);
   json_u64(j, "ep_gone_dropped", n ? n->ep_gone_dropped : 0);
+  json_u64(j, "last_acks_tx", n ? n->last_acks_tx : 0);
+  json_u64(j, "last_acks_refused", n ? n->last_acks_refused : 0);
+  json_u64(j, "last_acks_rx", n ? n->last_acks_rx : 0);
   json_u64(j, "keepalives", n ? n->keepalives : 0);
   json_u64(j, "auth_failed", n ? n->auth_bad : 0);
   json_u64(j, "auth_unexpected", n ? n->auth_unexpected : 0);

@@ -149,7 +149,8 @@ int vif_open(struct engine *e, const struct engine_owner *owner, struct vif *sha
   return MX_SUCCESS;
 }
 
-void vif_close(struct engine *e, struct engine_vif *v)
+void vif_close(struct engine *e, struct engine_vif *v, const struct ctl_lane_last_ack *acks,
+               uint32_t nacks)
 {
   if (!v->in_use)
     return;
@@ -176,7 +177,7 @@ void vif_close(struct engine *e, struct engine_vif *v)
   vif_counters_add(&e->closed, &v->c);
   e->closed_channels += (uint64_t)v->channels;
   log_info("endpoint %u closed (guest %u)", v->eid, v->owner.guest_id);
-  lane_tell_gone(e, v); /* the hosts it connected with fail what they had with it */
+  lane_tell_gone(e, v, acks, nacks); /* the hosts it connected with fail what they had with it */
   allow_free(&v->remote_ok);
   v->lane = (struct lane_addr){0};
   e->polled_vifs -= v->owner.polled != 0;

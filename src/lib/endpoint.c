@@ -144,9 +144,31 @@ static int sends_flushed(struct mx_endpoint *ep, void *arg)
 
 #define CLOSE_FLUSH_MS 2000
 
+/* CTL_CLOSE, with where our lane streams stood: the peers' hosts hear it
+ * with the close (lane_last_acks).  Without memory for it, the close alone. */
+static void close_call(struct mx_endpoint *ep)
+{
+  struct ctl_msg small, rep;
+  uint32_t max = ep->lane ? ep->lane->npeers : 0;
+  if (max > CTL_LANE_LAST_ACKS_MAX)
+    max = CTL_LANE_LAST_ACKS_MAX;
+  struct ctl_msg *req = max ? malloc(sizeof(*req) + max * sizeof(struct ctl_lane_last_ack)) : NULL;
+  if (!req) {
+    req = &small;
+    max = 0;
+  }
+  ctl_init(req, CTL_CLOSE, 0);
+  req->u.close.vif = ep->vif_idx;
+  if (max) /* (text starts at 152 bytes: aligned for them) */
+    req->len = lane_last_acks(ep, (struct ctl_lane_last_ack *)req->text, max) *
+               (uint32_t)sizeof(struct ctl_lane_last_ack);
+  ctl_call(req, &rep, NULL, NULL, NULL);
+  if (req != &small)
+    free(req);
+}
+
 EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
 {
-  struct ctl_msg req, rep;
   mx_return_t rc = ep_enter_outside_handler(ep, "mx_close_endpoint");
   if (rc != MX_SUCCESS)
     return rc;
@@ -164,11 +186,8 @@ EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
   /* What we took by lane is acknowledged before the engines tell our
    * peers we closed: else their sends of it would fail though delivered. */
   lane_flush_acks(ep);
-  if (ep->attachment == lib.attachment) { /* a dead backend closed it already */
-    ctl_init(&req, CTL_CLOSE, 0);
-    req.u.close.vif = ep->vif_idx;
-    ctl_call(&req, &rep, NULL, NULL, NULL);
-  }
+  if (ep->attachment == lib.attachment) /* a dead backend closed it already */
+    close_call(ep);
   uint32_t attachment = ep->attachment;
   while (ep->chans)
     chan_close(ep, ep->chans);

@@ -29,6 +29,7 @@ const char *const ep_counter_names[EPC_MAX] = {
   [EPC_LANE_RX_RUNS] = "Lane packets received in runs (GRO)",
   [EPC_LANE_ICMP] = "Lane errors reported by ICMP (tried again)",
   [EPC_LANE_RNDV] = "Large messages whose data came by lane",
+  [EPC_LANE_LAST_ACKED] = "Lane packets acknowledged by a closed peer's last ack",
   [EPC_DIRECT_READS] = "Large messages read from the sender (single copy)",
 };
 

@@ -602,6 +602,25 @@ void lane_flush_acks(struct mx_endpoint *ep)
       rel_send_ack(&lp->rel);
 }
 
+uint32_t lane_last_acks(const struct mx_endpoint *ep, struct ctl_lane_last_ack *out,
+                        uint32_t max)
+{
+  uint32_t n = 0;
+  for (struct lane_peer *lp = ep->lane ? ep->lane->peers : NULL; lp && n < max; lp = lp->next)
+    out[n++] = (struct ctl_lane_last_ack){
+        .nic = lp->nic, .eid = lp->eid, .session = lp->session, .ack = lp->rel.rcv_next};
+  return n;
+}
+
+void lane_last_ack(struct mx_endpoint *ep, struct conn *c, uint32_t ack)
+{
+  if (!c->lane)
+    return;
+  uint32_t una = c->lane->rel.snd_una;
+  rel_take_ack(&c->lane->rel, ack);
+  ep->counters[EPC_LANE_LAST_ACKED] += c->lane->rel.snd_una - una;
+}
+
 uint64_t lane_next_timer(const struct mx_endpoint *ep)
 {
   return ep->lane ? ep->lane->next_timer_ns : UINT64_MAX;

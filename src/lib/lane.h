@@ -125,6 +125,15 @@ int lane_input(struct mx_endpoint *ep, int idle_too);
 int lane_timers(struct mx_endpoint *ep, uint64_t now);
 /* Every ack due now, whatever its delay (the waiter is about to sleep). */
 void lane_flush_acks(struct mx_endpoint *ep);
+/* Where each stream stood (the next packet it expected), for the close
+ * (CTL_CLOSE's text): the peers' hosts hear it with the close, so that a
+ * send whose last packet we took completes though our ack of it was lost.
+ * At most max; returns how many. */
+uint32_t lane_last_acks(const struct mx_endpoint *ep, struct ctl_lane_last_ack *out,
+                        uint32_t max);
+/* c's endpoint closed, and said its stream with us had taken everything
+ * before ack: what that covers is delivered (MSG_PEER_GONE's last ack). */
+void lane_last_ack(struct mx_endpoint *ep, struct conn *c, uint32_t ack);
 /* When lane_timers has something to do (UINT64_MAX: nothing). */
 uint64_t lane_next_timer(const struct mx_endpoint *ep);
 /* True while a stream has packets unacknowledged or sends waiting, or a

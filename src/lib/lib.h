@@ -169,7 +169,7 @@ enum ep_counter {
   EPC_HANDLER_CALLS, EPC_TIMEOUTS, EPC_BACKLOGGED, EPC_DIRECT_READS,
   EPC_LANE_TX, EPC_LANE_TX_ERRORS, EPC_LANE_RX, EPC_LANE_REFUSED, EPC_LANE_MALFORMED,
   EPC_LANE_RETRANSMITS, EPC_LANE_SILENT, EPC_LANE_TX_RUNS, EPC_LANE_RX_RUNS, EPC_LANE_ICMP,
-  EPC_LANE_RNDV, EPC_MAX
+  EPC_LANE_RNDV, EPC_LANE_LAST_ACKED, EPC_MAX
 };
 extern const char *const ep_counter_names[EPC_MAX];
 
@@ -233,12 +233,10 @@ struct mx_endpoint {
 #define CHANNEL_SPIN_NS 20000ull
 /* The longest rendezvous whose data goes by lane (lane_rndv.c); longer
  * ones are pulled through the engines, which move them while the sender
- * computes.  0 for now: the lane's last ack of a rendezvous can be lost
- * as its receiver closes (under 5% loss, in the hosts test's random loop
- * under TSan), and the sender's send then fails though delivered, where
- * the engines, which outlive the endpoint, report it; opt in with
- * MYRIXEN_LANE_RNDV_MAX (1048576 measured in docs/evaluation.md). */
-#define LANE_RNDV_MAX 0ull
+ * computes (MYRIXEN_LANE_RNDV_MAX; docs/evaluation.md, seventh part).
+ * The lane's last ack of it may be lost as its receiver closes: the
+ * close's last acks (lane_last_acks) then complete the send. */
+#define LANE_RNDV_MAX 1048576ull
 /* How long a waiter yields, not spins, after giving its engine work it must
  * do before the wait can end (a pull; a rendezvous sent by lane, whose pull
  * the engine serves): the engine shares the waiter's core, and a spinning

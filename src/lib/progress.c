@@ -111,6 +111,44 @@ static void lane_peer_event(struct mx_endpoint *ep, const struct msg *m)
   lane_bind(ep, c, &a, m->seq);
 }
 
+/* An endpoint closed, or its guest died, or its whole host (MSG_PEER_GONE):
+ * what we had in progress with it fails, but what its last ack covers. */
+void progress_peer_gone(struct mx_endpoint *ep, const struct msg *m)
+{
+  if (m->peer_eid == MSG_EID_ALL) {
+    /* a whole host stopped answering: every connection to it fails */
+    for (struct conn *c = ep->conns; c; c = c->next)
+      if (c->nic == m->peer_nic) {
+        conn_fail(ep, c, msg_status_code(m->status));
+        lane_unbind(ep, c); /* nothing resent to it any more */
+      }
+    return;
+  }
+  struct conn *c = conn_get(ep, m->peer_nic, m->peer_eid, 0);
+  if (!c || (m->seq && c->session && m->seq != c->session))
+    return; /* (an incarnation of it that is gone already) */
+  if (c->ch)
+    progress_channel(ep, c->ch); /* what it sent before dying still counts */
+  if (c->lane) {
+    lane_input(ep, 0);
+    if (m->flags & MSG_F_LAST_ACK)
+      lane_last_ack(ep, c, (uint32_t)m->cookie2); /* its ack of what it took */
+  }
+  conn_fail(ep, c, MX_STATUS_ENDPOINT_CLOSED);
+  lane_unbind(ep, c);
+  if (c->remote) {
+    /* An endpoint of another host closed (WIRE_EP_GONE): what was in
+     * progress with it failed.  The connection is not marked dead: a new
+     * incarnation may connect to us and be answered without a connect of
+     * ours (MX), and a message to the closed one is refused by its
+     * engine (NACK) as before. */
+    c->dead = 0;
+    c->session = 0;
+    if (!c->ch)
+      c->path = PATH_NONE;
+  }
+}
+
 static void engine_event(struct mx_endpoint *ep, const struct msg *m, const uint8_t *eager)
 {
   struct msg own;
@@ -140,38 +178,9 @@ static void engine_event(struct mx_endpoint *ep, const struct msg *m, const uint
   case MSG_LANE_PEER:
     lane_peer_event(ep, m);
     break;
-  case MSG_PEER_GONE: {
-    if (m->peer_eid == MSG_EID_ALL) {
-      /* a whole host stopped answering: every connection to it fails */
-      for (struct conn *c = ep->conns; c; c = c->next)
-        if (c->nic == m->peer_nic) {
-          conn_fail(ep, c, msg_status_code(m->status));
-          lane_unbind(ep, c); /* nothing resent to it any more */
-        }
-      break;
-    }
-    struct conn *c = conn_get(ep, m->peer_nic, m->peer_eid, 0);
-    if (!c || (m->seq && c->session && m->seq != c->session))
-      break; /* (an incarnation of it that is gone already) */
-    if (c->ch)
-      progress_channel(ep, c->ch); /* what it sent before dying still counts */
-    if (c->lane)
-      lane_input(ep, 0);
-    conn_fail(ep, c, MX_STATUS_ENDPOINT_CLOSED);
-    lane_unbind(ep, c);
-    if (c->remote) {
-      /* An endpoint of another host closed (WIRE_EP_GONE): what was in
-       * progress with it failed.  The connection is not marked dead: a new
-       * incarnation may connect to us and be answered without a connect of
-       * ours (MX), and a message to the closed one is refused by its
-       * engine (NACK) as before. */
-      c->dead = 0;
-      c->session = 0;
-      if (!c->ch)
-        c->path = PATH_NONE;
-    }
+  case MSG_PEER_GONE:
+    progress_peer_gone(ep, m);
     break;
-  }
   default:
     break; /* the engine sends nothing else; ignore rather than trust */
   }

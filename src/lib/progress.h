@@ -18,5 +18,9 @@ int progress_poll(struct mx_endpoint *ep);
  * mx_wakeup.  Returns 1 when done, 0 on timeout or wakeup. */
 int progress_wait(struct mx_endpoint *ep, uint32_t timeout_ms,
             int (*done)(struct mx_endpoint *, void *), void *arg);
+/* The engine's MSG_PEER_GONE (lock held): what was in progress with that
+ * peer fails, but what the closed endpoint's last ack on our lane
+ * (MSG_F_LAST_ACK) says it took. */
+void progress_peer_gone(struct mx_endpoint *ep, const struct msg *m);
 
 #endif

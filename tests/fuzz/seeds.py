@@ -58,7 +58,9 @@ def control_seeds():
         s += step(sock, ctl(RESOLVE, struct.pack("<QII", 0, 1, 0) + b"fuzzhost".ljust(64, b"\0")))
         s += step(sock, ctl(RESOLVE, struct.pack("<QII", nic, 0, 0)))
         s += step(mbox, ctl(VIF_SET, struct.pack("<IIQQ", 3, 0, 1000000, 10)))
-        s += step(sock, ctl(CLOSE, struct.pack("<I", 0)))
+        # the close's last acks: the peer it connected to, and one it never had
+        last = struct.pack("<QIIII", nic, 3, 1, 42, 0) + struct.pack("<QIIII", nic + 1, 4, 1, 7, 0)
+        s += step(sock, ctl(CLOSE, struct.pack("<I", 0), text=last))
         s += step(5, b"")
         write("control", "exchange-%d-%d" % (sock, dp), s)
     write("control", "hello-again", b"\1" + step(0, ctl(HELLO, struct.pack("<II", 1, 1) + b"again")))
@@ -131,7 +133,8 @@ def wire_seeds():
     notify = step(1, pkt(NOTIFY, struct.pack("<QQIIII", 5, 6, 0, 0, 4096, 0), seq=4))
     nack = step(1, pkt(NACK, struct.pack("<QQIIII", 5, 0x1234, 0, 0, 3, 0), seq=5))
     ack = step(1, pkt(ACK, reliable=False, ack=3))
-    gone = step(1, pkt(EP_GONE, struct.pack("<II", 0, 3), seq=6))
+    # closed: endpoint 0 of session 3, its lane's last ack to our endpoint 0 (session 1)
+    gone = step(1, pkt(EP_GONE, struct.pack("<II", 0, 3) + struct.pack("<IIII", 0, 1, 9, 0), seq=6))
     alive = step(1, pkt(KEEPALIVE, seq=7))
     at_port = step(1, pkt(DATA, desc(SMALL, 8, 8) + ext(8) + b"12345678", seq=8,
                           flags=1 | LANE_FLAG))  # a lane's packet at a port: dropped

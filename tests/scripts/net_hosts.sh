@@ -138,6 +138,15 @@ for how in "by lane, at once:0:MYRIXEN_LANE_RNDV_MAX=1048576" \
     bad "large send given up $name (sender $crc, receiver $src)"; cat "$TMP/client.out" "$TMP/server.out"
   fi
 done
+# each receiver's close told where its lane stood (its last acks), and
+# the sender's endpoint, still open, heard it: a send whose last ack the
+# lane lost completes on that word (test_lane has the cases)
+sa=$(on a "$BIN/bin/myrixen" peers --json); sb=$(on b "$BIN/bin/myrixen" peers --json)
+if [ "$(json_num "$sa" last_acks_tx)" -ge 1 ] && [ "$(json_num "$sb" last_acks_rx)" -ge 1 ]; then
+  ok "closes tell their lanes' last acks: a told $(json_num "$sa" last_acks_tx) (refused $(json_num "$sa" last_acks_refused)), b passed on $(json_num "$sb" last_acks_rx)"
+else
+  bad "last acks: a told $(json_num "$sa" last_acks_tx), refused $(json_num "$sa" last_acks_refused); b passed on $(json_num "$sb" last_acks_rx)"
+fi
 # the engines' path keeps its coverage: every class with lanes off, and a
 # pair where one side has none
 export MYRIXEN_LANES=0

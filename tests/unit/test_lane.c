@@ -528,6 +528,16 @@ static struct req *rndv_send(struct fixture *f, struct conn *c, uint8_t *buf, ui
   return r;
 }
 
+/* One of our large sends to the peer, which asked for all of it (its
+ * receive's cookie): what fits the window is out. */
+static struct req *rndv_asked(struct fixture *f, uint8_t *buf, uint32_t len, uint64_t theirs)
+{
+  struct req *r = rndv_send(f, f->c, buf, len);
+  send_rndv(f, f->c->lane, MSG_CTS, req_cookie(r), theirs, len, 0, NULL, 0);
+  CHECK(r->lane_data && r->pushed > 0 && r->state == RS_ACTIVE);
+  return r;
+}
+
 static int test_a_cts_is_taken_only_for_our_announced_rendezvous_to_that_peer(void)
 {
   struct fixture f;
@@ -644,10 +654,9 @@ static int test_a_rendezvous_given_up_is_nacked_to_its_receiver(void)
   struct fixture f;
   setup(&f);
   static uint8_t big[600000];
-  struct req *r = rndv_send(&f, f.c, big, sizeof(big));
-  send_rndv(&f, f.c->lane, MSG_CTS, req_cookie(r), 0x99, sizeof(big), 0, NULL, 0);
+  struct req *r = rndv_asked(&f, big, sizeof(big), 0x99);
   struct lane_peer *lp = f.c->lane;
-  CHECK(r->lane_data && r->pushed > 0 && r->pushed < sizeof(big) && lp->bl_head == r);
+  CHECK(r->pushed < sizeof(big) && lp->bl_head == r);
   conn_fail(f.ep, f.c, MX_STATUS_ENDPOINT_CLOSED); /* (mx_disconnect's) */
   CHECK(r->state == RS_DONE && r->status.code == MX_STATUS_ENDPOINT_CLOSED);
   CHECK(lp->bl_head && lp->bl_head == lp->bl_tail && lp->bl_head->kind == REQ_CTL &&
@@ -673,6 +682,42 @@ static int test_a_rendezvous_given_up_is_nacked_to_its_receiver(void)
   return 0;
 }
 
+/* We closed as a peer's large send to us ended: our close says where our
+ * stream stood (lane_last_acks).  The other side: the peer closed as our
+ * send's last piece arrived and its ack of it was lost; the close's word
+ * (MSG_PEER_GONE's last ack, from its backend) completes the send.  A word
+ * short of the last piece, beyond what we sent, or none, fails it. */
+static int test_a_closed_peers_last_ack_completes_what_it_took(void)
+{
+  static const struct {
+    int flag, delta;
+    mx_status_code_t want;
+  } cases[] = {{1, 0, MX_STATUS_SUCCESS},
+               {1, -1, MX_STATUS_ENDPOINT_CLOSED},
+               {1, 1, MX_STATUS_ENDPOINT_CLOSED},
+               {0, 0, MX_STATUS_ENDPOINT_CLOSED}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct fixture f;
+    setup(&f);
+    static uint8_t buf[3000];
+    struct req *r = rndv_asked(&f, buf, sizeof(buf), 0x77);
+    struct lane_peer *lp = f.c->lane;
+    CHECK(r->pushed == sizeof(buf) && lp->rel.snd_una != lp->rel.snd_next);
+    struct ctl_lane_last_ack a[2];
+    CHECK(lane_last_acks(f.ep, a, 2) == 1 && a[0].nic == PEER_NIC && a[0].eid == PEER_EID &&
+          a[0].session == PEER_SESSION && a[0].ack == f.seq);
+    struct msg gone = {.type = MSG_PEER_GONE, .peer_nic = PEER_NIC, .peer_eid = PEER_EID,
+                       .seq = PEER_SESSION, .status = MSG_ST_CLOSED,
+                       .flags = cases[i].flag ? MSG_F_LAST_ACK : 0};
+    gone.cookie2 = lp->rel.snd_next + (uint32_t)cases[i].delta;
+    progress_peer_gone(f.ep, &gone);
+    CHECK(r->state == RS_DONE && r->status.code == cases[i].want && f.c->lane == NULL);
+    CHECK((f.ep->counters[EPC_LANE_LAST_ACKED] > 0) == (cases[i].flag && cases[i].delta <= 0));
+    teardown(&f);
+  }
+  return 0;
+}
+
 static const struct harness_test tests[] = {
     {"lane_a_well_formed_message_is_taken_from_its_peer",
      test_a_well_formed_message_is_taken_from_its_peer},
@@ -695,6 +740,8 @@ static const struct harness_test tests[] = {
      test_rendezvous_pieces_fill_only_a_receive_that_asked_that_peer},
     {"lane_a_rendezvous_given_up_is_nacked_to_its_receiver",
      test_a_rendezvous_given_up_is_nacked_to_its_receiver},
+    {"lane_a_closed_peers_last_ack_completes_what_it_took",
+     test_a_closed_peers_last_ack_completes_what_it_took},
     {NULL, NULL},
 };
 
