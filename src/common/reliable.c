@@ -322,8 +322,7 @@ static void release_delivered(struct rel_stream *s)
 static void hold(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *payload,
                  uint32_t ahead)
 {
-  if (ahead && (s->held >= s->window / 2 ||
-                s->held_bytes + sizeof(*h) + h->len > REL_HOLD_BYTES)) {
+  if (ahead && s->held_bytes + sizeof(*h) + h->len > REL_HOLD_BYTES) {
     s->hold_drops++; /* dropped: it comes again, once the hole has filled */
     return;
   }

@@ -40,6 +40,14 @@ int allow_has(const struct allow_set *s, uint64_t nic, uint32_t eid, uint32_t se
   return a->eid_plus1 != 0 && (!session || a->session == session);
 }
 
+int allow_find(const struct allow_set *s, uint64_t nic, uint32_t eid, uint32_t session)
+{
+  if (!s->count || !session)
+    return -1;
+  const struct allow_entry *a = allow_slot(s, nic, eid);
+  return a->eid_plus1 != 0 && a->session == session ? (int)(a - s->slots) : -1;
+}
+
 static int allow_grow(struct allow_set *s)
 {
   uint32_t cap = s->cap ? s->cap * 2 : ALLOW_MIN;

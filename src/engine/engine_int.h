@@ -63,6 +63,9 @@ struct allow_set {
 /* Is (nic, eid) in the set: in any incarnation (session 0), or in that
  * one? */
 int allow_has(const struct allow_set *s, uint64_t nic, uint32_t eid, uint32_t session);
+/* The slot of (nic, eid) in exactly incarnation session (not 0), below
+ * s->cap, or -1: one mark per endpoint for whoever walks a list of them. */
+int allow_find(const struct allow_set *s, uint64_t nic, uint32_t eid, uint32_t session);
 /* (nic, eid) in incarnation session (the latest connect says which): 0,
  * or -1 when the set is full (ALLOW_MAX) or memory is short. */
 int allow_add(struct allow_set *s, uint64_t nic, uint32_t eid, uint32_t session);

@@ -81,18 +81,25 @@ int engine_vif_set_lane(struct engine *e, uint32_t eid, const struct lane_addr *
 
 /* Tell p, or keep the notice until its window has room: a peer that never
  * hears it would go on sending to the endpoint's lane, whose port could
- * later be someone else's. */
-static void gone_send(struct net *n, struct net_peer *p, const uint8_t *msg, uint32_t len)
+ * later be someone else's.  Returns the last acks it dropped (a notice
+ * waits without them past NET_GONES_BYTES). */
+static uint32_t gone_send(struct net *n, struct net_peer *p, const uint8_t *msg, uint32_t len)
 {
   if (rel_send(&p->rel, WIRE_EP_GONE, msg, len, NULL, 0)) {
     n->ep_gone_tx++;
-    return;
+    return 0;
+  }
+  uint32_t dropped = 0;
+  if (n->gones_bytes + len > NET_GONES_BYTES) {
+    dropped = (len - (uint32_t)sizeof(struct wire_ep_gone)) / sizeof(struct wire_lane_last_ack);
+    len = sizeof(struct wire_ep_gone);
   }
   struct net_gone *w = malloc(sizeof(*w) + len);
   if (w && n->ngones == NET_GONES_MAX) { /* (an endpoint churner's, as a rule) */
     struct net_gone *old = n->gones;
     FIFO_POP(&n->gones, &n->gones_tail, next);
     n->ngones--;
+    n->gones_bytes -= old->len;
     n->ep_gone_dropped++;
     struct wire_ep_gone og;
     memcpy(&og, old->msg, sizeof(og));
@@ -102,7 +109,7 @@ static void gone_send(struct net *n, struct net_peer *p, const uint8_t *msg, uin
   }
   if (!w) {
     n->ep_gone_dropped++;
-    return;
+    return dropped;
   }
   w->nic = p->nic;
   w->next = NULL;
@@ -110,22 +117,25 @@ static void gone_send(struct net *n, struct net_peer *p, const uint8_t *msg, uin
   memcpy(w->msg, msg, len);
   FIFO_PUSH(&n->gones, &n->gones_tail, w, next);
   n->ngones++;
+  n->gones_bytes += len;
+  return dropped;
 }
 
 /* The notice for p: g, then the last acks naming endpoints of p's that v
- * had a pair with, as many as fit a packet.  Its length. */
+ * had a pair with, in that incarnation, each once (seen: a mark per slot
+ * of v's pairs), as many as fit a packet.  Its length. */
 static uint32_t gone_make(struct engine_vif *v, struct net_peer *p, const struct wire_ep_gone *g,
-                          const struct ctl_lane_last_ack *acks, uint32_t nacks, uint8_t *msg,
-                          uint32_t *told)
+                          const struct ctl_lane_last_ack *acks, uint32_t nacks, uint8_t *seen,
+                          uint8_t *msg, uint32_t *told)
 {
   uint32_t len = sizeof(*g), cap = p->rel.mtu - (uint32_t)sizeof(struct wire_hdr);
   memcpy(msg, g, sizeof(*g));
-  for (uint32_t i = 0; i < nacks; i++) {
+  for (uint32_t i = 0; i < nacks && len + sizeof(struct wire_lane_last_ack) <= cap; i++) {
     const struct ctl_lane_last_ack *a = &acks[i];
-    if (a->nic != p->nic || !allow_has(&v->remote_ok, a->nic, a->eid, a->session))
+    int slot = a->nic == p->nic ? allow_find(&v->remote_ok, a->nic, a->eid, a->session) : -1;
+    if (slot < 0 || seen[slot])
       continue;
-    if (len + sizeof(struct wire_lane_last_ack) > cap)
-      break; /* (a guest of more peers on one host than a packet names) */
+    seen[slot] = 1;
     struct wire_lane_last_ack w = {.eid = a->eid, .session = a->session, .ack = a->ack};
     memcpy(msg + len, &w, sizeof(w));
     len += sizeof(w);
@@ -140,21 +150,34 @@ void lane_tell_gone(struct engine *e, struct engine_vif *v, const struct ctl_lan
   struct net *n = net_of(e);
   if (!n)
     return;
-  uint8_t *msg = v->remote_ok.count ? malloc(WIRE_MAX_PACKET) : NULL;
   struct wire_ep_gone g = {.eid = v->eid, .session = v->session};
-  uint32_t told = 0;
-  for (int i = 0; msg && i < NET_MAX_PEERS; i++) {
-    struct net_peer *p = &n->peers[i];
-    if (p->in_use && allow_has_nic(&v->remote_ok, p->nic))
-      gone_send(n, p, msg, gone_make(v, p, &g, acks, nacks, msg, &told));
+  uint8_t *msg = NULL, *seen = NULL;
+  if (nacks && v->remote_ok.count) {
+    msg = malloc(WIRE_MAX_PACKET);
+    seen = calloc(v->remote_ok.cap, 1);
+    if (!msg || !seen) { /* the notices alone, then: what matters most */
+      free(msg);
+      free(seen);
+      msg = seen = NULL;
+    }
   }
-  if (v->remote_ok.count && !msg)
-    n->ep_gone_dropped++;
+  uint32_t told = 0, dropped = 0;
+  for (int i = 0; v->remote_ok.count && i < NET_MAX_PEERS; i++) {
+    struct net_peer *p = &n->peers[i];
+    if (!p->in_use || !allow_has_nic(&v->remote_ok, p->nic))
+      continue;
+    if (msg)
+      dropped += gone_send(n, p, msg, gone_make(v, p, &g, acks, nacks, seen, msg, &told));
+    else
+      gone_send(n, p, (const uint8_t *)&g, sizeof(g));
+  }
   free(msg);
-  /* Those that named no pair of v's (a guest's word is checked), or did
-   * not fit: their senders' sends fail as before the last acks were told. */
-  n->last_acks_tx += told;
-  n->last_acks_refused += nacks - told;
+  free(seen);
+  /* Those that named no pair of v's (a guest's word is checked), named one
+   * twice, or did not fit: their senders' sends fail as before the last
+   * acks were told. */
+  n->last_acks_tx += told - dropped;
+  n->last_acks_refused += nacks - (told - dropped);
 }
 
 int lane_gones_retry(struct net *n)
@@ -171,6 +194,7 @@ int lane_gones_retry(struct net *n)
       continue;
     }
     n->ep_gone_tx += p != NULL; /* (a peer forgotten meanwhile forgot the endpoint too) */
+    n->gones_bytes -= w->len;
     if (prev)
       prev->next = nx;
     else
@@ -189,14 +213,15 @@ void lane_gones_free(struct net *n)
   LIST_FREE_ALL(&n->gones, next);
   n->gones_tail = NULL;
   n->ngones = 0;
+  n->gones_bytes = 0;
 }
 
 int lane_on_gone(struct engine *e, struct net_peer *p, const struct wire_ep_gone *g,
                  const uint8_t *acks, uint32_t len)
 {
   struct net *n = net_of(e);
-  if (len % sizeof(struct wire_lane_last_ack))
-    return -1;
+  if (len % sizeof(struct wire_lane_last_ack) || !g->session)
+    return -1; /* (an engine's endpoints have sessions: 0 would match every incarnation) */
   n->ep_gone_rx++;
   for (uint32_t i = 0; i < e->cfg.max_endpoints; i++) {
     struct engine_vif *v = &e->vifs[i];

@@ -133,6 +133,7 @@ struct net {
   struct net_connect_wait *connects;
   struct net_gone *gones, *gones_tail; /* WIRE_EP_GONE waiting for window room */
   uint32_t ngones;
+  size_t gones_bytes;           /* their notices' bytes (NET_GONES_BYTES) */
   struct net_notify_wait *notifies, *notifies_tail;
   uint32_t next_req_id;
   uint64_t peer_timeout_ns;
@@ -223,6 +224,7 @@ struct net_gone {
   _Alignas(8) uint8_t msg[];    /* struct wire_ep_gone, then its last acks */
 };
 #define NET_GONES_MAX 4096 /* past this, the oldest notice is dropped (logged) */
+#define NET_GONES_BYTES (4u << 20) /* past this, a notice waits without its last acks */
 
 /* lanes.c: the engine's part in the guests' lanes (docs/lanes.md) */
 int lane_vouch(struct net *n, const struct net_peer *p, struct lane_addr *lane);

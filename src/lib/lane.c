@@ -612,10 +612,10 @@ uint32_t lane_last_acks(const struct mx_endpoint *ep, struct ctl_lane_last_ack *
   return n;
 }
 
-void lane_last_ack(struct mx_endpoint *ep, struct conn *c, uint32_t ack)
+void lane_last_ack(struct mx_endpoint *ep, struct conn *c, uint32_t session, uint32_t ack)
 {
-  if (!c->lane)
-    return;
+  if (!c->lane || !session || session != c->lane->session)
+    return; /* (another incarnation's stream) */
   uint32_t una = c->lane->rel.snd_una;
   rel_take_ack(&c->lane->rel, ack);
   ep->counters[EPC_LANE_LAST_ACKED] += c->lane->rel.snd_una - una;

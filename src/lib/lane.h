@@ -131,9 +131,10 @@ void lane_flush_acks(struct mx_endpoint *ep);
  * At most max; returns how many. */
 uint32_t lane_last_acks(const struct mx_endpoint *ep, struct ctl_lane_last_ack *out,
                         uint32_t max);
-/* c's endpoint closed, and said its stream with us had taken everything
- * before ack: what that covers is delivered (MSG_PEER_GONE's last ack). */
-void lane_last_ack(struct mx_endpoint *ep, struct conn *c, uint32_t ack);
+/* c's endpoint closed in incarnation session, and said its stream with
+ * us had taken everything before ack: what that covers is delivered
+ * (MSG_PEER_GONE's last ack).  Only on that incarnation's stream. */
+void lane_last_ack(struct mx_endpoint *ep, struct conn *c, uint32_t session, uint32_t ack);
 /* When lane_timers has something to do (UINT64_MAX: nothing). */
 uint64_t lane_next_timer(const struct mx_endpoint *ep);
 /* True while a stream has packets unacknowledged or sends waiting, or a

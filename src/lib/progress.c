@@ -132,7 +132,7 @@ void progress_peer_gone(struct mx_endpoint *ep, const struct msg *m)
   if (c->lane) {
     lane_input(ep, 0);
     if (m->flags & MSG_F_LAST_ACK)
-      lane_last_ack(ep, c, (uint32_t)m->cookie2); /* its ack of what it took */
+      lane_last_ack(ep, c, m->seq, (uint32_t)m->cookie2); /* its ack of what it took */
   }
   conn_fail(ep, c, MX_STATUS_ENDPOINT_CLOSED);
   lane_unbind(ep, c);

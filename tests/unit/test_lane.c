@@ -686,16 +686,19 @@ static int test_a_rendezvous_given_up_is_nacked_to_its_receiver(void)
  * stream stood (lane_last_acks).  The other side: the peer closed as our
  * send's last piece arrived and its ack of it was lost; the close's word
  * (MSG_PEER_GONE's last ack, from its backend) completes the send.  A word
- * short of the last piece, beyond what we sent, or none, fails it. */
+ * short of the last piece, beyond what we sent, of no incarnation (session
+ * 0: any), or none, fails it. */
 static int test_a_closed_peers_last_ack_completes_what_it_took(void)
 {
   static const struct {
     int flag, delta;
+    uint32_t session;
     mx_status_code_t want;
-  } cases[] = {{1, 0, MX_STATUS_SUCCESS},
-               {1, -1, MX_STATUS_ENDPOINT_CLOSED},
-               {1, 1, MX_STATUS_ENDPOINT_CLOSED},
-               {0, 0, MX_STATUS_ENDPOINT_CLOSED}};
+  } cases[] = {{1, 0, PEER_SESSION, MX_STATUS_SUCCESS},
+               {1, -1, PEER_SESSION, MX_STATUS_ENDPOINT_CLOSED},
+               {1, 1, PEER_SESSION, MX_STATUS_ENDPOINT_CLOSED},
+               {1, 0, 0, MX_STATUS_ENDPOINT_CLOSED},
+               {0, 0, PEER_SESSION, MX_STATUS_ENDPOINT_CLOSED}};
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     struct fixture f;
     setup(&f);
@@ -707,12 +710,13 @@ static int test_a_closed_peers_last_ack_completes_what_it_took(void)
     CHECK(lane_last_acks(f.ep, a, 2) == 1 && a[0].nic == PEER_NIC && a[0].eid == PEER_EID &&
           a[0].session == PEER_SESSION && a[0].ack == f.seq);
     struct msg gone = {.type = MSG_PEER_GONE, .peer_nic = PEER_NIC, .peer_eid = PEER_EID,
-                       .seq = PEER_SESSION, .status = MSG_ST_CLOSED,
+                       .seq = cases[i].session, .status = MSG_ST_CLOSED,
                        .flags = cases[i].flag ? MSG_F_LAST_ACK : 0};
     gone.cookie2 = lp->rel.snd_next + (uint32_t)cases[i].delta;
     progress_peer_gone(f.ep, &gone);
     CHECK(r->state == RS_DONE && r->status.code == cases[i].want && f.c->lane == NULL);
-    CHECK((f.ep->counters[EPC_LANE_LAST_ACKED] > 0) == (cases[i].flag && cases[i].delta <= 0));
+    CHECK((f.ep->counters[EPC_LANE_LAST_ACKED] > 0) ==
+          (cases[i].flag && cases[i].delta <= 0 && cases[i].session));
     teardown(&f);
   }
   return 0;

@@ -386,9 +386,10 @@ static int test_silent_peer_is_given_up(void)
   return 0;
 }
 
-/* A hole at the head of a long burst: the receiver keeps at most
- * half the window past it (memory a forger could otherwise pin), and
- * the rest still arrives, in order, once the hole fills. */
+/* A hole at the head of a long burst: the receiver keeps what follows
+ * it, up to its window (a forger can pin no more than an honest sender
+ * has in flight; bytes: below), so that only the hole is resent, and
+ * the rest arrives, in order, once the hole fills. */
 static int test_held_packets_are_bounded(void)
 {
   struct end a, b;
@@ -401,7 +402,9 @@ static int test_held_packets_are_bounded(void)
     pair_round(&a, &b, 10000);
     most = rel_held(&b.s) > most ? rel_held(&b.s) : most;
   }
-  CHECK(most <= WIRE_WINDOW / 2 && most > 0 && b.s.hold_drops > 0);
+  /* (a timeout's burst may resend a few more; half a window kept past the
+   * hole, as before, dropped 487 of them to be resent) */
+  CHECK(most == 999 && b.s.hold_drops == 0 && a.s.retransmits < 50);
   CHECK(b.got == 1000 && b.bad_order == 0 && !rel_busy(&a.s));
   pair_free(&a, &b);
   return 0;

@@ -313,6 +313,112 @@ static int test_recorded_packets_steal_nothing(void)
   return 0;
 }
 
+/* A guest's close as its socket carries it: CTL_CLOSE and its last acks. */
+static void close_with(struct fuzz_side *g, const struct ctl_lane_last_ack *a, uint32_t n)
+{
+  struct ctl_msg *m = calloc(1, sizeof(*m) + n * sizeof(*a));
+  CHECK(m != NULL);
+  ctl_init(m, CTL_CLOSE, 9);
+  m->u.close.vif = (uint32_t)g->vif_idx;
+  m->len = n * (uint32_t)sizeof(*a);
+  memcpy(m->text, a, m->len);
+  control_dispatch(&be, g->g, m);
+  free(m);
+  fuzz_drain(g->peer);
+}
+
+/* The last packet the engine put on its stream to p. */
+static const struct wire_hdr *last_sent(const struct net_peer *p)
+{
+  return (const struct wire_hdr *)p->rel.win[(p->rel.snd_next - 1) % p->rel.send_window].buf;
+}
+
+/* MSG_PEER_GONE events waiting in the guest's ring, taken: how many, and
+ * the last one's last ack (flagged: 1). */
+static int gone_events(struct fuzz_side *g, int *flagged, uint64_t *ack)
+{
+  struct msg m;
+  const uint8_t *eager;
+  int n = 0;
+  *flagged = 0;
+  while (qcons_next(&g->rx, &m, &eager) > 0) {
+    if (m.type == MSG_PEER_GONE) {
+      n++;
+      *flagged = !!(m.flags & MSG_F_LAST_ACK);
+      *ack = m.cookie2;
+    }
+    qcons_advance(&g->rx, &m);
+  }
+  qcons_release(&g->rx);
+  return n;
+}
+
+static void gone_from(uint8_t *pkt, uint32_t eid, uint32_t session, const struct wire_lane_last_ack *a,
+                      uint32_t n)
+{
+  uint8_t payload[sizeof(struct wire_ep_gone) + 4 * sizeof(*a)];
+  struct wire_ep_gone g = {.eid = eid, .session = session};
+  CHECK(n <= 4);
+  memcpy(payload, &g, sizeof(g));
+  memcpy(payload + sizeof(g), a, n * sizeof(*a));
+  input(pkt, packet(pkt, PEER, &peer_auth, WIRE_EP_GONE, payload,
+                    (uint16_t)(sizeof(g) + n * sizeof(*a))));
+}
+
+/* A closing guest's last acks (docs/lanes.md) are its word: the engine
+ * tells a host only those naming an endpoint there the closing one had a
+ * pair with, in that incarnation, each once; the rest are counted.  The
+ * receiving engine passes one on only to the endpoint it names, in its
+ * incarnation, and a notice of no incarnation is malformed. */
+static int test_a_close_tells_each_pairs_last_ack_once(void)
+{
+  struct fuzz_side g = {0};
+  uint8_t pkt[WIRE_MAX_PACKET];
+  up(&g, NULL, NULL);
+  struct net *n = net_of(be.engine);
+  input(pkt, connect_req(pkt, KEY)); /* PEER's endpoint 3 is a pair of ours */
+  struct net_peer *p = peer_by_nic(n, PEER);
+  CHECK(p != NULL);
+  const struct ctl_lane_last_ack told = {.nic = PEER, .eid = 3, .session = SRC_SESSION, .ack = 42};
+  const struct ctl_lane_last_ack a[] = {
+      told, told, told,                                          /* the same, thrice */
+      {.nic = PEER, .eid = 3, .session = 0, .ack = 1},           /* of no incarnation */
+      {.nic = PEER, .eid = 3, .session = SRC_SESSION + 1, .ack = 2}, /* another one */
+      {.nic = PEER, .eid = 9, .session = SRC_SESSION, .ack = 3}, /* no pair */
+      {.nic = OTHER, .eid = 3, .session = SRC_SESSION, .ack = 4}, /* no pair there */
+  };
+  close_with(&g, a, sizeof(a) / sizeof(a[0]));
+  const struct wire_hdr *h = last_sent(p);
+  struct wire_lane_last_ack w;
+  CHECK(h->type == WIRE_EP_GONE && h->len == sizeof(struct wire_ep_gone) + sizeof(w));
+  memcpy(&w, (const uint8_t *)(h + 1) + sizeof(struct wire_ep_gone), sizeof(w));
+  CHECK(w.eid == 3 && w.session == SRC_SESSION && w.ack == 42);
+  CHECK(n->last_acks_tx == 1 && n->last_acks_refused == 6);
+
+  /* the other way: PEER's endpoint 3 closed */
+  fuzz_side_open(&be, &g, EID, KEY);
+  input(pkt, connect_req(pkt, KEY));
+  struct engine_vif_info info;
+  CHECK(engine_vif_get(be.engine, EID, &info) == 0 && info.session != 0);
+  int flagged;
+  uint64_t ack = 0, bad = n->malformed;
+  struct wire_lane_last_ack ours = {.eid = EID, .session = info.session, .ack = 77};
+  gone_from(pkt, 3, 0, &ours, 1); /* of no incarnation: would match every one */
+  CHECK(n->malformed == bad + 1 && gone_events(&g, &flagged, &ack) == 0);
+  struct wire_lane_last_ack others[] = {{.eid = EID + 1, .session = info.session, .ack = 5},
+                                        {.eid = EID, .session = info.session + 1, .ack = 6}};
+  gone_from(pkt, 3, SRC_SESSION, others, 2); /* naming another endpoint, another incarnation */
+  CHECK(gone_events(&g, &flagged, &ack) == 1 && !flagged);
+  fuzz_side_open(&be, &g, EID, KEY);
+  input(pkt, connect_req(pkt, KEY));
+  CHECK(engine_vif_get(be.engine, EID, &info) == 0);
+  ours.session = info.session;
+  gone_from(pkt, 3, SRC_SESSION, &ours, 1);
+  CHECK(gone_events(&g, &flagged, &ack) == 1 && flagged && ack == 77 && n->last_acks_rx == 1);
+  fuzz_backend_down(&be);
+  return 0;
+}
+
 static const struct harness_test tests[] = {
     {"a_restarted_host_connects_anew", test_a_restarted_host_connects_anew},
     {"recorded_packets_steal_nothing", test_recorded_packets_steal_nothing},
@@ -323,6 +429,7 @@ static const struct harness_test tests[] = {
     {"data_from_another_host_needs_a_connect_with_the_key",
      test_data_from_another_host_needs_a_connect_with_the_key},
     {"connect_replies_come_from_the_host_asked", test_connect_replies_come_from_the_host_asked},
+    {"a_close_tells_each_pairs_last_ack_once", test_a_close_tells_each_pairs_last_ack_once},
     {NULL, NULL},
 };
 
