@@ -4,10 +4,10 @@
 # loop (every message class, each rank checking lengths, payloads and
 # per-sender order of everything it receives: nothing lost, duplicated or
 # corrupted), round after round with new seeds and datapaths, beside a
-# hostile guest on each host; for SOAK_SECONDS (60 in make check, longer
+# hostile guest on each host; for SOAK_SECONDS (50 in make check, longer
 # in make soak).  Then: both backends alive, their memory flat.
 BUILD=${1:-build}
-SECS=${SOAK_SECONDS:-60}
+SECS=${SOAK_SECONDS:-50}
 # Under ASan, freed memory waits in a quarantine (256 MB by default) before
 # it is used again: a small one, so that the RSS of the backend says
 # whether memory is kept (other builds ignore the option).
