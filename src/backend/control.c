@@ -176,17 +176,8 @@ static void handle_close(struct backend *be, struct be_guest *g, const struct ct
     control_reply_error(be, g, req, MX_BAD_BAD_BAD, "close: %u bytes of last acks", req->len);
     return;
   }
-  struct ctl_lane_last_ack *acks = NULL;
-  uint32_t nacks = req->len / (uint32_t)sizeof(*acks);
-  if (nacks && !(acks = malloc(req->len))) {
-    control_reply_error(be, g, req, MX_NO_RESOURCES, "close: no memory");
-    return;
-  }
-  if (nacks)
-    memcpy(acks, req->text, req->len); /* (text is not aligned for them) */
-  int r = endpoint_close(be, g, req->u.close.vif, acks, nacks);
-  free(acks);
-  if (r < 0) {
+  const struct ctl_lane_last_ack *acks = (const struct ctl_lane_last_ack *)req->text;
+  if (endpoint_close(be, g, req->u.close.vif, acks, req->len / (uint32_t)sizeof(*acks)) < 0) {
     control_reply_error(be, g, req, MX_BAD_ENDPOINT, "close: no endpoint at vif %u",
                     req->u.close.vif);
     return;

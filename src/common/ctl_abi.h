@@ -251,6 +251,8 @@ _Static_assert(sizeof(struct ctl_open) == 16, "ctl_open");
 _Static_assert(sizeof(struct ctl_open_reply) == 96, "ctl_open_reply");
 _Static_assert(sizeof(struct ctl_close) == 4, "ctl_close");
 _Static_assert(sizeof(struct ctl_lane_last_ack) == 24, "ctl_lane_last_ack");
+_Static_assert(offsetof(struct ctl_msg, text) % _Alignof(struct ctl_lane_last_ack) == 0,
+               "a close's text is read in place as its last acks");
 _Static_assert(sizeof(struct ctl_connect) == 24, "ctl_connect");
 _Static_assert(offsetof(struct ctl_connect, nic_id) == 8, "ctl_connect.nic_id");
 _Static_assert(sizeof(struct ctl_connect_reply) == 56, "ctl_connect_reply");

@@ -159,7 +159,7 @@ static void close_call(struct mx_endpoint *ep)
   }
   ctl_init(req, CTL_CLOSE, 0);
   req->u.close.vif = ep->vif_idx;
-  if (max) /* (text starts at 152 bytes: aligned for them) */
+  if (max) /* (text is aligned for them: ctl_abi.h) */
     req->len = lane_last_acks(ep, (struct ctl_lane_last_ack *)req->text, max) *
                (uint32_t)sizeof(struct ctl_lane_last_ack);
   ctl_call(req, &rep, NULL, NULL, NULL);
