@@ -723,8 +723,14 @@ int lane_input(struct mx_endpoint *ep, int idle_too)
       n = lane_read(l->fd, mm, want); /* (the error taken: read on) */
     /* As many as came last time, doubled while they fill it: a ping-pong
      * reads one at a time (a longer batch costs the kernel a look for the
-     * next one, 0.1 us here), a stream up to LANE_RX_BATCH. */
-    l->rx_batch = n >= (int)want ? (want * 2 > LANE_RX_BATCH ? LANE_RX_BATCH : want * 2) : 1;
+     * next one, 0.1 us here), a stream up to LANE_RX_BATCH.  From one only
+     * after two full reads in a row: a ping-pong's reads alternate between
+     * its answer and nothing, and growing after each answer made the next
+     * read, which finds nothing, a recvmmsg (one a round trip, each end). */
+    if (n < (int)want)
+      l->rx_batch = 1, l->rx_streak = 0;
+    else if (want > 1 || l->rx_streak++)
+      l->rx_batch = want * 2 > LANE_RX_BATCH ? LANE_RX_BATCH : want * 2;
     if (n <= 0)
       return work;
     uint64_t now = clock_now_ns();

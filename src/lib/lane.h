@@ -79,6 +79,7 @@ struct lane {
                                  * handler may run meanwhile, the lock dropped) */
   uint64_t next_timer_ns;       /* the earliest ack, resend or held packet due */
   uint32_t rx_batch;            /* datagrams the next read asks for (lane_input) */
+  uint32_t rx_streak;           /* reads in a row that filled a batch of one */
   uint64_t last_rx_ns;          /* when a peer's packet was last taken */
   uint8_t *rxbuf;               /* LANE_RX_BATCH reads of rx_cap bytes */
   int no_gso;                   /* the kernel refused to segment: one datagram a packet */
