@@ -28,6 +28,7 @@ void rel_init(struct rel_stream *s, const struct rel_io *io, void *ctx, uint64_t
   while (s->send_window > 16 && (uint64_t)s->send_window * slot_size(mtu) > REL_SEND_BYTES)
     s->send_window /= 2;
   s->ack_delay_ns = REL_ACK_DELAY_NS;
+  s->ack_every = REL_ACK_EVERY;
   s->io = io;
   s->ctx = ctx;
   s->nic = nic;
@@ -367,7 +368,7 @@ void rel_input(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *pa
   s->rcv_next++;
   s->rx_unacked++;
   drain(s);
-  if (s->rx_unacked >= REL_ACK_EVERY)
+  if (s->rx_unacked >= s->ack_every)
     rel_send_ack(s);
   else if (s->rx_unacked && !s->ack_due_ns)
     s->ack_due_ns = now + s->ack_delay_ns;

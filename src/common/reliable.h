@@ -12,7 +12,7 @@
  * exponential backoff, and a give-up after give_up_ns of silence.
  * Receiver: packets past a hole kept until it fills, delivered in order;
  * every packet out carries the cumulative ack and a selective-ack bitmap
- * of the 32 packets after it; a lone ack after REL_ACK_EVERY packets, at
+ * of the 32 packets after it; a lone ack after ack_every packets, at
  * the end of the round, or at once on a hole or a duplicate.
  */
 #ifndef MYRIXEN_RELIABLE_H
@@ -24,7 +24,7 @@
 
 #define REL_ACK_DELAY_NS 0ull   /* a lone ack leaves at the end of the round: the senders of
                                    eager messages wait for it to complete them */
-#define REL_ACK_EVERY 16        /* ... or this many packets */
+#define REL_ACK_EVERY 16        /* ... or this many packets (rel_stream.ack_every) */
 #define REL_RTO_MIN_NS 2000000ull
 #define REL_RTO_MAX_NS 200000000ull
 #define REL_RTO_INITIAL_NS (5 * REL_RTO_MIN_NS)
@@ -122,6 +122,8 @@ struct rel_stream {
   uint64_t ack_due_ns;
   uint64_t ack_delay_ns;        /* a lone ack waits this long for a packet to ride on
                                  * (REL_ACK_DELAY_NS unless the user says otherwise) */
+  uint32_t ack_every;           /* ... or leaves after this many packets in order
+                                 * (REL_ACK_EVERY unless the user says otherwise) */
   /* counters */
   uint64_t tx_packets, rx_packets, retransmits, timeouts, dup_rx, ooo_rx, stalls;
   uint64_t hold_drops;          /* past a hole with half the window held already */

@@ -235,6 +235,7 @@ int lane_bind(struct mx_endpoint *ep, struct conn *c, const struct lane_addr *a,
   rel_start_at(&lp->rel, lane_stream_number(ep->session, mine, session, theirs, LANE_SALT_SEQ),
                lane_stream_number(session, theirs, ep->session, mine, LANE_SALT_SEQ));
   lp->rel.ack_delay_ns = LANE_ACK_DELAY_NS;
+  lp->rel.ack_every = window / LANE_ACKS_A_WINDOW;
   lane_connect_sole(l);
   return 0;
 }

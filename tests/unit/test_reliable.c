@@ -468,6 +468,46 @@ static int test_large_packets_bound_windows_in_bytes(void)
   return 0;
 }
 
+/* A receiver acks a run in order every ack_every packets (a lane takes a
+ * quarter of its window), not more often, and its last packets after the
+ * delay; a stream with sparser acks still arrives whole through loss,
+ * duplication and reordering. */
+static int test_acks_come_every_ack_every_packets(void)
+{
+  uint32_t every[] = {REL_ACK_EVERY, 64};
+  for (int k = 0; k < 2; k++) {
+    struct end a, b;
+    pair_init(&a, &b, 12);
+    b.s.ack_every = every[k];
+    b.s.ack_delay_ns = 1000000; /* longer than the burst's round: only the count acks */
+    uint32_t next = 0;
+    send_some(&a, &next, 200); /* 200 packets in one round */
+    CHECK(next == 200);
+    now_ns += LINK_DELAY_NS;
+    link_deliver_due(&a.out, &b.s);
+    CHECK(b.got == 200 && b.out.sent == 200 / every[k]);
+    rel_timers(&b.s); /* the last 200 % every wait for the delay */
+    CHECK(b.out.sent == 200 / every[k]);
+    now_ns += b.s.ack_delay_ns;
+    rel_timers(&b.s);
+    CHECK(b.out.sent == 200 / every[k] + (200 % every[k] != 0));
+    now_ns += LINK_DELAY_NS;
+    link_deliver_due(&b.out, &a.s);
+    CHECK(!rel_busy(&a.s) && a.acked_notes == notes_expected(200));
+    pair_free(&a, &b);
+  }
+  struct end a, b;
+  pair_init(&a, &b, 13);
+  a.s.ack_every = b.s.ack_every = 64;
+  a.out.loss = b.out.loss = 0.05;
+  a.out.dup = a.out.reorder = 0.05;
+  transfer(&a, &b, 4000, 20000000000ull);
+  CHECK(b.got == 4000 && b.bad_order == 0 && !rel_busy(&a.s) && !a.gave_up);
+  CHECK(a.s.retransmits > 0 && a.acked_notes == notes_expected(4000));
+  pair_free(&a, &b);
+  return 0;
+}
+
 static const struct harness_test tests[] = {
     {"rel_lossless_stream_in_order", test_lossless_stream_in_order},
     {"rel_loss_dup_reorder_deliver_exactly_once_in_order",
@@ -478,6 +518,7 @@ static const struct harness_test tests[] = {
     {"rel_silent_peer_is_given_up", test_silent_peer_is_given_up},
     {"rel_held_packets_are_bounded", test_held_packets_are_bounded},
     {"rel_large_packets_bound_windows_in_bytes", test_large_packets_bound_windows_in_bytes},
+    {"rel_acks_come_every_ack_every_packets", test_acks_come_every_ack_every_packets},
     {NULL, NULL},
 };
 
