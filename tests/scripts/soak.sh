@@ -37,8 +37,10 @@ round() {
 }
 
 round 1 engine || { bad "soak: warm-up round"; exit 1; }
-on a "$BIN/soak/hostile" "$SECS" 1 > "$TMP/hostile-a.out" 2>&1 & ha=$!
-on b "$BIN/soak/hostile" "$SECS" 2 > "$TMP/hostile-b.out" 2>&1 & hb=$!
+# (their own time limit: the one `on` gives every guest, 120 s, killed
+# them mid-soak in a longer one, and make soak failed on their silence)
+ON_TIMEOUT=$((SECS + 60)) on a "$BIN/soak/hostile" "$SECS" 1 > "$TMP/hostile-a.out" 2>&1 & ha=$!
+ON_TIMEOUT=$((SECS + 60)) on b "$BIN/soak/hostile" "$SECS" 2 > "$TMP/hostile-b.out" 2>&1 & hb=$!
 start=$(date +%s); end=$((start + SECS))
 rounds=0; failures=0; rss_a=; rss_b=
 dps=(bypass engine copy-batch)
@@ -56,7 +58,7 @@ done
 # memory and allocator grow with the heap's history, so 32 there.
 flat=8192
 ldd "$BIN/bin/myrixend" | grep -qE 'libasan|libtsan' && flat=32768
-wait $ha $hb
+wait $ha; ra=$?; wait $hb; rb=$?
 alive=0
 kill -0 "$(cat "$TMP/a.pid")" 2>/dev/null && kill -0 "$(cat "$TMP/b.pid")" 2>/dev/null && alive=1
 grow_a=$(( $(rss a) - rss_a )); grow_b=$(( $(rss b) - rss_b ))
@@ -65,6 +67,7 @@ sa=$(on a "$BIN/bin/myrixen" peers --json)
 summary="$rounds rounds of 16 ranks x 40 messages ($((rounds * 640)) checked), $deeds hostile misdeeds, \
 retransmits $(json_num "$sa" retransmits), auth refused $(json_num "$sa" auth_failed); \
 backend RSS growth (from a quarter in) a ${grow_a} kB, b ${grow_b} kB"
+[ "$ra$rb" = 00 ] || summary="$summary; the hostile guests exited with $ra and $rb"
 if [ "$failures" = 0 ] && [ "$alive" = 1 ] && [ "$deeds" -gt 0 ] &&
    [ "$grow_a" -lt "$flat" ] && [ "$grow_b" -lt "$flat" ]; then
   ok "soak ${SECS} s: $summary"

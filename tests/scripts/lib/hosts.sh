@@ -63,10 +63,12 @@ stop_backend() {
   rm -f "$TMP/$1.pid" "$TMP/$1.sock"
 }
 
-# on HOST command...: run a guest program in HOST against its backend
+# on HOST command...: run a guest program in HOST against its backend,
+# killed after ON_TIMEOUT seconds (120: a test that hangs must not hang
+# the check; what is meant to run longer says how long)
 on() {
   local h=$1; shift
-  ip netns exec "$TAG$h" env MYRIXEN_SOCKET="$TMP/$h.sock" timeout 120 "$@"
+  ip netns exec "$TAG$h" env MYRIXEN_SOCKET="$TMP/$h.sock" timeout "${ON_TIMEOUT:-120}" "$@"
 }
 
 # pair NAME SERVER_HOST CLIENT_HOST PROGRAM SERVER_ARGS -- CLIENT_ARGS
