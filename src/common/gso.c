@@ -43,10 +43,9 @@ uint32_t gro_segment(struct msghdr *h)
   return seg;
 }
 
-int gro_enable(int fd)
+int gro_set(int fd, int on)
 {
-  int one = 1;
-  return setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+  return setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
 }
 
 int gso_unsupported(int err)

@@ -42,8 +42,9 @@ union gro_ctl {
   char buf[CMSG_SPACE(sizeof(int))];
 };
 uint32_t gro_segment(struct msghdr *h);
-/* Ask fd for UDP_GRO: 1 when it has it. */
-int gro_enable(int fd);
+/* Turn UDP_GRO on fd on or off: 1 when done.  (Off, a run the socket
+ * queued while it was on is read as one buffer with no segment size.) */
+int gro_set(int fd, int on);
 
 /* True when a sendmsg of a GSO message failed because this kernel or
  * route cannot segment (then send one datagram a packet). */

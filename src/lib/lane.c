@@ -84,8 +84,8 @@ int lane_open(struct mx_endpoint *ep, int fd, const struct ctl_open_reply *rep,
   /* a run a peer sent as one (GSO) is read as one (GRO): up to an IP
    * datagram's worth of packets a read (malloc'd, touched only as used) */
   if (l && mtu) {
-    l->gro = gro_enable(fd);
-    l->rx_cap = l->gro ? 65536 : mtu;
+    l->gro_ok = gro_set(fd, 1) && gro_set(fd, 0); /* (on when runs come: lane_gro) */
+    l->rx_cap = l->gro_ok ? 65536 : mtu;
     l->rxbuf = malloc((size_t)LANE_RX_BATCH * l->rx_cap);
   }
   if (!l || !mtu || !l->rxbuf ||
@@ -694,6 +694,30 @@ static int lane_read(int fd, struct mmsghdr *mm, uint32_t want)
   return 1;
 }
 
+void lane_gro(struct lane *l, int on)
+{
+  if (l->gro_ok && l->gro != on && gro_set(l->fd, on))
+    l->gro = on;
+  l->lone_reads = 0;
+}
+
+/* The segment size of a run read as one buffer: what the kernel says (the
+ * control of UDP_GRO), or, for a buffer longer than any packet and no word
+ * from the kernel (a run queued before UDP_GRO went off), the first
+ * packet's own length: a wrong one only cuts packets that then fail their
+ * checks, counted.  0: one packet. */
+static uint32_t run_segment(const struct lane *l, struct msghdr *h, const uint8_t *p,
+                            uint32_t len)
+{
+  uint32_t seg = l->gro_ok ? gro_segment(h) : 0;
+  if (!seg && len > l->mtu) {
+    struct wire_hdr w;
+    memcpy(&w, p, sizeof(w)); /* (len > mtu >= 256: a header's worth) */
+    seg = (uint32_t)sizeof(w) + w.len;
+  }
+  return seg;
+}
+
 int lane_input(struct mx_endpoint *ep, int idle_too)
 {
   struct lane *l = ep->lane;
@@ -715,8 +739,8 @@ int lane_input(struct mx_endpoint *ep, int idle_too)
       iov[i] = (struct iovec){l->rxbuf + (size_t)i * l->rx_cap, l->rx_cap};
       mm[i].msg_hdr = (struct msghdr){.msg_name = &from[i], .msg_namelen = sizeof(from[i]),
                                       .msg_iov = &iov[i], .msg_iovlen = 1,
-                                      .msg_control = l->gro ? ctl[i].buf : NULL,
-                                      .msg_controllen = l->gro ? sizeof(ctl[i].buf) : 0};
+                                      .msg_control = l->gro_ok ? ctl[i].buf : NULL,
+                                      .msg_controllen = l->gro_ok ? sizeof(ctl[i].buf) : 0};
       mm[i].msg_len = 0;
     }
     int n = lane_read(l->fd, mm, want);
@@ -728,25 +752,33 @@ int lane_input(struct mx_endpoint *ep, int idle_too)
      * after two full reads in a row: a ping-pong's reads alternate between
      * its answer and nothing, and growing after each answer made the next
      * read, which finds nothing, a recvmmsg (one a round trip, each end). */
-    if (n < (int)want)
+    if (n < (int)want) {
       l->rx_batch = 1, l->rx_streak = 0;
-    else if (want > 1 || l->rx_streak++)
+    } else if (want > 1 || l->rx_streak++) {
       l->rx_batch = want * 2 > LANE_RX_BATCH ? LANE_RX_BATCH : want * 2;
+      if (!l->gro)
+        lane_gro(l, 1); /* a stream: its runs in one read each */
+    }
     if (n <= 0)
       return work;
     uint64_t now = clock_now_ns();
+    int runs = 0;
     for (int i = 0; i < n; i++) {
       /* a GRO run: its packets one by one, seg bytes each but the last */
       const uint8_t *p = iov[i].iov_base;
-      uint32_t len = mm[i].msg_len, seg = l->gro ? gro_segment(&mm[i].msg_hdr) : 0;
+      uint32_t len = mm[i].msg_len, seg = run_segment(l, &mm[i].msg_hdr, p, len);
       int cut = !!(mm[i].msg_hdr.msg_flags & MSG_TRUNC);
       if (cut || !seg || seg >= len)
         seg = len;
       else
-        ep->counters[EPC_LANE_RX_RUNS] += (len + seg - 1) / seg;
+        ep->counters[EPC_LANE_RX_RUNS] += (len + seg - 1) / seg, runs = 1;
       for (uint32_t off = 0; off < len && !ep->dead; off += seg)
         lane_datagram(ep, p + off, len - off < seg ? len - off : seg, cut, &from[i], now);
     }
+    if (n > 1 || runs)
+      l->lone_reads = 0;
+    else if (l->gro && ++l->lone_reads >= LANE_GRO_OFF_READS)
+      lane_gro(l, 0); /* a ping-pong again */
     work += n;
     /* What waited for the room the acks opened, and the data a CTS asked
      * for, leave now: not at the next full pass's timers (a 32 KiB + 1

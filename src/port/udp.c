@@ -184,7 +184,7 @@ static int udp_open(struct port *p, const char *arg, char *err, size_t errlen)
   /* Runs of packets cross the stack as one buffer each way (batch.c);
    * where the kernel lacks it, packets go and come one by one. */
   p->gso = 1;
-  p->gro = gro_enable(p->fd);
+  p->gro = gro_set(p->fd, 1);
   return 0;
 }
 

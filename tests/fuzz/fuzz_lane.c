@@ -19,7 +19,9 @@
  *   5 as 1, then copies of it with the next sequence numbers, sent for
  *     real from the peer's socket as one GSO run (UDP_SEGMENT), the last
  *     one maybe cut shorter, and the lane read (lane_input: the GRO read
- *     and its split into packets)
+ *     and its split into packets); the lane's UDP_GRO on for the run, and
+ *     off again before the read when the count's top bit says so (the
+ *     run then read with no segment size: split by its first header)
  *   6 an unexpected handler from now on that binds the peer again while
  *     its message is delivered (the binding must outlive the delivery)
  *   7 a rendezvous' CTS or data piece (lane_rndv.c) naming one of the
@@ -181,7 +183,8 @@ static size_t fix_up(struct fixture *f, uint8_t *pkt, const struct fuzz_input *s
 
 /* Step 5: the fixed-up packet, n times with the sequence numbers after
  * it, as one GSO run from the peer's socket; then the lane reads. */
-static void gso_run_in(struct fixture *f, uint8_t *pkt, size_t len, uint32_t n, uint32_t cut)
+static void gso_run_in(struct fixture *f, uint8_t *pkt, size_t len, uint32_t n, uint32_t cut,
+                       int gro_off)
 {
   static _Alignas(8) uint8_t run[GSO_MAX_BYTES];
   struct wire_hdr h;
@@ -201,8 +204,12 @@ static void gso_run_in(struct fixture *f, uint8_t *pkt, size_t len, uint32_t n, 
   struct gso_ctl ctl;
   if (n > 1)
     gso_set_segment(&m, &ctl, (uint16_t)len);
-  if (sendmsg(f->peer, &m, 0) >= 0)
-    lane_input(f->ep, 0);
+  lane_gro(f->ep->lane, 1);
+  if (sendmsg(f->peer, &m, 0) < 0)
+    return;
+  if (gro_off)
+    lane_gro(f->ep->lane, 0);
+  lane_input(f->ep, 0);
 }
 
 /* Step 7: a CTS or a data piece for one of the two rendezvous requests
@@ -283,7 +290,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 5: {
       uint8_t n = fuzz_byte(&step), cut = fuzz_byte(&step);
       len = fix_up(&f, pkt, &step);
-      gso_run_in(&f, pkt, len, 1u + n % 8, cut);
+      gso_run_in(&f, pkt, len, 1u + n % 8, cut, n & 0x80);
       break;
     }
     case 7:

@@ -16,6 +16,7 @@
 #include "../../src/lib/lane.h"
 #include "../../src/lib/progress.h"
 #include "../../src/lib/send.h"
+#include "../../src/common/gso.h"
 #include "../../src/common/lane_addr.h"
 #include "../harness.h"
 
@@ -722,6 +723,97 @@ static int test_a_closed_peers_last_ack_completes_what_it_took(void)
   return 0;
 }
 
+/* One fragment of n pieces of 1000 bytes (message number msg), from the
+ * peer as one GSO send: one run, cut into datagrams by the kernel unless
+ * the lane takes runs (UDP_GRO). */
+struct piece {
+  struct wire_hdr h;
+  struct wire_desc d;
+  struct wire_data_ext x;
+  uint8_t data[1000];
+};
+#define RUN_PIECES 8 /* (a fragment is at most EAGER_SIZE) */
+
+static void send_run(struct fixture *f, struct piece *run, uint32_t msg)
+{
+  uint32_t n = RUN_PIECES;
+  CHECK(sizeof(struct piece) == sizeof(struct wire_hdr) + WIRE_DATA_OVERHEAD + 1000);
+  const struct rel_stream *s = &f->c->lane->rel;
+  for (uint32_t i = 0; i < n; i++) {
+    struct piece *p = &run[i];
+    p->h = (struct wire_hdr){.magic = WIRE_MAGIC, .version = WIRE_VERSION, .type = WIRE_DATA,
+                             .flags = WIRE_F_RELIABLE | WIRE_F_LANE,
+                             .len = (uint16_t)(WIRE_DATA_OVERHEAD + 1000),
+                             .src_session = s->peer_session, .dst_session = s->my_session,
+                             .seq = f->seq++, .src_nic = PEER_NIC, .dst_nic = MY_NIC};
+    p->d = (struct wire_desc){.type = MSG_FRAG, .len = n * 1000, .total = n * 1000, .seq = msg};
+    p->x = (struct wire_data_ext){.src_eid = PEER_EID, .dst_eid = MY_EID, .piece_off = i * 1000,
+                                  .piece_len = 1000, .src_session = PEER_SESSION};
+    for (uint32_t k = 0; k < 1000; k++)
+      p->data[k] = (uint8_t)(msg + i * 1000 + k);
+    wire_seal(&p->h, sizeof(*p));
+  }
+  struct iovec iov = {run, n * sizeof(*run)};
+  struct msghdr m = {.msg_name = &f->to, .msg_namelen = sizeof(f->to), .msg_iov = &iov,
+                     .msg_iovlen = 1};
+  struct gso_ctl ctl;
+  gso_set_segment(&m, &ctl, (uint16_t)sizeof(*run));
+  CHECK(sendmsg(f->peer, &m, 0) == (ssize_t)(n * sizeof(*run)));
+  usleep(2000);
+}
+
+/* The last unexpected message is msg's, whole and in place. */
+static int run_arrived(struct fixture *f, uint32_t msg)
+{
+  struct req *u = f->ep->unexp.head;
+  while (u && u->next)
+    u = u->next;
+  CHECK(u && u->msg_len == RUN_PIECES * 1000 && u->got == RUN_PIECES * 1000);
+  for (uint32_t i = 0; i < RUN_PIECES * 1000; i++)
+    CHECK(((uint8_t *)u->buf)[i] == (uint8_t)(msg + i));
+  return 0;
+}
+
+/* UDP_GRO is on only while runs come (it cost a ping-pong 4%): off at
+ * first, on when reads fill, off after LANE_GRO_OFF_READS lone reads; a
+ * run queued while it was on and read after it went off (no segment size
+ * from the kernel) is split by its packets' own lengths. */
+static int test_udp_gro_is_on_only_while_runs_come(void)
+{
+  static struct piece run[RUN_PIECES];
+  struct fixture f;
+  struct forged p;
+  setup(&f);
+  struct lane *l = f.ep->lane;
+  uint64_t *cnt = f.ep->counters;
+  CHECK(l->gro_ok && !l->gro);
+  send_run(&f, run, 1); /* cut by the kernel: the reads fill, GRO goes on */
+  while (lane_input(f.ep, 0) > 0)
+    ;
+  CHECK(l->gro && cnt[EPC_LANE_RX] == RUN_PIECES && cnt[EPC_LANE_RX_RUNS] == 0);
+  CHECK(run_arrived(&f, 1) == 0);
+  send_run(&f, run, 2); /* now one read */
+  CHECK(lane_input(f.ep, 0) == 1 && lane_input(f.ep, 0) == 0);
+  CHECK(cnt[EPC_LANE_RX_RUNS] == RUN_PIECES && run_arrived(&f, 2) == 0);
+  for (int i = 0; i < LANE_GRO_OFF_READS; i++) { /* a ping-pong's reads: one, then none */
+    CHECK(l->gro);
+    forge(&f, &p, 8);
+    deliver(&f, &p, f.peer, 1);
+    f.seq++;
+    CHECK(lane_input(f.ep, 0) == 0);
+  }
+  CHECK(!l->gro && cnt[EPC_LANE_RX] == 2 * RUN_PIECES + LANE_GRO_OFF_READS);
+  lane_gro(l, 1);
+  send_run(&f, run, 3);
+  lane_gro(l, 0);
+  CHECK(lane_input(f.ep, 0) == 1); /* the run in one buffer, no word of its size */
+  CHECK(cnt[EPC_LANE_RX_RUNS] == 2 * RUN_PIECES && run_arrived(&f, 3) == 0);
+  CHECK(cnt[EPC_LANE_REFUSED] == 0 && cnt[EPC_LANE_MALFORMED] == 0);
+  CHECK(f.ep->unexp_count == 3 + LANE_GRO_OFF_READS);
+  teardown(&f);
+  return 0;
+}
+
 static const struct harness_test tests[] = {
     {"lane_a_well_formed_message_is_taken_from_its_peer",
      test_a_well_formed_message_is_taken_from_its_peer},
@@ -746,6 +838,7 @@ static const struct harness_test tests[] = {
      test_a_rendezvous_given_up_is_nacked_to_its_receiver},
     {"lane_a_closed_peers_last_ack_completes_what_it_took",
      test_a_closed_peers_last_ack_completes_what_it_took},
+    {"lane_udp_gro_is_on_only_while_runs_come", test_udp_gro_is_on_only_while_runs_come},
     {NULL, NULL},
 };
 
