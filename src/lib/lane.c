@@ -84,7 +84,8 @@ int lane_open(struct mx_endpoint *ep, int fd, const struct ctl_open_reply *rep,
   /* a run a peer sent as one (GSO) is read as one (GRO): up to an IP
    * datagram's worth of packets a read (malloc'd, touched only as used) */
   if (l && mtu) {
-    l->gro_ok = gro_set(fd, 1) && gro_set(fd, 0); /* (on when runs come: lane_gro) */
+    if ((l->gro_ok = gro_set(fd, 1)))
+      l->gro = !gro_set(fd, 0); /* (on when runs come: lane_gro) */
     l->rx_cap = l->gro_ok ? 65536 : mtu;
     l->rxbuf = malloc((size_t)LANE_RX_BATCH * l->rx_cap);
   }
@@ -702,18 +703,21 @@ void lane_gro(struct lane *l, int on)
 }
 
 /* The segment size of a run read as one buffer: what the kernel says (the
- * control of UDP_GRO), or, for a buffer longer than any packet and no word
- * from the kernel (a run queued before UDP_GRO went off), the first
- * packet's own length: a wrong one only cuts packets that then fail their
- * checks, counted.  0: one packet. */
+ * control of UDP_GRO), or, with no word from the kernel (a run queued
+ * before UDP_GRO went off), the first packet's own length when the buffer
+ * is longer (a lane packet has nothing past its length; and a run of the
+ * peer's smaller MTU may be no longer than ours, so the buffer's length
+ * alone does not tell): a wrong one only cuts packets that then fail
+ * their checks, counted.  0: one packet. */
 static uint32_t run_segment(const struct lane *l, struct msghdr *h, const uint8_t *p,
                             uint32_t len)
 {
   uint32_t seg = l->gro_ok ? gro_segment(h) : 0;
-  if (!seg && len > l->mtu) {
+  if (!seg && len > sizeof(struct wire_hdr)) {
     struct wire_hdr w;
-    memcpy(&w, p, sizeof(w)); /* (len > mtu >= 256: a header's worth) */
-    seg = (uint32_t)sizeof(w) + w.len;
+    memcpy(&w, p, sizeof(w));
+    if (sizeof(w) + w.len < len)
+      seg = (uint32_t)sizeof(w) + w.len;
   }
   return seg;
 }
@@ -752,17 +756,13 @@ int lane_input(struct mx_endpoint *ep, int idle_too)
      * after two full reads in a row: a ping-pong's reads alternate between
      * its answer and nothing, and growing after each answer made the next
      * read, which finds nothing, a recvmmsg (one a round trip, each end). */
-    if (n < (int)want) {
+    if (n < (int)want)
       l->rx_batch = 1, l->rx_streak = 0;
-    } else if (want > 1 || l->rx_streak++) {
+    else if (want > 1 || l->rx_streak++)
       l->rx_batch = want * 2 > LANE_RX_BATCH ? LANE_RX_BATCH : want * 2;
-      if (!l->gro)
-        lane_gro(l, 1); /* a stream: its runs in one read each */
-    }
     if (n <= 0)
       return work;
-    uint64_t now = clock_now_ns();
-    int runs = 0;
+    uint64_t now = clock_now_ns(), rx = ep->counters[EPC_LANE_RX];
     for (int i = 0; i < n; i++) {
       /* a GRO run: its packets one by one, seg bytes each but the last */
       const uint8_t *p = iov[i].iov_base;
@@ -771,13 +771,23 @@ int lane_input(struct mx_endpoint *ep, int idle_too)
       if (cut || !seg || seg >= len)
         seg = len;
       else
-        ep->counters[EPC_LANE_RX_RUNS] += (len + seg - 1) / seg, runs = 1;
+        ep->counters[EPC_LANE_RX_RUNS] += (len + seg - 1) / seg;
       for (uint32_t off = 0; off < len && !ep->dead; off += seg)
         lane_datagram(ep, p + off, len - off < seg ? len - off : seg, cut, &from[i], now);
     }
-    if (n > 1 || runs)
+    /* UDP_GRO follows what the peers send, by the packets a read took:
+     * several (a batch or a run), or a piece of a message with more to
+     * come (its sender sends them as one run), is a stream; one alone a
+     * ping-pong; what strangers send (an unconnected lane reads anyone's
+     * datagrams), all refused, moves nothing */
+    uint64_t taken = ep->counters[EPC_LANE_RX] - rx;
+    int stream = taken > 1 || l->runs_coming;
+    l->runs_coming = 0;
+    if (stream && !l->gro)
+      lane_gro(l, 1); /* its runs in one read each */
+    else if (stream)
       l->lone_reads = 0;
-    else if (l->gro && ++l->lone_reads >= LANE_GRO_OFF_READS)
+    else if (taken == 1 && l->gro && ++l->lone_reads >= LANE_GRO_OFF_READS)
       lane_gro(l, 0); /* a ping-pong again */
     work += n;
     /* What waited for the room the acks opened, and the data a CTS asked
@@ -820,6 +830,7 @@ int lane_take(struct lane_peer *lp, const struct wire_hdr *h, const uint8_t *pay
     lane_rndv_cts(ep, lp, m);
     return 0;
   case MSG_LANE_DATA:
+    ep->lane->runs_coming = 1; /* a rendezvous' pieces come in runs */
     lane_rndv_data(ep, lp, m, &x, piece);
     return 0;
   case MSG_NACK:
@@ -840,8 +851,10 @@ int lane_take(struct lane_peer *lp, const struct wire_hdr *h, const uint8_t *pay
     }
     memcpy(lp->asm_buf + x.piece_off, piece, x.piece_len);
     lp->asm_.got += x.piece_len;
-    if (lp->asm_.got < lp->asm_.m.len)
+    if (lp->asm_.got < lp->asm_.m.len) {
+      ep->lane->runs_coming = 1; /* the rest of a fragment's pieces: a run */
       return 0;
+    }
     lp->asm_.active = 0;
     *m = lp->asm_.m;
     *eager = lp->asm_buf;

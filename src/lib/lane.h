@@ -100,7 +100,8 @@ struct lane {
   int no_gso;                   /* the kernel refused to segment: one datagram a packet */
   int gro_ok;                   /* the socket can take a run in one read (UDP_GRO) */
   int gro;                      /* ... and does now (lane_gro_adapt) */
-  uint32_t lone_reads;          /* reads in a row of one datagram of one packet */
+  uint32_t lone_reads;          /* reads in a row that took one packet alone */
+  int runs_coming;              /* a packet taken said more of its message follows */
   uint32_t rx_cap;              /* bytes of a read: 64 KiB with GRO, else the MTU */
   struct {                      /* a send's packets, gathered while it is emitted */
     int on;

@@ -73,7 +73,7 @@ static int second_peer(struct fixture *f, struct conn **c2)
   return fd;
 }
 
-static void setup(struct fixture *f)
+static void setup_mtu(struct fixture *f, uint32_t peer_mtu)
 {
   memset(f, 0, sizeof(*f));
   lib.hello.nic_id = MY_NIC;
@@ -93,11 +93,16 @@ static void setup(struct fixture *f)
   f->c = conn_get(ep, PEER_NIC, PEER_EID, 1);
   CHECK(f->c != NULL);
   f->c->session = PEER_SESSION;
-  struct lane_addr a = {.port = peer.sin_port, .family = 4, .mtu = MTU, .nonce = 0x5678};
+  struct lane_addr a = {.port = peer.sin_port, .family = 4, .mtu = peer_mtu, .nonce = 0x5678};
   memcpy(a.ip, &peer.sin_addr, 4);
   CHECK(lane_bind(ep, f->c, &a, PEER_SESSION) == 0 && f->c->lane != NULL);
   f->ep = ep;
   f->seq = f->c->lane->rel.rcv_next; /* the peer's first, from both nonces */
+}
+
+static void setup(struct fixture *f)
+{
+  setup_mtu(f, MTU);
 }
 
 /* As mx_close_endpoint frees an endpoint (the sanitizer builds look for leaks). */
@@ -723,76 +728,86 @@ static int test_a_closed_peers_last_ack_completes_what_it_took(void)
   return 0;
 }
 
-/* One fragment of n pieces of 1000 bytes (message number msg), from the
+/* One fragment of n pieces of psz bytes (message number msg), from the
  * peer as one GSO send: one run, cut into datagrams by the kernel unless
  * the lane takes runs (UDP_GRO). */
-struct piece {
-  struct wire_hdr h;
-  struct wire_desc d;
-  struct wire_data_ext x;
-  uint8_t data[1000];
-};
 #define RUN_PIECES 8 /* (a fragment is at most EAGER_SIZE) */
+#define PIECE 1000
 
-static void send_run(struct fixture *f, struct piece *run, uint32_t msg)
+static void send_run_of(struct fixture *f, uint32_t n, uint32_t psz, uint32_t msg)
 {
-  uint32_t n = RUN_PIECES;
-  CHECK(sizeof(struct piece) == sizeof(struct wire_hdr) + WIRE_DATA_OVERHEAD + 1000);
+  static _Alignas(8) uint8_t run[RUN_PIECES * (sizeof(struct wire_hdr) + WIRE_DATA_OVERHEAD + PIECE)];
+  uint32_t pkt = (uint32_t)(sizeof(struct wire_hdr) + WIRE_DATA_OVERHEAD) + psz;
+  CHECK(n <= RUN_PIECES && psz <= PIECE && pkt % 8 == 0); /* (each header aligned) */
   const struct rel_stream *s = &f->c->lane->rel;
   for (uint32_t i = 0; i < n; i++) {
-    struct piece *p = &run[i];
-    p->h = (struct wire_hdr){.magic = WIRE_MAGIC, .version = WIRE_VERSION, .type = WIRE_DATA,
-                             .flags = WIRE_F_RELIABLE | WIRE_F_LANE,
-                             .len = (uint16_t)(WIRE_DATA_OVERHEAD + 1000),
-                             .src_session = s->peer_session, .dst_session = s->my_session,
-                             .seq = f->seq++, .src_nic = PEER_NIC, .dst_nic = MY_NIC};
-    p->d = (struct wire_desc){.type = MSG_FRAG, .len = n * 1000, .total = n * 1000, .seq = msg};
-    p->x = (struct wire_data_ext){.src_eid = PEER_EID, .dst_eid = MY_EID, .piece_off = i * 1000,
-                                  .piece_len = 1000, .src_session = PEER_SESSION};
-    for (uint32_t k = 0; k < 1000; k++)
-      p->data[k] = (uint8_t)(msg + i * 1000 + k);
-    wire_seal(&p->h, sizeof(*p));
+    uint8_t *p = run + i * pkt;
+    struct wire_hdr *h = (struct wire_hdr *)p;
+    *h = (struct wire_hdr){.magic = WIRE_MAGIC, .version = WIRE_VERSION, .type = WIRE_DATA,
+                           .flags = WIRE_F_RELIABLE | WIRE_F_LANE,
+                           .len = (uint16_t)(pkt - sizeof(*h)),
+                           .src_session = s->peer_session, .dst_session = s->my_session,
+                           .seq = f->seq++, .src_nic = PEER_NIC, .dst_nic = MY_NIC};
+    struct wire_desc d = {.type = MSG_FRAG, .len = n * psz, .total = n * psz, .seq = msg};
+    struct wire_data_ext x = {.src_eid = PEER_EID, .dst_eid = MY_EID, .piece_off = i * psz,
+                              .piece_len = psz, .src_session = PEER_SESSION};
+    memcpy(p + sizeof(*h), &d, sizeof(d));
+    memcpy(p + sizeof(*h) + sizeof(d), &x, sizeof(x));
+    for (uint32_t k = 0; k < psz; k++)
+      p[sizeof(*h) + WIRE_DATA_OVERHEAD + k] = (uint8_t)(msg + i * psz + k);
+    wire_seal(h, pkt);
   }
-  struct iovec iov = {run, n * sizeof(*run)};
+  struct iovec iov = {run, n * pkt};
   struct msghdr m = {.msg_name = &f->to, .msg_namelen = sizeof(f->to), .msg_iov = &iov,
                      .msg_iovlen = 1};
   struct gso_ctl ctl;
-  gso_set_segment(&m, &ctl, (uint16_t)sizeof(*run));
-  CHECK(sendmsg(f->peer, &m, 0) == (ssize_t)(n * sizeof(*run)));
+  gso_set_segment(&m, &ctl, (uint16_t)pkt);
+  CHECK(sendmsg(f->peer, &m, 0) == (ssize_t)(n * pkt));
   usleep(2000);
 }
 
-/* The last unexpected message is msg's, whole and in place. */
-static int run_arrived(struct fixture *f, uint32_t msg)
+static void send_run(struct fixture *f, uint32_t msg)
+{
+  send_run_of(f, RUN_PIECES, PIECE, msg);
+}
+
+/* The last unexpected message is msg's, len bytes, whole and in place. */
+static int run_arrived_of(struct fixture *f, uint32_t msg, uint32_t len)
 {
   struct req *u = f->ep->unexp.head;
   while (u && u->next)
     u = u->next;
-  CHECK(u && u->msg_len == RUN_PIECES * 1000 && u->got == RUN_PIECES * 1000);
-  for (uint32_t i = 0; i < RUN_PIECES * 1000; i++)
+  CHECK(u && u->msg_len == len && u->got == len);
+  for (uint32_t i = 0; i < len; i++)
     CHECK(((uint8_t *)u->buf)[i] == (uint8_t)(msg + i));
   return 0;
 }
 
+static int run_arrived(struct fixture *f, uint32_t msg)
+{
+  return run_arrived_of(f, msg, RUN_PIECES * PIECE);
+}
+
 /* UDP_GRO is on only while runs come (it cost a ping-pong 4%): off at
- * first, on when reads fill, off after LANE_GRO_OFF_READS lone reads; a
+ * first, on when a read takes several packets or a piece with more to
+ * come, off after LANE_GRO_OFF_READS reads of one packet alone; a
  * run queued while it was on and read after it went off (no segment size
  * from the kernel) is split by its packets' own lengths. */
 static int test_udp_gro_is_on_only_while_runs_come(void)
 {
-  static struct piece run[RUN_PIECES];
   struct fixture f;
   struct forged p;
   setup(&f);
   struct lane *l = f.ep->lane;
   uint64_t *cnt = f.ep->counters;
   CHECK(l->gro_ok && !l->gro);
-  send_run(&f, run, 1); /* cut by the kernel: the reads fill, GRO goes on */
+  send_run(&f, 1); /* cut by the kernel; its first piece says more follow: GRO goes on */
+  CHECK(lane_input(f.ep, 0) == 1 && l->gro && cnt[EPC_LANE_RX] == 1);
   while (lane_input(f.ep, 0) > 0)
     ;
   CHECK(l->gro && cnt[EPC_LANE_RX] == RUN_PIECES && cnt[EPC_LANE_RX_RUNS] == 0);
   CHECK(run_arrived(&f, 1) == 0);
-  send_run(&f, run, 2); /* now one read */
+  send_run(&f, 2); /* now one read */
   CHECK(lane_input(f.ep, 0) == 1 && lane_input(f.ep, 0) == 0);
   CHECK(cnt[EPC_LANE_RX_RUNS] == RUN_PIECES && run_arrived(&f, 2) == 0);
   for (int i = 0; i < LANE_GRO_OFF_READS; i++) { /* a ping-pong's reads: one, then none */
@@ -804,12 +819,75 @@ static int test_udp_gro_is_on_only_while_runs_come(void)
   }
   CHECK(!l->gro && cnt[EPC_LANE_RX] == 2 * RUN_PIECES + LANE_GRO_OFF_READS);
   lane_gro(l, 1);
-  send_run(&f, run, 3);
+  send_run(&f, 3);
   lane_gro(l, 0);
   CHECK(lane_input(f.ep, 0) == 1); /* the run in one buffer, no word of its size */
   CHECK(cnt[EPC_LANE_RX_RUNS] == 2 * RUN_PIECES && run_arrived(&f, 3) == 0);
   CHECK(cnt[EPC_LANE_REFUSED] == 0 && cnt[EPC_LANE_MALFORMED] == 0);
   CHECK(f.ep->unexp_count == 3 + LANE_GRO_OFF_READS);
+  teardown(&f);
+  return 0;
+}
+
+/* A peer whose lane has a smaller MTU sends runs no longer than one of
+ * our packets: read with no segment size from the kernel, such a run is
+ * still cut by its first packet's length (the buffer's length alone said
+ * "one packet", and all but the first were lost uncounted). */
+static int test_a_run_of_a_smaller_mtu_read_without_gro_is_cut(void)
+{
+  struct fixture f;
+  setup_mtu(&f, 576);
+  struct lane *l = f.ep->lane;
+  uint64_t *cnt = f.ep->counters;
+  uint32_t psz = 296, pkt = (uint32_t)(sizeof(struct wire_hdr) + WIRE_DATA_OVERHEAD) + psz;
+  CHECK(f.c->lane->rel.mtu == 576 && pkt <= 576 && 2 * pkt <= l->mtu);
+  lane_gro(l, 1);
+  send_run_of(&f, 2, psz, 4);
+  lane_gro(l, 0);
+  CHECK(lane_input(f.ep, 0) == 1);
+  CHECK(cnt[EPC_LANE_RX] == 2 && cnt[EPC_LANE_REFUSED] == 0 && run_arrived_of(&f, 4, 2 * psz) == 0);
+  teardown(&f);
+  return 0;
+}
+
+/* An unconnected lane (two peers) reads anyone's datagrams: what it
+ * refuses turns UDP_GRO neither on nor off. */
+static int test_strangers_datagrams_do_not_move_udp_gro(void)
+{
+  struct fixture f;
+  struct forged p;
+  setup(&f);
+  struct conn *c2;
+  int fd2 = second_peer(&f, &c2);
+  struct lane *l = f.ep->lane;
+  uint64_t *cnt = f.ep->counters;
+  static uint8_t junk[1500];
+  for (int i = 0; i < 8; i++)
+    CHECK(sendto(f.other, junk, 64, 0, (struct sockaddr *)&f.to, sizeof(f.to)) == 64);
+  usleep(2000);
+  while (lane_input(f.ep, 0) > 0)
+    ;
+  /* full reads, nothing taken (each cut by its zero length, two pieces refused) */
+  CHECK(!l->gro && cnt[EPC_LANE_RX] == 0 && cnt[EPC_LANE_REFUSED] == 16);
+  send_run(&f, 1);
+  while (lane_input(f.ep, 0) > 0)
+    ;
+  CHECK(l->gro && run_arrived(&f, 1) == 0);
+  for (int i = 0; i < LANE_GRO_OFF_READS; i++) { /* a ping-pong, and a stranger's large ones */
+    CHECK(l->gro);
+    if (i % 8 == 0) {
+      CHECK(sendto(f.other, junk, sizeof(junk), 0, (struct sockaddr *)&f.to, sizeof(f.to)) ==
+            (ssize_t)sizeof(junk));
+      usleep(1000);
+      lane_input(f.ep, 0);
+    }
+    forge(&f, &p, 8);
+    deliver(&f, &p, f.peer, 1);
+    f.seq++;
+    CHECK(lane_input(f.ep, 0) == 0);
+  }
+  CHECK(!l->gro && cnt[EPC_LANE_RX] == RUN_PIECES + LANE_GRO_OFF_READS);
+  close(fd2);
   teardown(&f);
   return 0;
 }
@@ -839,6 +917,9 @@ static const struct harness_test tests[] = {
     {"lane_a_closed_peers_last_ack_completes_what_it_took",
      test_a_closed_peers_last_ack_completes_what_it_took},
     {"lane_udp_gro_is_on_only_while_runs_come", test_udp_gro_is_on_only_while_runs_come},
+    {"lane_a_run_of_a_smaller_mtu_read_without_gro_is_cut",
+     test_a_run_of_a_smaller_mtu_read_without_gro_is_cut},
+    {"lane_strangers_datagrams_do_not_move_udp_gro", test_strangers_datagrams_do_not_move_udp_gro},
     {NULL, NULL},
 };
 
