@@ -783,10 +783,8 @@ int lane_input(struct mx_endpoint *ep, int idle_too)
     uint64_t taken = ep->counters[EPC_LANE_RX] - rx;
     int stream = taken > 1 || l->runs_coming;
     l->runs_coming = 0;
-    if (stream && !l->gro)
-      lane_gro(l, 1); /* its runs in one read each */
-    else if (stream)
-      l->lone_reads = 0;
+    if (stream)
+      lane_gro(l, 1); /* its runs in one read each (on already: the count starts again) */
     else if (taken == 1 && l->gro && ++l->lone_reads >= LANE_GRO_OFF_READS)
       lane_gro(l, 0); /* a ping-pong again */
     work += n;

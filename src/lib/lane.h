@@ -51,8 +51,9 @@
 #define LANE_ACKS_A_WINDOW 4
 /* UDP_GRO is on only while runs come: a socket with it on took 4% longer
  * a ping-pong of 8 bytes (16 alternating pairs, 1.205 against 1.16x busy
- * UDP, medians), and a ping-pong's reads never see a run.  On when the
- * reads fill batches (lane_input), off after this many lone reads. */
+ * UDP, medians), and a ping-pong's reads never see a run.  On when a read
+ * takes several packets, or a piece with more of its message to come
+ * (lane_input); off after this many reads that took one packet alone. */
 #define LANE_GRO_OFF_READS 64
 #define LANE_CLOSE_QUIET_NS 10000000ull /* five of the stream's shortest resend times */
 #define LANE_GIVE_UP_NS 60000000000ull /* a silent peer is only warned about: its
@@ -99,7 +100,7 @@ struct lane {
   uint8_t *rxbuf;               /* LANE_RX_BATCH reads of rx_cap bytes */
   int no_gso;                   /* the kernel refused to segment: one datagram a packet */
   int gro_ok;                   /* the socket can take a run in one read (UDP_GRO) */
-  int gro;                      /* ... and does now (lane_gro_adapt) */
+  int gro;                      /* ... and does now (lane_gro) */
   uint32_t lone_reads;          /* reads in a row that took one packet alone */
   int runs_coming;              /* a packet taken said more of its message follows */
   uint32_t rx_cap;              /* bytes of a read: 64 KiB with GRO, else the MTU */
