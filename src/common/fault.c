@@ -131,11 +131,17 @@ int fault_flush(struct fault *f, fault_xmit_fn xmit, void *ctx, uint64_t now_ns)
   return sent;
 }
 
-int fault_send(struct fault *f, fault_xmit_fn xmit, void *ctx, const void *to, size_t tolen,
-               const void *pkt, size_t len, uint64_t now_ns, int flags)
+/* What fault_send and fault_pass share: draw the packet's fate; send or
+ * hold what it makes of it, or, for a batching caller (passed), leave a
+ * packet that goes once, unharmed and at once to it (*passed = 1). */
+static int route(struct fault *f, fault_xmit_fn xmit, void *ctx, const void *to, size_t tolen,
+                 const void *pkt, size_t len, uint64_t now_ns, int flags, int *passed)
 {
-  if (!f->on || len > FAULT_PKT_MAX)
+  if (!f->on || len > FAULT_PKT_MAX) {
+    if (passed)
+      return *passed = 1, 0;
     return xmit(ctx, to, tolen, pkt, len, flags);
+  }
   if (draw(f) < f->cfg.loss) {
     f->c.lost++;
     return 0;
@@ -162,8 +168,24 @@ int fault_send(struct fault *f, fault_xmit_fn xmit, void *ctx, const void *to, s
       due += REORDER_HOLD_NS; /* the packets after it overtake it */
       held = 1;
     }
+    if (passed && copies == 1 && out == pkt && !held)
+      return *passed = 1, 0;
     rc |= held ? hold(f, xmit, ctx, to, tolen, out, len, due)
                : xmit(ctx, to, tolen, out, len, 0);
   }
   return rc;
+}
+
+int fault_send(struct fault *f, fault_xmit_fn xmit, void *ctx, const void *to, size_t tolen,
+               const void *pkt, size_t len, uint64_t now_ns, int flags)
+{
+  return route(f, xmit, ctx, to, tolen, pkt, len, now_ns, flags, NULL);
+}
+
+int fault_pass(struct fault *f, fault_xmit_fn xmit, void *ctx, const void *to, size_t tolen,
+               const void *pkt, size_t len, uint64_t now_ns)
+{
+  int passed = 0;
+  route(f, xmit, ctx, to, tolen, pkt, len, now_ns, 0, &passed);
+  return passed;
 }

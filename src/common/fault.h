@@ -58,6 +58,14 @@ void fault_free(struct fault *f);
 /* Send through the layer (which may drop, corrupt, copy or hold it). */
 int fault_send(struct fault *f, fault_xmit_fn xmit, void *ctx, const void *to, size_t tolen,
                const void *pkt, size_t len, uint64_t now_ns, int flags);
+/* For a caller that sends in batches (a lane's sendmmsg of GSO runs): 1
+ * when the packet is to go as it is, at once, once (the caller puts it in
+ * its batch); 0 when the layer took it (lost, or its corrupted copy, its
+ * duplicates, or its held self sent or held here).  Under faults the
+ * batches stay what they are on a real lossy network: sending every packet
+ * alone made a lane's stream under 5% loss 250 MB/s with no loss at all. */
+int fault_pass(struct fault *f, fault_xmit_fn xmit, void *ctx, const void *to, size_t tolen,
+               const void *pkt, size_t len, uint64_t now_ns);
 /* Send what was held back and is now due; returns packets sent. */
 int fault_flush(struct fault *f, fault_xmit_fn xmit, void *ctx, uint64_t now_ns);
 

@@ -9,7 +9,15 @@
 #include "reliable.h"
 
 #define RETRANSMIT_BURST 16
-#define RESEND_MIN_NS 200000ull /* a hole is resent at most once per this (or srtt) */
+/* A hole is resent when a selective ack shows it, and again by the timer
+ * while the selective acks still show it, each time at most once per this
+ * or two of the shortest round trips seen, doubled with each try (a
+ * receiver that stopped reading is not flooded).  Not per the smoothed
+ * round trip: under loss it measures the queue a stalled window leaves
+ * (milliseconds where the path takes 30 us), and a resend lost again then
+ * waited for a timeout of four of those. */
+#define RESEND_MIN_NS 200000ull
+#define REORDER_MIN_NS 20000ull
 
 /* A send slot: the MTU and room for the link's trailer, rounded up to a
  * cache line (headers stay aligned, slots apart). */
@@ -41,7 +49,7 @@ void rel_init(struct rel_stream *s, const struct rel_io *io, void *ctx, uint64_t
 
 void rel_start_at(struct rel_stream *s, uint32_t snd_first, uint32_t rcv_first)
 {
-  s->snd_next = s->snd_una = snd_first;
+  s->snd_next = s->snd_una = s->sack_end = snd_first;
   s->rcv_next = rcv_first;
 }
 
@@ -49,7 +57,7 @@ void rel_reset(struct rel_stream *s, uint32_t my_session)
 {
   s->my_session = my_session;
   s->peer_session = 0;
-  s->snd_next = s->snd_una = s->rcv_next = 0;
+  s->snd_next = s->snd_una = s->sack_end = s->rcv_next = 0;
   s->rx_unacked = 0;
   s->ack_due_ns = 0;
   memset(s->have, 0, sizeof(s->have));
@@ -189,11 +197,31 @@ struct rel_pkt *rel_send(struct rel_stream *s, uint8_t type, const void *a, uint
   return rel_commit(s, type, alen + blen, s->io->now(s->ctx));
 }
 
+/* What a lone ack adds to the header's 32 bits of selective ack: bit i
+ * of word w says we hold rcv_next + 33 + 32w + i; words up to the last
+ * with a bit set.  Returns their bytes (0: we hold nothing that far). */
+static uint32_t sack_words(const struct rel_stream *s, uint8_t *out)
+{
+  uint32_t n = 0;
+  for (uint32_t w = 0; s->held && w < REL_SACK_WORDS && 33 + 32 * w < s->window; w++) {
+    uint32_t bits = 0;
+    for (uint32_t i = 0; i < 32 && 33 + 32 * w + i < s->window; i++)
+      if (s->have[(s->rcv_next + 33 + 32 * w + i) % s->window])
+        bits |= 1u << i;
+    memcpy(out + 4 * w, &bits, 4);
+    if (bits)
+      n = w + 1;
+  }
+  return 4 * n;
+}
+
 void rel_send_ack(struct rel_stream *s)
 {
-  _Alignas(struct wire_hdr) uint8_t pkt[sizeof(struct wire_hdr) + WIRE_MAC_LEN];
-  fill_header(s, (struct wire_hdr *)pkt, WIRE_ACK, 0);
-  xmit(s, pkt, sizeof(struct wire_hdr), 0, s->io->now(s->ctx));
+  _Alignas(struct wire_hdr) uint8_t pkt[sizeof(struct wire_hdr) + 4 * REL_SACK_WORDS +
+                                        WIRE_MAC_LEN];
+  uint32_t more = s->rwin ? sack_words(s, pkt + sizeof(struct wire_hdr)) : 0;
+  fill_header(s, (struct wire_hdr *)pkt, WIRE_ACK, more);
+  xmit(s, pkt, (uint32_t)sizeof(struct wire_hdr) + more, 0, s->io->now(s->ctx));
 }
 
 /* Everything up to ack (exclusive) arrived: free it, tell the notes. */
@@ -212,6 +240,8 @@ static void take_ack(struct rel_stream *s, uint32_t ack, uint64_t now)
   if (clean) {
     uint64_t rtt = now - s->win[(ack - 1) % s->send_window].sent_ns;
     s->srtt_ns = s->srtt_ns ? (7 * s->srtt_ns + rtt) / 8 : rtt;
+    if (!s->min_rtt_ns || rtt < s->min_rtt_ns)
+      s->min_rtt_ns = rtt ? rtt : 1;
   }
   for (uint32_t q = s->snd_una; q != ack; q++) {
     struct rel_pkt *k = &s->win[q % s->send_window];
@@ -242,26 +272,75 @@ static void resend(struct rel_stream *s, struct rel_pkt *k, uint64_t now)
   xmit(s, k->buf, k->len, 0, now);
 }
 
-/* The receiver holds what the selective acks say: resend the holes below
- * the highest packet it holds, each at most once per round trip. */
-static void resend_holes(struct rel_stream *s, uint32_t ack, uint32_t sack, uint64_t now)
+/* How long a hole waits before it is resent.  The first time, only what
+ * reordering may explain (a quarter of the shortest round trip, at least
+ * REORDER_MIN_NS): a packet sent after it has arrived.  Again (its resend
+ * lost too, or still on its way), RESEND_MIN_NS or two of the shortest
+ * round trips, doubled for each resend.  At most the timeout. */
+static uint64_t hole_gap(const struct rel_stream *s, const struct rel_pkt *k)
 {
-  uint64_t min_gap = s->srtt_ns > RESEND_MIN_NS ? s->srtt_ns : RESEND_MIN_NS;
-  if (min_gap > s->rto_ns)
-    min_gap = s->rto_ns;
-  uint32_t top = ack;
-  for (uint32_t i = 0; i < 32; i++) {
-    uint32_t q = ack + 1 + i;
-    if (!(sack & (1u << i)) || (int32_t)(q - s->snd_next) >= 0)
-      continue;
-    s->win[q % s->send_window].sacked = 1;
-    top = q;
+  uint64_t gap;
+  if (k->tries <= 1) {
+    gap = s->min_rtt_ns / 4 > REORDER_MIN_NS ? s->min_rtt_ns / 4 : REORDER_MIN_NS;
+  } else {
+    gap = 2 * s->min_rtt_ns > RESEND_MIN_NS ? 2 * s->min_rtt_ns : RESEND_MIN_NS;
+    for (uint8_t t = 2; t < k->tries && gap < s->rto_ns; t++)
+      gap *= 2;
   }
-  for (uint32_t q = s->snd_una; q != top; q++) {
+  return gap < s->rto_ns ? gap : s->rto_ns;
+}
+
+/* True while the selective acks told of packets past snd_una: the holes
+ * below sack_end are known. */
+static int holes_known(const struct rel_stream *s)
+{
+  return (int32_t)(s->sack_end - s->snd_una) > 0 && (int32_t)(s->sack_end - s->snd_next) <= 0;
+}
+
+/* Resend the holes below sack_end whose wait is over, and note when the
+ * next one's is (holes_due_ns: never later than it is, so a timer set by
+ * it is early at worst, and the walk is not made at every packet); returns
+ * how many. */
+static int resend_due_holes(struct rel_stream *s, uint64_t now)
+{
+  int n = 0;
+  s->holes_due_ns = UINT64_MAX;
+  for (uint32_t q = s->snd_una; q != s->sack_end; q++) {
     struct rel_pkt *k = &s->win[q % s->send_window];
-    if (!k->sacked && now - k->sent_ns >= min_gap)
+    if (k->sacked)
+      continue;
+    if (now - k->sent_ns >= hole_gap(s, k)) {
       resend(s, k, now);
+      n++;
+    }
+    if (k->sent_ns + hole_gap(s, k) < s->holes_due_ns)
+      s->holes_due_ns = k->sent_ns + hole_gap(s, k);
   }
+  return n;
+}
+
+/* The receiver holds what the selective acks say: the holes below the
+ * highest packet it holds are resent, now or by the timer (rel_timers),
+ * until an ack covers them. */
+static void resend_holes(struct rel_stream *s, uint32_t ack, uint32_t sack, const uint8_t *more,
+                         uint32_t nmore, uint64_t now)
+{
+  for (uint32_t w = 0; w <= nmore; w++) {
+    uint32_t bits = sack;
+    if (w)
+      memcpy(&bits, more + 4 * (w - 1), 4);
+    for (uint32_t i = 0; bits && i < 32; i++) {
+      uint32_t q = ack + 1 + 32 * w + i;
+      if ((int32_t)(q - s->snd_next) >= 0)
+        break; /* never sent: the rest is noise */
+      if (!(bits & (1u << i)))
+        continue;
+      s->win[q % s->send_window].sacked = 1;
+      if (!holes_known(s) || (int32_t)(q + 1 - s->sack_end) > 0)
+        s->sack_end = q + 1;
+    }
+  }
+  resend_due_holes(s, now);
 }
 
 /* Keep a reliable packet until every one before it has arrived, in a
@@ -319,9 +398,22 @@ static void release_delivered(struct rel_stream *s)
   }
 }
 
+/* An ack due at the end of this round (rel_timers): a hole or a duplicate
+ * is told at once, but once for all the packets read together, not once
+ * each.  An ack a packet, each a send of the receiver's and a walk of the
+ * sender's window, slowed a stream under 5% loss to a fraction of its
+ * speed: the queue that grew in the receiver's socket made round trips of
+ * milliseconds, and every resend that was lost again waited a timeout of
+ * four of them. */
+static void ack_this_round(struct rel_stream *s, uint64_t now)
+{
+  if (!s->ack_due_ns || now < s->ack_due_ns)
+    s->ack_due_ns = now ? now : 1;
+}
+
 /* A packet that is not next, or that its user refused: into the window. */
 static void hold(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *payload,
-                 uint32_t ahead)
+                 uint32_t ahead, uint64_t now)
 {
   if (ahead && s->held_bytes + sizeof(*h) + h->len > REL_HOLD_BYTES) {
     s->hold_drops++; /* dropped: it comes again, once the hole has filled */
@@ -335,7 +427,7 @@ static void hold(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *
   keep(s, h, payload);
   if (ahead) {
     s->ooo_rx++;
-    rel_send_ack(s); /* a hole: say so at once, with what we hold */
+    ack_this_round(s, now); /* a hole: say so, with what we hold */
     return;
   }
   s->stalls++; /* refused (its ring is full): kept, tried again each round */
@@ -349,19 +441,22 @@ void rel_input(struct rel_stream *s, const struct wire_hdr *h, const uint8_t *pa
   if (s->win && s->snd_una != s->snd_next) {
     take_ack(s, h->ack, now);
     /* a late packet's selective ack is stale: only the current one counts */
-    if (h->sack && h->ack == s->snd_una && s->snd_una != s->snd_next)
-      resend_holes(s, h->ack, h->sack, now);
+    uint32_t more = h->type == WIRE_ACK ? h->len / 4 : 0; /* a lone ack's further words */
+    if (more > REL_SACK_WORDS)
+      more = REL_SACK_WORDS;
+    if ((h->sack || more) && h->ack == s->snd_una && s->snd_una != s->snd_next)
+      resend_holes(s, h->ack, h->sack, payload, more, now);
   }
   if (!(h->flags & WIRE_F_RELIABLE))
     return;
   uint32_t ahead = h->seq - s->rcv_next;
   if (ahead >= s->window || (s->rwin && s->have[h->seq % s->window])) {
     s->dup_rx++; /* old, or held already: its sender lost our ack */
-    rel_send_ack(s);
+    ack_this_round(s, now);
     return;
   }
   if (ahead || !s->io->deliver(s->ctx, s, h, payload)) {
-    hold(s, h, payload, ahead);
+    hold(s, h, payload, ahead, now);
     return;
   }
   /* in order and taken: no copy into the window (the common case) */
@@ -429,6 +524,8 @@ int rel_timers(struct rel_stream *s)
     s->io->give_up(s->ctx, s);
     return work + 1;
   }
+  if (holes_known(s))
+    work += resend_due_holes(s, now);
   if (now - s->win[s->snd_una % s->send_window].sent_ns >= s->rto_ns) {
     timeout_resend(s, now);
     work++;
@@ -443,6 +540,8 @@ uint64_t rel_next_timer(const struct rel_stream *s)
     uint64_t r = s->win[s->snd_una % s->send_window].sent_ns + s->rto_ns;
     if (r < t)
       t = r;
+    if (holes_known(s) && s->holes_due_ns < t)
+      t = s->holes_due_ns;
   }
   return t;
 }

@@ -7,13 +7,15 @@
  * Sender: sequence numbers, a window of packets (a power of two at most
  * WIRE_WINDOW: the engine's streams between hosts take it all, a lane
  * between two endpoints far less; fewer where slots of the MTU would pass
- * REL_SEND_BYTES) kept until acknowledged, holes resent as selective acks reveal them (at most once
- * per round trip), the oldest packets resent on a timeout with
- * exponential backoff, and a give-up after give_up_ns of silence.
+ * REL_SEND_BYTES) kept until acknowledged, holes resent as selective acks
+ * reveal them and again by a timer while they still show them, the
+ * oldest packets resent on a timeout with exponential backoff, and a
+ * give-up after give_up_ns of silence.
  * Receiver: packets past a hole kept until it fills, delivered in order;
  * every packet out carries the cumulative ack and a selective-ack bitmap
- * of the 32 packets after it; a lone ack after ack_every packets, at
- * the end of the round, or at once on a hole or a duplicate.
+ * of the 32 packets after it, a lone ack that of its whole window; a
+ * lone ack after ack_every packets, after the delay, or at the end of the
+ * round on a hole or a duplicate (one for all the round's packets).
  */
 #ifndef MYRIXEN_RELIABLE_H
 #define MYRIXEN_RELIABLE_H
@@ -25,6 +27,10 @@
 #define REL_ACK_DELAY_NS 0ull   /* a lone ack leaves at the end of the round: the senders of
                                    eager messages wait for it to complete them */
 #define REL_ACK_EVERY 16        /* ... or this many packets (rel_stream.ack_every) */
+/* A lone ack's payload: the selective ack past the header's 32 packets, a
+ * bit a packet of the window (a receiver holding what follows a hole
+ * further ahead says so in one ack, not one hole a round trip). */
+#define REL_SACK_WORDS (WIRE_WINDOW / 32)
 #define REL_RTO_MIN_NS 2000000ull
 #define REL_RTO_MAX_NS 200000000ull
 #define REL_RTO_INITIAL_NS (5 * REL_RTO_MIN_NS)
@@ -109,7 +115,11 @@ struct rel_stream {
   struct rel_pkt *win;          /* window slots, allocated on first use */
   uint8_t *win_bufs;            /* their buffers, one MTU each */
   uint32_t snd_next, snd_una;
+  uint32_t sack_end;            /* one past the highest packet a selective ack said the
+                                 * peer holds: the holes below it are known */
   uint64_t rto_ns, srtt_ns, last_ack_ns;
+  uint64_t min_rtt_ns;          /* the shortest round trip measured (0: none yet) */
+  uint64_t holes_due_ns;        /* the next known hole's resend, or earlier */
   uint64_t last_heard_ns;       /* any valid packet from the peer: it is alive */
   /* receiving */
   struct rel_pkt *rwin;         /* packets past a hole, kept until it fills */

@@ -344,14 +344,22 @@ static void tx_flush(struct mx_endpoint *ep)
 }
 
 /* Gather the packets of one send (stable: window slots, which stay until
- * acknowledged) for one sendmmsg; not with faults to inject (the fault
- * layer sends copies of its own).  A full batch leaves first, so that the
- * packets keep their order (a fragment at the smallest MTU is 57). */
-static int tx_gather(struct mx_endpoint *ep, struct lane_peer *lp, void *buf, uint32_t len)
+ * acknowledged) for one sendmmsg.  A full batch leaves first, so that the
+ * packets keep their order (a fragment at the smallest MTU is 57).  With
+ * faults to inject, what the fault layer does not take (fault_pass: it
+ * loses, corrupts, duplicates or holds the rest) is gathered as ever.
+ * 1: gathered or taken. */
+static int tx_gather(struct mx_endpoint *ep, struct lane_peer *lp, void *buf, uint32_t len,
+                     uint64_t now)
 {
   struct lane *l = ep->lane;
-  if (!l->tx.on || l->fault.on)
+  if (!l->tx.on)
     return 0;
+  if (l->fault.on && !fault_pass(&l->fault, lane_xmit, ep, &lp->addr, lp->alen, buf, len, now)) {
+    if (l->fault.nheld)
+      l->next_timer_ns = 0; /* its held packets go out at the next pass's timers */
+    return 1;
+  }
   if (l->tx.n == LANE_TX_BATCH) {
     tx_flush(ep);
     l->tx.on = 1;
@@ -374,7 +382,7 @@ void lane_link_send(void *ctx, struct rel_stream *s, void *buf, uint32_t len, in
   (void)s;
   h->flags |= WIRE_F_LANE;
   wire_seal(h, len);
-  if (stable && tx_gather(lp->ep, lp, buf, len))
+  if (stable && tx_gather(lp->ep, lp, buf, len, now))
     return;
   fault_send(&l->fault, lane_xmit, lp->ep, &lp->addr, lp->alen, buf, len, now, 0);
   if (l->fault.nheld)
@@ -788,6 +796,12 @@ int lane_input(struct mx_endpoint *ep, int idle_too)
     else if (taken == 1 && l->gro && ++l->lone_reads >= LANE_GRO_OFF_READS)
       lane_gro(l, 0); /* a ping-pong again */
     work += n;
+    /* The acks due at once (a hole, a duplicate: reliable.c) leave after
+     * the read, one for all its packets; not at the next full pass, a few
+     * polls away while the application waits (their work is not the
+     * read's: the count is of datagrams) */
+    if (now >= l->next_timer_ns)
+      lane_timers(ep, now);
     /* What waited for the room the acks opened, and the data a CTS asked
      * for, leave now: not at the next full pass's timers (a 32 KiB + 1
      * byte message waited 22 us there for its CTS's answer) */

@@ -508,6 +508,76 @@ static int test_acks_come_every_ack_every_packets(void)
   return 0;
 }
 
+/* Drop data packets 2 and 50 at their first try. */
+static int drop_2_and_50_once(struct link *l, const struct wire_hdr *h)
+{
+  (void)l;
+  static uint8_t done[2];
+  int k = h->seq == 2 ? 0 : h->seq == 50 ? 1 : -1;
+  if (h->type != WIRE_DATA || k < 0 || done[k])
+    return 0;
+  return done[k] = 1;
+}
+
+/* A receiver holding packets past a hole tells it once for all that one
+ * read brought (not an ack a packet), and a lone ack tells of the whole
+ * window, not of 32 packets: both holes, 48 packets apart, are resent as
+ * soon as that ack arrives (the header's 32 bits alone showed the second
+ * only once the first had filled, a round trip later). */
+static int test_holes_are_told_once_a_round_and_past_32_packets(void)
+{
+  struct end a, b;
+  pair_init(&a, &b, 14);
+  a.out.drop = drop_2_and_50_once;
+  uint32_t next = 0;
+  send_some(&a, &next, 100); /* one round */
+  CHECK(next == 100 && a.out.dropped == 2);
+  now_ns += LINK_DELAY_NS;
+  link_deliver_due(&a.out, &b.s);
+  CHECK(b.got == 2 && b.s.ooo_rx == 96);
+  CHECK(b.out.sent == 0); /* nothing yet: the ack leaves at the end of the round */
+  rel_timers(&b.s);
+  CHECK(b.out.sent == 1);
+  now_ns += LINK_DELAY_NS;
+  link_deliver_due(&b.out, &a.s);
+  CHECK(a.s.retransmits == 2);
+  for (int i = 0; i < 100 && rel_busy(&a.s); i++)
+    pair_round(&a, &b, 10000);
+  CHECK(b.got == 100 && b.bad_order == 0 && !rel_busy(&a.s));
+  pair_free(&a, &b);
+  return 0;
+}
+
+/* Drop data packet 5 at its first three tries. */
+static int drop_5_thrice(struct link *l, const struct wire_hdr *h)
+{
+  (void)l;
+  static int n;
+  return h->type == WIRE_DATA && h->seq == 5 && n < 3 && ++n;
+}
+
+/* A hole whose resends are lost too, with nothing sent after them (the
+ * rest of the window arrived: the receiver has nothing new to ack), is
+ * resent by the timer while the selective ack still shows it, well
+ * before a timeout (at least REL_RTO_MIN_NS, doubling: under 5% loss a
+ * lane's stream spent most of its time waiting for them). */
+static int test_a_hole_lost_again_goes_again_before_a_timeout(void)
+{
+  struct end a, b;
+  pair_init(&a, &b, 15);
+  a.out.drop = drop_5_thrice;
+  uint32_t next = 0;
+  send_some(&a, &next, 20);
+  uint64_t start = now_ns;
+  for (int i = 0; i < 1000 && rel_busy(&a.s); i++)
+    pair_round(&a, &b, 10000);
+  CHECK(b.got == 20 && b.bad_order == 0 && !rel_busy(&a.s));
+  CHECK(a.out.dropped == 3 && a.s.retransmits == 3);
+  CHECK(now_ns - start < REL_RTO_MIN_NS);
+  pair_free(&a, &b);
+  return 0;
+}
+
 static const struct harness_test tests[] = {
     {"rel_lossless_stream_in_order", test_lossless_stream_in_order},
     {"rel_loss_dup_reorder_deliver_exactly_once_in_order",
@@ -519,6 +589,10 @@ static const struct harness_test tests[] = {
     {"rel_held_packets_are_bounded", test_held_packets_are_bounded},
     {"rel_large_packets_bound_windows_in_bytes", test_large_packets_bound_windows_in_bytes},
     {"rel_acks_come_every_ack_every_packets", test_acks_come_every_ack_every_packets},
+    {"rel_holes_are_told_once_a_round_and_past_32_packets",
+     test_holes_are_told_once_a_round_and_past_32_packets},
+    {"rel_a_hole_lost_again_goes_again_before_a_timeout",
+     test_a_hole_lost_again_goes_again_before_a_timeout},
     {NULL, NULL},
 };
 

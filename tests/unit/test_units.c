@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../../src/common/crc32c.h"
+#include "../../src/common/fault.h"
 #include "../../src/common/iov.h"
 #include "../../src/common/queue.h"
 #include "../../src/lib/base.h"
@@ -272,8 +273,54 @@ static int test_crc32c(void)
   return 0;
 }
 
+/* What the fault layer sent below it (fault_pass's and fault_send's xmit). */
+static uint32_t fault_sent, fault_sent_len;
+static int count_xmit(void *ctx, const void *to, size_t tolen, const void *pkt, size_t len,
+                      int flags)
+{
+  (void)ctx, (void)to, (void)tolen, (void)pkt, (void)flags;
+  fault_sent++;
+  fault_sent_len = (uint32_t)len;
+  return 0;
+}
+
+/* fault_pass leaves a batching caller what goes once, unharmed and at
+ * once, and does the rest itself, counted: lost, corrupted (its copy
+ * sent), duplicated (both copies sent), held (sent when due). */
+static int test_fault_pass_leaves_the_batch_what_is_unharmed(void)
+{
+  static const struct {
+    const char *spec;
+    int passed;
+    uint32_t sent;
+  } cases[] = {
+      {"seed=1", 1, 0},         {"loss=1,seed=1", 0, 0}, {"corrupt=1,seed=1", 0, 1},
+      {"dup=1,seed=1", 0, 2},   {"reorder=1,seed=1", 0, 0},
+  };
+  uint8_t pkt[100] = {1, 2, 3};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct fault_cfg cfg;
+    struct fault f = {0};
+    char err[64];
+    CHECK(fault_parse(&cfg, cases[i].spec, err, sizeof(err)) == 0);
+    CHECK(fault_setup(&f, &cfg, 8) == 0);
+    fault_sent = 0;
+    CHECK(fault_pass(&f, count_xmit, NULL, "to", 2, pkt, sizeof(pkt), 1000) == cases[i].passed);
+    CHECK(fault_sent == cases[i].sent);
+    CHECK(f.c.lost == (i == 1) && f.c.corrupted == (i == 2) && f.c.duplicated == (i == 3) &&
+          f.c.reordered == (i == 4) && f.nheld == (i == 4));
+    if (i == 4) { /* the held one goes when due, once */
+      CHECK(fault_flush(&f, count_xmit, NULL, UINT64_MAX) == 1 && fault_sent == 1 &&
+            fault_sent_len == sizeof(pkt));
+    }
+    fault_free(&f);
+  }
+  return 0;
+}
+
 static const struct harness_test tests[] = {
     {"crc32c", test_crc32c},
+    {"fault_pass_leaves_the_batch_what_is_unharmed", test_fault_pass_leaves_the_batch_what_is_unharmed},
     {"physical_runs_cover_a_buffer", test_physical_runs_cover_a_buffer},
     {"ring_indices_wrap_around", test_ring_indices_wrap_around},
     {"ring_full_and_empty", test_ring_full_and_empty},
