@@ -60,6 +60,7 @@ void rel_reset(struct rel_stream *s, uint32_t my_session)
   s->snd_next = s->snd_una = s->sack_end = s->rcv_next = 0;
   s->rx_unacked = 0;
   s->ack_due_ns = 0;
+  s->ack_now = 0;
   memset(s->have, 0, sizeof(s->have));
   s->held = s->held_bytes = 0;
   s->rto_ns = REL_RTO_INITIAL_NS;
@@ -127,6 +128,7 @@ static void xmit(struct rel_stream *s, uint8_t *buf, uint32_t len, int stable, u
   s->tx_packets++;
   s->rx_unacked = 0;
   s->ack_due_ns = 0;
+  s->ack_now = 0;
 }
 
 /* The send window: send_window packets of at most the MTU (what is sent
@@ -409,6 +411,7 @@ static void ack_this_round(struct rel_stream *s, uint64_t now)
 {
   if (!s->ack_due_ns || now < s->ack_due_ns)
     s->ack_due_ns = now ? now : 1;
+  s->ack_now = 1;
 }
 
 /* A packet that is not next, or that its user refused: into the window. */

@@ -130,6 +130,8 @@ struct rel_stream {
   uint32_t rcv_next;
   uint32_t rx_unacked;
   uint64_t ack_due_ns;
+  int ack_now;                  /* a hole or a duplicate came: ack at the end of this
+                                 * round (ack_due_ns is now), whatever the delay */
   uint64_t ack_delay_ns;        /* a lone ack waits this long for a packet to ride on
                                  * (REL_ACK_DELAY_NS unless the user says otherwise) */
   uint32_t ack_every;           /* ... or leaves after this many packets in order

@@ -796,12 +796,14 @@ int lane_input(struct mx_endpoint *ep, int idle_too)
     else if (taken == 1 && l->gro && ++l->lone_reads >= LANE_GRO_OFF_READS)
       lane_gro(l, 0); /* a ping-pong again */
     work += n;
-    /* The acks due at once (a hole, a duplicate: reliable.c) leave after
-     * the read, one for all its packets; not at the next full pass, a few
-     * polls away while the application waits (their work is not the
-     * read's: the count is of datagrams) */
-    if (now >= l->next_timer_ns)
-      lane_timers(ep, now);
+    /* The acks due at once (a hole, a duplicate: rel_stream.ack_now) leave
+     * after the read, one for all its packets; not at the next full pass,
+     * a few polls away while the application waits.  (Only those: the
+     * others wait for their delay, an answer to ride on, as ever; sent at
+     * the first read past it, a 64 KiB ping-pong took 3% longer.) */
+    for (struct lane_peer *lp = l->peers; lp && !ep->dead; lp = lp->next)
+      if (lp->rel.ack_now)
+        rel_send_ack(&lp->rel);
     /* What waited for the room the acks opened, and the data a CTS asked
      * for, leave now: not at the next full pass's timers (a 32 KiB + 1
      * byte message waited 22 us there for its CTS's answer) */
