@@ -9,15 +9,22 @@
 #include "reliable.h"
 
 #define RETRANSMIT_BURST 16
-/* A hole is resent when a selective ack shows it, and again by the timer
- * while the selective acks still show it, each time at most once per this
- * or two of the shortest round trips seen, doubled with each try (a
- * receiver that stopped reading is not flooded).  Not per the smoothed
- * round trip: under loss it measures the queue a stalled window leaves
- * (milliseconds where the path takes 30 us), and a resend lost again then
- * waited for a timeout of four of those. */
+/* A hole is resent when a selective ack shows it, and again while the
+ * selective acks still show it, each time at most once per this or two of
+ * the shortest round trips seen, doubled with each try up to
+ * REL_RTO_MAX_NS.  Not per the smoothed round trip: under loss it measures
+ * the queue a stalled window leaves (milliseconds where the path takes
+ * 30 us), and a resend lost again then waited for a timeout of four of
+ * those.  The timer resends a hole no more once it has been sent
+ * HOLE_TIMER_TRIES times: past that only a fresh selective ack or the
+ * timeout (16 packets, backing off) does, so a receiver that stopped
+ * reading, or one ack claiming a window of holes, draws a window's worth
+ * of resends at most, not one every timeout until the give-up (a review
+ * found 0.5 M in 10 s after one ack, with the doubling capped at the
+ * timeout, which the hole timer's resends then kept from expiring). */
 #define RESEND_MIN_NS 200000ull
 #define REORDER_MIN_NS 20000ull
+#define HOLE_TIMER_TRIES 4
 
 /* A send slot: the MTU and room for the link's trailer, rounded up to a
  * cache line (headers stay aligned, slots apart). */
@@ -251,6 +258,8 @@ static void take_ack(struct rel_stream *s, uint32_t ack, uint64_t now)
       s->io->acked(s->ctx, s, &k->note);
   }
   s->snd_una = ack;
+  if ((int32_t)(s->sack_end - ack) < 0)
+    s->sack_end = ack; /* (behind the window it would be garbage, once seqs wrap) */
   s->last_ack_ns = now;
   uint64_t rto = 4 * s->srtt_ns;
   s->rto_ns = rto < REL_RTO_MIN_NS ? REL_RTO_MIN_NS : rto > REL_RTO_MAX_NS ? REL_RTO_MAX_NS : rto;
@@ -276,20 +285,21 @@ static void resend(struct rel_stream *s, struct rel_pkt *k, uint64_t now)
 
 /* How long a hole waits before it is resent.  The first time, only what
  * reordering may explain (a quarter of the shortest round trip, at least
- * REORDER_MIN_NS): a packet sent after it has arrived.  Again (its resend
- * lost too, or still on its way), RESEND_MIN_NS or two of the shortest
- * round trips, doubled for each resend.  At most the timeout. */
+ * REORDER_MIN_NS, at most the timeout): a packet sent after it has
+ * arrived.  Again (its resend lost too, or still on its way),
+ * RESEND_MIN_NS or two of the shortest round trips, doubled for each
+ * resend, at most REL_RTO_MAX_NS. */
 static uint64_t hole_gap(const struct rel_stream *s, const struct rel_pkt *k)
 {
   uint64_t gap;
   if (k->tries <= 1) {
     gap = s->min_rtt_ns / 4 > REORDER_MIN_NS ? s->min_rtt_ns / 4 : REORDER_MIN_NS;
-  } else {
-    gap = 2 * s->min_rtt_ns > RESEND_MIN_NS ? 2 * s->min_rtt_ns : RESEND_MIN_NS;
-    for (uint8_t t = 2; t < k->tries && gap < s->rto_ns; t++)
-      gap *= 2;
+    return gap < s->rto_ns ? gap : s->rto_ns;
   }
-  return gap < s->rto_ns ? gap : s->rto_ns;
+  gap = 2 * s->min_rtt_ns > RESEND_MIN_NS ? 2 * s->min_rtt_ns : RESEND_MIN_NS;
+  for (uint8_t t = 2; t < k->tries && gap < REL_RTO_MAX_NS; t++)
+    gap *= 2;
+  return gap < REL_RTO_MAX_NS ? gap : REL_RTO_MAX_NS;
 }
 
 /* True while the selective acks told of packets past snd_una: the holes
@@ -299,24 +309,29 @@ static int holes_known(const struct rel_stream *s)
   return (int32_t)(s->sack_end - s->snd_una) > 0 && (int32_t)(s->sack_end - s->snd_next) <= 0;
 }
 
-/* Resend the holes below sack_end whose wait is over, and note when the
- * next one's is (holes_due_ns: never later than it is, so a timer set by
- * it is early at worst, and the walk is not made at every packet); returns
- * how many. */
-static int resend_due_holes(struct rel_stream *s, uint64_t now)
+/* Resend the holes below sack_end whose wait is over (by_timer: only
+ * those sent fewer than HOLE_TIMER_TRIES times), and note when the
+ * timer's next one is due (holes_due_ns: never later than it is, so a
+ * timer set by it is early at worst; rel_input walks again only when a
+ * selective ack told something new or that time came).  Returns how many. */
+static int resend_due_holes(struct rel_stream *s, uint64_t now, int by_timer)
 {
   int n = 0;
   s->holes_due_ns = UINT64_MAX;
+  if (!holes_known(s))
+    return 0;
   for (uint32_t q = s->snd_una; q != s->sack_end; q++) {
     struct rel_pkt *k = &s->win[q % s->send_window];
-    if (k->sacked)
+    if (k->sacked || (by_timer && k->tries >= HOLE_TIMER_TRIES))
       continue;
-    if (now - k->sent_ns >= hole_gap(s, k)) {
+    uint64_t gap = hole_gap(s, k);
+    if (now - k->sent_ns >= gap) {
       resend(s, k, now);
       n++;
+      gap = hole_gap(s, k);
     }
-    if (k->sent_ns + hole_gap(s, k) < s->holes_due_ns)
-      s->holes_due_ns = k->sent_ns + hole_gap(s, k);
+    if (k->tries < HOLE_TIMER_TRIES && k->sent_ns + gap < s->holes_due_ns)
+      s->holes_due_ns = k->sent_ns + gap;
   }
   return n;
 }
@@ -327,6 +342,7 @@ static int resend_due_holes(struct rel_stream *s, uint64_t now)
 static void resend_holes(struct rel_stream *s, uint32_t ack, uint32_t sack, const uint8_t *more,
                          uint32_t nmore, uint64_t now)
 {
+  int news = 0; /* a packet newly said held: holes may show that did not */
   for (uint32_t w = 0; w <= nmore; w++) {
     uint32_t bits = sack;
     if (w)
@@ -337,12 +353,15 @@ static void resend_holes(struct rel_stream *s, uint32_t ack, uint32_t sack, cons
         break; /* never sent: the rest is noise */
       if (!(bits & (1u << i)))
         continue;
-      s->win[q % s->send_window].sacked = 1;
+      struct rel_pkt *k = &s->win[q % s->send_window];
+      news |= !k->sacked;
+      k->sacked = 1;
       if (!holes_known(s) || (int32_t)(q + 1 - s->sack_end) > 0)
         s->sack_end = q + 1;
     }
   }
-  resend_due_holes(s, now);
+  if (news || now >= s->holes_due_ns)
+    resend_due_holes(s, now, 0);
 }
 
 /* Keep a reliable packet until every one before it has arrived, in a
@@ -527,12 +546,13 @@ int rel_timers(struct rel_stream *s)
     s->io->give_up(s->ctx, s);
     return work + 1;
   }
-  if (holes_known(s))
-    work += resend_due_holes(s, now);
   if (now - s->win[s->snd_una % s->send_window].sent_ns >= s->rto_ns) {
     timeout_resend(s, now);
     work++;
   }
+  /* (after the timeout, which may have made the oldest a hole again) */
+  if (holes_known(s))
+    work += resend_due_holes(s, now, 1);
   return work;
 }
 

@@ -578,6 +578,84 @@ static int test_a_hole_lost_again_goes_again_before_a_timeout(void)
   return 0;
 }
 
+/* A lone ack from b to a, as a hostile b could forge one: ack, the
+ * header's sack, then nwords words of selective ack. */
+static void forged_ack(struct end *a, uint32_t ack, uint32_t sack, const uint32_t *words,
+                       uint32_t nwords)
+{
+  struct wire_hdr h = {.magic = WIRE_MAGIC, .version = WIRE_VERSION, .type = WIRE_ACK,
+                       .len = (uint16_t)(4 * nwords), .src_session = 22,
+                       .dst_session = a->s.my_session, .src_nic = 0xb, .dst_nic = 0xa,
+                       .ack = ack, .sack = sack};
+  rel_input(&a->s, &h, (const uint8_t *)words, now_ns);
+}
+
+/* Forged acks that claim packets never sent, or none at all, after the
+ * stream moved on past what its last selective ack told (a review made
+ * one such ack walk 2^32 slots, resending acknowledged and never-used
+ * ones): nothing is resent. */
+static int test_acks_claiming_nothing_sent_resend_nothing(void)
+{
+  struct end a, b;
+  pair_init(&a, &b, 16);
+  a.out.drop = drop_2_and_50_once; /* holes: selective acks are told */
+  uint32_t next = 0;
+  send_some(&a, &next, 100);
+  for (int i = 0; i < 200 && rel_busy(&a.s); i++)
+    pair_round(&a, &b, 10000);
+  CHECK(!rel_busy(&a.s) && b.got == 100);
+  send_some(&a, &next, 120); /* acked with no selective ack: the last one is behind */
+  for (int i = 0; i < 200 && rel_busy(&a.s); i++)
+    pair_round(&a, &b, 10000);
+  CHECK(!rel_busy(&a.s) && b.got == 120);
+  a.out.loss = 1.0;
+  send_some(&a, &next, 121); /* one in flight, lost */
+  uint64_t resent = a.s.retransmits;
+  uint32_t zero = 0, all[REL_SACK_WORDS];
+  memset(all, 0xff, sizeof(all));
+  forged_ack(&a, a.s.snd_una, 0xffffffffu, NULL, 0); /* all past snd_next */
+  forged_ack(&a, a.s.snd_una, 0, &zero, 1);
+  forged_ack(&a, a.s.snd_una, 0, all, REL_SACK_WORDS);
+  CHECK(a.s.retransmits == resent);
+  rel_timers(&a.s);
+  CHECK(a.s.retransmits == resent && rel_next_timer(&a.s) > now_ns);
+  pair_free(&a, &b);
+  return 0;
+}
+
+/* One ack that tells of a window of holes, then silence: the holes are
+ * resent by the timer a few times each, then only by the timeout, which
+ * backs off (a review found a resend of every hole every 2 ms until the
+ * give-up, 0.5 M packets in 10 s, the timeout never expiring). */
+static int test_one_ack_of_a_window_of_holes_draws_few_resends(void)
+{
+  struct end a, b;
+  pair_init(&a, &b, 17);
+  a.out.loss = 1.0; /* nothing a sends arrives */
+  uint32_t next = 0;
+  send_some(&a, &next, WIRE_WINDOW);
+  CHECK(next == WIRE_WINDOW);
+  uint32_t words[REL_SACK_WORDS];
+  memset(words, 0x55, sizeof(words)); /* every other packet held */
+  now_ns += 100000;
+  forged_ack(&a, a.s.snd_una, 0x55555555u, words, REL_SACK_WORDS);
+  CHECK(a.s.retransmits > 0);
+  uint64_t timers = 0;
+  for (uint64_t end = now_ns + 10000000000ull; now_ns < end && !a.gave_up;) {
+    rel_timers(&a.s);
+    timers++;
+    uint64_t t = rel_next_timer(&a.s);
+    CHECK(a.gave_up || t > now_ns);
+    now_ns = t;
+  }
+  /* until the give-up (GIVE_UP_NS): each hole a few times, the timeout
+   * backing off */
+  CHECK(a.gave_up && a.s.retransmits < 5 * WIRE_WINDOW && timers < 1000);
+  CHECK(a.s.rto_ns == REL_RTO_MAX_NS);
+  pair_free(&a, &b);
+  return 0;
+}
+
 static const struct harness_test tests[] = {
     {"rel_lossless_stream_in_order", test_lossless_stream_in_order},
     {"rel_loss_dup_reorder_deliver_exactly_once_in_order",
@@ -593,6 +671,10 @@ static const struct harness_test tests[] = {
      test_holes_are_told_once_a_round_and_past_32_packets},
     {"rel_a_hole_lost_again_goes_again_before_a_timeout",
      test_a_hole_lost_again_goes_again_before_a_timeout},
+    {"rel_acks_claiming_nothing_sent_resend_nothing",
+     test_acks_claiming_nothing_sent_resend_nothing},
+    {"rel_one_ack_of_a_window_of_holes_draws_few_resends",
+     test_one_ack_of_a_window_of_holes_draws_few_resends},
     {NULL, NULL},
 };
 
