@@ -546,12 +546,15 @@ int rel_timers(struct rel_stream *s)
     s->io->give_up(s->ctx, s);
     return work + 1;
   }
-  if (now - s->win[s->snd_una % s->send_window].sent_ns >= s->rto_ns) {
+  int timed_out = now - s->win[s->snd_una % s->send_window].sent_ns >= s->rto_ns;
+  if (timed_out) {
     timeout_resend(s, now);
     work++;
   }
-  /* (after the timeout, which may have made the oldest a hole again) */
-  if (holes_known(s))
+  /* The holes' walk when one is due (an engine runs its timers every
+   * round: a walk of the window each time, under loss), or after the
+   * timeout, which may have made the oldest a hole again. */
+  if (holes_known(s) && (now >= s->holes_due_ns || timed_out))
     work += resend_due_holes(s, now, 1);
   return work;
 }
