@@ -7,10 +7,15 @@
 #
 #   tools/bench_hosts.sh [--port udp|eth] [--mtu N] [--sizes LIST] [--iters N]
 #                        [--cores A,B | --cores none] [--patterns "pingpong stream"]
-#                        [--no-baselines] [--key]
+#                        [--no-baselines] [--key] [--fault SPEC]
 #
 # --key: the two hosts share a cluster key (every packet carries a MAC):
 # run with and without it to see what authentication costs.
+# --fault SPEC: both backends inject faults (myrixend --fault, e.g.
+# loss=0.05): MyriXen's packets, the lanes' too, are lost, duplicated,
+# reordered or corrupted as the spec says.  The kernel's baselines would
+# cross a clean link, so none is measured (a ratio to them would mean
+# nothing).
 #
 # A host is a namespace and a core: everything of host a (its backend, the
 # benchmark client, the baselines' client side) runs on core A, all of b on
@@ -20,7 +25,7 @@
 # first.
 BIN=$(cd "$(dirname "$0")/../build/bin" && pwd) || exit 1
 KIND=udp MTU=1500 SIZES=8,64,1024,65536,1048576 ITERS=2000 CORES=0,1
-PATTERNS="pingpong stream" EXTRA=() SERVE=() KEY=0
+PATTERNS="pingpong stream" EXTRA=() SERVE=() KEY=0 FAULT=
 while [ $# -gt 0 ]; do
   case $1 in
     --port) KIND=$2; shift ;;
@@ -31,8 +36,9 @@ while [ $# -gt 0 ]; do
     --patterns) PATTERNS=$2; shift ;;
     --no-baselines) EXTRA+=(--no-baselines) ;;
     --key) KEY=1 ;;
+    --fault) FAULT=$2; EXTRA+=(--no-baselines); shift ;;
     *) echo "usage: $0 [--port udp|eth] [--mtu N] [--sizes LIST] [--iters N] [--cores A,B|none]" \
-            "[--patterns LIST] [--no-baselines] [--key]" >&2
+            "[--patterns LIST] [--no-baselines] [--key] [--fault SPEC]" >&2
        exit 2 ;;
   esac
   shift
@@ -83,8 +89,12 @@ fi
 set +e
 for h in a b; do
   [ $h = a ] && port=$PA || port=$PB
+  # each host its own draws, unless the spec names a seed
+  fault=(); [ -n "$FAULT" ] && fault=(--fault "$FAULT")
+  [ -n "$FAULT" ] && [[ $FAULT != *seed=* ]] && fault=(--fault "$FAULT,seed=$([ $h = a ] && echo 1 || echo 2)")
   (on $h MYRIXEN_LOG=warn "$BIN/myrixend" --socket "$TMP/$h.sock" \
-     --hostname $h --port "$port" --peers "$TMP/peers" --no-discovery > "$TMP/$h.log" 2>&1 &
+     --hostname $h --port "$port" --peers "$TMP/peers" --no-discovery "${fault[@]}" \
+     > "$TMP/$h.log" 2>&1 &
    echo $! > "$TMP/$h.pid")
 done
 for _ in $(seq 100); do [ -S "$TMP/a.sock" ] && [ -S "$TMP/b.sock" ] && break; sleep 0.05; done
