@@ -25,6 +25,15 @@
 #define RESEND_MIN_NS 200000ull
 #define REORDER_MIN_NS 20000ull
 #define HOLE_TIMER_TRIES 4
+/* A tail's probe: when nothing was acknowledged for this long (or two
+ * smoothed round trips, if longer) after the newest packet went, the
+ * oldest goes again, once until an ack moves the window.  A lost last
+ * packet (every lost packet of a ping-pong) has nothing after it for a
+ * selective ack to show, and waited for the timeout, REL_RTO_MIN_NS at
+ * least: an 8-byte ping-pong under 5% loss took 112-120 us, against 5.6
+ * without.  The receiver answers the probe (a duplicate, or the hole it
+ * fills) with its whole selective ack. */
+#define PROBE_MIN_NS 200000ull
 
 /* A send slot: the MTU and room for the link's trailer, rounded up to a
  * cache line (headers stay aligned, slots apart). */
@@ -68,6 +77,7 @@ void rel_reset(struct rel_stream *s, uint32_t my_session)
   s->rx_unacked = 0;
   s->ack_due_ns = 0;
   s->ack_now = 0;
+  s->probed = 0;
   memset(s->have, 0, sizeof(s->have));
   s->held = s->held_bytes = 0;
   s->rto_ns = REL_RTO_INITIAL_NS;
@@ -258,6 +268,7 @@ static void take_ack(struct rel_stream *s, uint32_t ack, uint64_t now)
       s->io->acked(s->ctx, s, &k->note);
   }
   s->snd_una = ack;
+  s->probed = 0;
   if ((int32_t)(s->sack_end - ack) < 0)
     s->sack_end = ack; /* (behind the window it would be garbage, once seqs wrap) */
   s->last_ack_ns = now;
@@ -509,6 +520,7 @@ static void timeout_resend(struct rel_stream *s, uint64_t now)
    * advice (RFC 2018, 8); a timeout forgets this one.  It is also the
    * probe a receiver that cannot deliver yet answers. */
   s->win[s->snd_una % s->send_window].sacked = 0;
+  s->probed = 1; /* (this was the probe) */
   uint32_t burst = RETRANSMIT_BURST;
   for (uint32_t q = s->snd_una; q != s->snd_next && burst; q++) {
     struct rel_pkt *k = &s->win[q % s->send_window];
@@ -518,6 +530,18 @@ static void timeout_resend(struct rel_stream *s, uint64_t now)
     }
   }
   s->rto_ns = s->rto_ns * 2 > REL_RTO_MAX_NS ? REL_RTO_MAX_NS : s->rto_ns * 2;
+}
+
+/* When the tail's probe is due (UINT64_MAX: none: sent already, or no
+ * sooner than the timeout). */
+static uint64_t probe_at(const struct rel_stream *s)
+{
+  if (s->probed)
+    return UINT64_MAX;
+  uint64_t pto = 2 * s->srtt_ns > PROBE_MIN_NS ? 2 * s->srtt_ns : PROBE_MIN_NS;
+  if (pto >= s->rto_ns)
+    return UINT64_MAX;
+  return s->win[(s->snd_next - 1) % s->send_window].sent_ns + pto;
 }
 
 int rel_timers(struct rel_stream *s)
@@ -550,6 +574,10 @@ int rel_timers(struct rel_stream *s)
   if (timed_out) {
     timeout_resend(s, now);
     work++;
+  } else if (now >= probe_at(s)) {
+    s->probed = 1;
+    resend(s, &s->win[s->snd_una % s->send_window], now);
+    work++;
   }
   /* The holes' walk when one is due (an engine runs its timers every
    * round: a walk of the window each time, under loss), or after the
@@ -568,6 +596,8 @@ uint64_t rel_next_timer(const struct rel_stream *s)
       t = r;
     if (holes_known(s) && s->holes_due_ns < t)
       t = s->holes_due_ns;
+    if (probe_at(s) < t)
+      t = probe_at(s);
   }
   return t;
 }

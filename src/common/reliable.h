@@ -120,6 +120,7 @@ struct rel_stream {
   uint64_t rto_ns, srtt_ns, last_ack_ns;
   uint64_t min_rtt_ns;          /* the shortest round trip measured (0: none yet) */
   uint64_t holes_due_ns;        /* the next known hole's resend, or earlier */
+  int probed;                   /* the tail's probe went since the window last moved */
   uint64_t last_heard_ns;       /* any valid packet from the peer: it is alive */
   /* receiving */
   struct rel_pkt *rwin;         /* packets past a hole, kept until it fills */

@@ -656,6 +656,50 @@ static int test_one_ack_of_a_window_of_holes_draws_few_resends(void)
   return 0;
 }
 
+/* Drop data packet 0 at its first try. */
+static int drop_0_once(struct link *l, const struct wire_hdr *h)
+{
+  (void)l;
+  static int done;
+  return h->type == WIRE_DATA && h->seq == 0 && !done && (done = 1);
+}
+
+/* A lost last packet (a ping-pong's every loss: nothing follows it for a
+ * selective ack to show) is resent by the tail's probe, well before the
+ * timeout (10 ms for a new stream, 2 ms at least after). */
+static int test_a_lost_last_packet_is_probed_before_a_timeout(void)
+{
+  struct end a, b;
+  pair_init(&a, &b, 18);
+  a.out.drop = drop_0_once;
+  uint32_t next = 0;
+  send_some(&a, &next, 1);
+  uint64_t start = now_ns;
+  for (int i = 0; i < 2000 && rel_busy(&a.s); i++)
+    pair_round(&a, &b, 10000);
+  CHECK(b.got == 1 && !rel_busy(&a.s) && a.s.retransmits == 1);
+  CHECK(now_ns - start < REL_RTO_MIN_NS);
+  pair_free(&a, &b);
+  return 0;
+}
+
+/* A receiver that says nothing draws one probe, then only the timeouts,
+ * backing off: not a probe each time the timer looks. */
+static int test_a_silent_receiver_draws_one_probe(void)
+{
+  struct end a, b;
+  pair_init(&a, &b, 19);
+  a.out.loss = 1.0;
+  uint32_t next = 0;
+  send_some(&a, &next, 1);
+  for (int i = 0; i < 1000; i++) /* 100 ms */
+    pair_round(&a, &b, 100000);
+  /* the probe at 200 us, the timeouts at 10, 30 and 70 ms */
+  CHECK(a.s.retransmits == 4 && a.s.probed);
+  pair_free(&a, &b);
+  return 0;
+}
+
 static const struct harness_test tests[] = {
     {"rel_lossless_stream_in_order", test_lossless_stream_in_order},
     {"rel_loss_dup_reorder_deliver_exactly_once_in_order",
@@ -675,6 +719,9 @@ static const struct harness_test tests[] = {
      test_acks_claiming_nothing_sent_resend_nothing},
     {"rel_one_ack_of_a_window_of_holes_draws_few_resends",
      test_one_ack_of_a_window_of_holes_draws_few_resends},
+    {"rel_a_lost_last_packet_is_probed_before_a_timeout",
+     test_a_lost_last_packet_is_probed_before_a_timeout},
+    {"rel_a_silent_receiver_draws_one_probe", test_a_silent_receiver_draws_one_probe},
     {NULL, NULL},
 };
 
