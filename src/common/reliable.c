@@ -222,7 +222,9 @@ struct rel_pkt *rel_send(struct rel_stream *s, uint8_t type, const void *a, uint
 static uint32_t sack_words(const struct rel_stream *s, uint8_t *out)
 {
   uint32_t n = 0;
-  for (uint32_t w = 0; s->held && w < REL_SACK_WORDS && 33 + 32 * w < s->window; w++) {
+  if (!s->held)
+    return 0;
+  for (uint32_t w = 0; w < REL_SACK_WORDS && 33 + 32 * w < s->window; w++) {
     uint32_t bits = 0;
     for (uint32_t i = 0; i < 32 && 33 + 32 * w + i < s->window; i++)
       if (s->have[(s->rcv_next + 33 + 32 * w + i) % s->window])
@@ -238,7 +240,7 @@ void rel_send_ack(struct rel_stream *s)
 {
   _Alignas(struct wire_hdr) uint8_t pkt[sizeof(struct wire_hdr) + 4 * REL_SACK_WORDS +
                                         WIRE_MAC_LEN];
-  uint32_t more = s->rwin ? sack_words(s, pkt + sizeof(struct wire_hdr)) : 0;
+  uint32_t more = sack_words(s, pkt + sizeof(struct wire_hdr)); /* (held: rwin is there) */
   fill_header(s, (struct wire_hdr *)pkt, WIRE_ACK, more);
   xmit(s, pkt, (uint32_t)sizeof(struct wire_hdr) + more, 0, s->io->now(s->ctx));
 }
@@ -594,10 +596,11 @@ uint64_t rel_next_timer(const struct rel_stream *s)
     uint64_t r = s->win[s->snd_una % s->send_window].sent_ns + s->rto_ns;
     if (r < t)
       t = r;
+    uint64_t p = probe_at(s);
     if (holes_known(s) && s->holes_due_ns < t)
       t = s->holes_due_ns;
-    if (probe_at(s) < t)
-      t = probe_at(s);
+    if (p < t)
+      t = p;
   }
   return t;
 }

@@ -26,6 +26,7 @@ struct link {
   double loss, dup, reorder;
   int (*drop)(struct link *l, const struct wire_hdr *h); /* a scripted loss */
   uint32_t dropped;
+  uint8_t tries_dropped[128];   /* per seq, for drop_tries (scripted losses) */
 };
 
 /* One end: its stream, the link out of it, and what it took in order. */
@@ -214,6 +215,23 @@ static uint32_t send_some(struct end *a, uint32_t *next, uint32_t last)
   return k;
 }
 
+/* Rounds of step ns, at most max of them, until a has nothing unacknowledged. */
+static void run_until_acked(struct end *a, struct end *b, int max, uint64_t step)
+{
+  for (int i = 0; i < max && rel_busy(&a->s); i++)
+    pair_round(a, b, step);
+}
+
+/* A pair whose a sends count packets into a link that loses everything. */
+static void pair_unheard(struct end *a, struct end *b, uint64_t seed, uint32_t count)
+{
+  pair_init(a, b, seed);
+  a->out.loss = 1.0;
+  uint32_t next = 0;
+  send_some(a, &next, count);
+  CHECK(next == count);
+}
+
 /* Send count packets from a to b; run until all are acknowledged or the
  * simulated time runs out.  Returns the simulated nanoseconds it took. */
 static uint64_t transfer(struct end *a, struct end *b, uint32_t count, uint64_t limit_ns)
@@ -322,8 +340,7 @@ static int test_sack_then_lost_cumulative_ack_recovers(void)
   CHECK(a.s.retransmits >= 3 && b.s.dup_rx >= 2);
   /* the link heals: the next probe's answer completes the stream */
   b.out.drop = NULL;
-  for (int i = 0; i < 2000 && rel_busy(&a.s); i++)
-    pair_round(&a, &b, 100000);
+  run_until_acked(&a, &b, 2000, 100000);
   CHECK(!rel_busy(&a.s) && !a.gave_up);
   pair_free(&a, &b);
   return 0;
@@ -334,15 +351,11 @@ static int test_sack_then_lost_cumulative_ack_recovers(void)
 static int test_timeout_resends_a_sacked_oldest_packet(void)
 {
   struct end a, b;
-  pair_init(&a, &b, 3);
-  a.out.loss = 1.0; /* everything a sends is lost at first */
-  uint32_t next = 0;
-  send_some(&a, &next, 3);
+  pair_unheard(&a, &b, 3, 3); /* everything a sends is lost at first */
   for (uint32_t q = a.s.snd_una; q != a.s.snd_next; q++)
     a.s.win[q % WIRE_WINDOW].sacked = 1;
   a.out.loss = 0;
-  for (int i = 0; i < 1000 && rel_busy(&a.s); i++)
-    pair_round(&a, &b, 100000);
+  run_until_acked(&a, &b, 1000, 100000);
   CHECK(b.got == 3 && !rel_busy(&a.s) && !a.gave_up);
   pair_free(&a, &b);
   return 0;
@@ -362,8 +375,7 @@ static int test_refused_delivery_is_flow_control(void)
     pair_round(&a, &b, 100000);
   CHECK(!a.gave_up && b.got == 0 && b.s.stalls > 0);
   b.full = 0;
-  for (int i = 0; i < 1000 && rel_busy(&a.s); i++)
-    pair_round(&a, &b, 100000);
+  run_until_acked(&a, &b, 1000, 100000);
   CHECK(b.got == 50 && b.bad_order == 0 && !rel_busy(&a.s));
   pair_free(&a, &b);
   return 0;
@@ -373,10 +385,7 @@ static int test_refused_delivery_is_flow_control(void)
 static int test_silent_peer_is_given_up(void)
 {
   struct end a, b;
-  pair_init(&a, &b, 5);
-  a.out.loss = 1.0;
-  uint32_t next = 0;
-  send_some(&a, &next, 10);
+  pair_unheard(&a, &b, 5, 10);
   uint64_t start = now_ns;
   for (int i = 0; i < 100000 && !a.gave_up; i++)
     pair_round(&a, &b, 100000);
@@ -508,15 +517,20 @@ static int test_acks_come_every_ack_every_packets(void)
   return 0;
 }
 
+/* Drop data packet seq at its first `tries` tries on link l. */
+static int drop_tries(struct link *l, const struct wire_hdr *h, uint32_t seq, uint8_t tries)
+{
+  if (h->type != WIRE_DATA || h->seq != seq || seq >= sizeof(l->tries_dropped) ||
+      l->tries_dropped[seq] >= tries)
+    return 0;
+  l->tries_dropped[seq]++;
+  return 1;
+}
+
 /* Drop data packets 2 and 50 at their first try. */
 static int drop_2_and_50_once(struct link *l, const struct wire_hdr *h)
 {
-  (void)l;
-  static uint8_t done[2];
-  int k = h->seq == 2 ? 0 : h->seq == 50 ? 1 : -1;
-  if (h->type != WIRE_DATA || k < 0 || done[k])
-    return 0;
-  return done[k] = 1;
+  return drop_tries(l, h, 2, 1) || drop_tries(l, h, 50, 1);
 }
 
 /* A receiver holding packets past a hole tells it once for all that one
@@ -541,19 +555,30 @@ static int test_holes_are_told_once_a_round_and_past_32_packets(void)
   now_ns += LINK_DELAY_NS;
   link_deliver_due(&b.out, &a.s);
   CHECK(a.s.retransmits == 2);
-  for (int i = 0; i < 100 && rel_busy(&a.s); i++)
-    pair_round(&a, &b, 10000);
+  run_until_acked(&a, &b, 100, 10000);
   CHECK(b.got == 100 && b.bad_order == 0 && !rel_busy(&a.s));
   pair_free(&a, &b);
   return 0;
 }
 
+/* a sends count packets through a link that drops as drop says, until
+ * all are acknowledged (100 ms at most); returns how long it took. */
+static uint64_t scripted_loss(struct end *a, struct end *b, uint64_t seed,
+                              int (*drop)(struct link *, const struct wire_hdr *), uint32_t count)
+{
+  pair_init(a, b, seed);
+  a->out.drop = drop;
+  uint32_t next = 0;
+  send_some(a, &next, count);
+  uint64_t start = now_ns;
+  run_until_acked(a, b, 10000, 10000);
+  return now_ns - start;
+}
+
 /* Drop data packet 5 at its first three tries. */
 static int drop_5_thrice(struct link *l, const struct wire_hdr *h)
 {
-  (void)l;
-  static int n;
-  return h->type == WIRE_DATA && h->seq == 5 && n < 3 && ++n;
+  return drop_tries(l, h, 5, 3);
 }
 
 /* A hole whose resends are lost too, with nothing sent after them (the
@@ -564,16 +589,10 @@ static int drop_5_thrice(struct link *l, const struct wire_hdr *h)
 static int test_a_hole_lost_again_goes_again_before_a_timeout(void)
 {
   struct end a, b;
-  pair_init(&a, &b, 15);
-  a.out.drop = drop_5_thrice;
-  uint32_t next = 0;
-  send_some(&a, &next, 20);
-  uint64_t start = now_ns;
-  for (int i = 0; i < 1000 && rel_busy(&a.s); i++)
-    pair_round(&a, &b, 10000);
+  uint64_t took = scripted_loss(&a, &b, 15, drop_5_thrice, 20);
   CHECK(b.got == 20 && b.bad_order == 0 && !rel_busy(&a.s));
   CHECK(a.out.dropped == 3 && a.s.retransmits == 3);
-  CHECK(now_ns - start < REL_RTO_MIN_NS);
+  CHECK(took < REL_RTO_MIN_NS);
   pair_free(&a, &b);
   return 0;
 }
@@ -601,12 +620,10 @@ static int test_acks_claiming_nothing_sent_resend_nothing(void)
   a.out.drop = drop_2_and_50_once; /* holes: selective acks are told */
   uint32_t next = 0;
   send_some(&a, &next, 100);
-  for (int i = 0; i < 200 && rel_busy(&a.s); i++)
-    pair_round(&a, &b, 10000);
+  run_until_acked(&a, &b, 200, 10000);
   CHECK(!rel_busy(&a.s) && b.got == 100);
   send_some(&a, &next, 120); /* acked with no selective ack: the last one is behind */
-  for (int i = 0; i < 200 && rel_busy(&a.s); i++)
-    pair_round(&a, &b, 10000);
+  run_until_acked(&a, &b, 200, 10000);
   CHECK(!rel_busy(&a.s) && b.got == 120);
   a.out.loss = 1.0;
   send_some(&a, &next, 121); /* one in flight, lost */
@@ -630,11 +647,7 @@ static int test_acks_claiming_nothing_sent_resend_nothing(void)
 static int test_one_ack_of_a_window_of_holes_draws_few_resends(void)
 {
   struct end a, b;
-  pair_init(&a, &b, 17);
-  a.out.loss = 1.0; /* nothing a sends arrives */
-  uint32_t next = 0;
-  send_some(&a, &next, WIRE_WINDOW);
-  CHECK(next == WIRE_WINDOW);
+  pair_unheard(&a, &b, 17, WIRE_WINDOW); /* nothing a sends arrives */
   uint32_t words[REL_SACK_WORDS];
   memset(words, 0x55, sizeof(words)); /* every other packet held */
   now_ns += 100000;
@@ -659,9 +672,7 @@ static int test_one_ack_of_a_window_of_holes_draws_few_resends(void)
 /* Drop data packet 0 at its first try. */
 static int drop_0_once(struct link *l, const struct wire_hdr *h)
 {
-  (void)l;
-  static int done;
-  return h->type == WIRE_DATA && h->seq == 0 && !done && (done = 1);
+  return drop_tries(l, h, 0, 1);
 }
 
 /* A lost last packet (a ping-pong's every loss: nothing follows it for a
@@ -670,15 +681,9 @@ static int drop_0_once(struct link *l, const struct wire_hdr *h)
 static int test_a_lost_last_packet_is_probed_before_a_timeout(void)
 {
   struct end a, b;
-  pair_init(&a, &b, 18);
-  a.out.drop = drop_0_once;
-  uint32_t next = 0;
-  send_some(&a, &next, 1);
-  uint64_t start = now_ns;
-  for (int i = 0; i < 2000 && rel_busy(&a.s); i++)
-    pair_round(&a, &b, 10000);
+  uint64_t took = scripted_loss(&a, &b, 18, drop_0_once, 1);
   CHECK(b.got == 1 && !rel_busy(&a.s) && a.s.retransmits == 1);
-  CHECK(now_ns - start < REL_RTO_MIN_NS);
+  CHECK(took < REL_RTO_MIN_NS);
   pair_free(&a, &b);
   return 0;
 }
@@ -688,10 +693,7 @@ static int test_a_lost_last_packet_is_probed_before_a_timeout(void)
 static int test_a_silent_receiver_draws_one_probe(void)
 {
   struct end a, b;
-  pair_init(&a, &b, 19);
-  a.out.loss = 1.0;
-  uint32_t next = 0;
-  send_some(&a, &next, 1);
+  pair_unheard(&a, &b, 19, 1);
   for (int i = 0; i < 1000; i++) /* 100 ms */
     pair_round(&a, &b, 100000);
   /* the probe at 200 us, the timeouts at 10, 30 and 70 ms */
