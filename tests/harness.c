@@ -88,8 +88,7 @@ mx_status_t harness_recv(mx_endpoint_t ep, void *buf, uint32_t len, uint64_t mat
 
 void harness_backend_stop(pid_t pid)
 {
-  kill(pid, SIGTERM);
-  harness_wait(pid);
+  backend_stop(pid);
 }
 
 pid_t harness_guest(int (*fn)(int, void *), int idx, void *arg)

@@ -7,7 +7,7 @@ SOCK=/tmp/myrixen-demo-$$.sock
 export MYRIXEN_SOCKET=$SOCK
 MYRIXEN_LOG=warn "$BUILD/bin/myrixend" --socket "$SOCK" &
 BE=$!
-trap 'kill $BE 2>/dev/null; wait $BE 2>/dev/null; rm -f $SOCK' EXIT
+trap 'kill $BE 2>/dev/null; wait $BE 2>/dev/null; rm -f "$SOCK" "$SOCK.lock"' EXIT
 i=0; while [ ! -S "$SOCK" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
 echo "== myrixend up on $SOCK"
 "$BUILD/bin/myrixen" info

@@ -1,6 +1,7 @@
 /* spawn.c - see spawn.h. */
 #include "spawn.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,37 @@
 #include <unistd.h>
 
 #define SPAWN_WAIT_TRIES 500 /* 10 ms each */
+#define SPAWN_MAX 8          /* backends one program runs at once */
+
+/* The sockets of the backends we started, so that stopping one also
+ * removes the lock file it leaves by design (server.c: claim_socket).
+ * The socket is private to us; nobody else will contend for it. */
+static struct {
+  pid_t pid;
+  char sock[256];
+} spawned[SPAWN_MAX];
+
+static void remember(pid_t pid, const char *sock)
+{
+  for (int i = 0; i < SPAWN_MAX; i++)
+    if (spawned[i].pid <= 0) {
+      spawned[i].pid = pid;
+      snprintf(spawned[i].sock, sizeof(spawned[i].sock), "%s", sock);
+      return;
+    }
+}
+
+static void forget(pid_t pid)
+{
+  for (int i = 0; i < SPAWN_MAX; i++)
+    if (spawned[i].pid == pid) {
+      char lock[sizeof(spawned[i].sock) + 8];
+      snprintf(lock, sizeof(lock), "%s.lock", spawned[i].sock);
+      unlink(spawned[i].sock);
+      unlink(lock);
+      spawned[i].pid = 0;
+    }
+}
 
 pid_t backend_spawn(const char *bin, const char *sock, const char *const *extra)
 {
@@ -31,8 +63,10 @@ pid_t backend_spawn(const char *bin, const char *sock, const char *const *extra)
   }
   for (int i = 0; i < SPAWN_WAIT_TRIES; i++) {
     struct stat st;
-    if (stat(sock, &st) == 0)
+    if (stat(sock, &st) == 0) {
+      remember(pid, sock);
       return pid;
+    }
     usleep(10000);
   }
   return -1;
@@ -86,5 +120,7 @@ void backend_stop(pid_t pid)
   if (pid <= 0)
     return;
   kill(pid, SIGTERM);
-  waitpid(pid, NULL, 0);
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+  forget(pid);
 }

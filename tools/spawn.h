@@ -27,7 +27,8 @@ int mpi_bench_path(char *out, size_t len);
  * own (/tmp/myrixen-TAG-PID.sock), which MYRIXEN_SOCKET then names for this
  * process and its children.  Its pid, or -1. */
 pid_t backend_spawn_private(const char *tag);
-/* Stop it (SIGTERM: its guests see their requests end) and reap it. */
+/* Stop it (SIGTERM: its guests see their requests end), reap it, and
+ * remove its socket and the lock file it leaves. */
 void backend_stop(pid_t pid);
 
 #endif

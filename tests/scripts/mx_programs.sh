@@ -10,7 +10,7 @@ HOST=mxhost
 export MYRIXEN_SOCKET=$SOCK
 MYRIXEN_LOG=warn "$BUILD/bin/myrixend" --socket "$SOCK" --hostname $HOST &
 BE=$!
-trap 'kill $BE 2>/dev/null; wait $BE 2>/dev/null; rm -f $SOCK' EXIT
+trap 'kill $BE 2>/dev/null; wait $BE 2>/dev/null; rm -f "$SOCK" "$SOCK.lock"' EXIT
 i=0; while [ ! -S "$SOCK" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
 [ -S "$SOCK" ] || { echo "myrixend did not start"; exit 1; }
 

@@ -9,7 +9,7 @@ SOCK=/tmp/myrixen-limits-$$.sock
 export MYRIXEN_SOCKET=$SOCK MYRIXEN_DATAPATH=engine
 MYRIXEN_LOG=warn "$BUILD/bin/myrixend" --socket "$SOCK" --hostname lim --vif-msg-rate 5000 &
 BE=$!
-trap 'kill $BE 2>/dev/null; wait $BE 2>/dev/null; rm -f $SOCK' EXIT
+trap 'kill $BE 2>/dev/null; wait $BE 2>/dev/null; rm -f "$SOCK" "$SOCK.lock"' EXIT
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
 failed=0
 
@@ -59,7 +59,7 @@ MYRIXEN_SOCKET=$SOCK.slow timeout 30 "$BUILD/mx/mx_stream" -e 2 -d slow -r 1 -l 
 rc=$?
 t1=$(date +%s%N)
 wait $R || rc=1
-kill $SLOW; wait $SLOW 2>/dev/null; rm -f "$SOCK.slow"
+kill $SLOW; wait $SLOW 2>/dev/null; rm -f "$SOCK.slow" "$SOCK.slow.lock"
 ms=$(( (t1 - t0) / 1000000 ))
 if [ $rc = 0 ] && [ $ms -ge 300 ]; then echo "ok   40 messages under a 100/s limit took $ms ms"
 else echo "FAIL slow limit: rc $rc, $ms ms (at least 300 expected, and an end)"; failed=1; fi
