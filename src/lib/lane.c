@@ -112,11 +112,13 @@ int lane_open(struct mx_endpoint *ep, int fd, const struct ctl_open_reply *rep,
 /* Connect the socket to the lane's only peer, or disconnect it when there
  * is none or more than one (lane.c's header).  A bound socket keeps its
  * address and port through both (the kernel's bind locks). */
-static void lane_connect_sole(struct lane *l)
+static void lane_connect_sole(struct mx_endpoint *ep)
 {
+  struct lane *l = ep->lane;
   struct lane_peer *sole = l->npeers == 1 ? l->peers : NULL;
   if (sole == l->sole)
     return;
+  lane_flush(ep); /* what lane_post gathered for the sole peer has no address */
   struct sockaddr none = {.sa_family = AF_UNSPEC};
   int r = sole ? connect(l->fd, (struct sockaddr *)&sole->addr, sole->alen)
                : connect(l->fd, &none, sizeof(none));
@@ -126,8 +128,13 @@ static void lane_connect_sole(struct lane *l)
     l->sole = NULL; /* (connect failed: still connected to the old one) */
 }
 
+static void tx_flush(struct mx_endpoint *ep);
+
 static void peer_free(struct lane_peer *lp)
 {
+  struct lane *l = lp->ep->lane;
+  if (l && l->tx.on)
+    tx_flush(lp->ep); /* what lane_post gathered points into the window */
   rel_free(&lp->rel);
   free(lp->asm_buf);
   free(lp);
@@ -169,7 +176,7 @@ void lane_unbind(struct mx_endpoint *ep, struct conn *c)
       break;
     }
   ep->lane->npeers--;
-  lane_connect_sole(ep->lane);
+  lane_connect_sole(ep);
   backlog_fail(ep, lp, MX_STATUS_ENDPOINT_CLOSED);
   c->lane = NULL;
   if (c->path == PATH_LANE)
@@ -237,7 +244,7 @@ int lane_bind(struct mx_endpoint *ep, struct conn *c, const struct lane_addr *a,
                lane_stream_number(session, theirs, ep->session, mine, LANE_SALT_SEQ));
   lp->rel.ack_delay_ns = LANE_ACK_DELAY_NS;
   lp->rel.ack_every = window / LANE_ACKS_A_WINDOW;
-  lane_connect_sole(l);
+  lane_connect_sole(ep);
   return 0;
 }
 
@@ -500,24 +507,44 @@ static int emit_pieces(struct mx_endpoint *ep, struct lane_peer *lp, struct req 
 }
 
 /* emit_pieces, its packets gathered into one sendmmsg (a fragment's
- * pieces were a sendto each: 7 syscalls for 8 KiB at MTU 1500). */
-static int emit(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r)
+ * pieces were a sendto each: 7 syscalls for 8 KiB at MTU 1500); held for
+ * the next ones of a burst when hold (lane_post). */
+static int emit(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r, int hold)
 {
   ep->lane->tx.on = 1;
   int done = emit_pieces(ep, lp, r);
-  tx_flush(ep);
+  if (!done || !hold)
+    tx_flush(ep);
   return done;
 }
 
-void lane_submit(struct mx_endpoint *ep, struct conn *c, struct req *r)
+static void submit(struct mx_endpoint *ep, struct conn *c, struct req *r, int hold)
 {
   struct lane_peer *lp = c->lane;
-  if (!lp->bl_head && emit(ep, lp, r)) {
+  if (!lp->bl_head && emit(ep, lp, r, hold)) {
     txq_emitted(ep, r);
     return;
   }
   ep->counters[EPC_BACKLOGGED]++;
   FIFO_PUSH(&lp->bl_head, &lp->bl_tail, r, txnext);
+}
+
+void lane_submit(struct mx_endpoint *ep, struct conn *c, struct req *r)
+{
+  submit(ep, c, r, 0);
+}
+
+/* Streams of small messages went a sendto each, 5 us a message here
+ * against 1.6-2.8 through the engines, which batch a round's packets. */
+void lane_post(struct mx_endpoint *ep, struct conn *c, struct req *r)
+{
+  submit(ep, c, r, rel_busy(&c->lane->rel) && !ep->lane->delivering);
+}
+
+void lane_flush(struct mx_endpoint *ep)
+{
+  if (ep->lane && ep->lane->tx.on)
+    tx_flush(ep);
 }
 
 void lane_submit_ctl(struct mx_endpoint *ep, struct conn *c, struct req *r)
@@ -540,7 +567,7 @@ void lane_submit_ctl(struct mx_endpoint *ep, struct conn *c, struct req *r)
 static int drain(struct mx_endpoint *ep, struct lane_peer *lp)
 {
   int n = 0;
-  while (lp->bl_head && emit(ep, lp, lp->bl_head)) {
+  while (lp->bl_head && emit(ep, lp, lp->bl_head, 0)) {
     struct req *r = lp->bl_head;
     FIFO_POP(&lp->bl_head, &lp->bl_tail, txnext);
     txq_emitted(ep, r);
@@ -585,6 +612,7 @@ int lane_expire(struct mx_endpoint *ep, uint64_t now)
 int lane_timers(struct mx_endpoint *ep, uint64_t now)
 {
   struct lane *l = ep->lane;
+  lane_flush(ep);
   if (!l || now < l->next_timer_ns)
     return 0;
   int work = l->fault.nheld ? fault_flush(&l->fault, lane_xmit, ep, now) : 0;
@@ -603,6 +631,7 @@ int lane_timers(struct mx_endpoint *ep, uint64_t now)
 
 void lane_flush_acks(struct mx_endpoint *ep)
 {
+  lane_flush(ep);
   for (struct lane_peer *lp = ep->lane ? ep->lane->peers : NULL; lp; lp = lp->next)
     if (lp->rel.ack_due_ns)
       rel_send_ack(&lp->rel);
@@ -741,6 +770,7 @@ int lane_input(struct mx_endpoint *ep, int idle_too)
    * pass from the rest. */
   if (!l || (!l->npeers && !idle_too))
     return 0;
+  lane_flush(ep); /* a burst's sends (lane_post) before we read */
   for (int batches = 0; batches < LANE_RX_PASS_BATCHES; batches++) {
     uint32_t want = l->rx_batch ? l->rx_batch : 1;
     for (uint32_t i = 0; i < want; i++) {

@@ -104,7 +104,8 @@ struct lane {
   uint32_t lone_reads;          /* reads in a row that took one packet alone */
   int runs_coming;              /* a packet taken said more of its message follows */
   uint32_t rx_cap;              /* bytes of a read: 64 KiB with GRO, else the MTU */
-  struct {                      /* a send's packets, gathered while it is emitted */
+  struct {                      /* a send's packets, gathered while it is emitted
+                                 * (and a burst's, until lane_flush: lane_post) */
     int on;
     uint32_t n;
     struct msghdr hdr[LANE_TX_BATCH];
@@ -127,6 +128,16 @@ int lane_bind(struct mx_endpoint *ep, struct conn *c, const struct lane_addr *a,
 void lane_unbind(struct mx_endpoint *ep, struct conn *c);
 /* Send r on c's lane: now, or after what waits before it. */
 void lane_submit(struct mx_endpoint *ep, struct conn *c, struct req *r);
+/* The application's send (mx_isend): as lane_submit, but while the stream
+ * has packets in flight (a burst: the first of it left at once) its
+ * packets are gathered with the burst's next ones and leave at the next
+ * progress pass (lane_flush: any call that tests or waits), or when
+ * LANE_TX_BATCH are gathered, as one sendmmsg of GSO runs.  A send with
+ * nothing in flight before it (a ping-pong's every one) leaves at once. */
+void lane_post(struct mx_endpoint *ep, struct conn *c, struct req *r);
+/* What lane_post gathered leaves now (every progress pass, and before a
+ * sleep or a close). */
+void lane_flush(struct mx_endpoint *ep);
 /* A control request (a rendezvous' CTS) on c's lane: as lane_submit, but
  * during a delivery it leaves after the read's batch, acknowledging what
  * was read. */

@@ -124,7 +124,7 @@ mx_return_t send_post(struct mx_endpoint *ep, mx_segment_t *segs, uint32_t n,
     }
   }
   if (lane)
-    lane_submit(ep, c, r);
+    lane_post(ep, c, r);
   else
     txq_submit(ep, t, r);
   /* The message is out (or queued): what only the caller reads comes

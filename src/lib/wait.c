@@ -8,6 +8,7 @@
 #include "lib.h"
 #include "base.h"
 #include "conn.h"
+#include "lane.h"
 #include "progress.h"
 
 /* Check ep and *request, and take ep's lock.  On failure the lock is not
@@ -98,6 +99,7 @@ static mx_return_t test_one(struct mx_endpoint *ep, mx_request_t *request, int w
   mx_return_t rc = req_enter(ep, request, fn, &r);
   if (rc != MX_SUCCESS)
     return rc;
+  lane_flush(ep); /* (a request done already makes no pass) */
   *result = r->state == RS_DONE || poll_or_wait(ep, wait, timeout, is_done, r);
   if (*result)
     reap(ep, r, status);

@@ -907,6 +907,74 @@ static int test_strangers_datagrams_do_not_move_udp_gro(void)
   return 0;
 }
 
+/* A small send of ours to the peer, posted as mx_isend posts it. */
+static void post_small(struct fixture *f, uint8_t *buf, uint32_t len, uint64_t match)
+{
+  struct req *r = req_new(f->ep, REQ_SEND);
+  mx_segment_t seg = {buf, len};
+  CHECK(r && req_set_segments(r, &seg, 1) == 0);
+  r->type = MSG_SMALL;
+  r->match = match;
+  r->conn = f->c;
+  r->seq = f->ep->next_seq++;
+  lane_post(f->ep, f->c, r);
+}
+
+/* Datagrams waiting at fd, each passed to *seen: how many. */
+static int datagrams_at(int fd, uint64_t *matches, int max)
+{
+  struct forged p;
+  int n = 0;
+  ssize_t k;
+  while ((k = recv(fd, &p, sizeof(p), MSG_DONTWAIT)) >= (ssize_t)sizeof(p.h))
+    if (p.h.type == WIRE_DATA && n < max)
+      matches[n++] = p.d.match;
+  return n;
+}
+
+/* A send with nothing in flight before it leaves at once (a ping-pong's
+ * every one); a burst's next ones wait for the next progress pass and then
+ * leave together, in order, in one sendmmsg (a GSO run); a full batch
+ * leaves without waiting; and what is held leaves before the socket is
+ * disconnected (a second peer) and when the peer goes. */
+static int test_a_burst_of_sends_leaves_together_at_the_next_pass(void)
+{
+  struct fixture f;
+  setup(&f);
+  uint64_t *cnt = f.ep->counters, m[64];
+  uint8_t buf[8] = "burst";
+  post_small(&f, buf, sizeof(buf), 100);
+  usleep(1000);
+  CHECK(datagrams_at(f.peer, m, 64) == 1 && m[0] == 100); /* at once */
+  for (uint64_t i = 1; i < 10; i++)
+    post_small(&f, buf, sizeof(buf), 100 + i);
+  usleep(1000);
+  CHECK(datagrams_at(f.peer, m, 64) == 0); /* held: the first is in flight */
+  uint64_t runs = cnt[EPC_LANE_TX_RUNS], tx = cnt[EPC_LANE_TX];
+  lane_input(f.ep, 0); /* any pass */
+  usleep(1000);
+  CHECK(datagrams_at(f.peer, m, 64) == 9);
+  for (int i = 0; i < 9; i++)
+    CHECK(m[i] == 101 + (uint64_t)i);
+  CHECK(cnt[EPC_LANE_TX] - tx == 9 && cnt[EPC_LANE_TX_RUNS] - runs == 9); /* one run */
+  for (uint64_t i = 0; i < LANE_TX_BATCH + 3; i++)
+    post_small(&f, buf, sizeof(buf), 200 + i);
+  usleep(1000);
+  CHECK(datagrams_at(f.peer, m, 64) == LANE_TX_BATCH); /* a full batch went */
+  struct conn *c2;
+  int fd2 = second_peer(&f, &c2); /* the socket is disconnected: what was held goes first */
+  usleep(1000);
+  CHECK(datagrams_at(f.peer, m, 64) == 3 && m[2] == 200 + LANE_TX_BATCH + 2);
+  post_small(&f, buf, sizeof(buf), 300);
+  post_small(&f, buf, sizeof(buf), 301);
+  lane_unbind(f.ep, f.c); /* the peer goes: what was held goes first */
+  usleep(1000);
+  CHECK(datagrams_at(f.peer, m, 64) == 2 && m[0] == 300 && m[1] == 301); /* (held: in flight) */
+  close(fd2);
+  teardown(&f);
+  return 0;
+}
+
 static const struct harness_test tests[] = {
     {"lane_a_well_formed_message_is_taken_from_its_peer",
      test_a_well_formed_message_is_taken_from_its_peer},
@@ -935,6 +1003,8 @@ static const struct harness_test tests[] = {
     {"lane_a_run_of_a_smaller_mtu_read_without_gro_is_cut",
      test_a_run_of_a_smaller_mtu_read_without_gro_is_cut},
     {"lane_strangers_datagrams_do_not_move_udp_gro", test_strangers_datagrams_do_not_move_udp_gro},
+    {"lane_a_burst_of_sends_leaves_together_at_the_next_pass",
+     test_a_burst_of_sends_leaves_together_at_the_next_pass},
     {NULL, NULL},
 };
 
