@@ -133,7 +133,8 @@ void lane_submit(struct mx_endpoint *ep, struct conn *c, struct req *r);
  * packets are gathered with the burst's next ones and leave at the next
  * progress pass (lane_flush: any call that tests or waits), or when
  * LANE_TX_BATCH are gathered, as one sendmmsg of GSO runs.  A send with
- * nothing in flight before it (a ping-pong's every one) leaves at once. */
+ * nothing in flight before it (a ping-pong's every one) leaves at once,
+ * and every send does with MYRIXEN_LANE_HOLD=0 (lib.lane_hold). */
 void lane_post(struct mx_endpoint *ep, struct conn *c, struct req *r);
 /* What lane_post gathered leaves now (every progress pass, and before a
  * sleep or a close). */

@@ -281,6 +281,8 @@ struct lib_state {
   uint64_t lane_rndv_max;       /* a rendezvous this long at most that came by lane has its
                                  * data sent by lane, not pulled through the engines
                                  * (MYRIXEN_LANE_RNDV_MAX; 0: never) */
+  int lane_hold;                /* a burst's sends by lane wait for the next call
+                                 * (lane_post; MYRIXEN_LANE_HOLD, default 1) */
   struct async_msg *async;      /* backend messages not yet taken */
   _Atomic int async_pending;
   uint64_t closed_counters[EPC_MAX]; /* of endpoints since closed (eps_lock) */
