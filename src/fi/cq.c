@@ -170,6 +170,10 @@ static ssize_t cq_readfrom(struct fid_cq *fcq, void *buf, size_t count, fi_addr_
   dom_lock(cq->dom);
   if (!cq->done.head)
     progress_all(cq);
+  else
+    for (struct fxn_ep *ep = cq->dom->eps; ep; ep = ep->next)
+      if (ep->mx)
+        lib_lane_flush(ep->mx);
   for (struct op *o; (size_t)n < count && (o = oplist_pop(&cq->done)); n++) {
     write_entry(cq, (char *)buf + (size_t)n * cq->entry_size, o);
     if (src)

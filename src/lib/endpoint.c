@@ -117,6 +117,13 @@ EXPORT mx_return_t mx_open_endpoint(uint32_t board, uint32_t eid, uint32_t key,
   if (has_lane)
     lane_open(ep, lane_fd, &rep.u.open_reply, &progress_lane_io); /* else the engines */
   pthread_mutex_lock(&lib.eps_lock);
+  /* A second endpoint: the first may hold sends its thread will not
+   * flush while it waits on this one (lane_post holds only with one). */
+  if (atomic_fetch_add(&lib.neps, 1) == 1 && lib.eps) {
+    pthread_mutex_lock(&lib.eps->lock);
+    lane_flush(lib.eps);
+    pthread_mutex_unlock(&lib.eps->lock);
+  }
   ep->next = lib.eps;
   lib.eps = ep;
   pthread_mutex_unlock(&lib.eps_lock);
@@ -178,6 +185,7 @@ EXPORT mx_return_t mx_close_endpoint(mx_endpoint_t ep)
   for (struct mx_endpoint **pp = &lib.eps; *pp; pp = &(*pp)->next)
     if (*pp == ep) {
       *pp = ep->next;
+      atomic_fetch_sub(&lib.neps, 1);
       break;
     }
   pthread_mutex_unlock(&lib.eps_lock);

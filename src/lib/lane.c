@@ -538,7 +538,9 @@ void lane_submit(struct mx_endpoint *ep, struct conn *c, struct req *r)
  * against 1.6-2.8 through the engines, which batch a round's packets. */
 void lane_post(struct mx_endpoint *ep, struct conn *c, struct req *r)
 {
-  submit(ep, c, r, lib.lane_hold && rel_busy(&c->lane->rel) && !ep->lane->delivering);
+  int hold = lib.lane_hold && rel_busy(&c->lane->rel) && !ep->lane->delivering &&
+             atomic_load_explicit(&lib.neps, memory_order_relaxed) == 1;
+  submit(ep, c, r, hold);
 }
 
 void lane_flush(struct mx_endpoint *ep)

@@ -274,6 +274,7 @@ struct lib_state {
   uint32_t ctl_seq;
   pthread_mutex_t eps_lock;
   struct mx_endpoint *eps;
+  _Atomic int neps;             /* endpoints open (lane_post holds only with one) */
   mx_error_handler_t handler;
   struct poll_policy wait_policy; /* how mx_wait polls before sleeping */
   uint64_t channel_spin_ns;     /* the spin phase of an endpoint with direct channels */

@@ -281,6 +281,9 @@ int progress_once(struct mx_endpoint *ep)
   const uint8_t *eager;
   int work = 0, r;
 
+  /* A burst's held sends (lane_post) leave first, whatever follows: with
+   * progression disabled, and before a timer's connect that may block. */
+  lane_flush(ep);
   if (ep->dead || ep->progress_off)
     return 0;
   if (ep->connecting || ep->timers)
@@ -488,6 +491,13 @@ static uint64_t ep_spin_ns(const struct mx_endpoint *ep)
 {
   return ep->chans || (ep->lane && ep->lane->npeers) ? lib.channel_spin_ns
                                                      : lib.wait_policy.spin_ns;
+}
+
+void lib_lane_flush(mx_endpoint_t ep)
+{
+  pthread_mutex_lock(&ep->lock);
+  lane_flush(ep);
+  pthread_mutex_unlock(&ep->lock);
 }
 
 uint64_t lib_spin_ns(mx_endpoint_t ep)

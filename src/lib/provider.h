@@ -18,6 +18,10 @@
  * the engine's thread, which may share the waiter's core. */
 uint64_t lib_spin_ns(mx_endpoint_t ep);
 
+/* Sends by lane held for a burst's next ones (lane_post) leave now: a read
+ * of a completion queue that still has entries makes no progress pass. */
+void lib_lane_flush(mx_endpoint_t ep);
+
 /* fi_inject's fast path: a small message (len bytes, and the immediate
  * when imm is not NULL) written straight into a direct channel to dest,
  * with no request, nothing to reap and nothing left to copy.

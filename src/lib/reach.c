@@ -29,6 +29,7 @@ int reach_once(struct mx_endpoint *ep, uint64_t nic, uint32_t eid, uint32_t key,
    * one passes no descriptors and goes through the region's mailbox. */
   req.u.connect.want_channel =
       datapath_uses_channels(lib.datapath) && nic == lib.hello.nic_id && !(known && known->ch);
+  lane_flush(ep); /* held sends do not wait on a connect that may block */
   int r = ctl_call(&req, &rep, fds, &nfds, NULL);
   if (r != 0) {
     ctl_close_fds(fds, nfds);

@@ -329,6 +329,7 @@ static mx_return_t buffered(struct mx_endpoint *ep, mx_request_t *request, int w
   mx_return_t rc = req_enter(ep, request, fn, &r);
   if (rc != MX_SUCCESS)
     return rc;
+  lane_flush(ep); /* a held send is buffered already: the caller may go */
   *result = r->buffered || poll_or_wait(ep, wait, timeout, is_buffered, r);
   pthread_mutex_unlock(&ep->lock);
   return MX_SUCCESS;

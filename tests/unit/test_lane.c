@@ -941,8 +941,10 @@ static int datagrams_at(int fd, uint64_t *matches, int max)
  * every one); a burst's next ones wait for the next progress pass and then
  * leave together, in order, in one sendmmsg (a GSO run); a full batch
  * leaves without waiting; and what is held leaves before the socket is
- * disconnected (a second peer) and when the peer goes; with
- * MYRIXEN_LANE_HOLD=0 nothing is held. */
+ * disconnected (a second peer) and when the peer goes, and at a pass with
+ * progression disabled; nothing is held with another endpoint open (whose
+ * waits would not flush it: a deadlock, found in review) nor with
+ * MYRIXEN_LANE_HOLD=0. */
 static int test_a_burst_of_sends_leaves_together_at_the_next_pass(void)
 {
   struct fixture f;
@@ -950,6 +952,7 @@ static int test_a_burst_of_sends_leaves_together_at_the_next_pass(void)
   uint64_t *cnt = f.ep->counters, m[64];
   uint8_t buf[8] = "burst";
   lib.lane_hold = 1; /* (mx_init's default) */
+  atomic_store(&lib.neps, 1); /* (as mx_open_endpoint counts it) */
   post_small(&f, buf, sizeof(buf), 100);
   usleep(1000);
   CHECK(datagrams_at(f.peer, m, 64) == 1 && m[0] == 100); /* at once */
@@ -977,11 +980,23 @@ static int test_a_burst_of_sends_leaves_together_at_the_next_pass(void)
   lane_unbind(f.ep, f.c); /* the peer goes: what was held goes first */
   usleep(1000);
   CHECK(datagrams_at(f.peer, m, 64) == 2 && m[0] == 300 && m[1] == 301); /* (held: in flight) */
-  lib.lane_hold = 0; /* MYRIXEN_LANE_HOLD=0: each leaves when posted */
   post_to(&f, c2, buf, sizeof(buf), 400);
-  post_to(&f, c2, buf, sizeof(buf), 401);
+  post_to(&f, c2, buf, sizeof(buf), 401); /* held: 400 is in flight */
+  f.ep->progress_off = PROGRESS_OFF_API; /* mx_disable_progression */
+  CHECK(progress_once(f.ep) == 0);      /* no pass, but the held send leaves */
   usleep(1000);
   CHECK(datagrams_at(fd2, m, 64) == 2 && m[0] == 400 && m[1] == 401);
+  f.ep->progress_off = 0;
+  atomic_store(&lib.neps, 2); /* another endpoint open: its waits would not flush ours */
+  post_to(&f, c2, buf, sizeof(buf), 402);
+  usleep(1000);
+  CHECK(datagrams_at(fd2, m, 64) == 1 && m[0] == 402);
+  atomic_store(&lib.neps, 1);
+  lib.lane_hold = 0; /* MYRIXEN_LANE_HOLD=0: each leaves when posted */
+  post_to(&f, c2, buf, sizeof(buf), 403);
+  usleep(1000);
+  CHECK(datagrams_at(fd2, m, 64) == 1 && m[0] == 403);
+  atomic_store(&lib.neps, 0);
   close(fd2);
   teardown(&f);
   return 0;
