@@ -522,15 +522,23 @@ static void send_rndv(struct fixture *f, struct lane_peer *lp, uint8_t type, uin
   lane_input(f->ep, 0);
 }
 
-/* One of our large sends to c, announced (emitted) already. */
-static struct req *rndv_send(struct fixture *f, struct conn *c, uint8_t *buf, uint32_t len)
+/* A send of ours to c of len bytes at buf, of class type. */
+static struct req *send_req(struct fixture *f, struct conn *c, uint8_t *buf, uint32_t len,
+                            uint8_t type)
 {
   struct req *r = req_new(f->ep, REQ_SEND);
   mx_segment_t seg = {buf, len};
   CHECK(r && req_set_segments(r, &seg, 1) == 0);
-  r->type = MSG_RNDV;
-  r->state = RS_ACTIVE;
+  r->type = type;
   r->conn = c;
+  return r;
+}
+
+/* One of our large sends to c, announced (emitted) already. */
+static struct req *rndv_send(struct fixture *f, struct conn *c, uint8_t *buf, uint32_t len)
+{
+  struct req *r = send_req(f, c, buf, len, MSG_RNDV);
+  r->state = RS_ACTIVE;
   return r;
 }
 
@@ -910,12 +918,8 @@ static int test_strangers_datagrams_do_not_move_udp_gro(void)
 /* A small send of ours to c, posted as mx_isend posts it. */
 static void post_to(struct fixture *f, struct conn *c, uint8_t *buf, uint32_t len, uint64_t match)
 {
-  struct req *r = req_new(f->ep, REQ_SEND);
-  mx_segment_t seg = {buf, len};
-  CHECK(r && req_set_segments(r, &seg, 1) == 0);
-  r->type = MSG_SMALL;
+  struct req *r = send_req(f, c, buf, len, MSG_SMALL);
   r->match = match;
-  r->conn = c;
   r->seq = f->ep->next_seq++;
   lane_post(f->ep, c, r);
 }
