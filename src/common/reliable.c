@@ -105,6 +105,17 @@ int rel_busy(const struct rel_stream *s)
   return s->snd_una != s->snd_next;
 }
 
+void rel_sent_at(struct rel_stream *s, uint32_t from, uint64_t now)
+{
+  if (!s->win || s->snd_next - from > s->send_window)
+    return; /* (nothing of ours: a stale mark) */
+  for (uint32_t seq = from; seq != s->snd_next; seq++) {
+    struct rel_pkt *k = &s->win[seq % s->send_window];
+    if (k->tries == 1)
+      k->sent_ns = now;
+  }
+}
+
 uint32_t rel_held(const struct rel_stream *s)
 {
   return s->held;

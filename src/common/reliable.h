@@ -159,6 +159,10 @@ void rel_free(struct rel_stream *s);
 uint32_t rel_room(const struct rel_stream *s);
 /* True while packets are unacknowledged. */
 int rel_busy(const struct rel_stream *s);
+/* The user held the packets from seq `from` on (committed, not yet on the
+ * link) and sends them only now: their first send counts from now, for
+ * the round trip they measure and for every timer. */
+void rel_sent_at(struct rel_stream *s, uint32_t from, uint64_t now);
 /* Packets kept past a hole or a refusal, waiting for delivery in order. */
 uint32_t rel_held(const struct rel_stream *s);
 

@@ -306,6 +306,13 @@ static void tx_flush(struct mx_endpoint *ep)
   struct gso_ctl ctl[LANE_TX_BATCH];
   l->tx.on = 0;
   l->tx.n = 0;
+  uint64_t now = 0;
+  for (struct lane_peer *lp = l->peers; lp; lp = lp->next)
+    if (lp->held) { /* held since lane_post: sent now, not then */
+      now = now ? now : clock_now_ns();
+      rel_sent_at(&lp->rel, lp->held_from, now);
+      lp->held = 0;
+    }
   if (n == 1) {
     struct msghdr *m = &l->tx.hdr[0];
     lane_xmit(ep, m->msg_name, m->msg_namelen, m->msg_iov->iov_base, m->msg_iov->iov_len, 0);
@@ -538,8 +545,13 @@ void lane_submit(struct mx_endpoint *ep, struct conn *c, struct req *r)
  * against 1.6-2.8 through the engines, which batch a round's packets. */
 void lane_post(struct mx_endpoint *ep, struct conn *c, struct req *r)
 {
-  int hold = lib.lane_hold && rel_busy(&c->lane->rel) && !ep->lane->delivering &&
+  struct lane_peer *lp = c->lane;
+  int hold = lib.lane_hold && rel_busy(&lp->rel) && !ep->lane->delivering &&
              atomic_load_explicit(&lib.neps, memory_order_relaxed) == 1;
+  if (hold && !lp->held) {
+    lp->held = 1;
+    lp->held_from = lp->rel.snd_next;
+  }
   submit(ep, c, r, hold);
 }
 

@@ -77,6 +77,8 @@ struct lane_peer {
     uint32_t got;
   } asm_;
   uint8_t *asm_buf;             /* EAGER_SIZE, at the first fragment */
+  int held;                     /* lane_post holds its packets from held_from on: */
+  uint32_t held_from;           /* their send time is the flush's (rel_sent_at) */
   int doomed;                   /* unbound while its packet was being delivered: freed
                                  * when the delivery returns (lane.c, datagram) */
   struct lane_peer *next;

@@ -16,6 +16,7 @@
 #include "../../src/lib/lane.h"
 #include "../../src/lib/progress.h"
 #include "../../src/lib/send.h"
+#include "../../src/common/clock.h"
 #include "../../src/common/gso.h"
 #include "../../src/common/lane_addr.h"
 #include "../harness.h"
@@ -965,9 +966,16 @@ static int test_a_burst_of_sends_leaves_together_at_the_next_pass(void)
   usleep(1000);
   CHECK(datagrams_at(f.peer, m, 64) == 0); /* held: the first is in flight */
   uint64_t runs = cnt[EPC_LANE_TX_RUNS], tx = cnt[EPC_LANE_TX];
+  const struct rel_stream *s = &f.c->lane->rel;
+  uint32_t first = s->snd_next - 9;
+  uint64_t t = clock_now_ns();
   lane_input(f.ep, 0); /* any pass */
   usleep(1000);
   CHECK(datagrams_at(f.peer, m, 64) == 9);
+  /* their round trip and timers count from the pass, not from the posts */
+  CHECK(s->win[(first - 1) % s->send_window].sent_ns < t);
+  for (uint32_t q = first; q != s->snd_next; q++)
+    CHECK(s->win[q % s->send_window].sent_ns >= t);
   for (int i = 0; i < 9; i++)
     CHECK(m[i] == 101 + (uint64_t)i);
   CHECK(cnt[EPC_LANE_TX] - tx == 9 && cnt[EPC_LANE_TX_RUNS] - runs == 9); /* one run */
