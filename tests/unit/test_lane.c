@@ -935,8 +935,7 @@ static int datagrams_at(int fd, uint64_t *matches, int max)
 {
   struct forged p;
   int n = 0;
-  ssize_t k;
-  while ((k = recv(fd, &p, sizeof(p), MSG_DONTWAIT)) >= (ssize_t)sizeof(p.h))
+  while (recv(fd, &p, sizeof(p), MSG_DONTWAIT) >= (ssize_t)sizeof(p.h))
     if (p.h.type == WIRE_DATA && n < max)
       matches[n++] = p.d.match;
   return n;
