@@ -23,8 +23,8 @@ static struct {
 
 static void remember(pid_t pid, const char *sock)
 {
-  for (int i = 0; i < SPAWN_MAX; i++)
-    if (spawned[i].pid <= 0) {
+  for (int i = 0; i < SPAWN_MAX; i++) /* (a backend started again on its socket: its place) */
+    if (spawned[i].pid <= 0 || !strcmp(spawned[i].sock, sock)) {
       spawned[i].pid = pid;
       snprintf(spawned[i].sock, sizeof(spawned[i].sock), "%s", sock);
       return;
@@ -69,6 +69,9 @@ pid_t backend_spawn(const char *bin, const char *sock, const char *const *extra)
     }
     usleep(10000);
   }
+  kill(pid, SIGKILL); /* it never listened: nothing of it stays behind */
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+    ;
   return -1;
 }
 

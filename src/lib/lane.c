@@ -306,13 +306,15 @@ static void tx_flush(struct mx_endpoint *ep)
   struct gso_ctl ctl[LANE_TX_BATCH];
   l->tx.on = 0;
   l->tx.n = 0;
-  uint64_t now = 0;
-  for (struct lane_peer *lp = l->peers; lp; lp = lp->next)
-    if (lp->held) { /* held since lane_post: sent now, not then */
-      now = now ? now : clock_now_ns();
-      rel_sent_at(&lp->rel, lp->held_from, now);
-      lp->held = 0;
-    }
+  if (l->tx.held) { /* held since lane_post: sent now, not then */
+    uint64_t now = clock_now_ns();
+    l->tx.held = 0;
+    for (struct lane_peer *lp = l->peers; lp; lp = lp->next)
+      if (lp->held) {
+        rel_sent_at(&lp->rel, lp->held_from, now);
+        lp->held = 0;
+      }
+  }
   if (n == 1) {
     struct msghdr *m = &l->tx.hdr[0];
     lane_xmit(ep, m->msg_name, m->msg_namelen, m->msg_iov->iov_base, m->msg_iov->iov_len, 0);
@@ -551,6 +553,7 @@ void lane_post(struct mx_endpoint *ep, struct conn *c, struct req *r)
   if (hold && !lp->held) {
     lp->held = 1;
     lp->held_from = lp->rel.snd_next;
+    ep->lane->tx.held = 1;
   }
   submit(ep, c, r, hold);
 }
@@ -626,7 +629,6 @@ int lane_expire(struct mx_endpoint *ep, uint64_t now)
 int lane_timers(struct mx_endpoint *ep, uint64_t now)
 {
   struct lane *l = ep->lane;
-  lane_flush(ep);
   if (!l || now < l->next_timer_ns)
     return 0;
   int work = l->fault.nheld ? fault_flush(&l->fault, lane_xmit, ep, now) : 0;

@@ -109,6 +109,7 @@ struct lane {
   struct {                      /* a send's packets, gathered while it is emitted
                                  * (and a burst's, until lane_flush: lane_post) */
     int on;
+    int held;                   /* a peer's are held (lane_peer.held): no walk without */
     uint32_t n;
     struct msghdr hdr[LANE_TX_BATCH];
     struct iovec iov[LANE_TX_BATCH];
