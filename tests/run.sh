@@ -15,8 +15,10 @@ run() {
   name=$1
   shift
   echo "== $name"
+  start=$(date +%s)
   { "$@" 2>&1; echo $? > "$log.rc"; } | tee "$log"
   rc=$(cat "$log.rc")
+  echo "== $name: $(($(date +%s) - start)) s"
   ok=$(grep -c '^ok ' "$log")
   bad=$(grep -c '^FAIL' "$log")
   if [ "$rc" != 0 ] && [ "$bad" = 0 ]; then
