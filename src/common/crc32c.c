@@ -116,6 +116,8 @@ __attribute__((constructor)) static void crc32c_init(void)
                       __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                       __builtin_cpu_supports("vpclmulqdq");
 #endif
+  /* (VPCLMULQDQ came with Ice Lake and Zen 4, whose cores barely slow
+   * down for 512-bit work: not the Skylake parts that did) */
   best = have[CRC32C_FOLD] ? CRC32C_FOLD : have[CRC32C_SSE42] ? CRC32C_SSE42 : CRC32C_TABLE;
   /* (MYRIXEN_CRC=table|sse42: a slower one, to measure what the faster gives) */
   const char *e = getenv("MYRIXEN_CRC");
