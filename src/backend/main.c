@@ -62,8 +62,12 @@ int main(int argc, char **argv)
     engine_destroy(be.engine);
     return 1;
   }
+  /* Privileges go before the engine's thread starts: it inherits the ids
+   * and capabilities it writes into guests with, and guestmem.c reads
+   * them once, at its first write. */
   if (be.cfg.user && privilege_drop(be.cfg.user, err, sizeof(err)) < 0) {
     log_err("%s", err);
+    unlink(be.cfg.socket_path);
     engine_destroy(be.engine);
     return 1;
   }

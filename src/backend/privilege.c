@@ -70,6 +70,15 @@ int privilege_drop(const char *user, char *err, size_t errlen)
     snprintf(err, errlen, "no user %s", user);
     return -1;
   }
+  /* Its ids would not change, and the capabilities would survive every
+   * switch to a guest's ids (SECBIT_NO_SETUID_FIXUP) with CAP_SYS_PTRACE
+   * on: guestmem.c leaves it on for a backend of uid 0, which root's
+   * own id change empties otherwise, so a guest that exec'd a setuid
+   * program could be written into. */
+  if (pw->pw_uid == 0) {
+    snprintf(err, errlen, "--user %s: uid 0 is root; name the unprivileged user to become", user);
+    return -1;
+  }
   if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
                                    SECBIT_NOROOT | SECBIT_NOROOT_LOCKED) < 0 ||
       setgroups(0, NULL) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||

@@ -287,7 +287,43 @@ static int test_a_guest_turned_setuid_is_written_nothing(void)
   return rc;
 }
 
+/* --- --user must name a user that is not root ----------------------------- */
+
+/* "--user root" would keep CAP_SYS_PTRACE through every switch to a
+ * guest's ids (the securebits that keep capabilities), where a root
+ * backend's own id change empties it: it is refused at start, with the
+ * reason, and leaves no socket behind. */
+static int test_user_root_is_refused(void)
+{
+  char sock[64], out[512] = "";
+  snprintf(sock, sizeof(sock), "/tmp/myrixen-test-root-%d.sock", (int)getpid());
+  int pipefd[2];
+  CHECK(pipe(pipefd) == 0);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    dup2(pipefd[1], 2);
+    alarm(5); /* kept across the exec: a backend that runs on is killed, and fails this */
+    execl(harness_bin("myrixend"), "myrixend", "--socket", sock, "--user", "root",
+          (char *)NULL);
+    _exit(127);
+  }
+  close(pipefd[1]);
+  size_t got = 0;
+  for (ssize_t k; got < sizeof(out) - 1 && (k = read(pipefd[0], out + got, sizeof(out) - 1 - got)) > 0;)
+    got += (size_t)k;
+  close(pipefd[0]);
+  int st;
+  CHECK(waitpid(pid, &st, 0) == pid);
+  fprintf(stderr, "myrixend --user root: status %d, said: %s", WEXITSTATUS(st), out);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+  CHECK(strstr(out, "--user root: uid 0 is root"));
+  CHECK(access(sock, F_OK) != 0); /* no socket left for guests to find */
+  return 0;
+}
+
 static const struct harness_test tests[] = {
+    {"user_root_is_refused", test_user_root_is_refused},
     {"a_guest_turned_setuid_is_written_nothing", test_a_guest_turned_setuid_is_written_nothing},
     {"backend_as_nobody_serves_every_user", test_backend_as_nobody_serves_every_user},
     {"socket_mode_decides_who_is_a_guest", test_socket_mode_decides_who_is_a_guest},
