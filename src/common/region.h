@@ -62,6 +62,9 @@ enum msg_type {
   MSG_LANE_DATA = 14,/* lane: a piece of a rendezvous' data, sent by the sender's library
                       * once the receiver's asked for it with a MSG_CTS on the lane
                       * (docs/lanes.md; never on a ring nor a channel) */
+  MSG_LANE_AHEAD = 15,/* lane: a piece of a rendezvous' data sent right behind its
+                      * MSG_RNDV (MSG_F_AHEAD), before any CTS: cookie the sender's
+                      * own (lane_rndv.c; never on a ring nor a channel) */
   MSG_TYPE_MAX
 };
 
@@ -77,6 +80,10 @@ enum msg_type {
                            * on the lane) */
 #define MSG_F_LAST_ACK 0x20 /* MSG_PEER_GONE: cookie2 is the closed endpoint's last ack on
                             * its lane stream with us (struct ctl_lane_last_ack) */
+#define MSG_F_AHEAD 0x40 /* lane rendezvous: all its data follows it on the lane as
+                          * MSG_LANE_AHEAD pieces, taken if a receive matches it on
+                          * arrival; a CTS: the receiver has them (without: it asks
+                          * for them, again if they went ahead) */
 #define MSG_EID_ALL 0xffffffffu /* MSG_PEER_GONE: every endpoint of peer_nic */
 
 

@@ -30,6 +30,8 @@ const char *const ep_counter_names[EPC_MAX] = {
   [EPC_LANE_ICMP] = "Lane errors reported by ICMP (tried again)",
   [EPC_LANE_RNDV] = "Large messages whose data came by lane",
   [EPC_LANE_LAST_ACKED] = "Lane packets acknowledged by a closed peer's last ack",
+  [EPC_LANE_AHEAD] = "Large messages whose data came by lane ahead of the match",
+  [EPC_LANE_AHEAD_MISSED] = "Bytes sent ahead that no receive took (sent again when asked)",
   [EPC_DIRECT_READS] = "Large messages read from the sender (single copy)",
 };
 

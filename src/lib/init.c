@@ -39,6 +39,8 @@ EXPORT mx_return_t mx__init_api(int api)
   lib.lanes = !lanes || strcmp(lanes, "0") != 0;
   const char *rndv = getenv("MYRIXEN_LANE_RNDV_MAX");
   lib.lane_rndv_max = rndv ? strtoull(rndv, NULL, 10) : LANE_RNDV_MAX;
+  const char *ahead = getenv("MYRIXEN_LANE_RNDV_AHEAD");
+  lib.lane_rndv_ahead = ahead ? strtoull(ahead, NULL, 10) : LANE_RNDV_AHEAD;
   const char *hold = getenv("MYRIXEN_LANE_HOLD");
   lib.lane_hold = !hold || strcmp(hold, "0") != 0;
   lib.initialized = 1;

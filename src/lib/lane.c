@@ -456,14 +456,15 @@ static int emit_pieces(struct mx_endpoint *ep, struct lane_peer *lp, struct req 
 {
   if (r->kind == REQ_CTL)
     return emit_ctl(ep, lp, r->ctl);
-  if (r->lane_data)
-    return lane_rndv_emit(ep, lp, r); /* a rendezvous' data, asked for by lane */
+  if (r->lane_data || r->lane_ahead)
+    return lane_rndv_emit(ep, lp, r); /* a rendezvous' data, asked for by lane, or ahead */
   struct rel_stream *s = &lp->rel;
   uint32_t piece_max = wire_piece_max(s->mtu), flen, cap;
   uint64_t now = clock_now_ns();
   struct msg m;
   struct wire_desc desc;
   struct wire_data_ext x = {.src_eid = ep->eid, .dst_eid = lp->eid, .src_session = ep->session};
+  int ahead = lane_rndv_goes_ahead(r);
   do {
     uint32_t pieces = pieces_of(r, piece_max, &flen);
     if (rel_room(s) < pieces)
@@ -475,6 +476,8 @@ static int emit_pieces(struct mx_endpoint *ep, struct lane_peer *lp, struct req 
     if (r->type == MSG_RNDV) {
       m.grant = r->grant;
       m.grant2 = r->has_imm ? r->imm : 0;
+      if (ahead)
+        m.flags |= MSG_F_AHEAD;
     }
     wire_desc_from_msg(&desc, &m);
     int last_of_msg = r->type != MSG_FRAG || r->pushed + flen >= r->len;
@@ -498,6 +501,11 @@ static int emit_pieces(struct mx_endpoint *ep, struct lane_peer *lp, struct req 
     }
     r->pushed += flen;
   } while (r->type == MSG_FRAG && r->pushed < r->len);
+  int done = 1;
+  if (ahead) {
+    lane_rndv_went_ahead(r); /* its data right behind it, in this pass or the next */
+    done = lane_rndv_emit(ep, lp, r);
+  }
   if (r->type == MSG_RNDV && r->len > lib.lane_rndv_max)
     /* Its data goes through the engines (too long to go by lane,
      * lane_rndv.c): ours is to answer the receiver's pull a round trip
@@ -512,7 +520,7 @@ static int emit_pieces(struct mx_endpoint *ep, struct lane_peer *lp, struct req 
   uint64_t t = rel_next_timer(s);
   if (t < ep->lane->next_timer_ns)
     ep->lane->next_timer_ns = t;
-  return 1;
+  return done;
 }
 
 /* emit_pieces, its packets gathered into one sendmmsg (a fragment's
@@ -606,7 +614,9 @@ void lane_fail(struct mx_endpoint *ep, struct conn *c, mx_status_code_t code)
    * window has room, as a pull the engines cannot serve tells it. */
   struct req *nacks = NULL, **last = &nacks;
   for (struct req *r = lp->bl_head; r; r = r->txnext)
-    if (r->kind == REQ_SEND && r->lane_data && (*last = lane_rndv_nack(ep, c, r->peer_cookie)))
+    if (r->kind == REQ_SEND && (r->lane_data || r->lane_ahead) &&
+        (*last = r->lane_data ? lane_rndv_nack(ep, c, r->peer_cookie, 0)
+                              : lane_rndv_nack(ep, c, req_cookie(r), 1)))
       last = &(*last)->txnext;
   *last = NULL;
   backlog_fail(ep, lp, code);
@@ -868,7 +878,8 @@ int lane_take(struct lane_peer *lp, const struct wire_hdr *h, const uint8_t *pay
     return 0; /* unbound during this delivery: nothing more of its stream */
   /* (a rendezvous' CTS and data pieces are the lane's own: lane_rndv.c) */
   int rndv = h->type == WIRE_DATA && h->len >= WIRE_DATA_OVERHEAD &&
-             (payload[0] == MSG_CTS || payload[0] == MSG_LANE_DATA || payload[0] == MSG_NACK);
+             (payload[0] == MSG_CTS || payload[0] == MSG_LANE_DATA ||
+              payload[0] == MSG_LANE_AHEAD || payload[0] == MSG_NACK);
   if (h->type != WIRE_DATA ||
       (rndv ? lane_rndv_parse(payload, h->len, m, &x, &piece)
             : wire_data_parse(payload, h->len, lib.medium_max, m, &x, &piece)) < 0 ||
@@ -888,6 +899,10 @@ int lane_take(struct lane_peer *lp, const struct wire_hdr *h, const uint8_t *pay
   case MSG_LANE_DATA:
     ep->lane->runs_coming = 1; /* a rendezvous' pieces come in runs */
     lane_rndv_data(ep, lp, m, &x, piece);
+    return 0;
+  case MSG_LANE_AHEAD:
+    ep->lane->runs_coming = 1;
+    lane_rndv_ahead(ep, lp, m, &x, piece);
     return 0;
   case MSG_NACK:
     lane_rndv_nacked(ep, lp, m);
@@ -915,7 +930,10 @@ int lane_take(struct lane_peer *lp, const struct wire_hdr *h, const uint8_t *pay
     *m = lp->asm_.m;
     *eager = lp->asm_buf;
     return 1;
-  default: /* MSG_RNDV */
+  default: /* MSG_RNDV: the receive that matches it now takes its data ahead, if
+            * it has some (lane_rndv_take_ahead); its pieces follow it */
+    lp->ahead_from = (m->flags & MSG_F_AHEAD) ? m->cookie : 0;
+    lp->ahead_to = 0;
     return 1;
   }
 malformed:

@@ -77,6 +77,10 @@ struct lane_peer {
     uint32_t got;
   } asm_;
   uint8_t *asm_buf;             /* EAGER_SIZE, at the first fragment */
+  uint64_t ahead_from;          /* the last rendezvous announced with its data ahead:
+                                 * the sender's cookie (0: none) ... */
+  uint64_t ahead_to;            /* ... and the receive it matched on arrival, whose
+                                 * cookie takes the pieces (0: none; lane_rndv.c) */
   int held;                     /* lane_post holds its packets from held_from on: */
   uint32_t held_from;           /* their send time is the flush's (rel_sent_at) */
   int doomed;                   /* unbound while its packet was being delivered: freed
@@ -203,12 +207,25 @@ struct req *lane_rndv_ask(struct mx_endpoint *ep, struct req *r);
  * refused, it is told the data will not come (MSG_NACK). */
 void lane_rndv_cts(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m);
 /* The MSG_NACK that tells c's receive `cookie` that the data it asked
- * for will not come, for lane_submit (NULL: no memory). */
-struct req *lane_rndv_nack(struct mx_endpoint *ep, const struct conn *c, uint64_t cookie);
+ * for will not come, for lane_submit (NULL: no memory); ahead: cookie is
+ * our send's, whose data went ahead (c's receive that took it ends). */
+struct req *lane_rndv_nack(struct mx_endpoint *ep, const struct conn *c, uint64_t cookie,
+                           int ahead);
 /* lp's sender will not send the data one of our receives asked for. */
 void lane_rndv_nacked(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m);
-/* Emit what fits of an asked-for send's data: 1 all of it, 0 not yet. */
+/* Emit what fits of an asked-for send's data, or of data going ahead:
+ * 1 all of it, 0 not yet. */
 int lane_rndv_emit(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r);
+/* Send r is a rendezvous whose data goes ahead of the match (1), or not. */
+int lane_rndv_goes_ahead(const struct req *r);
+/* r's announcement is out (MSG_F_AHEAD): its data follows (lane_rndv_emit). */
+void lane_rndv_went_ahead(struct req *r);
+/* Receive r matched m, a rendezvous announced by lane as it came: if its
+ * data comes ahead behind it, r takes the pieces (1); else 0. */
+int lane_rndv_take_ahead(struct mx_endpoint *ep, struct req *r, const struct msg *m);
+/* A piece of data ahead from lp (MSG_LANE_AHEAD). */
+void lane_rndv_ahead(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m,
+                     const struct wire_data_ext *x, const uint8_t *piece);
 /* A piece of data for one of our receives that asked lp by lane. */
 void lane_rndv_data(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m,
                     const struct wire_data_ext *x, const uint8_t *piece);

@@ -9,6 +9,17 @@
  * sender completes when the stream acknowledges the last (the other host
  * has everything, as MX wants).
  *
+ * Data ahead (MSG_F_AHEAD): a rendezvous of up to lib.lane_rndv_ahead
+ * bytes sends all its data right behind its announcement, as
+ * MSG_LANE_AHEAD pieces under its own cookie, before anyone asked.  A
+ * receive that matches the announcement as it arrives takes them, in
+ * order, and then answers with a CTS that says so (MSG_F_AHEAD): that
+ * ends the send.  A message nobody waited for is kept as
+ * any rendezvous is, its pieces dropped and counted; when a receive
+ * matches it later, its CTS asks for everything, as above.  MX's
+ * bound stands: no receiver holds a large message's bytes it has no
+ * receive for.  A 64 KiB ping-pong saves the CTS's round trip.
+ *
  * Through the engines the same message took a hand-over to the receiver's
  * engine, a pull request to the sender's, a read of the sender's memory
  * and the bytes back, each engine sharing its guest's core: a 32 KiB +
@@ -18,9 +29,13 @@
  * Trust: nothing here reads or writes memory but this guest's own.  A CTS
  * is taken only for one of our rendezvous sends, active, to the very peer
  * whose stream it came on, and asked for once; the bytes sent are the
- * send's, at most its length.  A piece is taken only for one of our
- * receives that asked this peer by lane, at the offset it expects, within
- * what it asked for.  Anything else is counted as malformed and dropped.
+ * send's, at most its length; a CTS that says the data is there ends only
+ * a send whose data went ahead, and only with the length it went with.  A
+ * piece is taken only for one of our receives that asked this peer by
+ * lane, or, ahead, that matched this peer's announcement as it came (the
+ * piece naming that announcement's sender), at the offset it expects,
+ * within what it asked for.  Anything else is counted as malformed and
+ * dropped.
  *
  * Failures: a sender that gives a send up before all its data went (its
  * mx_disconnect), or that is asked for a send it no longer has, answers
@@ -39,6 +54,8 @@
 #include "base.h"
 #include "txq.h"
 #include "lane.h"
+#include "recv.h"
+#include "send.h"
 
 int lane_rndv_parse(const uint8_t *payload, uint32_t len, struct msg *m,
                     struct wire_data_ext *x, const uint8_t **piece)
@@ -49,12 +66,26 @@ int lane_rndv_parse(const uint8_t *payload, uint32_t len, struct msg *m,
     return x->piece_len == 0 && m->total > 0 ? 0 : -1;
   if (m->type == MSG_NACK)
     return x->piece_len == 0 ? 0 : -1;
-  if (m->type == MSG_LANE_DATA)
+  if (m->type == MSG_LANE_DATA || m->type == MSG_LANE_AHEAD)
     return x->piece_len > 0 && m->len == x->piece_len && x->piece_off <= m->total &&
                    x->piece_len <= m->total - x->piece_off
                ? 0
                : -1;
   return -1;
+}
+
+/* The CTS of receive r to its sender: it asks for the xfer bytes it
+ * takes, or (have, MSG_F_AHEAD) says it has them, ahead. */
+static struct req *cts_req(struct mx_endpoint *ep, const struct req *r, int have)
+{
+  struct conn *c = r->conn;
+  struct msg m = {.type = MSG_CTS, .flags = have ? MSG_F_AHEAD : 0, .cookie = r->peer_cookie,
+                  .match = req_cookie(r), .total = (uint32_t)r->xfer, .peer_eid = c->eid,
+                  .peer_nic = c->nic};
+  struct req *cts = txq_ctl_req(ep, &m);
+  if (cts)
+    cts->conn = c;
+  return cts;
 }
 
 struct req *lane_rndv_ask(struct mx_endpoint *ep, struct req *r)
@@ -63,21 +94,19 @@ struct req *lane_rndv_ask(struct mx_endpoint *ep, struct req *r)
   if (!r->by_lane || r->via || !c || !c->lane || c->dead || !r->xfer ||
       r->xfer > lib.lane_rndv_max)
     return NULL;
-  struct msg m = {.type = MSG_CTS, .cookie = r->peer_cookie, .match = req_cookie(r),
-                  .total = (uint32_t)r->xfer, .peer_eid = c->eid, .peer_nic = c->nic};
-  struct req *cts = txq_ctl_req(ep, &m);
+  struct req *cts = cts_req(ep, r, 0);
   if (!cts)
     return NULL; /* no memory: the engines pull it, as before */
-  cts->conn = c;
   r->lane_data = 1;
   r->got = 0;
   return cts;
 }
 
-struct req *lane_rndv_nack(struct mx_endpoint *ep, const struct conn *c, uint64_t cookie)
+struct req *lane_rndv_nack(struct mx_endpoint *ep, const struct conn *c, uint64_t cookie,
+                           int ahead)
 {
-  struct msg m = {.type = MSG_NACK, .cookie = cookie, .status = MSG_ST_ABORTED,
-                  .peer_eid = c->eid, .peer_nic = c->nic};
+  struct msg m = {.type = MSG_NACK, .flags = ahead ? MSG_F_AHEAD : 0, .cookie = cookie,
+                  .status = MSG_ST_ABORTED, .peer_eid = c->eid, .peer_nic = c->nic};
   struct req *n = txq_ctl_req(ep, &m);
   if (n)
     n->conn = (struct conn *)c;
@@ -97,8 +126,12 @@ void lane_rndv_cts(struct mx_endpoint *ep, struct lane_peer *lp, const struct ms
 {
   struct req *r = req_from_cookie(ep, m->cookie, REQ_SEND);
   /* Active means emitted: a send still waiting to go (on this backlog)
-   * is not, so a guessed cookie cannot put one on it twice. */
-  if (!r || r->state != RS_ACTIVE || r->type != MSG_RNDV || r->conn != lp->conn ||
+   * is not, so a guessed cookie cannot put one on it twice.  One whose
+   * announcement is out and whose data is still going ahead (the window
+   * filled) is at this backlog's head: a receive that came too late for
+   * that data may ask for it already. */
+  int going = r && r->lane_ahead && r->state != RS_ACTIVE && lp->bl_head == r;
+  if (!r || (r->state != RS_ACTIVE && !going) || r->type != MSG_RNDV || r->conn != lp->conn ||
       r->lane_data) {
     ep->counters[EPC_LANE_MALFORMED]++;
     /* Unless its data is on its way (asked twice), the receive that asked
@@ -107,20 +140,49 @@ void lane_rndv_cts(struct mx_endpoint *ep, struct lane_peer *lp, const struct ms
      * asks and never takes our packets gets LANE_NACKS_MAX of them waiting
      * at most. */
     struct req *n = r && r->lane_data && r->state == RS_ACTIVE ? NULL
-                    : backlog_ctls(lp) < LANE_NACKS_MAX ? lane_rndv_nack(ep, lp->conn, m->match)
+                    : backlog_ctls(lp) < LANE_NACKS_MAX ? lane_rndv_nack(ep, lp->conn, m->match, 0)
                                                         : NULL;
     if (n)
       FIFO_PUSH(&lp->bl_head, &lp->bl_tail, n, txnext);
     return;
   }
+  uint64_t xfer = m->total < r->len ? m->total : r->len;
+  if (m->flags & MSG_F_AHEAD) {
+    /* "I have them": only of data that went ahead, all of it */
+    if (!r->lane_ahead || going) {
+      ep->counters[EPC_LANE_MALFORMED]++;
+      return;
+    }
+    r->lane_ahead = 0;
+    struct msg done = {.type = MSG_NOTIFY, .flags = MSG_F_LANE, .cookie = req_cookie(r),
+                       .status = MSG_ST_OK, .total = (uint32_t)xfer, .peer_eid = lp->eid,
+                       .peer_nic = lp->nic};
+    send_acked(ep, &done, MX_STATUS_SUCCESS);
+    return;
+  }
+  r->lane_ahead = 0; /* (what went ahead found no receive: asked again, all of it) */
   r->lane_data = 1;
   r->peer_cookie = m->match;
-  r->xfer = m->total < r->len ? m->total : r->len;
+  r->xfer = xfer;
   r->pushed = 0;
   /* Sent from the lane's timers at the end of this pass (lane_datagram
    * asks for them when a backlog waits), behind what waits already: not
    * from inside the stream's delivery. */
-  FIFO_PUSH(&lp->bl_head, &lp->bl_tail, r, txnext);
+  if (!going)
+    FIFO_PUSH(&lp->bl_head, &lp->bl_tail, r, txnext);
+}
+
+int lane_rndv_goes_ahead(const struct req *r)
+{
+  return r->type == MSG_RNDV && r->len > 0 && r->len <= lib.lane_rndv_ahead &&
+         r->len <= lib.lane_rndv_max;
+}
+
+void lane_rndv_went_ahead(struct req *r)
+{
+  r->lane_ahead = 1;
+  r->xfer = r->len;
+  r->pushed = 0;
 }
 
 int lane_rndv_emit(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r)
@@ -128,7 +190,10 @@ int lane_rndv_emit(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r)
   struct rel_stream *s = &lp->rel;
   uint32_t piece_max = wire_piece_max(s->mtu), cap;
   uint64_t now = clock_now_ns();
-  struct msg m = {.type = MSG_LANE_DATA, .cookie = r->peer_cookie, .total = (uint32_t)r->xfer};
+  /* asked for: to the receive that asked; ahead: under our own cookie */
+  struct msg m = {.type = r->lane_data ? MSG_LANE_DATA : MSG_LANE_AHEAD,
+                  .cookie = r->lane_data ? r->peer_cookie : req_cookie(r),
+                  .total = (uint32_t)r->xfer};
   struct wire_desc desc;
   struct wire_data_ext x = {.src_eid = ep->eid, .dst_eid = lp->eid, .src_session = ep->session};
   while (r->pushed < r->xfer) {
@@ -145,7 +210,7 @@ int lane_rndv_emit(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r)
     seg_gather(r->segs, r->nseg, r->pushed, p + WIRE_DATA_OVERHEAD, len);
     struct rel_pkt *k = rel_commit(s, WIRE_DATA, (uint32_t)WIRE_DATA_OVERHEAD + len, now);
     r->pushed += len;
-    if (k && r->pushed == r->xfer) {
+    if (k && r->pushed == r->xfer && r->lane_data) {
       k->noted = 1; /* its ack completes the send (progress.c, lane_acked) */
       k->note = (struct rel_note){.total = (uint32_t)r->xfer, .peer_eid = lp->eid,
                                   .cookie = req_cookie(r)};
@@ -154,8 +219,33 @@ int lane_rndv_emit(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r)
   return 1;
 }
 
+/* The receive that matched lp's last announcement with data ahead, if it
+ * is the announcement of the sender's request `cookie`; else NULL. */
+static struct req *ahead_receive(struct mx_endpoint *ep, const struct lane_peer *lp,
+                                 uint64_t cookie)
+{
+  struct req *r = lp->ahead_from && cookie == lp->ahead_from && lp->ahead_to
+                      ? req_from_cookie(ep, lp->ahead_to, REQ_RECV)
+                      : NULL;
+  return r && r->state == RS_ACTIVE && r->lane_ahead && r->conn == lp->conn &&
+                 r->peer_cookie == cookie
+             ? r
+             : NULL;
+}
+
 void lane_rndv_nacked(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m)
 {
+  if (m->flags & MSG_F_AHEAD) { /* its sender gave up while its data went ahead */
+    struct req *a = ahead_receive(ep, lp, m->cookie);
+    if (!a) {
+      ep->counters[EPC_LANE_MALFORMED]++;
+      return;
+    }
+    lp->ahead_from = lp->ahead_to = 0;
+    a->lane_ahead = 0;
+    req_complete(ep, a, msg_status_code(MSG_ST_ABORTED));
+    return;
+  }
   struct req *r = req_from_cookie(ep, m->cookie, REQ_RECV);
   if (!r || r->state != RS_ACTIVE || !r->lane_data || r->conn != lp->conn) {
     ep->counters[EPC_LANE_MALFORMED]++;
@@ -179,4 +269,56 @@ void lane_rndv_data(struct mx_endpoint *ep, struct lane_peer *lp, const struct m
     ep->counters[EPC_LANE_RNDV]++;
     req_complete(ep, r, MX_STATUS_SUCCESS);
   }
+}
+
+int lane_rndv_take_ahead(struct mx_endpoint *ep, struct req *r, const struct msg *m)
+{
+  struct lane_peer *lp = r->conn ? r->conn->lane : NULL;
+  (void)ep;
+  /* the announcement lane_take has just seen, with its data behind it */
+  if (!(m->flags & MSG_F_AHEAD) || !r->by_lane || r->via || !lp || !lp->ahead_from ||
+      lp->ahead_from != m->cookie)
+    return 0;
+  r->state = RS_ACTIVE;
+  r->lane_ahead = 1;
+  r->got = 0;
+  lp->ahead_to = req_cookie(r);
+  return 1;
+}
+
+void lane_rndv_ahead(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m,
+                     const struct wire_data_ext *x, const uint8_t *piece)
+{
+  if (!lp->ahead_from || m->cookie != lp->ahead_from) {
+    ep->counters[EPC_LANE_MALFORMED]++; /* not behind the announcement it names */
+    return;
+  }
+  if (!lp->ahead_to) {
+    /* no receive waited for it: sent again when one asks (MX's bound) */
+    ep->counters[EPC_LANE_AHEAD_MISSED] += x->piece_len;
+    return;
+  }
+  struct req *r = ahead_receive(ep, lp, m->cookie);
+  if (!r || m->total != r->msg_len || x->piece_off != r->got ||
+      x->piece_len > r->msg_len - r->got) {
+    ep->counters[EPC_LANE_MALFORMED]++;
+    return;
+  }
+  if (r->got < r->xfer) /* (a shorter receive takes what it holds) */
+    seg_scatter(r->segs, r->nseg, r->got,
+                piece, x->piece_len < r->xfer - r->got ? x->piece_len : r->xfer - r->got);
+  r->got += x->piece_len;
+  if (r->got < r->msg_len)
+    return;
+  lp->ahead_from = lp->ahead_to = 0;
+  r->lane_ahead = 0;
+  struct req *cts = cts_req(ep, r, 1);
+  if (!cts) {
+    recv_pull(ep, r); /* no memory for the word: the engines pull it, and theirs ends it */
+    return;
+  }
+  lane_submit_ctl(ep, r->conn, cts);
+  ep->counters[EPC_LANE_RNDV]++;
+  ep->counters[EPC_LANE_AHEAD]++;
+  req_complete(ep, r, MX_STATUS_SUCCESS);
 }

@@ -86,6 +86,9 @@ struct req {
   uint8_t lane_data;            /* rendezvous by lane (lane_rndv.c): send, the receiver asked
                                  * for xfer bytes, which go to its cookie peer_cookie; recv,
                                  * we asked for them */
+  uint8_t lane_ahead;           /* rendezvous by lane, data ahead (MSG_F_AHEAD): send, its
+                                 * data went behind its announcement; recv, it comes so, and
+                                 * got counts what came of it */
   uint64_t pipe_end[2];         /* send: where its bytes end in each pipe (chan.spliced) */
   struct chan *via;             /* channel the message came through, or NULL */
   uint8_t want_ack;             /* the sender wants MSG_SYNC_ACK */
@@ -169,7 +172,7 @@ enum ep_counter {
   EPC_HANDLER_CALLS, EPC_TIMEOUTS, EPC_BACKLOGGED, EPC_DIRECT_READS,
   EPC_LANE_TX, EPC_LANE_TX_ERRORS, EPC_LANE_RX, EPC_LANE_REFUSED, EPC_LANE_MALFORMED,
   EPC_LANE_RETRANSMITS, EPC_LANE_SILENT, EPC_LANE_TX_RUNS, EPC_LANE_RX_RUNS, EPC_LANE_ICMP,
-  EPC_LANE_RNDV, EPC_LANE_LAST_ACKED, EPC_MAX
+  EPC_LANE_RNDV, EPC_LANE_LAST_ACKED, EPC_LANE_AHEAD, EPC_LANE_AHEAD_MISSED, EPC_MAX
 };
 extern const char *const ep_counter_names[EPC_MAX];
 
@@ -237,6 +240,12 @@ struct mx_endpoint {
  * The lane's last ack of it may be lost as its receiver closes: the
  * close's last acks (lane_last_acks) then complete the send. */
 #define LANE_RNDV_MAX 1048576ull
+/* A rendezvous by lane this long at most sends its data right behind its
+ * announcement, before the receiver asks (lane_rndv.c): a receive posted
+ * in time takes it a round trip sooner; one posted late has it sent
+ * again, as asked.  64 KiB: twice the eager bound, 47 packets at MTU 1500
+ * (a fifth of a lane's window).  MYRIXEN_LANE_RNDV_AHEAD; 0: never. */
+#define LANE_RNDV_AHEAD 65536ull
 /* How long a waiter yields, not spins, after giving its engine work it must
  * do before the wait can end (a pull; a rendezvous sent by lane, whose pull
  * the engine serves): the engine shares the waiter's core, and a spinning
@@ -282,6 +291,8 @@ struct lib_state {
   uint64_t lane_rndv_max;       /* a rendezvous this long at most that came by lane has its
                                  * data sent by lane, not pulled through the engines
                                  * (MYRIXEN_LANE_RNDV_MAX; 0: never) */
+  uint64_t lane_rndv_ahead;     /* ... and this long at most, its data sent ahead
+                                 * (MYRIXEN_LANE_RNDV_AHEAD; 0: never) */
   int lane_hold;                /* a burst's sends by lane wait for the next call
                                  * (lane_post; MYRIXEN_LANE_HOLD, default 1) */
   struct async_msg *async;      /* backend messages not yet taken */

@@ -15,6 +15,7 @@
 #include "../../src/lib/conn.h"
 #include "../../src/lib/lane.h"
 #include "../../src/lib/progress.h"
+#include "../../src/lib/recv.h"
 #include "../../src/lib/send.h"
 #include "../../src/common/clock.h"
 #include "../../src/common/gso.h"
@@ -497,6 +498,7 @@ struct forged_rndv {
 };
 
 static int ack_all; /* send_rndv's packets acknowledge everything we sent */
+static uint8_t rndv_flags; /* ... and carry these MSG_F_* flags */
 
 static void send_rndv(struct fixture *f, struct lane_peer *lp, uint8_t type, uint64_t cookie,
                       uint64_t match, uint32_t total, uint32_t off, const uint8_t *data,
@@ -511,8 +513,8 @@ static void send_rndv(struct fixture *f, struct lane_peer *lp, uint8_t type, uin
                           .len = (uint16_t)(size - sizeof(p.h)), .src_session = s->peer_session,
                           .dst_session = s->my_session, .seq = f->seq++, .src_nic = PEER_NIC,
                           .dst_nic = MY_NIC, .ack = ack_all ? s->snd_next : s->snd_una};
-  p.d = (struct wire_desc){.type = type, .len = len, .total = total, .match = match,
-                           .cookie = cookie};
+  p.d = (struct wire_desc){.type = type, .flags = rndv_flags, .len = len, .total = total,
+                           .match = match, .cookie = cookie};
   p.x = (struct wire_data_ext){.src_eid = lp->eid, .dst_eid = MY_EID, .piece_off = off,
                                .piece_len = len, .src_session = lp->session};
   if (len)
@@ -1013,7 +1015,213 @@ static int test_a_burst_of_sends_leaves_together_at_the_next_pass(void)
   return 0;
 }
 
+/* --- a rendezvous' data ahead (lane_rndv.c) -------------------------------- */
+
+#define AHEAD_FROM 0x5511 /* the peer's send: its cookie */
+
+/* A receive of len bytes at buf, posted as mx_irecv posts one (it takes
+ * any match): matched now if an unexpected message waits. */
+static struct req *post_recv(struct fixture *f, uint8_t *buf, uint32_t len)
+{
+  struct req *r = req_new(f->ep, REQ_RECV);
+  mx_segment_t seg = {buf, len};
+  CHECK(r && req_set_segments(r, &seg, 1) == 0);
+  struct req *u = match_find_unexp(&f->ep->unexp, 0, 0, NULL);
+  if (u) {
+    recv_matched(f->ep, r, u);
+  } else {
+    r->state = RS_POSTED;
+    reqlist_push(&f->ep->posted, r);
+  }
+  return r;
+}
+
+/* The peer announces a rendezvous of total bytes with its data ahead. */
+static void announce_ahead(struct fixture *f, uint32_t total)
+{
+  rndv_flags = MSG_F_AHEAD;
+  send_rndv(f, f->c->lane, MSG_RNDV, AHEAD_FROM, 0x42, total, 0, NULL, 0);
+  rndv_flags = 0;
+}
+
+/* The peer's data ahead, pieces of 1000 bytes from off to end. */
+static void pieces_ahead(struct fixture *f, const uint8_t *data, uint32_t total, uint32_t off,
+                         uint32_t end)
+{
+  for (; off < end; off += 1000) {
+    uint32_t len = end - off < 1000 ? end - off : 1000;
+    send_rndv(f, f->c->lane, MSG_LANE_AHEAD, AHEAD_FROM, 0, total, off, data + off, len);
+  }
+}
+
+/* The CTS our receive sent the peer (lone acks passed over). */
+static void expect_cts(struct fixture *f, uint64_t receive, uint32_t total, int have)
+{
+  struct forged_rndv p;
+  usleep(1000);
+  ssize_t k = recv_not_ack(f->peer, &p);
+  CHECK(k == (ssize_t)(sizeof(p.h) + WIRE_DATA_OVERHEAD) && p.d.type == MSG_CTS &&
+        p.d.cookie == AHEAD_FROM && p.d.match == receive && p.d.total == total &&
+        !!(p.d.flags & MSG_F_AHEAD) == have);
+}
+
+/* A receive posted in time takes the data behind the announcement, in
+ * order, only the pieces that name that announcement, and says it has
+ * them; a shorter one takes what it holds.  One posted late finds them
+ * dropped and counted, and asks for them again (the sender's part is the
+ * next test). */
+static int test_data_ahead_is_taken_by_a_receive_posted_in_time(void)
+{
+  struct fixture f;
+  setup(&f);
+  lib.lane_rndv_max = LANE_RNDV_MAX;
+  lib.lane_rndv_ahead = LANE_RNDV_AHEAD;
+  uint64_t *cnt = f.ep->counters;
+  uint8_t want[4000], buf[4000] = {0}, shorter[2500] = {0};
+  for (uint32_t i = 0; i < sizeof(want); i++)
+    want[i] = (uint8_t)(i * 11 + 5);
+  struct lane_peer *lp = f.c->lane;
+  /* in time */
+  struct req *r = post_recv(&f, buf, sizeof(buf));
+  announce_ahead(&f, 4000);
+  CHECK(r->state == RS_ACTIVE && r->lane_ahead && lp->ahead_to == req_cookie(r) &&
+        lp->ahead_from == AHEAD_FROM);
+  uint64_t bad = cnt[EPC_LANE_MALFORMED];
+  /* another sender's; not the next bytes; another length; past the end */
+  send_rndv(&f, lp, MSG_LANE_AHEAD, AHEAD_FROM + 1, 0, 4000, 0, want, 1000);
+  send_rndv(&f, lp, MSG_LANE_AHEAD, AHEAD_FROM, 0, 4000, 1000, want + 1000, 1000);
+  send_rndv(&f, lp, MSG_LANE_AHEAD, AHEAD_FROM, 0, 3999, 0, want, 1000);
+  send_rndv(&f, lp, MSG_LANE_AHEAD, AHEAD_FROM, 0, 4000, 0, want, 1000);
+  send_rndv(&f, lp, MSG_LANE_AHEAD, AHEAD_FROM, 0, 4000, 1000, want + 1000, 1000);
+  send_rndv(&f, lp, MSG_LANE_AHEAD, AHEAD_FROM, 0, 4000, 3000, want, 1001);
+  CHECK(cnt[EPC_LANE_MALFORMED] == bad + 4 && r->got == 2000 && r->state == RS_ACTIVE);
+  /* as pieces asked for, under the receive's own cookie: not asked for */
+  send_rndv(&f, lp, MSG_LANE_DATA, req_cookie(r), 0, 4000, 2000, want + 2000, 1000);
+  CHECK(cnt[EPC_LANE_MALFORMED] == bad + 5 && r->got == 2000);
+  pieces_ahead(&f, want, 4000, 2000, 4000);
+  CHECK(r->state == RS_DONE && r->status.code == MX_STATUS_SUCCESS &&
+        r->status.xfer_length == 4000 && memcmp(buf, want, sizeof(want)) == 0 &&
+        cnt[EPC_LANE_AHEAD] == 1 && cnt[EPC_LANE_RNDV] == 1 && cnt[EPC_LANE_MALFORMED] == bad + 5 &&
+        !lp->ahead_from && !lp->ahead_to);
+  expect_cts(&f, req_cookie(r), 4000, 1);
+  /* nothing more of it */
+  pieces_ahead(&f, want, 4000, 0, 1000);
+  CHECK(cnt[EPC_LANE_MALFORMED] == bad + 6 && cnt[EPC_LANE_AHEAD_MISSED] == 0);
+  /* a shorter receive */
+  r = post_recv(&f, shorter, sizeof(shorter));
+  announce_ahead(&f, 4000);
+  pieces_ahead(&f, want, 4000, 0, 4000);
+  CHECK(r->state == RS_DONE && r->status.code == MX_STATUS_TRUNCATED &&
+        r->status.xfer_length == 2500 && memcmp(shorter, want, sizeof(shorter)) == 0 &&
+        cnt[EPC_LANE_AHEAD] == 2 && cnt[EPC_LANE_MALFORMED] == bad + 6);
+  expect_cts(&f, req_cookie(r), 2500, 1);
+  /* too late: dropped and counted; the receive then asks for all of it */
+  memset(buf, 0, sizeof(buf));
+  uint32_t unexp = f.ep->unexp_count;
+  announce_ahead(&f, 4000);
+  CHECK(f.ep->unexp_count == unexp + 1 && !lp->ahead_to);
+  pieces_ahead(&f, want, 4000, 0, 4000);
+  CHECK(cnt[EPC_LANE_AHEAD_MISSED] == 4000 && cnt[EPC_LANE_MALFORMED] == bad + 6);
+  r = post_recv(&f, buf, sizeof(buf));
+  CHECK(r->state == RS_ACTIVE && r->lane_data && !r->lane_ahead);
+  expect_cts(&f, req_cookie(r), 4000, 0);
+  for (uint32_t off = 0; off < 4000; off += 1000)
+    send_rndv(&f, lp, MSG_LANE_DATA, req_cookie(r), 0, 4000, off, want + off, 1000);
+  CHECK(r->state == RS_DONE && memcmp(buf, want, sizeof(want)) == 0 &&
+        cnt[EPC_LANE_AHEAD] == 2 && cnt[EPC_LANE_RNDV] == 3 && cnt[EPC_LANE_MALFORMED] == bad + 6);
+  /* its sender gives up while its data goes ahead: the receive ends;
+   * a word naming another send ends nothing */
+  r = post_recv(&f, buf, sizeof(buf));
+  announce_ahead(&f, 4000);
+  pieces_ahead(&f, want, 4000, 0, 1000);
+  rndv_flags = MSG_F_AHEAD;
+  send_rndv(&f, lp, MSG_NACK, AHEAD_FROM + 1, 0, 0, 0, NULL, 0);
+  CHECK(r->state == RS_ACTIVE && cnt[EPC_LANE_MALFORMED] == bad + 7);
+  send_rndv(&f, lp, MSG_NACK, AHEAD_FROM, 0, 0, 0, NULL, 0);
+  rndv_flags = 0;
+  CHECK(r->state == RS_DONE && r->status.code == MX_STATUS_ABORTED && !lp->ahead_to);
+  lib.lane_rndv_max = lib.lane_rndv_ahead = 0;
+  teardown(&f);
+  return 0;
+}
+
+/* Our send goes ahead: the announcement, then its bytes under its own
+ * cookie; the receiver's word that it has them ends it, a word of that
+ * kind for a send that did not go ahead ends nothing; asked again, it
+ * sends them again, to the receive that asked. */
+static int test_a_send_goes_ahead_and_ends_on_the_receivers_word(void)
+{
+  struct fixture f;
+  setup(&f);
+  lib.lane_rndv_max = LANE_RNDV_MAX;
+  lib.lane_rndv_ahead = LANE_RNDV_AHEAD;
+  uint64_t *cnt = f.ep->counters;
+  static uint8_t data[5000], big[LANE_RNDV_AHEAD + 1];
+  for (uint32_t i = 0; i < sizeof(data); i++)
+    data[i] = (uint8_t)(i * 3 + 1);
+  struct req *r = send_req(&f, f.c, data, sizeof(data), MSG_RNDV);
+  r->match = 0x77;
+  lane_submit(f.ep, f.c, r);
+  CHECK(r->state == RS_ACTIVE && r->lane_ahead && !r->lane_data);
+  struct forged_rndv p;
+  usleep(1000);
+  ssize_t k = recv_not_ack(f.peer, &p);
+  CHECK(k == (ssize_t)(sizeof(p.h) + WIRE_DATA_OVERHEAD) && p.d.type == MSG_RNDV &&
+        (p.d.flags & MSG_F_AHEAD) && p.d.cookie == req_cookie(r) && p.d.total == sizeof(data));
+  uint8_t got[5000];
+  uint32_t n = 0;
+  while (n < sizeof(data)) {
+    k = recv_not_ack(f.peer, &p);
+    CHECK(k > (ssize_t)(sizeof(p.h) + WIRE_DATA_OVERHEAD) && p.d.type == MSG_LANE_AHEAD &&
+          p.d.cookie == req_cookie(r) && p.d.total == sizeof(data) && p.x.piece_off == n &&
+          p.x.piece_len == k - sizeof(p.h) - WIRE_DATA_OVERHEAD);
+    memcpy(got + n, p.data, p.x.piece_len);
+    n += p.x.piece_len;
+  }
+  CHECK(memcmp(got, data, sizeof(data)) == 0);
+  /* longer than the bound: announced alone, as before */
+  struct req *longer = send_req(&f, f.c, big, sizeof(big), MSG_RNDV);
+  lane_submit(f.ep, f.c, longer);
+  usleep(1000);
+  k = recv_not_ack(f.peer, &p);
+  CHECK(k == (ssize_t)(sizeof(p.h) + WIRE_DATA_OVERHEAD) && p.d.type == MSG_RNDV &&
+        !(p.d.flags & MSG_F_AHEAD) && !longer->lane_ahead && recv_not_ack(f.peer, &p) < 0);
+  /* "I have them" for a send that did not go ahead: nothing */
+  uint64_t bad = cnt[EPC_LANE_MALFORMED];
+  rndv_flags = MSG_F_AHEAD;
+  send_rndv(&f, f.c->lane, MSG_CTS, req_cookie(longer), 0x99, sizeof(big), 0, NULL, 0);
+  CHECK(longer->state == RS_ACTIVE && cnt[EPC_LANE_MALFORMED] == bad + 1);
+  /* ... for ours: it ends, with the length the receive took */
+  send_rndv(&f, f.c->lane, MSG_CTS, req_cookie(r), 0x99, 4000, 0, NULL, 0);
+  rndv_flags = 0;
+  CHECK(r->state == RS_DONE && r->status.code == MX_STATUS_SUCCESS &&
+        r->status.xfer_length == 4000 && cnt[EPC_LANE_MALFORMED] == bad + 1);
+  /* a second send, whose data found no receive: asked again, it goes again */
+  r = send_req(&f, f.c, data, sizeof(data), MSG_RNDV);
+  lane_submit(f.ep, f.c, r);
+  usleep(1000);
+  while (recv_not_ack(f.peer, &p) >= 0)
+    ;
+  send_rndv(&f, f.c->lane, MSG_CTS, req_cookie(r), 0x98, sizeof(data), 0, NULL, 0);
+  CHECK(r->lane_data && !r->lane_ahead && r->peer_cookie == 0x98 && r->pushed == sizeof(data));
+  n = 0;
+  while (n < sizeof(data)) {
+    usleep(1000);
+    k = recv_not_ack(f.peer, &p);
+    CHECK(k > (ssize_t)(sizeof(p.h) + WIRE_DATA_OVERHEAD) && p.d.type == MSG_LANE_DATA &&
+          p.d.cookie == 0x98 && p.x.piece_off == n);
+    n += p.x.piece_len;
+  }
+  lib.lane_rndv_max = lib.lane_rndv_ahead = 0;
+  teardown(&f);
+  return 0;
+}
+
 static const struct harness_test tests[] = {
+    {"lane_data_ahead_is_taken_by_a_receive_posted_in_time",
+     test_data_ahead_is_taken_by_a_receive_posted_in_time},
+    {"lane_a_send_goes_ahead_and_ends_on_the_receivers_word",
+     test_a_send_goes_ahead_and_ends_on_the_receivers_word},
     {"lane_a_well_formed_message_is_taken_from_its_peer",
      test_a_well_formed_message_is_taken_from_its_peer},
     {"lane_datagrams_not_from_the_vouched_lane_are_refused",
