@@ -1036,6 +1036,15 @@ static struct req *post_recv(struct fixture *f, uint8_t *buf, uint32_t len)
   return r;
 }
 
+/* The fixture, with large messages by lane and their data ahead, as
+ * mx_init sets them by default. */
+static void setup_ahead(struct fixture *f)
+{
+  setup(f);
+  lib.lane_rndv_max = LANE_RNDV_MAX;
+  lib.lane_rndv_ahead = LANE_RNDV_AHEAD;
+}
+
 /* The peer announces a rendezvous of total bytes with its data ahead. */
 static void announce_ahead(struct fixture *f, uint32_t total)
 {
@@ -1073,9 +1082,7 @@ static void expect_cts(struct fixture *f, uint64_t receive, uint32_t total, int 
 static int test_data_ahead_is_taken_by_a_receive_posted_in_time(void)
 {
   struct fixture f;
-  setup(&f);
-  lib.lane_rndv_max = LANE_RNDV_MAX;
-  lib.lane_rndv_ahead = LANE_RNDV_AHEAD;
+  setup_ahead(&f);
   uint64_t *cnt = f.ep->counters;
   uint8_t want[4000], buf[4000] = {0}, shorter[2500] = {0};
   for (uint32_t i = 0; i < sizeof(want); i++)
@@ -1152,9 +1159,7 @@ static int test_data_ahead_is_taken_by_a_receive_posted_in_time(void)
 static int test_a_send_goes_ahead_and_ends_on_the_receivers_word(void)
 {
   struct fixture f;
-  setup(&f);
-  lib.lane_rndv_max = LANE_RNDV_MAX;
-  lib.lane_rndv_ahead = LANE_RNDV_AHEAD;
+  setup_ahead(&f);
   uint64_t *cnt = f.ep->counters;
   static uint8_t data[5000], big[LANE_RNDV_AHEAD + 1];
   for (uint32_t i = 0; i < sizeof(data); i++)
