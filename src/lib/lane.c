@@ -932,7 +932,7 @@ int lane_take(struct lane_peer *lp, const struct wire_hdr *h, const uint8_t *pay
     return 1;
   default: /* MSG_RNDV: the receive that matches it now takes its data ahead, if
             * it has some (lane_rndv_take_ahead); its pieces follow it */
-    lp->ahead_from = (m->flags & MSG_F_AHEAD) ? m->cookie : 0;
+    lp->ahead_from = (m->flags & MSG_F_AHEAD) && m->total ? m->cookie : 0;
     lp->ahead_to = 0;
     return 1;
   }

@@ -139,7 +139,8 @@ void lane_rndv_cts(struct mx_endpoint *ep, struct lane_peer *lp, const struct ms
      * disconnected), as a pull the engines refuse tells it; a peer that
      * asks and never takes our packets gets LANE_NACKS_MAX of them waiting
      * at most. */
-    struct req *n = r && r->lane_data && r->state == RS_ACTIVE ? NULL
+    struct req *n = (r && r->lane_data && r->state == RS_ACTIVE) || (m->flags & MSG_F_AHEAD)
+                        ? NULL /* (its data is on its way; or "I have them": nothing to tell) */
                     : backlog_ctls(lp) < LANE_NACKS_MAX ? lane_rndv_nack(ep, lp->conn, m->match, 0)
                                                         : NULL;
     if (n)
@@ -236,6 +237,10 @@ static struct req *ahead_receive(struct mx_endpoint *ep, const struct lane_peer 
 void lane_rndv_nacked(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m)
 {
   if (m->flags & MSG_F_AHEAD) { /* its sender gave up while its data went ahead */
+    if (lp->ahead_from && m->cookie == lp->ahead_from && !lp->ahead_to) {
+      lp->ahead_from = 0; /* no receive took it: it waits, unexpected, to be asked for */
+      return;
+    }
     struct req *a = ahead_receive(ep, lp, m->cookie);
     if (!a) {
       ep->counters[EPC_LANE_MALFORMED]++;
@@ -273,11 +278,17 @@ void lane_rndv_data(struct mx_endpoint *ep, struct lane_peer *lp, const struct m
 
 int lane_rndv_take_ahead(struct mx_endpoint *ep, struct req *r, const struct msg *m)
 {
-  struct lane_peer *lp = r->conn ? r->conn->lane : NULL;
+  struct conn *c = r->conn;
+  struct lane_peer *lp = c ? c->lane : NULL;
   (void)ep;
-  /* the announcement lane_take has just seen, with its data behind it */
-  if (!(m->flags & MSG_F_AHEAD) || !r->by_lane || r->via || !lp || !lp->ahead_from ||
-      lp->ahead_from != m->cookie)
+  /* the announcement lane_take has just seen, with its data behind it;
+   * and a receive that would ask for the data by lane (lane_rndv_ask):
+   * one that takes nothing (its "I have them" could not say so: a CTS
+   * asks for 1 byte at least), or whose data this process has pulled
+   * by the engines (MYRIXEN_LANE_RNDV_MAX) does not take it ahead */
+  if (!(m->flags & MSG_F_AHEAD) || !r->by_lane || r->via || !lp || c->dead ||
+      !lp->ahead_from || lp->ahead_from != m->cookie || !r->xfer ||
+      r->xfer > lib.lane_rndv_max)
     return 0;
   r->state = RS_ACTIVE;
   r->lane_ahead = 1;
@@ -299,8 +310,13 @@ void lane_rndv_ahead(struct mx_endpoint *ep, struct lane_peer *lp, const struct 
     return;
   }
   struct req *r = ahead_receive(ep, lp, m->cookie);
-  if (!r || m->total != r->msg_len || x->piece_off != r->got ||
-      x->piece_len > r->msg_len - r->got) {
+  if (!r) {
+    /* the receive that took the announcement ended meanwhile (failed:
+     * our mx_disconnect): the rest finds none */
+    ep->counters[EPC_LANE_AHEAD_MISSED] += x->piece_len;
+    return;
+  }
+  if (m->total != r->msg_len || x->piece_off != r->got || x->piece_len > r->msg_len - r->got) {
     ep->counters[EPC_LANE_MALFORMED]++;
     return;
   }

@@ -242,7 +242,7 @@ int txq_backlog_expire(struct mx_endpoint *ep, struct req **head, struct req **t
   for (struct req *r = *head, *nx; r; r = nx) {
     nx = r->txnext;
     if (r->kind == REQ_CTL || !r->deadline_ns || now < r->deadline_ns || r->pushed ||
-        r->lane_data) { /* (begun: its receiver counts on the rest) */
+        r->lane_data || r->lane_ahead) { /* (begun: its receiver counts on the rest) */
       prev = r;
       continue;
     }

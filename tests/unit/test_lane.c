@@ -18,6 +18,7 @@
 #include "../../src/lib/recv.h"
 #include "../../src/lib/send.h"
 #include "../../src/common/clock.h"
+#include "../../src/common/fifo.h"
 #include "../../src/common/gso.h"
 #include "../../src/common/lane_addr.h"
 #include "../harness.h"
@@ -1222,7 +1223,76 @@ static int test_a_send_goes_ahead_and_ends_on_the_receivers_word(void)
   return 0;
 }
 
+/* What a review found: a receive that takes nothing, or whose process
+ * pulls large messages by the engines, does not take data ahead (its
+ * word could not say it has them: the send waited for ever); a send whose
+ * announcement is out does not time out on the backlog (its receive
+ * would wait for ever); an announcement of nothing is no announcement of
+ * data ahead; and what honest races bring is not counted as malformed. */
+static int test_data_ahead_edges(void)
+{
+  struct fixture f;
+  setup_ahead(&f);
+  uint64_t *cnt = f.ep->counters;
+  struct lane_peer *lp = f.c->lane;
+  uint8_t want[4000] = {1}, buf[4000];
+  /* the receive's side of the decision (lane_rndv_take_ahead) */
+  struct msg m = {.type = MSG_RNDV, .flags = MSG_F_AHEAD | MSG_F_LANE, .cookie = AHEAD_FROM,
+                  .total = 4000};
+  struct req *r = req_new(f.ep, REQ_RECV);
+  CHECK(r != NULL);
+  r->conn = f.c;
+  r->by_lane = 1;
+  r->peer_cookie = AHEAD_FROM;
+  lp->ahead_from = AHEAD_FROM;
+  r->xfer = 0;
+  CHECK(!lane_rndv_take_ahead(f.ep, r, &m)); /* takes nothing */
+  r->xfer = 4000;
+  lib.lane_rndv_max = 0;
+  CHECK(!lane_rndv_take_ahead(f.ep, r, &m)); /* MYRIXEN_LANE_RNDV_MAX=0 */
+  lib.lane_rndv_max = LANE_RNDV_MAX;
+  f.c->dead = 1;
+  CHECK(!lane_rndv_take_ahead(f.ep, r, &m)); /* our mx_disconnect */
+  f.c->dead = 0;
+  CHECK(lane_rndv_take_ahead(f.ep, r, &m) && r->lane_ahead && lp->ahead_to == req_cookie(r));
+  req_free(f.ep, r);
+  lp->ahead_from = lp->ahead_to = 0;
+  /* the receive that took one ends (our mx_disconnect fails it): the
+   * rest finds none */
+  uint64_t bad = cnt[EPC_LANE_MALFORMED];
+  r = post_recv(&f, buf, sizeof(buf));
+  announce_ahead(&f, 4000);
+  CHECK(r->lane_ahead && lp->ahead_to == req_cookie(r));
+  req_complete(f.ep, r, MX_STATUS_ENDPOINT_CLOSED);
+  pieces_ahead(&f, want, 4000, 0, 4000);
+  CHECK(cnt[EPC_LANE_MALFORMED] == bad && cnt[EPC_LANE_AHEAD_MISSED] == 4000);
+  /* its sender gives up an announcement no receive took: nothing to end */
+  announce_ahead(&f, 4000);
+  pieces_ahead(&f, want, 4000, 0, 1000);
+  rndv_flags = MSG_F_AHEAD;
+  send_rndv(&f, lp, MSG_NACK, AHEAD_FROM, 0, 0, 0, NULL, 0);
+  rndv_flags = 0;
+  CHECK(!lp->ahead_from && cnt[EPC_LANE_MALFORMED] == bad && cnt[EPC_LANE_AHEAD_MISSED] == 5000);
+  /* an announcement of nothing (both kept unexpected: no receive comes) */
+  announce_ahead(&f, 0);
+  CHECK(!lp->ahead_from && f.ep->unexp_count == 2);
+  /* our send, announced, its data not all out: no timeout takes it off */
+  static uint8_t data[5000];
+  struct req *s = send_req(&f, f.c, data, sizeof(data), MSG_RNDV);
+  lane_rndv_went_ahead(s);
+  s->deadline_ns = 1;
+  FIFO_PUSH(&lp->bl_head, &lp->bl_tail, s, txnext);
+  CHECK(lane_expire(f.ep, clock_now_ns()) == 0 && lp->bl_head == s && s->state != RS_DONE);
+  s->lane_ahead = 0; /* (not yet announced: it may time out, as ever) */
+  CHECK(lane_expire(f.ep, clock_now_ns()) == 1 && !lp->bl_head && s->state == RS_DONE &&
+        s->status.code == MX_STATUS_TIMEOUT);
+  teardown(&f);
+  lib.lane_rndv_max = lib.lane_rndv_ahead = 0;
+  return 0;
+}
+
 static const struct harness_test tests[] = {
+    {"lane_data_ahead_edges", test_data_ahead_edges},
     {"lane_data_ahead_is_taken_by_a_receive_posted_in_time",
      test_data_ahead_is_taken_by_a_receive_posted_in_time},
     {"lane_a_send_goes_ahead_and_ends_on_the_receivers_word",
