@@ -222,7 +222,7 @@ int lane_rndv_goes_ahead(const struct req *r);
 void lane_rndv_went_ahead(struct req *r);
 /* Receive r matched m, a rendezvous announced by lane as it came: if its
  * data comes ahead behind it, r takes the pieces (1); else 0. */
-int lane_rndv_take_ahead(struct mx_endpoint *ep, struct req *r, const struct msg *m);
+int lane_rndv_take_ahead(struct req *r, const struct msg *m);
 /* A piece of data ahead from lp (MSG_LANE_AHEAD). */
 void lane_rndv_ahead(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m,
                      const struct wire_data_ext *x, const uint8_t *piece);

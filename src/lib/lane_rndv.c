@@ -18,7 +18,8 @@
  * any rendezvous is, its pieces dropped and counted; when a receive
  * matches it later, its CTS asks for everything, as above.  MX's
  * bound stands: no receiver holds a large message's bytes it has no
- * receive for.  A 64 KiB ping-pong saves the CTS's round trip.
+ * receive for.  A 64 KiB ping-pong no longer waits for the CTS (11%
+ * faster here: docs/evaluation.md, thirteenth part).
  *
  * Through the engines the same message took a hand-over to the receiver's
  * engine, a pull request to the sender's, a read of the sender's memory
@@ -30,7 +31,8 @@
  * is taken only for one of our rendezvous sends, active, to the very peer
  * whose stream it came on, and asked for once; the bytes sent are the
  * send's, at most its length; a CTS that says the data is there ends only
- * a send whose data went ahead, and only with the length it went with.  A
+ * a send whose data went ahead and is all out (its length the receive's,
+ * at most the send's).  A
  * piece is taken only for one of our receives that asked this peer by
  * lane, or, ahead, that matched this peer's announcement as it came (the
  * piece naming that announcement's sender), at the offset it expects,
@@ -237,18 +239,17 @@ static struct req *ahead_receive(struct mx_endpoint *ep, const struct lane_peer 
 void lane_rndv_nacked(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m)
 {
   if (m->flags & MSG_F_AHEAD) { /* its sender gave up while its data went ahead */
-    if (lp->ahead_from && m->cookie == lp->ahead_from && !lp->ahead_to) {
-      lp->ahead_from = 0; /* no receive took it: it waits, unexpected, to be asked for */
-      return;
-    }
-    struct req *a = ahead_receive(ep, lp, m->cookie);
-    if (!a) {
+    if (!lp->ahead_from || m->cookie != lp->ahead_from) {
       ep->counters[EPC_LANE_MALFORMED]++;
       return;
     }
+    struct req *a = ahead_receive(ep, lp, m->cookie);
     lp->ahead_from = lp->ahead_to = 0;
-    a->lane_ahead = 0;
-    req_complete(ep, a, msg_status_code(MSG_ST_ABORTED));
+    if (a) { /* (else none took it: unexpected, it waits to be asked for; or
+              * the one that did has ended meanwhile) */
+      a->lane_ahead = 0;
+      req_complete(ep, a, msg_status_code(MSG_ST_ABORTED));
+    }
     return;
   }
   struct req *r = req_from_cookie(ep, m->cookie, REQ_RECV);
@@ -276,11 +277,10 @@ void lane_rndv_data(struct mx_endpoint *ep, struct lane_peer *lp, const struct m
   }
 }
 
-int lane_rndv_take_ahead(struct mx_endpoint *ep, struct req *r, const struct msg *m)
+int lane_rndv_take_ahead(struct req *r, const struct msg *m)
 {
   struct conn *c = r->conn;
   struct lane_peer *lp = c ? c->lane : NULL;
-  (void)ep;
   /* the announcement lane_take has just seen, with its data behind it;
    * and a receive that would ask for the data by lane (lane_rndv_ask):
    * one that takes nothing (its "I have them" could not say so: a CTS

@@ -142,7 +142,7 @@ static void deliver_first(struct mx_endpoint *ep, struct req *r, const struct ms
   if (r->want_ack)
     send_sync_ack(ep, r);
   if (m->type == MSG_RNDV) {
-    if (!lane_rndv_take_ahead(ep, r, m)) /* (its data on its way behind it: taken) */
+    if (!lane_rndv_take_ahead(r, m)) /* (its data on its way behind it: taken) */
       recv_start_large(ep, r);
     return;
   }
