@@ -24,11 +24,14 @@
  *     run then read with no segment size: split by its first header)
  *   6 an unexpected handler from now on that binds the peer again while
  *     its message is delivered (the binding must outlive the delivery)
- *   7 a rendezvous' CTS or data piece (lane_rndv.c) naming one of the
- *     endpoint's two rendezvous requests, a send to the peer and a receive
- *     that asked it by lane (or a cookie near them), with the length,
- *     offset and piece from the input, framed as step 1; the lane then
- *     reads (what a CTS asked for goes out, from the send's buffer)
+ *   7 a rendezvous' CTS, data piece, piece ahead, announcement or NACK
+ *     (lane_rndv.c), maybe flagged MSG_F_AHEAD, naming one of the
+ *     endpoint's rendezvous requests: a send to the peer (maybe one whose
+ *     data went ahead), a receive that asked it by lane, and one that
+ *     took the peer's announcement with data ahead (or a cookie near
+ *     them), with the length, offset and piece from the input, framed as
+ *     step 1; the lane then reads (what a CTS asked for goes out, from
+ *     the send's buffer)
  * Nothing it sends may make the library read or write out of bounds, leak,
  * or deliver what its checks refuse.
  */
@@ -57,11 +60,13 @@
 #define PEER_EID 5
 #define MTU 1472
 #define RNDV_BYTES 5000
+#define PEER_AHEAD 0x5511       /* the peer's send whose data comes ahead: its cookie */
 
 struct fixture {
   struct mx_endpoint *ep;
   struct conn *c;
   struct req *rsend, *rrecv;    /* a rendezvous sent to the peer, and one received by lane */
+  struct req *rahead;           /* a receive that took the peer's announcement, data ahead */
   int peer, other;              /* the peer's lane, another socket of its host */
   struct sockaddr_storage peer_at, other_at, lane_at;
   uint32_t session;             /* the peer endpoint's incarnation, as bound */
@@ -126,18 +131,27 @@ static void setup(struct fixture *f)
   bind_peer(f, 77);
   /* step 7's: a large send announced to the peer, and a receive that asked
    * the peer for its data by lane (both of RNDV_BYTES) */
-  static uint8_t sendbuf[RNDV_BYTES], recvbuf[RNDV_BYTES];
-  mx_segment_t sseg = {sendbuf, sizeof(sendbuf)}, rseg = {recvbuf, sizeof(recvbuf)};
+  static uint8_t sendbuf[RNDV_BYTES], recvbuf[RNDV_BYTES], aheadbuf[RNDV_BYTES];
+  mx_segment_t sseg = {sendbuf, sizeof(sendbuf)}, rseg = {recvbuf, sizeof(recvbuf)},
+               aseg = {aheadbuf, sizeof(aheadbuf)};
   f->rsend = req_new(ep, REQ_SEND);
   f->rrecv = req_new(ep, REQ_RECV);
-  if (!f->rsend || !f->rrecv || req_set_segments(f->rsend, &sseg, 1) < 0 ||
-      req_set_segments(f->rrecv, &rseg, 1) < 0)
+  f->rahead = req_new(ep, REQ_RECV);
+  if (!f->rsend || !f->rrecv || !f->rahead || req_set_segments(f->rsend, &sseg, 1) < 0 ||
+      req_set_segments(f->rrecv, &rseg, 1) < 0 || req_set_segments(f->rahead, &aseg, 1) < 0)
     abort();
-  f->rsend->type = f->rrecv->type = MSG_RNDV;
-  f->rsend->state = f->rrecv->state = RS_ACTIVE;
-  f->rsend->conn = f->rrecv->conn = f->c;
+  f->rsend->type = f->rrecv->type = f->rahead->type = MSG_RNDV;
+  f->rsend->state = f->rrecv->state = f->rahead->state = RS_ACTIVE;
+  f->rsend->conn = f->rrecv->conn = f->rahead->conn = f->c;
   f->rrecv->xfer = f->rrecv->msg_len = RNDV_BYTES;
   f->rrecv->lane_data = 1;
+  /* as lane_rndv_take_ahead leaves it (the receive a little shorter) */
+  f->rahead->msg_len = RNDV_BYTES;
+  f->rahead->xfer = RNDV_BYTES - 1000;
+  f->rahead->peer_cookie = PEER_AHEAD;
+  f->rahead->by_lane = f->rahead->lane_ahead = 1;
+  f->c->lane->ahead_from = PEER_AHEAD;
+  f->c->lane->ahead_to = req_cookie(f->rahead);
 }
 
 
@@ -212,21 +226,31 @@ static void gso_run_in(struct fixture *f, uint8_t *pkt, size_t len, uint32_t n, 
   lane_input(f->ep, 0);
 }
 
-/* Step 7: a CTS or a data piece for one of the two rendezvous requests
- * (or a cookie near one), the step's bytes its data, framed as step 1;
- * then the lane reads, and sends what a CTS asked for. */
+/* Step 7: a CTS, a data piece, a piece ahead, an announcement or a NACK
+ * for one of the rendezvous requests (or a cookie near one), the step's
+ * bytes its data, framed as step 1; then the lane reads, and sends what a
+ * CTS asked for.  The step's first byte: bit 0 the send or the receive
+ * that asked, bits 1-3 the type, bit 4 MSG_F_AHEAD, bit 5 our send went
+ * ahead (a CTS may then say "I have them"). */
 static void rndv_in(struct fixture *f, uint8_t *pkt, struct fuzz_input *step)
 {
   static _Alignas(8) uint8_t body[1 + MTU];
-  uint8_t which = fuzz_byte(step), near = fuzz_byte(step);
+  static const uint8_t types[8] = {MSG_LANE_DATA, MSG_CTS,  MSG_LANE_AHEAD, MSG_RNDV,
+                                   MSG_NACK,      MSG_CTS,  MSG_LANE_AHEAD, MSG_LANE_DATA};
+  uint8_t which = fuzz_byte(step), near = fuzz_byte(step), type = types[(which >> 1) & 7];
   struct req *r = which & 1 ? f->rrecv : f->rsend;
   uint32_t total = fuzz_u16(step), off = fuzz_u16(step);
   size_t room = MTU - sizeof(struct wire_hdr) - WIRE_DATA_OVERHEAD;
   size_t n = step->n > room ? room : step->n;
+  uint64_t cookie = type == MSG_LANE_AHEAD || type == MSG_RNDV ? PEER_AHEAD
+                    : type == MSG_NACK && (which & 0x10)       ? PEER_AHEAD
+                                                               : req_cookie(r);
+  if ((which & 0x20) && f->rsend->state == RS_ACTIVE && !f->rsend->lane_data)
+    lane_rndv_went_ahead(f->rsend);
   struct wire_hdr h = {.type = WIRE_DATA, .flags = WIRE_F_RELIABLE};
-  struct wire_desc d = {.type = which & 2 ? MSG_CTS : MSG_LANE_DATA, .len = (uint32_t)n,
-                        .total = total, .match = near,
-                        .cookie = req_cookie(r) + (near % 4 == 3 ? near : 0)};
+  struct wire_desc d = {.type = type, .flags = which & 0x10 ? MSG_F_AHEAD : 0,
+                        .len = (uint32_t)n, .total = total, .match = near,
+                        .cookie = cookie + (near % 4 == 3 ? near : 0)};
   struct wire_data_ext x = {.src_eid = PEER_EID, .dst_eid = MY_EID, .piece_off = off,
                             .piece_len = (uint32_t)n, .src_session = f->session};
   body[0] = 0; /* (fix_up's first byte: the next sequence number) */

@@ -179,6 +179,15 @@ def lane_seeds():
                                        flags=RELIABLE | LANE))
     write("lane", "gso-run", run + small)
     write("lane", "handler", step(6, b"") + small + small)
+    # op 7: [which][near][total:2][offset:2][bytes]; which's bits 1-3 the
+    # type (2: a piece ahead, 1: a CTS, 4: a NACK), bit 4 MSG_F_AHEAD,
+    # bit 5 our send went ahead
+    rndv7 = lambda which, total, off, data=b"": step(7, bytes([which, 0]) +
+                                                    struct.pack("<HH", total, off) + data)
+    ahead = b"".join(rndv7(2 << 1, 5000, off, b"a" * 1000) for off in range(0, 5000, 1000))
+    write("lane", "data-ahead", ahead + small)
+    write("lane", "ahead-nack", rndv7(2 << 1, 5000, 0, b"a" * 1000) + rndv7(4 << 1 | 0x10, 0, 0) + small)
+    write("lane", "ahead-done", rndv7(1 << 1 | 0x10 | 0x20, 5000, 0) + rndv7(1 << 1, 5000, 0) + small)
 
 
 if __name__ == "__main__":
