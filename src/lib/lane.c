@@ -137,6 +137,8 @@ static void peer_free(struct lane_peer *lp)
     tx_flush(lp->ep); /* what lane_post gathered points into the window */
   rel_free(&lp->rel);
   free(lp->asm_buf);
+  if (lp->ahead_word)
+    req_free(lp->ep, lp->ahead_word); /* (a word unsaid: its receive ends with the peer) */
   free(lp);
 }
 
@@ -900,10 +902,13 @@ int lane_take(struct lane_peer *lp, const struct wire_hdr *h, const uint8_t *pay
     ep->lane->runs_coming = 1; /* a rendezvous' pieces come in runs */
     lane_rndv_data(ep, lp, m, &x, piece);
     return 0;
-  case MSG_LANE_AHEAD:
+  case MSG_LANE_AHEAD: {
     ep->lane->runs_coming = 1;
-    lane_rndv_ahead(ep, lp, m, &x, piece);
+    struct req *word = lane_rndv_ahead(ep, lp, m, &x, piece);
+    if (word)
+      lane_submit_ctl(ep, lp->conn, word); /* "I have them" */
     return 0;
+  }
   case MSG_NACK:
     lane_rndv_nacked(ep, lp, m);
     return 0;
@@ -932,8 +937,7 @@ int lane_take(struct lane_peer *lp, const struct wire_hdr *h, const uint8_t *pay
     return 1;
   default: /* MSG_RNDV: the receive that matches it now takes its data ahead, if
             * it has some (lane_rndv_take_ahead); its pieces follow it */
-    lp->ahead_from = (m->flags & MSG_F_AHEAD) && m->total ? m->cookie : 0;
-    lp->ahead_to = 0;
+    lane_rndv_announced(ep, lp, m);
     return 1;
   }
 malformed:

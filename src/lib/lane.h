@@ -80,7 +80,8 @@ struct lane_peer {
   uint64_t ahead_from;          /* the last rendezvous announced with its data ahead:
                                  * the sender's cookie (0: none) ... */
   uint64_t ahead_to;            /* ... and the receive it matched on arrival, whose
-                                 * cookie takes the pieces (0: none; lane_rndv.c) */
+                                 * cookie takes the pieces (0: none; lane_rndv.c) ... */
+  struct req *ahead_word;       /* ... and the CTS that will say it has them */
   int held;                     /* lane_post holds its packets from held_from on: */
   uint32_t held_from;           /* their send time is the flush's (rel_sent_at) */
   int doomed;                   /* unbound while its packet was being delivered: freed
@@ -220,12 +221,15 @@ int lane_rndv_emit(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r);
 int lane_rndv_goes_ahead(const struct req *r);
 /* r's announcement is out (MSG_F_AHEAD): its data follows (lane_rndv_emit). */
 void lane_rndv_went_ahead(struct req *r);
+/* lp announced a rendezvous (m): its data comes ahead if so flagged. */
+void lane_rndv_announced(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m);
 /* Receive r matched m, a rendezvous announced by lane as it came: if its
  * data comes ahead behind it, r takes the pieces (1); else 0. */
-int lane_rndv_take_ahead(struct req *r, const struct msg *m);
-/* A piece of data ahead from lp (MSG_LANE_AHEAD). */
-void lane_rndv_ahead(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m,
-                     const struct wire_data_ext *x, const uint8_t *piece);
+int lane_rndv_take_ahead(struct mx_endpoint *ep, struct req *r, const struct msg *m);
+/* A piece of data ahead from lp (MSG_LANE_AHEAD); the last one completes
+ * its receive and returns the CTS that says so, for lane_submit_ctl. */
+struct req *lane_rndv_ahead(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m,
+                            const struct wire_data_ext *x, const uint8_t *piece);
 /* A piece of data for one of our receives that asked lp by lane. */
 void lane_rndv_data(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m,
                     const struct wire_data_ext *x, const uint8_t *piece);

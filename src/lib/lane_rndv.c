@@ -56,8 +56,6 @@
 #include "base.h"
 #include "txq.h"
 #include "lane.h"
-#include "recv.h"
-#include "send.h"
 
 int lane_rndv_parse(const uint8_t *payload, uint32_t len, struct msg *m,
                     struct wire_data_ext *x, const uint8_t **piece)
@@ -157,10 +155,11 @@ void lane_rndv_cts(struct mx_endpoint *ep, struct lane_peer *lp, const struct ms
       return;
     }
     r->lane_ahead = 0;
-    struct msg done = {.type = MSG_NOTIFY, .flags = MSG_F_LANE, .cookie = req_cookie(r),
-                       .status = MSG_ST_OK, .total = (uint32_t)xfer, .peer_eid = lp->eid,
-                       .peer_nic = lp->nic};
-    send_acked(ep, &done, MX_STATUS_SUCCESS);
+    /* ends as a send whose last piece the stream acknowledged ends (the
+     * layer above's, through the stream's io) */
+    struct rel_note done = {.total = (uint32_t)xfer, .peer_eid = lp->eid,
+                            .cookie = req_cookie(r)};
+    ep->lane->io->acked(lp, &lp->rel, &done);
     return;
   }
   r->lane_ahead = 0; /* (what went ahead found no receive: asked again, all of it) */
@@ -236,6 +235,16 @@ static struct req *ahead_receive(struct mx_endpoint *ep, const struct lane_peer 
              : NULL;
 }
 
+/* lp's data ahead ends before its receive has it all: the word that
+ * would have said so goes unsaid. */
+static void ahead_drop(struct mx_endpoint *ep, struct lane_peer *lp)
+{
+  if (lp->ahead_word)
+    req_free(ep, lp->ahead_word);
+  lp->ahead_word = NULL;
+  lp->ahead_to = 0;
+}
+
 void lane_rndv_nacked(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m)
 {
   if (m->flags & MSG_F_AHEAD) { /* its sender gave up while its data went ahead */
@@ -244,7 +253,8 @@ void lane_rndv_nacked(struct mx_endpoint *ep, struct lane_peer *lp, const struct
       return;
     }
     struct req *a = ahead_receive(ep, lp, m->cookie);
-    lp->ahead_from = lp->ahead_to = 0;
+    ahead_drop(ep, lp);
+    lp->ahead_from = 0;
     if (a) { /* (else none took it: unexpected, it waits to be asked for; or
               * the one that did has ended meanwhile) */
       a->lane_ahead = 0;
@@ -277,7 +287,13 @@ void lane_rndv_data(struct mx_endpoint *ep, struct lane_peer *lp, const struct m
   }
 }
 
-int lane_rndv_take_ahead(struct req *r, const struct msg *m)
+void lane_rndv_announced(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m)
+{
+  ahead_drop(ep, lp); /* (one before it that never ended: its sender's doing) */
+  lp->ahead_from = (m->flags & MSG_F_AHEAD) && m->total ? m->cookie : 0;
+}
+
+int lane_rndv_take_ahead(struct mx_endpoint *ep, struct req *r, const struct msg *m)
 {
   struct conn *c = r->conn;
   struct lane_peer *lp = c ? c->lane : NULL;
@@ -290,6 +306,10 @@ int lane_rndv_take_ahead(struct req *r, const struct msg *m)
       !lp->ahead_from || lp->ahead_from != m->cookie || !r->xfer ||
       r->xfer > lib.lane_rndv_max)
     return 0;
+  /* its word at the end, made now: with no memory for it, the engines
+   * pull the message as before (and the pieces are dropped) */
+  if (!(lp->ahead_word = cts_req(ep, r, 1)))
+    return 0;
   r->state = RS_ACTIVE;
   r->lane_ahead = 1;
   r->got = 0;
@@ -297,44 +317,42 @@ int lane_rndv_take_ahead(struct req *r, const struct msg *m)
   return 1;
 }
 
-void lane_rndv_ahead(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m,
-                     const struct wire_data_ext *x, const uint8_t *piece)
+struct req *lane_rndv_ahead(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m,
+                            const struct wire_data_ext *x, const uint8_t *piece)
 {
   if (!lp->ahead_from || m->cookie != lp->ahead_from) {
     ep->counters[EPC_LANE_MALFORMED]++; /* not behind the announcement it names */
-    return;
+    return NULL;
   }
   if (!lp->ahead_to) {
     /* no receive waited for it: sent again when one asks (MX's bound) */
     ep->counters[EPC_LANE_AHEAD_MISSED] += x->piece_len;
-    return;
+    return NULL;
   }
   struct req *r = ahead_receive(ep, lp, m->cookie);
   if (!r) {
     /* the receive that took the announcement ended meanwhile (failed:
      * our mx_disconnect): the rest finds none */
+    ahead_drop(ep, lp);
     ep->counters[EPC_LANE_AHEAD_MISSED] += x->piece_len;
-    return;
+    return NULL;
   }
   if (m->total != r->msg_len || x->piece_off != r->got || x->piece_len > r->msg_len - r->got) {
     ep->counters[EPC_LANE_MALFORMED]++;
-    return;
+    return NULL;
   }
   if (r->got < r->xfer) /* (a shorter receive takes what it holds) */
     seg_scatter(r->segs, r->nseg, r->got,
                 piece, x->piece_len < r->xfer - r->got ? x->piece_len : r->xfer - r->got);
   r->got += x->piece_len;
   if (r->got < r->msg_len)
-    return;
+    return NULL;
+  struct req *word = lp->ahead_word;
+  lp->ahead_word = NULL;
   lp->ahead_from = lp->ahead_to = 0;
   r->lane_ahead = 0;
-  struct req *cts = cts_req(ep, r, 1);
-  if (!cts) {
-    recv_pull(ep, r); /* no memory for the word: the engines pull it, and theirs ends it */
-    return;
-  }
-  lane_submit_ctl(ep, r->conn, cts);
   ep->counters[EPC_LANE_RNDV]++;
   ep->counters[EPC_LANE_AHEAD]++;
   req_complete(ep, r, MX_STATUS_SUCCESS);
+  return word;
 }

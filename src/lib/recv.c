@@ -116,11 +116,6 @@ void recv_start_large(struct mx_endpoint *ep, struct req *r)
     lane_submit_ctl(ep, r->conn, cts); /* its sender sends the data on the lane it came by */
     return;
   }
-  recv_pull(ep, r);
-}
-
-void recv_pull(struct mx_endpoint *ep, struct req *r)
-{
   r->grant = grant_segments(ep, r, GRANT_WRITE);
   if (!r->grant) {
     req_complete(ep, r, MX_STATUS_NO_RESOURCES);
@@ -142,7 +137,7 @@ static void deliver_first(struct mx_endpoint *ep, struct req *r, const struct ms
   if (r->want_ack)
     send_sync_ack(ep, r);
   if (m->type == MSG_RNDV) {
-    if (!lane_rndv_take_ahead(r, m)) /* (its data on its way behind it: taken) */
+    if (!lane_rndv_take_ahead(ep, r, m)) /* (its data on its way behind it: taken) */
       recv_start_large(ep, r);
     return;
   }

@@ -9,8 +9,6 @@ void recv_incoming(struct mx_endpoint *ep, struct chan *via, const struct msg *m
                    const uint8_t *eager);
 void recv_matched(struct mx_endpoint *ep, struct req *r, struct req *u);
 void recv_start_large(struct mx_endpoint *ep, struct req *r);
-/* Receive r's rendezvous pulled through the engines (their word ends it). */
-void recv_pull(struct mx_endpoint *ep, struct req *r);
 void recv_event(struct mx_endpoint *ep, const struct msg *m);
 
 #endif

@@ -1246,15 +1246,15 @@ static int test_data_ahead_edges(void)
   r->peer_cookie = AHEAD_FROM;
   lp->ahead_from = AHEAD_FROM;
   r->xfer = 0;
-  CHECK(!lane_rndv_take_ahead(r, &m)); /* takes nothing */
+  CHECK(!lane_rndv_take_ahead(f.ep, r, &m)); /* takes nothing */
   r->xfer = 4000;
   lib.lane_rndv_max = 0;
-  CHECK(!lane_rndv_take_ahead(r, &m)); /* MYRIXEN_LANE_RNDV_MAX=0 */
+  CHECK(!lane_rndv_take_ahead(f.ep, r, &m)); /* MYRIXEN_LANE_RNDV_MAX=0 */
   lib.lane_rndv_max = LANE_RNDV_MAX;
   f.c->dead = 1;
-  CHECK(!lane_rndv_take_ahead(r, &m)); /* our mx_disconnect */
+  CHECK(!lane_rndv_take_ahead(f.ep, r, &m)); /* our mx_disconnect */
   f.c->dead = 0;
-  CHECK(lane_rndv_take_ahead(r, &m) && r->lane_ahead && lp->ahead_to == req_cookie(r));
+  CHECK(lane_rndv_take_ahead(f.ep, r, &m) && r->lane_ahead && lp->ahead_to == req_cookie(r));
   req_free(f.ep, r);
   lp->ahead_from = lp->ahead_to = 0;
   /* the receive that took one ends (our mx_disconnect fails it): the
