@@ -79,9 +79,9 @@ struct lane_peer {
   uint8_t *asm_buf;             /* EAGER_SIZE, at the first fragment */
   uint64_t ahead_from;          /* the last rendezvous announced with its data ahead:
                                  * the sender's cookie (0: none) ... */
-  uint64_t ahead_to;            /* ... and the receive it matched on arrival, whose
-                                 * cookie takes the pieces (0: none; lane_rndv.c) ... */
-  struct req *ahead_word;       /* ... and the CTS that will say it has them */
+  struct req *ahead_word;       /* ... and, if a receive matched it on arrival, the CTS
+                                 * that will say it has them, which names that receive
+                                 * (lane_ahead_to; lane_rndv.c) */
   int held;                     /* lane_post holds its packets from held_from on: */
   uint32_t held_from;           /* their send time is the flush's (rel_sent_at) */
   int doomed;                   /* unbound while its packet was being delivered: freed
@@ -196,6 +196,11 @@ int lane_expire(struct mx_endpoint *ep, uint64_t now);
 int lane_take(struct lane_peer *lp, const struct wire_hdr *h, const uint8_t *payload,
               struct msg *m, const uint8_t **eager);
 /* --- a rendezvous' data by lane (lane_rndv.c) --- */
+/* The cookie of the receive that takes lp's data ahead (0: none). */
+static inline uint64_t lane_ahead_to(const struct lane_peer *lp)
+{
+  return lp->ahead_word ? lp->ahead_word->ctl->match : 0;
+}
 /* A CTS's or a data piece's descriptor, checked against itself: 0 or -1. */
 int lane_rndv_parse(const uint8_t *payload, uint32_t len, struct msg *m,
                     struct wire_data_ext *x, const uint8_t **piece);

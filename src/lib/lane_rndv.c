@@ -226,8 +226,8 @@ int lane_rndv_emit(struct mx_endpoint *ep, struct lane_peer *lp, struct req *r)
 static struct req *ahead_receive(struct mx_endpoint *ep, const struct lane_peer *lp,
                                  uint64_t cookie)
 {
-  struct req *r = lp->ahead_from && cookie == lp->ahead_from && lp->ahead_to
-                      ? req_from_cookie(ep, lp->ahead_to, REQ_RECV)
+  struct req *r = lp->ahead_from && cookie == lp->ahead_from && lp->ahead_word
+                      ? req_from_cookie(ep, lane_ahead_to(lp), REQ_RECV)
                       : NULL;
   return r && r->state == RS_ACTIVE && r->lane_ahead && r->conn == lp->conn &&
                  r->peer_cookie == cookie
@@ -242,7 +242,6 @@ static void ahead_drop(struct mx_endpoint *ep, struct lane_peer *lp)
   if (lp->ahead_word)
     req_free(ep, lp->ahead_word);
   lp->ahead_word = NULL;
-  lp->ahead_to = 0;
 }
 
 void lane_rndv_nacked(struct mx_endpoint *ep, struct lane_peer *lp, const struct msg *m)
@@ -313,7 +312,6 @@ int lane_rndv_take_ahead(struct mx_endpoint *ep, struct req *r, const struct msg
   r->state = RS_ACTIVE;
   r->lane_ahead = 1;
   r->got = 0;
-  lp->ahead_to = req_cookie(r);
   return 1;
 }
 
@@ -324,7 +322,7 @@ struct req *lane_rndv_ahead(struct mx_endpoint *ep, struct lane_peer *lp, const 
     ep->counters[EPC_LANE_MALFORMED]++; /* not behind the announcement it names */
     return NULL;
   }
-  if (!lp->ahead_to) {
+  if (!lp->ahead_word) {
     /* no receive waited for it: sent again when one asks (MX's bound) */
     ep->counters[EPC_LANE_AHEAD_MISSED] += x->piece_len;
     return NULL;
@@ -349,7 +347,7 @@ struct req *lane_rndv_ahead(struct mx_endpoint *ep, struct lane_peer *lp, const 
     return NULL;
   struct req *word = lp->ahead_word;
   lp->ahead_word = NULL;
-  lp->ahead_from = lp->ahead_to = 0;
+  lp->ahead_from = 0;
   r->lane_ahead = 0;
   ep->counters[EPC_LANE_RNDV]++;
   ep->counters[EPC_LANE_AHEAD]++;

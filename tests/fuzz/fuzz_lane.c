@@ -52,6 +52,7 @@
 #include "../../src/lib/conn.h"
 #include "../../src/lib/lane.h"
 #include "../../src/lib/progress.h"
+#include "../../src/lib/txq.h"
 #include "fuzz.h"
 
 #define MY_NIC 0x020000000001ull
@@ -150,8 +151,15 @@ static void setup(struct fixture *f)
   f->rahead->xfer = RNDV_BYTES - 1000;
   f->rahead->peer_cookie = PEER_AHEAD;
   f->rahead->by_lane = f->rahead->lane_ahead = 1;
+  struct msg have = {.type = MSG_CTS, .flags = MSG_F_AHEAD, .cookie = PEER_AHEAD,
+                     .match = req_cookie(f->rahead), .total = (uint32_t)f->rahead->xfer,
+                     .peer_eid = PEER_EID, .peer_nic = PEER_NIC};
+  struct req *word = txq_ctl_req(ep, &have);
+  if (!word)
+    abort();
+  word->conn = f->c;
   f->c->lane->ahead_from = PEER_AHEAD;
-  f->c->lane->ahead_to = req_cookie(f->rahead);
+  f->c->lane->ahead_word = word;
 }
 
 

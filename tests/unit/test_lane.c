@@ -1046,6 +1046,12 @@ static void setup_ahead(struct fixture *f)
   lib.lane_rndv_ahead = LANE_RNDV_AHEAD;
 }
 
+static void teardown_ahead(struct fixture *f)
+{
+  teardown(f);
+  lib.lane_rndv_max = lib.lane_rndv_ahead = 0; /* (as the other tests expect) */
+}
+
 /* The peer announces a rendezvous of total bytes with its data ahead. */
 static void announce_ahead(struct fixture *f, uint32_t total)
 {
@@ -1092,7 +1098,7 @@ static int test_data_ahead_is_taken_by_a_receive_posted_in_time(void)
   /* in time */
   struct req *r = post_recv(&f, buf, sizeof(buf));
   announce_ahead(&f, 4000);
-  CHECK(r->state == RS_ACTIVE && r->lane_ahead && lp->ahead_to == req_cookie(r) &&
+  CHECK(r->state == RS_ACTIVE && r->lane_ahead && lane_ahead_to(lp) == req_cookie(r) &&
         lp->ahead_from == AHEAD_FROM);
   uint64_t bad = cnt[EPC_LANE_MALFORMED];
   /* another sender's; not the next bytes; another length; past the end */
@@ -1110,7 +1116,7 @@ static int test_data_ahead_is_taken_by_a_receive_posted_in_time(void)
   CHECK(r->state == RS_DONE && r->status.code == MX_STATUS_SUCCESS &&
         r->status.xfer_length == 4000 && memcmp(buf, want, sizeof(want)) == 0 &&
         cnt[EPC_LANE_AHEAD] == 1 && cnt[EPC_LANE_RNDV] == 1 && cnt[EPC_LANE_MALFORMED] == bad + 5 &&
-        !lp->ahead_from && !lp->ahead_to);
+        !lp->ahead_from && !lane_ahead_to(lp));
   expect_cts(&f, req_cookie(r), 4000, 1);
   /* nothing more of it */
   pieces_ahead(&f, want, 4000, 0, 1000);
@@ -1127,7 +1133,7 @@ static int test_data_ahead_is_taken_by_a_receive_posted_in_time(void)
   memset(buf, 0, sizeof(buf));
   uint32_t unexp = f.ep->unexp_count;
   announce_ahead(&f, 4000);
-  CHECK(f.ep->unexp_count == unexp + 1 && !lp->ahead_to);
+  CHECK(f.ep->unexp_count == unexp + 1 && !lane_ahead_to(lp));
   pieces_ahead(&f, want, 4000, 0, 4000);
   CHECK(cnt[EPC_LANE_AHEAD_MISSED] == 4000 && cnt[EPC_LANE_MALFORMED] == bad + 6);
   r = post_recv(&f, buf, sizeof(buf));
@@ -1147,9 +1153,8 @@ static int test_data_ahead_is_taken_by_a_receive_posted_in_time(void)
   CHECK(r->state == RS_ACTIVE && cnt[EPC_LANE_MALFORMED] == bad + 7);
   send_rndv(&f, lp, MSG_NACK, AHEAD_FROM, 0, 0, 0, NULL, 0);
   rndv_flags = 0;
-  CHECK(r->state == RS_DONE && r->status.code == MX_STATUS_ABORTED && !lp->ahead_to);
-  lib.lane_rndv_max = lib.lane_rndv_ahead = 0;
-  teardown(&f);
+  CHECK(r->state == RS_DONE && r->status.code == MX_STATUS_ABORTED && !lane_ahead_to(lp));
+  teardown_ahead(&f);
   return 0;
 }
 
@@ -1218,8 +1223,7 @@ static int test_a_send_goes_ahead_and_ends_on_the_receivers_word(void)
           p.d.cookie == 0x98 && p.x.piece_off == n);
     n += p.x.piece_len;
   }
-  lib.lane_rndv_max = lib.lane_rndv_ahead = 0;
-  teardown(&f);
+  teardown_ahead(&f);
   return 0;
 }
 
@@ -1254,15 +1258,15 @@ static int test_data_ahead_edges(void)
   f.c->dead = 1;
   CHECK(!lane_rndv_take_ahead(f.ep, r, &m)); /* our mx_disconnect */
   f.c->dead = 0;
-  CHECK(lane_rndv_take_ahead(f.ep, r, &m) && r->lane_ahead && lp->ahead_to == req_cookie(r));
+  CHECK(lane_rndv_take_ahead(f.ep, r, &m) && r->lane_ahead && lane_ahead_to(lp) == req_cookie(r));
   req_free(f.ep, r);
-  lp->ahead_from = lp->ahead_to = 0;
+  lp->ahead_from = 0; /* (its word goes at the next announcement) */
   /* the receive that took one ends (our mx_disconnect fails it): the
    * rest finds none */
   uint64_t bad = cnt[EPC_LANE_MALFORMED];
   r = post_recv(&f, buf, sizeof(buf));
   announce_ahead(&f, 4000);
-  CHECK(r->lane_ahead && lp->ahead_to == req_cookie(r));
+  CHECK(r->lane_ahead && lane_ahead_to(lp) == req_cookie(r));
   req_complete(f.ep, r, MX_STATUS_ENDPOINT_CLOSED);
   pieces_ahead(&f, want, 4000, 0, 4000);
   CHECK(cnt[EPC_LANE_MALFORMED] == bad && cnt[EPC_LANE_AHEAD_MISSED] == 4000);
@@ -1286,8 +1290,7 @@ static int test_data_ahead_edges(void)
   s->lane_ahead = 0; /* (not yet announced: it may time out, as ever) */
   CHECK(lane_expire(f.ep, clock_now_ns()) == 1 && !lp->bl_head && s->state == RS_DONE &&
         s->status.code == MX_STATUS_TIMEOUT);
-  teardown(&f);
-  lib.lane_rndv_max = lib.lane_rndv_ahead = 0;
+  teardown_ahead(&f);
   return 0;
 }
 
